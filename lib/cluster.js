@@ -1,0 +1,67 @@
+'use strict'
+// Cluster: isomorphic. The same `new Cluster(taskMap, options)` configures
+// the pool in the master and starts serving tasks in a worker.
+
+const identity = require('./identity')
+const { clusterArgs, cpus, fail } = require('./validate')
+
+class Cluster {
+  constructor (taskMap, options = {}) {
+    const log = identity.isWorker ? () => {} : (message) => require('./master').log('warn', message)
+    const opts = clusterArgs(taskMap, options, log)
+    this._options = opts
+    if (identity.isWorker) {
+      require('./worker-runtime').serve(taskMap)
+      return
+    }
+    const side = require('./master')
+    side.setBroker(opts.messageBroker)
+    side.master().configure({
+      maxWorkers: opts.maxAvailableWorkers,
+      refreshRate: opts.refreshRate,
+      keepAlive: opts.keepAlive === null ? 'never' : opts.keepAlive === 'always' ? 'always' : 'for',
+      keepAliveMs: typeof opts.keepAlive === 'number' ? opts.keepAlive : 0,
+      prefetch: opts.prefetch,
+      workerStartTimeout: opts.workerStartTimeout,
+      execPath: process.execPath,
+      execArgs: [...process.execArgv, ...process.argv.slice(1)],
+      port: opts.port,
+      logs: opts.logs
+    })
+    if (opts.autoInitialize) this.initialize()
+  }
+
+  /** `true` in the master process, `false` in a worker. */
+  static isMaster () {
+    return !identity.isWorker
+  }
+
+  /** The most workers this machine can have at once (its CPU count). */
+  static maxWorkers () {
+    return cpus()
+  }
+
+  /** Starts dispatching (needed once when `autoInitialize` is `false`). */
+  initialize () {
+    if (!identity.isWorker) require('./master').master().initialize()
+  }
+
+  /** How often, in ms, the master looks for tasks other processes added. */
+  setRefreshRate (refreshRate) {
+    if (!Number.isInteger(refreshRate) || refreshRate < 1) {
+      throw fail('cluster.setRefreshRate', 'refreshRate', refreshRate, 'a positive integer (ms)')
+    }
+    this._options.refreshRate = refreshRate
+    if (!identity.isWorker) require('./master').master().setRefreshRate(refreshRate)
+  }
+
+  /**
+   * Lets running tasks finish, then stops every worker. The same promise is
+   * returned to every caller until it resolves.
+   */
+  close () {
+    return identity.isWorker ? Promise.resolve() : require('./master').close()
+  }
+}
+
+module.exports = Cluster

@@ -1,0 +1,186 @@
+'use strict'
+// The worker's side: tasks arrive from the master in batches, run one at a
+// time through the taskMap, and their results go back in batches. A task
+// that throws or rejects becomes an error reply; it never ends the worker.
+
+const binding = require('./binding')
+const identity = require('./identity')
+const { decode, encode, encodeError, taskFromWire } = require('./codec')
+
+/** Replies are sent when this many are waiting, or when this long has passed. */
+const FLUSH_COUNT = 256
+const FLUSH_MS = 2
+
+let connected = false
+let taskMap = null
+const inbox = []
+let head = 0
+let running = false
+let outbox = []
+let oldestReply = 0
+const ipcHandlers = new Map()
+const requests = new Map()
+let nextRequest = 1
+
+function connect () {
+  if (!connected) {
+    binding.workerConnect(identity.channelFd, onFrames)
+    connected = true
+  }
+}
+
+/** Starts serving `map`: tells the master this worker is ready. */
+function serve (map) {
+  taskMap = map
+  connect()
+  send(JSON.stringify({ type: 'ready', pid: process.pid, taskTypes: Object.keys(map) }))
+  flush()
+}
+
+function send (frame) {
+  if (outbox.length === 0) oldestReply = Date.now()
+  outbox.push(frame)
+}
+
+function flush () {
+  if (outbox.length > 0) {
+    const frames = outbox
+    outbox = []
+    binding.workerSend(frames)
+  }
+}
+
+function onFrames () {
+  let frames
+  try {
+    frames = decode(binding.workerTake())
+  } catch (error) {
+    binding.logLine('error', `worker could not read frames from the master: ${error.stack}`)
+    return
+  }
+  for (const frame of frames) {
+    switch (frame.type) {
+      case 'run':
+        inbox.push(frame)
+        break
+      case 'ipcReply': {
+        const handler = ipcHandlers.get(frame.run)
+        if (handler) handler(frame.msg)
+        break
+      }
+      case 'reply': {
+        const pending = requests.get(frame.req)
+        requests.delete(frame.req)
+        if (pending) {
+          if (frame.ok) pending.resolve(frame.value)
+          else pending.reject(Object.assign(new Error(frame.value.message), { name: frame.value.name }))
+        }
+        break
+      }
+      case 'stop':
+        flush()
+        process.exit(0)
+    }
+  }
+  pump()
+}
+
+function invoke (frame) {
+  const task = taskFromWire(frame.task)
+  const fn = taskMap === null ? undefined : taskMap[task.taskType]
+  if (typeof fn !== 'function') {
+    throw new Error(`no task function for taskType "${task.taskType}" in this worker's taskMap`)
+  }
+  return fn(task, toggleIPC(frame.run))
+}
+
+function reply (run, ok, value) {
+  ipcHandlers.delete(run)
+  if (ok) {
+    try {
+      const json = encode(value, 'the task result')
+      send(json === undefined ? `{"type":"done","run":${run}}` : `{"type":"done","run":${run},"value":${json}}`)
+      return
+    } catch (error) {
+      value = error
+    }
+  }
+  send(`{"type":"failed","run":${run},"error":${encodeError(value)}}`)
+}
+
+/** Runs queued tasks in order, one at a time; async ones are awaited. */
+function pump () {
+  if (running) return
+  while (head < inbox.length) {
+    const frame = inbox[head]
+    inbox[head++] = undefined
+    let result
+    try {
+      result = invoke(frame)
+    } catch (error) {
+      reply(frame.run, false, error)
+      continue
+    }
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+      running = true
+      flush()
+      Promise.resolve(result).then(
+        (value) => reply(frame.run, true, value),
+        (error) => reply(frame.run, false, error)
+      ).then(() => {
+        running = false
+        pump()
+      })
+      return
+    }
+    reply(frame.run, true, result)
+    if (outbox.length >= FLUSH_COUNT || Date.now() - oldestReply >= FLUSH_MS) flush()
+  }
+  inbox.length = 0
+  head = 0
+  flush()
+}
+
+/** The `toggleIPC(onMessage, initialize)` handed to the task of run `run`. */
+function toggleIPC (run) {
+  return (onMessage, initialize) => new Promise((resolve, reject) => {
+    let settled = false
+    const closeIPC = (value) => {
+      if (settled) return
+      settled = true
+      if (ipcHandlers.get(run) === handler) ipcHandlers.delete(run)
+      resolve(value)
+    }
+    const handler = (msg) => {
+      try {
+        const result = onMessage(msg, closeIPC)
+        if (!settled) Promise.resolve(result).then(closeIPC, reject)
+      } catch (error) {
+        settled = true
+        reject(error)
+      }
+    }
+    ipcHandlers.set(run, handler)
+    try {
+      initialize((msg) => {
+        send(`{"type":"ipc","run":${run},"msg":${encode(msg, 'the IPC message') ?? 'null'}}`)
+        flush()
+      })
+    } catch (error) {
+      reject(error)
+    }
+  })
+}
+
+/** A TaskQueue call run by the master; resolves with its answer. */
+function request (op, argsJson) {
+  connect()
+  const req = nextRequest++
+  return new Promise((resolve, reject) => {
+    requests.set(req, { resolve, reject })
+    send(`{"type":"request","req":${req},"op":${JSON.stringify(op)},"args":${argsJson}}`)
+    flush()
+  })
+}
+
+module.exports = { serve, request }

@@ -1,0 +1,167 @@
+//! Log lines in upstream's shape, `${timestamp}:nschwarz:cluster:${taskType}:${taskId}`,
+//! filtered by the `logs` option and by the `DEBUG` convention of the
+//! `debug` package. Task lines go to stdout, warnings and errors to stderr,
+//! each in one write so they never interleave with other output mid-line.
+
+use std::io::Write;
+
+const NS: &str = "nschwarz:cluster";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Task start and end lines, warnings and errors.
+    All,
+    /// Only warnings and errors.
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Logger {
+    level: Level,
+    debug: Option<String>,
+}
+
+impl Logger {
+    pub fn new(level: Level) -> Self {
+        Logger {
+            level,
+            debug: std::env::var("DEBUG").ok(),
+        }
+    }
+
+    pub fn set_level(&mut self, level: Level) {
+        self.level = level;
+    }
+
+    fn enabled(&self, kind: &str) -> bool {
+        let namespace = format!("{NS}:{kind}");
+        let is_task = kind == "TASK";
+        if is_task && self.level != Level::All {
+            return false;
+        }
+        match &self.debug {
+            // With DEBUG set, task lines need to be asked for; warnings and
+            // errors show unless they are explicitly excluded.
+            Some(pattern) if is_task => debug_enabled(pattern, &namespace),
+            Some(pattern) => !debug_excluded(pattern, &namespace),
+            None => true,
+        }
+    }
+
+    pub fn task(&self, task_type: &str, task_id: &str, what: &str) {
+        if self.enabled("TASK") {
+            let line = format!("{}:{NS}:{task_type}:{task_id} {what}\n", timestamp());
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        }
+    }
+
+    pub fn warn(&self, msg: &str) {
+        self.to_stderr("WARNING", msg);
+    }
+
+    pub fn error(&self, msg: &str) {
+        self.to_stderr("ERROR", msg);
+    }
+
+    fn to_stderr(&self, kind: &str, msg: &str) {
+        if self.enabled(kind) {
+            let line = format!("{}:{NS}:{kind} {msg}\n", timestamp());
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
+    }
+}
+
+fn patterns(pattern: &str) -> impl Iterator<Item = &str> {
+    pattern
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+}
+
+/// `debug`'s rule: enabled when some pattern matches and no `-pattern` does.
+pub fn debug_enabled(pattern: &str, namespace: &str) -> bool {
+    !debug_excluded(pattern, namespace)
+        && patterns(pattern).any(|p| !p.starts_with('-') && glob(p, namespace))
+}
+
+fn debug_excluded(pattern: &str, namespace: &str) -> bool {
+    patterns(pattern).any(|p| p.strip_prefix('-').is_some_and(|p| glob(p, namespace)))
+}
+
+/// `*` matches any run of characters, as in `debug`.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(text) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .any(|i| glob(rest, &text[i..]))
+        }
+    }
+}
+
+/// The current UTC time as ISO 8601 with milliseconds, like `Date#toISOString`.
+pub fn timestamp() -> String {
+    iso8601(crate::task::now_ms())
+}
+
+pub fn iso8601(ms: i64) -> String {
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_match_to_iso_string() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_804_245_123), "2026-11-27T18:30:45.123Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn debug_patterns_follow_the_debug_package() {
+        assert!(debug_enabled("nschwarz:*", "nschwarz:cluster:TASK"));
+        assert!(debug_enabled("foo,nschwarz:cluster:TASK", "nschwarz:cluster:TASK"));
+        assert!(!debug_enabled("*,-nschwarz:*", "nschwarz:cluster:TASK"));
+        assert!(!debug_enabled("express:*", "nschwarz:cluster:TASK"));
+        assert!(debug_excluded("-nschwarz:cluster:*", "nschwarz:cluster:ERROR"));
+    }
+
+    #[test]
+    fn error_level_hides_task_lines_only() {
+        let logger = Logger {
+            level: Level::Error,
+            debug: None,
+        };
+        assert!(!logger.enabled("TASK"));
+        assert!(logger.enabled("ERROR"));
+        let unrelated_debug = Logger {
+            level: Level::All,
+            debug: Some("express:*".into()),
+        };
+        assert!(!unrelated_debug.enabled("TASK"));
+        assert!(unrelated_debug.enabled("WARNING"));
+    }
+}

@@ -1,0 +1,655 @@
+//! The single owner of master state: the in-memory queue, the worker
+//! processes and the runs in flight. Everything else sends it a `Cmd` and,
+//! where it needs an answer, a oneshot to reply on; results reach JS through
+//! the event sink. It is event-driven: a command, a worker frame, the next
+//! due date or an idle deadline wakes it, and nothing ticks.
+
+use super::events::{Activity, EventSink};
+use super::pool::{self, Exit, SpawnSpec, WorkerProc};
+use crate::channel::{self, ToMaster, ToWorker};
+use crate::log::{Level, Logger};
+use crate::queue::memory::MemoryQueue;
+use crate::task::{new_id, now_ms, Task};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// A worker that does not stop within this long after `Stop` is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// First wait before spawning again after a worker failed to start.
+const SPAWN_BACKOFF: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepAlive {
+    /// Idle workers stop after `refresh_rate`, as upstream stops them at its next tick.
+    Never,
+    Always,
+    /// Keep workers this long after the last available task.
+    For(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub max_workers: usize,
+    pub refresh_rate: Duration,
+    pub keep_alive: KeepAlive,
+    /// Tasks sent ahead to a worker beyond the one it runs.
+    pub prefetch: usize,
+    pub worker_start_timeout: Duration,
+    pub spawn: SpawnSpec,
+    pub logs: Level,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_workers: 1,
+            refresh_rate: Duration::from_millis(1000),
+            keep_alive: KeepAlive::Never,
+            prefetch: 1,
+            worker_start_timeout: Duration::from_secs(60),
+            spawn: SpawnSpec::default(),
+            logs: Level::All,
+        }
+    }
+}
+
+pub enum Query {
+    FindById(String),
+    RemoveById(String),
+    Tasks,
+    AvailableTasks,
+}
+
+pub enum Cmd {
+    AddTask {
+        task: Task,
+        /// Number of the JS call that sent it (0 when not from JS).
+        js_seq: u64,
+        reply: Option<oneshot::Sender<Result<String, String>>>,
+    },
+    Configure(Box<Config>),
+    Initialize {
+        js_seq: u64,
+    },
+    SetRefreshRate(Duration),
+    Query(Query, oneshot::Sender<Option<String>>),
+    IpcReply {
+        worker: u32,
+        run: u64,
+        msg: Box<RawValue>,
+    },
+    FromWorker {
+        worker: u32,
+        msg: ToMaster,
+    },
+    BadFrame {
+        worker: u32,
+        error: String,
+    },
+    WorkerExited {
+        worker: u32,
+        exit: Exit,
+    },
+    StopTimedOut {
+        worker: u32,
+    },
+    /// Finish the runs in flight, stop every worker, then emit `closed`.
+    Close {
+        js_seq: u64,
+    },
+}
+
+struct Worker {
+    proc: WorkerProc,
+    ready: bool,
+    stopping: bool,
+    running: usize,
+    spawned_at: Instant,
+    idle_since: Instant,
+}
+
+/// One attempt at a task, from dispatch to its outcome.
+struct Run {
+    worker: u32,
+    task_id: String,
+    task_type: String,
+    /// The task as sent to the worker; the `done`/`error` event carries it.
+    task_json: String,
+    started: Instant,
+}
+
+/// The handle others hold: cheap to clone, only sends.
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Cmd>,
+}
+
+impl Handle {
+    pub fn send(&self, cmd: Cmd) -> bool {
+        self.tx.send(cmd).is_ok()
+    }
+}
+
+pub fn start(runtime: &tokio::runtime::Runtime, sink: Arc<EventSink>) -> Handle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let dispatcher = Dispatcher::new(tx.clone(), sink);
+    runtime.spawn(dispatcher.run(rx));
+    Handle { tx }
+}
+
+struct Dispatcher {
+    tx: mpsc::UnboundedSender<Cmd>,
+    sink: Arc<EventSink>,
+    config: Config,
+    logger: Logger,
+    queue: MemoryQueue,
+    workers: BTreeMap<u32, Worker>,
+    runs: HashMap<u64, Run>,
+    next_worker: u32,
+    next_run: u64,
+    initialized: bool,
+    closing: bool,
+    spawn_after: Option<Instant>,
+    spawn_backoff: Duration,
+    last_work_at: Instant,
+    events: Vec<String>,
+    js_seq: u64,
+    reported: Option<Activity>,
+}
+
+impl Dispatcher {
+    fn new(tx: mpsc::UnboundedSender<Cmd>, sink: Arc<EventSink>) -> Self {
+        let config = Config::default();
+        Dispatcher {
+            tx,
+            sink,
+            logger: Logger::new(config.logs),
+            config,
+            queue: MemoryQueue::default(),
+            workers: BTreeMap::new(),
+            runs: HashMap::new(),
+            next_worker: 1,
+            next_run: 1,
+            initialized: false,
+            closing: false,
+            spawn_after: None,
+            spawn_backoff: SPAWN_BACKOFF,
+            last_work_at: Instant::now(),
+            events: Vec::new(),
+            js_seq: 0,
+            reported: None,
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        loop {
+            let wake_at = self.pump();
+            let cmd = match wake_at {
+                Some(at) => tokio::select! {
+                    cmd = rx.recv() => cmd,
+                    _ = tokio::time::sleep_until(at) => continue,
+                },
+                None => rx.recv().await,
+            };
+            let Some(cmd) = cmd else { return };
+            self.handle(cmd);
+            // Take everything already queued before dispatching again.
+            while let Ok(cmd) = rx.try_recv() {
+                self.handle(cmd);
+            }
+        }
+    }
+
+    fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::AddTask {
+                task,
+                js_seq,
+                reply,
+            } => {
+                self.js_seq = self.js_seq.max(js_seq);
+                let result = self.add(task);
+                match reply {
+                    Some(reply) => drop(reply.send(result)),
+                    None => {
+                        if let Err(e) = result {
+                            self.logger.error(&e);
+                        }
+                    }
+                }
+            }
+            Cmd::Configure(config) => {
+                self.logger.set_level(config.logs);
+                self.config = *config;
+            }
+            Cmd::Initialize { js_seq } => {
+                self.js_seq = self.js_seq.max(js_seq);
+                self.initialized = true;
+            }
+            Cmd::SetRefreshRate(rate) => self.config.refresh_rate = rate,
+            Cmd::Query(query, reply) => drop(reply.send(self.query(query))),
+            Cmd::IpcReply { worker, run, msg } => {
+                match self.workers.get(&worker) {
+                    Some(w) => send(w, &ToWorker::IpcReply { run, msg }),
+                    None => self.logger.warn(&format!(
+                        "IPC response for worker {worker} dropped: the worker has exited"
+                    )),
+                }
+            }
+            Cmd::FromWorker { worker, msg } => self.from_worker(worker, msg),
+            Cmd::BadFrame { worker, error } => {
+                self.logger.error(&format!(
+                    "worker {worker} sent an unreadable frame ({error}); stopping it"
+                ));
+                if let Some(w) = self.workers.get(&worker) {
+                    w.proc.kill();
+                }
+            }
+            Cmd::WorkerExited { worker, exit } => self.worker_exited(worker, exit),
+            Cmd::StopTimedOut { worker } => {
+                if let Some(w) = self.workers.get(&worker) {
+                    self.logger.warn(&format!(
+                        "worker {worker} did not exit within {STOP_GRACE:?} of being stopped; killing it"
+                    ));
+                    w.proc.kill();
+                }
+            }
+            Cmd::Close { js_seq } => {
+                self.js_seq = self.js_seq.max(js_seq);
+                self.closing = true;
+            }
+        }
+    }
+
+    fn add(&mut self, task: Task) -> Result<String, String> {
+        let id = task.id.clone();
+        match self.queue.push(task, now_ms()) {
+            Ok(()) => Ok(id),
+            Err(_) => Err(format!("an in-memory task with _id {id:?} already exists")),
+        }
+    }
+
+    fn query(&mut self, query: Query) -> Option<String> {
+        match query {
+            Query::FindById(id) => self.queue.get(&id).map(|(t, on)| t.to_json(on)),
+            Query::RemoveById(id) => Some(self.queue.remove(&id).to_string()),
+            Query::Tasks => {
+                let all: Vec<String> = self.queue.all().iter().map(|(t, on)| t.to_json(*on)).collect();
+                Some(super::events::json_array(&all))
+            }
+            Query::AvailableTasks => {
+                let due: Vec<String> = self.queue.available(now_ms()).iter().map(|t| t.to_json(false)).collect();
+                Some(super::events::json_array(&due))
+            }
+        }
+    }
+
+    fn from_worker(&mut self, id: u32, msg: ToMaster) {
+        match msg {
+            ToMaster::Ready { .. } => {
+                if let Some(w) = self.workers.get_mut(&id) {
+                    w.ready = true;
+                    w.idle_since = Instant::now();
+                    self.spawn_backoff = SPAWN_BACKOFF;
+                }
+            }
+            ToMaster::Done { run, value } => self.finish(run, "done", value.as_deref()),
+            ToMaster::Failed { run, error } => self.finish(run, "error", Some(&error)),
+            ToMaster::Ipc { run, msg } => self.events.push(format!(
+                r#"{{"type":"ipc","worker":{id},"run":{run},"msg":{}}}"#,
+                msg.get()
+            )),
+            ToMaster::Request { req, op, args } => {
+                let (ok, value) = match self.request(&op, &args) {
+                    Ok(value) => (true, value),
+                    Err(message) => (false, error_json("Error", &message)),
+                };
+                if let Some(w) = self.workers.get(&id) {
+                    send(w, &ToWorker::Reply { req, ok, value });
+                }
+            }
+        }
+    }
+
+    /// A `TaskQueue` call made inside a worker.
+    fn request(&mut self, op: &str, args: &RawValue) -> Result<Box<RawValue>, String> {
+        match op {
+            "addTask" => {
+                let args: NewTask = serde_json::from_str(args.get()).map_err(|e| e.to_string())?;
+                let id = self.add(args.into_task())?;
+                Ok(to_raw(&serde_json::to_string(&id).unwrap_or_default()))
+            }
+            other => Err(format!("unknown TaskQueue call {other:?} from a worker")),
+        }
+    }
+
+    /// Records the outcome of a run; `kind` is the event type, "done" or "error".
+    /// A missing `value` (a task that returned `undefined`) stays missing.
+    fn finish(&mut self, run: u64, kind: &str, value: Option<&RawValue>) {
+        let Some(r) = self.runs.remove(&run) else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(w) = self.workers.get_mut(&r.worker) {
+            w.running -= 1;
+            if w.running == 0 {
+                w.idle_since = now;
+            }
+        }
+        self.last_work_at = now;
+        self.queue.complete(&r.task_id);
+        let took = now.duration_since(r.started).as_millis();
+        if kind == "done" {
+            self.logger.task(&r.task_type, &r.task_id, &format!("done in {took} ms"));
+        } else {
+            self.logger.error(&format!(
+                "task {}:{} failed after {took} ms: {}",
+                r.task_type,
+                r.task_id,
+                value.map(error_message).unwrap_or_default()
+            ));
+        }
+        self.events.push(match value {
+            Some(value) => format!(
+                r#"{{"type":"{kind}","task":{},"value":{}}}"#,
+                r.task_json,
+                value.get()
+            ),
+            None => format!(r#"{{"type":"{kind}","task":{}}}"#, r.task_json),
+        });
+    }
+
+    fn worker_exited(&mut self, id: u32, exit: Exit) {
+        let Some(w) = self.workers.remove(&id) else {
+            return;
+        };
+        let lost: Vec<u64> = self
+            .runs
+            .iter()
+            .filter(|(_, r)| r.worker == id)
+            .map(|(run, _)| *run)
+            .collect();
+        if !w.stopping || !lost.is_empty() {
+            self.logger.error(&format!("worker {id} (pid {}) {}", w.proc.pid, exit.describe()));
+        }
+        if !w.ready && !w.stopping {
+            self.spawn_after = Some(Instant::now() + self.spawn_backoff);
+            self.spawn_backoff = (self.spawn_backoff * 2).min(Duration::from_secs(30));
+        }
+        for run in lost {
+            let Some(r) = self.runs.get(&run) else { continue };
+            let message = format!(
+                "worker {id} (pid {}) {} while running task {}:{}",
+                w.proc.pid,
+                exit.describe(),
+                r.task_type,
+                r.task_id
+            );
+            let error = serde_json::json!({
+                "name": "WorkerExitError",
+                "message": message,
+                "stack": format!("WorkerExitError: {message}"),
+                "code": exit.code,
+                "signal": exit.signal,
+            });
+            self.finish(run, "error", Some(&to_raw(&error.to_string())));
+        }
+    }
+
+    /// Dispatches, scales the pool, publishes events; returns when to wake
+    /// up next if nothing else happens.
+    fn pump(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut wake_at: Option<Instant> = None;
+        let mut wake = |at: Instant| wake_at = Some(wake_at.map_or(at, |w: Instant| w.min(at)));
+
+        let dispatching = self.initialized && !self.closing;
+        if dispatching {
+            self.dispatch();
+        }
+        let now_ms = now_ms();
+        let waiting = if dispatching { self.queue.available_count(now_ms) } else { 0 };
+        if waiting > 0 || !self.runs.is_empty() {
+            self.last_work_at = now;
+        }
+        if dispatching {
+            if let Some(due) = self.queue.next_due() {
+                wake(now + Duration::from_millis((due - now_ms).max(0) as u64));
+            }
+            self.scale_up(waiting, now, &mut wake);
+        }
+        self.scale_down(waiting, now, &mut wake);
+        self.finish_closing();
+        self.publish();
+        wake_at
+    }
+
+    /// Hands due tasks to ready workers with room, one per worker per round.
+    fn dispatch(&mut self) {
+        let now_ms = now_ms();
+        loop {
+            let open: Vec<u32> = self
+                .workers
+                .iter()
+                .filter(|(_, w)| w.ready && !w.stopping && w.running < self.config.prefetch)
+                .map(|(id, _)| *id)
+                .collect();
+            if open.is_empty() {
+                return;
+            }
+            for id in open {
+                let Some(task) = self.queue.take_next(now_ms) else {
+                    return;
+                };
+                let run = self.next_run;
+                self.next_run += 1;
+                let task_json = task.to_json(true);
+                let (task_id, task_type) = (task.id.clone(), task.task_type.clone());
+                self.logger.task(&task_type, &task_id, "started");
+                let mut frame = Vec::with_capacity(task_json.len() + 48);
+                channel::encode_into(
+                    &mut frame,
+                    format!(r#"{{"type":"run","run":{run},"task":{task_json}}}"#).as_bytes(),
+                );
+                let Some(w) = self.workers.get_mut(&id) else { continue };
+                w.running += 1;
+                let _ = w.proc.frames.send(frame);
+                self.runs.insert(
+                    run,
+                    Run {
+                        worker: id,
+                        task_id,
+                        task_type,
+                        task_json,
+                        started: Instant::now(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn scale_up(&mut self, waiting: usize, now: Instant, wake: &mut impl FnMut(Instant)) {
+        let live = self.workers.values().filter(|w| !w.stopping).count();
+        let starting = self.workers.values().filter(|w| !w.ready && !w.stopping).count();
+        let wanted = match self.config.keep_alive {
+            KeepAlive::Always => self.config.max_workers,
+            _ => (live - starting + waiting).min(self.config.max_workers),
+        };
+        if wanted <= live {
+            return;
+        }
+        if let Some(after) = self.spawn_after {
+            if after > now {
+                wake(after);
+                return;
+            }
+            self.spawn_after = None;
+        }
+        for _ in live..wanted {
+            let id = self.next_worker;
+            self.next_worker += 1;
+            match pool::spawn(&self.config.spawn, id, self.tx.clone()) {
+                Ok(proc) => {
+                    self.workers.insert(
+                        id,
+                        Worker {
+                            proc,
+                            ready: false,
+                            stopping: false,
+                            running: 0,
+                            spawned_at: now,
+                            idle_since: now,
+                        },
+                    );
+                }
+                Err(e) => {
+                    self.logger.error(&format!("could not start a worker process: {e}"));
+                    self.spawn_after = Some(now + self.spawn_backoff);
+                    wake(now + self.spawn_backoff);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn scale_down(&mut self, waiting: usize, now: Instant, wake: &mut impl FnMut(Instant)) {
+        let closing = self.closing || !self.initialized;
+        let mut to_stop = Vec::new();
+        for (id, w) in &self.workers {
+            if w.stopping {
+                continue;
+            }
+            if !w.ready {
+                let deadline = w.spawned_at + self.config.worker_start_timeout;
+                if closing || deadline <= now {
+                    to_stop.push(*id);
+                } else {
+                    wake(deadline);
+                }
+                continue;
+            }
+            if w.running > 0 || (waiting > 0 && !closing) {
+                continue;
+            }
+            let deadline = match self.config.keep_alive {
+                _ if closing => now,
+                KeepAlive::Always => continue,
+                KeepAlive::Never => w.idle_since + self.config.refresh_rate,
+                KeepAlive::For(d) => self.last_work_at + d,
+            };
+            if deadline <= now {
+                to_stop.push(*id);
+            } else {
+                wake(deadline);
+            }
+        }
+        for id in to_stop {
+            self.stop_worker(id);
+        }
+    }
+
+    fn stop_worker(&mut self, id: u32) {
+        let Some(w) = self.workers.get_mut(&id) else { return };
+        w.stopping = true;
+        if w.ready {
+            send(w, &ToWorker::Stop);
+        } else {
+            if self.closing || !self.initialized {
+                w.proc.kill();
+                return;
+            }
+            self.logger.error(&format!(
+                "worker {id} did not start within {:?}; killing it",
+                self.config.worker_start_timeout
+            ));
+            w.proc.kill();
+            return;
+        }
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(STOP_GRACE).await;
+            let _ = tx.send(Cmd::StopTimedOut { worker: id });
+        });
+    }
+
+    fn finish_closing(&mut self) {
+        if self.closing && self.runs.is_empty() && self.workers.is_empty() {
+            self.closing = false;
+            self.initialized = false;
+            self.events.push(r#"{"type":"closed"}"#.to_owned());
+        }
+    }
+
+    fn publish(&mut self) {
+        let busy = self.initialized
+            && (!self.queue.is_empty()
+                || !self.runs.is_empty()
+                || self.config.keep_alive == KeepAlive::Always);
+        let activity = if busy || self.closing {
+            Activity::Busy
+        } else {
+            Activity::Idle { seq: self.js_seq }
+        };
+        let changed = self.reported != Some(activity);
+        if changed {
+            self.reported = Some(activity);
+        }
+        self.sink
+            .publish(&mut self.events, changed.then_some(activity));
+    }
+}
+
+/// A task as a worker's `TaskQueue.addTask` sends it.
+#[derive(Deserialize)]
+struct NewTask {
+    #[serde(rename = "_id")]
+    id: Option<String>,
+    #[serde(rename = "taskType")]
+    task_type: String,
+    priority: i64,
+    #[serde(rename = "dueDate")]
+    due_date: i64,
+    data: Box<RawValue>,
+}
+
+impl NewTask {
+    fn into_task(self) -> Task {
+        Task {
+            id: self.id.unwrap_or_else(new_id),
+            task_type: self.task_type,
+            priority: self.priority,
+            created_at: now_ms(),
+            due_date: self.due_date,
+            data: self.data,
+        }
+    }
+}
+
+fn send(w: &Worker, msg: &ToWorker) {
+    let _ = w.proc.frames.send(channel::encode(msg));
+}
+
+fn to_raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).unwrap_or_else(|_| channel::null())
+}
+
+fn error_json(name: &str, message: &str) -> Box<RawValue> {
+    to_raw(&serde_json::json!({ "name": name, "message": message }).to_string())
+}
+
+/// The `message` of a serialized error, for log lines.
+fn error_message(error: &RawValue) -> String {
+    #[derive(Deserialize)]
+    struct Message {
+        message: Option<String>,
+    }
+    serde_json::from_str::<Message>(error.get())
+        .ok()
+        .and_then(|m| m.message)
+        .unwrap_or_else(|| error.get().to_owned())
+}

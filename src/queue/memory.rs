@@ -1,0 +1,279 @@
+//! The in-memory priority queue: O(log n) add and pull, due dates held in a
+//! second heap so the dispatcher can sleep until the next one (no polling).
+//!
+//! Running tasks stay in the queue with `onGoing` set until they finish, as
+//! upstream's `TaskQueue.inMemory.tasks()` shows them.
+
+use crate::task::{RunOrder, Task};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Scheduled,
+    Ready,
+    Running,
+}
+
+struct Entry {
+    task: Task,
+    seq: u64,
+    state: State,
+}
+
+#[derive(Default)]
+pub struct MemoryQueue {
+    /// Every task by insertion number; heaps refer to tasks by that number,
+    /// and an entry missing here is a removed task the heaps skip lazily.
+    entries: HashMap<u64, Entry>,
+    by_id: HashMap<String, u64>,
+    ready: BinaryHeap<(RunOrder, u64)>,
+    scheduled: BinaryHeap<Reverse<(i64, u64)>>,
+    next_seq: u64,
+    /// Live entries in `ready` and `scheduled` (the heaps also hold removed ones).
+    ready_count: usize,
+    scheduled_count: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct DuplicateId;
+
+impl MemoryQueue {
+    pub fn push(&mut self, task: Task, now: i64) -> Result<(), DuplicateId> {
+        if self.by_id.contains_key(&task.id) {
+            return Err(DuplicateId);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let state = if task.due_date <= now {
+            self.ready.push((order(&task, seq), seq));
+            self.ready_count += 1;
+            State::Ready
+        } else {
+            self.scheduled.push(Reverse((task.due_date, seq)));
+            self.scheduled_count += 1;
+            State::Scheduled
+        };
+        self.by_id.insert(task.id.clone(), seq);
+        self.entries.insert(seq, Entry { task, seq, state });
+        Ok(())
+    }
+
+    /// Moves every task due at `now` from the schedule to the ready heap.
+    fn promote(&mut self, now: i64) {
+        while let Some(Reverse((due, seq))) = self.scheduled.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.scheduled.pop();
+            if let Some(entry) = self.entries.get_mut(&seq) {
+                entry.state = State::Ready;
+                self.ready.push((order(&entry.task, seq), seq));
+                self.scheduled_count -= 1;
+                self.ready_count += 1;
+            }
+        }
+    }
+
+    /// The next task to run at `now`, now marked as running.
+    pub fn take_next(&mut self, now: i64) -> Option<&Task> {
+        self.promote(now);
+        while let Some((_, seq)) = self.ready.pop() {
+            if !self.entries.contains_key(&seq) {
+                continue;
+            }
+            let entry = self.entries.get_mut(&seq)?;
+            entry.state = State::Running;
+            self.ready_count -= 1;
+            return Some(&entry.task);
+        }
+        None
+    }
+
+    /// Removes a finished task and returns it, if it is still queued.
+    pub fn complete(&mut self, id: &str) -> Option<Task> {
+        let seq = *self.by_id.get(id)?;
+        if self.entries.get(&seq)?.state != State::Running {
+            return None;
+        }
+        self.by_id.remove(id);
+        self.entries.remove(&seq).map(|e| e.task)
+    }
+
+    pub fn remove(&mut self, id: &str) -> bool {
+        let Some(seq) = self.by_id.remove(id) else {
+            return false;
+        };
+        match self.entries.remove(&seq).map(|e| e.state) {
+            Some(State::Ready) => self.ready_count -= 1,
+            Some(State::Scheduled) => self.scheduled_count -= 1,
+            _ => {}
+        }
+        true
+    }
+
+    /// The task and whether it is running.
+    pub fn get(&self, id: &str) -> Option<(&Task, bool)> {
+        let entry = self.entries.get(self.by_id.get(id)?)?;
+        Some((&entry.task, entry.state == State::Running))
+    }
+
+    /// Every task, in insertion order, with whether it is running.
+    pub fn all(&self) -> Vec<(&Task, bool)> {
+        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        entries.sort_by_key(|e| e.seq);
+        entries
+            .iter()
+            .map(|e| (&e.task, e.state == State::Running))
+            .collect()
+    }
+
+    /// Tasks that could start at `now`, in run order.
+    pub fn available(&self, now: i64) -> Vec<&Task> {
+        let mut due: Vec<&Entry> = self
+            .entries
+            .values()
+            .filter(|e| e.state != State::Running && e.task.due_date <= now)
+            .collect();
+        due.sort_by_key(|e| Reverse(order(&e.task, e.seq)));
+        due.iter().map(|e| &e.task).collect()
+    }
+
+    /// How many tasks could start at `now`.
+    pub fn available_count(&mut self, now: i64) -> usize {
+        self.promote(now);
+        self.ready_count
+    }
+
+    /// When the earliest scheduled task becomes due.
+    pub fn next_due(&mut self) -> Option<i64> {
+        while let Some(Reverse((due, seq))) = self.scheduled.peek().copied() {
+            if self.entries.contains_key(&seq) {
+                return Some(due);
+            }
+            self.scheduled.pop();
+        }
+        None
+    }
+
+    /// Tasks queued and not running (due or scheduled).
+    pub fn waiting(&self) -> usize {
+        self.ready_count + self.scheduled_count
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn order(task: &Task, seq: u64) -> RunOrder {
+    RunOrder {
+        priority: task.priority,
+        created_at: task.created_at,
+        seq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn task(id: &str, priority: i64, created_at: i64, due_date: i64) -> Task {
+        Task {
+            id: id.into(),
+            task_type: "T".into(),
+            priority,
+            created_at,
+            due_date,
+            data: RawValue::from_string("{}".into()).unwrap(),
+        }
+    }
+
+    fn drain(q: &mut MemoryQueue, now: i64) -> Vec<String> {
+        let mut out = vec![];
+        while let Some(t) = q.take_next(now) {
+            out.push(t.id.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn runs_by_priority_then_age_then_insertion() {
+        let mut q = MemoryQueue::default();
+        q.push(task("low", 1, 0, 0), 0).unwrap();
+        q.push(task("high-new", 8, 5, 0), 0).unwrap();
+        q.push(task("high-old", 8, 1, 0), 0).unwrap();
+        q.push(task("high-old-2", 8, 1, 0), 0).unwrap();
+        q.push(task("mid", 3, 0, 0), 0).unwrap();
+        assert_eq!(
+            drain(&mut q, 0),
+            ["high-old", "high-old-2", "high-new", "mid", "low"]
+        );
+    }
+
+    #[test]
+    fn scheduled_tasks_wait_for_their_due_date() {
+        let mut q = MemoryQueue::default();
+        q.push(task("later", 9, 0, 100), 0).unwrap();
+        q.push(task("now", 1, 0, 0), 0).unwrap();
+        assert_eq!(q.next_due(), Some(100));
+        assert_eq!(drain(&mut q, 50), ["now"]);
+        assert_eq!(q.available_count(99), 0);
+        assert_eq!(q.available_count(100), 1);
+        assert_eq!(drain(&mut q, 100), ["later"]);
+        assert_eq!(q.next_due(), None);
+    }
+
+    #[test]
+    fn due_tasks_are_ordered_together_with_ready_ones() {
+        let mut q = MemoryQueue::default();
+        q.push(task("sched-high", 5, 0, 10), 0).unwrap();
+        q.push(task("ready-low", 1, 0, 0), 0).unwrap();
+        assert_eq!(drain(&mut q, 20), ["sched-high", "ready-low"]);
+    }
+
+    #[test]
+    fn running_tasks_stay_visible_until_completed() {
+        let mut q = MemoryQueue::default();
+        q.push(task("a", 1, 0, 0), 0).unwrap();
+        q.take_next(0);
+        assert_eq!(q.get("a").map(|(_, on_going)| on_going), Some(true));
+        assert!(q.available(0).is_empty());
+        assert_eq!(q.waiting(), 0);
+        assert_eq!(q.complete("a").map(|t| t.id), Some("a".to_owned()));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn removed_tasks_never_run_and_ids_are_unique() {
+        let mut q = MemoryQueue::default();
+        q.push(task("a", 1, 0, 0), 0).unwrap();
+        q.push(task("b", 1, 0, 50), 0).unwrap();
+        assert_eq!(q.push(task("a", 1, 0, 0), 0), Err(DuplicateId));
+        assert!(q.remove("a"));
+        assert!(q.remove("b"));
+        assert!(!q.remove("a"));
+        assert_eq!(q.next_due(), None);
+        assert!(drain(&mut q, 100).is_empty());
+        assert_eq!(q.waiting(), 0);
+        q.push(task("a", 1, 0, 0), 0).unwrap();
+        assert_eq!(drain(&mut q, 0), ["a"]);
+    }
+
+    #[test]
+    fn listings_follow_insertion_and_run_order() {
+        let mut q = MemoryQueue::default();
+        q.push(task("a", 1, 0, 0), 0).unwrap();
+        q.push(task("b", 5, 0, 0), 0).unwrap();
+        q.push(task("c", 9, 0, 99), 0).unwrap();
+        let all: Vec<_> = q.all().iter().map(|(t, _)| t.id.clone()).collect();
+        assert_eq!(all, ["a", "b", "c"]);
+        let avail: Vec<_> = q.available(10).iter().map(|t| t.id.clone()).collect();
+        assert_eq!(avail, ["b", "a"]);
+    }
+}

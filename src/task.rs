@@ -1,0 +1,142 @@
+//! The task model: what a queued job is, the order tasks run in, the
+//! Meteor-style ids, and the JSON shape a task has on the wire and in JS.
+//!
+//! `data` stays the JSON text the JS facade produced (dates as
+//! `{"$date": ms}`), so a task crosses master, worker and JS without being
+//! parsed or re-encoded on the hot path.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::cmp::Ordering;
+
+/// Alphabet of Meteor's `Random.id()`: 17 characters from it make an id.
+const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
+const ID_LEN: usize = 17;
+
+/// A Meteor-style random id, the shape upstream gives tasks without `_id`.
+pub fn new_id() -> String {
+    let mut rng = rand::thread_rng();
+    (0..ID_LEN)
+        .map(|_| ID_ALPHABET[rng.gen_range(0..ID_ALPHABET.len())] as char)
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "taskType")]
+    pub task_type: String,
+    pub priority: i64,
+    /// Milliseconds since the Unix epoch.
+    #[serde(rename = "createdAt")]
+    pub created_at: i64,
+    /// Milliseconds since the Unix epoch.
+    #[serde(rename = "dueDate")]
+    pub due_date: i64,
+    pub data: Box<RawValue>,
+}
+
+impl Task {
+    /// The task as JSON, with `onGoing` as the task function and listeners see it.
+    pub fn to_json(&self, on_going: bool) -> String {
+        #[derive(Serialize)]
+        struct View<'a> {
+            _id: &'a str,
+            #[serde(rename = "taskType")]
+            task_type: &'a str,
+            priority: i64,
+            #[serde(rename = "createdAt")]
+            created_at: i64,
+            #[serde(rename = "dueDate")]
+            due_date: i64,
+            data: &'a RawValue,
+            #[serde(rename = "onGoing")]
+            on_going: bool,
+        }
+        serde_json::to_string(&View {
+            _id: &self.id,
+            task_type: &self.task_type,
+            priority: self.priority,
+            created_at: self.created_at,
+            due_date: self.due_date,
+            data: &self.data,
+            on_going,
+        })
+        .unwrap_or_else(|_| "null".to_owned())
+    }
+}
+
+/// Run order among due tasks: higher priority, then older `createdAt`, then
+/// earlier insertion (`seq`). The greatest key runs first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOrder {
+    pub priority: i64,
+    pub created_at: i64,
+    pub seq: u64,
+}
+
+impl Ord for RunOrder {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.priority
+            .cmp(&other.priority)
+            .then_with(|| other.created_at.cmp(&self.created_at))
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+impl PartialOrd for RunOrder {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Milliseconds since the Unix epoch, the unit of `createdAt` and `dueDate`.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_look_like_meteor_ids() {
+        let id = new_id();
+        assert_eq!(id.len(), 17);
+        assert!(id.bytes().all(|b| ID_ALPHABET.contains(&b)));
+        assert_ne!(id, new_id());
+    }
+
+    #[test]
+    fn order_is_priority_then_age_then_insertion() {
+        let k = |priority, created_at, seq| RunOrder {
+            priority,
+            created_at,
+            seq,
+        };
+        assert!(k(2, 10, 5) > k(1, 0, 0));
+        assert!(k(1, 5, 9) > k(1, 6, 0));
+        assert!(k(1, 5, 1) > k(1, 5, 2));
+    }
+
+    #[test]
+    fn json_keeps_upstream_field_names_and_raw_data() {
+        let task = Task {
+            id: "abc".into(),
+            task_type: "T".into(),
+            priority: 3,
+            created_at: 1,
+            due_date: 2,
+            data: RawValue::from_string(r#"{"a":[1,{"$date":5}]}"#.into()).unwrap(),
+        };
+        assert_eq!(
+            task.to_json(true),
+            r#"{"_id":"abc","taskType":"T","priority":3,"createdAt":1,"dueDate":2,"data":{"a":[1,{"$date":5}]},"onGoing":true}"#
+        );
+    }
+}
