@@ -1,0 +1,44 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { run, reportsOf } from './helpers.mjs'
+
+const expected = {
+  'no argument': /its argument must be an object.*got undefined/,
+  'missing taskType': /taskType must be a non-empty string, got undefined/,
+  'numeric taskType': /taskType must be a non-empty string, got number 42/,
+  'empty taskType': /taskType must be a non-empty string, got string ""/,
+  'string data': /data must be an object.*got string "text"/,
+  'null data': /data must be an object.*got null/,
+  'fractional priority': /priority must be an integer, got number 1.5/,
+  'string priority': /priority must be an integer, got string "3"/,
+  'numeric _id': /_id must be a non-empty string or undefined, got number 7/,
+  'string dueDate': /dueDate must be a valid Date, got string/,
+  'invalid dueDate': /dueDate must be a valid Date, got Date/,
+  'string inMemory': /inMemory must be a boolean, got string "yes"/,
+  'function in data': /data\.fn is a function, which cannot be carried/,
+  'symbol in data': /data\.s is a symbol, which cannot be carried/,
+  'BigInt in data': /data\.n is a bigint, which cannot be carried/,
+  'circular data': /data\.self is a circular reference/,
+  'NaN in data': /data\.n is NaN/,
+  'Map in data': /data\.m is a Map object/,
+  'unknown event type': /eventType must be "done" or "error", got string "finished"/,
+  'non-function listener': /callback must be a function, got string "nope"/,
+  'taskMap entry not a function': /taskMap\["B"\] must be a function, got string "not a function"/,
+  'taskMap not an object': /taskMap must be an object/,
+  'string port': /port must be an integer from 0 to 65535, got string "3008"/,
+  'bad logs': /logs must be "all" or "error", got string "verbose"/
+}
+
+test('bad arguments throw a TypeError at once, naming the field, what it got and what it expects; nothing is queued', async () => {
+  const result = await run('bad-input.mjs')
+  assert.equal(result.code, 0, result.stderr)
+  const attempts = Object.fromEntries(reportsOf(result, 'attempt').map((a) => [a.label, a]))
+  for (const [label, message] of Object.entries(expected)) {
+    const attempt = attempts[label]
+    assert.ok(attempt, `case ${label} did not run`)
+    assert.equal(attempt.threw, true, `${label}: did not throw`)
+    assert.equal(attempt.isTypeError, true, `${label}: threw ${attempt.name}, not a TypeError`)
+    assert.match(attempt.message, message, label)
+  }
+  assert.deepEqual(reportsOf(result, 'queued'), [{ kind: 'queued', tasks: 0 }])
+})

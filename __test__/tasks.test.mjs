@@ -1,0 +1,104 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { run, reportsOf } from './helpers.mjs'
+
+test('sync and async tasks give done events with { value, task }, throws and rejections give error events', async () => {
+  const result = await run('scenario.mjs', ['payloads'])
+  assert.equal(result.code, 0, result.stderr)
+  const [ids] = reportsOf(result, 'ids')
+  const done = Object.fromEntries(reportsOf(result, 'done').map((e) => [e.task._id, e]))
+  const errors = Object.fromEntries(reportsOf(result, 'error').map((e) => [e.task._id, e]))
+
+  const sync = done[ids.sync]
+  assert.equal(sync.task.taskType, 'SYNC')
+  assert.equal(sync.task.priority, 9)
+  assert.equal(sync.task.onGoing, true)
+  assert.ok(sync.task.createdAt.__date, 'createdAt is a Date')
+  assert.ok(sync.task.dueDate.__date, 'dueDate is a Date')
+  assert.notEqual(sync.value.pid, process.pid)
+  assert.deepEqual(sync.value.got, {
+    nested: { deep: { list: [1, 'two', { three: 3 }] } },
+    number: 4.5,
+    negative: -7,
+    string: 'héllo',
+    yes: true,
+    no: false,
+    nothing: null,
+    when: { __date: '2024-02-29T12:34:56.789Z' },
+    dates: [{ __date: '1970-01-01T00:00:00.000Z' }, { at: { __date: '1970-01-02T00:00:00.000Z' } }],
+    tricky: { $date: 'not a date' }
+  }, 'data round-trips through the worker and back with its types')
+  assert.deepEqual(sync.value.task.data, sync.value.got, 'the task function sees the same data')
+  assert.equal(sync.value.task._id, ids.sync)
+  assert.ok(sync.value.task.createdAt.__date, 'the task function sees Dates')
+
+  assert.deepEqual(done[ids.async].value, { slept: 50 })
+  assert.ok(ids.undef in done)
+  assert.equal(done[ids.undef].value, undefined)
+  assert.ok(ids.after in done, 'the worker kept serving after the errors')
+  assert.equal(done[ids.after].value.pid, sync.value.pid, 'on the same worker')
+
+  const thrown = errors[ids.throw].value
+  assert.equal(thrown.name, 'Error')
+  assert.equal(thrown.message, 'sync boom')
+  assert.equal(thrown.code, 'E_BOOM')
+  assert.match(thrown.stack, /sync boom/)
+  const rejected = errors[ids.reject].value
+  assert.equal(rejected.name, 'RangeError')
+  assert.equal(rejected.message, 'async boom')
+  assert.match(rejected.stack, /RangeError: async boom/)
+  assert.equal(errors[ids.throwString].value.message, 'plain string')
+})
+
+test('the in-memory queue API finds, lists and removes tasks, and refuses a duplicate _id', async () => {
+  const result = await run('scenario.mjs', ['inMemoryApi'])
+  assert.equal(result.code, 0, result.stderr)
+  const [api] = reportsOf(result, 'api')
+  const { a, b, c, d } = api.ids
+  assert.equal(d, 'my-own-id')
+  assert.match(api.duplicate, /my-own-id/)
+  assert.equal(api.found._id, b)
+  assert.deepEqual(api.found.data, { n: 2 })
+  assert.equal(api.found.onGoing, false)
+  assert.equal(api.missing, undefined)
+  assert.deepEqual(api.all, [a, b, c, d])
+  assert.deepEqual(api.available, [b, a, d])
+  assert.equal(api.removed, true)
+  assert.equal(api.removedAgain, false)
+  assert.deepEqual(api.after, [a, b, d])
+  const ran = reportsOf(result, 'done').map((e) => e.task._id)
+  assert.deepEqual(ran.sort(), [a, b, d].sort(), 'the removed task never ran')
+})
+
+test('a task can queue another task from inside its worker', async () => {
+  const result = await run('scenario.mjs', ['fromWorker'])
+  assert.equal(result.code, 0, result.stderr)
+  const done = reportsOf(result, 'done')
+  const parent = done.find((e) => e.task.taskType === 'PARENT')
+  const child = done.find((e) => e.task.taskType === 'CHILD')
+  assert.ok(parent && child, result.stderr)
+  assert.equal(parent.value.isMaster, false)
+  assert.equal(child.task._id, parent.value.childId)
+  assert.equal(typeof child.value.from, 'number')
+})
+
+test('nothing is dispatched before initialize() when autoInitialize is false', async () => {
+  const result = await run('scenario.mjs', ['autoInitialize'])
+  assert.equal(result.code, 0, result.stderr)
+  const [before] = reportsOf(result, 'before')
+  assert.equal(before.task.onGoing, false, 'still waiting before initialize()')
+  assert.equal(reportsOf(result, 'done').length, 1, 'ran after initialize()')
+  const kinds = result.reports.map((r) => r.kind)
+  assert.ok(kinds.indexOf('before') < kinds.indexOf('done'))
+})
+
+test('task start and end are logged as timestamp:nschwarz:cluster:taskType:taskId', async () => {
+  const result = await run('scenario.mjs', ['idleExit'])
+  const [done] = reportsOf(result, 'done')
+  const id = done.task._id
+  assert.match(result.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z:nschwarz:cluster:T:${id} started$`, 'm'))
+  assert.match(result.stdout, new RegExp(`:nschwarz:cluster:T:${id} done in \\d+ ms$`, 'm'))
+  const quiet = await run('scenario.mjs', ['idleExit'], { env: { DEBUG: '*,-nschwarz:cluster:TASK' } })
+  assert.doesNotMatch(quiet.stdout, /nschwarz:cluster:T:/, 'DEBUG exclusions apply')
+  assert.equal(reportsOf(quiet, 'done').length, 1)
+})

@@ -1,0 +1,116 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { cpus, availableParallelism } from 'node:os'
+import { run, start, reportsOf, alive, waitFor, sleep } from './helpers.mjs'
+
+test('IPC: a task talks to the messageBroker once, with closeIPC, and chained', async () => {
+  const result = await run('scenario.mjs', ['ipc'])
+  assert.equal(result.code, 0, result.stderr)
+  const done = Object.fromEntries(reportsOf(result, 'done').map((e) => [e.task.taskType, e.value]))
+  assert.equal(done.SINGLE, 'worker got pong')
+  assert.equal(done.CLOSE, 'closed with pong')
+  assert.deepEqual(done.CHAINED, ['pong', 're:again'])
+  const broker = reportsOf(result, 'broker').map((r) => r.msg)
+  assert.deepEqual(broker, [
+    { status: 4, data: 'ping' },
+    { status: 4, data: 'ping' },
+    { status: 4, data: 'ping' },
+    { status: 5, data: 'again' }
+  ])
+})
+
+test('a worker that exits or is killed mid-task gives an error event, and a replacement serves on', async () => {
+  const result = await run('scenario.mjs', ['crash'])
+  assert.equal(result.code, 0, result.stderr)
+  const errors = Object.fromEntries(reportsOf(result, 'error').map((e) => [e.task.taskType, e.value]))
+  assert.equal(errors.EXIT.name, 'WorkerExitError')
+  assert.match(errors.EXIT.message, /exited with code 3/)
+  assert.equal(errors.EXIT.code, 3)
+  assert.match(errors.KILL.message, /killed by SIGKILL/)
+  assert.equal(errors.KILL.signal, 'SIGKILL')
+  const [ok] = reportsOf(result, 'done')
+  assert.equal(ok.task.taskType, 'OK')
+  assert.equal(typeof ok.value, 'number')
+})
+
+test('a task whose taskType the worker lacks ends in an error naming the type; the worker keeps serving', async () => {
+  const result = await run('scenario.mjs', ['unknownType'])
+  assert.equal(result.code, 0, result.stderr)
+  const [error] = reportsOf(result, 'error')
+  assert.equal(error.task.taskType, 'B')
+  assert.match(error.value.message, /taskType "B"/)
+  const [done] = reportsOf(result, 'done')
+  assert.equal(done.task.taskType, 'A')
+})
+
+for (const [asked, expected, warning] of [
+  [99, availableParallelism(), /cannot have 99 workers, setting max system available/],
+  [0, 1, /cannot have 0 workers, setting initial value to 1/]
+]) {
+  test(`maxAvailableWorkers ${asked} is clamped to ${expected} with a warning`, async () => {
+    const result = await run('scenario.mjs', ['clamp', String(asked)])
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stderr, warning)
+    const pids = new Set(reportsOf(result, 'done').map((e) => e.value))
+    assert.equal(reportsOf(result, 'done').length, 6)
+    assert.ok(pids.size <= expected, `${pids.size} workers ran at once, at most ${expected} expected`)
+    if (expected > 1) assert.ok(pids.size > 1, 'slow tasks were spread over several workers')
+    assert.equal(reportsOf(result, 'maxWorkers')[0].max, cpus().length)
+  })
+}
+
+async function keepAliveRun (mode) {
+  let donePid = null
+  let doneAt = 0
+  const result = start('scenario.mjs', ['keepAlive', mode], {
+    onReport: (r) => { if (r.kind === 'done') { donePid = r.value; doneAt = Date.now() } }
+  })
+  assert.ok(await waitFor(() => donePid !== null, 15000), `no task ran\n${result.stderr}`)
+  await sleep(Math.max(0, doneAt + 700 - Date.now()))
+  const at700 = alive(donePid)
+  await sleep(Math.max(0, doneAt + 2500 - Date.now()))
+  const at2500 = alive(donePid)
+  await result.exited
+  return { at700, at2500, result, pid: donePid }
+}
+
+test('without keepAlive an idle worker stops after refreshRate', async () => {
+  const { at700, result } = await keepAliveRun('none')
+  assert.equal(at700, false)
+  assert.equal(result.code, 0, result.stderr)
+})
+
+test('keepAlive as a number keeps idle workers that long', async () => {
+  const { at700, at2500, result } = await keepAliveRun('ms')
+  assert.equal(at700, true)
+  assert.equal(at2500, false)
+  assert.equal(result.code, 0, result.stderr)
+})
+
+test("keepAlive 'always' keeps workers until close()", async () => {
+  const { at700, at2500, result, pid } = await keepAliveRun('always')
+  assert.equal(at700, true)
+  assert.equal(at2500, true)
+  assert.equal(reportsOf(result, 'closed').length, 1)
+  assert.equal(alive(pid), false)
+  assert.equal(result.code, 0, result.stderr)
+})
+
+test('a script that has finished its work exits by itself', async () => {
+  const result = await run('scenario.mjs', ['idleExit'], { timeout: 10000 })
+  assert.equal(result.code, 0, result.stderr)
+  assert.equal(reportsOf(result, 'done').length, 1)
+})
+
+test('workers exit when their master is killed with SIGKILL', async () => {
+  const pids = []
+  const result = start('scenario.mjs', ['hang'], {
+    onReport: (r) => { if (r.kind === 'worker') pids.push(r.pid) }
+  })
+  assert.ok(await waitFor(() => pids.length === 2, 15000), `workers did not report\n${result.stderr}`)
+  await sleep(300)
+  assert.ok(pids.every(alive), 'workers run before the kill')
+  result.child.kill('SIGKILL')
+  await result.exited
+  assert.ok(await waitFor(() => !pids.some(alive), 5000), `orphan workers left: ${pids.filter(alive)}`)
+})
