@@ -1,0 +1,2 @@
+// workerpool's worker process: one method that returns its input.
+require('workerpool').worker({ echo: (x) => x })

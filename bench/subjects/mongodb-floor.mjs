@@ -1,0 +1,72 @@
+// The floor of the database: no queue library, just the plain `mongodb`
+// driver doing what a persistent queue must do per task — insert it, claim
+// it (findOneAndUpdate, highest priority then oldest due date first), run it
+// (return its input) and delete it — with two claimers to mirror two
+// workers. The producer inserts one task at a time; an idle claimer waits
+// for the next insert (or 5 ms) before trying again.
+import { MongoClient } from 'mongodb'
+import { args, now, runSubject, watchdog, within, expectedSum, median } from '../lib/common.mjs'
+
+const { workload, params } = args()
+watchdog(params.watchdogMs ?? 60000)
+let client = null
+
+runSubject(async () => {
+  if (workload !== 'persistent') throw new Error(`unknown workload ${workload}`)
+  client = new MongoClient(params.url)
+  await within(client.connect(), params.timeoutMs, 'connect')
+  const tasks = client.db().collection('tasks')
+  await tasks.createIndex({ status: 1, priority: -1, dueDate: 1 })
+
+  const rates = []
+  for (let r = 0; r < params.reps; r++) {
+    const n = params.n
+    const deadline = now() + params.timeoutMs
+    let produced = 0
+    let finished = 0
+    let sum = 0
+    let waiters = []
+    const wake = () => {
+      const woken = waiters
+      waiters = []
+      for (const resolve of woken) resolve()
+    }
+    const nextInsert = () => new Promise((resolve) => {
+      const timer = setTimeout(resolve, 5)
+      waiters.push(() => { clearTimeout(timer); resolve() })
+    })
+
+    const claimer = async () => {
+      while (finished < n) {
+        if (now() > deadline) throw new Error(`claimers still busy after ${params.timeoutMs} ms (${finished}/${n} done)`)
+        const task = await tasks.findOneAndUpdate(
+          { status: 'queued', dueDate: { $lte: new Date() } },
+          { $set: { status: 'running', startedAt: new Date() } },
+          { sort: { priority: -1, dueDate: 1 }, returnDocument: 'after' }
+        )
+        if (task === null) {
+          if (produced < n) await nextInsert()
+          else if (finished < n) await new Promise((resolve) => setTimeout(resolve, 1))
+          continue
+        }
+        const value = task.data.x // the task itself
+        await tasks.deleteOne({ _id: task._id })
+        sum += value
+        finished++
+      }
+    }
+
+    const t0 = now()
+    const claimers = [claimer(), claimer()]
+    for (let i = 0; i < n; i++) {
+      await tasks.insertOne({ taskType: 'ECHO', data: { x: i }, priority: 1, dueDate: new Date(), status: 'queued', createdAt: new Date() })
+      produced++
+      wake()
+    }
+    await within(Promise.all(claimers), params.timeoutMs, `${n} tasks`)
+    const ms = now() - t0
+    if (sum !== expectedSum(n)) throw new Error(`wrong results (sum ${sum}, expected ${expectedSum(n)})`)
+    rates.push(n / (ms / 1000))
+  }
+  return { metric: 'tasks/s', value: median(rates), reps: rates }
+}, async () => { if (client) await client.close() })

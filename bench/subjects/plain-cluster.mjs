@@ -1,0 +1,8 @@
+// A plain Node cluster + process.send dispatcher (bench/peers/plain-cluster.mjs).
+import { PlainClusterPool } from '../peers/plain-cluster.mjs'
+import { runPoolSubject } from '../lib/pool-subject.mjs'
+
+runPoolSubject((size) => {
+  const pool = new PlainClusterPool(size)
+  return { run: (x) => pool.run(x), close: () => pool.close() }
+})
