@@ -21,6 +21,8 @@ export declare class Master {
    */
   addTask(id: string | undefined | null, taskType: string, priority: number, dueDate: number, data: string): string
   configure(config: MasterConfig): void
+  /** Starts a `TaskQueue` call answered by a `reply` event with this `req`. */
+  request(req: number, op: string, args: string): void
   initialize(): void
   setRefreshRate(ms: number): void
   /** The master's `respond(msg)` to a worker's IPC message. */
@@ -50,6 +52,14 @@ export interface MasterConfig {
   port: number
   /** "all" or "error". */
   logs: string
+  inMemoryOnly: boolean
+  /** The MongoDB URL (with its database); `None` means no persistent queue. */
+  mongoUrl?: string
+  collectionName: string
+  /** ms a claim holds a task without renewal. */
+  lease: number
+  /** The taskMap's types: the only persistent tasks this master claims. */
+  taskTypes: Array<string>
 }
 
 /** A Meteor-style 17-character random id. */

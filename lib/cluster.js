@@ -26,7 +26,12 @@ class Cluster {
       execPath: process.execPath,
       execArgs: [...process.execArgv, ...process.argv.slice(1)],
       port: opts.port,
-      logs: opts.logs
+      logs: opts.logs,
+      inMemoryOnly: opts.inMemoryOnly,
+      mongoUrl: opts.mongoUrl ?? undefined,
+      collectionName: opts.collectionName,
+      lease: opts.lease,
+      taskTypes: Object.keys(taskMap)
     })
     if (opts.autoInitialize) this.initialize()
   }

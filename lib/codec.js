@@ -132,4 +132,11 @@ function taskFromWire (task) {
   return task
 }
 
-module.exports = { encode, decode, encodeError, describe, taskFromWire }
+/** The Error a failed call rejects with, from its `{ name, message }`. */
+function errorFrom (value) {
+  const error = new Error(value && value.message)
+  if (value && value.name) error.name = value.name
+  return error
+}
+
+module.exports = { encode, decode, encodeError, errorFrom, describe, taskFromWire }

@@ -70,7 +70,10 @@ function clusterArgs (taskMap, options, warn) {
     keepAlive = null,
     autoInitialize = true,
     prefetch = 1,
-    workerStartTimeout = 60000
+    workerStartTimeout = 60000,
+    mongoUrl = process.env.MONGO_URL || null,
+    collectionName = 'taskQueue',
+    lease = 30000
   } = options
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw fail(where, 'port', port, 'an integer from 0 to 65535')
   if (!Number.isInteger(maxAvailableWorkers)) throw fail(where, 'maxAvailableWorkers', maxAvailableWorkers, 'an integer')
@@ -79,6 +82,13 @@ function clusterArgs (taskMap, options, warn) {
   if (messageBroker !== null && typeof messageBroker !== 'function') throw fail(where, 'messageBroker', messageBroker, 'a function or null')
   if (logs !== 'all' && logs !== 'error') throw fail(where, 'logs', logs, '"all" or "error"')
   if (!Number.isInteger(prefetch) || prefetch < 1) throw fail(where, 'prefetch', prefetch, 'a positive integer')
+  if (mongoUrl !== null && (typeof mongoUrl !== 'string' || !/^mongodb(\+srv)?:\/\//.test(mongoUrl))) {
+    throw fail(where, 'mongoUrl', mongoUrl, 'a mongodb:// URL')
+  }
+  if (typeof collectionName !== 'string' || collectionName.length === 0) {
+    throw fail(where, 'collectionName', collectionName, 'a non-empty string')
+  }
+  if (!Number.isInteger(lease) || lease < 100) throw fail(where, 'lease', lease, 'an integer number of ms, at least 100')
   if (!Number.isInteger(workerStartTimeout) || workerStartTimeout < 1) {
     throw fail(where, 'workerStartTimeout', workerStartTimeout, 'a positive integer (ms)')
   }
@@ -114,7 +124,10 @@ function clusterArgs (taskMap, options, warn) {
     keepAlive: keep,
     autoInitialize: auto,
     prefetch,
-    workerStartTimeout
+    workerStartTimeout,
+    mongoUrl,
+    collectionName,
+    lease
   }
 }
 

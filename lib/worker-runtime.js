@@ -5,7 +5,7 @@
 
 const binding = require('./binding')
 const identity = require('./identity')
-const { decode, encode, encodeError, taskFromWire } = require('./codec')
+const { decode, encode, encodeError, errorFrom, taskFromWire } = require('./codec')
 
 /** Replies are sent when this many are waiting, or when this long has passed. */
 const FLUSH_COUNT = 256
@@ -73,7 +73,7 @@ function onFrames () {
         requests.delete(frame.req)
         if (pending) {
           if (frame.ok) pending.resolve(frame.value)
-          else pending.reject(Object.assign(new Error(frame.value.message), { name: frame.value.name }))
+          else pending.reject(errorFrom(frame.value))
         }
         break
       }

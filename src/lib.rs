@@ -61,7 +61,10 @@ fn raw_json(json: String, what: &str) -> Result<Box<RawValue>> {
 }
 
 fn gone() -> Error {
-    Error::new(Status::GenericFailure, "the meteor-cluster dispatcher has stopped")
+    Error::new(
+        Status::GenericFailure,
+        "the meteor-cluster dispatcher has stopped",
+    )
 }
 
 /// A Meteor-style 17-character random id.
@@ -85,6 +88,14 @@ pub struct MasterConfig {
     pub port: u32,
     /// "all" or "error".
     pub logs: String,
+    pub in_memory_only: bool,
+    /// The MongoDB URL (with its database); `None` means no persistent queue.
+    pub mongo_url: Option<String>,
+    pub collection_name: String,
+    /// ms a claim holds a task without renewal.
+    pub lease: u32,
+    /// The taskMap's types: the only persistent tasks this master claims.
+    pub task_types: Vec<String>,
 }
 
 /// The master's queue and pool; one per process, made by the JS facade.
@@ -241,7 +252,25 @@ impl Master {
                 port: config.port,
             },
             logs,
+            persistent: (!config.in_memory_only).then(|| master::persistent::Settings {
+                url: config.mongo_url,
+                collection: config.collection_name,
+                lease: Duration::from_millis(config.lease.into()),
+                task_types: config.task_types,
+            }),
         })))
+    }
+
+    /// Starts a `TaskQueue` call answered by a `reply` event with this `req`.
+    #[napi]
+    pub fn request(&mut self, env: Env, req: u32, op: String, args: String) -> Result<()> {
+        let js_seq = self.busy_call(&env)?;
+        self.send(Cmd::Request {
+            req: req.into(),
+            op,
+            args: raw_json(args, "the call's arguments")?,
+            js_seq,
+        })
     }
 
     #[napi]
@@ -282,7 +311,9 @@ impl Master {
 
     #[napi]
     pub fn available_tasks(&self) -> Result<String> {
-        Ok(self.ask(Query::AvailableTasks)?.unwrap_or_else(|| "[]".into()))
+        Ok(self
+            .ask(Query::AvailableTasks)?
+            .unwrap_or_else(|| "[]".into()))
     }
 
     /// Finishes running tasks, stops the workers; a `closed` event follows.

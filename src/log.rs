@@ -143,10 +143,16 @@ mod tests {
     #[test]
     fn debug_patterns_follow_the_debug_package() {
         assert!(debug_enabled("nschwarz:*", "nschwarz:cluster:TASK"));
-        assert!(debug_enabled("foo,nschwarz:cluster:TASK", "nschwarz:cluster:TASK"));
+        assert!(debug_enabled(
+            "foo,nschwarz:cluster:TASK",
+            "nschwarz:cluster:TASK"
+        ));
         assert!(!debug_enabled("*,-nschwarz:*", "nschwarz:cluster:TASK"));
         assert!(!debug_enabled("express:*", "nschwarz:cluster:TASK"));
-        assert!(debug_excluded("-nschwarz:cluster:*", "nschwarz:cluster:ERROR"));
+        assert!(debug_excluded(
+            "-nschwarz:cluster:*",
+            "nschwarz:cluster:ERROR"
+        ));
     }
 
     #[test]

@@ -50,7 +50,9 @@ pub fn connect(fd: i32, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<()> {
         .spawn(move || {
             let mut reader = io::BufReader::with_capacity(64 * 1024, &mut reader);
             while let Ok(Some(frame)) = channel::read_frame(&mut reader) {
-                let Ok(frame) = String::from_utf8(frame) else { break };
+                let Ok(frame) = String::from_utf8(frame) else {
+                    break;
+                };
                 inbox.publish(&mut vec![frame], None);
             }
             // The master is gone: a worker has nothing left to do.
@@ -71,7 +73,10 @@ pub fn take() -> String {
 /// Writes frames (JSON texts) to the master in one write.
 pub fn send(frames: &[String]) -> io::Result<()> {
     let link = LINK.get().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::NotConnected, "this worker is not connected to a master")
+        io::Error::new(
+            io::ErrorKind::NotConnected,
+            "this worker is not connected to a master",
+        )
     })?;
     let mut bytes = Vec::with_capacity(frames.iter().map(|f| f.len() + 4).sum());
     for frame in frames {

@@ -4,12 +4,14 @@
 //! the event sink. It is event-driven: a command, a worker frame, the next
 //! due date or an idle deadline wakes it, and nothing ticks.
 
+use super::calls::{self, NewTask, Origin};
 use super::events::{Activity, EventSink};
+use super::persistent::{Completion, Persistent, Settings, StoreEvent};
 use super::pool::{self, Exit, SpawnSpec, WorkerProc};
 use crate::channel::{self, ToMaster, ToWorker};
 use crate::log::{Level, Logger};
 use crate::queue::memory::MemoryQueue;
-use crate::task::{new_id, now_ms, Task};
+use crate::task::{now_ms, Task};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +44,8 @@ pub struct Config {
     pub worker_start_timeout: Duration,
     pub spawn: SpawnSpec,
     pub logs: Level,
+    /// Where persistent tasks live; `None` with `inMemoryOnly`.
+    pub persistent: Option<Settings>,
 }
 
 impl Default for Config {
@@ -54,6 +58,7 @@ impl Default for Config {
             worker_start_timeout: Duration::from_secs(60),
             spawn: SpawnSpec::default(),
             logs: Level::All,
+            persistent: None,
         }
     }
 }
@@ -78,6 +83,22 @@ pub enum Cmd {
     },
     SetRefreshRate(Duration),
     Query(Query, oneshot::Sender<Option<String>>),
+    /// A `TaskQueue` call from JS that resolves a promise (reply as an event).
+    Request {
+        req: u64,
+        op: String,
+        args: Box<RawValue>,
+        js_seq: u64,
+    },
+    /// The answer to a request that ran asynchronously.
+    Reply {
+        origin: Origin,
+        req: u64,
+        result: Result<String, String>,
+        /// The call added a persistent task: look for work again.
+        added: bool,
+    },
+    Store(StoreEvent),
     IpcReply {
         worker: u32,
         run: u64,
@@ -121,6 +142,16 @@ struct Run {
     /// The task as sent to the worker; the `done`/`error` event carries it.
     task_json: String,
     started: Instant,
+    /// The claim token of a persistent task; `None` for an in-memory one.
+    token: Option<String>,
+}
+
+/// A task ready to hand to a worker, from either queue.
+struct Next {
+    task_json: String,
+    task_id: String,
+    task_type: String,
+    token: Option<String>,
 }
 
 /// The handle others hold: cheap to clone, only sends.
@@ -160,6 +191,9 @@ struct Dispatcher {
     events: Vec<String>,
     js_seq: u64,
     reported: Option<Activity>,
+    persistent: Persistent,
+    /// JS requests not answered yet: their promises hold the process.
+    js_requests: usize,
 }
 
 impl Dispatcher {
@@ -183,6 +217,8 @@ impl Dispatcher {
             events: Vec::new(),
             js_seq: 0,
             reported: None,
+            persistent: Persistent::new(),
+            js_requests: 0,
         }
     }
 
@@ -225,6 +261,7 @@ impl Dispatcher {
             }
             Cmd::Configure(config) => {
                 self.logger.set_level(config.logs);
+                self.persistent.configure(config.persistent.clone());
                 self.config = *config;
             }
             Cmd::Initialize { js_seq } => {
@@ -233,14 +270,44 @@ impl Dispatcher {
             }
             Cmd::SetRefreshRate(rate) => self.config.refresh_rate = rate,
             Cmd::Query(query, reply) => drop(reply.send(self.query(query))),
-            Cmd::IpcReply { worker, run, msg } => {
-                match self.workers.get(&worker) {
-                    Some(w) => send(w, &ToWorker::IpcReply { run, msg }),
-                    None => self.logger.warn(&format!(
-                        "IPC response for worker {worker} dropped: the worker has exited"
-                    )),
-                }
+            Cmd::Request {
+                req,
+                op,
+                args,
+                js_seq,
+            } => {
+                self.js_seq = self.js_seq.max(js_seq);
+                self.js_requests += 1;
+                self.request(Origin::Js, req, &op, args);
             }
+            Cmd::Reply {
+                origin,
+                req,
+                result,
+                added,
+            } => {
+                if added {
+                    self.persistent.handle(
+                        StoreEvent::Changed,
+                        &self.logger,
+                        &mut self.events,
+                        self.config.refresh_rate,
+                    );
+                }
+                self.reply(origin, req, result);
+            }
+            Cmd::Store(event) => self.persistent.handle(
+                event,
+                &self.logger,
+                &mut self.events,
+                self.config.refresh_rate,
+            ),
+            Cmd::IpcReply { worker, run, msg } => match self.workers.get(&worker) {
+                Some(w) => send(w, &ToWorker::IpcReply { run, msg }),
+                None => self.logger.warn(&format!(
+                    "IPC response for worker {worker} dropped: the worker has exited"
+                )),
+            },
             Cmd::FromWorker { worker, msg } => self.from_worker(worker, msg),
             Cmd::BadFrame { worker, error } => {
                 self.logger.error(&format!(
@@ -279,11 +346,21 @@ impl Dispatcher {
             Query::FindById(id) => self.queue.get(&id).map(|(t, on)| t.to_json(on)),
             Query::RemoveById(id) => Some(self.queue.remove(&id).to_string()),
             Query::Tasks => {
-                let all: Vec<String> = self.queue.all().iter().map(|(t, on)| t.to_json(*on)).collect();
+                let all: Vec<String> = self
+                    .queue
+                    .all()
+                    .iter()
+                    .map(|(t, on)| t.to_json(*on))
+                    .collect();
                 Some(super::events::json_array(&all))
             }
             Query::AvailableTasks => {
-                let due: Vec<String> = self.queue.available(now_ms()).iter().map(|t| t.to_json(false)).collect();
+                let due: Vec<String> = self
+                    .queue
+                    .available(now_ms())
+                    .iter()
+                    .map(|t| t.to_json(false))
+                    .collect();
                 Some(super::events::json_array(&due))
             }
         }
@@ -304,27 +381,79 @@ impl Dispatcher {
                 r#"{{"type":"ipc","worker":{id},"run":{run},"msg":{}}}"#,
                 msg.get()
             )),
-            ToMaster::Request { req, op, args } => {
-                let (ok, value) = match self.request(&op, &args) {
-                    Ok(value) => (true, value),
-                    Err(message) => (false, error_json("Error", &message)),
-                };
+            ToMaster::Request { req, op, args } => self.request(Origin::Worker(id), req, &op, args),
+        }
+    }
+
+    /// A `TaskQueue` call from JS or a worker; answered now or by a `Cmd::Reply`.
+    fn request(&mut self, origin: Origin, req: u64, op: &str, args: Box<RawValue>) {
+        if op == "addTask" {
+            let task = match NewTask::parse(&args) {
+                Ok(task) => task,
+                Err(e) => return self.reply(origin, req, Err(e)),
+            };
+            if task.in_memory {
+                let result = self.add(task.into_task()).map(|id| json_string(&id));
+                return self.reply(origin, req, result);
+            }
+            let store = match self.persistent.store() {
+                Ok(store) => store,
+                Err(e) => return self.reply(origin, req, Err(format!("TaskQueue.addTask: {e}"))),
+            };
+            let tx = self.tx.clone();
+            let task = task.into_task();
+            tokio::spawn(async move {
+                let result = store.insert(&task).await.map(|()| json_string(&task.id));
+                let added = result.is_ok();
+                let result = result.map_err(|e| format!("TaskQueue.addTask: {e}"));
+                let _ = tx.send(Cmd::Reply {
+                    origin,
+                    req,
+                    result,
+                    added,
+                });
+            });
+        } else if calls::is_collection_call(op) {
+            let store = match self.persistent.store() {
+                Ok(store) => store,
+                Err(e) => return self.reply(origin, req, Err(format!("TaskQueue.{op}: {e}"))),
+            };
+            let (tx, op) = (self.tx.clone(), op.to_owned());
+            tokio::spawn(async move {
+                let result = calls::collection_call(&store, &op, &args)
+                    .await
+                    .map_err(|e| format!("TaskQueue.{op}: {e}"));
+                let added = op == "update" || op == "remove";
+                let _ = tx.send(Cmd::Reply {
+                    origin,
+                    req,
+                    result,
+                    added,
+                });
+            });
+        } else {
+            self.reply(origin, req, Err(format!("unknown TaskQueue call {op:?}")));
+        }
+    }
+
+    fn reply(&mut self, origin: Origin, req: u64, result: Result<String, String>) {
+        let (ok, value) = match result {
+            Ok(json) => (true, to_raw(&json)),
+            Err(message) => (false, error_json("Error", &message)),
+        };
+        match origin {
+            Origin::Js => {
+                self.js_requests = self.js_requests.saturating_sub(1);
+                self.events.push(format!(
+                    r#"{{"type":"reply","req":{req},"ok":{ok},"value":{}}}"#,
+                    value.get()
+                ));
+            }
+            Origin::Worker(id) => {
                 if let Some(w) = self.workers.get(&id) {
                     send(w, &ToWorker::Reply { req, ok, value });
                 }
             }
-        }
-    }
-
-    /// A `TaskQueue` call made inside a worker.
-    fn request(&mut self, op: &str, args: &RawValue) -> Result<Box<RawValue>, String> {
-        match op {
-            "addTask" => {
-                let args: NewTask = serde_json::from_str(args.get()).map_err(|e| e.to_string())?;
-                let id = self.add(args.into_task())?;
-                Ok(to_raw(&serde_json::to_string(&id).unwrap_or_default()))
-            }
-            other => Err(format!("unknown TaskQueue call {other:?} from a worker")),
         }
     }
 
@@ -342,10 +471,10 @@ impl Dispatcher {
             }
         }
         self.last_work_at = now;
-        self.queue.complete(&r.task_id);
         let took = now.duration_since(r.started).as_millis();
         if kind == "done" {
-            self.logger.task(&r.task_type, &r.task_id, &format!("done in {took} ms"));
+            self.logger
+                .task(&r.task_type, &r.task_id, &format!("done in {took} ms"));
         } else {
             self.logger.error(&format!(
                 "task {}:{} failed after {took} ms: {}",
@@ -354,14 +483,27 @@ impl Dispatcher {
                 value.map(error_message).unwrap_or_default()
             ));
         }
-        self.events.push(match value {
+        let event = match value {
             Some(value) => format!(
                 r#"{{"type":"{kind}","task":{},"value":{}}}"#,
                 r.task_json,
                 value.get()
             ),
             None => format!(r#"{{"type":"{kind}","task":{}}}"#, r.task_json),
-        });
+        };
+        match r.token {
+            // The event waits until MongoDB reflects the outcome.
+            Some(token) => self.persistent.complete(Completion {
+                id: r.task_id,
+                token,
+                event,
+                error: (kind == "error").then(|| calls::last_error(value)),
+            }),
+            None => {
+                self.queue.complete(&r.task_id);
+                self.events.push(event);
+            }
+        }
     }
 
     fn worker_exited(&mut self, id: u32, exit: Exit) {
@@ -375,14 +517,20 @@ impl Dispatcher {
             .map(|(run, _)| *run)
             .collect();
         if !w.stopping || !lost.is_empty() {
-            self.logger.error(&format!("worker {id} (pid {}) {}", w.proc.pid, exit.describe()));
+            self.logger.error(&format!(
+                "worker {id} (pid {}) {}",
+                w.proc.pid,
+                exit.describe()
+            ));
         }
         if !w.ready && !w.stopping {
             self.spawn_after = Some(Instant::now() + self.spawn_backoff);
             self.spawn_backoff = (self.spawn_backoff * 2).min(Duration::from_secs(30));
         }
         for run in lost {
-            let Some(r) = self.runs.get(&run) else { continue };
+            let Some(r) = self.runs.get(&run) else {
+                continue;
+            };
             let message = format!(
                 "worker {id} (pid {}) {} while running task {}:{}",
                 w.proc.pid,
@@ -413,7 +561,31 @@ impl Dispatcher {
             self.dispatch();
         }
         let now_ms = now_ms();
-        let waiting = if dispatching { self.queue.available_count(now_ms) } else { 0 };
+        let in_memory = if dispatching {
+            self.queue.available_count(now_ms)
+        } else {
+            0
+        };
+        let waiting = in_memory
+            + if dispatching {
+                self.persistent.buffer.len()
+            } else {
+                0
+            };
+        // Claim ahead: enough for every worker slot and one more round,
+        // after the in-memory tasks, which always go first.
+        let slots = self.config.max_workers * self.config.prefetch;
+        let want = if dispatching {
+            (2 * slots).saturating_sub(self.runs.len() + in_memory)
+        } else {
+            0
+        };
+        if let Some(at) = self.persistent.pump(&self.tx, want, dispatching) {
+            wake(at);
+        }
+        if self.closing {
+            self.persistent.release(&self.tx);
+        }
         if waiting > 0 || !self.runs.is_empty() {
             self.last_work_at = now;
         }
@@ -443,20 +615,26 @@ impl Dispatcher {
                 return;
             }
             for id in open {
-                let Some(task) = self.queue.take_next(now_ms) else {
+                let Some(Next {
+                    task_json,
+                    task_id,
+                    task_type,
+                    token,
+                }) = self.next_task(now_ms)
+                else {
                     return;
                 };
                 let run = self.next_run;
                 self.next_run += 1;
-                let task_json = task.to_json(true);
-                let (task_id, task_type) = (task.id.clone(), task.task_type.clone());
                 self.logger.task(&task_type, &task_id, "started");
                 let mut frame = Vec::with_capacity(task_json.len() + 48);
                 channel::encode_into(
                     &mut frame,
                     format!(r#"{{"type":"run","run":{run},"task":{task_json}}}"#).as_bytes(),
                 );
-                let Some(w) = self.workers.get_mut(&id) else { continue };
+                let Some(w) = self.workers.get_mut(&id) else {
+                    continue;
+                };
                 w.running += 1;
                 let _ = w.proc.frames.send(frame);
                 self.runs.insert(
@@ -467,15 +645,39 @@ impl Dispatcher {
                         task_type,
                         task_json,
                         started: Instant::now(),
+                        token,
                     },
                 );
             }
         }
     }
 
+    /// The next task to run: in-memory ones always before persistent ones.
+    fn next_task(&mut self, now_ms: i64) -> Option<Next> {
+        if let Some(task) = self.queue.take_next(now_ms) {
+            return Some(Next {
+                task_json: task.to_json(true),
+                task_id: task.id.clone(),
+                task_type: task.task_type.clone(),
+                token: None,
+            });
+        }
+        let claimed = self.persistent.buffer.pop_front()?;
+        Some(Next {
+            task_json: claimed.task.to_json(true),
+            task_id: claimed.task.id,
+            task_type: claimed.task.task_type,
+            token: Some(claimed.token),
+        })
+    }
+
     fn scale_up(&mut self, waiting: usize, now: Instant, wake: &mut impl FnMut(Instant)) {
         let live = self.workers.values().filter(|w| !w.stopping).count();
-        let starting = self.workers.values().filter(|w| !w.ready && !w.stopping).count();
+        let starting = self
+            .workers
+            .values()
+            .filter(|w| !w.ready && !w.stopping)
+            .count();
         let wanted = match self.config.keep_alive {
             KeepAlive::Always => self.config.max_workers,
             _ => (live - starting + waiting).min(self.config.max_workers),
@@ -508,7 +710,8 @@ impl Dispatcher {
                     );
                 }
                 Err(e) => {
-                    self.logger.error(&format!("could not start a worker process: {e}"));
+                    self.logger
+                        .error(&format!("could not start a worker process: {e}"));
                     self.spawn_after = Some(now + self.spawn_backoff);
                     wake(now + self.spawn_backoff);
                     return;
@@ -554,7 +757,9 @@ impl Dispatcher {
     }
 
     fn stop_worker(&mut self, id: u32) {
-        let Some(w) = self.workers.get_mut(&id) else { return };
+        let Some(w) = self.workers.get_mut(&id) else {
+            return;
+        };
         w.stopping = true;
         if w.ready {
             send(w, &ToWorker::Stop);
@@ -578,7 +783,11 @@ impl Dispatcher {
     }
 
     fn finish_closing(&mut self) {
-        if self.closing && self.runs.is_empty() && self.workers.is_empty() {
+        if self.closing
+            && self.runs.is_empty()
+            && self.workers.is_empty()
+            && self.persistent.settled()
+        {
             self.closing = false;
             self.initialized = false;
             self.events.push(r#"{"type":"closed"}"#.to_owned());
@@ -586,10 +795,13 @@ impl Dispatcher {
     }
 
     fn publish(&mut self) {
-        let busy = self.initialized
-            && (!self.queue.is_empty()
-                || !self.runs.is_empty()
-                || self.config.keep_alive == KeepAlive::Always);
+        let busy = self.js_requests > 0
+            || !self.persistent.settled()
+            || (self.initialized
+                && (!self.queue.is_empty()
+                    || !self.runs.is_empty()
+                    || self.config.keep_alive == KeepAlive::Always
+                    || self.persistent.busy()));
         let activity = if busy || self.closing {
             Activity::Busy
         } else {
@@ -604,34 +816,12 @@ impl Dispatcher {
     }
 }
 
-/// A task as a worker's `TaskQueue.addTask` sends it.
-#[derive(Deserialize)]
-struct NewTask {
-    #[serde(rename = "_id")]
-    id: Option<String>,
-    #[serde(rename = "taskType")]
-    task_type: String,
-    priority: i64,
-    #[serde(rename = "dueDate")]
-    due_date: i64,
-    data: Box<RawValue>,
-}
-
-impl NewTask {
-    fn into_task(self) -> Task {
-        Task {
-            id: self.id.unwrap_or_else(new_id),
-            task_type: self.task_type,
-            priority: self.priority,
-            created_at: now_ms(),
-            due_date: self.due_date,
-            data: self.data,
-        }
-    }
-}
-
 fn send(w: &Worker, msg: &ToWorker) {
     let _ = w.proc.frames.send(channel::encode(msg));
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 fn to_raw(json: &str) -> Box<RawValue> {

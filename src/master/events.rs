@@ -10,7 +10,9 @@ use std::sync::Mutex;
 pub enum Activity {
     Busy,
     /// Idle after handling every JS command up to `seq`.
-    Idle { seq: u64 },
+    Idle {
+        seq: u64,
+    },
 }
 
 #[derive(Default)]
@@ -94,6 +96,9 @@ mod tests {
         assert_eq!(sink.take(), ("[1,2]".to_owned(), Some(Activity::Busy)));
         sink.publish(&mut vec![], Some(Activity::Idle { seq: 3 }));
         assert_eq!(wakes.load(Ordering::SeqCst), 2);
-        assert_eq!(sink.take(), ("[]".to_owned(), Some(Activity::Idle { seq: 3 })));
+        assert_eq!(
+            sink.take(),
+            ("[]".to_owned(), Some(Activity::Idle { seq: 3 }))
+        );
     }
 }

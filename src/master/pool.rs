@@ -37,7 +37,11 @@ impl WorkerProc {
     }
 }
 
-pub fn spawn(spec: &SpawnSpec, id: u32, cmds: mpsc::UnboundedSender<Cmd>) -> io::Result<WorkerProc> {
+pub fn spawn(
+    spec: &SpawnSpec,
+    id: u32,
+    cmds: mpsc::UnboundedSender<Cmd>,
+) -> io::Result<WorkerProc> {
     let (master_end, worker_end) = std::os::unix::net::UnixStream::pair()?;
     let worker_fd = worker_end.as_raw_fd();
     let mut command = Command::new(&spec.exec_path);

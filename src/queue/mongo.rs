@@ -1,0 +1,411 @@
+//! Persistence in MongoDB, in upstream's collection and document shape:
+//! insert, leased claim, complete, fail, lease renewal, recovery of expired
+//! leases, indexes, and the collection calls of the upstream README.
+//!
+//! Claims are one `findOneAndUpdate` each: only due, unclaimed tasks of this
+//! master's task types, best first, marked `onGoing` with a lease (owner,
+//! token, expiry in the server's time). A lease that is not renewed expires,
+//! and `recover` hands such tasks back, which is how a dead master's tasks
+//! run again and why two masters never hold the same task at once.
+
+use super::ejson;
+use crate::task::Task;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
+use mongodb::{change_stream::ChangeStream, Collection, IndexModel};
+use serde_json::value::RawValue;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// How long a claim holds a task without being renewed.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// How long an operation waits for an unreachable server before failing.
+const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub enum StoreError {
+    Duplicate(String),
+    Config(String),
+    Db(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Duplicate(id) => {
+                write!(f, "a task with _id {id:?} already exists in the queue")
+            }
+            StoreError::Config(m) | StoreError::Db(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<mongodb::error::Error> for StoreError {
+    fn from(e: mongodb::error::Error) -> Self {
+        StoreError::Db(format!("MongoDB: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A task this master claimed; `token` names the claim in later writes.
+pub struct Claimed {
+    pub task: Task,
+    pub token: String,
+}
+
+pub struct Store {
+    coll: Collection<Document>,
+    owner: String,
+    lease: Duration,
+    /// Server clock minus local clock, in ms, so leases are in server time.
+    clock_offset: AtomicI64,
+}
+
+impl Store {
+    pub async fn connect(
+        url: &str,
+        collection: &str,
+        owner: String,
+        lease: Duration,
+    ) -> Result<Store> {
+        let mut options = ClientOptions::parse(url)
+            .await
+            .map_err(|e| StoreError::Config(format!("invalid MongoDB URL: {e}")))?;
+        if options.server_selection_timeout.is_none() {
+            options.server_selection_timeout = Some(SELECTION_TIMEOUT);
+        }
+        if options.connect_timeout.is_none() {
+            options.connect_timeout = Some(SELECTION_TIMEOUT);
+        }
+        options
+            .app_name
+            .get_or_insert_with(|| "meteor-cluster".to_owned());
+        let client = mongodb::Client::with_options(options)?;
+        let db = client.default_database().ok_or_else(|| {
+            StoreError::Config(format!(
+                "the MongoDB URL names no database (as in mongodb://host:port/mydb): {url}"
+            ))
+        })?;
+        let store = Store {
+            coll: db.collection(collection),
+            owner,
+            lease,
+            clock_offset: AtomicI64::new(0),
+        };
+        Ok(store)
+    }
+
+    /// Creates the indexes the claim and the recovery use (idempotent).
+    pub async fn ensure_indexes(&self) -> Result<()> {
+        let index = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_owned()).build())
+                .build()
+        };
+        self.coll
+            .create_indexes([
+                index(
+                    doc! { "onGoing": 1, "priority": -1, "createdAt": 1 },
+                    "meteorCluster_claim",
+                ),
+                index(
+                    doc! { "onGoing": 1, "lease.expires": 1 },
+                    "meteorCluster_lease",
+                ),
+                index(doc! { "taskType": 1 }, "taskType_1"),
+            ])
+            .await?;
+        Ok(())
+    }
+
+    /// Reads the server's clock (the `hello` command's `localTime`).
+    pub async fn sync_clock(&self) -> Result<()> {
+        let sent = crate::task::now_ms();
+        let reply = self
+            .coll
+            .client()
+            .database("admin")
+            .run_command(doc! { "hello": 1 })
+            .await?;
+        let received = crate::task::now_ms();
+        if let Ok(server) = reply.get_datetime("localTime") {
+            let offset = server.timestamp_millis() - (sent + received) / 2;
+            self.clock_offset.store(offset, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    pub fn server_now(&self) -> i64 {
+        crate::task::now_ms() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    fn lease_expiry(&self) -> Bson {
+        ejson::date(self.server_now() + self.lease.as_millis() as i64)
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Inserts a task in upstream's shape; resolves once acknowledged.
+    pub async fn insert(&self, task: &Task) -> Result<()> {
+        let data = ejson::doc_from_json(task.data.get(), "data").map_err(StoreError::Config)?;
+        let document = doc! {
+            "_id": &task.id,
+            "taskType": &task.task_type,
+            "priority": task.priority,
+            "data": data,
+            "createdAt": ejson::date(task.created_at),
+            "onGoing": false,
+            "dueDate": ejson::date(task.due_date),
+        };
+        match self.coll.insert_one(document).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate(&e) => Err(StoreError::Duplicate(task.id.clone())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn claimable(&self, types: &[String]) -> Document {
+        doc! {
+            "onGoing": false,
+            "failed": { "$ne": true },
+            "taskType": { "$in": types },
+        }
+    }
+
+    /// Claims up to `n` due tasks, best first; fewer means none are left.
+    pub async fn claim(&self, types: &[String], n: usize) -> Result<Vec<Claimed>> {
+        let mut claimed = Vec::new();
+        if types.is_empty() {
+            return Ok(claimed);
+        }
+        for _ in 0..n {
+            let token = crate::task::new_id();
+            let mut filter = self.claimable(types);
+            filter.insert("dueDate", doc! { "$lte": ejson::date(self.server_now()) });
+            let update = doc! {
+                "$set": {
+                    "onGoing": true,
+                    "lease": { "owner": &self.owner, "token": &token, "expires": self.lease_expiry() },
+                },
+                "$inc": { "attempts": 1 },
+            };
+            let found = self
+                .coll
+                .find_one_and_update(filter, update)
+                .sort(doc! { "priority": -1, "createdAt": 1 })
+                .return_document(ReturnDocument::Before)
+                .await?;
+            let Some(document) = found else { break };
+            match task_from_doc(&document) {
+                Some(task) => claimed.push(Claimed { task, token }),
+                None => {
+                    self.fail(
+                        doc_id(&document),
+                        &token,
+                        doc! { "name": "TypeError", "message": "the task document lacks taskType, priority, createdAt or data" },
+                    )
+                    .await?
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// When the earliest claimable task that is not yet due becomes due.
+    pub async fn next_due(&self, types: &[String]) -> Result<Option<i64>> {
+        let mut filter = self.claimable(types);
+        filter.insert("dueDate", doc! { "$gt": ejson::date(self.server_now()) });
+        let next = self
+            .coll
+            .find_one(filter)
+            .sort(doc! { "dueDate": 1 })
+            .projection(doc! { "dueDate": 1 })
+            .await?;
+        Ok(next
+            .and_then(|d| ejson::millis(d.get("dueDate")))
+            .map(|due| due - self.clock_offset.load(Ordering::Relaxed)))
+    }
+
+    /// Removes finished tasks, each only under the claim that ran it.
+    pub async fn complete(&self, done: &[(Bson, String)]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Bson> = done.iter().map(|(id, _)| id.clone()).collect();
+        let tokens: Vec<&str> = done.iter().map(|(_, t)| t.as_str()).collect();
+        self.coll
+            .delete_many(doc! { "_id": { "$in": ids }, "lease.token": { "$in": tokens } })
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a task failed: it stays, is not claimed again, and says why.
+    pub async fn fail(&self, id: Bson, token: &str, error: Document) -> Result<()> {
+        self.coll
+            .update_one(
+                doc! { "_id": id, "lease.token": token },
+                doc! {
+                    "$set": { "onGoing": false, "failed": true, "lastError": error, "failedAt": ejson::date(self.server_now()) },
+                    "$unset": { "lease": "" },
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Hands claimed tasks that never started back to the queue.
+    pub async fn release(&self, tokens: &[String]) -> Result<()> {
+        self.coll
+            .update_many(
+                doc! { "lease.token": { "$in": tokens } },
+                doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" }, "$inc": { "attempts": -1 } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Extends every lease this master holds, in one write.
+    pub async fn renew(&self) -> Result<()> {
+        self.coll
+            .update_many(
+                doc! { "onGoing": true, "lease.owner": &self.owner },
+                doc! { "$set": { "lease.expires": self.lease_expiry() } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Hands back tasks whose lease expired, and upstream's `onGoing: true`
+    /// documents that have no lease at all; returns how many.
+    pub async fn recover(&self) -> Result<u64> {
+        let now = ejson::date(self.server_now());
+        let result = self
+            .coll
+            .update_many(
+                doc! {
+                    "onGoing": true,
+                    "$or": [ { "lease.expires": { "$lt": now } }, { "lease": { "$exists": false } } ],
+                },
+                doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" } },
+            )
+            .await?;
+        Ok(result.modified_count)
+    }
+
+    /// Inserts and hand-backs made by any process, where the server has change streams.
+    pub async fn watch(
+        &self,
+    ) -> Result<ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<Document>>> {
+        Ok(self
+            .coll
+            .watch()
+            .pipeline([
+                doc! { "$match": { "operationType": { "$in": ["insert", "update", "replace"] } } },
+            ])
+            .await?)
+    }
+
+    pub async fn find(&self, selector: Document, options: &FindOptions) -> Result<Vec<Document>> {
+        let mut find = self.coll.find(selector);
+        if let Some(sort) = &options.sort {
+            find = find.sort(sort.clone());
+        }
+        if let Some(limit) = options.limit {
+            find = find.limit(limit);
+        }
+        if let Some(skip) = options.skip {
+            find = find.skip(skip);
+        }
+        if let Some(fields) = &options.fields {
+            find = find.projection(fields.clone());
+        }
+        Ok(find.await?.try_collect().await?)
+    }
+
+    pub async fn count(&self, selector: Document) -> Result<u64> {
+        Ok(self.coll.count_documents(selector).await?)
+    }
+
+    pub async fn remove(&self, selector: Document) -> Result<u64> {
+        Ok(self.coll.delete_many(selector).await?.deleted_count)
+    }
+
+    /// Meteor's `update`: one document unless `multi`, optionally upserting.
+    pub async fn update(
+        &self,
+        selector: Document,
+        modifier: Document,
+        multi: bool,
+        upsert: bool,
+    ) -> Result<u64> {
+        let result = if multi {
+            self.coll
+                .update_many(selector, modifier)
+                .upsert(upsert)
+                .await?
+        } else {
+            self.coll
+                .update_one(selector, modifier)
+                .upsert(upsert)
+                .await?
+        };
+        Ok(result.modified_count + u64::from(result.upserted_id.is_some()))
+    }
+}
+
+#[derive(Default)]
+pub struct FindOptions {
+    pub sort: Option<Document>,
+    pub limit: Option<i64>,
+    pub skip: Option<u64>,
+    pub fields: Option<Document>,
+}
+
+fn is_duplicate(e: &mongodb::error::Error) -> bool {
+    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
+}
+
+fn doc_id(document: &Document) -> Bson {
+    document.get("_id").cloned().unwrap_or(Bson::Null)
+}
+
+/// The task in a claimed document, or `None` when it is not task-shaped.
+pub fn task_from_doc(document: &Document) -> Option<Task> {
+    let id = match document.get("_id")? {
+        Bson::String(s) => s.clone(),
+        Bson::ObjectId(oid) => oid.to_hex(),
+        other => other.to_string(),
+    };
+    let priority = match document.get("priority") {
+        Some(Bson::Int32(p)) => i64::from(*p),
+        Some(Bson::Int64(p)) => *p,
+        Some(Bson::Double(p)) => *p as i64,
+        None => 1,
+        _ => return None,
+    };
+    let data = match document.get("data") {
+        Some(Bson::Document(d)) => ejson::doc_to_json(d).to_string(),
+        None | Some(Bson::Null) => "{}".to_owned(),
+        _ => return None,
+    };
+    let created_at = ejson::millis(document.get("createdAt"))?;
+    Some(Task {
+        id,
+        task_type: document.get_str("taskType").ok()?.to_owned(),
+        priority,
+        created_at,
+        due_date: ejson::millis(document.get("dueDate")).unwrap_or(created_at),
+        data: RawValue::from_string(data).ok()?,
+    })
+}
+
+/// A document as JSON text for JS (Dates as `{"$date": ms}`).
+pub fn doc_json(document: &Document) -> String {
+    ejson::doc_to_json(document).to_string()
+}
