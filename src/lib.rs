@@ -252,7 +252,8 @@ impl Master {
                 port: config.port,
             },
             logs,
-            persistent: (!config.in_memory_only).then(|| master::persistent::Settings {
+            persistent: Some(master::persistent::Settings {
+                in_memory_only: config.in_memory_only,
                 url: config.mongo_url,
                 collection: config.collection_name,
                 lease: Duration::from_millis(config.lease.into()),

@@ -44,7 +44,7 @@ pub struct Config {
     pub worker_start_timeout: Duration,
     pub spawn: SpawnSpec,
     pub logs: Level,
-    /// Where persistent tasks live; `None` with `inMemoryOnly`.
+    /// Where persistent tasks live (`None` until a Cluster configures it).
     pub persistent: Option<Settings>,
 }
 

@@ -20,7 +20,8 @@ const MAX_CLAIM: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `None` when the cluster is in-memory only.
+    /// The Cluster's `inMemoryOnly`: never touch MongoDB.
+    pub in_memory_only: bool,
     pub url: Option<String>,
     pub collection: String,
     pub lease: Duration,
@@ -127,7 +128,9 @@ impl Persistent {
     }
 
     pub fn enabled(&self) -> bool {
-        self.settings.as_ref().is_some_and(|s| s.url.is_some())
+        self.settings
+            .as_ref()
+            .is_some_and(|s| !s.in_memory_only && s.url.is_some())
     }
 
     /// The store, created on first use; an error says why there is none.
@@ -136,17 +139,19 @@ impl Persistent {
             return Ok(store.clone());
         }
         let settings = self.settings.clone().unwrap_or_else(|| Settings {
+            in_memory_only: false,
             url: std::env::var("MONGO_URL").ok(),
             collection: "taskQueue".to_owned(),
             lease: crate::queue::mongo::DEFAULT_LEASE,
             task_types: Vec::new(),
         });
+        if settings.in_memory_only {
+            return Err("this Cluster is inMemoryOnly, so it has no persistent queue".to_owned());
+        }
         let Some(url) = settings.url.clone() else {
-            return Err(if self.settings.is_some() {
-                "this Cluster is inMemoryOnly, so it has no persistent queue".to_owned()
-            } else {
-                "the persistent queue needs MongoDB: set MONGO_URL (or the Cluster's mongoUrl option)".to_owned()
-            });
+            return Err(
+                "the persistent queue needs MongoDB: set MONGO_URL (or the Cluster's mongoUrl option)".to_owned(),
+            );
         };
         let store = futures_util::FutureExt::now_or_never(Store::connect(
             &url,

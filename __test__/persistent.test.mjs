@@ -1,0 +1,215 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { run, start, reportsOf, waitFor, sleep, alive } from './helpers.mjs'
+import { setup, teardown, freshUrl, withDb } from './mongo.mjs'
+
+before(setup)
+after(teardown)
+
+const persistent = (scenario, url, options = {}) =>
+  run('persistent.mjs', [scenario], { timeout: 60000, ...options, env: { MONGO_URL: url, ...(options.env || {}) } })
+
+test('persistent tasks run by due date, then priority, then age, stored in upstream\'s document shape', async () => {
+  const url = freshUrl()
+  const result = await persistent('order', url)
+  assert.equal(result.code, 0, result.stderr)
+  const [{ tasks, duplicate }] = reportsOf(result, 'queued')
+  assert.match(duplicate, /already exists/)
+  const ran = reportsOf(result, 'done')
+  assert.equal(ran.length, 30, result.stderr)
+
+  const key = (e) => [e.task.priority, -Date.parse(e.task.createdAt.__date)]
+  const before = (a, b) => key(a)[0] > key(b)[0] || (key(a)[0] === key(b)[0] && key(a)[1] >= key(b)[1])
+  const now = ran.filter((e) => e.value.i % 5 !== 0)
+  const later = ran.filter((e) => e.value.i % 5 === 0)
+  assert.deepEqual(ran.map((e) => e.value.i), [...now, ...later].map((e) => e.value.i), 'due tasks run before later ones')
+  for (const group of [now, later]) {
+    for (let k = 1; k < group.length; k++) assert.ok(before(group[k - 1], group[k]), `task ${group[k].value.i} ran out of order`)
+  }
+  for (const e of ran) assert.ok(e.value.startedAt >= tasks[e.value.i].due, `task ${e.value.i} started before its dueDate`)
+  assert.deepEqual(ran[0].task.data, { i: ran[0].value.i, at: { __date: '1970-01-01T00:00:00.000Z' } })
+  await withDb(url, async (db) => assert.equal(await db.collection('taskQueue').countDocuments(), 0, 'done tasks are removed'))
+})
+
+test('addTask writes upstream\'s document shape with a Meteor-style _id, and the claim query uses an index', async () => {
+  const url = freshUrl()
+  const result = await persistent('park', url)
+  assert.equal(result.code, 0, result.stderr)
+  const [{ id }] = reportsOf(result, 'parked')
+  assert.match(id, /^[23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz]{17}$/)
+  await withDb(url, async (db) => {
+    const tasks = db.collection('taskQueue')
+    const doc = await tasks.findOne({ _id: id })
+    assert.deepEqual(Object.keys(doc).sort(), ['_id', 'createdAt', 'data', 'dueDate', 'onGoing', 'priority', 'taskType'])
+    assert.equal(doc.taskType, 'PARK')
+    assert.equal(doc.priority, 4)
+    assert.equal(doc.onGoing, false)
+    assert.ok(doc.createdAt instanceof Date)
+    assert.ok(doc.dueDate instanceof Date)
+    assert.ok(doc.data.when instanceof Date, 'Dates in data are stored as BSON dates')
+    assert.deepEqual(doc.data.list, [1, 'two', { three: true }])
+    const plan = await tasks.find({ onGoing: false, failed: { $ne: true }, taskType: { $in: ['PARK'] }, dueDate: { $lte: new Date() } })
+      .sort({ priority: -1, createdAt: 1 }).limit(1).explain()
+    assert.match(JSON.stringify(plan.queryPlanner.winningPlan), /IXSCAN/, 'the claim is served by an index')
+  })
+})
+
+test('documents left by the upstream package are picked up, including onGoing: true without a lease', async () => {
+  const url = freshUrl()
+  const now = Date.now()
+  await withDb(url, (db) => db.collection('taskQueue').insertMany([
+    { _id: 'upstreamWaiting01', taskType: 'STEP', priority: 1, data: { n: 1 }, createdAt: new Date(now - 5000), onGoing: false, dueDate: new Date(now - 5000) },
+    { _id: 'upstreamStuck0002', taskType: 'STEP', priority: 1, data: { n: 2 }, createdAt: new Date(now - 4000), onGoing: true, dueDate: new Date(now - 4000) }
+  ]))
+  const result = await persistent('upstream', url)
+  assert.equal(result.code, 0, result.stderr)
+  const done = reportsOf(result, 'done').map((e) => e.task._id).sort()
+  assert.deepEqual(done, ['upstreamStuck0002', 'upstreamWaiting01'])
+  await withDb(url, async (db) => assert.equal(await db.collection('taskQueue').countDocuments(), 0))
+})
+
+test('in-memory tasks run before persistent ones, whatever their priority', async () => {
+  const result = await persistent('mixed', freshUrl())
+  assert.equal(result.code, 0, result.stderr)
+  const kinds = reportsOf(result, 'done').map((e) => e.value)
+  assert.deepEqual(kinds, [...Array(5).fill('memory'), ...Array(5).fill('persistent')])
+})
+
+test('inMemoryOnly never touches MongoDB; a persistent addTask rejects clearly', async () => {
+  // A URL where nothing listens: any attempt to use it would warn or hang.
+  const result = await persistent('inMemoryOnly', 'mongodb://127.0.0.1:9/none', { timeout: 15000 })
+  assert.equal(result.code, 0, result.stderr)
+  assert.match(reportsOf(result, 'persistent')[0].message, /inMemoryOnly/)
+  assert.equal(reportsOf(result, 'done').length, 1)
+  assert.doesNotMatch(result.stderr, /unavailable|MongoDB/)
+})
+
+test('a throw and a worker death leave failed documents, already marked when the error event fires', async () => {
+  const url = freshUrl()
+  const result = await persistent('failures', url)
+  assert.equal(result.code, 0, result.stderr)
+  const errors = Object.fromEntries(reportsOf(result, 'error').map((e) => [e.task.taskType, e]))
+  assert.equal(errors.THROW.value.name, 'TypeError')
+  assert.equal(errors.THROW.value.message, 'persistent boom')
+  assert.match(errors.EXIT.value.message, /exited with code 2/)
+  for (const type of ['THROW', 'EXIT']) {
+    const stored = errors[type].stored
+    assert.equal(stored.failed, true, `${type} is marked failed`)
+    assert.equal(stored.onGoing, false)
+    assert.equal(stored.attempts, 1)
+    assert.equal(stored.lastError.message, errors[type].value.message)
+  }
+  const [later] = reportsOf(result, 'later')
+  assert.equal(later.done, 1, 'the OK task ran after the failures')
+  assert.deepEqual(later.failed.map((t) => t.taskType).sort(), ['EXIT', 'THROW'])
+  assert.ok(later.failed.every((t) => t.attempts === 1), 'failed tasks are not claimed again')
+})
+
+test('a task re-adds itself from its worker with a later dueDate (the recurring pattern)', async () => {
+  const result = await persistent('recurring', freshUrl())
+  assert.equal(result.code, 0, result.stderr)
+  const runs = reportsOf(result, 'done').map((e) => e.value)
+  assert.deepEqual(runs.map((r) => r.n), [0, 1, 2, 3])
+  for (let k = 1; k < runs.length; k++) {
+    assert.ok(runs[k].at - runs[k - 1].at >= 290, `run ${k} came ${runs[k].at - runs[k - 1].at} ms after the previous one`)
+  }
+})
+
+test('findOne, find, count, update and remove work in the master and in workers, with Async aliases', async () => {
+  const result = await persistent('calls', freshUrl())
+  assert.equal(result.code, 0, result.stderr)
+  const [master] = reportsOf(result, 'master')
+  assert.equal(master.count, 3)
+  assert.equal(master.one.priority, 5)
+  assert.ok(master.one.createdAt.__date, 'documents come back with Dates')
+  assert.equal(master.fetched, 3)
+  assert.equal(master.updatedMany, 3)
+  assert.equal(master.missing, null)
+  const [worker] = reportsOf(result, 'worker')
+  assert.equal(worker.isMaster, false)
+  assert.equal(worker.count, 3)
+  assert.equal(worker.one.priority, 1)
+  assert.deepEqual(worker.one.data, { priority: 1, flag: 1 })
+  assert.deepEqual(worker.all, [5, 3, 1])
+  assert.equal(worker.updated, 1)
+  assert.deepEqual(reportsOf(result, 'removed')[0], { kind: 'removed', removed: 3, left: 0 })
+})
+
+test('a master killed with SIGKILL mid-run loses nothing: a new master finishes every task', async () => {
+  const url = freshUrl()
+  let done = 0
+  const first = start('persistent.mjs', ['crash', 'add'], { env: { MONGO_URL: url }, onReport: (r) => { if (r.kind === 'done') done++ } })
+  assert.ok(await waitFor(() => done >= 6, 30000), `the first master did not get going\n${first.stderr}`)
+  first.child.kill('SIGKILL')
+  await first.exited
+  const second = await persistent('crash', url, { timeout: 90000 })
+  assert.equal(second.code, 0, second.stderr)
+  await withDb(url, async (db) => {
+    const ids = new Set((await db.collection('completions').find().toArray()).map((c) => c.taskId))
+    assert.equal(ids.size, 50, `${50 - ids.size} tasks never completed`)
+    assert.equal(await db.collection('taskQueue').countDocuments(), 0)
+  })
+})
+
+test('two masters with different taskMaps share one collection: each task runs exactly once, by a master that has its type', async () => {
+  const url = freshUrl()
+  const now = Date.now()
+  await withDb(url, (db) => db.collection('taskQueue').insertMany(Array.from({ length: 300 }, (_, i) => ({
+    _id: `shared${String(i).padStart(11, '0')}`,
+    taskType: ['a', 'b', 'c'][i % 3],
+    priority: i % 4,
+    data: { i },
+    createdAt: new Date(now),
+    onGoing: false,
+    dueDate: new Date(now)
+  }))))
+  const [a, b] = await Promise.all([
+    persistent('shared', url, { timeout: 120000, env: { MASTER_NAME: 'A' } }),
+    persistent('shared', url, { timeout: 120000, env: { MASTER_NAME: 'B' } })
+  ])
+  assert.equal(a.code, 0, a.stderr)
+  assert.equal(b.code, 0, b.stderr)
+  await withDb(url, async (db) => {
+    const completions = await db.collection('completions').find().toArray()
+    assert.equal(completions.length, 300, 'each task completed exactly once')
+    assert.equal(new Set(completions.map((c) => c.taskId)).size, 300)
+    for (const c of completions) assert.equal(c.master, c.taskType === 'a' ? 'A' : 'B', `${c.taskId} ran on the wrong master`)
+  })
+})
+
+test('the database stopped and restarted during a run: in-memory tasks go on, adds fail fast, nothing acknowledged is lost', async () => {
+  const { startServer } = await import('./mongo.mjs')
+  const server = await startServer('outage')
+  try {
+    let done = 0
+    const master = start('persistent.mjs', ['outage'], {
+      env: { MONGO_URL: server.url },
+      onReport: (r) => { if (r.kind === 'done') done++ }
+    })
+    assert.ok(await waitFor(() => done >= 10, 30000), `no progress before the outage\n${master.stderr}`)
+    // Longer than the 5 s an operation waits for a server, so adds fail.
+    await server.stop()
+    await sleep(8000)
+    await server.restart()
+    const timer = setTimeout(() => master.child.kill('SIGKILL'), 120000)
+    const result = await master.exited
+    clearTimeout(timer)
+    assert.equal(result.signal, null, `the master did not finish\n${result.stderr}`)
+    assert.equal(result.code, 0, result.stderr)
+    const [{ ids }] = reportsOf(result, 'acked')
+    const finished = new Set(reportsOf(result, 'done').map((e) => e.task._id))
+    const lost = ids.filter((id) => !finished.has(id))
+    assert.deepEqual(lost, [], 'every acknowledged task ran')
+    const rejected = reportsOf(result, 'rejected')
+    assert.ok(rejected.length >= 1, 'adds during the outage were rejected')
+    for (const r of rejected) {
+      assert.ok(r.ms < 15000, `a rejected add took ${r.ms} ms`)
+      assert.match(r.message, /TaskQueue\.addTask/)
+    }
+    for (const { id } of reportsOf(result, 'memoryAdded')) assert.ok(finished.has(id), 'in-memory tasks ran during the outage')
+    const warnings = result.stderr.match(/persistent queue unavailable/g) || []
+    assert.ok(warnings.length >= 1 && warnings.length <= 3, `expected one warning per outage, got ${warnings.length}`)
+  } finally {
+    await server.dispose()
+  }
+})
