@@ -39,8 +39,11 @@ static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Laz
 });
 
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
+type WakeCall = Box<dyn Fn() + Send + Sync>;
 
-fn wake_fn(callback: Function<(), ()>) -> Result<(Arc<Wake>, Box<dyn Fn() + Send + Sync>)> {
+/// A weak threadsafe function (it holds no event loop by itself) and a
+/// closure any thread can call to wake JS through it.
+fn wake_fn(callback: Function<(), ()>) -> Result<(Arc<Wake>, WakeCall)> {
     let tsfn: Arc<Wake> = Arc::new(
         callback
             .build_threadsafe_function::<()>()

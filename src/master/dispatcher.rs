@@ -217,7 +217,7 @@ impl Dispatcher {
             events: Vec::new(),
             js_seq: 0,
             reported: None,
-            persistent: Persistent::new(),
+            persistent: Persistent::default(),
             js_requests: 0,
         }
     }
@@ -308,7 +308,7 @@ impl Dispatcher {
                     "IPC response for worker {worker} dropped: the worker has exited"
                 )),
             },
-            Cmd::FromWorker { worker, msg } => self.from_worker(worker, msg),
+            Cmd::FromWorker { worker, msg } => self.on_worker_frame(worker, msg),
             Cmd::BadFrame { worker, error } => {
                 self.logger.error(&format!(
                     "worker {worker} sent an unreadable frame ({error}); stopping it"
@@ -366,7 +366,7 @@ impl Dispatcher {
         }
     }
 
-    fn from_worker(&mut self, id: u32, msg: ToMaster) {
+    fn on_worker_frame(&mut self, id: u32, msg: ToMaster) {
         match msg {
             ToMaster::Ready { .. } => {
                 if let Some(w) = self.workers.get_mut(&id) {

@@ -79,8 +79,8 @@ pub struct Persistent {
     watcher: Option<JoinHandle<()>>,
 }
 
-impl Persistent {
-    pub fn new() -> Self {
+impl Default for Persistent {
+    fn default() -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let now = Instant::now();
         Persistent {
@@ -110,7 +110,9 @@ impl Persistent {
             watcher: None,
         }
     }
+}
 
+impl Persistent {
     /// Takes new settings; a changed URL or collection means a new store.
     pub fn configure(&mut self, settings: Option<Settings>) {
         let same_place =
@@ -290,9 +292,7 @@ impl Persistent {
             return None;
         }
         let Ok(store) = self.store() else { return None };
-        let Some(settings) = self.settings.clone() else {
-            return None;
-        };
+        let settings = self.settings.clone()?;
         let lease = settings.lease;
 
         if !self.pending.is_empty() && !self.writing {
