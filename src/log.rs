@@ -19,18 +19,27 @@ pub enum Level {
 pub struct Logger {
     level: Level,
     debug: Option<String>,
+    /// `enabled("TASK")`, decided once: it is asked twice per task.
+    tasks: bool,
 }
 
 impl Logger {
     pub fn new(level: Level) -> Self {
-        Logger {
+        Self::with_debug(level, std::env::var("DEBUG").ok())
+    }
+
+    fn with_debug(level: Level, debug: Option<String>) -> Self {
+        let mut logger = Logger {
             level,
-            debug: std::env::var("DEBUG").ok(),
-        }
+            debug,
+            tasks: false,
+        };
+        logger.tasks = logger.enabled("TASK");
+        logger
     }
 
     pub fn set_level(&mut self, level: Level) {
-        self.level = level;
+        *self = Self::with_debug(level, self.debug.take());
     }
 
     fn enabled(&self, kind: &str) -> bool {
@@ -48,8 +57,9 @@ impl Logger {
         }
     }
 
-    pub fn task(&self, task_type: &str, task_id: &str, what: &str) {
-        if self.enabled("TASK") {
+    /// `what` is formatted only when task lines are on.
+    pub fn task(&self, task_type: &str, task_id: &str, what: std::fmt::Arguments) {
+        if self.tasks {
             let line = format!("{}:{NS}:{task_type}:{task_id} {what}\n", timestamp());
             let _ = std::io::stdout().lock().write_all(line.as_bytes());
         }
@@ -157,16 +167,10 @@ mod tests {
 
     #[test]
     fn error_level_hides_task_lines_only() {
-        let logger = Logger {
-            level: Level::Error,
-            debug: None,
-        };
+        let logger = Logger::with_debug(Level::Error, None);
         assert!(!logger.enabled("TASK"));
         assert!(logger.enabled("ERROR"));
-        let unrelated_debug = Logger {
-            level: Level::All,
-            debug: Some("express:*".into()),
-        };
+        let unrelated_debug = Logger::with_debug(Level::All, Some("express:*".into()));
         assert!(!unrelated_debug.enabled("TASK"));
         assert!(unrelated_debug.enabled("WARNING"));
     }

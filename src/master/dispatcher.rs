@@ -296,12 +296,19 @@ impl Dispatcher {
                 }
                 self.reply(origin, req, result);
             }
-            Cmd::Store(event) => self.persistent.handle(
-                event,
-                &self.logger,
-                &mut self.events,
-                self.config.refresh_rate,
-            ),
+            Cmd::Store(event) => {
+                if let StoreEvent::Inserted(answers) = &event {
+                    for (origin, req, answer) in answers.iter().cloned() {
+                        self.reply(origin, req, answer);
+                    }
+                }
+                self.persistent.handle(
+                    event,
+                    &self.logger,
+                    &mut self.events,
+                    self.config.refresh_rate,
+                )
+            }
             Cmd::IpcReply { worker, run, msg } => match self.workers.get(&worker) {
                 Some(w) => send(w, &ToWorker::IpcReply { run, msg }),
                 None => self.logger.warn(&format!(
@@ -396,23 +403,7 @@ impl Dispatcher {
                 let result = self.add(task.into_task()).map(|id| json_string(&id));
                 return self.reply(origin, req, result);
             }
-            let store = match self.persistent.store() {
-                Ok(store) => store,
-                Err(e) => return self.reply(origin, req, Err(format!("TaskQueue.addTask: {e}"))),
-            };
-            let tx = self.tx.clone();
-            let task = task.into_task();
-            tokio::spawn(async move {
-                let result = store.insert(&task).await.map(|()| json_string(&task.id));
-                let added = result.is_ok();
-                let result = result.map_err(|e| format!("TaskQueue.addTask: {e}"));
-                let _ = tx.send(Cmd::Reply {
-                    origin,
-                    req,
-                    result,
-                    added,
-                });
-            });
+            self.persistent.insert(origin, req, task.into_task());
         } else if calls::is_collection_call(op) {
             let store = match self.persistent.store() {
                 Ok(store) => store,
@@ -474,7 +465,7 @@ impl Dispatcher {
         let took = now.duration_since(r.started).as_millis();
         if kind == "done" {
             self.logger
-                .task(&r.task_type, &r.task_id, &format!("done in {took} ms"));
+                .task(&r.task_type, &r.task_id, format_args!("done in {took} ms"));
         } else {
             self.logger.error(&format!(
                 "task {}:{} failed after {took} ms: {}",
@@ -626,7 +617,8 @@ impl Dispatcher {
                 };
                 let run = self.next_run;
                 self.next_run += 1;
-                self.logger.task(&task_type, &task_id, "started");
+                self.logger
+                    .task(&task_type, &task_id, format_args!("started"));
                 let mut frame = Vec::with_capacity(task_json.len() + 48);
                 channel::encode_into(
                     &mut frame,

@@ -3,9 +3,11 @@
 //! yet written. It is owned by the dispatcher (no locks): every database
 //! call runs as a spawned future whose result comes back as a `Cmd::Store`.
 
+use super::calls::Origin;
 use super::dispatcher::Cmd;
 use crate::log::Logger;
 use crate::queue::mongo::{Claimed, Store};
+use crate::task::Task;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document};
 use std::collections::VecDeque;
@@ -40,9 +42,9 @@ pub struct Completion {
 
 pub enum StoreEvent {
     Started(Result<(), String>),
+    /// Claimed tasks, and whether more may be due right now.
     Claimed {
-        result: Result<Vec<Claimed>, String>,
-        asked: usize,
+        result: Result<(Vec<Claimed>, bool), String>,
         next_due: Option<i64>,
     },
     Written {
@@ -50,6 +52,8 @@ pub enum StoreEvent {
         result: Result<(), String>,
     },
     Released(Result<(), String>),
+    /// The answers to a batch of persistent `addTask` calls (`_id` JSON or an error).
+    Inserted(Vec<(Origin, u64, Result<String, String>)>),
     /// Something changed in the collection (change stream or a local insert).
     Changed,
     Maintained(Result<u64, String>),
@@ -76,6 +80,9 @@ pub struct Persistent {
     writing: bool,
     write_retry_at: Option<Instant>,
     releasing: bool,
+    /// Persistent `addTask` calls waiting for the next insert batch.
+    inserts: Vec<(Origin, u64, Task)>,
+    inserting: bool,
     watcher: Option<JoinHandle<()>>,
 }
 
@@ -107,6 +114,8 @@ impl Default for Persistent {
             writing: false,
             write_retry_at: None,
             releasing: false,
+            inserts: Vec::new(),
+            inserting: false,
             watcher: None,
         }
     }
@@ -172,9 +181,16 @@ impl Persistent {
         Ok(store)
     }
 
+    /// Queues a persistent `addTask`; its answer comes as `StoreEvent::Inserted`.
+    pub fn insert(&mut self, origin: Origin, req: u64, task: Task) {
+        self.inserts.push((origin, req, task));
+    }
+
     /// Whether the master still has persistent work it knows of.
     pub fn busy(&self) -> bool {
         !self.buffer.is_empty()
+            || !self.inserts.is_empty()
+            || self.inserting
             || !self.pending.is_empty()
             || self.writing
             || self.releasing
@@ -214,15 +230,11 @@ impl Persistent {
                     Err(e) => self.unreachable(logger, &e, now + refresh),
                 }
             }
-            StoreEvent::Claimed {
-                result,
-                asked,
-                next_due,
-            } => {
+            StoreEvent::Claimed { result, next_due } => {
                 self.claiming = false;
                 match result {
-                    Ok(claimed) => {
-                        self.exhausted = claimed.len() < asked;
+                    Ok((claimed, more)) => {
+                        self.exhausted = !more;
                         self.next_due_at = next_due.map(|due| {
                             now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
                         });
@@ -256,6 +268,10 @@ impl Persistent {
                 }
             }
             StoreEvent::Changed => self.exhausted = false,
+            StoreEvent::Inserted(_) => {
+                self.inserting = false;
+                self.exhausted = false;
+            }
             StoreEvent::Maintained(result) => {
                 self.maintaining = false;
                 match result {
@@ -288,6 +304,9 @@ impl Persistent {
         let now = Instant::now();
         let mut wake: Option<Instant> = None;
         let mut at = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
+        if !self.inserts.is_empty() && !self.inserting {
+            self.insert_batch(tx);
+        }
         if !self.enabled() && self.pending.is_empty() {
             return None;
         }
@@ -334,17 +353,11 @@ impl Persistent {
             tokio::spawn(async move {
                 let result = store.claim(&types, want).await;
                 let next_due = match &result {
-                    Ok(claimed) if claimed.len() < want => {
-                        store.next_due(&types).await.ok().flatten()
-                    }
+                    Ok((_, false)) => store.next_due(&types).await.ok().flatten(),
                     _ => None,
                 };
                 let result = result.map_err(|e| e.to_string());
-                let _ = tx.send(Cmd::Store(StoreEvent::Claimed {
-                    result,
-                    asked: want,
-                    next_due,
-                }));
+                let _ = tx.send(Cmd::Store(StoreEvent::Claimed { result, next_due }));
             });
         }
         // Renew our leases and hand back expired ones, a third of a lease apart.
@@ -367,6 +380,40 @@ impl Persistent {
             at(self.maintain_at);
         }
         wake
+    }
+
+    /// Writes every queued `addTask` in one insert; answers each.
+    fn insert_batch(&mut self, tx: &mpsc::UnboundedSender<Cmd>) {
+        let batch = std::mem::take(&mut self.inserts);
+        let store = match self.store() {
+            Ok(store) => store,
+            Err(e) => {
+                let answers = batch
+                    .into_iter()
+                    .map(|(origin, req, _)| (origin, req, Err(format!("TaskQueue.addTask: {e}"))))
+                    .collect();
+                let _ = tx.send(Cmd::Store(StoreEvent::Inserted(answers)));
+                self.inserting = true;
+                return;
+            }
+        };
+        self.inserting = true;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let tasks: Vec<Task> = batch.iter().map(|(_, _, task)| task.clone()).collect();
+            let outcomes = store.insert(&tasks).await;
+            let answers = batch
+                .into_iter()
+                .zip(outcomes)
+                .map(|((origin, req, task), outcome)| {
+                    let answer = outcome
+                        .map(|()| serde_json::to_string(&task.id).unwrap_or_default())
+                        .map_err(|e| format!("TaskQueue.addTask: {e}"));
+                    (origin, req, answer)
+                })
+                .collect();
+            let _ = tx.send(Cmd::Store(StoreEvent::Inserted(answers)));
+        });
     }
 
     fn start(&mut self, store: &Arc<Store>, tx: &mpsc::UnboundedSender<Cmd>) {

@@ -12,7 +12,7 @@ use super::ejson;
 use crate::task::Task;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{change_stream::ChangeStream, Collection, IndexModel};
 use serde_json::value::RawValue;
@@ -50,7 +50,8 @@ impl From<mongodb::error::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// A task this master claimed; `token` names the claim in later writes.
+/// A task this master claimed; `token` names the claim (with the task's
+/// `_id`) in later writes.
 pub struct Claimed {
     pub task: Task,
     pub token: String,
@@ -151,23 +152,57 @@ impl Store {
         &self.owner
     }
 
-    /// Inserts a task in upstream's shape; resolves once acknowledged.
-    pub async fn insert(&self, task: &Task) -> Result<()> {
-        let data = ejson::doc_from_json(task.data.get(), "data").map_err(StoreError::Config)?;
-        let document = doc! {
-            "_id": &task.id,
-            "taskType": &task.task_type,
-            "priority": task.priority,
-            "data": data,
-            "createdAt": ejson::date(task.created_at),
-            "onGoing": false,
-            "dueDate": ejson::date(task.due_date),
-        };
-        match self.coll.insert_one(document).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate(&e) => Err(StoreError::Duplicate(task.id.clone())),
-            Err(e) => Err(e.into()),
+    /// Inserts tasks in upstream's shape, in one write; one outcome per
+    /// task, each `Ok` once acknowledged.
+    pub async fn insert(&self, tasks: &[Task]) -> Vec<Result<()>> {
+        let mut documents = Vec::with_capacity(tasks.len());
+        let mut outcomes: Vec<Result<()>> = Vec::with_capacity(tasks.len());
+        let mut positions = Vec::with_capacity(tasks.len());
+        for (i, task) in tasks.iter().enumerate() {
+            match ejson::doc_from_json(task.data.get(), "data") {
+                Ok(data) => {
+                    positions.push(i);
+                    documents.push(doc! {
+                        "_id": &task.id,
+                        "taskType": &task.task_type,
+                        "priority": task.priority,
+                        "data": data,
+                        "createdAt": ejson::date(task.created_at),
+                        "onGoing": false,
+                        "dueDate": ejson::date(task.due_date),
+                    });
+                    outcomes.push(Ok(()));
+                }
+                Err(e) => outcomes.push(Err(StoreError::Config(e))),
+            }
         }
+        if documents.is_empty() {
+            return outcomes;
+        }
+        let Err(e) = self.coll.insert_many(documents).ordered(false).await else {
+            return outcomes;
+        };
+        match &*e.kind {
+            ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
+                for w in failure.write_errors.iter().flatten() {
+                    let Some(&i) = positions.get(w.index) else {
+                        continue;
+                    };
+                    outcomes[i] = Err(if w.code == 11000 {
+                        StoreError::Duplicate(tasks[i].id.clone())
+                    } else {
+                        StoreError::Db(format!("MongoDB: {}", w.message))
+                    });
+                }
+            }
+            _ => {
+                let message = format!("MongoDB: {e}");
+                for &i in &positions {
+                    outcomes[i] = Err(StoreError::Db(message.clone()));
+                }
+            }
+        }
+        outcomes
     }
 
     fn claimable(&self, types: &[String]) -> Document {
@@ -178,43 +213,100 @@ impl Store {
         }
     }
 
-    /// Claims up to `n` due tasks, best first; fewer means none are left.
-    pub async fn claim(&self, types: &[String], n: usize) -> Result<Vec<Claimed>> {
-        let mut claimed = Vec::new();
-        if types.is_empty() {
-            return Ok(claimed);
+    fn lease_doc(&self, token: &str) -> Document {
+        doc! {
+            "$set": {
+                "onGoing": true,
+                "lease": { "owner": &self.owner, "token": token, "expires": self.lease_expiry() },
+            },
+            "$inc": { "attempts": 1 },
         }
-        for _ in 0..n {
-            let token = crate::task::new_id();
-            let mut filter = self.claimable(types);
-            filter.insert("dueDate", doc! { "$lte": ejson::date(self.server_now()) });
-            let update = doc! {
-                "$set": {
-                    "onGoing": true,
-                    "lease": { "owner": &self.owner, "token": &token, "expires": self.lease_expiry() },
-                },
-                "$inc": { "attempts": 1 },
-            };
+    }
+
+    /// Claims up to `n` due tasks, best first. The flag is false when the
+    /// collection had fewer than `n` due tasks for us (nothing left now).
+    pub async fn claim(&self, types: &[String], n: usize) -> Result<(Vec<Claimed>, bool)> {
+        if types.is_empty() || n == 0 {
+            return Ok((Vec::new(), false));
+        }
+        let mut filter = self.claimable(types);
+        filter.insert("dueDate", doc! { "$lte": ejson::date(self.server_now()) });
+        let sort = doc! { "priority": -1, "createdAt": 1 };
+        let token = crate::task::new_id();
+        let documents: Vec<Document> = if n == 1 {
             let found = self
                 .coll
-                .find_one_and_update(filter, update)
-                .sort(doc! { "priority": -1, "createdAt": 1 })
-                .return_document(ReturnDocument::Before)
+                .find_one_and_update(filter, self.lease_doc(&token))
+                .sort(sort)
+                .return_document(ReturnDocument::After)
                 .await?;
-            let Some(document) = found else { break };
+            found.into_iter().collect()
+        } else {
+            // One sorted read finds the candidates; the update is still
+            // atomic per document (it requires `onGoing: false`), so a
+            // candidate another master took meanwhile is simply not ours.
+            let candidates: Vec<Document> = self
+                .coll
+                .find(filter.clone())
+                .sort(sort)
+                .limit(n as i64)
+                .projection(doc! { "_id": 1 })
+                .await?
+                .try_collect()
+                .await?;
+            if candidates.is_empty() {
+                return Ok((Vec::new(), false));
+            }
+            let ids: Vec<Bson> = candidates.iter().map(doc_id).collect();
+            let more = ids.len() == n;
+            filter.insert("_id", doc! { "$in": &ids });
+            self.coll
+                .update_many(filter, self.lease_doc(&token))
+                .await?;
+            let mut mine: Vec<Document> = self
+                .coll
+                .find(doc! { "_id": { "$in": ids }, "lease.token": &token })
+                .await?
+                .try_collect()
+                .await?;
+            mine.sort_by_key(|d| {
+                (
+                    std::cmp::Reverse(task_from_doc(d).map_or(i64::MIN, |t| t.priority)),
+                    ejson::millis(d.get("createdAt")).unwrap_or(i64::MAX),
+                )
+            });
+            return self.claimed(mine, &token, more).await;
+        };
+        let more = !documents.is_empty();
+        self.claimed(documents, &token, more).await
+    }
+
+    /// Tasks out of claimed documents; a document that is not task-shaped
+    /// is marked failed rather than retried forever.
+    async fn claimed(
+        &self,
+        documents: Vec<Document>,
+        token: &str,
+        more: bool,
+    ) -> Result<(Vec<Claimed>, bool)> {
+        let mut claimed = Vec::with_capacity(documents.len());
+        for document in documents {
             match task_from_doc(&document) {
-                Some(task) => claimed.push(Claimed { task, token }),
+                Some(task) => claimed.push(Claimed {
+                    task,
+                    token: token.to_owned(),
+                }),
                 None => {
                     self.fail(
                         doc_id(&document),
-                        &token,
+                        token,
                         doc! { "name": "TypeError", "message": "the task document lacks taskType, priority, createdAt or data" },
                     )
                     .await?
                 }
             }
         }
-        Ok(claimed)
+        Ok((claimed, more))
     }
 
     /// When the earliest claimable task that is not yet due becomes due.
@@ -365,10 +457,6 @@ pub struct FindOptions {
     pub limit: Option<i64>,
     pub skip: Option<u64>,
     pub fields: Option<Document>,
-}
-
-fn is_duplicate(e: &mongodb::error::Error) -> bool {
-    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
 }
 
 fn doc_id(document: &Document) -> Bson {
