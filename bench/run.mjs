@@ -28,8 +28,8 @@ for (const arg of argv) {
 }
 
 const SIZES = QUICK
-  ? { tpTasks: 5000, tpReps: 2, tpWarmup: 500, latSamples: 300, latReps: 2, latWarmup: 50, startReps: 3, persTasks: 300, persReps: 1 }
-  : { tpTasks: 20000, tpReps: 3, tpWarmup: 2000, latSamples: 2000, latReps: 3, latWarmup: 200, startReps: 5, persTasks: 2000, persReps: 3 }
+  ? { tpTasks: 5000, tpReps: 2, tpWarmup: 500, latSamples: 300, latReps: 2, latWarmup: 100, startReps: 3, persTasks: 300, persReps: 1 }
+  : { tpTasks: 20000, tpReps: 3, tpWarmup: 2000, latSamples: 2000, latReps: 3, latWarmup: 500, startReps: 5, persTasks: 2000, persReps: 3 }
 /** Budget for one measured step inside a subject (a burst, a latency rep, a persistent rep). */
 const STEP_MS = QUICK ? 20000 : 60000
 
