@@ -13,11 +13,17 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Master {
   /** `on_events` is called (with no arguments) when `take_events` has something. */
   constructor(onEvents: () => void)
+  /**
+   * Sends the in-memory tasks added since the last flush to the dispatcher
+   * (the facade calls it once per burst of `addTask`).
+   */
+  flush(): void
   /** Every event since the last call, as a JSON array. */
   takeEvents(): string
   /**
-   * Queues an in-memory task and returns its id. With an explicit `id`
-   * the dispatcher is asked first, so a duplicate fails here.
+   * Queues an in-memory task and returns its id; it reaches the
+   * dispatcher with the next `flush` (or any other command). With an
+   * explicit `id` the dispatcher is asked at once, so a duplicate fails here.
    */
   addTask(id: string | undefined | null, taskType: string, priority: number, dueDate: number, data: string): string
   configure(config: MasterConfig): void

@@ -69,8 +69,42 @@ function toPlain (value, path, seen) {
   return out
 }
 
+/**
+ * Whether JSON.stringify carries `value` exactly as it is: only strings,
+ * finite numbers, booleans, null, arrays and plain objects, no Dates or
+ * look-alike keys. Deep or odd values take the careful path instead.
+ */
+function isPlain (value, depth) {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth > 32) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!isPlain(value[i], depth + 1)) return false
+    }
+    return true
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  for (const key in value) {
+    if (key === '$date' || key === '$escape' || !isPlain(value[key], depth + 1)) return false
+  }
+  return true
+}
+
 /** JSON text for `value`; `path` names it in errors ("data", "the task result"). */
 function encode (value, path) {
+  if (isPlain(value, 0)) return JSON.stringify(value)
   const plain = toPlain(value, path, new Set())
   return plain === undefined ? undefined : JSON.stringify(plain)
 }

@@ -95,6 +95,27 @@ function request (op, argsJson) {
   })
 }
 
+let flushQueued = false
+
+function flushAdds () {
+  flushQueued = false
+  try {
+    native.flush()
+  } catch (error) {
+    log('error', `could not hand queued tasks to the dispatcher: ${error.message}`)
+  }
+}
+
+/** Queues an in-memory task; a burst of adds reaches the dispatcher in one go. */
+function addInMemory (task) {
+  const id = master().addTask(task._id ?? undefined, task.taskType, task.priority, task.dueDate, task.data)
+  if (!flushQueued) {
+    flushQueued = true
+    queueMicrotask(flushAdds)
+  }
+  return id
+}
+
 function setBroker (fn) {
   broker = fn
 }
@@ -111,4 +132,4 @@ function close () {
   return closing.promise
 }
 
-module.exports = { master, listeners, setBroker, request, close, log }
+module.exports = { master, listeners, setBroker, addInMemory, request, close, log }

@@ -28,9 +28,8 @@ function request (op, argsJson) {
 }
 
 function addInMemory (task) {
-  const native = masterSide().master()
   try {
-    return Promise.resolve(native.addTask(task._id, task.taskType, task.priority, task.dueDate, task.data))
+    return Promise.resolve(masterSide().addInMemory(task))
   } catch (error) {
     return Promise.reject(error)
   }

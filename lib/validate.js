@@ -24,7 +24,7 @@ function newTask (args) {
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
     throw fail(where, 'its argument', args, 'an object like { taskType, data }')
   }
-  const { taskType, data = {}, priority = 1, _id = null, dueDate = new Date(), inMemory = false } = args
+  const { taskType, data = {}, priority = 1, _id = null, dueDate, inMemory = false } = args
   if (typeof taskType !== 'string' || taskType.length === 0) {
     throw fail(where, 'taskType', taskType, 'a non-empty string')
   }
@@ -37,13 +37,14 @@ function newTask (args) {
   if (_id !== null && (typeof _id !== 'string' || _id.length === 0)) {
     throw fail(where, '_id', _id, 'a non-empty string or undefined')
   }
-  if (!(dueDate instanceof Date) || Number.isNaN(dueDate.getTime())) {
+  const due = dueDate === undefined ? Date.now() : dueDate instanceof Date ? dueDate.getTime() : NaN
+  if (Number.isNaN(due)) {
     throw fail(where, 'dueDate', dueDate, 'a valid Date')
   }
   if (typeof inMemory !== 'boolean') {
     throw fail(where, 'inMemory', inMemory, 'a boolean')
   }
-  return { _id, taskType, priority, dueDate: dueDate.getTime(), data: encode(data, 'data'), inMemory }
+  return { _id, taskType, priority, dueDate: due, data: encode(data, 'data'), inMemory }
 }
 
 const cpus = () => require('node:os').availableParallelism()

@@ -109,6 +109,9 @@ pub struct Master {
     wake: Arc<Wake>,
     referred: bool,
     js_seq: u64,
+    /// In-memory adds made since the last flush: sent as one command, so a
+    /// burst of `addTask` calls wakes the dispatcher once, not per task.
+    adds: std::cell::RefCell<Vec<task::Task>>,
 }
 
 #[napi]
@@ -128,6 +131,7 @@ impl Master {
             wake,
             referred: false,
             js_seq: 0,
+            adds: Default::default(),
         })
     }
 
@@ -162,7 +166,9 @@ impl Master {
         Ok(self.js_seq)
     }
 
+    /// Sends the buffered adds first, so every command sees them.
     fn send(&self, cmd: Cmd) -> Result<()> {
+        self.flush_adds()?;
         if self.handle.send(cmd) {
             Ok(())
         } else {
@@ -174,6 +180,27 @@ impl Master {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Cmd::Query(query, tx))?;
         rx.blocking_recv().map_err(|_| gone())
+    }
+
+    fn flush_adds(&self) -> Result<()> {
+        let tasks = std::mem::take(&mut *self.adds.borrow_mut());
+        if tasks.is_empty()
+            || self.handle.send(Cmd::AddTasks {
+                tasks,
+                js_seq: self.js_seq,
+            })
+        {
+            Ok(())
+        } else {
+            Err(gone())
+        }
+    }
+
+    /// Sends the in-memory tasks added since the last flush to the dispatcher
+    /// (the facade calls it once per burst of `addTask`).
+    #[napi]
+    pub fn flush(&self) -> Result<()> {
+        self.flush_adds()
     }
 
     /// Every event since the last call, as a JSON array.
@@ -189,8 +216,9 @@ impl Master {
         Ok(events)
     }
 
-    /// Queues an in-memory task and returns its id. With an explicit `id`
-    /// the dispatcher is asked first, so a duplicate fails here.
+    /// Queues an in-memory task and returns its id; it reaches the
+    /// dispatcher with the next `flush` (or any other command). With an
+    /// explicit `id` the dispatcher is asked at once, so a duplicate fails here.
     #[napi]
     pub fn add_task(
         &mut self,
@@ -213,11 +241,7 @@ impl Master {
         let id = task.id.clone();
         let js_seq = self.busy_call(&env)?;
         if !explicit {
-            self.send(Cmd::AddTask {
-                task,
-                js_seq,
-                reply: None,
-            })?;
+            self.adds.borrow_mut().push(task);
             return Ok(id);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();

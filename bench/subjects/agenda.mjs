@@ -42,7 +42,8 @@ runSubject(async () => {
     })
     done.catch(() => {})
     const t0 = now()
-    for (let i = 0; i < n; i++) await within(agenda.now('echo', { x: i }), params.timeoutMs, `agenda.now ${i}`)
+    // Every add issued before any is awaited, as for the other subjects.
+    await within(Promise.all(Array.from({ length: n }, (_, i) => agenda.now('echo', { x: i }))), params.timeoutMs, `agenda.now × ${n}`)
     await within(done, params.timeoutMs, `${n} jobs`)
     const ms = now() - t0
     if (sum !== expectedSum(n)) throw new Error(`wrong results (sum ${sum}, expected ${expectedSum(n)})`)

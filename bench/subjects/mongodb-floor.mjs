@@ -2,7 +2,7 @@
 // driver doing what a persistent queue must do per task — insert it, claim
 // it (findOneAndUpdate, highest priority then oldest due date first), run it
 // (return its input) and delete it — with two claimers to mirror two
-// workers. The producer inserts one task at a time; a claimer claims only
+// workers. The producer issues every insert at once; a claimer claims only
 // when an insert is known to be waiting (it is told in-process), so no
 // claim comes back empty.
 import { MongoClient } from 'mongodb'
@@ -70,11 +70,10 @@ runSubject(async () => {
 
     const t0 = now()
     const claimers = [claimer(), claimer()]
-    for (let i = 0; i < n; i++) {
-      await tasks.insertOne({ taskType: 'ECHO', data: { x: i }, priority: 1, dueDate: new Date(), status: 'queued', createdAt: new Date() })
-      queued++
-      wake()
-    }
+    // Every insert issued before any is awaited, as for the other subjects.
+    await Promise.all(Array.from({ length: n }, (_, i) =>
+      tasks.insertOne({ taskType: 'ECHO', data: { x: i }, priority: 1, dueDate: new Date(), status: 'queued', createdAt: new Date() })
+        .then(() => { queued++; wake() })))
     await within(Promise.all(claimers), params.timeoutMs, `${n} tasks`)
     const ms = now() - t0
     if (sum !== expectedSum(n)) throw new Error(`wrong results (sum ${sum}, expected ${expectedSum(n)})`)

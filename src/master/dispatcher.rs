@@ -77,6 +77,11 @@ pub enum Cmd {
         js_seq: u64,
         reply: Option<oneshot::Sender<Result<String, String>>>,
     },
+    /// In-memory tasks added from JS since its last flush.
+    AddTasks {
+        tasks: Vec<Task>,
+        js_seq: u64,
+    },
     Configure(Box<Config>),
     Initialize {
         js_seq: u64,
@@ -256,6 +261,14 @@ impl Dispatcher {
                         if let Err(e) = result {
                             self.logger.error(&e);
                         }
+                    }
+                }
+            }
+            Cmd::AddTasks { tasks, js_seq } => {
+                self.js_seq = self.js_seq.max(js_seq);
+                for task in tasks {
+                    if let Err(e) = self.add(task) {
+                        self.logger.error(&e);
                     }
                 }
             }

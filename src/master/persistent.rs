@@ -19,6 +19,9 @@ use tokio::time::Instant;
 
 /// Most tasks one claim round takes.
 const MAX_CLAIM: usize = 64;
+/// The claim batch grows while claims come back full: a sorted claim costs
+/// about as much for 64 tasks as for one, so a backlog drains in big rounds.
+const CLAIM_GROWTH: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -68,6 +71,8 @@ pub struct Persistent {
     retry_at: Option<Instant>,
     warned: bool,
     claiming: bool,
+    /// How many tasks the next claim may take beyond what the pool needs now.
+    claim_size: usize,
     /// The last claim found fewer tasks than it asked for.
     exhausted: bool,
     /// When a scheduled persistent task becomes due, if one is known.
@@ -104,6 +109,7 @@ impl Default for Persistent {
             retry_at: None,
             warned: false,
             claiming: false,
+            claim_size: 0,
             exhausted: false,
             next_due_at: None,
             poll_at: now,
@@ -235,6 +241,11 @@ impl Persistent {
                 match result {
                     Ok((claimed, more)) => {
                         self.exhausted = !more;
+                        self.claim_size = if more {
+                            (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
+                        } else {
+                            0
+                        };
                         self.next_due_at = next_due.map(|due| {
                             now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
                         });
@@ -346,7 +357,10 @@ impl Persistent {
         if self.exhausted {
             at(self.poll_at);
         }
-        let want = want.saturating_sub(self.buffer.len()).min(MAX_CLAIM);
+        let want = want
+            .max(self.claim_size)
+            .saturating_sub(self.buffer.len())
+            .min(MAX_CLAIM);
         if !self.claiming && !self.exhausted && want > 0 {
             self.claiming = true;
             let (store, tx, types) = (store.clone(), tx.clone(), settings.task_types.clone());
