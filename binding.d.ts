@@ -36,6 +36,7 @@ export declare class Master {
   findById(id: string): string | null
   removeById(id: string): boolean
   tasks(): string
+  stats(): string
   availableTasks(): string
   /** Finishes running tasks, stops the workers; a `closed` event follows. */
   close(): void

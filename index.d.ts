@@ -86,6 +86,22 @@ export interface ClusterOptions {
   workerStartTimeout?: number
 }
 
+export interface ClusterStats {
+  workers: number
+  readyWorkers: number
+  running: number
+  inMemory: { queued: number, available: number }
+  persistent: { enabled: boolean, reachable: boolean, claimed: number, unwritten: number, inserting: number }
+  counters: {
+    done: number
+    failed: number
+    workersStarted: number
+    workersExited: number
+    /** ms from spawn to ready of the most recent worker. */
+    lastWorkerStartMs: number | null
+  }
+}
+
 export declare class Cluster {
   constructor(taskMap: Record<string, TaskFunction>, options?: ClusterOptions)
   /** true in the master process, false in a worker. */
@@ -95,6 +111,8 @@ export declare class Cluster {
   setRefreshRate(refreshRate: number): void
   /** Starts dispatching when `autoInitialize` is false. */
   initialize(): void
+  /** A snapshot of the master (`null` in a worker). */
+  stats(): ClusterStats | null
   /** Lets running tasks finish and stops every worker; the same promise for every caller. */
   close(): Promise<void>
 }

@@ -42,6 +42,7 @@ const runTag = randomUUID()
 const IN_MEMORY_SUBJECTS = [
   { id: 'meteor-cluster', label: 'meteor-cluster', script: 'meteor-cluster.mjs', reference: true },
   { id: 'meteor-cluster-prefetch64', label: 'meteor-cluster (prefetch 64)', script: 'meteor-cluster.mjs', params: { prefetch: 64 }, only: ['throughput'] },
+  { id: 'meteor-cluster-spawn', label: 'meteor-cluster (worker spawn → ready, from cluster.stats())', script: 'meteor-cluster.mjs', params: { report: 'spawnToReady' }, only: ['start'] },
   { id: 'piscina', label: 'piscina (2 threads)', script: 'piscina.mjs' },
   { id: 'workerpool', label: 'workerpool (2 processes)', script: 'workerpool.mjs' },
   { id: 'plain-cluster', label: 'plain cluster + process.send', script: 'plain-cluster.mjs' }
@@ -276,17 +277,18 @@ function record (workload, subject, result, pick = (r) => r.value) {
 
 async function inMemoryWorkloads () {
   const childTimeout = (reps) => 15000 + (reps + 1) * STEP_MS
-  for (const subject of IN_MEMORY_SUBJECTS) {
+  const runs = (workload) => IN_MEMORY_SUBJECTS.filter((s) => !s.only || s.only.includes(workload))
+  for (const subject of runs('throughput')) {
     const params = { ...subject.params, n: SIZES.tpTasks, reps: SIZES.tpReps, warmup: SIZES.tpWarmup, timeoutMs: STEP_MS, watchdogMs: childTimeout(SIZES.tpReps) - 5000 }
     record('throughput', subject, await runSubject(subject.script, 'throughput', params, { timeoutMs: childTimeout(SIZES.tpReps) }))
   }
-  for (const subject of IN_MEMORY_SUBJECTS.filter((s) => !s.only)) {
+  for (const subject of runs('latency')) {
     const params = { ...subject.params, n: SIZES.latSamples, reps: SIZES.latReps, warmup: SIZES.latWarmup, timeoutMs: STEP_MS, watchdogMs: childTimeout(SIZES.latReps) - 5000 }
     const result = await runSubject(subject.script, 'latency', params, { timeoutMs: childTimeout(SIZES.latReps) })
     record('latencyP50', subject, result.error ? result : { ...result, reps: result.reps.p50 }, (r) => r.p50)
     record('latencyP99', subject, result.error ? result : { ...result, reps: result.reps.p99 }, (r) => r.p99)
   }
-  for (const subject of IN_MEMORY_SUBJECTS.filter((s) => !s.only)) {
+  for (const subject of runs('start')) {
     // A cold pool each time: one child process per repetition.
     const times = []
     let failure = null

@@ -21,5 +21,7 @@ if (Cluster.isMaster()) {
   const id: Promise<string> = TaskQueue.addTask({ taskType: 'SYNC', data: { when: new Date() }, priority: 2, inMemory: true })
   void id.then((taskId) => TaskQueue.inMemory.findById(taskId)?.onGoing)
   cluster.setRefreshRate(500)
+  const started: number | null | undefined = cluster.stats()?.counters.lastWorkerStartMs
+  void started
   void cluster.close()
 }

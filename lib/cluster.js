@@ -61,6 +61,15 @@ class Cluster {
   }
 
   /**
+   * A snapshot of the master: workers, running and queued tasks, the
+   * persistent side, and counters (tasks done and failed, workers started
+   * and exited, the last worker's spawn-to-ready time in ms). `null` in a worker.
+   */
+  stats () {
+    return identity.isWorker ? null : JSON.parse(require('./master').master().stats())
+  }
+
+  /**
    * Lets running tasks finish, then stops every worker. The same promise is
    * returned to every caller until it resolves.
    */

@@ -338,6 +338,11 @@ impl Master {
     }
 
     #[napi]
+    pub fn stats(&self) -> Result<String> {
+        Ok(self.ask(Query::Stats)?.unwrap_or_else(|| "{}".into()))
+    }
+
+    #[napi]
     pub fn available_tasks(&self) -> Result<String> {
         Ok(self
             .ask(Query::AvailableTasks)?

@@ -68,6 +68,19 @@ pub enum Query {
     RemoveById(String),
     Tasks,
     AvailableTasks,
+    Stats,
+}
+
+/// Counters for `cluster.stats()`.
+#[derive(Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Counters {
+    done: u64,
+    failed: u64,
+    workers_started: u64,
+    workers_exited: u64,
+    /// ms from spawn to ready of the most recent worker.
+    last_worker_start_ms: Option<f64>,
 }
 
 pub enum Cmd {
@@ -199,6 +212,7 @@ struct Dispatcher {
     persistent: Persistent,
     /// JS requests not answered yet: their promises hold the process.
     js_requests: usize,
+    counters: Counters,
 }
 
 impl Dispatcher {
@@ -224,6 +238,7 @@ impl Dispatcher {
             reported: None,
             persistent: Persistent::default(),
             js_requests: 0,
+            counters: Counters::default(),
         }
     }
 
@@ -383,6 +398,21 @@ impl Dispatcher {
                     .collect();
                 Some(super::events::json_array(&due))
             }
+            Query::Stats => {
+                let now = now_ms();
+                let stats = serde_json::json!({
+                    "workers": self.workers.values().filter(|w| !w.stopping).count(),
+                    "readyWorkers": self.workers.values().filter(|w| w.ready && !w.stopping).count(),
+                    "running": self.runs.len(),
+                    "inMemory": {
+                        "queued": self.queue.waiting(),
+                        "available": self.queue.available_count(now),
+                    },
+                    "persistent": self.persistent.stats(),
+                    "counters": &self.counters,
+                });
+                Some(stats.to_string())
+            }
         }
     }
 
@@ -393,6 +423,8 @@ impl Dispatcher {
                     w.ready = true;
                     w.idle_since = Instant::now();
                     self.spawn_backoff = SPAWN_BACKOFF;
+                    let took = w.idle_since.duration_since(w.spawned_at);
+                    self.counters.last_worker_start_ms = Some(took.as_secs_f64() * 1000.0);
                 }
             }
             ToMaster::Done { run, value } => self.finish(run, "done", value.as_deref()),
@@ -477,9 +509,11 @@ impl Dispatcher {
         self.last_work_at = now;
         let took = now.duration_since(r.started).as_millis();
         if kind == "done" {
+            self.counters.done += 1;
             self.logger
                 .task(&r.task_type, &r.task_id, format_args!("done in {took} ms"));
         } else {
+            self.counters.failed += 1;
             self.logger.error(&format!(
                 "task {}:{} failed after {took} ms: {}",
                 r.task_type,
@@ -514,6 +548,7 @@ impl Dispatcher {
         let Some(w) = self.workers.remove(&id) else {
             return;
         };
+        self.counters.workers_exited += 1;
         let lost: Vec<u64> = self
             .runs
             .iter()
@@ -702,6 +737,7 @@ impl Dispatcher {
             self.next_worker += 1;
             match pool::spawn(&self.config.spawn, id, self.tx.clone()) {
                 Ok(proc) => {
+                    self.counters.workers_started += 1;
                     self.workers.insert(
                         id,
                         Worker {

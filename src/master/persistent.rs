@@ -204,6 +204,17 @@ impl Persistent {
             || (self.enabled() && (!self.exhausted || self.next_due_at.is_some()))
     }
 
+    /// What `cluster.stats()` shows of the persistent side.
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::json!({
+            "enabled": self.enabled(),
+            "reachable": self.ready && !self.warned,
+            "claimed": self.buffer.len(),
+            "unwritten": self.pending.len(),
+            "inserting": self.inserts.len(),
+        })
+    }
+
     /// Nothing claimed, nothing left to write: safe to report closed.
     pub fn settled(&self) -> bool {
         self.buffer.is_empty() && self.pending.is_empty() && !self.writing && !self.releasing
