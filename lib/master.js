@@ -4,14 +4,14 @@
 // the dispatcher; each is handed to the user's callback here.
 
 const binding = require('./binding')
-const { decode, encode, errorFrom, taskFromWire } = require('./codec')
+const { decode, encode, taskFromWire } = require('./codec')
+const PendingCalls = require('./pending-calls')
 
 const listeners = { done: null, error: null }
 let broker = null
 let native = null
 let closing = null
-const pending = new Map()
-let nextRequest = 1
+const calls = new PendingCalls()
 
 function log (level, message) {
   binding.logLine(level, message)
@@ -51,15 +51,9 @@ function onEvents () {
       case 'ipc':
         onIpc(event)
         break
-      case 'reply': {
-        const call = pending.get(event.req)
-        pending.delete(event.req)
-        if (call) {
-          if (event.ok) call.resolve(event.value)
-          else call.reject(errorFrom(event.value))
-        }
+      case 'reply':
+        calls.settle(event)
         break
-      }
       case 'closed':
         if (closing !== null) {
           closing.resolve()
@@ -82,17 +76,7 @@ function onIpc ({ worker, run, msg }) {
 /** A TaskQueue call the dispatcher answers later; resolves with its answer. */
 function request (op, argsJson) {
   const native = master()
-  const req = nextRequest
-  nextRequest = nextRequest >= 0x7fffffff ? 1 : nextRequest + 1
-  return new Promise((resolve, reject) => {
-    pending.set(req, { resolve, reject })
-    try {
-      native.request(req, op, argsJson)
-    } catch (error) {
-      pending.delete(req)
-      reject(error)
-    }
-  })
+  return calls.start((req) => native.request(req, op, argsJson))
 }
 
 let flushQueued = false

@@ -5,7 +5,8 @@
 
 const binding = require('./binding')
 const identity = require('./identity')
-const { decode, encode, encodeError, errorFrom, taskFromWire } = require('./codec')
+const { decode, encode, encodeError, taskFromWire } = require('./codec')
+const PendingCalls = require('./pending-calls')
 
 /** Replies are sent when this many are waiting, or when this long has passed. */
 const FLUSH_COUNT = 256
@@ -19,8 +20,7 @@ let running = false
 let outbox = []
 let oldestReply = 0
 const ipcHandlers = new Map()
-const requests = new Map()
-let nextRequest = 1
+const calls = new PendingCalls()
 
 function connect () {
   if (!connected) {
@@ -68,15 +68,9 @@ function onFrames () {
         if (handler) handler(frame.msg)
         break
       }
-      case 'reply': {
-        const pending = requests.get(frame.req)
-        requests.delete(frame.req)
-        if (pending) {
-          if (frame.ok) pending.resolve(frame.value)
-          else pending.reject(errorFrom(frame.value))
-        }
+      case 'reply':
+        calls.settle(frame)
         break
-      }
       case 'stop':
         flush()
         process.exit(0)
@@ -175,9 +169,7 @@ function toggleIPC (run) {
 /** A TaskQueue call run by the master; resolves with its answer. */
 function request (op, argsJson) {
   connect()
-  const req = nextRequest++
-  return new Promise((resolve, reject) => {
-    requests.set(req, { resolve, reject })
+  return calls.start((req) => {
     send(`{"type":"request","req":${req},"op":${JSON.stringify(op)},"args":${argsJson}}`)
     flush()
   })
