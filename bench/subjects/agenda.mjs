@@ -42,8 +42,9 @@ runSubject(async () => {
     })
     done.catch(() => {})
     const t0 = now()
-    // Every add issued before any is awaited, as for the other subjects.
-    await within(Promise.all(Array.from({ length: n }, (_, i) => agenda.now('echo', { x: i }))), params.timeoutMs, `agenda.now × ${n}`)
+    // One add after another: Agenda's fastest way here. A burst of 2,000
+    // concurrent agenda.now() calls did not finish within 60 s on this server.
+    for (let i = 0; i < n; i++) await within(agenda.now('echo', { x: i }), params.timeoutMs, `agenda.now ${i}`)
     await within(done, params.timeoutMs, `${n} jobs`)
     const ms = now() - t0
     if (sum !== expectedSum(n)) throw new Error(`wrong results (sum ${sum}, expected ${expectedSum(n)})`)
