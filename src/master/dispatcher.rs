@@ -20,6 +20,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+mod answers;
+mod scaling;
+
 /// A worker that does not stop within this long after `Stop` is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// First wait before spawning again after a worker failed to start.
@@ -376,46 +379,6 @@ impl Dispatcher {
         }
     }
 
-    fn query(&mut self, query: Query) -> Option<String> {
-        match query {
-            Query::FindById(id) => self.queue.get(&id).map(|(t, on)| t.to_json(on)),
-            Query::RemoveById(id) => Some(self.queue.remove(&id).to_string()),
-            Query::Tasks => {
-                let all: Vec<String> = self
-                    .queue
-                    .all()
-                    .iter()
-                    .map(|(t, on)| t.to_json(*on))
-                    .collect();
-                Some(super::events::json_array(&all))
-            }
-            Query::AvailableTasks => {
-                let due: Vec<String> = self
-                    .queue
-                    .available(now_ms())
-                    .iter()
-                    .map(|t| t.to_json(false))
-                    .collect();
-                Some(super::events::json_array(&due))
-            }
-            Query::Stats => {
-                let now = now_ms();
-                let stats = serde_json::json!({
-                    "workers": self.workers.values().filter(|w| !w.stopping).count(),
-                    "readyWorkers": self.workers.values().filter(|w| w.ready && !w.stopping).count(),
-                    "running": self.runs.len(),
-                    "inMemory": {
-                        "queued": self.queue.waiting(),
-                        "available": self.queue.available_count(now),
-                    },
-                    "persistent": self.persistent.stats(),
-                    "counters": &self.counters,
-                });
-                Some(stats.to_string())
-            }
-        }
-    }
-
     fn on_worker_frame(&mut self, id: u32, msg: ToMaster) {
         match msg {
             ToMaster::Ready { .. } => {
@@ -434,62 +397,6 @@ impl Dispatcher {
                 msg.get()
             )),
             ToMaster::Request { req, op, args } => self.request(Origin::Worker(id), req, &op, args),
-        }
-    }
-
-    /// A `TaskQueue` call from JS or a worker; answered now or by a `Cmd::Reply`.
-    fn request(&mut self, origin: Origin, req: u64, op: &str, args: Box<RawValue>) {
-        if op == "addTask" {
-            let task = match NewTask::parse(&args) {
-                Ok(task) => task,
-                Err(e) => return self.reply(origin, req, Err(e)),
-            };
-            if task.in_memory {
-                let result = self.add(task.into_task()).map(|id| json_string(&id));
-                return self.reply(origin, req, result);
-            }
-            self.persistent.insert(origin, req, task.into_task());
-        } else if calls::is_collection_call(op) {
-            let store = match self.persistent.store() {
-                Ok(store) => store,
-                Err(e) => return self.reply(origin, req, Err(format!("TaskQueue.{op}: {e}"))),
-            };
-            let (tx, op) = (self.tx.clone(), op.to_owned());
-            tokio::spawn(async move {
-                let result = calls::collection_call(&store, &op, &args)
-                    .await
-                    .map_err(|e| format!("TaskQueue.{op}: {e}"));
-                let added = op == "update" || op == "remove";
-                let _ = tx.send(Cmd::Reply {
-                    origin,
-                    req,
-                    result,
-                    added,
-                });
-            });
-        } else {
-            self.reply(origin, req, Err(format!("unknown TaskQueue call {op:?}")));
-        }
-    }
-
-    fn reply(&mut self, origin: Origin, req: u64, result: Result<String, String>) {
-        let (ok, value) = match result {
-            Ok(json) => (true, to_raw(&json)),
-            Err(message) => (false, error_json("Error", &message)),
-        };
-        match origin {
-            Origin::Js => {
-                self.js_requests = self.js_requests.saturating_sub(1);
-                self.events.push(format!(
-                    r#"{{"type":"reply","req":{req},"ok":{ok},"value":{}}}"#,
-                    value.get()
-                ));
-            }
-            Origin::Worker(id) => {
-                if let Some(w) = self.workers.get(&id) {
-                    send(w, &ToWorker::Reply { req, ok, value });
-                }
-            }
         }
     }
 
@@ -709,118 +616,6 @@ impl Dispatcher {
             task_type: claimed.task.task_type,
             token: Some(claimed.token),
         })
-    }
-
-    fn scale_up(&mut self, waiting: usize, now: Instant, wake: &mut impl FnMut(Instant)) {
-        let live = self.workers.values().filter(|w| !w.stopping).count();
-        let starting = self
-            .workers
-            .values()
-            .filter(|w| !w.ready && !w.stopping)
-            .count();
-        let wanted = match self.config.keep_alive {
-            KeepAlive::Always => self.config.max_workers,
-            _ => (live - starting + waiting).min(self.config.max_workers),
-        };
-        if wanted <= live {
-            return;
-        }
-        if let Some(after) = self.spawn_after {
-            if after > now {
-                wake(after);
-                return;
-            }
-            self.spawn_after = None;
-        }
-        for _ in live..wanted {
-            let id = self.next_worker;
-            self.next_worker += 1;
-            match pool::spawn(&self.config.spawn, id, self.tx.clone()) {
-                Ok(proc) => {
-                    self.counters.workers_started += 1;
-                    self.workers.insert(
-                        id,
-                        Worker {
-                            proc,
-                            ready: false,
-                            stopping: false,
-                            running: 0,
-                            spawned_at: now,
-                            idle_since: now,
-                        },
-                    );
-                }
-                Err(e) => {
-                    self.logger
-                        .error(&format!("could not start a worker process: {e}"));
-                    self.spawn_after = Some(now + self.spawn_backoff);
-                    wake(now + self.spawn_backoff);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn scale_down(&mut self, waiting: usize, now: Instant, wake: &mut impl FnMut(Instant)) {
-        let closing = self.closing || !self.initialized;
-        let mut to_stop = Vec::new();
-        for (id, w) in &self.workers {
-            if w.stopping {
-                continue;
-            }
-            if !w.ready {
-                let deadline = w.spawned_at + self.config.worker_start_timeout;
-                if closing || deadline <= now {
-                    to_stop.push(*id);
-                } else {
-                    wake(deadline);
-                }
-                continue;
-            }
-            if w.running > 0 || (waiting > 0 && !closing) {
-                continue;
-            }
-            let deadline = match self.config.keep_alive {
-                _ if closing => now,
-                KeepAlive::Always => continue,
-                KeepAlive::Never => w.idle_since + self.config.refresh_rate,
-                KeepAlive::For(d) => self.last_work_at + d,
-            };
-            if deadline <= now {
-                to_stop.push(*id);
-            } else {
-                wake(deadline);
-            }
-        }
-        for id in to_stop {
-            self.stop_worker(id);
-        }
-    }
-
-    fn stop_worker(&mut self, id: u32) {
-        let Some(w) = self.workers.get_mut(&id) else {
-            return;
-        };
-        w.stopping = true;
-        if w.ready {
-            send(w, &ToWorker::Stop);
-        } else {
-            if self.closing || !self.initialized {
-                w.proc.kill();
-                return;
-            }
-            self.logger.error(&format!(
-                "worker {id} did not start within {:?}; killing it",
-                self.config.worker_start_timeout
-            ));
-            w.proc.kill();
-            return;
-        }
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(STOP_GRACE).await;
-            let _ = tx.send(Cmd::StopTimedOut { worker: id });
-        });
     }
 
     fn finish_closing(&mut self) {
