@@ -114,3 +114,28 @@ test('workers exit when their master is killed with SIGKILL', async () => {
   await result.exited
   assert.ok(await waitFor(() => !pids.some(alive), 5000), `orphan workers left: ${pids.filter(alive)}`)
 })
+
+test('with prefetch, a better task added later runs next: the worker hands back what it had not started', async () => {
+  const result = await run('scenario.mjs', ['prefetchPriority'])
+  assert.equal(result.code, 0, result.stderr)
+  const [{ order }] = reportsOf(result, 'order')
+  assert.deepEqual(order, ['WARM', 'SLOW0', 'URGENT', 'SLOW1', 'SLOW2', 'SLOW3', 'SLOW4', 'SLOW5'])
+})
+
+test('with prefetch, a worker that dies fails only the task it was running', async () => {
+  const result = await run('scenario.mjs', ['prefetchCrash'])
+  assert.equal(result.code, 0, result.stderr)
+  const errors = reportsOf(result, 'error')
+  assert.deepEqual(errors.map((e) => e.task.taskType), ['CRASH'])
+  const ok = reportsOf(result, 'done').filter((e) => e.task.taskType === 'OK').map((e) => e.value)
+  assert.deepEqual(ok, [0, 1, 2, 3, 4])
+})
+
+test('with prefetch, slow tasks still spread over every worker', async () => {
+  assert.ok(availableParallelism() >= 2, 'this test needs a machine with 2 CPUs or more')
+  const result = await run('scenario.mjs', ['prefetchSpread'])
+  assert.equal(result.code, 0, result.stderr)
+  const pids = new Set(reportsOf(result, 'done').map((e) => e.value))
+  assert.equal(reportsOf(result, 'done').length, 6)
+  assert.equal(pids.size, 2, 'both workers ran tasks')
+})

@@ -71,12 +71,30 @@ function onFrames () {
       case 'reply':
         calls.settle(frame)
         break
+      case 'recall':
+        recall(new Set(frame.runs))
+        break
       case 'stop':
         flush()
         process.exit(0)
     }
   }
   pump()
+}
+
+/** Hands back the recalled runs still waiting here; started ones just finish. */
+function recall (runs) {
+  const kept = []
+  const handed = []
+  for (let i = head; i < inbox.length; i++) {
+    if (runs.has(inbox[i].run)) handed.push(inbox[i].run)
+    else kept.push(inbox[i])
+  }
+  inbox.length = 0
+  for (const frame of kept) inbox.push(frame)
+  head = 0
+  send(`{"type":"recalled","runs":${JSON.stringify(handed)}}`)
+  flush()
 }
 
 function invoke (frame) {

@@ -29,6 +29,9 @@ pub enum ToWorker {
         ok: bool,
         value: Box<RawValue>,
     },
+    /// Hand back these runs if they have not started (they go to the
+    /// queue again: a better task arrived, or another worker is free).
+    Recall { runs: Vec<u64> },
     /// Finish and exit: the pool no longer needs this worker.
     Stop,
 }
@@ -51,6 +54,10 @@ pub enum ToMaster {
         run: u64,
         error: Box<RawValue>,
     },
+    /// The recalled runs this worker had not started, now dropped.
+    Recalled {
+        runs: Vec<u64>,
+    },
     /// A task's `sendMessageToMaster(msg)`.
     Ipc {
         run: u64,
@@ -71,6 +78,7 @@ struct WorkerFrame {
     #[serde(rename = "type")]
     kind: String,
     run: Option<u64>,
+    runs: Option<Vec<u64>>,
     req: Option<u64>,
     pid: Option<u32>,
     #[serde(rename = "taskTypes")]
@@ -99,6 +107,9 @@ impl ToMaster {
             "failed" => ToMaster::Failed {
                 run: f.run.ok_or_else(|| missing("run"))?,
                 error: raw(f.error),
+            },
+            "recalled" => ToMaster::Recalled {
+                runs: f.runs.clone().ok_or_else(|| missing("runs"))?,
             },
             "ipc" => ToMaster::Ipc {
                 run: f.run.ok_or_else(|| missing("run"))?,

@@ -11,9 +11,11 @@ use super::pool::{self, Exit, SpawnSpec, WorkerProc};
 use crate::channel::{self, ToMaster, ToWorker};
 use crate::log::{Level, Logger};
 use crate::queue::memory::MemoryQueue;
-use crate::task::{now_ms, Task};
+use crate::queue::mongo::Claimed;
+use crate::task::{now_ms, RunOrder, Task};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,8 +153,30 @@ struct Worker {
     ready: bool,
     stopping: bool,
     running: usize,
+    /// Runs sent to this worker and not answered, in the order it runs them
+    /// (one at a time): the first is the one running, the rest are prefetched.
+    sent: VecDeque<u64>,
     spawned_at: Instant,
     idle_since: Instant,
+}
+
+/// A task's place across both queues: in-memory tasks before persistent
+/// ones, then the queue's own order. Greater runs first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    in_memory: bool,
+    order: RunOrder,
+}
+
+fn persistent_rank(task: &Task) -> Rank {
+    Rank {
+        in_memory: false,
+        order: RunOrder {
+            priority: task.priority,
+            created_at: task.created_at,
+            seq: 0,
+        },
+    }
 }
 
 /// One attempt at a task, from dispatch to its outcome.
@@ -163,8 +187,12 @@ struct Run {
     /// The task as sent to the worker; the `done`/`error` event carries it.
     task_json: String,
     started: Instant,
-    /// The claim token of a persistent task; `None` for an in-memory one.
-    token: Option<String>,
+    rank: Rank,
+    /// A persistent task's claim; `None` for an in-memory task (which stays
+    /// in the in-memory queue while it runs).
+    claimed: Option<Claimed>,
+    /// A `Recall` for it was sent.
+    recalling: bool,
 }
 
 /// A task ready to hand to a worker, from either queue.
@@ -172,7 +200,8 @@ struct Next {
     task_json: String,
     task_id: String,
     task_type: String,
-    token: Option<String>,
+    rank: Rank,
+    claimed: Option<Claimed>,
 }
 
 /// The handle others hold: cheap to clone, only sends.
@@ -216,6 +245,8 @@ struct Dispatcher {
     /// JS requests not answered yet: their promises hold the process.
     js_requests: usize,
     counters: Counters,
+    /// A worker became ready: spread prefetched runs over the pool again.
+    rebalance: bool,
 }
 
 impl Dispatcher {
@@ -242,6 +273,7 @@ impl Dispatcher {
             persistent: Persistent::default(),
             js_requests: 0,
             counters: Counters::default(),
+            rebalance: false,
         }
     }
 
@@ -388,6 +420,12 @@ impl Dispatcher {
                     self.spawn_backoff = SPAWN_BACKOFF;
                     let took = w.idle_since.duration_since(w.spawned_at);
                     self.counters.last_worker_start_ms = Some(took.as_secs_f64() * 1000.0);
+                    self.rebalance = true;
+                }
+            }
+            ToMaster::Recalled { runs } => {
+                for run in runs {
+                    self.take_back(run);
                 }
             }
             ToMaster::Done { run, value } => self.finish(run, "done", value.as_deref()),
@@ -409,6 +447,7 @@ impl Dispatcher {
         let now = Instant::now();
         if let Some(w) = self.workers.get_mut(&r.worker) {
             w.running -= 1;
+            w.sent.retain(|&sent| sent != run);
             if w.running == 0 {
                 w.idle_since = now;
             }
@@ -436,11 +475,11 @@ impl Dispatcher {
             ),
             None => format!(r#"{{"type":"{kind}","task":{}}}"#, r.task_json),
         };
-        match r.token {
+        match r.claimed {
             // The event waits until MongoDB reflects the outcome.
-            Some(token) => self.persistent.complete(Completion {
+            Some(claimed) => self.persistent.complete(Completion {
                 id: r.task_id,
-                token,
+                token: claimed.token,
                 event,
                 error: (kind == "error").then(|| calls::last_error(value)),
             }),
@@ -456,13 +495,14 @@ impl Dispatcher {
             return;
         };
         self.counters.workers_exited += 1;
-        let lost: Vec<u64> = self
-            .runs
-            .iter()
-            .filter(|(_, r)| r.worker == id)
-            .map(|(run, _)| *run)
-            .collect();
-        if !w.stopping || !lost.is_empty() {
+        // The worker ran its runs one at a time, in order: the first was
+        // running when it died; the ones behind it never started.
+        let mut sent = w.sent.iter().copied();
+        let lost = sent.next();
+        for run in sent {
+            self.take_back(run);
+        }
+        if !w.stopping || lost.is_some() {
             self.logger.error(&format!(
                 "worker {id} (pid {}) {}",
                 w.proc.pid,
@@ -473,25 +513,93 @@ impl Dispatcher {
             self.spawn_after = Some(Instant::now() + self.spawn_backoff);
             self.spawn_backoff = (self.spawn_backoff * 2).min(Duration::from_secs(30));
         }
-        for run in lost {
-            let Some(r) = self.runs.get(&run) else {
-                continue;
-            };
-            let message = format!(
-                "worker {id} (pid {}) {} while running task {}:{}",
-                w.proc.pid,
-                exit.describe(),
-                r.task_type,
-                r.task_id
-            );
-            let error = serde_json::json!({
-                "name": "WorkerExitError",
-                "message": message,
-                "stack": format!("WorkerExitError: {message}"),
-                "code": exit.code,
-                "signal": exit.signal,
+        let Some(run) = lost else { return };
+        let Some(r) = self.runs.get(&run) else { return };
+        let message = format!(
+            "worker {id} (pid {}) {} while running task {}:{}",
+            w.proc.pid,
+            exit.describe(),
+            r.task_type,
+            r.task_id
+        );
+        let error = serde_json::json!({
+            "name": "WorkerExitError",
+            "message": message,
+            "stack": format!("WorkerExitError: {message}"),
+            "code": exit.code,
+            "signal": exit.signal,
+        });
+        self.finish(run, "error", Some(&to_raw(&error.to_string())));
+    }
+
+    /// Puts a run its worker never started back in its queue, at its old place.
+    fn take_back(&mut self, run: u64) {
+        let Some(r) = self.runs.remove(&run) else {
+            return;
+        };
+        if let Some(w) = self.workers.get_mut(&r.worker) {
+            w.running -= 1;
+            w.sent.retain(|&sent| sent != run);
+            if w.running == 0 {
+                w.idle_since = Instant::now();
+            }
+        }
+        match r.claimed {
+            Some(claimed) => self.persistent.put_back(claimed),
+            // `false` means it was removed meanwhile: nothing to put back.
+            None => drop(self.queue.requeue(&r.task_id)),
+        }
+    }
+
+    /// Asks workers for prefetched runs that should not wait where they are:
+    /// those a waiting task outranks, and, once a new worker is ready, all of
+    /// them, to spread them over the pool. So prefetching never lets a task
+    /// start after one it outranks, beyond the time a frame takes.
+    fn recall(&mut self, now_ms: i64) {
+        let rebalance = std::mem::take(&mut self.rebalance);
+        if self.config.prefetch <= 1 {
+            return;
+        }
+        let best = self
+            .queue
+            .peek_next(now_ms)
+            .map(|order| Rank {
+                in_memory: true,
+                order,
+            })
+            .or_else(|| {
+                self.persistent
+                    .buffer
+                    .front()
+                    .map(|c| persistent_rank(&c.task))
             });
-            self.finish(run, "error", Some(&to_raw(&error.to_string())));
+        if best.is_none() && !rebalance {
+            return;
+        }
+        for w in self.workers.values() {
+            if w.stopping || w.sent.len() < 2 {
+                continue;
+            }
+            let runs: Vec<u64> = w
+                .sent
+                .iter()
+                .skip(1)
+                .copied()
+                .filter(|run| {
+                    self.runs.get(run).is_some_and(|r| {
+                        !r.recalling && (rebalance || best.is_some_and(|b| b > r.rank))
+                    })
+                })
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            for run in &runs {
+                if let Some(r) = self.runs.get_mut(run) {
+                    r.recalling = true;
+                }
+            }
+            send(w, &ToWorker::Recall { runs });
         }
     }
 
@@ -503,18 +611,28 @@ impl Dispatcher {
         let mut wake = |at: Instant| wake_at = Some(wake_at.map_or(at, |w: Instant| w.min(at)));
 
         let dispatching = self.initialized && !self.closing;
+        let now_ms = now_ms();
         if dispatching {
+            // Recall first: the frames reach a worker in order, so it drops
+            // what it hands back before it sees the better task.
+            self.recall(now_ms);
             self.dispatch();
         }
-        let now_ms = now_ms();
         let in_memory = if dispatching {
             self.queue.available_count(now_ms)
         } else {
             0
         };
+        // Prefetched runs behind a running one wait too: they count when
+        // deciding whether to start another worker.
+        let behind: usize = self
+            .workers
+            .values()
+            .map(|w| w.sent.len().saturating_sub(1))
+            .sum();
         let waiting = in_memory
             + if dispatching {
-                self.persistent.buffer.len()
+                self.persistent.buffer.len() + behind
             } else {
                 0
             };
@@ -565,7 +683,8 @@ impl Dispatcher {
                     task_json,
                     task_id,
                     task_type,
-                    token,
+                    rank,
+                    claimed,
                 }) = self.next_task(now_ms)
                 else {
                     return;
@@ -583,6 +702,7 @@ impl Dispatcher {
                     continue;
                 };
                 w.running += 1;
+                w.sent.push_back(run);
                 let _ = w.proc.frames.send(frame);
                 self.runs.insert(
                     run,
@@ -592,7 +712,9 @@ impl Dispatcher {
                         task_type,
                         task_json,
                         started: Instant::now(),
-                        token,
+                        rank,
+                        claimed,
+                        recalling: false,
                     },
                 );
             }
@@ -601,20 +723,25 @@ impl Dispatcher {
 
     /// The next task to run: in-memory ones always before persistent ones.
     fn next_task(&mut self, now_ms: i64) -> Option<Next> {
-        if let Some(task) = self.queue.take_next(now_ms) {
+        if let Some((task, order)) = self.queue.take_next(now_ms) {
             return Some(Next {
                 task_json: task.to_json(true),
                 task_id: task.id.clone(),
                 task_type: task.task_type.clone(),
-                token: None,
+                rank: Rank {
+                    in_memory: true,
+                    order,
+                },
+                claimed: None,
             });
         }
         let claimed = self.persistent.buffer.pop_front()?;
         Some(Next {
             task_json: claimed.task.to_json(true),
-            task_id: claimed.task.id,
-            task_type: claimed.task.task_type,
-            token: Some(claimed.token),
+            task_id: claimed.task.id.clone(),
+            task_type: claimed.task.task_type.clone(),
+            rank: persistent_rank(&claimed.task),
+            claimed: Some(claimed),
         })
     }
 

@@ -187,6 +187,17 @@ impl Persistent {
         Ok(store)
     }
 
+    /// Returns a claimed task a worker handed back to its place in the buffer.
+    pub fn put_back(&mut self, claimed: Claimed) {
+        let key = |t: &Task| (t.priority, std::cmp::Reverse(t.created_at));
+        let at = self
+            .buffer
+            .iter()
+            .position(|c| key(&c.task) < key(&claimed.task))
+            .unwrap_or(self.buffer.len());
+        self.buffer.insert(at, claimed);
+    }
+
     /// Queues a persistent `addTask`; its answer comes as `StoreEvent::Inserted`.
     pub fn insert(&mut self, origin: Origin, req: u64, task: Task) {
         self.inserts.push((origin, req, task));

@@ -75,19 +75,49 @@ impl MemoryQueue {
         }
     }
 
-    /// The next task to run at `now`, now marked as running.
-    pub fn take_next(&mut self, now: i64) -> Option<&Task> {
+    /// The next task to run at `now`, now marked as running, with its rank.
+    pub fn take_next(&mut self, now: i64) -> Option<(&Task, RunOrder)> {
         self.promote(now);
-        while let Some((_, seq)) = self.ready.pop() {
+        while let Some((order, seq)) = self.ready.pop() {
             if !self.entries.contains_key(&seq) {
                 continue;
             }
             let entry = self.entries.get_mut(&seq)?;
             entry.state = State::Running;
             self.ready_count -= 1;
-            return Some(&entry.task);
+            return Some((&entry.task, order));
         }
         None
+    }
+
+    /// The rank of the task `take_next` would return at `now`.
+    pub fn peek_next(&mut self, now: i64) -> Option<RunOrder> {
+        self.promote(now);
+        while let Some(&(order, seq)) = self.ready.peek() {
+            if self.entries.contains_key(&seq) {
+                return Some(order);
+            }
+            self.ready.pop();
+        }
+        None
+    }
+
+    /// Puts a running task back as it was before `take_next` (same rank), as
+    /// when a worker hands back a task it had not started; `false` if it is gone.
+    pub fn requeue(&mut self, id: &str) -> bool {
+        let Some(&seq) = self.by_id.get(id) else {
+            return false;
+        };
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return false;
+        };
+        if entry.state != State::Running {
+            return false;
+        }
+        entry.state = State::Ready;
+        self.ready.push((order(&entry.task, seq), seq));
+        self.ready_count += 1;
+        true
     }
 
     /// Removes a finished task and returns it, if it is still queued.
@@ -196,7 +226,7 @@ mod tests {
 
     fn drain(q: &mut MemoryQueue, now: i64) -> Vec<String> {
         let mut out = vec![];
-        while let Some(t) = q.take_next(now) {
+        while let Some((t, _)) = q.take_next(now) {
             out.push(t.id.clone());
         }
         out
@@ -263,6 +293,21 @@ mod tests {
         assert_eq!(q.waiting(), 0);
         q.push(task("a", 1, 0, 0), 0).unwrap();
         assert_eq!(drain(&mut q, 0), ["a"]);
+    }
+
+    #[test]
+    fn a_requeued_task_keeps_its_place() {
+        let mut q = MemoryQueue::default();
+        q.push(task("a", 5, 0, 0), 0).unwrap();
+        q.push(task("b", 1, 0, 0), 0).unwrap();
+        let (first, rank) = q.take_next(0).map(|(t, o)| (t.id.clone(), o)).unwrap();
+        assert_eq!(first, "a");
+        q.push(task("c", 3, 0, 0), 0).unwrap();
+        assert!(q.peek_next(0).unwrap() < rank);
+        assert!(q.requeue("a"));
+        assert!(!q.requeue("a"), "only a running task can be requeued");
+        assert_eq!(q.peek_next(0), Some(rank));
+        assert_eq!(drain(&mut q, 0), ["a", "c", "b"]);
     }
 
     #[test]

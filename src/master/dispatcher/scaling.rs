@@ -40,6 +40,7 @@ impl Dispatcher {
                         id,
                         Worker {
                             proc,
+                            sent: VecDeque::new(),
                             ready: false,
                             stopping: false,
                             running: 0,
