@@ -118,8 +118,8 @@ pub enum Cmd {
         origin: Origin,
         req: u64,
         result: Result<String, String>,
-        /// The call added a persistent task: look for work again.
-        added: bool,
+        /// The call changed the collection: look for claimable work again.
+        changed: bool,
     },
     Store(StoreEvent),
     IpcReply {
@@ -347,9 +347,9 @@ impl Dispatcher {
                 origin,
                 req,
                 result,
-                added,
+                changed,
             } => {
-                if added {
+                if changed {
                     self.persistent.handle(
                         StoreEvent::Changed,
                         &self.logger,

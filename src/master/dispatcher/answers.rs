@@ -66,12 +66,12 @@ impl Dispatcher {
                 let result = calls::collection_call(&store, &op, &args)
                     .await
                     .map_err(|e| format!("TaskQueue.{op}: {e}"));
-                let added = op == "update" || op == "remove";
+                let changed = op == "update" || op == "remove";
                 let _ = tx.send(Cmd::Reply {
                     origin,
                     req,
                     result,
-                    added,
+                    changed,
                 });
             });
         } else {
