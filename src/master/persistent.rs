@@ -18,9 +18,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Most tasks one claim round takes.
-const MAX_CLAIM: usize = 64;
-/// The claim batch grows while claims come back full: a sorted claim costs
-/// about as much for 64 tasks as for one, so a backlog drains in big rounds.
+const MAX_CLAIM: usize = 256;
+/// The claim batch grows while claims come back full and the workers had
+/// already run out of claimed tasks: a sorted claim costs about as much for
+/// 256 tasks as for one, so a backlog drains in big rounds, yet a master
+/// with slow tasks never hoards what other masters could run.
 const CLAIM_GROWTH: usize = 4;
 
 #[derive(Debug, Clone)]
@@ -263,8 +265,10 @@ impl Persistent {
                 match result {
                     Ok((claimed, more)) => {
                         self.exhausted = !more;
-                        self.claim_size = if more {
+                        self.claim_size = if more && self.buffer.is_empty() {
                             (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
+                        } else if more {
+                            self.claim_size
                         } else {
                             0
                         };
