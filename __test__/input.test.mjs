@@ -26,7 +26,8 @@ const expected = {
   'taskMap entry not a function': /taskMap\["B"\] must be a function, got string "not a function"/,
   'taskMap not an object': /taskMap must be an object/,
   'string port': /port must be an integer from 0 to 65535, got string "3008"/,
-  'bad logs': /logs must be "all" or "error", got string "verbose"/
+  'bad logs': /logs must be "all" or "error", got string "verbose"/,
+  'string refresh rate': /refreshRate must be a positive integer \(ms\), got string "fast"/
 }
 
 test('bad arguments throw a TypeError at once, naming the field, what it got and what it expects; nothing is queued', async () => {

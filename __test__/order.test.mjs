@@ -8,6 +8,7 @@ test('200 in-memory tasks on one worker run by due date, then priority, then ins
   const [{ tasks }] = reportsOf(result, 'queued')
   const ran = reportsOf(result, 'ran')
   assert.equal(ran.length, 200, `expected 200 done events, got ${ran.length}\n${result.stderr}`)
+  assert.doesNotMatch(result.stdout, /nschwarz:cluster:STEP:/, "logs: 'error' hides the task lines")
 
   // Within each group (all due from the start; all due at the same later
   // time) tasks run by priority, then insertion. How the two groups meet

@@ -16,6 +16,7 @@ test('sync and async tasks give done events with { value, task }, throws and rej
   assert.ok(sync.task.createdAt.__date, 'createdAt is a Date')
   assert.ok(sync.task.dueDate.__date, 'dueDate is a Date')
   assert.notEqual(sync.value.pid, process.pid)
+  assert.equal(sync.value.port, '4567', 'the port option reaches workers as PORT')
   assert.deepEqual(sync.value.got, {
     nested: { deep: { list: [1, 'two', { three: 3 }] } },
     number: 4.5,

@@ -112,6 +112,10 @@ pub struct Master {
     /// In-memory adds made since the last flush: sent as one command, so a
     /// burst of `addTask` calls wakes the dispatcher once, not per task.
     adds: std::cell::RefCell<Vec<task::Task>>,
+    /// The number of the last buffered add: the flush carries it, not the
+    /// number of a later call that triggered the flush (which the dispatcher
+    /// has not seen yet, and must not be told it has).
+    adds_seq: std::cell::Cell<u64>,
 }
 
 #[napi]
@@ -132,6 +136,7 @@ impl Master {
             referred: false,
             js_seq: 0,
             adds: Default::default(),
+            adds_seq: Default::default(),
         })
     }
 
@@ -187,7 +192,7 @@ impl Master {
         if tasks.is_empty()
             || self.handle.send(Cmd::AddTasks {
                 tasks,
-                js_seq: self.js_seq,
+                js_seq: self.adds_seq.get(),
             })
         {
             Ok(())
@@ -242,6 +247,7 @@ impl Master {
         let js_seq = self.busy_call(&env)?;
         if !explicit {
             self.adds.borrow_mut().push(task);
+            self.adds_seq.set(js_seq);
             return Ok(id);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
