@@ -69,6 +69,17 @@ test('documents left by the upstream package are picked up, including onGoing: t
   await withDb(url, async (db) => assert.equal(await db.collection('taskQueue').countDocuments(), 0))
 })
 
+test('close() lets running tasks finish and hands back the tasks it had claimed', async () => {
+  const result = await persistent('closeHandsBack', freshUrl())
+  assert.equal(result.code, 0, result.stderr)
+  const done = reportsOf(result, 'done').length
+  const [closed] = reportsOf(result, 'closed')
+  assert.ok(closed, `close() did not resolve\n${result.stderr}`)
+  assert.equal(closed.left, 10 - done, 'every task not done is still queued')
+  assert.equal(closed.claimed, 0, 'none stays claimed by the closed master')
+  assert.ok(closed.attempts.every((a) => a === 0), `handed-back tasks do not count an attempt: ${closed.attempts}`)
+})
+
 test('in-memory tasks run before persistent ones, whatever their priority', async () => {
   const result = await persistent('mixed', freshUrl())
   assert.equal(result.code, 0, result.stderr)
