@@ -139,3 +139,15 @@ test('with prefetch, slow tasks still spread over every worker', async () => {
   assert.equal(reportsOf(result, 'done').length, 6)
   assert.equal(pids.size, 2, 'both workers ran tasks')
 })
+
+test('a worker that never builds its Cluster is killed after workerStartTimeout, and another is tried', async () => {
+  let exited = 0
+  const result = start('scenario.mjs', ['neverReady'], {
+    onReport: (r) => { if (r.kind === 'stats') exited = r.stats.counters.workersExited }
+  })
+  const tried = await waitFor(() => exited >= 1 && /did not start within 500ms/.test(result.stderr), 15000)
+  result.child.kill('SIGKILL')
+  await result.exited
+  assert.ok(tried, `no worker was killed for starting too slowly\n${result.stderr}`)
+  assert.equal(reportsOf(result, 'done').length, 0)
+})
