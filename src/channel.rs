@@ -40,11 +40,7 @@ pub enum ToWorker {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ToMaster {
     /// Handshake: the worker built its `Cluster` and can take tasks.
-    Ready {
-        pid: u32,
-        #[serde(rename = "taskTypes")]
-        task_types: Vec<String>,
-    },
+    Ready,
     /// `value` is absent when the task returned `undefined`.
     Done {
         run: u64,
@@ -80,9 +76,6 @@ struct WorkerFrame {
     run: Option<u64>,
     runs: Option<Vec<u64>>,
     req: Option<u64>,
-    pid: Option<u32>,
-    #[serde(rename = "taskTypes")]
-    task_types: Option<Vec<String>>,
     op: Option<String>,
     value: Option<Box<RawValue>>,
     error: Option<Box<RawValue>>,
@@ -96,10 +89,7 @@ impl ToMaster {
         let missing = |field: &str| format!("{} frame without {field}", f.kind);
         let raw = |v: Option<Box<RawValue>>| v.unwrap_or_else(null);
         Ok(match f.kind.as_str() {
-            "ready" => ToMaster::Ready {
-                pid: f.pid.ok_or_else(|| missing("pid"))?,
-                task_types: f.task_types.unwrap_or_default(),
-            },
+            "ready" => ToMaster::Ready,
             "done" => ToMaster::Done {
                 run: f.run.ok_or_else(|| missing("run"))?,
                 value: f.value,

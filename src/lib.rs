@@ -254,7 +254,7 @@ impl Master {
         self.send(Cmd::AddTask {
             task,
             js_seq,
-            reply: Some(tx),
+            reply: tx,
         })?;
         rx.blocking_recv()
             .map_err(|_| gone())?

@@ -134,6 +134,11 @@ pub async fn collection_call(store: &Store, op: &str, args: &RawValue) -> Result
     Ok(answer)
 }
 
+/// A string as JSON text (how an `addTask` answer carries the new `_id`).
+pub fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
 pub fn is_collection_call(op: &str) -> bool {
     matches!(op, "find" | "findOne" | "count" | "remove" | "update")
 }

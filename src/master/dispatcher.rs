@@ -89,11 +89,13 @@ struct Counters {
 }
 
 pub enum Cmd {
+    /// An in-memory task with an explicit `_id`: the caller waits for the
+    /// answer, since a duplicate `_id` must fail its `addTask`.
     AddTask {
         task: Task,
-        /// Number of the JS call that sent it (0 when not from JS).
+        /// Number of the JS call that sent it.
         js_seq: u64,
-        reply: Option<oneshot::Sender<Result<String, String>>>,
+        reply: oneshot::Sender<Result<String, String>>,
     },
     /// In-memory tasks added from JS since its last flush.
     AddTasks {
@@ -304,15 +306,7 @@ impl Dispatcher {
                 reply,
             } => {
                 self.js_seq = self.js_seq.max(js_seq);
-                let result = self.add(task);
-                match reply {
-                    Some(reply) => drop(reply.send(result)),
-                    None => {
-                        if let Err(e) = result {
-                            self.logger.error(&e);
-                        }
-                    }
-                }
+                let _ = reply.send(self.add(task));
             }
             Cmd::AddTasks { tasks, js_seq } => {
                 self.js_seq = self.js_seq.max(js_seq);
@@ -413,7 +407,7 @@ impl Dispatcher {
 
     fn on_worker_frame(&mut self, id: u32, msg: ToMaster) {
         match msg {
-            ToMaster::Ready { .. } => {
+            ToMaster::Ready => {
                 if let Some(w) = self.workers.get_mut(&id) {
                     w.ready = true;
                     w.idle_since = Instant::now();
@@ -781,10 +775,6 @@ impl Dispatcher {
 
 fn send(w: &Worker, msg: &ToWorker) {
     let _ = w.proc.frames.send(channel::encode(msg));
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
 }
 
 fn to_raw(json: &str) -> Box<RawValue> {

@@ -447,7 +447,7 @@ impl Persistent {
                 .zip(outcomes)
                 .map(|((origin, req, task), outcome)| {
                     let answer = outcome
-                        .map(|()| serde_json::to_string(&task.id).unwrap_or_default())
+                        .map(|()| super::calls::json_string(&task.id))
                         .map_err(|e| format!("TaskQueue.addTask: {e}"));
                     (origin, req, answer)
                 })

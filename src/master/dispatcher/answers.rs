@@ -52,7 +52,7 @@ impl Dispatcher {
                 Err(e) => return self.reply(origin, req, Err(e)),
             };
             if task.in_memory {
-                let result = self.add(task.into_task()).map(|id| json_string(&id));
+                let result = self.add(task.into_task()).map(|id| calls::json_string(&id));
                 return self.reply(origin, req, result);
             }
             self.persistent.insert(origin, req, task.into_task());
