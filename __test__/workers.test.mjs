@@ -131,6 +131,25 @@ test('with prefetch, a worker that dies fails only the task it was running', asy
   assert.deepEqual(ok, [0, 1, 2, 3, 4])
 })
 
+test('a finished task\'s done event does not wait for the task its worker runs next', async () => {
+  const result = await run('scenario.mjs', ['replyBeforeNext'])
+  assert.equal(result.code, 0, result.stderr)
+  const values = Object.fromEntries(reportsOf(result, 'done').map((e) => [e.task.taskType, e.value]))
+  assert.deepEqual(values, { FAST: 'fast', BLOCK: 'released' })
+})
+
+test('a worker left idle takes the tasks waiting behind another worker\'s long task', async () => {
+  assert.ok(availableParallelism() >= 2, 'this test needs a machine with 2 CPUs or more')
+  const result = await run('scenario.mjs', ['idleTakesPrefetched'])
+  assert.equal(result.code, 0, result.stderr)
+  const done = reportsOf(result, 'done')
+  const long = done.find((e) => e.task.taskType === 'LONG').value
+  assert.equal(long.gate, 'released', 'every SHORT ran while LONG was running')
+  const shortPids = done.filter((e) => e.task.taskType === 'SHORT').map((e) => e.value)
+  assert.equal(shortPids.length, 6)
+  assert.ok(shortPids.every((pid) => pid !== long.pid), 'no SHORT waited behind LONG')
+})
+
 test('with prefetch, slow tasks still spread over every worker', async () => {
   assert.ok(availableParallelism() >= 2, 'this test needs a machine with 2 CPUs or more')
   const result = await run('scenario.mjs', ['prefetchSpread'])

@@ -70,7 +70,7 @@ function clusterArgs (taskMap, options, warn) {
     logs = 'all',
     keepAlive = null,
     autoInitialize = true,
-    prefetch = 1,
+    prefetch = 64,
     workerStartTimeout = 60000,
     mongoUrl = process.env.MONGO_URL || null,
     collectionName = 'taskQueue',

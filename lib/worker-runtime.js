@@ -8,17 +8,11 @@ const identity = require('./identity')
 const { decode, encode, encodeError, taskFromWire } = require('./codec')
 const PendingCalls = require('./pending-calls')
 
-/** Replies are sent when this many are waiting, or when this long has passed. */
-const FLUSH_COUNT = 256
-const FLUSH_MS = 2
-
 let connected = false
 let taskMap = null
 const inbox = []
 let head = 0
 let running = false
-let outbox = []
-let oldestReply = 0
 const ipcHandlers = new Map()
 const calls = new PendingCalls()
 
@@ -33,21 +27,21 @@ function connect () {
 function serve (map) {
   taskMap = map
   connect()
+  // A task that ends the process (process.exit, an uncaught throw) must not
+  // take the replies of the tasks before it along: they finished.
+  process.on('exit', flush)
+  process.on('uncaughtExceptionMonitor', flush)
   send('{"type":"ready"}')
   flush()
 }
 
+/** Queues a frame for the master: it leaves within a millisecond, or at the next flush. */
 function send (frame) {
-  if (outbox.length === 0) oldestReply = Date.now()
-  outbox.push(frame)
+  binding.workerQueue(frame)
 }
 
 function flush () {
-  if (outbox.length > 0) {
-    const frames = outbox
-    outbox = []
-    binding.workerSend(frames)
-  }
+  binding.workerFlush()
 }
 
 function onFrames () {
@@ -146,7 +140,6 @@ function pump () {
       return
     }
     reply(frame.run, true, result)
-    if (outbox.length >= FLUSH_COUNT || Date.now() - oldestReply >= FLUSH_MS) flush()
   }
   inbox.length = 0
   head = 0

@@ -384,10 +384,17 @@ pub fn worker_take() -> String {
     worker::take()
 }
 
-/// Sends frames (JSON texts) to the master.
+/// Queues a frame (a JSON text) for the master; it is written within a
+/// millisecond, or at the next `worker_flush`.
 #[napi]
-pub fn worker_send(frames: Vec<String>) -> Result<()> {
-    worker::send(&frames).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+pub fn worker_queue(frame: String) -> Result<()> {
+    worker::queue(&frame).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+}
+
+/// Writes every queued frame to the master now.
+#[napi]
+pub fn worker_flush() -> Result<()> {
+    worker::flush().map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }
 
 /// Writes a warning ("warn") or error line the way the dispatcher does.

@@ -1,8 +1,10 @@
 //! The worker runtime: a reader thread takes the master's frames off the
 //! private channel and wakes JS through a threadsafe function; JS takes them
-//! in batches, runs the taskMap and writes its replies back. When the master
-//! goes away (the channel closes) the worker process ends at once, so no
-//! worker outlives its master.
+//! in batches, runs the taskMap and queues its replies here. Queued replies
+//! are written when JS asks, when many are waiting, or by a flusher thread
+//! at most `FLUSH_AFTER` after the first of them, so a reply never waits
+//! for the task run after it. When the master goes away (the channel
+//! closes) the worker process ends at once, so no worker outlives its master.
 
 use crate::channel;
 use crate::master::events::EventSink;
@@ -10,10 +12,36 @@ use once_cell::sync::OnceCell;
 use std::io::{self, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Longest a queued reply waits for company before it is written anyway.
+const FLUSH_AFTER: Duration = Duration::from_millis(1);
+/// Queued bytes that are written at once, without waiting.
+const FLUSH_BYTES: usize = 256 * 1024;
+
+/// Replies queued for the master and the stream they go to: one lock for
+/// both, so writes leave in the order they were queued.
+struct Outbox {
+    bytes: Vec<u8>,
+    stream: UnixStream,
+}
+
+impl Outbox {
+    fn write(&mut self) -> io::Result<()> {
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        let result = self.stream.write_all(&self.bytes);
+        self.bytes.clear();
+        result
+    }
+}
 
 struct Link {
-    writer: Mutex<UnixStream>,
+    outbox: Mutex<Outbox>,
+    /// Signalled when the outbox stops being empty.
+    queued: Condvar,
     inbox: Arc<EventSink>,
 }
 
@@ -39,12 +67,19 @@ pub fn connect(fd: i32, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<()> {
     let mut reader = stream.try_clone()?;
     let inbox = Arc::new(EventSink::new(wake));
     let link = Link {
-        writer: Mutex::new(stream),
+        outbox: Mutex::new(Outbox {
+            bytes: Vec::new(),
+            stream,
+        }),
+        queued: Condvar::new(),
         inbox: inbox.clone(),
     };
     if LINK.set(link).is_err() {
         return Ok(());
     }
+    std::thread::Builder::new()
+        .name("meteor-cluster-flush".into())
+        .spawn(flush_queued)?;
     std::thread::Builder::new()
         .name("meteor-cluster-worker".into())
         .spawn(move || {
@@ -70,18 +105,51 @@ pub fn take() -> String {
         .unwrap_or_else(|| "[]".to_owned())
 }
 
-/// Writes frames (JSON texts) to the master in one write.
-pub fn send(frames: &[String]) -> io::Result<()> {
-    let link = LINK.get().ok_or_else(|| {
+fn link() -> io::Result<&'static Link> {
+    LINK.get().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::NotConnected,
             "this worker is not connected to a master",
         )
-    })?;
-    let mut bytes = Vec::with_capacity(frames.iter().map(|f| f.len() + 4).sum());
-    for frame in frames {
-        channel::encode_into(&mut bytes, frame.as_bytes());
+    })
+}
+
+fn lock(link: &Link) -> std::sync::MutexGuard<'_, Outbox> {
+    link.outbox.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Queues a frame (a JSON text) for the master; it leaves within `FLUSH_AFTER`.
+pub fn queue(frame: &str) -> io::Result<()> {
+    let link = link()?;
+    let mut outbox = lock(link);
+    if outbox.bytes.is_empty() {
+        link.queued.notify_one();
     }
-    let mut writer = link.writer.lock().unwrap_or_else(|e| e.into_inner());
-    writer.write_all(&bytes)
+    channel::encode_into(&mut outbox.bytes, frame.as_bytes());
+    if outbox.bytes.len() >= FLUSH_BYTES {
+        outbox.write()?;
+    }
+    Ok(())
+}
+
+/// Writes every queued frame now.
+pub fn flush() -> io::Result<()> {
+    lock(link()?).write()
+}
+
+/// The flusher thread: writes what JS queued once it has waited `FLUSH_AFTER`,
+/// even while JS is busy running the next task.
+fn flush_queued() {
+    let Some(link) = LINK.get() else { return };
+    loop {
+        let mut outbox = lock(link);
+        while outbox.bytes.is_empty() {
+            outbox = link.queued.wait(outbox).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(outbox);
+        std::thread::sleep(FLUSH_AFTER);
+        if lock(link).write().is_err() {
+            return;
+        }
+    }
 }

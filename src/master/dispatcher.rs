@@ -59,7 +59,7 @@ impl Default for Config {
             max_workers: 1,
             refresh_rate: Duration::from_millis(1000),
             keep_alive: KeepAlive::Never,
-            prefetch: 1,
+            prefetch: 64,
             worker_start_timeout: Duration::from_secs(60),
             spawn: SpawnSpec::default(),
             logs: Level::All,
@@ -154,7 +154,6 @@ struct Worker {
     proc: WorkerProc,
     ready: bool,
     stopping: bool,
-    running: usize,
     /// Runs sent to this worker and not answered, in the order it runs them
     /// (one at a time): the first is the one running, the rest are prefetched.
     sent: VecDeque<u64>,
@@ -435,17 +434,10 @@ impl Dispatcher {
     /// Records the outcome of a run; `kind` is the event type, "done" or "error".
     /// A missing `value` (a task that returned `undefined`) stays missing.
     fn finish(&mut self, run: u64, kind: &str, value: Option<&RawValue>) {
-        let Some(r) = self.runs.remove(&run) else {
+        let Some(r) = self.unassign(run) else {
             return;
         };
         let now = Instant::now();
-        if let Some(w) = self.workers.get_mut(&r.worker) {
-            w.running -= 1;
-            w.sent.retain(|&sent| sent != run);
-            if w.running == 0 {
-                w.idle_since = now;
-            }
-        }
         self.last_work_at = now;
         let took = now.duration_since(r.started).as_millis();
         if kind == "done" {
@@ -526,18 +518,34 @@ impl Dispatcher {
         self.finish(run, "error", Some(&to_raw(&error.to_string())));
     }
 
+    /// Forgets `run` and takes it off its worker. When it was the one running,
+    /// the next one in that worker's FIFO starts now: its duration counts
+    /// from here, not from when it was sent ahead.
+    fn unassign(&mut self, run: u64) -> Option<Run> {
+        let r = self.runs.remove(&run)?;
+        let Some(w) = self.workers.get_mut(&r.worker) else {
+            return Some(r);
+        };
+        let now = Instant::now();
+        let was_running = w.sent.front() == Some(&run);
+        w.sent.retain(|&sent| sent != run);
+        match w.sent.front() {
+            None => w.idle_since = now,
+            Some(next) if was_running => {
+                if let Some(next) = self.runs.get_mut(next) {
+                    next.started = now;
+                }
+            }
+            Some(_) => {}
+        }
+        Some(r)
+    }
+
     /// Puts a run its worker never started back in its queue, at its old place.
     fn take_back(&mut self, run: u64) {
-        let Some(r) = self.runs.remove(&run) else {
+        let Some(r) = self.unassign(run) else {
             return;
         };
-        if let Some(w) = self.workers.get_mut(&r.worker) {
-            w.running -= 1;
-            w.sent.retain(|&sent| sent != run);
-            if w.running == 0 {
-                w.idle_since = Instant::now();
-            }
-        }
         match r.claimed {
             Some(claimed) => self.persistent.put_back(claimed),
             // `false` means it was removed meanwhile: nothing to put back.
@@ -549,8 +557,7 @@ impl Dispatcher {
     /// those a waiting task outranks, and, once a new worker is ready, all of
     /// them, to spread them over the pool. So prefetching never lets a task
     /// start after one it outranks, beyond the time a frame takes.
-    fn recall(&mut self, now_ms: i64) {
-        let rebalance = std::mem::take(&mut self.rebalance);
+    fn recall(&mut self, now_ms: i64, rebalance: bool) {
         if self.config.prefetch <= 1 {
             return;
         }
@@ -597,6 +604,20 @@ impl Dispatcher {
         }
     }
 
+    fn idle_beside_prefetched(&self) -> bool {
+        let live = |w: &&Worker| w.ready && !w.stopping;
+        self.workers
+            .values()
+            .filter(live)
+            .any(|w| w.sent.is_empty())
+            && self.workers.values().filter(live).any(|w| {
+                w.sent
+                    .iter()
+                    .skip(1)
+                    .any(|run| self.runs.get(run).is_some_and(|r| !r.recalling))
+            })
+    }
+
     /// Dispatches, scales the pool, publishes events; returns when to wake
     /// up next if nothing else happens.
     fn pump(&mut self) -> Option<Instant> {
@@ -609,8 +630,14 @@ impl Dispatcher {
         if dispatching {
             // Recall first: the frames reach a worker in order, so it drops
             // what it hands back before it sees the better task.
-            self.recall(now_ms);
+            let rebalance = std::mem::take(&mut self.rebalance);
+            self.recall(now_ms, rebalance);
             self.dispatch();
+            // A worker left idle while others hold runs they have not
+            // started (tasks of uneven length): share those out again.
+            if self.idle_beside_prefetched() {
+                self.recall(now_ms, true);
+            }
         }
         let in_memory = if dispatching {
             self.queue.available_count(now_ms)
@@ -659,59 +686,57 @@ impl Dispatcher {
         wake_at
     }
 
-    /// Hands due tasks to ready workers with room, one per worker per round.
+    /// Hands due tasks to ready workers with room, each to the one with the
+    /// fewest runs, so an idle worker is always served first.
     fn dispatch(&mut self) {
         let now_ms = now_ms();
         loop {
-            let open: Vec<u32> = self
+            let Some(id) = self
                 .workers
                 .iter()
-                .filter(|(_, w)| w.ready && !w.stopping && w.running < self.config.prefetch)
+                .filter(|(_, w)| w.ready && !w.stopping && w.sent.len() < self.config.prefetch)
+                .min_by_key(|(_, w)| w.sent.len())
                 .map(|(id, _)| *id)
-                .collect();
-            if open.is_empty() {
+            else {
                 return;
-            }
-            for id in open {
-                let Some(Next {
-                    task_json,
+            };
+            let Some(Next {
+                task_json,
+                task_id,
+                task_type,
+                rank,
+                claimed,
+            }) = self.next_task(now_ms)
+            else {
+                return;
+            };
+            let run = self.next_run;
+            self.next_run += 1;
+            self.logger
+                .task(&task_type, &task_id, format_args!("started"));
+            let mut frame = Vec::with_capacity(task_json.len() + 48);
+            channel::encode_into(
+                &mut frame,
+                format!(r#"{{"type":"run","run":{run},"task":{task_json}}}"#).as_bytes(),
+            );
+            let Some(w) = self.workers.get_mut(&id) else {
+                return;
+            };
+            w.sent.push_back(run);
+            let _ = w.proc.frames.send(frame);
+            self.runs.insert(
+                run,
+                Run {
+                    worker: id,
                     task_id,
                     task_type,
+                    task_json,
+                    started: Instant::now(),
                     rank,
                     claimed,
-                }) = self.next_task(now_ms)
-                else {
-                    return;
-                };
-                let run = self.next_run;
-                self.next_run += 1;
-                self.logger
-                    .task(&task_type, &task_id, format_args!("started"));
-                let mut frame = Vec::with_capacity(task_json.len() + 48);
-                channel::encode_into(
-                    &mut frame,
-                    format!(r#"{{"type":"run","run":{run},"task":{task_json}}}"#).as_bytes(),
-                );
-                let Some(w) = self.workers.get_mut(&id) else {
-                    continue;
-                };
-                w.running += 1;
-                w.sent.push_back(run);
-                let _ = w.proc.frames.send(frame);
-                self.runs.insert(
-                    run,
-                    Run {
-                        worker: id,
-                        task_id,
-                        task_type,
-                        task_json,
-                        started: Instant::now(),
-                        rank,
-                        claimed,
-                        recalling: false,
-                    },
-                );
-            }
+                    recalling: false,
+                },
+            );
         }
     }
 

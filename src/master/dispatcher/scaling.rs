@@ -43,7 +43,6 @@ impl Dispatcher {
                             sent: VecDeque::new(),
                             ready: false,
                             stopping: false,
-                            running: 0,
                             spawned_at: now,
                             idle_since: now,
                         },
@@ -81,7 +80,7 @@ impl Dispatcher {
                 }
                 continue;
             }
-            if w.running > 0 || (waiting > 0 && !closing) {
+            if !w.sent.is_empty() || (waiting > 0 && !closing) {
                 continue;
             }
             let deadline = match self.config.keep_alive {
