@@ -75,8 +75,14 @@ export declare function newTaskId(): string
 /** Connects this worker process to its master over the inherited `fd`. */
 export declare function workerConnect(fd: number, onFrames: () => void): void
 
-/** Sends frames (JSON texts) to the master. */
-export declare function workerSend(frames: Array<string>): void
+/** Writes every queued frame to the master now. */
+export declare function workerFlush(): void
+
+/**
+ * Queues a frame (a JSON text) for the master; it is written within a
+ * millisecond, or at the next `worker_flush`.
+ */
+export declare function workerQueue(frame: string): void
 
 /** Frames received from the master since the last call, as a JSON array. */
 export declare function workerTake(): string

@@ -839,5 +839,6 @@ module.exports.Master = nativeBinding.Master
 module.exports.logLine = nativeBinding.logLine
 module.exports.newTaskId = nativeBinding.newTaskId
 module.exports.workerConnect = nativeBinding.workerConnect
-module.exports.workerSend = nativeBinding.workerSend
+module.exports.workerFlush = nativeBinding.workerFlush
+module.exports.workerQueue = nativeBinding.workerQueue
 module.exports.workerTake = nativeBinding.workerTake
