@@ -41,7 +41,7 @@ const runTag = randomUUID()
 
 const IN_MEMORY_SUBJECTS = [
   { id: 'meteor-cluster', label: 'meteor-cluster', script: 'meteor-cluster.mjs', reference: true },
-  { id: 'meteor-cluster-prefetch64', label: 'meteor-cluster (prefetch 64)', script: 'meteor-cluster.mjs', params: { prefetch: 64 }, only: ['throughput'] },
+  { id: 'meteor-cluster-prefetch1', label: 'meteor-cluster (prefetch 1, no tasks sent ahead)', script: 'meteor-cluster.mjs', params: { prefetch: 1 }, only: ['throughput'] },
   { id: 'meteor-cluster-spawn', label: 'meteor-cluster (worker spawn → ready, from cluster.stats())', script: 'meteor-cluster.mjs', params: { report: 'spawnToReady' }, only: ['start'] },
   { id: 'piscina', label: 'piscina (2 threads)', script: 'piscina.mjs' },
   { id: 'workerpool', label: 'workerpool (2 processes)', script: 'workerpool.mjs' },
@@ -385,7 +385,7 @@ async function main () {
     durationS: Math.round((Date.now() - started) / 100) / 10,
     sizes: SIZES,
     notes: [
-      'ratio = subject ÷ meteor-cluster (in the throughput rows, meteor-cluster with the default prefetch 1).',
+      'ratio = subject ÷ meteor-cluster (meteor-cluster with its defaults).',
       'tasks/s: higher is better; µs and ms: lower is better.',
       'Each value is the median over the repetitions listed in `reps`.'
     ],

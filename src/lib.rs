@@ -38,6 +38,9 @@ static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Laz
         .map_err(|e| e.to_string())
 });
 
+/// Buffered in-memory adds sent to the dispatcher without waiting for the burst to end.
+const ADD_BATCH: usize = 256;
+
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 type WakeCall = Box<dyn Fn() + Send + Sync>;
 
@@ -241,13 +244,21 @@ impl Master {
             priority,
             created_at: task::now_ms(),
             due_date: due_date as i64,
-            data: raw_json(data, "data")?,
+            data,
         };
         let id = task.id.clone();
         let js_seq = self.busy_call(&env)?;
         if !explicit {
-            self.adds.borrow_mut().push(task);
+            let buffered = {
+                let mut adds = self.adds.borrow_mut();
+                adds.push(task);
+                adds.len()
+            };
             self.adds_seq.set(js_seq);
+            // A long burst starts running while JS is still adding.
+            if buffered >= ADD_BATCH {
+                self.flush_adds()?;
+            }
             return Ok(id);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();

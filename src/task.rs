@@ -6,8 +6,6 @@
 //! parsed or re-encoded on the hot path.
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use std::cmp::Ordering;
 
 /// Alphabet of Meteor's `Random.id()`: 17 characters from it make an id.
@@ -22,50 +20,49 @@ pub fn new_id() -> String {
         .collect()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Task {
-    #[serde(rename = "_id")]
     pub id: String,
-    #[serde(rename = "taskType")]
     pub task_type: String,
     pub priority: i64,
     /// Milliseconds since the Unix epoch.
-    #[serde(rename = "createdAt")]
     pub created_at: i64,
     /// Milliseconds since the Unix epoch.
-    #[serde(rename = "dueDate")]
     pub due_date: i64,
-    pub data: Box<RawValue>,
+    /// JSON text of an object, as the facade's encoder wrote it (or as
+    /// MongoDB's document converts to); carried as is, never re-parsed.
+    pub data: String,
 }
 
 impl Task {
-    /// The task as JSON, with `onGoing` as the task function and listeners see it.
+    /// The task as JSON, with `onGoing` as the task function and listeners
+    /// see it (dates in ms; the facade makes Dates of them).
     pub fn to_json(&self, on_going: bool) -> String {
-        #[derive(Serialize)]
-        struct View<'a> {
-            _id: &'a str,
-            #[serde(rename = "taskType")]
-            task_type: &'a str,
-            priority: i64,
-            #[serde(rename = "createdAt")]
-            created_at: i64,
-            #[serde(rename = "dueDate")]
-            due_date: i64,
-            data: &'a RawValue,
-            #[serde(rename = "onGoing")]
-            on_going: bool,
-        }
-        serde_json::to_string(&View {
-            _id: &self.id,
-            task_type: &self.task_type,
-            priority: self.priority,
-            created_at: self.created_at,
-            due_date: self.due_date,
-            data: &self.data,
-            on_going,
-        })
-        .unwrap_or_else(|_| "null".to_owned())
+        let mut out =
+            Vec::with_capacity(112 + self.id.len() + self.task_type.len() + self.data.len());
+        out.extend_from_slice(br#"{"_id":"#);
+        json_str(&mut out, &self.id);
+        out.extend_from_slice(br#","taskType":"#);
+        json_str(&mut out, &self.task_type);
+        let numbers = format!(
+            r#","priority":{},"createdAt":{},"dueDate":{},"data":"#,
+            self.priority, self.created_at, self.due_date
+        );
+        out.extend_from_slice(numbers.as_bytes());
+        out.extend_from_slice(self.data.as_bytes());
+        out.extend_from_slice(if on_going {
+            br#","onGoing":true}"#
+        } else {
+            br#","onGoing":false}"#
+        });
+        String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
     }
+}
+
+/// Appends `s` as a JSON string.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// Run order among due tasks: higher priority, then older `createdAt`, then
@@ -132,7 +129,7 @@ mod tests {
             priority: 3,
             created_at: 1,
             due_date: 2,
-            data: RawValue::from_string(r#"{"a":[1,{"$date":5}]}"#.into()).unwrap(),
+            data: r#"{"a":[1,{"$date":5}]}"#.into(),
         };
         assert_eq!(
             task.to_json(true),

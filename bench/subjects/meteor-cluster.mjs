@@ -11,7 +11,7 @@ const cluster = new Cluster({ ECHO: (job) => job.data.x }, {
   maxAvailableWorkers: workload === 'start' ? 1 : 2,
   logs: 'error',
   keepAlive: 'always',
-  prefetch: params.prefetch ?? 1
+  ...(params.prefetch === undefined ? {} : { prefetch: params.prefetch })
 })
 
 if (Cluster.isMaster()) {

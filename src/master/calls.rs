@@ -44,7 +44,7 @@ impl NewTask {
             priority: self.priority,
             created_at: now_ms(),
             due_date: self.due_date,
-            data: self.data,
+            data: self.data.get().to_owned(),
         }
     }
 }

@@ -13,10 +13,11 @@ use crate::log::{Level, Logger};
 use crate::queue::memory::MemoryQueue;
 use crate::queue::mongo::Claimed;
 use crate::task::{now_ms, RunOrder, Task};
+use ahash::AHashMap as HashMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -260,7 +261,7 @@ impl Dispatcher {
             config,
             queue: MemoryQueue::default(),
             workers: BTreeMap::new(),
-            runs: HashMap::new(),
+            runs: HashMap::default(),
             next_worker: 1,
             next_run: 1,
             initialized: false,

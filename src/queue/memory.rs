@@ -5,8 +5,9 @@
 //! upstream's `TaskQueue.inMemory.tasks()` shows them.
 
 use crate::task::{RunOrder, Task};
+use ahash::AHashMap as HashMap;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -220,7 +221,7 @@ mod tests {
             priority,
             created_at,
             due_date,
-            data: RawValue::from_string("{}".into()).unwrap(),
+            data: "{}".into(),
         }
     }
 

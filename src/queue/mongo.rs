@@ -15,7 +15,6 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{change_stream::ChangeStream, Collection, IndexModel};
-use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -159,7 +158,7 @@ impl Store {
         let mut outcomes: Vec<Result<()>> = Vec::with_capacity(tasks.len());
         let mut positions = Vec::with_capacity(tasks.len());
         for (i, task) in tasks.iter().enumerate() {
-            match ejson::doc_from_json(task.data.get(), "data") {
+            match ejson::doc_from_json(&task.data, "data") {
                 Ok(data) => {
                     positions.push(i);
                     documents.push(doc! {
@@ -489,7 +488,7 @@ pub fn task_from_doc(document: &Document) -> Option<Task> {
         priority,
         created_at,
         due_date: ejson::millis(document.get("dueDate")).unwrap_or(created_at),
-        data: RawValue::from_string(data).ok()?,
+        data,
     })
 }
 
