@@ -212,7 +212,6 @@ fn order(task: &Task, seq: u64) -> RunOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::value::RawValue;
 
     fn task(id: &str, priority: i64, created_at: i64, due_date: i64) -> Task {
         Task {
