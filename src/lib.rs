@@ -31,7 +31,7 @@ use std::time::Duration;
 
 static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Lazy::new(|| {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("meteor-cluster")
         .enable_all()
         .build()

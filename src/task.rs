@@ -14,10 +14,22 @@ const ID_LEN: usize = 17;
 
 /// A Meteor-style random id, the shape upstream gives tasks without `_id`.
 pub fn new_id() -> String {
+    // One draw of random bytes, each used when below the largest multiple of
+    // the alphabet's size (so every character stays equally likely).
+    let limit = (256 / ID_ALPHABET.len() * ID_ALPHABET.len()) as u8;
     let mut rng = rand::thread_rng();
-    (0..ID_LEN)
-        .map(|_| ID_ALPHABET[rng.gen_range(0..ID_ALPHABET.len())] as char)
-        .collect()
+    let mut id = String::with_capacity(ID_LEN);
+    let mut bytes = [0u8; 32];
+    while id.len() < ID_LEN {
+        rng.fill(&mut bytes);
+        for &b in bytes.iter().filter(|&&b| b < limit) {
+            if id.len() == ID_LEN {
+                break;
+            }
+            id.push(ID_ALPHABET[b as usize % ID_ALPHABET.len()] as char);
+        }
+    }
+    id
 }
 
 #[derive(Debug, Clone)]

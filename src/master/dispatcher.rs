@@ -529,7 +529,11 @@ impl Dispatcher {
         };
         let now = Instant::now();
         let was_running = w.sent.front() == Some(&run);
-        w.sent.retain(|&sent| sent != run);
+        if was_running {
+            w.sent.pop_front();
+        } else {
+            w.sent.retain(|&sent| sent != run);
+        }
         match w.sent.front() {
             None => w.idle_since = now,
             Some(next) if was_running => {
@@ -715,11 +719,7 @@ impl Dispatcher {
             self.next_run += 1;
             self.logger
                 .task(&task_type, &task_id, format_args!("started"));
-            let mut frame = Vec::with_capacity(task_json.len() + 48);
-            channel::encode_into(
-                &mut frame,
-                format!(r#"{{"type":"run","run":{run},"task":{task_json}}}"#).as_bytes(),
-            );
+            let frame = channel::run_frame(run, &task_json);
             let Some(w) = self.workers.get_mut(&id) else {
                 return;
             };
