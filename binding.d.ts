@@ -13,19 +13,19 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Master {
   /** `on_events` is called (with no arguments) when `take_events` has something. */
   constructor(onEvents: () => void)
-  /**
-   * Sends the in-memory tasks added since the last flush to the dispatcher
-   * (the facade calls it once per burst of `addTask`).
-   */
-  flush(): void
   /** Every event since the last call, as a JSON array. */
   takeEvents(): string
   /**
-   * Queues an in-memory task and returns its id; it reaches the
-   * dispatcher with the next `flush` (or any other command). With an
-   * explicit `id` the dispatcher is asked at once, so a duplicate fails here.
+   * In-memory tasks the facade buffered (a burst of `addTask` calls), as
+   * JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]` with
+   * ids it made: one command, so a burst wakes the dispatcher once.
    */
-  addTask(id: string | undefined | null, taskType: string, priority: number, dueDate: number, data: string): string
+  addTasks(batch: string): void
+  /**
+   * An in-memory task with an explicit `_id`: the dispatcher is asked at
+   * once, so a duplicate fails here.
+   */
+  addTask(id: string, taskType: string, priority: number, dueDate: number, data: string): string
   configure(config: MasterConfig): void
   /** Starts a `TaskQueue` call answered by a `reply` event with this `req`. */
   request(req: number, op: string, args: string): void
@@ -68,9 +68,6 @@ export interface MasterConfig {
   /** The taskMap's types: the only persistent tasks this master claims. */
   taskTypes: Array<string>
 }
-
-/** A Meteor-style 17-character random id. */
-export declare function newTaskId(): string
 
 /** Connects this worker process to its master over the inherited `fd`. */
 export declare function workerConnect(fd: number, onFrames: () => void): void

@@ -837,7 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Master = nativeBinding.Master
 module.exports.logLine = nativeBinding.logLine
-module.exports.newTaskId = nativeBinding.newTaskId
 module.exports.workerConnect = nativeBinding.workerConnect
 module.exports.workerFlush = nativeBinding.workerFlush
 module.exports.workerQueue = nativeBinding.workerQueue

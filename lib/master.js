@@ -6,6 +6,7 @@
 const binding = require('./binding')
 const { decode, encode, taskFromWire } = require('./codec')
 const PendingCalls = require('./pending-calls')
+const { newId } = require('./ids')
 
 const listeners = { done: null, error: null }
 let broker = null
@@ -17,8 +18,10 @@ function log (level, message) {
   binding.logLine(level, message)
 }
 
+/** The native Master, with every buffered add handed over (so any call sees them). */
 function master () {
   if (native === null) native = new binding.Master(onEvents)
+  if (adds.length > 0) flushAdds()
   return native
 }
 
@@ -79,23 +82,47 @@ function request (op, argsJson) {
   return calls.start((req) => native.request(req, op, argsJson))
 }
 
+/** In-memory adds not handed to the dispatcher yet, as JSON texts. */
+let adds = []
 let flushQueued = false
+/** A long burst is handed over in slices, so it starts running while JS still adds. */
+const ADD_BATCH = 256
+let lastType = null
+let lastTypeJson = null
 
 function flushAdds () {
-  flushQueued = false
+  const batch = adds
+  adds = []
+  if (batch.length === 0) return
   try {
-    native.flush()
+    native.addTasks(`[${batch.join(',')}]`)
   } catch (error) {
-    log('error', `could not hand queued tasks to the dispatcher: ${error.message}`)
+    log('error', `could not hand ${batch.length} queued tasks to the dispatcher: ${error.message}`)
   }
+}
+
+function flushQueuedAdds () {
+  flushQueued = false
+  flushAdds()
 }
 
 /** Queues an in-memory task; a burst of adds reaches the dispatcher in one go. */
 function addInMemory (task) {
-  const id = master().addTask(task._id ?? undefined, task.taskType, task.priority, task.dueDate, task.data)
-  if (!flushQueued) {
+  if (task._id !== null) {
+    return master().addTask(task._id, task.taskType, task.priority, task.dueDate, task.data)
+  }
+  if (native === null) master()
+  if (task.taskType !== lastType) {
+    lastType = task.taskType
+    lastTypeJson = JSON.stringify(task.taskType)
+  }
+  const id = newId()
+  adds.push(`["${id}",${lastTypeJson},${task.priority},${task.dueDate},${Date.now()},${task.data}]`)
+  if (adds.length >= ADD_BATCH) {
+    flushAdds()
+  } else if (!flushQueued) {
     flushQueued = true
-    queueMicrotask(flushAdds)
+    queueMicrotask(flushQueuedAdds)
   }
   return id
 }
@@ -111,7 +138,7 @@ function close () {
     let resolve
     const promise = new Promise((r) => { resolve = r })
     closing = { promise, resolve }
-    native.close()
+    master().close()
   }
   return closing.promise
 }

@@ -38,9 +38,6 @@ static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Laz
         .map_err(|e| e.to_string())
 });
 
-/// Buffered in-memory adds sent to the dispatcher without waiting for the burst to end.
-const ADD_BATCH: usize = 256;
-
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 type WakeCall = Box<dyn Fn() + Send + Sync>;
 
@@ -71,12 +68,6 @@ fn gone() -> Error {
         Status::GenericFailure,
         "the meteor-cluster dispatcher has stopped",
     )
-}
-
-/// A Meteor-style 17-character random id.
-#[napi]
-pub fn new_task_id() -> String {
-    task::new_id()
 }
 
 /// The master's options, already checked by the JS facade.
@@ -112,13 +103,6 @@ pub struct Master {
     wake: Arc<Wake>,
     referred: bool,
     js_seq: u64,
-    /// In-memory adds made since the last flush: sent as one command, so a
-    /// burst of `addTask` calls wakes the dispatcher once, not per task.
-    adds: std::cell::RefCell<Vec<task::Task>>,
-    /// The number of the last buffered add: the flush carries it, not the
-    /// number of a later call that triggered the flush (which the dispatcher
-    /// has not seen yet, and must not be told it has).
-    adds_seq: std::cell::Cell<u64>,
 }
 
 #[napi]
@@ -138,8 +122,6 @@ impl Master {
             wake,
             referred: false,
             js_seq: 0,
-            adds: Default::default(),
-            adds_seq: Default::default(),
         })
     }
 
@@ -174,9 +156,7 @@ impl Master {
         Ok(self.js_seq)
     }
 
-    /// Sends the buffered adds first, so every command sees them.
     fn send(&self, cmd: Cmd) -> Result<()> {
-        self.flush_adds()?;
         if self.handle.send(cmd) {
             Ok(())
         } else {
@@ -188,27 +168,6 @@ impl Master {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Cmd::Query(query, tx))?;
         rx.blocking_recv().map_err(|_| gone())
-    }
-
-    fn flush_adds(&self) -> Result<()> {
-        let tasks = std::mem::take(&mut *self.adds.borrow_mut());
-        if tasks.is_empty()
-            || self.handle.send(Cmd::AddTasks {
-                tasks,
-                js_seq: self.adds_seq.get(),
-            })
-        {
-            Ok(())
-        } else {
-            Err(gone())
-        }
-    }
-
-    /// Sends the in-memory tasks added since the last flush to the dispatcher
-    /// (the facade calls it once per burst of `addTask`).
-    #[napi]
-    pub fn flush(&self) -> Result<()> {
-        self.flush_adds()
     }
 
     /// Every event since the last call, as a JSON array.
@@ -224,43 +183,36 @@ impl Master {
         Ok(events)
     }
 
-    /// Queues an in-memory task and returns its id; it reaches the
-    /// dispatcher with the next `flush` (or any other command). With an
-    /// explicit `id` the dispatcher is asked at once, so a duplicate fails here.
+    /// In-memory tasks the facade buffered (a burst of `addTask` calls), as
+    /// JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]` with
+    /// ids it made: one command, so a burst wakes the dispatcher once.
+    #[napi]
+    pub fn add_tasks(&mut self, env: Env, batch: String) -> Result<()> {
+        let js_seq = self.busy_call(&env)?;
+        self.send(Cmd::AddTasks { batch, js_seq })
+    }
+
+    /// An in-memory task with an explicit `_id`: the dispatcher is asked at
+    /// once, so a duplicate fails here.
     #[napi]
     pub fn add_task(
         &mut self,
         env: Env,
-        id: Option<String>,
+        id: String,
         task_type: String,
         priority: i64,
         due_date: f64,
         data: String,
     ) -> Result<String> {
-        let explicit = id.is_some();
         let task = task::Task {
-            id: id.unwrap_or_else(task::new_id),
+            id,
             task_type,
             priority,
             created_at: task::now_ms(),
             due_date: due_date as i64,
             data,
         };
-        let id = task.id.clone();
         let js_seq = self.busy_call(&env)?;
-        if !explicit {
-            let buffered = {
-                let mut adds = self.adds.borrow_mut();
-                adds.push(task);
-                adds.len()
-            };
-            self.adds_seq.set(js_seq);
-            // A long burst starts running while JS is still adding.
-            if buffered >= ADD_BATCH {
-                self.flush_adds()?;
-            }
-            return Ok(id);
-        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Cmd::AddTask {
             task,

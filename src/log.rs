@@ -1,7 +1,9 @@
 //! Log lines in upstream's shape, `${timestamp}:nschwarz:cluster:${taskType}:${taskId}`,
 //! filtered by the `logs` option and by the `DEBUG` convention of the
-//! `debug` package. Task lines go to stdout, warnings and errors to stderr,
-//! each in one write so they never interleave with other output mid-line.
+//! `debug` package. Task lines go to stdout, gathered and written once per
+//! dispatcher round (`flush`), so a busy pool does not pay a write per line;
+//! warnings and errors go to stderr at once. Lines are whole in every
+//! write, so they never interleave with other output mid-line.
 
 use std::io::Write;
 
@@ -15,12 +17,14 @@ pub enum Level {
     Error,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Logger {
     level: Level,
     debug: Option<String>,
     /// `enabled("TASK")`, decided once: it is asked twice per task.
     tasks: bool,
+    /// Task lines not written yet.
+    pending: std::cell::RefCell<String>,
 }
 
 impl Logger {
@@ -33,12 +37,14 @@ impl Logger {
             level,
             debug,
             tasks: false,
+            pending: Default::default(),
         };
         logger.tasks = logger.enabled("TASK");
         logger
     }
 
     pub fn set_level(&mut self, level: Level) {
+        self.flush();
         *self = Self::with_debug(level, self.debug.take());
     }
 
@@ -60,8 +66,18 @@ impl Logger {
     /// `what` is formatted only when task lines are on.
     pub fn task(&self, task_type: &str, task_id: &str, what: std::fmt::Arguments) {
         if self.tasks {
-            let line = format!("{}:{NS}:{task_type}:{task_id} {what}\n", timestamp());
-            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            use std::fmt::Write as _;
+            let mut pending = self.pending.borrow_mut();
+            let _ = writeln!(pending, "{}:{NS}:{task_type}:{task_id} {what}", timestamp());
+        }
+    }
+
+    /// Writes the task lines gathered since the last flush, in one write.
+    pub fn flush(&self) {
+        let mut pending = self.pending.borrow_mut();
+        if !pending.is_empty() {
+            let _ = std::io::stdout().lock().write_all(pending.as_bytes());
+            pending.clear();
         }
     }
 

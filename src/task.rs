@@ -6,6 +6,7 @@
 //! parsed or re-encoded on the hot path.
 
 use rand::Rng;
+use serde_json::value::RawValue;
 use std::cmp::Ordering;
 
 /// Alphabet of Meteor's `Random.id()`: 17 characters from it make an id.
@@ -71,6 +72,29 @@ impl Task {
     }
 }
 
+impl Task {
+    /// The facade's batch of in-memory adds: JSON
+    /// `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
+    pub fn parse_batch(json: &str) -> Result<Vec<Task>, String> {
+        type Row<'a> = (String, String, i64, f64, f64, &'a RawValue);
+        let rows: Vec<Row> =
+            serde_json::from_str(json).map_err(|e| format!("unreadable batch of adds: {e}"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, task_type, priority, due_date, created_at, data)| Task {
+                    id,
+                    task_type,
+                    priority,
+                    created_at: created_at as i64,
+                    due_date: due_date as i64,
+                    data: data.get().to_owned(),
+                },
+            )
+            .collect())
+    }
+}
+
 /// Appends `s` as a JSON string.
 fn json_str(out: &mut Vec<u8>, s: &str) {
     // Writing a str into a Vec cannot fail.
@@ -112,6 +136,23 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_of_adds_parse_with_their_data_untouched() {
+        let tasks = Task::parse_batch(
+            r#"[["a","T\"x",3,20,10,{"d":[1,{"$date":5}]}],["b","U",-1,7,7,{}]]"#,
+        )
+        .unwrap();
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[0].task_type, "T\"x");
+        assert_eq!(
+            (tasks[0].priority, tasks[0].due_date, tasks[0].created_at),
+            (3, 20, 10)
+        );
+        assert_eq!(tasks[0].data, r#"{"d":[1,{"$date":5}]}"#);
+        assert_eq!(tasks[1].id, "b");
+        assert!(Task::parse_batch("[[1]]").is_err());
+    }
 
     #[test]
     fn ids_look_like_meteor_ids() {

@@ -98,9 +98,9 @@ pub enum Cmd {
         js_seq: u64,
         reply: oneshot::Sender<Result<String, String>>,
     },
-    /// In-memory tasks added from JS since its last flush.
+    /// In-memory tasks the facade buffered, as JSON (see `Master::add_tasks`).
     AddTasks {
-        tasks: Vec<Task>,
+        batch: String,
         js_seq: u64,
     },
     Configure(Box<Config>),
@@ -157,7 +157,7 @@ struct Worker {
     stopping: bool,
     /// Runs sent to this worker and not answered, in the order it runs them
     /// (one at a time): the first is the one running, the rest are prefetched.
-    sent: VecDeque<u64>,
+    sent: VecDeque<Sent>,
     spawned_at: Instant,
     idle_since: Instant,
 }
@@ -181,6 +181,15 @@ fn persistent_rank(task: &Task) -> Rank {
     }
 }
 
+/// A run as its worker's FIFO holds it: what recalling needs, without
+/// looking the run up.
+struct Sent {
+    run: u64,
+    rank: Rank,
+    /// A `Recall` for it was sent.
+    recalling: bool,
+}
+
 /// One attempt at a task, from dispatch to its outcome.
 struct Run {
     worker: u32,
@@ -189,12 +198,9 @@ struct Run {
     /// The task as sent to the worker; the `done`/`error` event carries it.
     task_json: String,
     started: Instant,
-    rank: Rank,
     /// A persistent task's claim; `None` for an in-memory task (which stays
     /// in the in-memory queue while it runs).
     claimed: Option<Claimed>,
-    /// A `Recall` for it was sent.
-    recalling: bool,
 }
 
 /// A task ready to hand to a worker, from either queue.
@@ -308,12 +314,17 @@ impl Dispatcher {
                 self.js_seq = self.js_seq.max(js_seq);
                 let _ = reply.send(self.add(task));
             }
-            Cmd::AddTasks { tasks, js_seq } => {
+            Cmd::AddTasks { batch, js_seq } => {
                 self.js_seq = self.js_seq.max(js_seq);
-                for task in tasks {
-                    if let Err(e) = self.add(task) {
-                        self.logger.error(&e);
+                match Task::parse_batch(&batch) {
+                    Ok(tasks) => {
+                        for task in tasks {
+                            if let Err(e) = self.add(task) {
+                                self.logger.error(&e);
+                            }
+                        }
                     }
+                    Err(e) => self.logger.error(&format!("in-memory tasks lost: {e}")),
                 }
             }
             Cmd::Configure(config) => {
@@ -484,7 +495,7 @@ impl Dispatcher {
         self.counters.workers_exited += 1;
         // The worker ran its runs one at a time, in order: the first was
         // running when it died; the ones behind it never started.
-        let mut sent = w.sent.iter().copied();
+        let mut sent = w.sent.iter().map(|s| s.run);
         let lost = sent.next();
         for run in sent {
             self.take_back(run);
@@ -528,16 +539,16 @@ impl Dispatcher {
             return Some(r);
         };
         let now = Instant::now();
-        let was_running = w.sent.front() == Some(&run);
+        let was_running = w.sent.front().is_some_and(|s| s.run == run);
         if was_running {
             w.sent.pop_front();
         } else {
-            w.sent.retain(|&sent| sent != run);
+            w.sent.retain(|s| s.run != run);
         }
         match w.sent.front() {
             None => w.idle_since = now,
             Some(next) if was_running => {
-                if let Some(next) = self.runs.get_mut(next) {
+                if let Some(next) = self.runs.get_mut(&next.run) {
                     next.started = now;
                 }
             }
@@ -582,30 +593,20 @@ impl Dispatcher {
         if best.is_none() && !rebalance {
             return;
         }
-        for w in self.workers.values() {
+        for w in self.workers.values_mut() {
             if w.stopping || w.sent.len() < 2 {
                 continue;
             }
-            let runs: Vec<u64> = w
-                .sent
-                .iter()
-                .skip(1)
-                .copied()
-                .filter(|run| {
-                    self.runs.get(run).is_some_and(|r| {
-                        !r.recalling && (rebalance || best.is_some_and(|b| b > r.rank))
-                    })
-                })
-                .collect();
-            if runs.is_empty() {
-                continue;
-            }
-            for run in &runs {
-                if let Some(r) = self.runs.get_mut(run) {
-                    r.recalling = true;
+            let mut runs = Vec::new();
+            for s in w.sent.iter_mut().skip(1) {
+                if !s.recalling && (rebalance || best.is_some_and(|b| b > s.rank)) {
+                    s.recalling = true;
+                    runs.push(s.run);
                 }
             }
-            send(w, &ToWorker::Recall { runs });
+            if !runs.is_empty() {
+                send(w, &ToWorker::Recall { runs });
+            }
         }
     }
 
@@ -615,12 +616,11 @@ impl Dispatcher {
             .values()
             .filter(live)
             .any(|w| w.sent.is_empty())
-            && self.workers.values().filter(live).any(|w| {
-                w.sent
-                    .iter()
-                    .skip(1)
-                    .any(|run| self.runs.get(run).is_some_and(|r| !r.recalling))
-            })
+            && self
+                .workers
+                .values()
+                .filter(live)
+                .any(|w| w.sent.iter().skip(1).any(|s| !s.recalling))
     }
 
     /// Dispatches, scales the pool, publishes events; returns when to wake
@@ -723,7 +723,11 @@ impl Dispatcher {
             let Some(w) = self.workers.get_mut(&id) else {
                 return;
             };
-            w.sent.push_back(run);
+            w.sent.push_back(Sent {
+                run,
+                rank,
+                recalling: false,
+            });
             let _ = w.proc.frames.send(frame);
             self.runs.insert(
                 run,
@@ -733,9 +737,7 @@ impl Dispatcher {
                     task_type,
                     task_json,
                     started: Instant::now(),
-                    rank,
                     claimed,
-                    recalling: false,
                 },
             );
         }
@@ -778,6 +780,8 @@ impl Dispatcher {
     }
 
     fn publish(&mut self) {
+        // Task lines first: a line reads before the listener call it precedes.
+        self.logger.flush();
         let busy = self.js_requests > 0
             || !self.persistent.settled()
             || (self.initialized
