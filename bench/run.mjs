@@ -45,7 +45,8 @@ const IN_MEMORY_SUBJECTS = [
   { id: 'meteor-cluster-spawn', label: 'meteor-cluster (worker spawn → ready, from cluster.stats())', script: 'meteor-cluster.mjs', params: { report: 'spawnToReady' }, only: ['start'] },
   { id: 'piscina', label: 'piscina (2 threads)', script: 'piscina.mjs' },
   { id: 'workerpool', label: 'workerpool (2 processes)', script: 'workerpool.mjs' },
-  { id: 'plain-cluster', label: 'plain cluster + process.send', script: 'plain-cluster.mjs' }
+  { id: 'plain-cluster', label: 'plain cluster + process.send', script: 'plain-cluster.mjs' },
+  { id: 'node-boot', label: "node -e '' (Node's own boot: the floor)", script: 'node-boot.mjs', only: ['start'] }
 ]
 const START_LABELS = {
   'meteor-cluster': 'meteor-cluster (first task on a cold pool)',
@@ -247,6 +248,8 @@ function machine () {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     node: process.version,
     loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
+    // Node parses these certificates at every process start (Node 20).
+    nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset',
     meteorCluster: { version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version, commit: gitCommit(), build: buildProfile() },
     peers: Object.fromEntries(['piscina', 'workerpool', 'agenda', '@agendajs/mongo-backend', 'mongodb'].map((p) => [p, version(p)]))
   }
@@ -398,7 +401,7 @@ async function main () {
   console.log(table())
   console.log()
   console.log(`Machine: ${info.cpus} × ${info.cpuModel}, ${info.memoryGiB} GiB, ${info.platform}, Node ${info.node}; ` +
-    `load average at start ${info.loadAverageAtStart.join(' ')}; meteor-cluster ${info.meteorCluster.version} ` +
+    `NODE_EXTRA_CA_CERTS ${info.nodeExtraCaCerts}; load average at start ${info.loadAverageAtStart.join(' ')}; meteor-cluster ${info.meteorCluster.version} ` +
     `(${info.meteorCluster.commit}, ${info.meteorCluster.build} build).`)
   console.log(`Command: \`${command}\` (${output.durationS} s). Ratio = subject ÷ meteor-cluster; ` +
     'tasks/s: higher is better, µs/ms: lower is better; medians over repetitions.')
