@@ -189,6 +189,28 @@ test('two masters with different taskMaps share one collection: each task runs e
   })
 })
 
+test('a master running slow tasks claims only a few ahead: a second master started later gets a share', async () => {
+  const url = freshUrl()
+  let started = null
+  const first = new Promise((resolve) => { started = resolve })
+  const a = persistent('slowShare', url, {
+    timeout: 60000,
+    env: { MASTER_NAME: 'A' },
+    onReport: (r) => { if (r.kind === 'done') started() }
+  })
+  await first
+  const b = await persistent('slowShare', url, { timeout: 60000, env: { MASTER_NAME: 'B' } })
+  const resultA = await a
+  assert.equal(resultA.code, 0, resultA.stderr)
+  assert.equal(b.code, 0, b.stderr)
+  await withDb(url, async (db) => {
+    const completions = await db.collection('completions').find().toArray()
+    assert.equal(completions.length, 24, 'each task ran exactly once')
+    const byB = completions.filter((c) => c.master === 'B').length
+    assert.ok(byB >= 6, `the later master ran only ${byB} of 24 tasks`)
+  })
+})
+
 test('the database stopped and restarted during a run: in-memory tasks go on, adds fail fast, nothing acknowledged is lost', async () => {
   const { startServer } = await import('./mongo.mjs')
   const server = await startServer('outage')

@@ -28,6 +28,8 @@ mod scaling;
 
 /// A worker that does not stop within this long after `Stop` is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Runs a worker may hold when the next task is a persistent one.
+const PERSISTENT_AHEAD: usize = 2;
 /// First wait before spawning again after a worker failed to start.
 const SPAWN_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -365,6 +367,10 @@ impl Dispatcher {
                 self.reply(origin, req, result);
             }
             Cmd::Store(event) => {
+                self.persistent.workers_idle = self
+                    .workers
+                    .values()
+                    .any(|w| w.ready && !w.stopping && w.sent.is_empty());
                 if let StoreEvent::Inserted(answers) = &event {
                     for (origin, req, answer) in answers.iter().cloned() {
                         self.reply(origin, req, answer);
@@ -662,11 +668,13 @@ impl Dispatcher {
             } else {
                 0
             };
-        // Claim ahead: enough for every worker slot and one more round,
-        // after the in-memory tasks, which always go first.
-        let slots = self.config.max_workers * self.config.prefetch;
+        // Claim ahead: a task for every worker and one more round, after the
+        // in-memory tasks, which always go first. Not `prefetch` per worker:
+        // claims taken ahead are hidden from other masters sharing the
+        // collection; the claim batch grows by itself while workers drain
+        // a backlog faster than claims come back.
         let want = if dispatching {
-            (2 * slots).saturating_sub(self.runs.len() + in_memory)
+            (2 * self.config.max_workers).saturating_sub(self.runs.len() + in_memory)
         } else {
             0
         };
@@ -696,10 +704,19 @@ impl Dispatcher {
     fn dispatch(&mut self) {
         let now_ms = now_ms();
         loop {
+            // A claimed persistent task waits in a worker's FIFO only behind
+            // one other: claims parked there would be hidden from other
+            // masters, and would hide from the claim logic that workers
+            // drain the buffer faster than claims come back.
+            let room = if self.queue.peek_next(now_ms).is_some() {
+                self.config.prefetch
+            } else {
+                self.config.prefetch.min(PERSISTENT_AHEAD)
+            };
             let Some(id) = self
                 .workers
                 .iter()
-                .filter(|(_, w)| w.ready && !w.stopping && w.sent.len() < self.config.prefetch)
+                .filter(|(_, w)| w.ready && !w.stopping && w.sent.len() < room)
                 .min_by_key(|(_, w)| w.sent.len())
                 .map(|(id, _)| *id)
             else {

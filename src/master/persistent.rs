@@ -75,6 +75,11 @@ pub struct Persistent {
     claiming: bool,
     /// How many tasks the next claim may take beyond what the pool needs now.
     claim_size: usize,
+    /// Set by the dispatcher: a ready worker has nothing to run. Claims grow
+    /// only then (a backlog drained faster than claims come back), never
+    /// while the workers are busy, so slow tasks are not hoarded from other
+    /// masters.
+    pub workers_idle: bool,
     /// The last claim found fewer tasks than it asked for.
     exhausted: bool,
     /// When a scheduled persistent task becomes due, if one is known.
@@ -112,6 +117,7 @@ impl Default for Persistent {
             warned: false,
             claiming: false,
             claim_size: 0,
+            workers_idle: false,
             exhausted: false,
             next_due_at: None,
             poll_at: now,
@@ -265,7 +271,7 @@ impl Persistent {
                 match result {
                     Ok((claimed, more)) => {
                         self.exhausted = !more;
-                        self.claim_size = if more && self.buffer.is_empty() {
+                        self.claim_size = if more && self.buffer.is_empty() && self.workers_idle {
                             (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
                         } else if more {
                             self.claim_size
@@ -524,11 +530,15 @@ impl Persistent {
         let Some(store) = self.store.clone() else {
             return;
         };
-        let tokens: Vec<String> = self.buffer.drain(..).map(|c| c.token).collect();
+        let claims: Vec<(String, String)> = self
+            .buffer
+            .drain(..)
+            .map(|c| (c.task.id, c.token))
+            .collect();
         self.releasing = true;
         let tx = tx.clone();
         tokio::spawn(async move {
-            let result = store.release(&tokens).await.map_err(|e| e.to_string());
+            let result = store.release(&claims).await.map_err(|e| e.to_string());
             let _ = tx.send(Cmd::Store(StoreEvent::Released(result)));
         });
     }

@@ -351,10 +351,14 @@ impl Store {
     }
 
     /// Hands claimed tasks that never started back to the queue.
-    pub async fn release(&self, tokens: &[String]) -> Result<()> {
+    pub async fn release(&self, claims: &[(String, String)]) -> Result<()> {
+        // By `_id` and token: tasks of one claim share its token, and those
+        // already running must keep theirs.
+        let (ids, tokens): (Vec<&String>, Vec<&String>) =
+            claims.iter().map(|(id, token)| (id, token)).unzip();
         self.coll
             .update_many(
-                doc! { "lease.token": { "$in": tokens } },
+                doc! { "_id": { "$in": ids }, "lease.token": { "$in": tokens } },
                 doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" }, "$inc": { "attempts": -1 } },
             )
             .await?;
