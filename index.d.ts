@@ -80,7 +80,11 @@ export interface ClusterOptions {
   keepAlive?: 'always' | number | null
   /** Default true; when false nothing is dispatched before `initialize()`. */
   autoInitialize?: boolean
-  /** Tasks sent ahead to each worker beyond the one it runs (they still run one at a time). Default 1. */
+  /**
+   * Runs a worker may hold: the one it runs and those sent ahead (they still run one at a time,
+   * and a better task added later still runs first). Default 64; 1 gives upstream's one task
+   * per worker. Persistent tasks are sent at most 2 ahead, so other masters get their share.
+   */
   prefetch?: number
   /** ms a new worker has to construct its Cluster before it is killed. Default 60000. */
   workerStartTimeout?: number
