@@ -104,6 +104,16 @@ test('task start and end are logged as timestamp:nschwarz:cluster:taskType:taskI
   assert.equal(reportsOf(quiet, 'done').length, 1)
 })
 
+test('a task sent ahead is logged as started when it starts, after the one before it is done', async () => {
+  const result = await run('scenario.mjs', ['logOrder'])
+  assert.equal(result.code, 0, result.stderr)
+  const ids = reportsOf(result, 'done').map((e) => e.task._id)
+  assert.equal(ids.length, 2)
+  const lines = result.stdout.split('\n').filter((l) => l.includes(':nschwarz:cluster:SLOW:'))
+  const events = lines.map((l) => `${ids.indexOf(l.split(':SLOW:')[1].split(' ')[0])} ${l.split(' ')[1]}`)
+  assert.deepEqual(events, ['0 started', '0 done', '1 started', '1 done'])
+})
+
 test('cluster.stats() counts tasks and workers and times worker starts', async () => {
   const result = await run('scenario.mjs', ['stats'])
   assert.equal(result.code, 0, result.stderr)

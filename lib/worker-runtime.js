@@ -29,8 +29,8 @@ function serve (map) {
   connect()
   // A task that ends the process (process.exit, an uncaught throw) must not
   // take the replies of the tasks before it along: they finished.
-  process.on('exit', flush)
-  process.on('uncaughtExceptionMonitor', flush)
+  process.on('exit', flushBeforeExit)
+  process.on('uncaughtExceptionMonitor', flushBeforeExit)
   send('{"type":"ready"}')
   flush()
 }
@@ -42,6 +42,14 @@ function send (frame) {
 
 function flush () {
   binding.workerFlush()
+}
+
+function flushBeforeExit () {
+  try {
+    flush()
+  } catch {
+    // the master is gone: nobody is left to read them
+  }
 }
 
 function onFrames () {

@@ -452,7 +452,7 @@ impl Dispatcher {
     /// Records the outcome of a run; `kind` is the event type, "done" or "error".
     /// A missing `value` (a task that returned `undefined`) stays missing.
     fn finish(&mut self, run: u64, kind: &str, value: Option<&RawValue>) {
-        let Some(r) = self.unassign(run) else {
+        let Some((r, next)) = self.unassign(run) else {
             return;
         };
         let now = Instant::now();
@@ -470,6 +470,11 @@ impl Dispatcher {
                 r.task_id,
                 value.map(error_message).unwrap_or_default()
             ));
+        }
+        // Sent ahead, the next run on that worker starts (and says so) now.
+        if let Some(next) = next.and_then(|run| self.runs.get(&run)) {
+            self.logger
+                .task(&next.task_type, &next.task_id, format_args!("started"));
         }
         let event = match value {
             Some(value) => format!(
@@ -538,11 +543,11 @@ impl Dispatcher {
 
     /// Forgets `run` and takes it off its worker. When it was the one running,
     /// the next one in that worker's FIFO starts now: its duration counts
-    /// from here, not from when it was sent ahead.
-    fn unassign(&mut self, run: u64) -> Option<Run> {
+    /// from here, not from when it was sent ahead; that next run is returned.
+    fn unassign(&mut self, run: u64) -> Option<(Run, Option<u64>)> {
         let r = self.runs.remove(&run)?;
         let Some(w) = self.workers.get_mut(&r.worker) else {
-            return Some(r);
+            return Some((r, None));
         };
         let now = Instant::now();
         let was_running = w.sent.front().is_some_and(|s| s.run == run);
@@ -551,21 +556,24 @@ impl Dispatcher {
         } else {
             w.sent.retain(|s| s.run != run);
         }
+        let mut started = None;
         match w.sent.front() {
             None => w.idle_since = now,
             Some(next) if was_running => {
-                if let Some(next) = self.runs.get_mut(&next.run) {
-                    next.started = now;
+                if let Some(next_run) = self.runs.get_mut(&next.run) {
+                    next_run.started = now;
+                    started = Some(next.run);
                 }
             }
             Some(_) => {}
         }
-        Some(r)
+        Some((r, started))
     }
 
     /// Puts a run its worker never started back in its queue, at its old place.
     fn take_back(&mut self, run: u64) {
-        let Some(r) = self.unassign(run) else {
+        // Only runs that never started come back, so none starts after them.
+        let Some((r, _)) = self.unassign(run) else {
             return;
         };
         match r.claimed {
@@ -734,12 +742,16 @@ impl Dispatcher {
             };
             let run = self.next_run;
             self.next_run += 1;
-            self.logger
-                .task(&task_type, &task_id, format_args!("started"));
             let frame = channel::run_frame(run, &task_json);
-            let Some(w) = self.workers.get_mut(&id) else {
-                return;
-            };
+            let w = self
+                .workers
+                .get_mut(&id)
+                .expect("the worker was chosen from this map just above");
+            // Sent ahead, it starts (and says so) when the one before it ends.
+            if w.sent.is_empty() {
+                self.logger
+                    .task(&task_type, &task_id, format_args!("started"));
+            }
             w.sent.push_back(Sent {
                 run,
                 rank,
