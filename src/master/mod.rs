@@ -7,3 +7,4 @@ pub mod dispatcher;
 pub mod events;
 pub mod persistent;
 pub mod pool;
+mod spawn;

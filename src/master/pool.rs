@@ -1,13 +1,14 @@
-//! Worker processes: spawned from Rust with a private socketpair on fd 3,
-//! one reader and one writer task each, and an exit watcher. A worker's
+//! Worker processes: spawned from Rust (`spawn.rs`) with a private
+//! socketpair on fd 3, one reader and one writer task each, and an exit
+//! watcher that reaps the process. A worker's
 //! frames reach the dispatcher in order, followed by exactly one `Exited`.
 
 use super::dispatcher::Cmd;
-use crate::channel::{self, ToMaster, CHANNEL_FD, ENV_CHANNEL_FD, ENV_WORKER_ID};
+use crate::channel::{self, ToMaster};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
@@ -43,38 +44,8 @@ pub fn spawn(
     cmds: mpsc::UnboundedSender<Cmd>,
 ) -> io::Result<WorkerProc> {
     let (master_end, worker_end) = std::os::unix::net::UnixStream::pair()?;
-    let worker_fd = worker_end.as_raw_fd();
-    let mut command = Command::new(&spec.exec_path);
-    command
-        .args(&spec.args)
-        .env(ENV_WORKER_ID, id.to_string())
-        .env(ENV_CHANNEL_FD, CHANNEL_FD.to_string())
-        .env("PORT", spec.port.to_string())
-        .stdin(Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec. Node marks
-    // its stdout and stderr close-on-exec, so they are cleared here for the
-    // worker to share the master's output; dup2 puts the worker's end on the
-    // agreed descriptor without close-on-exec; every other descriptor of ours
-    // stays close-on-exec.
-    unsafe {
-        command.pre_exec(move || {
-            // A closed stdout or stderr just stays closed.
-            for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
-                libc::fcntl(fd, libc::F_SETFD, 0);
-            }
-            if worker_fd == CHANNEL_FD {
-                if libc::fcntl(CHANNEL_FD, libc::F_SETFD, 0) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-            } else if libc::dup2(worker_fd, CHANNEL_FD) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command.spawn()?;
+    let pid = super::spawn::spawn(spec, id, worker_end.as_raw_fd())?;
     drop(worker_end);
-    let pid = child.id();
 
     master_end.set_nonblocking(true)?;
     let (reader, writer) = tokio::net::UnixStream::from_std(master_end)?.into_split();
@@ -83,7 +54,7 @@ pub fn spawn(
     tokio::spawn(async move {
         read_frames(reader, id, &cmds).await;
         // The socket closes when the process exits; reap it for the status.
-        let status = tokio::task::spawn_blocking(move || child.wait())
+        let status = tokio::task::spawn_blocking(move || wait(pid))
             .await
             .map_err(io::Error::other)
             .and_then(|r| r);
@@ -93,7 +64,25 @@ pub fn spawn(
         };
         let _ = cmds.send(Cmd::WorkerExited { worker: id, exit });
     });
-    Ok(WorkerProc { pid, frames })
+    Ok(WorkerProc {
+        pid: pid as u32,
+        frames,
+    })
+}
+
+/// Waits for the worker process `pid` to end; its exit status.
+fn wait(pid: libc::pid_t) -> io::Result<ExitStatus> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on a child we spawned and have not reaped.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            return Ok(ExitStatus::from_raw(status));
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
 }
 
 /// Writes queued frames, coalescing whatever is queued into one flush.

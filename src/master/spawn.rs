@@ -1,0 +1,171 @@
+//! Starting a worker process with `posix_spawn`: glibc runs it as a vfork,
+//! so the master's page tables are not copied (a `fork` of a large Node
+//! master costs milliseconds, and more the bigger its heap), and no code of
+//! ours runs in the child between fork and exec.
+
+use super::pool::SpawnSpec;
+use crate::channel::{CHANNEL_FD, ENV_CHANNEL_FD, ENV_WORKER_ID};
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::ptr;
+
+/// The descriptors the file actions use must lie above the standard ones
+/// and the channel's.
+const LOWEST_SPARE_FD: RawFd = 10;
+
+fn c_string(bytes: Vec<u8>) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the worker's command line or environment holds a NUL byte",
+        )
+    })
+}
+
+/// `argv` and `envp` as C arrays: the strings and the null-terminated
+/// pointer lists that point into them (valid while `self` lives).
+struct CArgs {
+    _strings: Vec<CString>,
+    pointers: Vec<*mut libc::c_char>,
+}
+
+impl CArgs {
+    fn new(strings: Vec<CString>) -> Self {
+        let pointers = strings
+            .iter()
+            .map(|s| s.as_ptr() as *mut libc::c_char)
+            .chain(std::iter::once(ptr::null_mut()))
+            .collect();
+        CArgs {
+            _strings: strings,
+            pointers,
+        }
+    }
+}
+
+/// The master's environment with the worker's identity, channel and `PORT`.
+fn environment(spec: &SpawnSpec, id: u32) -> io::Result<Vec<CString>> {
+    let ours = [
+        (ENV_WORKER_ID, id.to_string()),
+        (ENV_CHANNEL_FD, CHANNEL_FD.to_string()),
+        ("PORT", spec.port.to_string()),
+    ];
+    let mut env = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        if ours.iter().any(|(name, _)| OsStr::new(name) == key) {
+            continue;
+        }
+        let mut pair = key.into_vec();
+        pair.push(b'=');
+        pair.extend(value.into_vec());
+        env.push(c_string(pair)?);
+    }
+    for (key, value) in ours {
+        env.push(c_string(format!("{key}={value}").into_bytes())?);
+    }
+    Ok(env)
+}
+
+/// Fails with the errno a posix_spawn* call returned.
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Starts `spec` with `channel` (the worker's end of the socketpair) on fd 3,
+/// stdin on /dev/null, stdout and stderr shared with the master, an empty
+/// signal mask and SIGPIPE back to its default. Returns the pid.
+pub fn spawn(spec: &SpawnSpec, id: u32, channel: RawFd) -> io::Result<libc::pid_t> {
+    let path = c_string(spec.exec_path.as_bytes().to_vec())?;
+    let mut argv = vec![path.clone()];
+    for arg in &spec.args {
+        argv.push(c_string(arg.as_bytes().to_vec())?);
+    }
+    let argv = CArgs::new(argv);
+    let envp = CArgs::new(environment(spec, id)?);
+    // A spare copy of the channel above the descriptors being set up, used
+    // as the stepping stone that clears close-on-exec on stdout and stderr
+    // (Node marks them so): dup2 onto another number and back.
+    // SAFETY: fcntl on a descriptor we own; the result is a new descriptor
+    // we take ownership of at once.
+    let spare = unsafe { libc::fcntl(channel, libc::F_DUPFD_CLOEXEC, LOWEST_SPARE_FD) };
+    if spare == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `spare` was just created and nothing else owns it.
+    let spare = unsafe { OwnedFd::from_raw_fd(spare) };
+    let stepping = spare.as_raw_fd();
+    let dev_null = c"/dev/null";
+
+    // SAFETY: the file actions and attributes are initialized before use and
+    // destroyed on every path; the argv/envp pointers stay valid until
+    // posix_spawn returns; every descriptor named is open in this process.
+    unsafe {
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        check(libc::posix_spawn_file_actions_init(&mut actions))?;
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        if let Err(e) = check(libc::posix_spawnattr_init(&mut attr)) {
+            libc::posix_spawn_file_actions_destroy(&mut actions);
+            return Err(e);
+        }
+        let result = (|| {
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut actions,
+                stepping,
+                CHANNEL_FD,
+            ))?;
+            for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+                check(libc::posix_spawn_file_actions_adddup2(
+                    &mut actions,
+                    fd,
+                    stepping,
+                ))?;
+                check(libc::posix_spawn_file_actions_adddup2(
+                    &mut actions,
+                    stepping,
+                    fd,
+                ))?;
+            }
+            check(libc::posix_spawn_file_actions_addclose(
+                &mut actions,
+                stepping,
+            ))?;
+            check(libc::posix_spawn_file_actions_addopen(
+                &mut actions,
+                libc::STDIN_FILENO,
+                dev_null.as_ptr(),
+                libc::O_RDONLY,
+                0,
+            ))?;
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            check(libc::posix_spawnattr_setsigmask(&mut attr, &none))?;
+            let mut defaults: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut defaults);
+            libc::sigaddset(&mut defaults, libc::SIGPIPE);
+            check(libc::posix_spawnattr_setsigdefault(&mut attr, &defaults))?;
+            check(libc::posix_spawnattr_setflags(
+                &mut attr,
+                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
+            ))?;
+            let mut pid: libc::pid_t = 0;
+            check(libc::posix_spawn(
+                &mut pid,
+                path.as_ptr(),
+                &actions,
+                &attr,
+                argv.pointers.as_ptr(),
+                envp.pointers.as_ptr(),
+            ))?;
+            Ok(pid)
+        })();
+        libc::posix_spawnattr_destroy(&mut attr);
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        result
+    }
+}
