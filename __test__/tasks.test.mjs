@@ -71,6 +71,18 @@ test('the in-memory queue API finds, lists and removes tasks, and refuses a dupl
   assert.deepEqual(ran.sort(), [a, b, d].sort(), 'the removed task never ran')
 })
 
+test('a burst of adds in one tick is seen at once, in order, by the queue API; every task runs', async () => {
+  const result = await run('scenario.mjs', ['burstVisible'])
+  assert.equal(result.code, 0, result.stderr)
+  const [burst] = reportsOf(result, 'burst')
+  assert.ok(burst, `the burst did not finish\n${result.stderr}`)
+  assert.equal(burst.ids.length, 301)
+  assert.equal(burst.ids[150], 'middle')
+  assert.deepEqual(burst.listed, burst.ids, 'listed in the order added, the explicit _id in its place')
+  assert.equal(new Set(burst.ids).size, 301, 'ids are unique')
+  assert.equal(burst.done, 301)
+})
+
 test('a task can queue another task from inside its worker', async () => {
   const result = await run('scenario.mjs', ['fromWorker'])
   assert.equal(result.code, 0, result.stderr)
