@@ -69,6 +69,12 @@ export interface MasterConfig {
   taskTypes: Array<string>
 }
 
+/**
+ * `len` random bytes from a CSPRNG, for the facade's task ids (Node's own
+ * `crypto` module costs ~10 ms to load in every master).
+ */
+export declare function randomBytes(len: number): Buffer
+
 /** Connects this worker process to its master over the inherited `fd`. */
 export declare function workerConnect(fd: number, onFrames: () => void): void
 

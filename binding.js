@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Master = nativeBinding.Master
 module.exports.logLine = nativeBinding.logLine
+module.exports.randomBytes = nativeBinding.randomBytes
 module.exports.workerConnect = nativeBinding.workerConnect
 module.exports.workerFlush = nativeBinding.workerFlush
 module.exports.workerQueue = nativeBinding.workerQueue

@@ -70,6 +70,16 @@ fn gone() -> Error {
     )
 }
 
+/// `len` random bytes from a CSPRNG, for the facade's task ids (Node's own
+/// `crypto` module costs ~10 ms to load in every master).
+#[napi]
+pub fn random_bytes(len: u32) -> Buffer {
+    use rand::RngCore;
+    let mut bytes = vec![0u8; len as usize];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.into()
+}
+
 /// The master's options, already checked by the JS facade.
 #[napi(object)]
 pub struct MasterConfig {
