@@ -83,7 +83,8 @@ export interface ClusterOptions {
   /**
    * Runs a worker may hold: the one it runs and those sent ahead (they still run one at a time,
    * and a better task added later still runs first). Default 64; 1 gives upstream's one task
-   * per worker. Persistent tasks are sent at most 2 ahead, so other masters get their share.
+   * per worker. Persistent tasks are sent at most 2 ahead, so other masters get their share,
+   * and a worker holds at most about a MiB of task data ahead.
    */
   prefetch?: number
   /** ms a new worker has to construct its Cluster before it is killed. Default 60000. */

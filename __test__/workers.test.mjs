@@ -150,6 +150,17 @@ test('a worker left idle takes the tasks waiting behind another worker\'s long t
   assert.ok(shortPids.every((pid) => pid !== long.pid), 'no SHORT waited behind LONG')
 })
 
+test('tasks with large data are sent ahead only up to about a MiB per worker', async () => {
+  const result = await run('scenario.mjs', ['bigData'])
+  assert.equal(result.code, 0, result.stderr)
+  const [{ running }] = reportsOf(result, 'held')
+  // 300 kB each: the running one plus what fits in a MiB, not all 20.
+  assert.ok(running >= 2 && running <= 5, `the worker held ${running} runs`)
+  const sizes = reportsOf(result, 'done').map((e) => e.value)
+  assert.equal(sizes.length, 20)
+  assert.ok(sizes.every((size) => size === 300000))
+})
+
 test('with prefetch, slow tasks still spread over every worker', async () => {
   assert.ok(availableParallelism() >= 2, 'this test needs a machine with 2 CPUs or more')
   const result = await run('scenario.mjs', ['prefetchSpread'])

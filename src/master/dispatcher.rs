@@ -30,6 +30,9 @@ mod scaling;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Runs a worker may hold when the next task is a persistent one.
 const PERSISTENT_AHEAD: usize = 2;
+/// Task JSON a worker may hold before it gets more: with large `data`,
+/// sending 64 tasks ahead would move the queue into the workers' memory.
+const AHEAD_BYTES: usize = 1 << 20;
 /// First wait before spawning again after a worker failed to start.
 const SPAWN_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -160,6 +163,8 @@ struct Worker {
     /// Runs sent to this worker and not answered, in the order it runs them
     /// (one at a time): the first is the one running, the rest are prefetched.
     sent: VecDeque<Sent>,
+    /// Size of the task JSON in `sent`.
+    sent_bytes: usize,
     spawned_at: Instant,
     idle_since: Instant,
 }
@@ -556,6 +561,7 @@ impl Dispatcher {
         } else {
             w.sent.retain(|s| s.run != run);
         }
+        w.sent_bytes = w.sent_bytes.saturating_sub(r.task_json.len());
         let mut started = None;
         match w.sent.front() {
             None => w.idle_since = now,
@@ -724,7 +730,12 @@ impl Dispatcher {
             let Some(id) = self
                 .workers
                 .iter()
-                .filter(|(_, w)| w.ready && !w.stopping && w.sent.len() < room)
+                .filter(|(_, w)| {
+                    w.ready
+                        && !w.stopping
+                        && w.sent.len() < room
+                        && (w.sent.is_empty() || w.sent_bytes < AHEAD_BYTES)
+                })
                 .min_by_key(|(_, w)| w.sent.len())
                 .map(|(id, _)| *id)
             else {
@@ -752,6 +763,7 @@ impl Dispatcher {
                 self.logger
                     .task(&task_type, &task_id, format_args!("started"));
             }
+            w.sent_bytes += task_json.len();
             w.sent.push_back(Sent {
                 run,
                 rank,

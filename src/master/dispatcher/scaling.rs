@@ -41,6 +41,7 @@ impl Dispatcher {
                         Worker {
                             proc,
                             sent: VecDeque::new(),
+                            sent_bytes: 0,
                             ready: false,
                             stopping: false,
                             spawned_at: now,
