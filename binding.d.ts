@@ -70,10 +70,11 @@ export interface MasterConfig {
 }
 
 /**
- * `len` random bytes from a CSPRNG, for the facade's task ids (Node's own
- * `crypto` module costs ~10 ms to load in every master).
+ * `count` Meteor-style ids, concatenated (each `task::ID_LEN` long): the
+ * facade takes its ids from such a pool, so a burst of adds needs no native
+ * call per task.
  */
-export declare function randomBytes(len: number): Buffer
+export declare function newIds(count: number): string
 
 /** Connects this worker process to its master over the inherited `fd`. */
 export declare function workerConnect(fd: number, onFrames: () => void): void

@@ -1,33 +1,23 @@
 'use strict'
-// Meteor-style task ids (17 characters of Random.id()'s alphabet), made in
-// JS so a burst of adds needs no native call per task.
+// Task ids for in-memory adds, taken from a pool the addon fills (Meteor-style,
+// 17 characters, from its CSPRNG), so a burst of adds needs no native call
+// per task.
 
 const binding = require('./binding')
 
-const ALPHABET = '23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz'
 const LENGTH = 17
-/** Bytes at or above this are skipped, so every character is equally likely. */
-const LIMIT = 256 - (256 % ALPHABET.length)
+const POOL = 256
 
-/** Random bytes from the addon's CSPRNG, refilled when used up. */
-const POOL = 4096
-let pool = null
-let next = POOL
-
-function randomByte () {
-  if (next === POOL) {
-    pool = binding.randomBytes(POOL)
-    next = 0
-  }
-  return pool[next++]
-}
+let pool = ''
+let next = 0
 
 function newId () {
-  let id = ''
-  while (id.length < LENGTH) {
-    const byte = randomByte()
-    if (byte < LIMIT) id += ALPHABET[byte % ALPHABET.length]
+  if (next === pool.length) {
+    pool = binding.newIds(POOL)
+    next = 0
   }
+  const id = pool.slice(next, next + LENGTH)
+  next += LENGTH
   return id
 }
 

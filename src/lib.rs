@@ -70,14 +70,12 @@ fn gone() -> Error {
     )
 }
 
-/// `len` random bytes from a CSPRNG, for the facade's task ids (Node's own
-/// `crypto` module costs ~10 ms to load in every master).
+/// `count` Meteor-style ids, concatenated (each `task::ID_LEN` long): the
+/// facade takes its ids from such a pool, so a burst of adds needs no native
+/// call per task.
 #[napi]
-pub fn random_bytes(len: u32) -> Buffer {
-    use rand::RngCore;
-    let mut bytes = vec![0u8; len as usize];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.into()
+pub fn new_ids(count: u32) -> String {
+    (0..count).map(|_| task::new_id()).collect()
 }
 
 /// The master's options, already checked by the JS facade.

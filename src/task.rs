@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 
 /// Alphabet of Meteor's `Random.id()`: 17 characters from it make an id.
 const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
-const ID_LEN: usize = 17;
+pub const ID_LEN: usize = 17;
 
 /// A Meteor-style random id, the shape upstream gives tasks without `_id`.
 pub fn new_id() -> String {

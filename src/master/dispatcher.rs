@@ -722,7 +722,7 @@ impl Dispatcher {
             // one other: claims parked there would be hidden from other
             // masters, and would hide from the claim logic that workers
             // drain the buffer faster than claims come back.
-            let room = if self.queue.peek_next(now_ms).is_some() {
+            let room = if self.queue.available_count(now_ms) > 0 {
                 self.config.prefetch
             } else {
                 self.config.prefetch.min(PERSISTENT_AHEAD)
