@@ -27,10 +27,10 @@ function connect () {
 function serve (map) {
   taskMap = map
   connect()
-  // A task that ends the process (process.exit, an uncaught throw) must not
-  // take the replies of the tasks before it along: they finished.
+  // A task that calls process.exit must not take the replies of the tasks
+  // before it along: they finished. (An uncaught exception can only come
+  // from a later turn of the event loop, and every turn ends with a flush.)
   process.on('exit', flushBeforeExit)
-  process.on('uncaughtExceptionMonitor', flushBeforeExit)
   send('{"type":"ready"}')
   flush()
 }
