@@ -1,0 +1,94 @@
+// A worker that dies fails exactly the task it was running: every task it
+// finished before is `done` once, with its value; tasks sent ahead and not
+// started run once, elsewhere. At the default options (tasks sent ahead,
+// sync tasks run back to back in one turn of the worker's event loop).
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { run, reportsOf } from './helpers.mjs'
+import { setup, teardown, freshUrl, withDb } from './mongo.mjs'
+
+before(setup)
+after(teardown)
+
+async function runKillers (where, how) {
+  const dir = mkdtempSync(join(tmpdir(), 'meteor-cluster-killers-'))
+  const runLog = join(dir, 'runs.log')
+  const url = freshUrl()
+  try {
+    const result = await run('killers.mjs', [where, how, runLog], { timeout: 90000, env: { MONGO_URL: url } })
+    assert.equal(result.code, 0, result.stderr)
+    const [{ ids }] = reportsOf(result, 'added')
+    const [{ events }] = reportsOf(result, 'outcomes')
+    const runs = readFileSync(runLog, 'utf8').trim().split('\n')
+    const stored = where === 'persistent'
+      ? await withDb(url, (db) => db.collection('taskQueue').find().toArray())
+      : []
+    return { ids, events, runs, stored }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function countBy (items) {
+  const counts = new Map()
+  for (const item of items) counts.set(item, (counts.get(item) || 0) + 1)
+  return counts
+}
+
+for (const where of ['memory', 'persistent']) {
+  for (const how of ['sigkill', 'exit']) {
+    test(`${where} tasks: a task that ends its worker (${how}) is the only one to fail, and it runs once`, async () => {
+      const { ids, events, runs, stored } = await runKillers(where, how)
+      assert.equal(ids.length, 240)
+      const byId = new Map()
+      for (const event of events) {
+        assert.ok(!byId.has(event.id), `task ${event.id} had two events`)
+        byId.set(event.id, event)
+      }
+      assert.equal(byId.size, 240, 'every task settled exactly once')
+      const ran = countBy(runs)
+      const killers = events.filter((e) => e.taskType === 'KILLER')
+      const harmless = events.filter((e) => e.taskType === 'OK')
+      assert.equal(killers.length, 12)
+      for (const e of harmless) {
+        assert.equal(e.type, 'done', `harmless task ${e.id} was blamed: ${e.message}`)
+        assert.equal(typeof e.value, 'number')
+        assert.equal(ran.get(e.id), 1, `harmless task ${e.id} ran ${ran.get(e.id)} times`)
+      }
+      for (const e of killers) {
+        assert.equal(e.type, 'error')
+        assert.equal(e.name, 'WorkerExitError')
+        assert.equal(e.code, 'ERR_WORKER_EXIT')
+        assert.match(e.message, how === 'sigkill' ? /killed by SIGKILL/ : /exited with code 3/)
+        assert.equal(ran.get(e.id), 1, `killer ${e.id} ran ${ran.get(e.id)} times`)
+      }
+      if (where === 'persistent') {
+        // Done tasks are gone; each killer stays, failed, after one attempt.
+        assert.deepEqual(stored.map((d) => d._id).sort(), killers.map((e) => e.id).sort())
+        for (const doc of stored) {
+          assert.equal(doc.failed, true)
+          assert.equal(doc.onGoing, false)
+          assert.equal(doc.attempts, 1)
+          assert.equal(doc.lastError.code, 'ERR_WORKER_EXIT')
+        }
+      }
+    })
+  }
+}
+
+test('a worker that dies of an uncaught exception between tasks fails the task it was running, and no other', async () => {
+  const { events, runs } = await runKillers('memory', 'throw-uncaught')
+  const ran = countBy(runs)
+  for (const e of events.filter((e) => e.taskType === 'OK')) {
+    assert.equal(e.type, 'done', `harmless task ${e.id} was blamed: ${e.message}`)
+    assert.equal(ran.get(e.id), 1)
+  }
+  // The killer itself returned before its timer threw: it is done; the
+  // task running when the exception came (if any) is the one that failed.
+  const failed = events.filter((e) => e.type === 'error')
+  for (const e of failed) assert.equal(e.code, 'ERR_WORKER_EXIT')
+  assert.ok(failed.length <= 12, `${failed.length} tasks failed`)
+})
