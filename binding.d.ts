@@ -9,38 +9,62 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** The master's queue and pool; one per process, made by the JS facade. */
+/**
+ * The master's queue and pool; one per process, made by the JS facade.
+ * Every call runs on the JS thread, straight into the dispatcher.
+ */
 export declare class Master {
-  /** `on_events` is called (with no arguments) when `take_events` has something. */
-  constructor(onEvents: () => void)
-  /** Every event since the last call, as a JSON array. */
+  /**
+   * `on_wake` is called (with no arguments) when other threads left
+   * inputs for the dispatcher: JS then calls `pump`.
+   */
+  constructor(onWake: () => void)
+  /**
+   * Every event since the last call, as a JSON array; holds or releases
+   * the event loop as the dispatcher now has work or not.
+   */
   takeEvents(): string
+  /** ms until the dispatcher needs to run again (`pump`), -1 for never. */
+  wakeIn(): number
+  /** Takes what other threads left, reads the workers, dispatches. */
+  pump(): void
   /**
    * In-memory tasks the facade buffered (a burst of `addTask` calls), as
-   * JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]` with
-   * ids it made: one command, so a burst wakes the dispatcher once.
+   * JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
    */
   addTasks(batch: string): void
-  /**
-   * An in-memory task with an explicit `_id`: the dispatcher is asked at
-   * once, so a duplicate fails here.
-   */
-  addTask(id: string, taskType: string, priority: number, dueDate: number, data: string): string
+  /** An in-memory task with an explicit `_id`: a duplicate throws here. */
+  addTask(id: string, taskType: string, priority: number, dueDate: number, data: string): void
   configure(config: MasterConfig): void
   /** Starts a `TaskQueue` call answered by a `reply` event with this `req`. */
   request(req: number, op: string, args: string): void
   initialize(): void
   setRefreshRate(ms: number): void
+  /** Which listeners JS has, so events nobody hears are not built. */
+  setListening(done: boolean, error: boolean): void
   /** The master's `respond(msg)` to a worker's IPC message. */
   ipcReply(worker: number, run: number, msg: string): void
+  /** What the socket of `worker` would not take, for JS to write. */
+  takeBlocked(worker: number): Buffer
+  /** JS wrote what `take_blocked` gave it. */
+  unblocked(worker: number): void
   findById(id: string): string | null
-  removeById(id: string): boolean
+  /** The removed task, or null. */
+  removeById(id: string): string | null
   tasks(): string
-  stats(): string
   availableTasks(): string
+  stats(): string
   /** Finishes running tasks, stops the workers; a `closed` event follows. */
   close(): void
+  /**
+   * Test support (debug builds only): makes the dispatcher panic, to
+   * check that a failed dispatcher reaches JS and lets the process go.
+   */
+  failForTest(): void
 }
+
+/** Every error code, as `{ code: name }` JSON, for the facade's `errorFrom`. */
+export declare function errorNames(): string
 
 /** Writes a warning ("warn") or error line the way the dispatcher does. */
 export declare function logLine(level: string, message: string): void
@@ -70,23 +94,26 @@ export interface MasterConfig {
 }
 
 /**
- * `count` Meteor-style ids, concatenated (each `task::ID_LEN` long): the
- * facade takes its ids from such a pool, so a burst of adds needs no native
- * call per task.
+ * Why a MongoDB URL cannot work (no database name, bad syntax), or null.
+ * Checked without any network access (`mongodb+srv` is resolved later).
+ */
+export declare function mongoUrlProblem(url: string): string | null
+
+/**
+ * `count` Meteor-style ids, concatenated (each 17 characters): the facade
+ * takes its ids from such a pool, so a burst of adds needs no native call
+ * per task.
  */
 export declare function newIds(count: number): string
 
-/** Connects this worker process to its master over the inherited `fd`. */
-export declare function workerConnect(fd: number, onFrames: () => void): void
+/** Records that run `run` starts now. */
+export declare function workerBegin(run: number): void
 
-/** Writes every queued frame to the master now. */
-export declare function workerFlush(): void
+/** Connects this worker process to its master (fds 3, 4 and 5). */
+export declare function workerConnect(): void
 
 /**
- * Queues a frame (a JSON text) for the master; it is written within a
- * millisecond, or at the next `worker_flush`.
+ * Writes a frame (a JSON text) for the master; once this returns, the
+ * worker's death cannot lose it.
  */
-export declare function workerQueue(frame: string): void
-
-/** Frames received from the master since the last call, as a JSON array. */
-export declare function workerTake(): string
+export declare function workerSend(frame: string): void

@@ -836,9 +836,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Master = nativeBinding.Master
+module.exports.errorNames = nativeBinding.errorNames
 module.exports.logLine = nativeBinding.logLine
+module.exports.mongoUrlProblem = nativeBinding.mongoUrlProblem
 module.exports.newIds = nativeBinding.newIds
+module.exports.workerBegin = nativeBinding.workerBegin
 module.exports.workerConnect = nativeBinding.workerConnect
-module.exports.workerFlush = nativeBinding.workerFlush
-module.exports.workerQueue = nativeBinding.workerQueue
-module.exports.workerTake = nativeBinding.workerTake
+module.exports.workerSend = nativeBinding.workerSend

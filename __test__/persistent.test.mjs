@@ -239,6 +239,7 @@ test('the database stopped and restarted during a run: in-memory tasks go on, ad
     for (const r of rejected) {
       assert.ok(r.ms < 15000, `a rejected add took ${r.ms} ms`)
       assert.match(r.message, /TaskQueue\.addTask/)
+      assert.equal(r.code, 'ERR_MONGO_UNAVAILABLE')
     }
     for (const { id } of reportsOf(result, 'memoryAdded')) assert.ok(finished.has(id), 'in-memory tasks ran during the outage')
     const warnings = result.stderr.match(/persistent queue unavailable/g) || []

@@ -11,11 +11,14 @@ test('IPC: a task talks to the messageBroker once, with closeIPC, and chained', 
   assert.equal(done.CLOSE, 'closed with pong')
   assert.deepEqual(done.CHAINED, ['pong', 're:again'])
   const broker = reportsOf(result, 'broker').map((r) => r.msg)
+  // As upstream, each message carries its worker's id (in an array).
+  const [workerId] = broker[0].id
+  assert.ok(Number.isInteger(workerId) && workerId > 0, `worker id ${workerId}`)
   assert.deepEqual(broker, [
-    { status: 4, data: 'ping' },
-    { status: 4, data: 'ping' },
-    { status: 4, data: 'ping' },
-    { status: 5, data: 'again' }
+    { id: [workerId], status: 4, data: 'ping' },
+    { id: [workerId], status: 4, data: 'ping' },
+    { id: [workerId], status: 4, data: 'ping' },
+    { id: [workerId], status: 5, data: 'again' }
   ])
 })
 
@@ -25,7 +28,8 @@ test('a worker that exits or is killed mid-task gives an error event, and a repl
   const errors = Object.fromEntries(reportsOf(result, 'error').map((e) => [e.task.taskType, e.value]))
   assert.equal(errors.EXIT.name, 'WorkerExitError')
   assert.match(errors.EXIT.message, /exited with code 3/)
-  assert.equal(errors.EXIT.code, 3)
+  assert.equal(errors.EXIT.code, 'ERR_WORKER_EXIT')
+  assert.equal(errors.EXIT.exitCode, 3)
   assert.match(errors.KILL.message, /killed by SIGKILL/)
   assert.equal(errors.KILL.signal, 'SIGKILL')
   const [ok] = reportsOf(result, 'done')

@@ -3,6 +3,7 @@
 // the pool in the master and starts serving tasks in a worker.
 
 const identity = require('./identity')
+const binding = require('./binding')
 const { clusterArgs, cpus, fail } = require('./validate')
 
 class Cluster {
@@ -14,9 +15,10 @@ class Cluster {
       require('./worker-runtime').serve(taskMap)
       return
     }
+    checkMongoUrl(opts)
     const side = require('./master')
     side.setBroker(opts.messageBroker)
-    side.master().configure({
+    side.withNative((m) => m.configure({
       maxWorkers: opts.maxAvailableWorkers,
       refreshRate: opts.refreshRate,
       keepAlive: opts.keepAlive === null ? 'never' : opts.keepAlive === 'always' ? 'always' : 'for',
@@ -32,7 +34,7 @@ class Cluster {
       collectionName: opts.collectionName,
       lease: opts.lease,
       taskTypes: Object.keys(taskMap)
-    })
+    }))
     if (opts.autoInitialize) this.initialize()
   }
 
@@ -48,7 +50,7 @@ class Cluster {
 
   /** Starts dispatching (needed once when `autoInitialize` is `false`). */
   initialize () {
-    if (!identity.isWorker) require('./master').master().initialize()
+    if (!identity.isWorker) require('./master').withNative((m) => m.initialize())
   }
 
   /** How often, in ms, the master looks for tasks other processes added. */
@@ -57,7 +59,7 @@ class Cluster {
       throw fail('cluster.setRefreshRate', 'refreshRate', refreshRate, 'a positive integer (ms)')
     }
     this._options.refreshRate = refreshRate
-    if (!identity.isWorker) require('./master').master().setRefreshRate(refreshRate)
+    if (!identity.isWorker) require('./master').withNative((m) => m.setRefreshRate(refreshRate))
   }
 
   /**
@@ -66,7 +68,7 @@ class Cluster {
    * and exited, the last worker's spawn-to-ready time in ms). `null` in a worker.
    */
   stats () {
-    return identity.isWorker ? null : JSON.parse(require('./master').master().stats())
+    return identity.isWorker ? null : JSON.parse(require('./master').withNative((m) => m.stats()))
   }
 
   /**
@@ -75,6 +77,21 @@ class Cluster {
    */
   close () {
     return identity.isWorker ? Promise.resolve() : require('./master').close()
+  }
+}
+
+/**
+ * A MongoDB URL that cannot work fails `new Cluster` at once, rather than
+ * every persistent call later (a URL without a database used to hang).
+ */
+function checkMongoUrl (opts) {
+  if (opts.mongoUrl === null || opts.inMemoryOnly) return
+  const problem = binding.mongoUrlProblem(opts.mongoUrl)
+  if (problem !== null && problem !== undefined) {
+    const source = opts.mongoUrlFromEnv ? 'MONGO_URL' : 'mongoUrl'
+    const error = fail('new Cluster', source, opts.mongoUrl, `a MongoDB URL with a database; this one ${problem}`)
+    error.code = 'ERR_INVALID_ARG'
+    throw error
   }
 }
 

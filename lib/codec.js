@@ -166,10 +166,11 @@ function taskFromWire (task) {
   return task
 }
 
-/** The Error a failed call rejects with, from its `{ name, message }`. */
+/** The Error a failed call rejects with, from its `{ name, message, code }`. */
 function errorFrom (value) {
   const error = new Error(value && value.message)
   if (value && value.name) error.name = value.name
+  if (value && value.code !== undefined) error.code = value.code
   return error
 }
 

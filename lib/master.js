@@ -1,10 +1,13 @@
 'use strict'
-// The master's side of the facade: the native Master (created on first use),
-// the event listeners and the message broker. Events arrive in batches from
-// the dispatcher; each is handed to the user's callback here.
+// The master's side of the facade: the native Master (created on first use;
+// its dispatcher runs on this thread), the listeners, the message broker,
+// the workers' sockets (watched here for their wake-ups) and one timer.
+// After every call into the native Master, `settle()` hands its events to
+// the user's callbacks and sets the timer.
 
+const net = require('net')
 const binding = require('./binding')
-const { decode, encode, taskFromWire } = require('./codec')
+const { decode, encode, errorFrom } = require('./codec')
 const PendingCalls = require('./pending-calls')
 const { newId } = require('./ids')
 
@@ -12,7 +15,24 @@ const listeners = { done: null, error: null }
 let broker = null
 let native = null
 let closing = null
+let failed = null
 const calls = new PendingCalls()
+let settling = false
+let settleAgain = false
+/** Each worker's socket (our own copy of it), by worker id. */
+const sockets = new Map()
+let timer = null
+let timerAt = Infinity
+
+const errorNames = JSON.parse(binding.errorNames())
+
+/** The JS error for an error the native Master threw (it carries a code). */
+function nativeError (error) {
+  if (error && typeof error.code === 'string' && errorNames[error.code]) {
+    return errorFrom({ name: errorNames[error.code], message: error.message, code: error.code })
+  }
+  return error
+}
 
 function log (level, message) {
   binding.logLine(level, message)
@@ -20,9 +40,25 @@ function log (level, message) {
 
 /** The native Master, with every buffered add handed over (so any call sees them). */
 function master () {
-  if (native === null) native = new binding.Master(onEvents)
+  if (native === null) native = new binding.Master(onWake)
   if (adds.length > 0) flushAdds()
   return native
+}
+
+/** Calls `fn(native)`, then delivers what the dispatcher has to say. */
+function withNative (fn) {
+  const m = master()
+  try {
+    return fn(m)
+  } catch (error) {
+    throw nativeError(error)
+  } finally {
+    settle()
+  }
+}
+
+function onWake () {
+  withNative((m) => m.pump())
 }
 
 function call (what, fn, arg) {
@@ -33,38 +69,124 @@ function call (what, fn, arg) {
   }
 }
 
-function onEvents () {
-  let events
-  try {
-    events = decode(native.takeEvents())
-  } catch (error) {
-    log('error', `could not read events from the dispatcher: ${(error && error.stack) || error}`)
+/**
+ * Delivers the dispatcher's events, in order, and sets the timer it asks
+ * for. A callback that calls back into the dispatcher gets its events
+ * delivered after the ones already taken, never in between.
+ */
+function settle () {
+  if (native === null) return
+  if (settling) {
+    settleAgain = true
     return
   }
-  for (const event of events) {
-    switch (event.type) {
-      case 'done':
-      case 'error': {
-        const listener = listeners[event.type]
-        if (listener !== null) {
-          call(`the "${event.type}" listener`, listener, { value: event.value, task: taskFromWire(event.task) })
-        }
-        break
+  settling = true
+  try {
+    do {
+      settleAgain = false
+      const events = native.takeEvents()
+      if (events !== '[]') {
+        for (const event of decode(events)) onEvent(event)
       }
-      case 'ipc':
-        onIpc(event)
-        break
-      case 'reply':
-        calls.settle(event)
-        break
-      case 'closed':
-        if (closing !== null) {
-          closing.resolve()
-          closing = null
-        }
-        break
-    }
+    } while (settleAgain)
+    schedule(native.wakeIn())
+  } catch (error) {
+    log('error', `could not read events from the dispatcher: ${(error && error.stack) || error}`)
+  } finally {
+    settling = false
   }
+}
+
+function onEvent (event) {
+  switch (event.type) {
+    case 'done':
+    case 'error': {
+      const listener = listeners[event.type]
+      if (listener !== null) call(`the "${event.type}" listener`, listener, { value: event.value, task: event.task })
+      break
+    }
+    case 'ipc':
+      onIpc(event)
+      break
+    case 'reply':
+      calls.settle(event)
+      break
+    case 'spawned':
+      watch(event.worker, event.fd)
+      break
+    case 'retired':
+      unwatch(event.worker)
+      break
+    case 'blocked':
+      writeBlocked(event.worker)
+      break
+    case 'closed':
+      if (closing !== null) {
+        closing.resolve()
+        closing = null
+      }
+      break
+    case 'fatal':
+      onFatal(event.message)
+      break
+  }
+}
+
+/** Watches a new worker's socket: each byte it sends means "read my frames". */
+function watch (worker, fd) {
+  const socket = new net.Socket({ fd, readable: true, writable: true })
+  socket.unref()
+  socket.on('data', onWake)
+  socket.on('error', () => {})
+  sockets.set(worker, socket)
+}
+
+function unwatch (worker) {
+  const socket = sockets.get(worker)
+  if (socket) {
+    sockets.delete(worker)
+    socket.destroy()
+  }
+}
+
+/** Writes what a worker's socket would not take at once, through Node. */
+function writeBlocked (worker) {
+  const socket = sockets.get(worker)
+  const bytes = native.takeBlocked(worker)
+  if (!socket || bytes.length === 0) return
+  socket.write(bytes, () => withNative((m) => m.unblocked(worker)))
+}
+
+/** Keeps one timer, for the earliest time the dispatcher must look again. */
+function schedule (ms) {
+  if (ms < 0) return
+  const at = Date.now() + ms
+  if (timer !== null && timerAt <= at) return
+  if (timer !== null) clearTimeout(timer)
+  timerAt = at
+  timer = setTimeout(onTimer, Math.ceil(ms))
+  timer.unref()
+}
+
+function onTimer () {
+  timer = null
+  timerAt = Infinity
+  withNative((m) => m.pump())
+}
+
+function onFatal (message) {
+  failed = errorFrom({ name: 'ClusterError', message: `the meteor-cluster dispatcher stopped: ${message}`, code: 'ERR_DISPATCHER_FAILED' })
+  calls.rejectAll(failed)
+  if (batch !== null) batch.reject(failed)
+  batch = null
+  adds = []
+  if (closing !== null) {
+    closing.resolve()
+    closing = null
+  }
+  for (const worker of [...sockets.keys()]) unwatch(worker)
+  if (timer !== null) clearTimeout(timer)
+  timer = null
 }
 
 function onIpc ({ worker, run, msg }) {
@@ -72,32 +194,45 @@ function onIpc ({ worker, run, msg }) {
     log('warn', `a task sent an IPC message but the Cluster has no messageBroker; message dropped: ${JSON.stringify(msg)}`)
     return
   }
-  const respond = (reply) => native.ipcReply(worker, run, encode(reply, 'the IPC response') ?? 'null')
-  call('the messageBroker', (m) => broker(respond, m), msg)
+  const respond = (reply) => withNative((m) => m.ipcReply(worker, run, encode(reply, 'the IPC response') ?? 'null'))
+  // Upstream's messages carried the worker's id (in an array).
+  const message = Object.assign({ id: [worker] }, msg)
+  call('the messageBroker', (m) => broker(respond, m), message)
 }
 
 /** A TaskQueue call the dispatcher answers later; resolves with its answer. */
 function request (op, argsJson) {
-  const native = master()
-  return calls.start((req) => native.request(req, op, argsJson))
+  if (failed !== null) return Promise.reject(failed)
+  return calls.start((req) => withNative((m) => m.request(req, op, argsJson)))
 }
 
 /** In-memory adds not handed to the dispatcher yet, as JSON texts. */
 let adds = []
 let flushQueued = false
+/** Each hand-over's adds settle together: a failed hand-over rejects them. */
+let batch = null
 /** A long burst is handed over in slices, so it starts running while JS still adds. */
 const ADD_BATCH = 256
 let lastType = null
 let lastTypeJson = null
 
+function newBatch () {
+  let resolve, reject
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
 function flushAdds () {
-  const batch = adds
+  const rows = adds
+  const settled = batch
   adds = []
-  if (batch.length === 0) return
+  batch = null
+  if (rows.length === 0) return
   try {
-    native.addTasks(`[${batch.join(',')}]`)
+    withNative((m) => m.addTasks(`[${rows.join(',')}]`))
+    settled.resolve()
   } catch (error) {
-    log('error', `could not hand ${batch.length} queued tasks to the dispatcher: ${error.message}`)
+    settled.reject(error)
   }
 }
 
@@ -106,10 +241,12 @@ function flushQueuedAdds () {
   flushAdds()
 }
 
-/** Queues an in-memory task; a burst of adds reaches the dispatcher in one go. */
+/** Queues an in-memory task; resolves with its id once the dispatcher has it. */
 function addInMemory (task) {
+  if (failed !== null) return Promise.reject(failed)
   if (task._id !== null) {
-    return master().addTask(task._id, task.taskType, task.priority, task.dueDate, task.data)
+    withNative((m) => m.addTask(task._id, task.taskType, task.priority, task.dueDate, task.data))
+    return Promise.resolve(task._id)
   }
   if (native === null) master()
   if (task.taskType !== lastType) {
@@ -117,6 +254,8 @@ function addInMemory (task) {
     lastTypeJson = JSON.stringify(task.taskType)
   }
   const id = newId()
+  if (batch === null) batch = newBatch()
+  const promise = batch.promise.then(() => id)
   adds.push(`["${id}",${lastTypeJson},${task.priority},${task.dueDate},${Date.now()},${task.data}]`)
   if (adds.length >= ADD_BATCH) {
     flushAdds()
@@ -124,23 +263,29 @@ function addInMemory (task) {
     flushQueued = true
     queueMicrotask(flushQueuedAdds)
   }
-  return id
+  return promise
 }
 
 function setBroker (fn) {
   broker = fn
 }
 
-/** Resolves once running tasks have finished and every worker has exited. */
-function close () {
-  if (native === null) return Promise.resolve()
-  if (closing === null) {
-    let resolve
-    const promise = new Promise((r) => { resolve = r })
-    closing = { promise, resolve }
-    master().close()
-  }
-  return closing.promise
+/** Tells the dispatcher which listeners exist (events nobody hears are not built). */
+function setListener (type, callback) {
+  listeners[type] = callback
+  withNative((m) => m.setListening(listeners.done !== null, listeners.error !== null))
 }
 
-module.exports = { master, listeners, setBroker, addInMemory, request, close, log }
+/** Resolves once running tasks have finished and every worker has exited. */
+function close () {
+  if (native === null || failed !== null) return Promise.resolve()
+  if (closing !== null) return closing.promise
+  let resolve
+  const promise = new Promise((r) => { resolve = r })
+  closing = { promise, resolve }
+  // It may close at once (nothing running), resolving before this returns.
+  withNative((m) => m.close())
+  return promise
+}
+
+module.exports = { master, withNative, listeners, setListener, setBroker, addInMemory, request, close, log }

@@ -26,6 +26,13 @@ class PendingCalls {
     })
   }
 
+  /** Fails every call still waiting (the dispatcher stopped). */
+  rejectAll (error) {
+    const waiting = [...this.calls.values()]
+    this.calls.clear()
+    for (const call of waiting) call.reject(error)
+  }
+
   /** Settles the call an answer is for. */
   settle ({ req, ok, value }) {
     const call = this.calls.get(req)

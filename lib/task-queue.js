@@ -64,9 +64,9 @@ const inMemory = {
   findById (id) {
     return fromJson(masterOnly('inMemory.findById').master().findById(String(id)))
   },
-  /** Removes the task; `true` when there was one. */
+  /** Removes the task; returns it (as upstream), or `undefined`. */
   removeById (id) {
-    return masterOnly('inMemory.removeById').master().removeById(String(id))
+    return fromJson(masterOnly('inMemory.removeById').withNative((m) => m.removeById(String(id))))
   },
   /** Every in-memory task, running ones included. */
   tasks () {
@@ -99,14 +99,14 @@ const TaskQueue = {
     if (typeof callback !== 'function') {
       throw fail('TaskQueue.addEventListener', 'callback', callback, 'a function')
     }
-    if (!identity.isWorker) masterSide().listeners[type] = callback
+    if (!identity.isWorker) masterSide().setListener(type, callback)
   },
 
   removeEventListener (type) {
     if (!EVENT_TYPES.includes(type)) {
       throw fail('TaskQueue.removeEventListener', 'eventType', type, '"done" or "error"')
     }
-    if (!identity.isWorker) masterSide().listeners[type] = null
+    if (!identity.isWorker) masterSide().setListener(type, null)
   },
 
   /** The first persistent task matching `selector` (an object or an `_id`), or null. */

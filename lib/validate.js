@@ -127,6 +127,7 @@ function clusterArgs (taskMap, options, warn) {
     prefetch,
     workerStartTimeout,
     mongoUrl,
+    mongoUrlFromEnv: options.mongoUrl === undefined,
     collectionName,
     lease
   }

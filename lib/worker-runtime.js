@@ -1,12 +1,19 @@
 'use strict'
-// The worker's side: tasks arrive from the master in batches, run one at a
-// time through the taskMap, and their results go back in batches. A task
-// that throws or rejects becomes an error reply; it never ends the worker.
+// The worker's side. The master's messages arrive on this worker's own
+// event loop (a socket on fd 4, one JSON array per line); tasks run one at a
+// time through the taskMap; each reply is written to shared memory (the
+// native `workerSend`) before the next task starts, so whatever ends this
+// process, the master knows what finished. A task that throws or rejects
+// becomes an error reply; it never ends the worker.
 
+const net = require('net')
 const binding = require('./binding')
-const identity = require('./identity')
-const { decode, encode, encodeError, taskFromWire } = require('./codec')
+const { decode, encode, encodeError } = require('./codec')
 const PendingCalls = require('./pending-calls')
+
+/** The socket the master writes to (see src/channel). */
+const LINK_FD = 4
+const NEWLINE = 10
 
 let connected = false
 let taskMap = null
@@ -15,73 +22,82 @@ let head = 0
 let running = false
 const ipcHandlers = new Map()
 const calls = new PendingCalls()
+/** Bytes of a line not complete yet. */
+let partial = null
 
 function connect () {
-  if (!connected) {
-    binding.workerConnect(identity.channelFd, onFrames)
-    connected = true
-  }
+  if (connected) return
+  connected = true
+  binding.workerConnect()
+  const socket = new net.Socket({ fd: LINK_FD, readable: true, writable: true })
+  socket.on('data', onData)
+  // The master is gone: a worker has nothing left to do. (A busy worker is
+  // ended by the native watchdog instead.)
+  socket.on('close', () => process.exit(0))
+  socket.on('error', () => {})
 }
 
 /** Starts serving `map`: tells the master this worker is ready. */
 function serve (map) {
   taskMap = map
   connect()
-  // A task that calls process.exit must not take the replies of the tasks
-  // before it along: they finished. (An uncaught exception can only come
-  // from a later turn of the event loop, and every turn ends with a flush.)
-  process.on('exit', flushBeforeExit)
   send('{"type":"ready"}')
-  flush()
 }
 
-/** Queues a frame for the master: it leaves within a millisecond, or at the next flush. */
 function send (frame) {
-  binding.workerQueue(frame)
+  binding.workerSend(frame)
 }
 
-function flush () {
-  binding.workerFlush()
-}
-
-function flushBeforeExit () {
-  try {
-    flush()
-  } catch {
-    // the master is gone: nobody is left to read them
-  }
-}
-
-function onFrames () {
-  let frames
-  try {
-    frames = decode(binding.workerTake())
-  } catch (error) {
-    binding.logLine('error', `worker could not read frames from the master: ${error.stack}`)
+function onData (chunk) {
+  let start = 0
+  let end = chunk.indexOf(NEWLINE)
+  if (end === -1) {
+    partial = partial === null ? chunk : Buffer.concat([partial, chunk])
     return
   }
-  for (const frame of frames) {
-    switch (frame.type) {
+  if (partial !== null) {
+    onLine(Buffer.concat([partial, chunk.subarray(0, end)]).toString('utf8'))
+    partial = null
+    start = end + 1
+    end = chunk.indexOf(NEWLINE, start)
+  }
+  while (end !== -1) {
+    onLine(chunk.toString('utf8', start, end))
+    start = end + 1
+    end = chunk.indexOf(NEWLINE, start)
+  }
+  if (start < chunk.length) partial = chunk.subarray(start)
+  pump()
+}
+
+function onLine (line) {
+  let messages
+  try {
+    messages = decode(line)
+  } catch (error) {
+    binding.logLine('error', `worker could not read a message from the master: ${error.stack}`)
+    return
+  }
+  for (const msg of messages) {
+    switch (msg.type) {
       case 'run':
-        inbox.push(frame)
+        inbox.push(msg)
         break
       case 'ipcReply': {
-        const handler = ipcHandlers.get(frame.run)
-        if (handler) handler(frame.msg)
+        const handler = ipcHandlers.get(msg.run)
+        if (handler) handler(msg.msg)
         break
       }
       case 'reply':
-        calls.settle(frame)
+        calls.settle(msg)
         break
       case 'recall':
-        recall(new Set(frame.runs))
+        recall(new Set(msg.runs))
         break
       case 'stop':
-        flush()
         process.exit(0)
     }
   }
-  pump()
 }
 
 /** Hands back the recalled runs still waiting here; started ones just finish. */
@@ -93,19 +109,20 @@ function recall (runs) {
     else kept.push(inbox[i])
   }
   inbox.length = 0
-  for (const frame of kept) inbox.push(frame)
+  for (const msg of kept) inbox.push(msg)
   head = 0
   send(`{"type":"recalled","runs":${JSON.stringify(handed)}}`)
-  flush()
 }
 
-function invoke (frame) {
-  const task = taskFromWire(frame.task)
+function invoke (msg) {
+  const task = msg.task
   const fn = taskMap === null ? undefined : taskMap[task.taskType]
   if (typeof fn !== 'function') {
-    throw new Error(`no task function for taskType "${task.taskType}" in this worker's taskMap`)
+    const error = new Error(`no task function for taskType "${task.taskType}" in this worker's taskMap`)
+    error.code = 'ERR_UNKNOWN_TASK_TYPE'
+    throw error
   }
-  return fn(task, toggleIPC(frame.run))
+  return fn(task, toggleIPC(msg.run))
 }
 
 function reply (run, ok, value) {
@@ -126,32 +143,31 @@ function reply (run, ok, value) {
 function pump () {
   if (running) return
   while (head < inbox.length) {
-    const frame = inbox[head]
+    const msg = inbox[head]
     inbox[head++] = undefined
+    binding.workerBegin(msg.run)
     let result
     try {
-      result = invoke(frame)
+      result = invoke(msg)
     } catch (error) {
-      reply(frame.run, false, error)
+      reply(msg.run, false, error)
       continue
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       running = true
-      flush()
       Promise.resolve(result).then(
-        (value) => reply(frame.run, true, value),
-        (error) => reply(frame.run, false, error)
+        (value) => reply(msg.run, true, value),
+        (error) => reply(msg.run, false, error)
       ).then(() => {
         running = false
         pump()
       })
       return
     }
-    reply(frame.run, true, result)
+    reply(msg.run, true, result)
   }
   inbox.length = 0
   head = 0
-  flush()
 }
 
 /** The `toggleIPC(onMessage, initialize)` handed to the task of run `run`. */
@@ -177,7 +193,6 @@ function toggleIPC (run) {
     try {
       initialize((msg) => {
         send(`{"type":"ipc","run":${run},"msg":${encode(msg, 'the IPC message') ?? 'null'}}`)
-        flush()
       })
     } catch (error) {
       reject(error)
@@ -190,7 +205,6 @@ function request (op, argsJson) {
   connect()
   return calls.start((req) => {
     send(`{"type":"request","req":${req},"op":${JSON.stringify(op)},"args":${argsJson}}`)
-    flush()
   })
 }
 

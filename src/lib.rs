@@ -1,34 +1,43 @@
 //! meteor-cluster's Rust core, exported to Node with napi-rs.
 //!
-//! - `task`: the task model, ordering and ids.
-//! - `queue::memory`: the in-memory priority queue with due dates.
-//! - `master::dispatcher`: the single owner of master state (an actor).
-//! - `master::pool`: worker processes, spawned and watched from Rust.
-//! - `master::events`: results batched to JS through a threadsafe function.
-//! - `channel`: the framed master <-> worker protocol.
-//! - `worker`: the worker runtime.
+//! - `task`: the task model, run order and ids.
+//! - `queue`: the in-memory priority queue, the MongoDB store, EJSON <-> BSON.
+//! - `master`: the dispatcher that owns all master state (on the JS thread),
+//!   the worker processes it supervises, its persistent side.
+//! - `channel`: the master <-> worker protocol and the shared ring.
+//! - `worker`: the worker's native side.
+//! - `sys`: every call to the operating system.
+//! - `error`: the errors users see, with stable codes.
 //! - `log`: upstream-shaped log lines.
 //!
 //! This file holds only the napi bindings: argument conversion and errors.
 
-pub mod channel;
-pub mod log;
-pub mod master;
-pub mod queue;
-pub mod task;
-pub mod worker;
+mod channel;
+mod error;
+mod log;
+mod master;
+mod queue;
+mod sys;
+mod task;
+mod worker;
 
-use master::dispatcher::{self, Cmd, Config, Handle, KeepAlive, Query};
-use master::events::{Activity, EventSink};
-use master::pool::SpawnSpec;
+use error::{Code, CodedError};
+use master::api::{Cmd, Config, KeepAlive, Query};
+use master::dispatcher::Dispatcher;
+use master::inbox::Inbox;
+use master::persistent::{Settings, StoreLink};
+use master::pool::ProcessSpawner;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use once_cell::sync::Lazy;
 use serde_json::value::RawValue;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The runtime of the MongoDB jobs and the cluster handshakes: one thread
+/// (on a 2-core machine a second one only added cross-thread wake-ups).
 static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Lazy::new(|| {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -39,43 +48,62 @@ static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Laz
 });
 
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
-type WakeCall = Box<dyn Fn() + Send + Sync>;
 
-/// A weak threadsafe function (it holds no event loop by itself) and a
-/// closure any thread can call to wake JS through it.
-fn wake_fn(callback: Function<(), ()>) -> Result<(Arc<Wake>, WakeCall)> {
-    let tsfn: Arc<Wake> = Arc::new(
-        callback
-            .build_threadsafe_function::<()>()
-            .callee_handled::<false>()
-            .weak::<true>()
-            .build()?,
-    );
-    let caller = tsfn.clone();
-    let wake = Box::new(move || {
-        caller.call((), ThreadsafeFunctionCallMode::NonBlocking);
-    });
-    Ok((tsfn, wake))
+/// A stable error code: napi makes it the `code` of the JS error it throws
+/// (the facade's `errorFrom` adds the matching `name`).
+#[derive(Debug, Clone, Copy)]
+pub struct JsCode(&'static str);
+
+impl AsRef<str> for JsCode {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
 }
 
-fn raw_json(json: String, what: &str) -> Result<Box<RawValue>> {
-    RawValue::from_string(json)
-        .map_err(|e| Error::new(Status::InvalidArg, format!("{what} is not valid JSON: {e}")))
+/// What a binding throws.
+type Thrown = Error<JsCode>;
+
+fn js_error(e: CodedError) -> Thrown {
+    Error::new(JsCode(e.code.as_str()), e.message)
 }
 
-fn gone() -> Error {
-    Error::new(
-        Status::GenericFailure,
-        "the meteor-cluster dispatcher has stopped",
-    )
+/// A failure of napi itself (the JS environment), as a coded error.
+fn napi_failure(e: Error) -> Thrown {
+    js_error(CodedError::new(Code::DispatcherFailed, e.reason))
 }
 
-/// `count` Meteor-style ids, concatenated (each `task::ID_LEN` long): the
-/// facade takes its ids from such a pool, so a burst of adds needs no native
-/// call per task.
+/// The text of a panic's payload.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// `count` Meteor-style ids, concatenated (each 17 characters): the facade
+/// takes its ids from such a pool, so a burst of adds needs no native call
+/// per task.
 #[napi]
 pub fn new_ids(count: u32) -> String {
     (0..count).map(|_| task::new_id()).collect()
+}
+
+/// Every error code, as `{ code: name }` JSON, for the facade's `errorFrom`.
+#[napi]
+pub fn error_names() -> String {
+    let map: serde_json::Map<String, serde_json::Value> = error::ALL
+        .iter()
+        .map(|c| (c.as_str().to_owned(), c.name().into()))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Why a MongoDB URL cannot work (no database name, bad syntax), or null.
+/// Checked without any network access (`mongodb+srv` is resolved later).
+#[napi]
+pub fn mongo_url_problem(url: String) -> Option<String> {
+    queue::mongo::url_problem(&url)
 }
 
 /// The master's options, already checked by the JS facade.
@@ -103,34 +131,121 @@ pub struct MasterConfig {
     pub task_types: Vec<String>,
 }
 
+impl From<MasterConfig> for Config {
+    fn from(config: MasterConfig) -> Self {
+        let keep_alive = match config.keep_alive.as_str() {
+            "always" => KeepAlive::Always,
+            "for" => KeepAlive::For(Duration::from_millis(config.keep_alive_ms.into())),
+            _ => KeepAlive::Never,
+        };
+        Config {
+            max_workers: config.max_workers.max(1) as usize,
+            refresh_rate: Duration::from_millis(config.refresh_rate.into()),
+            keep_alive,
+            prefetch: config.prefetch.max(1) as usize,
+            worker_start_timeout: Duration::from_millis(config.worker_start_timeout.into()),
+            spawn: sys::SpawnSpec {
+                exec_path: config.exec_path,
+                args: config.exec_args,
+                port: config.port,
+            },
+            logs: if config.logs == "error" {
+                log::Level::Error
+            } else {
+                log::Level::All
+            },
+            persistent: Some(Settings {
+                in_memory_only: config.in_memory_only,
+                url: config.mongo_url,
+                collection: config.collection_name,
+                lease: Duration::from_millis(config.lease.into()),
+                task_types: config.task_types,
+            }),
+        }
+    }
+}
+
+fn raw_json(json: String, what: &str) -> std::result::Result<Box<RawValue>, Thrown> {
+    RawValue::from_string(json).map_err(|e| {
+        js_error(CodedError::new(
+            Code::InvalidArg,
+            format!("{what} is not valid JSON: {e}"),
+        ))
+    })
+}
+
 /// The master's queue and pool; one per process, made by the JS facade.
+/// Every call runs on the JS thread, straight into the dispatcher.
 #[napi]
 pub struct Master {
-    handle: Handle,
-    sink: Arc<EventSink>,
+    dispatcher: Dispatcher,
+    inbox: Inbox,
     wake: Arc<Wake>,
+    /// Whether the threadsafe function holds the event loop open.
     referred: bool,
-    js_seq: u64,
 }
 
 #[napi]
 impl Master {
-    /// `on_events` is called (with no arguments) when `take_events` has something.
+    /// `on_wake` is called (with no arguments) when other threads left
+    /// inputs for the dispatcher: JS then calls `pump`.
     #[napi(constructor)]
-    pub fn new(on_events: Function<(), ()>) -> Result<Self> {
+    pub fn new(on_wake: Function<(), ()>) -> Result<Self> {
         let runtime = RUNTIME
             .as_ref()
             .map_err(|e| Error::new(Status::GenericFailure, format!("no tokio runtime: {e}")))?;
-        let (wake, call) = wake_fn(on_events)?;
-        let sink = Arc::new(EventSink::new(call));
-        let handle = dispatcher::start(runtime, sink.clone());
+        let wake: Arc<Wake> = Arc::new(
+            on_wake
+                .build_threadsafe_function::<()>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?,
+        );
+        let caller = wake.clone();
+        let inbox = Inbox::new(Arc::new(move || {
+            caller.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        let spawner = ProcessSpawner {
+            inbox: inbox.clone(),
+            runtime: runtime.handle().clone(),
+        };
+        let store = StoreLink {
+            inbox: inbox.clone(),
+            runtime: Some(runtime.handle().clone()),
+        };
         Ok(Master {
-            handle,
-            sink,
+            dispatcher: Dispatcher::new(Box::new(spawner), store),
+            inbox,
             wake,
             referred: false,
-            js_seq: 0,
         })
+    }
+
+    /// Runs `f` on the dispatcher; a panic stops it for good, loudly.
+    fn guarded<R>(
+        &mut self,
+        f: impl FnOnce(&mut Dispatcher) -> R,
+    ) -> std::result::Result<R, Thrown> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut self.dispatcher))) {
+            Ok(r) => Ok(r),
+            Err(panic) => {
+                let why = panic_message(&*panic);
+                let dispatcher = &mut self.dispatcher;
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| dispatcher.fail(&why)));
+                Err(js_error(CodedError::new(
+                    Code::DispatcherFailed,
+                    format!("the meteor-cluster dispatcher failed: {why}"),
+                )))
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) -> std::result::Result<(), Thrown> {
+        self.guarded(|d| d.command(cmd))?.map_err(js_error)
+    }
+
+    fn query(&mut self, query: Query) -> std::result::Result<Option<String>, Thrown> {
+        self.guarded(|d| d.query(query))?.map_err(js_error)
     }
 
     /// Holds the event loop open while the master has work, lets it go when idle.
@@ -157,215 +272,172 @@ impl Master {
         Ok(())
     }
 
-    /// Numbers a JS call that gives the master work, and holds the loop for it.
-    fn busy_call(&mut self, env: &Env) -> Result<u64> {
-        self.js_seq += 1;
-        self.set_referred(env, true)?;
-        Ok(self.js_seq)
-    }
-
-    fn send(&self, cmd: Cmd) -> Result<()> {
-        if self.handle.send(cmd) {
-            Ok(())
-        } else {
-            Err(gone())
-        }
-    }
-
-    fn ask(&self, query: Query) -> Result<Option<String>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Cmd::Query(query, tx))?;
-        rx.blocking_recv().map_err(|_| gone())
-    }
-
-    /// Every event since the last call, as a JSON array.
+    /// Every event since the last call, as a JSON array; holds or releases
+    /// the event loop as the dispatcher now has work or not.
     #[napi]
-    pub fn take_events(&mut self, env: Env) -> Result<String> {
-        let (events, activity) = self.sink.take();
-        match activity {
-            Some(Activity::Busy) => self.set_referred(&env, true)?,
-            // Only when no later JS call is still on its way to the dispatcher.
-            Some(Activity::Idle { seq }) if seq == self.js_seq => self.set_referred(&env, false)?,
-            _ => {}
-        }
+    pub fn take_events(&mut self, env: Env) -> Result<String, JsCode> {
+        let (events, busy) = self.guarded(|d| (d.take_events(), d.busy()))?;
+        self.set_referred(&env, busy).map_err(napi_failure)?;
         Ok(events)
     }
 
-    /// In-memory tasks the facade buffered (a burst of `addTask` calls), as
-    /// JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]` with
-    /// ids it made: one command, so a burst wakes the dispatcher once.
+    /// ms until the dispatcher needs to run again (`pump`), -1 for never.
     #[napi]
-    pub fn add_tasks(&mut self, env: Env, batch: String) -> Result<()> {
-        let js_seq = self.busy_call(&env)?;
-        self.send(Cmd::AddTasks { batch, js_seq })
+    pub fn wake_in(&self) -> f64 {
+        self.dispatcher
+            .wake_in()
+            .map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
     }
 
-    /// An in-memory task with an explicit `_id`: the dispatcher is asked at
-    /// once, so a duplicate fails here.
+    /// Takes what other threads left, reads the workers, dispatches.
+    #[napi]
+    pub fn pump(&mut self) -> Result<(), JsCode> {
+        let inputs = self.inbox.take();
+        self.guarded(|d| d.inputs(inputs))
+    }
+
+    /// In-memory tasks the facade buffered (a burst of `addTask` calls), as
+    /// JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
+    #[napi]
+    pub fn add_tasks(&mut self, batch: String) -> Result<(), JsCode> {
+        self.command(Cmd::AddTasks(batch))
+    }
+
+    /// An in-memory task with an explicit `_id`: a duplicate throws here.
     #[napi]
     pub fn add_task(
         &mut self,
-        env: Env,
         id: String,
         task_type: String,
         priority: i64,
         due_date: f64,
         data: String,
-    ) -> Result<String> {
-        let task = task::Task {
+    ) -> Result<(), JsCode> {
+        self.command(Cmd::AddTask(task::Task {
             id,
             task_type,
             priority,
             created_at: task::now_ms(),
             due_date: due_date as i64,
             data,
-        };
-        let js_seq = self.busy_call(&env)?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Cmd::AddTask {
-            task,
-            js_seq,
-            reply: tx,
-        })?;
-        rx.blocking_recv()
-            .map_err(|_| gone())?
-            .map_err(|e| Error::new(Status::InvalidArg, e))
+        }))
     }
 
     #[napi]
-    pub fn configure(&self, config: MasterConfig) -> Result<()> {
-        let keep_alive = match config.keep_alive.as_str() {
-            "always" => KeepAlive::Always,
-            "for" => KeepAlive::For(Duration::from_millis(config.keep_alive_ms.into())),
-            _ => KeepAlive::Never,
-        };
-        let logs = if config.logs == "error" {
-            log::Level::Error
-        } else {
-            log::Level::All
-        };
-        self.send(Cmd::Configure(Box::new(Config {
-            max_workers: config.max_workers.max(1) as usize,
-            refresh_rate: Duration::from_millis(config.refresh_rate.into()),
-            keep_alive,
-            prefetch: config.prefetch.max(1) as usize,
-            worker_start_timeout: Duration::from_millis(config.worker_start_timeout.into()),
-            spawn: SpawnSpec {
-                exec_path: config.exec_path,
-                args: config.exec_args,
-                port: config.port,
-            },
-            logs,
-            persistent: Some(master::persistent::Settings {
-                in_memory_only: config.in_memory_only,
-                url: config.mongo_url,
-                collection: config.collection_name,
-                lease: Duration::from_millis(config.lease.into()),
-                task_types: config.task_types,
-            }),
-        })))
+    pub fn configure(&mut self, config: MasterConfig) -> Result<(), JsCode> {
+        self.command(Cmd::Configure(Box::new(config.into())))
     }
 
     /// Starts a `TaskQueue` call answered by a `reply` event with this `req`.
     #[napi]
-    pub fn request(&mut self, env: Env, req: u32, op: String, args: String) -> Result<()> {
-        let js_seq = self.busy_call(&env)?;
-        self.send(Cmd::Request {
+    pub fn request(&mut self, req: u32, op: String, args: String) -> Result<(), JsCode> {
+        let args = raw_json(args, "the call's arguments")?;
+        self.command(Cmd::Request {
             req: req.into(),
             op,
-            args: raw_json(args, "the call's arguments")?,
-            js_seq,
+            args,
         })
     }
 
     #[napi]
-    pub fn initialize(&mut self, env: Env) -> Result<()> {
-        let js_seq = self.busy_call(&env)?;
-        self.send(Cmd::Initialize { js_seq })
+    pub fn initialize(&mut self) -> Result<(), JsCode> {
+        self.command(Cmd::Initialize)
     }
 
     #[napi]
-    pub fn set_refresh_rate(&self, ms: u32) -> Result<()> {
-        self.send(Cmd::SetRefreshRate(Duration::from_millis(ms.into())))
+    pub fn set_refresh_rate(&mut self, ms: u32) -> Result<(), JsCode> {
+        self.command(Cmd::SetRefreshRate(Duration::from_millis(ms.into())))
+    }
+
+    /// Which listeners JS has, so events nobody hears are not built.
+    #[napi]
+    pub fn set_listening(&mut self, done: bool, error: bool) -> Result<(), JsCode> {
+        self.command(Cmd::Listening { done, error })
     }
 
     /// The master's `respond(msg)` to a worker's IPC message.
     #[napi]
-    pub fn ipc_reply(&self, worker: u32, run: i64, msg: String) -> Result<()> {
-        self.send(Cmd::IpcReply {
+    pub fn ipc_reply(&mut self, worker: u32, run: i64, msg: String) -> Result<(), JsCode> {
+        let msg = raw_json(msg, "the IPC response")?;
+        self.command(Cmd::IpcReply {
             worker,
             run: run as u64,
-            msg: raw_json(msg, "the IPC response")?,
+            msg,
         })
     }
 
+    /// What the socket of `worker` would not take, for JS to write.
     #[napi]
-    pub fn find_by_id(&self, id: String) -> Result<Option<String>> {
-        self.ask(Query::FindById(id))
+    pub fn take_blocked(&mut self, worker: u32) -> Result<Buffer, JsCode> {
+        Ok(self.guarded(|d| d.take_blocked(worker))?.into())
+    }
+
+    /// JS wrote what `take_blocked` gave it.
+    #[napi]
+    pub fn unblocked(&mut self, worker: u32) -> Result<(), JsCode> {
+        self.command(Cmd::Unblocked { worker })
     }
 
     #[napi]
-    pub fn remove_by_id(&self, id: String) -> Result<bool> {
-        Ok(self.ask(Query::RemoveById(id))?.as_deref() == Some("true"))
+    pub fn find_by_id(&mut self, id: String) -> Result<Option<String>, JsCode> {
+        self.query(Query::FindById(id))
+    }
+
+    /// The removed task, or null.
+    #[napi]
+    pub fn remove_by_id(&mut self, id: String) -> Result<Option<String>, JsCode> {
+        self.query(Query::RemoveById(id))
     }
 
     #[napi]
-    pub fn tasks(&self) -> Result<String> {
-        Ok(self.ask(Query::Tasks)?.unwrap_or_else(|| "[]".into()))
+    pub fn tasks(&mut self) -> Result<String, JsCode> {
+        Ok(self.query(Query::Tasks)?.unwrap_or_else(|| "[]".into()))
     }
 
     #[napi]
-    pub fn stats(&self) -> Result<String> {
-        Ok(self.ask(Query::Stats)?.unwrap_or_else(|| "{}".into()))
-    }
-
-    #[napi]
-    pub fn available_tasks(&self) -> Result<String> {
+    pub fn available_tasks(&mut self) -> Result<String, JsCode> {
         Ok(self
-            .ask(Query::AvailableTasks)?
+            .query(Query::AvailableTasks)?
             .unwrap_or_else(|| "[]".into()))
+    }
+
+    #[napi]
+    pub fn stats(&mut self) -> Result<String, JsCode> {
+        Ok(self.query(Query::Stats)?.unwrap_or_else(|| "{}".into()))
     }
 
     /// Finishes running tasks, stops the workers; a `closed` event follows.
     #[napi]
-    pub fn close(&mut self, env: Env) -> Result<()> {
-        let js_seq = self.busy_call(&env)?;
-        self.send(Cmd::Close { js_seq })
+    pub fn close(&mut self) -> Result<(), JsCode> {
+        self.command(Cmd::Close)
+    }
+
+    /// Test support (debug builds only): makes the dispatcher panic, to
+    /// check that a failed dispatcher reaches JS and lets the process go.
+    #[cfg(debug_assertions)]
+    #[napi]
+    pub fn fail_for_test(&mut self) -> Result<(), JsCode> {
+        self.guarded(|_| panic!("failure injected by a test"))
     }
 }
 
-/// Connects this worker process to its master over the inherited `fd`.
+/// Connects this worker process to its master (fds 3, 4 and 5).
 #[napi]
-pub fn worker_connect(fd: i32, on_frames: Function<(), ()>) -> Result<()> {
-    // Not weak: a worker lives to serve its master, so the channel holds its
-    // event loop open until the master stops it or goes away.
-    let tsfn: ThreadsafeFunction<(), (), (), Status, false> = on_frames
-        .build_threadsafe_function::<()>()
-        .callee_handled::<false>()
-        .build()?;
-    let wake = Box::new(move || {
-        tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
-    });
-    worker::connect(fd, wake).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+pub fn worker_connect() -> Result<()> {
+    worker::connect().map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }
 
-/// Frames received from the master since the last call, as a JSON array.
+/// Writes a frame (a JSON text) for the master; once this returns, the
+/// worker's death cannot lose it.
 #[napi]
-pub fn worker_take() -> String {
-    worker::take()
+pub fn worker_send(frame: String) -> Result<()> {
+    worker::send(&frame).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }
 
-/// Queues a frame (a JSON text) for the master; it is written within a
-/// millisecond, or at the next `worker_flush`.
+/// Records that run `run` starts now.
 #[napi]
-pub fn worker_queue(frame: String) -> Result<()> {
-    worker::queue(&frame).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
-}
-
-/// Writes every queued frame to the master now.
-#[napi]
-pub fn worker_flush() -> Result<()> {
-    worker::flush().map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+pub fn worker_begin(run: i64) -> Result<()> {
+    worker::begin(run as u64).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }
 
 /// Writes a warning ("warn") or error line the way the dispatcher does.

@@ -1,9 +1,10 @@
 //! The task model: what a queued job is, the order tasks run in, the
 //! Meteor-style ids, and the JSON shape a task has on the wire and in JS.
 //!
-//! `data` stays the JSON text the JS facade produced (dates as
-//! `{"$date": ms}`), so a task crosses master, worker and JS without being
-//! parsed or re-encoded on the hot path.
+//! `data` stays the EJSON text the JS facade produced (dates as
+//! `{"$date": ms}`, the one date encoding on the wire, `createdAt` and
+//! `dueDate` included), so a task crosses master, worker and JS without
+//! being parsed or re-encoded on the hot path.
 
 use rand::Rng;
 use serde_json::value::RawValue;
@@ -11,10 +12,10 @@ use std::cmp::Ordering;
 
 /// Alphabet of Meteor's `Random.id()`: 17 characters from it make an id.
 const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
-pub const ID_LEN: usize = 17;
+pub(crate) const ID_LEN: usize = 17;
 
 /// A Meteor-style random id, the shape upstream gives tasks without `_id`.
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     // One draw of random bytes, each used when below the largest multiple of
     // the alphabet's size (so every character stays equally likely).
     let limit = (256 / ID_ALPHABET.len() * ID_ALPHABET.len()) as u8;
@@ -34,23 +35,22 @@ pub fn new_id() -> String {
 }
 
 #[derive(Debug, Clone)]
-pub struct Task {
-    pub id: String,
-    pub task_type: String,
-    pub priority: i64,
+pub(crate) struct Task {
+    pub(crate) id: String,
+    pub(crate) task_type: String,
+    pub(crate) priority: i64,
     /// Milliseconds since the Unix epoch.
-    pub created_at: i64,
+    pub(crate) created_at: i64,
     /// Milliseconds since the Unix epoch.
-    pub due_date: i64,
-    /// JSON text of an object, as the facade's encoder wrote it (or as
+    pub(crate) due_date: i64,
+    /// EJSON text of an object, as the facade's encoder wrote it (or as
     /// MongoDB's document converts to); carried as is, never re-parsed.
-    pub data: String,
+    pub(crate) data: String,
 }
 
 impl Task {
-    /// The task as JSON, with `onGoing` as the task function and listeners
-    /// see it (dates in ms; the facade makes Dates of them).
-    pub fn to_json(&self, on_going: bool) -> String {
+    /// The task as EJSON, with `onGoing`, as task functions and listeners see it.
+    pub(crate) fn to_json(&self, on_going: bool) -> String {
         let mut out =
             Vec::with_capacity(112 + self.id.len() + self.task_type.len() + self.data.len());
         out.extend_from_slice(br#"{"_id":"#);
@@ -58,7 +58,7 @@ impl Task {
         out.extend_from_slice(br#","taskType":"#);
         json_str(&mut out, &self.task_type);
         let numbers = format!(
-            r#","priority":{},"createdAt":{},"dueDate":{},"data":"#,
+            r#","priority":{},"createdAt":{{"$date":{}}},"dueDate":{{"$date":{}}},"data":"#,
             self.priority, self.created_at, self.due_date
         );
         out.extend_from_slice(numbers.as_bytes());
@@ -75,7 +75,7 @@ impl Task {
 impl Task {
     /// The facade's batch of in-memory adds: JSON
     /// `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
-    pub fn parse_batch(json: &str) -> Result<Vec<Task>, String> {
+    pub(crate) fn parse_batch(json: &str) -> Result<Vec<Task>, String> {
         type Row<'a> = (String, String, i64, f64, f64, &'a RawValue);
         let rows: Vec<Row> =
             serde_json::from_str(json).map_err(|e| format!("unreadable batch of adds: {e}"))?;
@@ -102,12 +102,29 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Run order among due tasks: higher priority, then older `createdAt`, then
-/// earlier insertion (`seq`). The greatest key runs first.
+/// earlier insertion (`seq`). The greatest key runs first. This is the one
+/// definition of the order: the memory queue sorts by it, and `ORDER_FIELDS`
+/// is the same order for MongoDB (claim sort and index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunOrder {
-    pub priority: i64,
-    pub created_at: i64,
-    pub seq: u64,
+pub(crate) struct RunOrder {
+    pub(crate) priority: i64,
+    pub(crate) created_at: i64,
+    pub(crate) seq: u64,
+}
+
+/// `RunOrder` as a MongoDB sort: (field, direction), best first. Persistent
+/// tasks have no insertion number: equal ones come in `_id` order.
+pub(crate) const ORDER_FIELDS: [(&str, i32); 2] = [("priority", -1), ("createdAt", 1)];
+
+impl RunOrder {
+    /// A task's place in the order (`seq` 0 for persistent tasks).
+    pub(crate) fn of(task: &Task, seq: u64) -> RunOrder {
+        RunOrder {
+            priority: task.priority,
+            created_at: task.created_at,
+            seq,
+        }
+    }
 }
 
 impl Ord for RunOrder {
@@ -126,7 +143,7 @@ impl PartialOrd for RunOrder {
 }
 
 /// Milliseconds since the Unix epoch, the unit of `createdAt` and `dueDate`.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -186,7 +203,7 @@ mod tests {
         };
         assert_eq!(
             task.to_json(true),
-            r#"{"_id":"abc","taskType":"T","priority":3,"createdAt":1,"dueDate":2,"data":{"a":[1,{"$date":5}]},"onGoing":true}"#
+            r#"{"_id":"abc","taskType":"T","priority":3,"createdAt":{"$date":1},"dueDate":{"$date":2},"data":{"a":[1,{"$date":5}]},"onGoing":true}"#
         );
     }
 }

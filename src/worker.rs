@@ -1,96 +1,48 @@
-//! The worker runtime: a reader thread takes the master's frames off the
-//! private channel and wakes JS through a threadsafe function; JS takes them
-//! in batches, runs the taskMap and queues its replies here. Queued replies
-//! are written when JS asks, when many are waiting, or by a flusher thread
-//! at most `FLUSH_AFTER` after the first of them, so a reply never waits
-//! for the task run after it. When the master goes away (the channel
-//! closes) the worker process ends at once, so no worker outlives its master.
+//! The worker's native side: the shared ring its replies go through, and a
+//! watchdog. The worker's JS reads the master's messages on its own event
+//! loop (a socket on fd 4) and writes every reply here before it starts the
+//! next task, so whatever ends the process, the master knows each finished
+//! task's outcome and which run was in progress.
 
-use crate::channel;
-use crate::master::events::EventSink;
+use crate::channel::ring::{Ring, RING_BYTES};
+use crate::channel::{self, IPC_FD, LINK_FD, RING_FD};
+use crate::sys::{self, Mapping};
 use once_cell::sync::OnceCell;
-use std::io::{self, Write};
-use std::os::fd::FromRawFd;
-use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Condvar, Mutex};
+use std::io;
 use std::time::Duration;
 
-/// Longest a queued reply waits for company before it is written anyway.
-const FLUSH_AFTER: Duration = Duration::from_millis(1);
-/// Queued bytes that are written at once, without waiting.
-const FLUSH_BYTES: usize = 256 * 1024;
+/// How long a writer pauses while the ring is full and the master reads.
+const FULL_PAUSE: Duration = Duration::from_micros(200);
 
-/// Replies queued for the master and the stream they go to: one lock for
-/// both, so writes leave in the order they were queued.
-struct Outbox {
-    bytes: Vec<u8>,
-    stream: UnixStream,
-}
+static RING: OnceCell<Ring> = OnceCell::new();
 
-impl Outbox {
-    fn write(&mut self) -> io::Result<()> {
-        if self.bytes.is_empty() {
-            return Ok(());
-        }
-        let result = self.stream.write_all(&self.bytes);
-        self.bytes.clear();
-        result
-    }
-}
-
-struct Link {
-    outbox: Mutex<Outbox>,
-    /// Signalled when the outbox stops being empty.
-    queued: Condvar,
-    inbox: Arc<EventSink>,
-}
-
-static LINK: OnceCell<Link> = OnceCell::new();
-
-/// Opens the channel on `fd` (inherited from the master) and starts reading.
-pub fn connect(fd: i32, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<()> {
-    if LINK.get().is_some() {
+/// Maps the ring the master created, keeps the worker's descriptors from
+/// leaking into processes its tasks start, and starts the watchdog.
+pub(crate) fn connect() -> io::Result<()> {
+    if RING.get().is_some() {
         return Ok(());
     }
-    // SAFETY: fcntl on a descriptor number; it fails cleanly if fd is not open.
-    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("the master's channel (fd {fd}) is not open in this worker"),
-        ));
+    for fd in [IPC_FD, LINK_FD, RING_FD] {
+        sys::set_cloexec(fd).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("the master's descriptor {fd} is not open in this worker: {e}"),
+            )
+        })?;
     }
-    // Close-on-exec above keeps processes this worker starts from holding
-    // the channel open after the worker is gone.
-    // SAFETY: the master placed our end of a socketpair on this descriptor
-    // and nothing else in the process owns it.
-    let stream = unsafe { UnixStream::from_raw_fd(fd) };
-    let mut reader = stream.try_clone()?;
-    let inbox = Arc::new(EventSink::new(wake));
-    let link = Link {
-        outbox: Mutex::new(Outbox {
-            bytes: Vec::new(),
-            stream,
-        }),
-        queued: Condvar::new(),
-        inbox: inbox.clone(),
-    };
-    if LINK.set(link).is_err() {
+    let map = Mapping::new(RING_FD, RING_BYTES)?;
+    // The mapping outlives the descriptor; nothing else needs it.
+    // SAFETY: closing fd 5, which the master placed here for this purpose.
+    unsafe { libc::close(RING_FD) };
+    if RING.set(Ring::new(map)).is_err() {
         return Ok(());
     }
+    // A worker lives to serve its master: when the master is gone (its end
+    // of the socket closes), end at once, even mid-task, so none outlives it.
     std::thread::Builder::new()
-        .name("meteor-cluster-flush".into())
-        .spawn(flush_queued)?;
-    std::thread::Builder::new()
-        .name("meteor-cluster-worker".into())
-        .spawn(move || {
-            let mut reader = io::BufReader::with_capacity(64 * 1024, &mut reader);
-            while let Ok(Some(frame)) = channel::read_frame(&mut reader) {
-                let Ok(frame) = String::from_utf8(frame) else {
-                    break;
-                };
-                inbox.publish(&mut vec![frame], None);
-            }
-            // The master is gone: a worker has nothing left to do.
+        .name("meteor-cluster-watchdog".into())
+        .spawn(|| {
+            sys::wait_hangup(LINK_FD);
             // SAFETY: _exit ends the process without running any code of
             // the JS thread concurrently with it.
             unsafe { libc::_exit(0) }
@@ -98,15 +50,8 @@ pub fn connect(fd: i32, wake: Box<dyn Fn() + Send + Sync>) -> io::Result<()> {
     Ok(())
 }
 
-/// Every frame received since the last call, as one JSON array.
-pub fn take() -> String {
-    LINK.get()
-        .map(|link| link.inbox.take().0)
-        .unwrap_or_else(|| "[]".to_owned())
-}
-
-fn link() -> io::Result<&'static Link> {
-    LINK.get().ok_or_else(|| {
+fn ring() -> io::Result<&'static Ring> {
+    RING.get().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::NotConnected,
             "this worker is not connected to a master",
@@ -114,42 +59,31 @@ fn link() -> io::Result<&'static Link> {
     })
 }
 
-fn lock(link: &Link) -> std::sync::MutexGuard<'_, Outbox> {
-    link.outbox.lock().unwrap_or_else(|e| e.into_inner())
+/// Wakes the master (one byte on the socket; a full socket means a wake-up
+/// is already waiting there).
+fn wake_master() {
+    let _ = sys::write_some(LINK_FD, b"!");
 }
 
-/// Queues a frame (a JSON text) for the master; it leaves within `FLUSH_AFTER`.
-pub fn queue(frame: &str) -> io::Result<()> {
-    let link = link()?;
-    let mut outbox = lock(link);
-    if outbox.bytes.is_empty() {
-        link.queued.notify_one();
-    }
-    channel::encode_into(&mut outbox.bytes, frame.as_bytes());
-    if outbox.bytes.len() >= FLUSH_BYTES {
-        outbox.write()?;
+/// Writes one frame (a JSON text) to the master. Returns once the frame is
+/// in shared memory, where the worker's death cannot take it back.
+pub(crate) fn send(frame: &str) -> io::Result<()> {
+    let ring = ring()?;
+    let mut bytes = Vec::with_capacity(frame.len() + 4);
+    channel::encode_frame(&mut bytes, frame.as_bytes());
+    ring.write(&bytes, || {
+        wake_master();
+        std::thread::sleep(FULL_PAUSE);
+    });
+    if ring.take_wake() {
+        wake_master();
     }
     Ok(())
 }
 
-/// Writes every queued frame now.
-pub fn flush() -> io::Result<()> {
-    lock(link()?).write()
-}
-
-/// The flusher thread: writes what JS queued once it has waited `FLUSH_AFTER`,
-/// even while JS is busy running the next task.
-fn flush_queued() {
-    let Some(link) = LINK.get() else { return };
-    loop {
-        let mut outbox = lock(link);
-        while outbox.bytes.is_empty() {
-            outbox = link.queued.wait(outbox).unwrap_or_else(|e| e.into_inner());
-        }
-        drop(outbox);
-        std::thread::sleep(FLUSH_AFTER);
-        if lock(link).write().is_err() {
-            return;
-        }
-    }
+/// Records that run `run` starts now. It stays recorded after its reply:
+/// the master blames it for a death only while its reply is missing.
+pub(crate) fn begin(run: u64) -> io::Result<()> {
+    ring()?.set_running(run);
+    Ok(())
 }

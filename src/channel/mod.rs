@@ -1,26 +1,33 @@
-//! The private master <-> worker protocol: length-prefixed JSON frames over
-//! an inherited socketpair, with message kinds named by strings (never by
-//! declaration order). Payloads that only JS reads (task data, results, IPC
-//! messages) travel as raw JSON and are not parsed on the way.
+//! The private master <-> worker protocol, with message kinds named by
+//! strings (never by declaration order). Payloads that only JS reads (task
+//! data, results, IPC messages) travel as raw JSON, never parsed on the way.
+//!
+//! - Master to worker: lines on the worker's socket (fd 4), each a JSON
+//!   array of `ToWorker` messages, read by the worker's own event loop.
+//! - Worker to master: length-prefixed `ToMaster` frames in the shared
+//!   ring (fd 5, see `ring`), with a one-byte wake-up on the socket.
+//! - Node's own IPC channel (fd 3) carries only Node's cluster handshake.
+
+pub(crate) mod ring;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::io::{self, Read};
 
-/// Environment variables through which a master tells a worker who it is.
-pub const ENV_WORKER_ID: &str = "METEOR_CLUSTER_WORKER_ID";
-pub const ENV_CHANNEL_FD: &str = "METEOR_CLUSTER_CHANNEL_FD";
-/// The worker's end of the socketpair is placed on this descriptor.
-pub const CHANNEL_FD: i32 = 3;
+/// The environment variable through which a master tells a worker its id.
+pub const ENV_WORKER: &str = "METEOR_CLUSTER_WORKER";
+/// Where a worker finds Node's IPC channel, its socket and its ring.
+pub const IPC_FD: i32 = 3;
+pub const LINK_FD: i32 = 4;
+pub const RING_FD: i32 = 5;
 
 /// Largest frame either side accepts; a bigger one means a corrupt stream.
 pub const MAX_FRAME: usize = 512 * 1024 * 1024;
 
+/// What a master sends a worker. Runs (the hot path) are written by
+/// `Line::push_run` in this same shape: `{"type":"run","run":N,"task":{...}}`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ToWorker {
-    /// Run a task; `run` names this attempt in the replies.
-    Run { run: u64, task: Box<RawValue> },
     /// The master's `respond(msg)` to an IPC message of run `run`.
     IpcReply { run: u64, msg: Box<RawValue> },
     /// The answer to a worker's `Request`.
@@ -36,8 +43,8 @@ pub enum ToWorker {
     Stop,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+/// What a worker sends its master (JS writes these frames, Rust reads them).
+#[derive(Debug)]
 pub enum ToMaster {
     /// Handshake: the worker built its `Cluster` and can take tasks.
     Ready,
@@ -54,7 +61,7 @@ pub enum ToMaster {
     Recalled {
         runs: Vec<u64>,
     },
-    /// A task's `sendMessageToMaster(msg)`.
+    /// A task's IPC message (the `send` of `toggleIPC`).
     Ipc {
         run: u64,
         msg: Box<RawValue>,
@@ -120,50 +127,67 @@ pub fn null() -> Box<RawValue> {
     RawValue::from_string("null".to_owned()).expect("null is JSON")
 }
 
-/// Appends one frame (little-endian u32 length, then the JSON) to `out`.
-pub fn encode_into(out: &mut Vec<u8>, json: &[u8]) {
+/// Appends one ring frame (little-endian u32 length, then the JSON) to `out`.
+pub fn encode_frame(out: &mut Vec<u8>, json: &[u8]) {
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(json);
 }
 
-/// The frame of `ToWorker::Run`, written around the task's JSON without
-/// copying it twice (the hot path of dispatch).
-pub fn run_frame(run: u64, task_json: &str) -> Vec<u8> {
-    let head = format!(r#"{{"type":"run","run":{run},"task":"#);
-    let len = head.len() + task_json.len() + 1;
-    let mut out = Vec::with_capacity(len + 4);
-    out.extend_from_slice(&(len as u32).to_le_bytes());
-    out.extend_from_slice(head.as_bytes());
-    out.extend_from_slice(task_json.as_bytes());
-    out.push(b'}');
-    out
-}
-
-pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
-    let json = serde_json::to_vec(msg).unwrap_or_default();
-    let mut out = Vec::with_capacity(json.len() + 4);
-    encode_into(&mut out, &json);
-    out
-}
-
-/// Reads one frame's JSON from a blocking reader; `Ok(None)` at a clean end.
-pub fn read_frame(reader: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
-    let mut len = [0u8; 4];
-    match reader.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let len = u32::from_le_bytes(len) as usize;
+/// The next whole frame in `buf` from `*pos` (which it advances); `None`
+/// when only part of one has arrived, `Err` when the length is impossible.
+pub fn next_frame<'a>(buf: &'a [u8], pos: &mut usize) -> Option<Result<&'a [u8], String>> {
+    let head = buf.get(*pos..*pos + 4)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     if len > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes is larger than {MAX_FRAME}"),
-        ));
+        return Some(Err(format!(
+            "frame of {len} bytes is larger than {MAX_FRAME}"
+        )));
     }
-    let mut buf = vec![0u8; len];
-    reader.read_exact(&mut buf)?;
-    Ok(Some(buf))
+    let body = buf.get(*pos + 4..*pos + 4 + len)?;
+    *pos += 4 + len;
+    Some(Ok(body))
+}
+
+/// One line of messages to a worker, built in place: `[m1,m2,...]\n`.
+#[derive(Default)]
+pub struct Line {
+    bytes: Vec<u8>,
+}
+
+impl Line {
+    fn open(&mut self) {
+        self.bytes
+            .push(if self.bytes.is_empty() { b'[' } else { b',' });
+    }
+
+    /// Adds a run message, written around the task's JSON without copying
+    /// it twice (the hot path of dispatch).
+    pub fn push_run(&mut self, run: u64, task_json: &str) {
+        self.open();
+        self.bytes.extend_from_slice(br#"{"type":"run","run":"#);
+        self.bytes.extend_from_slice(run.to_string().as_bytes());
+        self.bytes.extend_from_slice(br#","task":"#);
+        self.bytes.extend_from_slice(task_json.as_bytes());
+        self.bytes.push(b'}');
+    }
+
+    pub fn push(&mut self, msg: &ToWorker) {
+        self.open();
+        // Serializing our own message types into memory cannot fail.
+        let _ = serde_json::to_writer(&mut self.bytes, msg);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The finished line, and the builder emptied for the next one.
+    pub fn take(&mut self) -> Vec<u8> {
+        if !self.bytes.is_empty() {
+            self.bytes.extend_from_slice(b"]\n");
+        }
+        std::mem::take(&mut self.bytes)
+    }
 }
 
 #[cfg(test)]
@@ -171,25 +195,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frames_round_trip_with_named_kinds() {
-        let msg = ToWorker::Run {
-            run: 7,
-            task: RawValue::from_string(r#"{"_id":"a"}"#.into()).unwrap(),
-        };
-        let mut bytes = encode(&msg);
-        bytes.extend(run_frame(8, r#"{"_id":"b"}"#));
-        bytes.extend(encode(&ToWorker::Stop));
-        let mut reader = &bytes[..];
-        let first = read_frame(&mut reader).unwrap().unwrap();
+    fn a_line_holds_its_messages_as_one_json_array() {
+        let mut line = Line::default();
+        assert!(line.is_empty());
+        line.push_run(7, r#"{"_id":"a"}"#);
+        line.push(&ToWorker::Recall { runs: vec![3, 4] });
+        line.push(&ToWorker::Stop);
+        let bytes = line.take();
         assert_eq!(
-            std::str::from_utf8(&first).unwrap(),
-            r#"{"type":"run","run":7,"task":{"_id":"a"}}"#
+            std::str::from_utf8(&bytes).unwrap(),
+            "[{\"type\":\"run\",\"run\":7,\"task\":{\"_id\":\"a\"}},{\"type\":\"recall\",\"runs\":[3,4]},{\"type\":\"stop\"}]\n"
         );
-        let second = read_frame(&mut reader).unwrap().unwrap();
-        assert_eq!(second, br#"{"type":"run","run":8,"task":{"_id":"b"}}"#);
-        let third = read_frame(&mut reader).unwrap().unwrap();
-        assert_eq!(third, br#"{"type":"stop"}"#);
-        assert!(read_frame(&mut reader).unwrap().is_none());
+        assert!(line.take().is_empty());
+    }
+
+    #[test]
+    fn frames_are_split_only_when_whole() {
+        let mut buf = Vec::new();
+        encode_frame(&mut buf, br#"{"type":"ready"}"#);
+        encode_frame(&mut buf, br#"{"type":"done","run":1}"#);
+        let mut pos = 0;
+        assert_eq!(next_frame(&buf[..10], &mut pos), None);
+        assert_eq!(
+            next_frame(&buf, &mut pos).unwrap().unwrap(),
+            br#"{"type":"ready"}"#
+        );
+        assert_eq!(
+            next_frame(&buf, &mut pos).unwrap().unwrap(),
+            br#"{"type":"done","run":1}"#
+        );
+        assert_eq!(next_frame(&buf, &mut pos), None);
+        let huge = (u32::MAX).to_le_bytes();
+        assert!(next_frame(&huge, &mut 0).unwrap().is_err());
     }
 
     #[test]
@@ -204,12 +241,5 @@ mod tests {
         }
         assert!(ToMaster::decode(br#"{"type":"done"}"#).is_err());
         assert!(ToMaster::decode(br#"{"type":"nope"}"#).is_err());
-    }
-
-    #[test]
-    fn oversized_frames_are_refused() {
-        let bytes = (u32::MAX).to_le_bytes();
-        let err = read_frame(&mut &bytes[..]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 }

@@ -2,6 +2,7 @@
 //! worker: their arguments, and the collection calls run against MongoDB.
 //! Answers are JSON texts for the facade to decode.
 
+use crate::error::{Code, CodedError};
 use crate::queue::ejson;
 use crate::queue::mongo::{doc_json, FindOptions, Store};
 use crate::task::{new_id, now_ms, Task};
@@ -12,14 +13,14 @@ use serde_json::Value;
 
 /// Who asked, so the answer goes back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Js,
     Worker(u32),
 }
 
 /// A task as `TaskQueue.addTask` sends it.
 #[derive(Deserialize)]
-pub struct NewTask {
+pub(crate) struct NewTask {
     #[serde(rename = "_id")]
     id: Option<String>,
     #[serde(rename = "taskType")]
@@ -28,16 +29,17 @@ pub struct NewTask {
     #[serde(rename = "dueDate")]
     due_date: i64,
     #[serde(rename = "inMemory", default)]
-    pub in_memory: bool,
+    pub(crate) in_memory: bool,
     data: Box<RawValue>,
 }
 
 impl NewTask {
-    pub fn parse(args: &RawValue) -> Result<NewTask, String> {
-        serde_json::from_str(args.get()).map_err(|e| format!("bad addTask arguments: {e}"))
+    pub(crate) fn parse(args: &RawValue) -> Result<NewTask, CodedError> {
+        serde_json::from_str(args.get())
+            .map_err(|e| CodedError::new(Code::InvalidArg, format!("bad addTask arguments: {e}")))
     }
 
-    pub fn into_task(self) -> Task {
+    pub(crate) fn into_task(self) -> Task {
         Task {
             id: self.id.unwrap_or_else(new_id),
             task_type: self.task_type,
@@ -76,7 +78,36 @@ fn option_doc(options: &Value, key: &str) -> Option<Document> {
 }
 
 /// Runs a collection call (`find`, `findOne`, `count`, `remove`, `update`).
-pub async fn collection_call(store: &Store, op: &str, args: &RawValue) -> Result<String, String> {
+pub(crate) async fn collection_call(
+    store: &Store,
+    op: &str,
+    args: &RawValue,
+) -> Result<String, CodedError> {
+    call(store, op, args).await.map_err(|e| match e {
+        CallError::Args(message) => CodedError::new(Code::InvalidArg, message),
+        CallError::Store(e) => CodedError::from(e),
+    })
+}
+
+/// Why a collection call failed: its arguments, or the store.
+enum CallError {
+    Args(String),
+    Store(crate::queue::mongo::StoreError),
+}
+
+impl From<String> for CallError {
+    fn from(message: String) -> Self {
+        CallError::Args(message)
+    }
+}
+
+impl From<crate::queue::mongo::StoreError> for CallError {
+    fn from(e: crate::queue::mongo::StoreError) -> Self {
+        CallError::Store(e)
+    }
+}
+
+async fn call(store: &Store, op: &str, args: &RawValue) -> Result<String, CallError> {
     let args: CallArgs =
         serde_json::from_str(args.get()).map_err(|e| format!("bad {op} arguments: {e}"))?;
     let selector = selector(args.selector.as_ref())?;
@@ -94,10 +125,7 @@ pub async fn collection_call(store: &Store, op: &str, args: &RawValue) -> Result
                 fields: option_doc(&options, "fields")
                     .or_else(|| option_doc(&options, "projection")),
             };
-            let docs = store
-                .find(selector, &find)
-                .await
-                .map_err(|e| e.to_string())?;
+            let docs = store.find(selector, &find).await?;
             if op == "findOne" {
                 docs.first()
                     .map(doc_json)
@@ -107,44 +135,35 @@ pub async fn collection_call(store: &Store, op: &str, args: &RawValue) -> Result
                 super::events::json_array(&items)
             }
         }
-        "count" => store
-            .count(selector)
-            .await
-            .map_err(|e| e.to_string())?
-            .to_string(),
-        "remove" => store
-            .remove(selector)
-            .await
-            .map_err(|e| e.to_string())?
-            .to_string(),
+        "count" => store.count(selector).await?.to_string(),
+        "remove" => store.remove(selector).await?.to_string(),
         "update" => {
             let modifier = match args.modifier.as_ref().map(ejson::to_bson) {
                 Some(Bson::Document(d)) => d,
-                _ => return Err("update needs a modifier object".to_owned()),
+                _ => return Err(CallError::Args("update needs a modifier object".to_owned())),
             };
             let flag = |key: &str| options.get(key).and_then(Value::as_bool).unwrap_or(false);
             store
                 .update(selector, modifier, flag("multi"), flag("upsert"))
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .to_string()
         }
-        other => return Err(format!("unknown TaskQueue call {other:?}")),
+        other => return Err(CallError::Args(format!("unknown TaskQueue call {other:?}"))),
     };
     Ok(answer)
 }
 
 /// A string as JSON text (how an `addTask` answer carries the new `_id`).
-pub fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-pub fn is_collection_call(op: &str) -> bool {
+pub(crate) fn is_collection_call(op: &str) -> bool {
     matches!(op, "find" | "findOne" | "count" | "remove" | "update")
 }
 
 /// The `lastError` written on a failed task, from the error the worker sent.
-pub fn last_error(error: Option<&RawValue>) -> Document {
+pub(crate) fn last_error(error: Option<&RawValue>) -> Document {
     let value: Value = error
         .and_then(|e| serde_json::from_str(e.get()).ok())
         .unwrap_or(Value::Null);

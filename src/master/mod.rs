@@ -1,10 +1,12 @@
-//! The master side: the dispatcher that owns all master state, the worker
-//! processes it supervises, its persistent side, the calls it answers, and
-//! the event sink that carries results to JS.
+//! The master side: the dispatcher that owns all master state, what the
+//! bindings hand it, the worker processes it supervises, its persistent
+//! side, and the roads in (the inbox) and out (events) of it.
 
-pub mod calls;
-pub mod dispatcher;
-pub mod events;
-pub mod persistent;
-pub mod pool;
-mod spawn;
+pub(crate) mod api;
+pub(crate) mod calls;
+pub(crate) mod dispatcher;
+pub(crate) mod events;
+pub(crate) mod inbox;
+mod node_ipc;
+pub(crate) mod persistent;
+pub(crate) mod pool;

@@ -2,7 +2,7 @@
 //! really have such keys wrapped in `{"$escape": ...}`) to BSON and back, so
 //! task data keeps its Dates in MongoDB exactly as upstream stored them.
 
-use mongodb::bson::{self, Bson, DateTime, Document};
+use mongodb::bson::{Bson, DateTime, Document};
 use serde_json::{Map, Number, Value};
 
 pub fn to_bson(value: &Value) -> Bson {
@@ -100,11 +100,6 @@ pub fn millis(value: Option<&Bson>) -> Option<i64> {
 
 pub fn date(ms: i64) -> Bson {
     Bson::DateTime(DateTime::from_millis(ms))
-}
-
-/// Plain BSON from anything serializable (never fails for our own types).
-pub fn bson_of<T: serde::Serialize>(value: &T) -> Bson {
-    bson::to_bson(value).unwrap_or(Bson::Null)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ struct Entry {
 }
 
 #[derive(Default)]
-pub struct MemoryQueue {
+pub(crate) struct MemoryQueue {
     /// Every task by insertion number; heaps refer to tasks by that number,
     /// and an entry missing here is a removed task the heaps skip lazily.
     entries: HashMap<u64, Entry>,
@@ -37,17 +37,17 @@ pub struct MemoryQueue {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct DuplicateId;
+pub(crate) struct DuplicateId;
 
 impl MemoryQueue {
-    pub fn push(&mut self, task: Task, now: i64) -> Result<(), DuplicateId> {
+    pub(crate) fn push(&mut self, task: Task, now: i64) -> Result<(), DuplicateId> {
         if self.by_id.contains_key(&task.id) {
             return Err(DuplicateId);
         }
         let seq = self.next_seq;
         self.next_seq += 1;
         let state = if task.due_date <= now {
-            self.ready.push((order(&task, seq), seq));
+            self.ready.push((RunOrder::of(&task, seq), seq));
             self.ready_count += 1;
             State::Ready
         } else {
@@ -69,7 +69,7 @@ impl MemoryQueue {
             self.scheduled.pop();
             if let Some(entry) = self.entries.get_mut(&seq) {
                 entry.state = State::Ready;
-                self.ready.push((order(&entry.task, seq), seq));
+                self.ready.push((RunOrder::of(&entry.task, seq), seq));
                 self.scheduled_count -= 1;
                 self.ready_count += 1;
             }
@@ -77,7 +77,7 @@ impl MemoryQueue {
     }
 
     /// The next task to run at `now`, now marked as running, with its rank.
-    pub fn take_next(&mut self, now: i64) -> Option<(&Task, RunOrder)> {
+    pub(crate) fn take_next(&mut self, now: i64) -> Option<(&Task, RunOrder)> {
         self.promote(now);
         while let Some((order, seq)) = self.ready.pop() {
             if !self.entries.contains_key(&seq) {
@@ -92,7 +92,7 @@ impl MemoryQueue {
     }
 
     /// The rank of the task `take_next` would return at `now`.
-    pub fn peek_next(&mut self, now: i64) -> Option<RunOrder> {
+    pub(crate) fn peek_next(&mut self, now: i64) -> Option<RunOrder> {
         self.promote(now);
         while let Some(&(order, seq)) = self.ready.peek() {
             if self.entries.contains_key(&seq) {
@@ -105,7 +105,7 @@ impl MemoryQueue {
 
     /// Puts a running task back as it was before `take_next` (same rank), as
     /// when a worker hands back a task it had not started; `false` if it is gone.
-    pub fn requeue(&mut self, id: &str) -> bool {
+    pub(crate) fn requeue(&mut self, id: &str) -> bool {
         let Some(&seq) = self.by_id.get(id) else {
             return false;
         };
@@ -116,13 +116,13 @@ impl MemoryQueue {
             return false;
         }
         entry.state = State::Ready;
-        self.ready.push((order(&entry.task, seq), seq));
+        self.ready.push((RunOrder::of(&entry.task, seq), seq));
         self.ready_count += 1;
         true
     }
 
     /// Removes a finished task and returns it, if it is still queued.
-    pub fn complete(&mut self, id: &str) -> Option<Task> {
+    pub(crate) fn complete(&mut self, id: &str) -> Option<Task> {
         let seq = *self.by_id.get(id)?;
         if self.entries.get(&seq)?.state != State::Running {
             return None;
@@ -131,26 +131,26 @@ impl MemoryQueue {
         self.entries.remove(&seq).map(|e| e.task)
     }
 
-    pub fn remove(&mut self, id: &str) -> bool {
-        let Some(seq) = self.by_id.remove(id) else {
-            return false;
-        };
-        match self.entries.remove(&seq).map(|e| e.state) {
-            Some(State::Ready) => self.ready_count -= 1,
-            Some(State::Scheduled) => self.scheduled_count -= 1,
-            _ => {}
+    /// Removes a task in any state; it and whether it was running.
+    pub(crate) fn remove(&mut self, id: &str) -> Option<(Task, bool)> {
+        let seq = self.by_id.remove(id)?;
+        let entry = self.entries.remove(&seq)?;
+        match entry.state {
+            State::Ready => self.ready_count -= 1,
+            State::Scheduled => self.scheduled_count -= 1,
+            State::Running => {}
         }
-        true
+        Some((entry.task, entry.state == State::Running))
     }
 
     /// The task and whether it is running.
-    pub fn get(&self, id: &str) -> Option<(&Task, bool)> {
+    pub(crate) fn get(&self, id: &str) -> Option<(&Task, bool)> {
         let entry = self.entries.get(self.by_id.get(id)?)?;
         Some((&entry.task, entry.state == State::Running))
     }
 
     /// Every task, in insertion order, with whether it is running.
-    pub fn all(&self) -> Vec<(&Task, bool)> {
+    pub(crate) fn all(&self) -> Vec<(&Task, bool)> {
         let mut entries: Vec<&Entry> = self.entries.values().collect();
         entries.sort_by_key(|e| e.seq);
         entries
@@ -160,24 +160,24 @@ impl MemoryQueue {
     }
 
     /// Tasks that could start at `now`, in run order.
-    pub fn available(&self, now: i64) -> Vec<&Task> {
+    pub(crate) fn available(&self, now: i64) -> Vec<&Task> {
         let mut due: Vec<&Entry> = self
             .entries
             .values()
             .filter(|e| e.state != State::Running && e.task.due_date <= now)
             .collect();
-        due.sort_by_key(|e| Reverse(order(&e.task, e.seq)));
+        due.sort_by_key(|e| Reverse(RunOrder::of(&e.task, e.seq)));
         due.iter().map(|e| &e.task).collect()
     }
 
     /// How many tasks could start at `now`.
-    pub fn available_count(&mut self, now: i64) -> usize {
+    pub(crate) fn available_count(&mut self, now: i64) -> usize {
         self.promote(now);
         self.ready_count
     }
 
     /// When the earliest scheduled task becomes due.
-    pub fn next_due(&mut self) -> Option<i64> {
+    pub(crate) fn next_due(&mut self) -> Option<i64> {
         while let Some(Reverse((due, seq))) = self.scheduled.peek().copied() {
             if self.entries.contains_key(&seq) {
                 return Some(due);
@@ -188,24 +188,12 @@ impl MemoryQueue {
     }
 
     /// Tasks queued and not running (due or scheduled).
-    pub fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.ready_count + self.scheduled_count
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-}
-
-fn order(task: &Task, seq: u64) -> RunOrder {
-    RunOrder {
-        priority: task.priority,
-        created_at: task.created_at,
-        seq,
     }
 }
 
@@ -285,9 +273,12 @@ mod tests {
         q.push(task("a", 1, 0, 0), 0).unwrap();
         q.push(task("b", 1, 0, 50), 0).unwrap();
         assert_eq!(q.push(task("a", 1, 0, 0), 0), Err(DuplicateId));
-        assert!(q.remove("a"));
-        assert!(q.remove("b"));
-        assert!(!q.remove("a"));
+        assert_eq!(
+            q.remove("a").map(|(t, running)| (t.id, running)),
+            Some(("a".to_owned(), false))
+        );
+        assert!(q.remove("b").is_some());
+        assert!(q.remove("a").is_none());
         assert_eq!(q.next_due(), None);
         assert!(drain(&mut q, 100).is_empty());
         assert_eq!(q.waiting(), 0);

@@ -1,6 +1,6 @@
 //! Task stores: the in-memory priority queue and the MongoDB queue, and the
 //! conversion between the facade's JSON and BSON.
 
-pub mod ejson;
-pub mod memory;
-pub mod mongo;
+pub(crate) mod ejson;
+pub(crate) mod memory;
+pub(crate) mod mongo;

@@ -9,7 +9,8 @@
 //! run again and why two masters never hold the same task at once.
 
 use super::ejson;
-use crate::task::Task;
+use crate::error::{Code, CodedError};
+use crate::task::{RunOrder, Task, ORDER_FIELDS};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::ErrorKind;
@@ -23,10 +24,26 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// How long an operation waits for an unreachable server before failing.
 const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug)]
+/// Why `url` cannot work as the queue's MongoDB URL, checked without any
+/// network access: syntax, and that it names a database.
+pub(crate) fn url_problem(url: &str) -> Option<String> {
+    match mongodb::options::ConnectionString::parse(url) {
+        Err(e) => Some(format!("is not a valid MongoDB URL ({e})")),
+        Ok(parsed) if parsed.default_database.as_deref().unwrap_or("").is_empty() => Some(
+            "names no database: add one to its path, as in mongodb://host:27017/mydb".to_owned(),
+        ),
+        Ok(_) => None,
+    }
+}
+
+#[derive(Debug, Clone)]
 pub enum StoreError {
     Duplicate(String),
+    /// The URL or settings cannot work.
     Config(String),
+    /// The server could not be reached in time.
+    Unavailable(String),
+    /// The server answered with an error.
     Db(String),
 }
 
@@ -36,23 +53,51 @@ impl std::fmt::Display for StoreError {
             StoreError::Duplicate(id) => {
                 write!(f, "a task with _id {id:?} already exists in the queue")
             }
-            StoreError::Config(m) | StoreError::Db(m) => f.write_str(m),
+            StoreError::Config(m) | StoreError::Unavailable(m) | StoreError::Db(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
 
 impl From<mongodb::error::Error> for StoreError {
     fn from(e: mongodb::error::Error) -> Self {
-        StoreError::Db(format!("MongoDB: {e}"))
+        let unreachable = matches!(
+            *e.kind,
+            ErrorKind::ServerSelection { .. }
+                | ErrorKind::Io(_)
+                | ErrorKind::ConnectionPoolCleared { .. }
+                | ErrorKind::DnsResolve { .. }
+        );
+        let message = format!("MongoDB: {e}");
+        if unreachable {
+            StoreError::Unavailable(message)
+        } else {
+            StoreError::Db(message)
+        }
+    }
+}
+
+impl From<StoreError> for CodedError {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::Duplicate(_) => Code::DuplicateId,
+            StoreError::Config(_) => Code::MongoConfig,
+            StoreError::Unavailable(_) => Code::MongoUnavailable,
+            StoreError::Db(_) => Code::Mongo,
+        };
+        CodedError::new(code, e.to_string())
     }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A task this master claimed; `token` names the claim (with the task's
-/// `_id`) in later writes.
+/// `_id`, kept as stored) in later writes.
+#[derive(Debug, Clone)]
 pub struct Claimed {
     pub task: Task,
+    pub id: Bson,
     pub token: String,
 }
 
@@ -109,7 +154,11 @@ impl Store {
         self.coll
             .create_indexes([
                 index(
-                    doc! { "onGoing": 1, "priority": -1, "createdAt": 1 },
+                    {
+                        let mut keys = doc! { "onGoing": 1 };
+                        keys.extend(order_doc());
+                        keys
+                    },
                     "meteorCluster_claim",
                 ),
                 index(
@@ -145,10 +194,6 @@ impl Store {
 
     fn lease_expiry(&self) -> Bson {
         ejson::date(self.server_now() + self.lease.as_millis() as i64)
-    }
-
-    pub fn owner(&self) -> &str {
-        &self.owner
     }
 
     /// Inserts tasks in upstream's shape, in one write; one outcome per
@@ -195,9 +240,9 @@ impl Store {
                 }
             }
             _ => {
-                let message = format!("MongoDB: {e}");
+                let error = StoreError::from(e);
                 for &i in &positions {
-                    outcomes[i] = Err(StoreError::Db(message.clone()));
+                    outcomes[i] = Err(error.clone());
                 }
             }
         }
@@ -230,7 +275,7 @@ impl Store {
         }
         let mut filter = self.claimable(types);
         filter.insert("dueDate", doc! { "$lte": ejson::date(self.server_now()) });
-        let sort = doc! { "priority": -1, "createdAt": 1 };
+        let sort = order_doc();
         let token = crate::task::new_id();
         let documents: Vec<Document> = if n == 1 {
             let found = self
@@ -262,18 +307,12 @@ impl Store {
             self.coll
                 .update_many(filter, self.lease_doc(&token))
                 .await?;
-            let mut mine: Vec<Document> = self
+            let mine: Vec<Document> = self
                 .coll
                 .find(doc! { "_id": { "$in": ids }, "lease.token": &token })
                 .await?
                 .try_collect()
                 .await?;
-            mine.sort_by_key(|d| {
-                (
-                    std::cmp::Reverse(task_from_doc(d).map_or(i64::MIN, |t| t.priority)),
-                    ejson::millis(d.get("createdAt")).unwrap_or(i64::MAX),
-                )
-            });
             return self.claimed(mine, &token, more).await;
         };
         let more = !documents.is_empty();
@@ -293,6 +332,7 @@ impl Store {
             match task_from_doc(&document) {
                 Some(task) => claimed.push(Claimed {
                     task,
+                    id: doc_id(&document),
                     token: token.to_owned(),
                 }),
                 None => {
@@ -305,6 +345,8 @@ impl Store {
                 }
             }
         }
+        // Best first, as the dispatcher hands them out.
+        claimed.sort_by_key(|c: &Claimed| std::cmp::Reverse(RunOrder::of(&c.task, 0)));
         Ok((claimed, more))
     }
 
@@ -328,11 +370,7 @@ impl Store {
         if done.is_empty() {
             return Ok(());
         }
-        let ids: Vec<Bson> = done.iter().map(|(id, _)| id.clone()).collect();
-        let tokens: Vec<&str> = done.iter().map(|(_, t)| t.as_str()).collect();
-        self.coll
-            .delete_many(doc! { "_id": { "$in": ids }, "lease.token": { "$in": tokens } })
-            .await?;
+        self.coll.delete_many(claims_filter(done)).await?;
         Ok(())
     }
 
@@ -351,14 +389,13 @@ impl Store {
     }
 
     /// Hands claimed tasks that never started back to the queue.
-    pub async fn release(&self, claims: &[(String, String)]) -> Result<()> {
-        // By `_id` and token: tasks of one claim share its token, and those
-        // already running must keep theirs.
-        let (ids, tokens): (Vec<&String>, Vec<&String>) =
-            claims.iter().map(|(id, token)| (id, token)).unzip();
+    pub async fn release(&self, claims: &[(Bson, String)]) -> Result<()> {
+        if claims.is_empty() {
+            return Ok(());
+        }
         self.coll
             .update_many(
-                doc! { "_id": { "$in": ids }, "lease.token": { "$in": tokens } },
+                claims_filter(claims),
                 doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" }, "$inc": { "attempts": -1 } },
             )
             .await?;
@@ -454,6 +491,25 @@ impl Store {
     }
 }
 
+/// Matches each `_id` only under its own claim token. (`_id $in` and
+/// `token $in` would match the cross product: a task re-claimed under a new
+/// token would be matched by its old claim's write.)
+fn claims_filter(claims: &[(Bson, String)]) -> Document {
+    let pairs: Vec<Document> = claims
+        .iter()
+        .map(|(id, token)| doc! { "_id": id.clone(), "lease.token": token })
+        .collect();
+    doc! { "$or": pairs }
+}
+
+/// `ORDER_FIELDS` as a sort or index document.
+pub(crate) fn order_doc() -> Document {
+    ORDER_FIELDS
+        .iter()
+        .map(|(field, dir)| ((*field).to_owned(), Bson::Int32(*dir)))
+        .collect()
+}
+
 #[derive(Default)]
 pub struct FindOptions {
     pub sort: Option<Document>,
@@ -499,4 +555,28 @@ pub fn task_from_doc(document: &Document) -> Option<Task> {
 /// A document as JSON text for JS (Dates as `{"$date": ms}`).
 pub fn doc_json(document: &Document) -> String {
     ejson::doc_to_json(document).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_problem;
+
+    #[test]
+    fn urls_without_a_database_or_with_bad_syntax_are_refused_without_a_lookup() {
+        assert_eq!(url_problem("mongodb://127.0.0.1:27017/app"), None);
+        assert_eq!(
+            url_problem("mongodb+srv://user:pw@cluster0.example.net/app?retryWrites=true"),
+            None
+        );
+        assert!(url_problem("mongodb://127.0.0.1:27017")
+            .unwrap()
+            .contains("no database"));
+        assert!(url_problem("mongodb://127.0.0.1:27017/")
+            .unwrap()
+            .contains("no database"));
+        assert!(url_problem("mongodb+srv://cluster0.example.net/?w=1")
+            .unwrap()
+            .contains("no database"));
+        assert!(url_problem("http://x/y").is_some());
+    }
 }

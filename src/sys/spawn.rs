@@ -3,17 +3,34 @@
 //! master costs milliseconds, and more the bigger its heap), and no code of
 //! ours runs in the child between fork and exec.
 
-use super::pool::SpawnSpec;
-use crate::channel::{CHANNEL_FD, ENV_CHANNEL_FD, ENV_WORKER_ID};
+use crate::channel::{ENV_WORKER, IPC_FD, LINK_FD, RING_FD};
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::ptr;
 
-/// The descriptors the file actions use must lie above the standard ones
-/// and the channel's.
+/// The descriptors the file actions copy from must lie above the standard
+/// ones and the three the worker gets.
 const LOWEST_SPARE_FD: RawFd = 10;
+
+/// How to start a worker: the master's own Node binary, flags and script.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpawnSpec {
+    pub(crate) exec_path: String,
+    pub(crate) args: Vec<String>,
+    pub(crate) port: u32,
+}
+
+/// The worker's ends of its three descriptors, placed on fds 3, 4 and 5.
+pub(crate) struct WorkerFds<'a> {
+    /// Node's IPC channel (`NODE_CHANNEL_FD`), for the cluster handshake.
+    pub(crate) ipc: &'a OwnedFd,
+    /// The master <-> worker socket: runs in, wake-ups out.
+    pub(crate) link: &'a OwnedFd,
+    /// The shared memory the worker's replies are written to.
+    pub(crate) ring: &'a OwnedFd,
+}
 
 fn c_string(bytes: Vec<u8>) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| {
@@ -45,11 +62,15 @@ impl CArgs {
     }
 }
 
-/// The master's environment with the worker's identity, channel and `PORT`.
+/// The master's environment with the worker's identity, `PORT`, and what
+/// makes Node start it as a `node:cluster` worker (`NODE_UNIQUE_ID` and an
+/// IPC channel, whose far end the master serves).
 fn environment(spec: &SpawnSpec, id: u32) -> io::Result<Vec<CString>> {
     let ours = [
-        (ENV_WORKER_ID, id.to_string()),
-        (ENV_CHANNEL_FD, CHANNEL_FD.to_string()),
+        (ENV_WORKER, id.to_string()),
+        ("NODE_UNIQUE_ID", id.to_string()),
+        ("NODE_CHANNEL_FD", IPC_FD.to_string()),
+        ("NODE_CHANNEL_SERIALIZATION_MODE", "json".to_owned()),
         ("PORT", spec.port.to_string()),
     ];
     let mut env = Vec::new();
@@ -77,10 +98,10 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Starts `spec` with `channel` (the worker's end of the socketpair) on fd 3,
-/// stdin on /dev/null, stdout and stderr shared with the master, an empty
-/// signal mask and SIGPIPE back to its default. Returns the pid.
-pub fn spawn(spec: &SpawnSpec, id: u32, channel: RawFd) -> io::Result<libc::pid_t> {
+/// Starts `spec` with `fds` on 3, 4 and 5, stdin on /dev/null, stdout and
+/// stderr shared with the master, an empty signal mask and SIGPIPE back to
+/// its default. Returns the pid.
+pub(crate) fn spawn(spec: &SpawnSpec, id: u32, fds: &WorkerFds) -> io::Result<u32> {
     let path = c_string(spec.exec_path.as_bytes().to_vec())?;
     let mut argv = vec![path.clone()];
     for arg in &spec.args {
@@ -88,17 +109,16 @@ pub fn spawn(spec: &SpawnSpec, id: u32, channel: RawFd) -> io::Result<libc::pid_
     }
     let argv = CArgs::new(argv);
     let envp = CArgs::new(environment(spec, id)?);
-    // A spare copy of the channel above the descriptors being set up, used
-    // as the stepping stone that clears close-on-exec on stdout and stderr
-    // (Node marks them so): dup2 onto another number and back.
-    // SAFETY: fcntl on a descriptor we own; the result is a new descriptor
-    // we take ownership of at once.
-    let spare = unsafe { libc::fcntl(channel, libc::F_DUPFD_CLOEXEC, LOWEST_SPARE_FD) };
-    if spare == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `spare` was just created and nothing else owns it.
-    let spare = unsafe { OwnedFd::from_raw_fd(spare) };
+    // Copies above the numbers being set up, so no dup2 onto 3, 4 or 5
+    // overwrites a descriptor a later one copies from; and a spare one, the
+    // stepping stone that clears close-on-exec on stdout and stderr (Node
+    // marks them so): dup2 onto another number and back.
+    let sources: Vec<(OwnedFd, RawFd)> =
+        [(fds.ipc, IPC_FD), (fds.link, LINK_FD), (fds.ring, RING_FD)]
+            .into_iter()
+            .map(|(fd, target)| Ok((super::dup_above(fd.as_raw_fd(), LOWEST_SPARE_FD)?, target)))
+            .collect::<io::Result<_>>()?;
+    let spare = super::dup_above(fds.ipc.as_raw_fd(), LOWEST_SPARE_FD)?;
     let stepping = spare.as_raw_fd();
     let dev_null = c"/dev/null";
 
@@ -114,11 +134,13 @@ pub fn spawn(spec: &SpawnSpec, id: u32, channel: RawFd) -> io::Result<libc::pid_
             return Err(e);
         }
         let result = (|| {
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut actions,
-                stepping,
-                CHANNEL_FD,
-            ))?;
+            for (source, target) in &sources {
+                check(libc::posix_spawn_file_actions_adddup2(
+                    &mut actions,
+                    source.as_raw_fd(),
+                    *target,
+                ))?;
+            }
             for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
                 check(libc::posix_spawn_file_actions_adddup2(
                     &mut actions,
@@ -162,7 +184,7 @@ pub fn spawn(spec: &SpawnSpec, id: u32, channel: RawFd) -> io::Result<libc::pid_
                 argv.pointers.as_ptr(),
                 envp.pointers.as_ptr(),
             ))?;
-            Ok(pid)
+            Ok(pid as u32)
         })();
         libc::posix_spawnattr_destroy(&mut attr);
         libc::posix_spawn_file_actions_destroy(&mut actions);

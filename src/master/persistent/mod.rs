@@ -1,19 +1,24 @@
 //! The dispatcher's persistent side: the MongoDB store, the claims in
 //! flight, tasks claimed but not yet given to a worker, and outcomes not
 //! yet written. It is owned by the dispatcher (no locks): every database
-//! call runs as a spawned future whose result comes back as a `Cmd::Store`.
+//! call runs as a future on the tokio runtime (`jobs`), whose result comes
+//! back through the inbox as a `StoreEvent`.
+
+mod jobs;
 
 use super::calls::Origin;
-use super::dispatcher::Cmd;
+use super::events::Events;
+use super::inbox::{Inbox, Input};
+use crate::error::{Code, CodedError};
 use crate::log::Logger;
-use crate::queue::mongo::{Claimed, Store};
-use crate::task::Task;
-use futures_util::TryStreamExt;
+use crate::queue::mongo::Claimed;
+use crate::task::{RunOrder, Task};
+use jobs::StoreCell;
 use mongodb::bson::{Bson, Document};
+use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -26,60 +31,103 @@ const MAX_CLAIM: usize = 256;
 const CLAIM_GROWTH: usize = 4;
 
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The Cluster's `inMemoryOnly`: never touch MongoDB.
-    pub in_memory_only: bool,
-    pub url: Option<String>,
-    pub collection: String,
-    pub lease: Duration,
-    pub task_types: Vec<String>,
+    pub(crate) in_memory_only: bool,
+    pub(crate) url: Option<String>,
+    pub(crate) collection: String,
+    pub(crate) lease: Duration,
+    pub(crate) task_types: Vec<String>,
 }
 
 /// The outcome of a persistent run, written before its event is emitted.
-pub struct Completion {
-    pub id: String,
-    pub token: String,
-    /// The `done` or `error` event to emit once written.
-    pub event: String,
+pub(crate) struct Completion {
+    pub(crate) id: Bson,
+    pub(crate) token: String,
+    /// The `done` or `error` event to emit once written (none if no listener).
+    pub(crate) event: Option<String>,
     /// `Some(error)` marks the task failed instead of removing it.
-    pub error: Option<Document>,
+    pub(crate) error: Option<Document>,
 }
 
-pub enum StoreEvent {
-    Started(Result<(), String>),
+/// Answers to `addTask` calls: who asked, and the `_id` JSON or an error.
+pub(crate) type Answers = Vec<(Origin, u64, Result<String, CodedError>)>;
+
+pub(crate) enum StoreEvent {
+    Started(Result<(), CodedError>),
     /// Claimed tasks, and whether more may be due right now.
     Claimed {
-        result: Result<(Vec<Claimed>, bool), String>,
+        result: Result<(Vec<Claimed>, bool), CodedError>,
         next_due: Option<i64>,
     },
     Written {
         batch: Vec<Completion>,
-        result: Result<(), String>,
+        result: Result<(), CodedError>,
     },
-    Released(Result<(), String>),
-    /// The answers to a batch of persistent `addTask` calls (`_id` JSON or an error).
-    Inserted(Vec<(Origin, u64, Result<String, String>)>),
-    /// Something changed in the collection (change stream or a local insert).
+    Released(Result<(), CodedError>),
+    Inserted(Answers),
+    /// The answer to a collection call.
+    Answered {
+        origin: Origin,
+        req: u64,
+        result: Result<String, CodedError>,
+    },
+    /// Something changed in the collection (change stream or a local write).
     Changed,
-    Maintained(Result<u64, String>),
+    Maintained(Result<u64, CodedError>),
+    /// A database job panicked (a bug): the dispatcher stops.
+    Panicked(String),
 }
 
-pub struct Persistent {
+/// Where database jobs run and how their results come back.
+#[derive(Clone)]
+pub(crate) struct StoreLink {
+    pub(crate) inbox: Inbox,
+    pub(crate) runtime: Option<tokio::runtime::Handle>,
+}
+
+impl StoreLink {
+    /// Runs `job` on the runtime; its event (or its panic) reaches the inbox.
+    fn spawn<F>(&self, job: F) -> Option<JoinHandle<()>>
+    where
+        F: std::future::Future<Output = StoreEvent> + Send + 'static,
+    {
+        use futures_util::FutureExt;
+        let inbox = self.inbox.clone();
+        Some(self.runtime.as_ref()?.spawn(async move {
+            let event = std::panic::AssertUnwindSafe(job)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| StoreEvent::Panicked(crate::panic_message(&*panic)));
+            inbox.push(Input::Store(event));
+        }))
+    }
+}
+
+/// Whether MongoDB is usable, as far as this master knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connection {
+    /// Not started, or failed: start (again) at `retry_at`.
+    Down {
+        retry_at: Option<Instant>,
+    },
+    /// Indexes, clock and recovery under way.
+    Starting,
+    Up,
+}
+
+pub(crate) struct Persistent {
+    link: StoreLink,
     settings: Option<Settings>,
-    store: Option<Arc<Store>>,
+    cell: Option<Arc<StoreCell>>,
+    /// This master's name in leases.
     owner: String,
-    ready: bool,
-    starting: bool,
-    retry_at: Option<Instant>,
+    connection: Connection,
+    /// The unreachable warning was logged (once per outage).
     warned: bool,
     claiming: bool,
     /// How many tasks the next claim may take beyond what the pool needs now.
     claim_size: usize,
-    /// Set by the dispatcher: a ready worker has nothing to run. Claims grow
-    /// only then (a backlog drained faster than claims come back), never
-    /// while the workers are busy, so slow tasks are not hoarded from other
-    /// masters.
-    pub workers_idle: bool,
     /// The last claim found fewer tasks than it asked for.
     exhausted: bool,
     /// When a scheduled persistent task becomes due, if one is known.
@@ -87,7 +135,7 @@ pub struct Persistent {
     poll_at: Instant,
     maintain_at: Instant,
     maintaining: bool,
-    pub buffer: VecDeque<Claimed>,
+    buffer: VecDeque<Claimed>,
     pending: Vec<Completion>,
     writing: bool,
     write_retry_at: Option<Instant>,
@@ -98,26 +146,24 @@ pub struct Persistent {
     watcher: Option<JoinHandle<()>>,
 }
 
-impl Default for Persistent {
-    fn default() -> Self {
+impl Persistent {
+    pub(crate) fn new(link: StoreLink) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let now = Instant::now();
         Persistent {
+            link,
             settings: None,
-            store: None,
+            cell: None,
             owner: format!(
                 "{}:{}:{}",
                 host.trim(),
                 std::process::id(),
                 crate::task::new_id()
             ),
-            ready: false,
-            starting: false,
-            retry_at: None,
+            connection: Connection::Down { retry_at: None },
             warned: false,
             claiming: false,
             claim_size: 0,
-            workers_idle: false,
             exhausted: false,
             next_due_at: None,
             poll_at: now,
@@ -133,17 +179,15 @@ impl Default for Persistent {
             watcher: None,
         }
     }
-}
 
-impl Persistent {
     /// Takes new settings; a changed URL or collection means a new store.
-    pub fn configure(&mut self, settings: Option<Settings>) {
+    pub(crate) fn configure(&mut self, settings: Option<Settings>) {
         let same_place =
             |a: &Settings, b: &Settings| a.url == b.url && a.collection == b.collection;
         let keep = matches!((&self.settings, &settings), (Some(a), Some(b)) if same_place(a, b));
         if !keep {
-            self.store = None;
-            self.ready = false;
+            self.cell = None;
+            self.connection = Connection::Down { retry_at: None };
             if let Some(watcher) = self.watcher.take() {
                 watcher.abort();
             }
@@ -152,16 +196,17 @@ impl Persistent {
         self.exhausted = false;
     }
 
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.settings
             .as_ref()
             .is_some_and(|s| !s.in_memory_only && s.url.is_some())
     }
 
-    /// The store, created on first use; an error says why there is none.
-    pub fn store(&mut self) -> Result<Arc<Store>, String> {
-        if let Some(store) = &self.store {
-            return Ok(store.clone());
+    /// The store, made on first use (it connects when a job first needs it);
+    /// an error says why there is none.
+    fn cell(&mut self) -> Result<Arc<StoreCell>, CodedError> {
+        if let Some(cell) = &self.cell {
+            return Ok(cell.clone());
         }
         let settings = self.settings.clone().unwrap_or_else(|| Settings {
             in_memory_only: false,
@@ -171,48 +216,67 @@ impl Persistent {
             task_types: Vec::new(),
         });
         if settings.in_memory_only {
-            return Err("this Cluster is inMemoryOnly, so it has no persistent queue".to_owned());
+            return Err(CodedError::new(
+                Code::NoPersistentQueue,
+                "this Cluster is inMemoryOnly, so it has no persistent queue",
+            ));
         }
         let Some(url) = settings.url.clone() else {
-            return Err(
-                "the persistent queue needs MongoDB: set MONGO_URL (or the Cluster's mongoUrl option)".to_owned(),
-            );
+            return Err(CodedError::new(
+                Code::NoPersistentQueue,
+                "the persistent queue needs MongoDB: set MONGO_URL (or the Cluster's mongoUrl option)",
+            ));
         };
-        let store = futures_util::FutureExt::now_or_never(Store::connect(
-            &url,
-            &settings.collection,
-            self.owner.clone(),
-            settings.lease,
-        ))
-        .unwrap_or_else(|| {
-            Err(crate::queue::mongo::StoreError::Config(
-                "MongoDB URLs that need a DNS lookup (mongodb+srv) are not supported".into(),
-            ))
-        })
-        .map_err(|e| e.to_string())?;
-        let store = Arc::new(store);
-        self.store = Some(store.clone());
-        Ok(store)
+        let cell = Arc::new(StoreCell::new(url, settings, self.owner.clone()));
+        self.cell = Some(cell.clone());
+        Ok(cell)
+    }
+
+    /// The best claimed task waiting for a worker.
+    pub(crate) fn peek(&self) -> Option<&Task> {
+        self.buffer.front().map(|c| &c.task)
+    }
+
+    pub(crate) fn take(&mut self) -> Option<Claimed> {
+        self.buffer.pop_front()
+    }
+
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffer.len()
     }
 
     /// Returns a claimed task a worker handed back to its place in the buffer.
-    pub fn put_back(&mut self, claimed: Claimed) {
-        let key = |t: &Task| (t.priority, std::cmp::Reverse(t.created_at));
+    pub(crate) fn put_back(&mut self, claimed: Claimed) {
+        let rank = RunOrder::of(&claimed.task, 0);
         let at = self
             .buffer
             .iter()
-            .position(|c| key(&c.task) < key(&claimed.task))
+            .position(|c| RunOrder::of(&c.task, 0) < rank)
             .unwrap_or(self.buffer.len());
         self.buffer.insert(at, claimed);
     }
 
     /// Queues a persistent `addTask`; its answer comes as `StoreEvent::Inserted`.
-    pub fn insert(&mut self, origin: Origin, req: u64, task: Task) {
+    pub(crate) fn insert(&mut self, origin: Origin, req: u64, task: Task) {
         self.inserts.push((origin, req, task));
     }
 
+    /// Runs a collection call; its answer comes as `StoreEvent::Answered`.
+    pub(crate) fn call(
+        &mut self,
+        origin: Origin,
+        req: u64,
+        op: &str,
+        args: Box<RawValue>,
+    ) -> Result<(), CodedError> {
+        let cell = self.cell()?;
+        self.link
+            .spawn(jobs::call(cell, origin, req, op.to_owned(), args));
+        Ok(())
+    }
+
     /// Whether the master still has persistent work it knows of.
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         !self.buffer.is_empty()
             || !self.inserts.is_empty()
             || self.inserting
@@ -224,10 +288,10 @@ impl Persistent {
     }
 
     /// What `cluster.stats()` shows of the persistent side.
-    pub fn stats(&self) -> serde_json::Value {
+    pub(crate) fn stats(&self) -> serde_json::Value {
         serde_json::json!({
             "enabled": self.enabled(),
-            "reachable": self.ready && !self.warned,
+            "reachable": self.connection == Connection::Up && !self.warned,
             "claimed": self.buffer.len(),
             "unwritten": self.pending.len(),
             "inserting": self.inserts.len(),
@@ -235,43 +299,49 @@ impl Persistent {
     }
 
     /// Nothing claimed, nothing left to write: safe to report closed.
-    pub fn settled(&self) -> bool {
+    pub(crate) fn settled(&self) -> bool {
         self.buffer.is_empty() && self.pending.is_empty() && !self.writing && !self.releasing
     }
 
-    pub fn complete(&mut self, completion: Completion) {
+    pub(crate) fn complete(&mut self, completion: Completion) {
         self.pending.push(completion);
     }
 
-    pub fn handle(
+    /// Takes a job's result. `workers_idle`: a ready worker has nothing to
+    /// run, the one case in which claims grow.
+    pub(crate) fn handle(
         &mut self,
         event: StoreEvent,
         logger: &Logger,
-        events: &mut Vec<String>,
+        events: &mut Events,
         refresh: Duration,
+        workers_idle: bool,
     ) {
         let now = Instant::now();
+        let retry = Connection::Down {
+            retry_at: Some(now + refresh),
+        };
         match event {
-            StoreEvent::Started(result) => {
-                self.starting = false;
-                match result {
-                    Ok(()) => {
-                        self.ready = true;
-                        self.exhausted = false;
-                        if self.warned {
-                            logger.warn("MongoDB is reachable again; persistent tasks resume");
-                            self.warned = false;
-                        }
+            StoreEvent::Started(result) => match result {
+                Ok(()) => {
+                    self.connection = Connection::Up;
+                    self.exhausted = false;
+                    if self.warned {
+                        logger.warn("MongoDB is reachable again; persistent tasks resume");
+                        self.warned = false;
                     }
-                    Err(e) => self.unreachable(logger, &e, now + refresh),
                 }
-            }
+                Err(e) => {
+                    self.connection = retry;
+                    self.unreachable(logger, &e);
+                }
+            },
             StoreEvent::Claimed { result, next_due } => {
                 self.claiming = false;
                 match result {
                     Ok((claimed, more)) => {
                         self.exhausted = !more;
-                        self.claim_size = if more && self.buffer.is_empty() && self.workers_idle {
+                        self.claim_size = if more && self.buffer.is_empty() && workers_idle {
                             (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
                         } else if more {
                             self.claim_size
@@ -285,20 +355,24 @@ impl Persistent {
                         self.buffer.extend(claimed);
                     }
                     Err(e) => {
-                        self.ready = false;
-                        self.unreachable(logger, &e, now + refresh);
+                        self.connection = retry;
+                        self.unreachable(logger, &e);
                     }
                 }
             }
             StoreEvent::Written { mut batch, result } => {
                 self.writing = false;
                 match result {
-                    Ok(()) => events.extend(batch.drain(..).map(|c| c.event)),
+                    Ok(()) => {
+                        for event in batch.drain(..).filter_map(|c| c.event) {
+                            events.push_serialized(&event);
+                        }
+                    }
                     Err(e) => {
                         batch.append(&mut self.pending);
                         self.pending = batch;
                         self.write_retry_at = Some(now + refresh);
-                        self.unreachable(logger, &e, now + refresh);
+                        self.unreachable(logger, &e);
                     }
                 }
             }
@@ -310,7 +384,7 @@ impl Persistent {
                     ));
                 }
             }
-            StoreEvent::Changed => self.exhausted = false,
+            StoreEvent::Changed | StoreEvent::Answered { .. } => self.exhausted = false,
             StoreEvent::Inserted(_) => {
                 self.inserting = false;
                 self.exhausted = false;
@@ -320,14 +394,21 @@ impl Persistent {
                 match result {
                     Ok(recovered) if recovered > 0 => self.exhausted = false,
                     Ok(_) => {}
-                    Err(e) => self.unreachable(logger, &e, now + refresh),
+                    Err(e) => self.unreachable(logger, &e),
                 }
             }
+            // The dispatcher handles it before it gets here.
+            StoreEvent::Panicked(_) => {}
         }
     }
 
-    fn unreachable(&mut self, logger: &Logger, error: &str, retry_at: Instant) {
-        self.retry_at = Some(retry_at);
+    /// Logs the first failure of an outage (once, until it is reachable
+    /// again); errors other than unavailability are logged each time.
+    fn unreachable(&mut self, logger: &Logger, error: &CodedError) {
+        if error.code != Code::MongoUnavailable {
+            logger.error(&format!("persistent queue: {error}"));
+            return;
+        }
         if !self.warned {
             self.warned = true;
             logger.warn(&format!(
@@ -338,42 +419,37 @@ impl Persistent {
 
     /// Starts whatever database work is due; `want` is how many tasks the
     /// pool could take now. Returns when it next needs to run.
-    pub fn pump(
-        &mut self,
-        tx: &mpsc::UnboundedSender<Cmd>,
-        want: usize,
-        dispatching: bool,
-    ) -> Option<Instant> {
+    pub(crate) fn pump(&mut self, want: usize, dispatching: bool) -> Option<Instant> {
         let now = Instant::now();
         let mut wake: Option<Instant> = None;
         let mut at = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
         if !self.inserts.is_empty() && !self.inserting {
-            self.insert_batch(tx);
+            self.insert_batch();
         }
         if !self.enabled() && self.pending.is_empty() {
             return None;
         }
-        let Ok(store) = self.store() else { return None };
-        let settings = self.settings.clone()?;
-        let lease = settings.lease;
-
+        let Ok(cell) = self.cell() else { return None };
         if !self.pending.is_empty() && !self.writing {
             match self.write_retry_at {
                 Some(t) if t > now => at(t),
-                _ => self.write(&store, tx),
+                _ => self.write(&cell),
             }
         }
         if !dispatching {
             return wake;
         }
-        if !self.ready {
-            if !self.starting {
-                match self.retry_at {
-                    Some(t) if t > now => at(t),
-                    _ => self.start(&store, tx),
-                }
+        match self.connection {
+            Connection::Up => {}
+            Connection::Starting => return wake,
+            Connection::Down { retry_at: Some(t) } if t > now => {
+                at(t);
+                return wake;
             }
-            return wake;
+            Connection::Down { .. } => {
+                self.start(&cell);
+                return wake;
+            }
         }
         if let Some(due) = self.next_due_at {
             if due <= now {
@@ -395,33 +471,14 @@ impl Persistent {
             .min(MAX_CLAIM);
         if !self.claiming && !self.exhausted && want > 0 {
             self.claiming = true;
-            let (store, tx, types) = (store.clone(), tx.clone(), settings.task_types.clone());
-            tokio::spawn(async move {
-                let result = store.claim(&types, want).await;
-                let next_due = match &result {
-                    Ok((_, false)) => store.next_due(&types).await.ok().flatten(),
-                    _ => None,
-                };
-                let result = result.map_err(|e| e.to_string());
-                let _ = tx.send(Cmd::Store(StoreEvent::Claimed { result, next_due }));
-            });
+            self.link.spawn(jobs::claim(cell.clone(), want));
         }
         // Renew our leases and hand back expired ones, a third of a lease apart.
         if !self.maintaining {
             if self.maintain_at <= now {
                 self.maintaining = true;
-                self.maintain_at = now + lease / 3;
-                let (store, tx) = (store.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let result = async {
-                        store.renew().await?;
-                        store.sync_clock().await?;
-                        store.recover().await
-                    }
-                    .await
-                    .map_err(|e| e.to_string());
-                    let _ = tx.send(Cmd::Store(StoreEvent::Maintained(result)));
-                });
+                self.maintain_at = now + cell.lease() / 3;
+                self.link.spawn(jobs::maintain(cell.clone()));
             }
             at(self.maintain_at);
         }
@@ -429,118 +486,53 @@ impl Persistent {
     }
 
     /// Writes every queued `addTask` in one insert; answers each.
-    fn insert_batch(&mut self, tx: &mpsc::UnboundedSender<Cmd>) {
+    fn insert_batch(&mut self) {
         let batch = std::mem::take(&mut self.inserts);
-        let store = match self.store() {
-            Ok(store) => store,
+        self.inserting = true;
+        match self.cell() {
+            Ok(cell) => {
+                self.link.spawn(jobs::insert(cell, batch));
+            }
             Err(e) => {
+                let e = e.in_call("addTask");
                 let answers = batch
                     .into_iter()
-                    .map(|(origin, req, _)| (origin, req, Err(format!("TaskQueue.addTask: {e}"))))
+                    .map(|(origin, req, _)| (origin, req, Err(e.clone())))
                     .collect();
-                let _ = tx.send(Cmd::Store(StoreEvent::Inserted(answers)));
-                self.inserting = true;
-                return;
+                self.link
+                    .spawn(async move { StoreEvent::Inserted(answers) });
             }
-        };
-        self.inserting = true;
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let tasks: Vec<Task> = batch.iter().map(|(_, _, task)| task.clone()).collect();
-            let outcomes = store.insert(&tasks).await;
-            let answers = batch
-                .into_iter()
-                .zip(outcomes)
-                .map(|((origin, req, task), outcome)| {
-                    let answer = outcome
-                        .map(|()| super::calls::json_string(&task.id))
-                        .map_err(|e| format!("TaskQueue.addTask: {e}"));
-                    (origin, req, answer)
-                })
-                .collect();
-            let _ = tx.send(Cmd::Store(StoreEvent::Inserted(answers)));
-        });
+        }
     }
 
-    fn start(&mut self, store: &Arc<Store>, tx: &mpsc::UnboundedSender<Cmd>) {
-        self.starting = true;
+    fn start(&mut self, cell: &Arc<StoreCell>) {
+        self.connection = Connection::Starting;
         if let Some(watcher) = self.watcher.take() {
             watcher.abort();
         }
-        let (store, tx) = (store.clone(), tx.clone());
-        self.watcher = Some(tokio::spawn(async move {
-            let result = async {
-                store.ensure_indexes().await?;
-                store.sync_clock().await?;
-                store.recover().await
-            }
-            .await;
-            let ok = result.is_ok();
-            let _ = tx.send(Cmd::Store(StoreEvent::Started(
-                result.map(|_| ()).map_err(|e| e.to_string()),
-            )));
-            if !ok {
-                return;
-            }
-            // Without change streams (a standalone server) polling at
-            // refreshRate is all there is.
-            if let Ok(mut changes) = store.watch().await {
-                while let Ok(Some(_)) = changes.try_next().await {
-                    if tx.send(Cmd::Store(StoreEvent::Changed)).is_err() {
-                        return;
-                    }
-                }
-            }
-        }));
+        self.watcher = self
+            .link
+            .spawn(jobs::start(cell.clone(), self.link.inbox.clone()));
     }
 
-    fn write(&mut self, store: &Arc<Store>, tx: &mpsc::UnboundedSender<Cmd>) {
+    fn write(&mut self, cell: &Arc<StoreCell>) {
         self.writing = true;
         self.write_retry_at = None;
         let batch = std::mem::take(&mut self.pending);
-        let (store, tx) = (store.clone(), tx.clone());
-        tokio::spawn(async move {
-            let result = async {
-                let done: Vec<(Bson, String)> = batch
-                    .iter()
-                    .filter(|c| c.error.is_none())
-                    .map(|c| (Bson::String(c.id.clone()), c.token.clone()))
-                    .collect();
-                store.complete(&done).await?;
-                for c in batch.iter() {
-                    if let Some(error) = &c.error {
-                        store
-                            .fail(Bson::String(c.id.clone()), &c.token, error.clone())
-                            .await?;
-                    }
-                }
-                Ok::<(), crate::queue::mongo::StoreError>(())
-            }
-            .await
-            .map_err(|e| e.to_string());
-            let _ = tx.send(Cmd::Store(StoreEvent::Written { batch, result }));
-        });
+        self.link.spawn(jobs::write(cell.clone(), batch));
     }
 
     /// Hands claimed-but-unstarted tasks back to the queue (on close).
-    pub fn release(&mut self, tx: &mpsc::UnboundedSender<Cmd>) {
+    pub(crate) fn release(&mut self) {
         if self.buffer.is_empty() || self.releasing {
             return;
         }
-        let Some(store) = self.store.clone() else {
+        let Some(cell) = self.cell.clone() else {
             return;
         };
-        let claims: Vec<(String, String)> = self
-            .buffer
-            .drain(..)
-            .map(|c| (c.task.id, c.token))
-            .collect();
+        let claims: Vec<(Bson, String)> = self.buffer.drain(..).map(|c| (c.id, c.token)).collect();
         self.releasing = true;
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let result = store.release(&claims).await.map_err(|e| e.to_string());
-            let _ = tx.send(Cmd::Store(StoreEvent::Released(result)));
-        });
+        self.link.spawn(jobs::release(cell, claims));
     }
 }
 

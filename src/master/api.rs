@@ -1,0 +1,91 @@
+//! What the bindings hand the dispatcher: its settings (`Config`), the calls
+//! that change its state (`Cmd`) and the ones that only read it (`Query`).
+
+use super::persistent::Settings;
+use crate::log::Level;
+use crate::sys::SpawnSpec;
+use crate::task::Task;
+use serde_json::value::RawValue;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeepAlive {
+    /// Idle workers stop after `refresh_rate`, as upstream stops them at its next tick.
+    Never,
+    Always,
+    /// Keep workers this long after the last available task.
+    For(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) refresh_rate: Duration,
+    pub(crate) keep_alive: KeepAlive,
+    /// Runs a worker may hold: the one it runs and those sent ahead.
+    pub(crate) prefetch: usize,
+    pub(crate) worker_start_timeout: Duration,
+    pub(crate) spawn: SpawnSpec,
+    pub(crate) logs: Level,
+    /// Where persistent tasks live (`None` until a Cluster configures it).
+    pub(crate) persistent: Option<Settings>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_workers: 1,
+            refresh_rate: Duration::from_millis(1000),
+            keep_alive: KeepAlive::Never,
+            prefetch: 64,
+            worker_start_timeout: Duration::from_secs(60),
+            spawn: SpawnSpec::default(),
+            logs: Level::All,
+            persistent: None,
+        }
+    }
+}
+
+/// A call from JS that changes the dispatcher's state.
+pub(crate) enum Cmd {
+    /// In-memory tasks the facade buffered, as JSON
+    /// `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
+    AddTasks(String),
+    /// An in-memory task with an explicit `_id` (a duplicate fails the call).
+    AddTask(Task),
+    Configure(Box<Config>),
+    Initialize,
+    SetRefreshRate(Duration),
+    /// A `TaskQueue` call that resolves a promise (answered by a `reply` event).
+    Request {
+        req: u64,
+        op: String,
+        args: Box<RawValue>,
+    },
+    /// The master's `respond(msg)` to a worker's IPC message.
+    IpcReply {
+        worker: u32,
+        run: u64,
+        msg: Box<RawValue>,
+    },
+    /// Which listeners JS has: events nobody listens to are not built.
+    Listening {
+        done: bool,
+        error: bool,
+    },
+    /// JS finished writing what a worker's socket could not take at once.
+    Unblocked {
+        worker: u32,
+    },
+    /// Finish the runs in flight, stop every worker, then emit `closed`.
+    Close,
+}
+
+/// A call from JS that reads the dispatcher's state, answered at once.
+pub(crate) enum Query {
+    FindById(String),
+    RemoveById(String),
+    Tasks,
+    AvailableTasks,
+    Stats,
+}

@@ -1,0 +1,198 @@
+//! The database work of the persistent side, each job a future on the tokio
+//! runtime that ends in one `StoreEvent`. The store connects on first use,
+//! asynchronously, so `mongodb+srv://` URLs (resolved through DNS) work
+//! like any other; a failed connection is tried again by the next job.
+
+use super::{Answers, Completion, Settings, StoreEvent};
+use crate::error::CodedError;
+use crate::master::calls::{self, Origin};
+use crate::master::inbox::{Inbox, Input};
+use crate::queue::mongo::Store;
+use crate::task::Task;
+use futures_util::TryStreamExt;
+use mongodb::bson::Bson;
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The store of one URL and collection, connected once, by the first job
+/// that needs it.
+pub(super) struct StoreCell {
+    url: String,
+    settings: Settings,
+    owner: String,
+    store: tokio::sync::OnceCell<Arc<Store>>,
+}
+
+impl StoreCell {
+    pub(super) fn new(url: String, settings: Settings, owner: String) -> StoreCell {
+        StoreCell {
+            url,
+            settings,
+            owner,
+            store: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub(super) fn lease(&self) -> Duration {
+        self.settings.lease
+    }
+
+    async fn get(&self) -> Result<&Arc<Store>, CodedError> {
+        self.store
+            .get_or_try_init(|| async {
+                Store::connect(
+                    &self.url,
+                    &self.settings.collection,
+                    self.owner.clone(),
+                    self.settings.lease,
+                )
+                .await
+                .map(Arc::new)
+                .map_err(CodedError::from)
+            })
+            .await
+    }
+}
+
+/// Indexes, the server's clock, recovery of expired leases; then, where the
+/// server has change streams, a `Changed` event for each change.
+pub(super) async fn start(cell: Arc<StoreCell>, inbox: Inbox) -> StoreEvent {
+    let started = async {
+        let store = cell.get().await?;
+        store.ensure_indexes().await?;
+        store.sync_clock().await?;
+        store.recover().await?;
+        Ok::<_, CodedError>(store)
+    }
+    .await;
+    let store = match started {
+        Ok(store) => store,
+        Err(e) => return StoreEvent::Started(Err(e)),
+    };
+    inbox.push(Input::Store(StoreEvent::Started(Ok(()))));
+    // Without change streams (a standalone server) polling at refreshRate
+    // is all there is.
+    if let Ok(mut changes) = store.watch().await {
+        while let Ok(Some(_)) = changes.try_next().await {
+            inbox.push(Input::Store(StoreEvent::Changed));
+        }
+    }
+    StoreEvent::Changed
+}
+
+pub(super) async fn claim(cell: Arc<StoreCell>, want: usize) -> StoreEvent {
+    let types = &cell.settings.task_types;
+    let result = async {
+        let store = cell.get().await?;
+        let (claimed, more) = store.claim(types, want).await?;
+        let next_due = if more {
+            None
+        } else {
+            store.next_due(types).await.ok().flatten()
+        };
+        Ok::<_, CodedError>(((claimed, more), next_due))
+    }
+    .await;
+    match result {
+        Ok((claimed, next_due)) => StoreEvent::Claimed {
+            result: Ok(claimed),
+            next_due,
+        },
+        Err(e) => StoreEvent::Claimed {
+            result: Err(e),
+            next_due: None,
+        },
+    }
+}
+
+/// Renews this master's leases, re-reads the server's clock, hands back
+/// expired leases.
+pub(super) async fn maintain(cell: Arc<StoreCell>) -> StoreEvent {
+    let result = async {
+        let store = cell.get().await?;
+        store.renew().await?;
+        store.sync_clock().await?;
+        Ok::<_, CodedError>(store.recover().await?)
+    }
+    .await;
+    StoreEvent::Maintained(result)
+}
+
+/// Inserts a batch of `addTask`s in one write and answers each.
+pub(super) async fn insert(cell: Arc<StoreCell>, batch: Vec<(Origin, u64, Task)>) -> StoreEvent {
+    let store = match cell.get().await {
+        Ok(store) => store,
+        Err(e) => {
+            let e = e.in_call("addTask");
+            let answers = batch
+                .into_iter()
+                .map(|(origin, req, _)| (origin, req, Err(e.clone())))
+                .collect();
+            return StoreEvent::Inserted(answers);
+        }
+    };
+    let tasks: Vec<Task> = batch.iter().map(|(_, _, task)| task.clone()).collect();
+    let outcomes = store.insert(&tasks).await;
+    let answers: Answers = batch
+        .into_iter()
+        .zip(outcomes)
+        .map(|((origin, req, task), outcome)| {
+            let answer = outcome
+                .map(|()| calls::json_string(&task.id))
+                .map_err(|e| CodedError::from(e).in_call("addTask"));
+            (origin, req, answer)
+        })
+        .collect();
+    StoreEvent::Inserted(answers)
+}
+
+/// Writes finished runs' outcomes: removes the done, marks the failed.
+pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> StoreEvent {
+    let result = async {
+        let store = cell.get().await?;
+        let done: Vec<(Bson, String)> = batch
+            .iter()
+            .filter(|c| c.error.is_none())
+            .map(|c| (c.id.clone(), c.token.clone()))
+            .collect();
+        store.complete(&done).await?;
+        for c in batch.iter() {
+            if let Some(error) = &c.error {
+                store.fail(c.id.clone(), &c.token, error.clone()).await?;
+            }
+        }
+        Ok::<(), CodedError>(())
+    }
+    .await;
+    StoreEvent::Written { batch, result }
+}
+
+/// Hands claimed tasks that never started back to the queue.
+pub(super) async fn release(cell: Arc<StoreCell>, claims: Vec<(Bson, String)>) -> StoreEvent {
+    let result = async {
+        cell.get().await?.release(&claims).await?;
+        Ok::<(), CodedError>(())
+    }
+    .await;
+    StoreEvent::Released(result)
+}
+
+/// A collection call (`find`, `update`, …) from JS or a worker.
+pub(super) async fn call(
+    cell: Arc<StoreCell>,
+    origin: Origin,
+    req: u64,
+    op: String,
+    args: Box<RawValue>,
+) -> StoreEvent {
+    let result = match cell.get().await {
+        Ok(store) => calls::collection_call(store, &op, &args).await,
+        Err(e) => Err(e),
+    };
+    StoreEvent::Answered {
+        origin,
+        req,
+        result: result.map_err(|e| e.in_call(&op)),
+    }
+}

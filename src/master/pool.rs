@@ -1,0 +1,179 @@
+//! Worker processes as the dispatcher sees them: a `Spawner` starts one and
+//! returns its `Link`, through which the dispatcher writes lines to it,
+//! reads its frames, and signals and reaps it. The real ones start Node
+//! processes; the dispatcher's unit tests use fakes.
+//!
+//! Each worker has a socket (runs in, wake-ups out), a shared ring (its
+//! frames out), Node's IPC channel (served by `node_ipc`) and a thread that
+//! waits for it to end and says so through the inbox.
+
+use super::inbox::{Inbox, Input, WorkerEvent};
+use super::node_ipc;
+use crate::channel::ring::{Corrupt, Ring, RING_BYTES};
+use crate::sys::{self, Mapping, Signal, SpawnSpec, WorkerFds};
+use std::io;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+pub(crate) trait Spawner {
+    fn spawn(&mut self, id: u32, spec: &SpawnSpec) -> io::Result<Box<dyn Link>>;
+}
+
+/// The dispatcher's handle on one worker.
+pub(crate) trait Link {
+    fn pid(&self) -> u32;
+    /// JS's own copy of the worker's socket, to watch for wake-ups; given once.
+    fn take_js_fd(&mut self) -> Option<i32>;
+    /// Writes a line of messages; `true` when the socket would not take it
+    /// all and JS must write the rest (`take_blocked`, then `unblocked`).
+    fn send(&mut self, line: Vec<u8>) -> bool;
+    /// What the socket would not take, for JS to write; empty if nothing.
+    fn take_blocked(&mut self) -> Vec<u8>;
+    /// JS wrote what it took: writes what queued meanwhile; `true` when
+    /// blocked again.
+    fn unblocked(&mut self) -> bool;
+    /// Moves the worker's unread frame bytes to the end of `out`.
+    fn read(&mut self, out: &mut Vec<u8>) -> Result<usize, Corrupt>;
+    /// Asks to be woken by the worker's next frame; `false` when frame
+    /// bytes are already waiting (read them first).
+    fn arm(&self) -> bool;
+    /// The run the worker started last (0 for none).
+    fn running(&self) -> u64;
+    fn signal(&self, signal: Signal);
+    /// Reaps the ended process; no signal may follow.
+    fn reap(&mut self);
+}
+
+/// Starts real Node worker processes.
+pub(crate) struct ProcessSpawner {
+    pub(crate) inbox: Inbox,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl Spawner for ProcessSpawner {
+    fn spawn(&mut self, id: u32, spec: &SpawnSpec) -> io::Result<Box<dyn Link>> {
+        let (ipc, worker_ipc) = UnixStream::pair()?;
+        let (socket, worker_socket) = UnixStream::pair()?;
+        let shm = sys::create_shared_memory(RING_BYTES)?;
+        let ring = Ring::new(Mapping::new(shm.as_raw_fd(), RING_BYTES)?);
+        let pid = sys::spawn(
+            spec,
+            id,
+            &WorkerFds {
+                ipc: &OwnedFd::from(worker_ipc),
+                link: &OwnedFd::from(worker_socket),
+                ring: &shm,
+            },
+        )?;
+        let inbox = self.inbox.clone();
+        std::thread::Builder::new()
+            .name(format!("meteor-cluster-wait-{id}"))
+            .spawn(move || {
+                let exit = sys::wait_exit(pid).unwrap_or_default();
+                inbox.push(Input::Worker(WorkerEvent::Exited { worker: id, exit }));
+            })?;
+        let ipc = self.runtime.spawn(node_ipc::serve(ipc, id));
+        socket.set_nonblocking(true)?;
+        let js_fd = sys::dup_above(socket.as_raw_fd(), 0)?;
+        Ok(Box::new(Process {
+            pid,
+            socket: socket.into(),
+            js_fd: Some(js_fd),
+            ring,
+            queued: Vec::new(),
+            blocked: false,
+            reaped: false,
+            ipc,
+        }))
+    }
+}
+
+struct Process {
+    pid: u32,
+    socket: OwnedFd,
+    js_fd: Option<OwnedFd>,
+    ring: Ring,
+    /// Bytes waiting for the socket while JS writes what it could not take.
+    queued: Vec<u8>,
+    blocked: bool,
+    reaped: bool,
+    ipc: tokio::task::JoinHandle<()>,
+}
+
+impl Process {
+    /// Writes `queued` as far as the socket takes it; `true` when blocked.
+    fn write_queued(&mut self) -> bool {
+        match sys::write_some(self.socket.as_raw_fd(), &self.queued) {
+            Ok(n) => {
+                self.queued.drain(..n);
+                self.blocked = !self.queued.is_empty();
+            }
+            // A dead worker's socket: its exit is on its way; drop the bytes.
+            Err(_) => self.queued.clear(),
+        }
+        self.blocked
+    }
+}
+
+impl Link for Process {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn take_js_fd(&mut self) -> Option<i32> {
+        self.js_fd.take().map(IntoRawFd::into_raw_fd)
+    }
+
+    fn send(&mut self, line: Vec<u8>) -> bool {
+        let was_blocked = self.blocked;
+        if self.queued.is_empty() {
+            self.queued = line;
+        } else {
+            self.queued.extend_from_slice(&line);
+        }
+        if was_blocked {
+            return false;
+        }
+        self.write_queued()
+    }
+
+    fn take_blocked(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.queued)
+    }
+
+    fn unblocked(&mut self) -> bool {
+        self.blocked = false;
+        !self.queued.is_empty() && self.write_queued()
+    }
+
+    fn read(&mut self, out: &mut Vec<u8>) -> Result<usize, Corrupt> {
+        self.ring.read_into(out)
+    }
+
+    fn arm(&self) -> bool {
+        self.ring.arm()
+    }
+
+    fn running(&self) -> u64 {
+        self.ring.running()
+    }
+
+    fn signal(&self, signal: Signal) {
+        if !self.reaped {
+            sys::signal(self.pid, signal);
+        }
+    }
+
+    fn reap(&mut self) {
+        if !self.reaped {
+            self.reaped = true;
+            sys::reap(self.pid);
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.ipc.abort();
+    }
+}

@@ -1,0 +1,78 @@
+//! Everything the operating system is asked directly, in one place:
+//! starting worker processes, the shared memory a worker's replies travel
+//! through, waiting for and signalling processes, descriptors. Unix only
+//! (Linux and macOS); the few Linux-only calls sit behind
+//! `cfg(target_os = "linux")` with a portable path beside them.
+
+mod process;
+mod shm;
+mod spawn;
+
+pub(crate) use process::{reap, signal, wait_exit, Exit, Signal};
+pub(crate) use shm::{create_shared_memory, Mapping};
+pub(crate) use spawn::{spawn, SpawnSpec, WorkerFds};
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// Marks `fd` close-on-exec, so processes started later do not inherit it.
+pub(crate) fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor number; it fails cleanly if fd is not open.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A close-on-exec duplicate of `fd` numbered `lowest` or above.
+pub(crate) fn dup_above(fd: RawFd, lowest: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl on a descriptor we own; the result is a new descriptor.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, lowest) };
+    if copy == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `copy` was just created and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
+/// Writes as much of `bytes` to the non-blocking `fd` as it takes now;
+/// how many bytes went (0 when it would block).
+pub(crate) fn write_some(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: write(2) from a valid slice to a descriptor we hold.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let error = io::Error::last_os_error();
+        match error.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(0),
+            _ => return Err(error),
+        }
+    }
+}
+
+/// Blocks until the peer of the socket `fd` has closed its end (or `fd`
+/// fails). Used by a worker's watchdog thread: it reads nothing, so it
+/// never competes with the event loop that reads the same socket.
+pub(crate) fn wait_hangup(fd: RawFd) {
+    let mut poll = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll on one valid pollfd. With no events asked for, it
+        // returns only on hang-up or error, which are always reported.
+        let n = unsafe { libc::poll(&mut poll, 1, -1) };
+        if n > 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted) {
+            return;
+        }
+    }
+}
