@@ -55,6 +55,18 @@ test('addTask writes upstream\'s document shape with a Meteor-style _id, and the
   })
 })
 
+test('a task claimed again after its lease expired is not removed by its first run\'s completion while the second runs', async () => {
+  const result = await persistent('reclaimed', freshUrl())
+  assert.equal(result.code, 0, result.stderr)
+  const [first, second] = reportsOf(result, 'done')
+  assert.ok(first && second, `both runs finished\n${result.stderr}`)
+  assert.notEqual(first.pid, second.pid, 'the second run went to the other worker')
+  assert.ok(first.stored, 'after the first run, the document is still there')
+  assert.equal(first.stored.onGoing, true, 'its second run is going')
+  assert.notEqual(first.stored.lease.token, first.firstToken, 'under the new claim')
+  assert.equal(second.stored, null, 'the second run\'s completion removed it')
+})
+
 test('documents left by the upstream package are picked up, including onGoing: true without a lease', async () => {
   const url = freshUrl()
   const now = Date.now()

@@ -4,3 +4,7 @@
 pub(crate) mod ejson;
 pub(crate) mod memory;
 pub(crate) mod mongo;
+#[cfg(test)]
+mod store_tests;
+#[cfg(test)]
+pub(crate) mod test_server;

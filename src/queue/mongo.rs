@@ -116,9 +116,12 @@ impl Store {
         owner: String,
         lease: Duration,
     ) -> Result<Store> {
-        let mut options = ClientOptions::parse(url)
-            .await
-            .map_err(|e| StoreError::Config(format!("invalid MongoDB URL: {e}")))?;
+        // A mongodb+srv URL is resolved here (DNS): failing to resolve it
+        // is the server being unreachable, not a bad URL (checked before).
+        let mut options = ClientOptions::parse(url).await.map_err(|e| match *e.kind {
+            ErrorKind::DnsResolve { .. } => StoreError::from(e),
+            _ => StoreError::Config(format!("invalid MongoDB URL: {e}")),
+        })?;
         if options.server_selection_timeout.is_none() {
             options.server_selection_timeout = Some(SELECTION_TIMEOUT);
         }
@@ -141,6 +144,12 @@ impl Store {
             clock_offset: AtomicI64::new(0),
         };
         Ok(store)
+    }
+
+    /// The collection itself, for tests that play another process.
+    #[cfg(test)]
+    pub(crate) fn collection(&self) -> &Collection<Document> {
+        &self.coll
     }
 
     /// Creates the indexes the claim and the recovery use (idempotent).

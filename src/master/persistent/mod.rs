@@ -402,13 +402,8 @@ impl Persistent {
         }
     }
 
-    /// Logs the first failure of an outage (once, until it is reachable
-    /// again); errors other than unavailability are logged each time.
+    /// Logs the first failure of an outage, once until MongoDB works again.
     fn unreachable(&mut self, logger: &Logger, error: &CodedError) {
-        if error.code != Code::MongoUnavailable {
-            logger.error(&format!("persistent queue: {error}"));
-            return;
-        }
         if !self.warned {
             self.warned = true;
             logger.warn(&format!(

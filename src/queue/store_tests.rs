@@ -1,0 +1,77 @@
+//! The MongoDB store against a real server (SecantusDB): the writes that
+//! must match each task with its own claim.
+
+use super::mongo::Store;
+use super::test_server::TestServer;
+use crate::task::Task;
+use mongodb::bson::{doc, Bson, Document};
+use std::time::Duration;
+
+fn task(id: &str) -> Task {
+    Task {
+        id: id.to_owned(),
+        task_type: "T".to_owned(),
+        priority: 1,
+        created_at: 0,
+        due_date: 0,
+        data: "{}".to_owned(),
+    }
+}
+
+async fn store(server: &TestServer) -> Store {
+    Store::connect(
+        &server.url("store_tests"),
+        "taskQueue",
+        "owner".to_owned(),
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("connect")
+}
+
+#[tokio::test]
+async fn a_completion_matches_each_task_with_its_own_claim_not_the_cross_product() {
+    let server = TestServer::start();
+    let store = store(&server).await;
+    let types = vec!["T".to_owned()];
+    for outcome in store.insert(&[task("t"), task("u")]).await {
+        outcome.expect("insert");
+    }
+    // First claim takes t. Its lease then expires (recovery hands it
+    // back) while that first run still goes on.
+    let (first, _) = store.claim(&types, 1).await.expect("claim");
+    assert_eq!(first[0].task.id, "t");
+    let first_token = first[0].token.clone();
+    let coll = store.collection();
+    coll.update_one(
+        doc! { "_id": "t" },
+        doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" } },
+    )
+    .await
+    .expect("expire");
+    // A second claim takes t again, with u, under one new token.
+    let (second, _) = store.claim(&types, 2).await.expect("claim");
+    assert_eq!(second.len(), 2);
+    let second_token = second[0].token.clone();
+    // The first run of t and the run of u finish and are written together.
+    store
+        .complete(&[
+            (Bson::String("t".into()), first_token),
+            (Bson::String("u".into()), second_token.clone()),
+        ])
+        .await
+        .expect("complete");
+    let left: Vec<Document> = {
+        use futures_util::TryStreamExt;
+        coll.find(doc! {})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap()
+    };
+    assert_eq!(left.len(), 1, "u is done; t's second run is still running");
+    assert_eq!(left[0].get_str("_id").unwrap(), "t");
+    let lease = left[0].get_document("lease").unwrap();
+    assert_eq!(lease.get_str("token").unwrap(), second_token);
+}
