@@ -57,8 +57,8 @@ export declare class Master {
   /** Finishes running tasks, stops the workers; a `closed` event follows. */
   close(): void
   /**
-   * Test support (debug builds only): makes the dispatcher panic, to
-   * check that a failed dispatcher reaches JS and lets the process go.
+   * Makes the dispatcher panic, to check that a failed dispatcher
+   * reaches JS and lets the process go.
    */
   failForTest(): void
 }

@@ -411,10 +411,14 @@ impl Master {
     pub fn close(&mut self) -> Result<(), JsCode> {
         self.command(Cmd::Close)
     }
+}
 
-    /// Test support (debug builds only): makes the dispatcher panic, to
-    /// check that a failed dispatcher reaches JS and lets the process go.
-    #[cfg(debug_assertions)]
+/// Test support, in debug builds only (the test suite's build).
+#[cfg(debug_assertions)]
+#[napi]
+impl Master {
+    /// Makes the dispatcher panic, to check that a failed dispatcher
+    /// reaches JS and lets the process go.
     #[napi]
     pub fn fail_for_test(&mut self) -> Result<(), JsCode> {
         self.guarded(|_| panic!("failure injected by a test"))

@@ -20,6 +20,8 @@ mod answers;
 mod outcomes;
 mod prefetch;
 mod scaling;
+#[cfg(test)]
+mod tests;
 mod workers;
 
 use super::api::{Cmd, Config, KeepAlive, Query};

@@ -55,9 +55,10 @@ impl Dispatcher {
                 Err(e) => {
                     self.logger
                         .error(&format!("could not start a worker process: {e}"));
-                    self.spawn_after = Some(now + self.spawn_backoff);
+                    let after = now + self.spawn_backoff;
+                    self.spawn_after = Some(after);
                     self.spawn_backoff = (self.spawn_backoff * 2).min(MAX_SPAWN_BACKOFF);
-                    wake(now + self.spawn_backoff);
+                    wake(after);
                     return;
                 }
             }

@@ -1,0 +1,444 @@
+//! The dispatcher against fake workers, on tokio's paused clock: no
+//! processes, no sleeps. A fake worker records the lines written to it and
+//! replies by putting frames in its "ring".
+
+use super::*;
+use crate::channel::ring::Corrupt;
+use crate::master::inbox::Inbox;
+use crate::master::pool::Link;
+use crate::sys::{Exit, Signal, SpawnSpec};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+#[derive(Default)]
+struct FakeWorker {
+    /// Messages written to it, in order.
+    received: Vec<Value>,
+    /// Frame bytes it wrote, not read by the master yet.
+    ring: Vec<u8>,
+    running: u64,
+    signals: Vec<Signal>,
+    reaped: bool,
+    /// The socket takes nothing: every line is left to JS.
+    full: bool,
+}
+
+type Shared = Rc<RefCell<FakeWorker>>;
+
+struct FakeLink(Shared);
+
+impl Link for FakeLink {
+    fn pid(&self) -> u32 {
+        4242
+    }
+    fn take_js_fd(&mut self) -> Option<i32> {
+        None
+    }
+    fn send(&mut self, line: Vec<u8>) -> bool {
+        let mut w = self.0.borrow_mut();
+        if w.full {
+            return true;
+        }
+        let text = String::from_utf8(line).unwrap();
+        for line in text.lines() {
+            let messages: Vec<Value> = serde_json::from_str(line).unwrap();
+            w.received.extend(messages);
+        }
+        false
+    }
+    fn take_blocked(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn unblocked(&mut self) -> bool {
+        false
+    }
+    fn read(&mut self, out: &mut Vec<u8>) -> Result<usize, Corrupt> {
+        let mut w = self.0.borrow_mut();
+        let n = w.ring.len();
+        out.append(&mut w.ring);
+        Ok(n)
+    }
+    fn arm(&self) -> bool {
+        self.0.borrow().ring.is_empty()
+    }
+    fn running(&self) -> u64 {
+        self.0.borrow().running
+    }
+    fn signal(&self, signal: Signal) {
+        assert!(!self.0.borrow().reaped, "a reaped worker was signalled");
+        self.0.borrow_mut().signals.push(signal);
+    }
+    fn reap(&mut self) {
+        self.0.borrow_mut().reaped = true;
+    }
+}
+
+#[derive(Default, Clone)]
+struct FakeSpawner {
+    workers: Rc<RefCell<Vec<Shared>>>,
+    /// Spawns fail while this is set.
+    failing: Rc<RefCell<bool>>,
+}
+
+impl Spawner for FakeSpawner {
+    fn spawn(&mut self, _id: u32, _spec: &SpawnSpec) -> std::io::Result<Box<dyn Link>> {
+        if *self.failing.borrow() {
+            return Err(std::io::Error::other("no more processes"));
+        }
+        let worker = Shared::default();
+        self.workers.borrow_mut().push(worker.clone());
+        Ok(Box::new(FakeLink(worker)))
+    }
+}
+
+struct Harness {
+    d: Dispatcher,
+    spawner: FakeSpawner,
+}
+
+fn harness(config: Config) -> Harness {
+    let spawner = FakeSpawner::default();
+    let store = StoreLink {
+        inbox: Inbox::new(Arc::new(|| {})),
+        runtime: None,
+    };
+    let mut d = Dispatcher::new(Box::new(spawner.clone()), store);
+    d.command(Cmd::Configure(Box::new(config))).unwrap();
+    d.command(Cmd::Initialize).unwrap();
+    Harness { d, spawner }
+}
+
+fn config(workers: usize) -> Config {
+    Config {
+        max_workers: workers,
+        logs: crate::log::Level::Error,
+        ..Config::default()
+    }
+}
+
+fn task(id: &str, priority: i64, data: &str) -> Task {
+    Task {
+        id: id.to_owned(),
+        task_type: "T".to_owned(),
+        priority,
+        created_at: 0,
+        due_date: 0,
+        data: data.to_owned(),
+    }
+}
+
+impl Harness {
+    fn add(&mut self, id: &str, priority: i64) {
+        self.d
+            .command(Cmd::AddTask(task(id, priority, "{}")))
+            .unwrap();
+    }
+
+    fn worker(&self, n: usize) -> Shared {
+        self.spawner.workers.borrow()[n].clone()
+    }
+
+    fn workers(&self) -> usize {
+        self.spawner.workers.borrow().len()
+    }
+
+    /// Worker `n` writes a frame (the master reads it at its next look).
+    fn frame(&mut self, n: usize, json: &str) {
+        crate::channel::encode_frame(&mut self.worker(n).borrow_mut().ring, json.as_bytes());
+        self.d.inputs(Vec::new());
+    }
+
+    fn ready(&mut self, n: usize) {
+        self.frame(n, r#"{"type":"ready"}"#);
+    }
+
+    /// Runs sent to worker `n`, as (run, task id).
+    fn runs(&self, n: usize) -> Vec<(u64, String)> {
+        self.worker(n)
+            .borrow()
+            .received
+            .iter()
+            .filter(|m| m["type"] == "run")
+            .map(|m| {
+                (
+                    m["run"].as_u64().unwrap(),
+                    m["task"]["_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn messages(&self, n: usize, kind: &str) -> Vec<Value> {
+        self.worker(n)
+            .borrow()
+            .received
+            .iter()
+            .filter(|m| m["type"] == kind)
+            .cloned()
+            .collect()
+    }
+
+    fn events(&mut self) -> Vec<Value> {
+        serde_json::from_str(&self.d.take_events()).unwrap()
+    }
+
+    fn exit(&mut self, n: usize, exit: Exit) {
+        self.d.inputs(vec![Input::Worker(WorkerEvent::Exited {
+            worker: n as u32 + 1,
+            exit,
+        })]);
+    }
+
+    async fn advance(&mut self, by: Duration) {
+        tokio::time::advance(by).await;
+        self.d.inputs(Vec::new());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_is_spawned_for_work_and_gets_tasks_once_ready_best_first() {
+    let mut h = harness(config(1));
+    h.add("low", 1);
+    h.add("high", 5);
+    assert_eq!(h.workers(), 1);
+    assert!(h.runs(0).is_empty(), "nothing before the worker is ready");
+    h.ready(0);
+    let ids: Vec<String> = h.runs(0).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(ids, ["high", "low"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_better_task_added_later_recalls_the_runs_it_outranks() {
+    let mut h = harness(config(1));
+    h.ready_with_work(&[("a", 1), ("b", 1), ("c", 1)]);
+    let runs = h.runs(0);
+    h.add("urgent", 9);
+    let recalls = h.messages(0, "recall");
+    assert_eq!(recalls.len(), 1);
+    let recalled: Vec<u64> = serde_json::from_value(recalls[0]["runs"].clone()).unwrap();
+    // The first run is running; the ones behind it are recalled.
+    assert_eq!(recalled, vec![runs[1].0, runs[2].0]);
+    // The worker hands them back: the better task goes first, then them.
+    h.frame(0, &format!(r#"{{"type":"recalled","runs":{recalled:?}}}"#));
+    let after: Vec<String> = h.runs(0)[3..].iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(after, ["urgent", "b", "c"]);
+}
+
+impl Harness {
+    fn ready_with_work(&mut self, tasks: &[(&str, i64)]) {
+        for (id, priority) in tasks {
+            self.add(id, *priority);
+        }
+        self.ready(0);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_holds_at_most_about_a_mib_of_task_data_ahead() {
+    let mut h = harness(config(1));
+    let blob = format!(r#"{{"blob":"{}"}}"#, "x".repeat(300_000));
+    for n in 0..10 {
+        h.d.command(Cmd::AddTask(task(&format!("big{n}"), 1, &blob)))
+            .unwrap();
+    }
+    h.ready(0);
+    let held = h.runs(0).len();
+    assert!((2..=5).contains(&held), "held {held} runs of 300 kB");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_worker_becoming_ready_gets_a_share_of_the_runs_sent_ahead() {
+    let mut h = harness(config(2));
+    for n in 0..6 {
+        h.add(&format!("t{n}"), 1);
+    }
+    h.ready(0);
+    assert_eq!(h.runs(0).len(), 6, "the only ready worker took them all");
+    h.ready(1);
+    let recalled: Vec<u64> =
+        serde_json::from_value(h.messages(0, "recall")[0]["runs"].clone()).unwrap();
+    assert_eq!(recalled.len(), 5, "all but the running one");
+    h.frame(0, &format!(r#"{{"type":"recalled","runs":{recalled:?}}}"#));
+    assert!(!h.runs(1).is_empty(), "the new worker got some");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_worker_fails_only_the_run_it_had_started_and_its_finished_runs_count() {
+    let mut h = harness(config(1));
+    h.ready_with_work(&[("a", 3), ("b", 2), ("c", 1)]);
+    let runs = h.runs(0);
+    // It finished a, started b, and died: a's reply is in its ring.
+    {
+        let w = h.worker(0);
+        let mut w = w.borrow_mut();
+        crate::channel::encode_frame(
+            &mut w.ring,
+            format!(r#"{{"type":"done","run":{},"value":7}}"#, runs[0].0).as_bytes(),
+        );
+        w.running = runs[1].0;
+    }
+    h.exit(
+        0,
+        Exit {
+            code: None,
+            signal: Some("SIGKILL".into()),
+        },
+    );
+    let events = h.events();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["type"] == "done" || e["type"] == "error")
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["task"]["_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("done", "a"), ("error", "b")]);
+    let error = events.iter().find(|e| e["type"] == "error").unwrap();
+    assert_eq!(error["value"]["code"], "ERR_WORKER_EXIT");
+    assert_eq!(error["value"]["signal"], "SIGKILL");
+    assert!(h.worker(0).borrow().reaped);
+    // c never started: it goes to the replacement worker.
+    assert_eq!(h.workers(), 2);
+    h.ready(1);
+    let ids: Vec<String> = h.runs(1).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(ids, ["c"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_that_dies_between_runs_fails_none() {
+    let mut h = harness(config(1));
+    h.ready_with_work(&[("a", 1)]);
+    let run = h.runs(0)[0].0;
+    h.frame(0, &format!(r#"{{"type":"done","run":{run}}}"#));
+    // Its last started run is a, already answered.
+    h.worker(0).borrow_mut().running = run;
+    h.exit(0, Exit::default());
+    let errors: Vec<Value> = h
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_worker_stops_after_refresh_rate_and_is_killed_if_it_does_not_exit() {
+    let mut h = harness(config(1));
+    h.ready_with_work(&[("a", 1)]);
+    let run = h.runs(0)[0].0;
+    h.frame(0, &format!(r#"{{"type":"done","run":{run}}}"#));
+    h.advance(Duration::from_millis(999)).await;
+    assert!(h.messages(0, "stop").is_empty(), "not before refreshRate");
+    h.advance(Duration::from_millis(2)).await;
+    assert_eq!(h.messages(0, "stop").len(), 1);
+    h.advance(scaling::STOP_GRACE).await;
+    assert_eq!(h.worker(0).borrow().signals, [Signal::Kill]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn keep_alive_keeps_idle_workers_that_long_or_always() {
+    for (keep_alive, stopped_at_2s, stopped_at_4s) in [
+        (KeepAlive::For(Duration::from_secs(3)), false, true),
+        (KeepAlive::Always, false, false),
+    ] {
+        let mut h = harness(Config {
+            keep_alive,
+            ..config(1)
+        });
+        if keep_alive == KeepAlive::Always {
+            assert_eq!(h.workers(), 1, "always: started without work");
+        }
+        h.ready_with_work(&[("a", 1)]);
+        let run = h.runs(0)[0].0;
+        h.frame(0, &format!(r#"{{"type":"done","run":{run}}}"#));
+        h.advance(Duration::from_secs(2)).await;
+        assert_eq!(!h.messages(0, "stop").is_empty(), stopped_at_2s);
+        h.advance(Duration::from_secs(2)).await;
+        assert_eq!(
+            !h.messages(0, "stop").is_empty(),
+            stopped_at_4s,
+            "{keep_alive:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_that_never_gets_ready_is_killed_and_another_tried() {
+    let mut h = harness(Config {
+        worker_start_timeout: Duration::from_secs(2),
+        ..config(1)
+    });
+    h.add("a", 1);
+    h.advance(Duration::from_millis(1999)).await;
+    assert!(h.worker(0).borrow().signals.is_empty());
+    h.advance(Duration::from_millis(1)).await;
+    assert_eq!(h.worker(0).borrow().signals, [Signal::Kill]);
+    h.exit(0, Exit::default());
+    assert_eq!(h.workers(), 2, "the timeout was its wait: another at once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn workers_that_die_while_starting_are_replaced_after_a_growing_backoff() {
+    let mut h = harness(config(1));
+    h.add("a", 1);
+    h.exit(0, Exit::default());
+    assert_eq!(h.workers(), 1, "no new worker at once");
+    h.advance(scaling::SPAWN_BACKOFF).await;
+    assert_eq!(h.workers(), 2);
+    h.exit(1, Exit::default());
+    h.advance(scaling::SPAWN_BACKOFF).await;
+    assert_eq!(h.workers(), 2, "the backoff doubled");
+    h.advance(scaling::SPAWN_BACKOFF).await;
+    assert_eq!(h.workers(), 3);
+    h.ready(2);
+    assert_eq!(h.runs(2).len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_spawn_is_retried_after_the_backoff() {
+    let mut h = harness(config(1));
+    *h.spawner.failing.borrow_mut() = true;
+    h.add("a", 1);
+    assert_eq!(h.workers(), 0);
+    *h.spawner.failing.borrow_mut() = false;
+    h.advance(scaling::SPAWN_BACKOFF - Duration::from_millis(1))
+        .await;
+    assert_eq!(h.workers(), 0);
+    h.advance(Duration::from_millis(1)).await;
+    assert_eq!(h.workers(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_socket_hands_the_rest_to_js() {
+    let mut h = harness(config(1));
+    h.add("a", 1);
+    h.worker(0).borrow_mut().full = true;
+    h.ready(0);
+    let blocked: Vec<Value> = h
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "blocked")
+        .collect();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0]["worker"], 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_stops_every_worker_once_their_runs_are_done_then_says_closed() {
+    let mut h = harness(config(1));
+    h.ready_with_work(&[("a", 1)]);
+    let run = h.runs(0)[0].0;
+    h.d.command(Cmd::Close).unwrap();
+    assert!(h.messages(0, "stop").is_empty(), "a runs to its end first");
+    h.frame(0, &format!(r#"{{"type":"done","run":{run}}}"#));
+    assert_eq!(h.messages(0, "stop").len(), 1);
+    h.exit(0, Exit::default());
+    let events = h.events();
+    assert_eq!(events.last().unwrap()["type"], "closed");
+    assert!(!h.d.busy());
+}
