@@ -10,6 +10,7 @@ const binding = require('./binding')
 const { decode, encode, errorFrom } = require('./codec')
 const PendingCalls = require('./pending-calls')
 const { newId } = require('./ids')
+const { runInMeteor } = require('./meteor')
 
 const listeners = { done: null, error: null }
 let broker = null
@@ -61,11 +62,16 @@ function onWake () {
   withNative((m) => m.pump())
 }
 
+/** Calls a user callback (inside Meteor's environment in a Meteor server); logs what it throws. */
 function call (what, fn, arg) {
+  const logError = (error) => log('error', `${what} threw: ${(error && error.stack) || error}`)
   try {
-    fn(arg)
+    const result = runInMeteor(fn, arg)
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+      result.then(undefined, logError)
+    }
   } catch (error) {
-    log('error', `${what} threw: ${(error && error.stack) || error}`)
+    logError(error)
   }
 }
 

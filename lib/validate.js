@@ -47,7 +47,9 @@ function newTask (args) {
   return { _id, taskType, priority, dueDate: due, data: encode(data, 'data'), inMemory }
 }
 
-const cpus = () => require('node:os').availableParallelism()
+const os = require('os')
+/** The CPUs this process may use (`availableParallelism` is Node 18.14+). */
+const cpus = () => typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
 
 /** Checks `new Cluster`'s arguments; returns the options with defaults filled in. */
 function clusterArgs (taskMap, options, warn) {

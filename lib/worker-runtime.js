@@ -10,6 +10,7 @@ const net = require('net')
 const binding = require('./binding')
 const { decode, encode, encodeError } = require('./codec')
 const PendingCalls = require('./pending-calls')
+const { runInMeteor, whenAppStarted } = require('./meteor')
 
 /** The socket the master writes to (see src/channel). */
 const LINK_FD = 4
@@ -37,11 +38,11 @@ function connect () {
   socket.on('error', () => {})
 }
 
-/** Starts serving `map`: tells the master this worker is ready. */
+/** Starts serving `map`: tells the master this worker is ready once the app has started. */
 function serve (map) {
   taskMap = map
   connect()
-  send('{"type":"ready"}')
+  whenAppStarted(() => send('{"type":"ready"}'))
 }
 
 function send (frame) {
@@ -122,7 +123,8 @@ function invoke (msg) {
     error.code = 'ERR_UNKNOWN_TASK_TYPE'
     throw error
   }
-  return fn(task, toggleIPC(msg.run))
+  const ipc = toggleIPC(msg.run)
+  return runInMeteor((job) => fn(job, ipc), task)
 }
 
 function reply (run, ok, value) {
@@ -182,7 +184,7 @@ function toggleIPC (run) {
     }
     const handler = (msg) => {
       try {
-        const result = onMessage(msg, closeIPC)
+        const result = runInMeteor((m) => onMessage(m, closeIPC), msg)
         if (!settled) Promise.resolve(result).then(closeIPC, reject)
       } catch (error) {
         settled = true
