@@ -188,6 +188,7 @@ const refusals = {
   'a key that is not an identifier': [{ 'a b': { 'c-d': () => 1 } }, /^data\["a b"\]\["c-d"\] is a function/],
   'a custom type with no name': [{ c: { typeName: () => '', toJSONValue: () => 1 } }, /^data\.c is an object.*typeName\(\) must return a non-empty string/],
   'a custom type whose JSON is not JSON': [{ c: { typeName: () => 'T', toJSONValue: () => ({ at: new Date() }) } }, /^data\.c\.toJSONValue\(\)\.at is a Date.*must return JSON/],
+  'a custom type whose JSON is undefined': [{ c: { typeName: () => 'T', toJSONValue: () => undefined } }, /^data\.c is an object.*toJSONValue\(\) returned undefined/],
   'a BSON Long': [{ n: mongodb.Long.fromNumber(5) }, /^data\.n is a BSON Long.*number or a string/]
 }
 
@@ -200,6 +201,10 @@ for (const [label, [value, message]] of Object.entries(refusals)) {
     })
   })
 }
+
+test('a plain object with a _bsontype key is plain data', () => {
+  assert.deepEqual(roundTrip({ o: { _bsontype: 'Long', n: 1 } }), { o: { _bsontype: 'Long', n: 1 } })
+})
 
 test('the same object twice is not a cycle', () => {
   const shared = { at: new Date(1) }

@@ -133,7 +133,7 @@ function arrayValue (array, path, state) {
 }
 
 function objectValue (object, path, state) {
-  if (typeof object._bsontype === 'string') return bsonValue(object, path)
+  if (typeof object._bsontype === 'string' && !isPlainObject(object)) return bsonValue(object, path)
   if (typeof object.typeName === 'function' && typeof object.toJSONValue === 'function') {
     return customValue(object, path)
   }
@@ -191,6 +191,7 @@ function customValue (object, path) {
     throw refuse(path, aDescribed(object), 'its typeName() must return a non-empty string')
   }
   const json = object.toJSONValue()
+  if (json === undefined) throw refuse(path, aDescribed(object), 'its toJSONValue() returned undefined')
   checkJSON(json, `${path}.toJSONValue()`, new Set())
   return { $type: name, $value: json }
 }
