@@ -133,7 +133,18 @@ function arrayValue (array, path, state) {
 }
 
 function objectValue (object, path, state) {
-  if (typeof object._bsontype === 'string' && !isPlainObject(object)) return bsonValue(object, path)
+  const proto = Object.getPrototypeOf(object)
+  if (proto !== Object.prototype && proto !== null) return instanceValue(object, path, state)
+  if (typeof object.typeName === 'function' && typeof object.toJSONValue === 'function') {
+    return customValue(object, path)
+  }
+  if (typeof object.toJSON === 'function') return toJSONValue(object.toJSON(), path, state)
+  return fieldsValue(object, path, state)
+}
+
+/** An object with a class: a type EJSON knows, something with toJSON(), or refused. */
+function instanceValue (object, path, state) {
+  if (typeof object._bsontype === 'string') return bsonValue(object, path)
   if (typeof object.typeName === 'function' && typeof object.toJSONValue === 'function') {
     return customValue(object, path)
   }
@@ -147,13 +158,20 @@ function objectValue (object, path, state) {
   if (!isPlainObject(object)) {
     throw refuse(path, aDescribed(object), 'EJSON knows no such type (give its class typeName() and toJSONValue() and register it with EJSON.addType, or a toJSON() method)')
   }
-  // No prototype, so that an own "__proto__" key stays a key.
-  const out = Object.create(null)
+  return fieldsValue(object, path, state)
+}
+
+/** A plain object's own fields, escaped when their keys read as a tag. */
+function fieldsValue (object, path, state) {
+  const out = {}
+  let count = 0
   for (const key of Object.keys(object)) {
     const item = toJSONValue(object[key], keyPath(path, key), state)
-    if (item !== undefined) out[key] = item
+    if (item === undefined) continue
+    setKey(out, key, item)
+    count++
   }
-  if (isTagShaped(out, Object.keys(out))) {
+  if (count <= 2 && isTagShaped(out, Object.keys(out))) {
     state.escaped = true
     return { $escape: out }
   }
