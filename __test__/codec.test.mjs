@@ -75,7 +75,7 @@ const sample = {
 test('plain JSON values are encoded as JSON.stringify does and come back equal', () => {
   const value = { a: 1, b: [true, null, 'x', { c: -2.5 }], d: {} }
   assert.equal(encode(value, 'data'), JSON.stringify(value))
-  assert.deepEqual(encodeChecked(value, 'data'), { json: JSON.stringify(value), escaped: false })
+  assert.deepEqual(encodeChecked(value, 'data'), { json: JSON.stringify(value), escaped: false, escapedAt: undefined })
   assert.deepEqual(roundTrip(value), value)
   assert.equal(encode(undefined, 'the task result'), undefined)
   assert.equal(encode('text', 'the task result'), '"text"')
@@ -142,9 +142,10 @@ const notLookAlikes = [
 
 test('objects whose keys read as an EJSON tag are escaped exactly as Meteor escapes them, and say so', () => {
   for (const value of lookAlikes) {
-    const { json, escaped } = encodeChecked({ inner: value }, 'data')
+    const { json, escaped, escapedAt } = encodeChecked({ inner: value }, 'data')
     assert.equal(json, EJSON.stringify({ inner: value }), JSON.stringify(json))
     assert.equal(escaped, true, json)
+    assert.ok(escapedAt.startsWith('data.inner'), `an escaped object is named: ${escapedAt}`)
     assert.deepEqual(comparable(decode(json).inner), comparable(value))
   }
   for (const value of notLookAlikes) {

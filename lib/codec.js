@@ -172,6 +172,7 @@ function fieldsValue (object, path, state) {
     count++
   }
   if (count <= 2 && isTagShaped(out, Object.keys(out))) {
+    if (!state.escaped) state.escapedAt = path
     state.escaped = true
     return { $escape: out }
   }
@@ -269,15 +270,17 @@ function isPlain (value, depth) {
 }
 
 /**
- * EJSON JSON text for `value` (undefined for undefined), and whether an
- * object had to be wrapped in `$escape` (MongoDB cannot store such keys as
- * Meteor reads them). `path` names the value in errors ("data").
+ * EJSON JSON text for `value` (undefined for undefined), whether an object
+ * had to be wrapped in `$escape` (MongoDB would give such keys back as the
+ * tag's type), and the path of one of them (`escapedAt`, for messages: the
+ * first completed, so the innermost of nested ones).
+ * `path` names the value in errors ("data").
  */
 function encodeChecked (value, path) {
-  if (isPlain(value, 0)) return { json: JSON.stringify(value), escaped: false }
-  const state = { seen: new Set(), escaped: false }
+  if (isPlain(value, 0)) return { json: JSON.stringify(value), escaped: false, escapedAt: undefined }
+  const state = { seen: new Set(), escaped: false, escapedAt: undefined }
   const json = toJSONValue(value, path, state)
-  return { json: json === undefined ? undefined : JSON.stringify(json), escaped: state.escaped }
+  return { json: json === undefined ? undefined : JSON.stringify(json), escaped: state.escaped, escapedAt: state.escapedAt }
 }
 
 /** EJSON JSON text for `value`; `path` names it in errors ("data", "the task result"). */
