@@ -1,8 +1,22 @@
 'use strict'
-// How values cross between processes: JSON, with Dates as {"$date": ms}
-// (objects that really have a "$date" or "$escape" key are wrapped in
-// {"$escape": ...}, as Meteor's EJSON does). Values JSON would silently
-// drop or mangle are refused with a TypeError naming where they are.
+// How values cross between processes: Meteor's EJSON, in its JSON form.
+//
+//   Date                 {"$date": ms}
+//   Uint8Array, Buffer   {"$binary": base64}        (arrives as a Uint8Array)
+//   NaN, ±Infinity       {"$InfNaN": 0 | 1 | -1}
+//   RegExp               {"$regexp": source, "$flags": flags}
+//   custom types         {"$type": name, "$value": json}
+//                        (ObjectId is "oid", Decimal128 is "Decimal")
+//   look-alike objects   {"$escape": {...}}, exactly when Meteor's EJSON
+//                        escapes one (1 or 2 keys that read as a tag)
+//
+// In a Meteor server (`Package.ejson.EJSON` present) custom types go
+// through Meteor's own EJSON, so `EJSON.addType` types and Mongo.ObjectID
+// come back as themselves. What EJSON has no form for is refused with a
+// TypeError naming where it is and why.
+
+const ObjectId = require('./object-id')
+const Decimal128 = require('./decimal128')
 
 function describe (value) {
   if (value === null) return 'null'
@@ -15,64 +29,217 @@ function describe (value) {
   return typeof value
 }
 
-function refuse (path, value, why) {
-  return new TypeError(`${path} is ${why || `a ${describe(value)}`}, which cannot be carried to another process`)
+/** "a Map object", "an Int8Array object", "an object". */
+function aDescribed (value) {
+  const what = describe(value)
+  return /^[aeiouAEIOU]/.test(what) ? `an ${what}` : `a ${what}`
 }
 
-function toPlain (value, path, seen) {
+function refuse (path, what, why) {
+  return new TypeError(`${path} is ${what}, which cannot be carried to another process: ${why}`)
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+/** `data.a`, or `data["a b"]` for keys that are not identifiers. */
+function keyPath (path, key) {
+  return IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+}
+
+/** Meteor's EJSON, when this process is a Meteor server. */
+function meteorEJSON () {
+  const pkg = globalThis.Package
+  return pkg && pkg.ejson && pkg.ejson.EJSON ? pkg.ejson.EJSON : null
+}
+
+const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key)
+
+/**
+ * Whether an object's own keys read as an EJSON tag (Meteor's
+ * `matchJSONValue` of each builtin converter): such an object is escaped
+ * when encoded, and read as that type when decoded.
+ */
+function isTagShaped (object, keys) {
+  if (keys.length === 1) {
+    const key = keys[0]
+    return key === '$date' || key === '$InfNaN' || key === '$binary' || key === '$escape'
+  }
+  if (keys.length === 2) {
+    return (hasOwn(object, '$regexp') && hasOwn(object, '$flags')) ||
+      (hasOwn(object, '$type') && hasOwn(object, '$value'))
+  }
+  return false
+}
+
+function isPlainObject (value) {
+  const proto = Object.getPrototypeOf(value)
+  if (proto === null || proto === Object.prototype) return true
+  // A plain object from another realm (a vm context) has that realm's Object.prototype.
+  return Object.getPrototypeOf(proto) === null && typeof proto.constructor === 'function' &&
+    proto.constructor.name === 'Object'
+}
+
+const REFUSED_CLASSES = [
+  [typeof Map === 'function' && Map, 'EJSON has no form for a Map (use a plain object or an array of pairs)'],
+  [typeof Set === 'function' && Set, 'EJSON has no form for a Set (use an array)'],
+  [typeof WeakMap === 'function' && WeakMap, 'a WeakMap cannot be read, only looked up'],
+  [typeof WeakSet === 'function' && WeakSet, 'a WeakSet cannot be read, only looked up'],
+  [typeof Promise === 'function' && Promise, 'a Promise is not a value yet (await it first)']
+]
+
+/** The EJSON JSON value of `value`; `undefined` for `undefined`. */
+function toJSONValue (value, path, state) {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return value
     case 'number':
-      if (!Number.isFinite(value)) throw refuse(path, value, String(value))
-      return value
+      if (Number.isFinite(value)) return value
+      return { $InfNaN: Number.isNaN(value) ? 0 : value > 0 ? 1 : -1 }
     case 'undefined':
       return undefined
     case 'object':
       break
+    case 'bigint':
+      throw refuse(path, 'a bigint', 'EJSON has no form for a BigInt (use a string or a number)')
     default:
-      throw refuse(path, value)
+      throw refuse(path, `a ${typeof value}`, `EJSON has no form for a ${typeof value}`)
   }
   if (value === null) return null
   if (value instanceof Date) {
     const ms = value.getTime()
-    if (Number.isNaN(ms)) throw refuse(path, value, 'an invalid Date')
+    if (Number.isNaN(ms)) throw refuse(path, 'an invalid Date', 'it has no time to carry')
     return { $date: ms }
   }
-  if (seen.has(value)) throw refuse(path, value, 'a circular reference')
-  seen.add(value)
-  let out
-  if (Array.isArray(value)) {
-    out = new Array(value.length)
-    for (let i = 0; i < value.length; i++) {
-      const item = toPlain(value[i], `${path}[${i}]`, seen)
-      out[i] = item === undefined ? null : item
-    }
-  } else if (value instanceof Map || value instanceof Set || value instanceof WeakMap ||
-      value instanceof WeakSet || value instanceof RegExp || value instanceof Promise) {
-    throw refuse(path, value)
-  } else if (typeof value.toJSON === 'function') {
-    out = toPlain(value.toJSON(), path, seen)
-  } else {
-    out = {}
-    for (const key of Object.keys(value)) {
-      const item = toPlain(value[key], `${path}.${key}`, seen)
-      if (item !== undefined) out[key] = item
-    }
-    if (Object.prototype.hasOwnProperty.call(out, '$date') ||
-        Object.prototype.hasOwnProperty.call(out, '$escape')) {
-      out = { $escape: out }
-    }
+  if (value instanceof RegExp) return { $regexp: value.source, $flags: value.flags }
+  if (value instanceof Uint8Array) return { $binary: base64(value) }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    throw refuse(path, aDescribed(value), 'EJSON binary is a Uint8Array (or a Buffer); wrap its bytes in one')
   }
-  seen.delete(value)
+  if (state.seen.has(value)) throw refuse(path, 'a circular reference', 'JSON has no references')
+  state.seen.add(value)
+  const out = Array.isArray(value) ? arrayValue(value, path, state) : objectValue(value, path, state)
+  state.seen.delete(value)
   return out
 }
 
+function arrayValue (array, path, state) {
+  const out = new Array(array.length)
+  for (let i = 0; i < array.length; i++) {
+    const item = toJSONValue(array[i], `${path}[${i}]`, state)
+    out[i] = item === undefined ? null : item
+  }
+  return out
+}
+
+function objectValue (object, path, state) {
+  const proto = Object.getPrototypeOf(object)
+  if (proto !== Object.prototype && proto !== null) return instanceValue(object, path, state)
+  if (typeof object.typeName === 'function' && typeof object.toJSONValue === 'function') {
+    return customValue(object, path)
+  }
+  if (typeof object.toJSON === 'function') return toJSONValue(object.toJSON(), path, state)
+  return fieldsValue(object, path, state)
+}
+
+/** An object with a class: a type EJSON knows, something with toJSON(), or refused. */
+function instanceValue (object, path, state) {
+  if (typeof object._bsontype === 'string') return bsonValue(object, path)
+  if (typeof object.typeName === 'function' && typeof object.toJSONValue === 'function') {
+    return customValue(object, path)
+  }
+  for (const [Class, why] of REFUSED_CLASSES) {
+    if (Class && object instanceof Class) throw refuse(path, aDescribed(object), why)
+  }
+  if (typeof object.toJSON === 'function') return toJSONValue(object.toJSON(), path, state)
+  if (object instanceof Error) {
+    throw refuse(path, aDescribed(object), 'EJSON has no form for an Error (carry { name, message } instead)')
+  }
+  if (!isPlainObject(object)) {
+    throw refuse(path, aDescribed(object), 'EJSON knows no such type (give its class typeName() and toJSONValue() and register it with EJSON.addType, or a toJSON() method)')
+  }
+  return fieldsValue(object, path, state)
+}
+
+/** A plain object's own fields, escaped when their keys read as a tag. */
+function fieldsValue (object, path, state) {
+  const out = {}
+  let count = 0
+  for (const key of Object.keys(object)) {
+    const item = toJSONValue(object[key], keyPath(path, key), state)
+    if (item === undefined) continue
+    setKey(out, key, item)
+    count++
+  }
+  if (count <= 2 && isTagShaped(out, Object.keys(out))) {
+    if (!state.escaped) state.escapedAt = path
+    state.escaped = true
+    return { $escape: out }
+  }
+  return out
+}
+
+/** The `mongodb`/`bson` driver's own classes, known by their `_bsontype`. */
+function bsonValue (object, path) {
+  switch (object._bsontype) {
+    case 'ObjectId':
+    case 'ObjectID':
+      return { $type: 'oid', $value: String(object.toHexString()).toLowerCase() }
+    case 'Decimal128':
+      return { $type: 'Decimal', $value: object.toString() }
+    case 'Binary':
+      if (object.buffer instanceof Uint8Array && Number.isInteger(object.position)) {
+        return { $binary: base64(object.buffer.subarray(0, object.position)) }
+      }
+      break
+    case 'Int32':
+    case 'Double':
+      return toJSONValue(Number(object.valueOf()), path, null)
+  }
+  throw refuse(path, `a BSON ${object._bsontype}`, 'EJSON has no form for it (convert it to a number or a string first)')
+}
+
+/** An EJSON custom type: an object with `typeName()` and `toJSONValue()`. */
+function customValue (object, path) {
+  const EJSON = meteorEJSON()
+  if (EJSON && typeof EJSON._isCustomType === 'function' && EJSON._isCustomType(object)) {
+    return EJSON.toJSONValue(object)
+  }
+  const name = object.typeName()
+  if (typeof name !== 'string' || name.length === 0) {
+    throw refuse(path, aDescribed(object), 'its typeName() must return a non-empty string')
+  }
+  const json = object.toJSONValue()
+  if (json === undefined) throw refuse(path, aDescribed(object), 'its toJSONValue() returned undefined')
+  checkJSON(json, `${path}.toJSONValue()`, new Set())
+  return { $type: name, $value: json }
+}
+
+/** A custom type's `toJSONValue()` must be JSON as it is: Meteor carries it unchanged. */
+function checkJSON (value, path, seen) {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean' || value === undefined) return
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return
+    throw refuse(path, String(value), 'a custom type\'s toJSONValue() must return JSON')
+  }
+  if (typeof value !== 'object' || !(Array.isArray(value) || isPlainObject(value))) {
+    throw refuse(path, aDescribed(value), 'a custom type\'s toJSONValue() must return JSON')
+  }
+  if (seen.has(value)) throw refuse(path, 'a circular reference', 'JSON has no references')
+  seen.add(value)
+  if (Array.isArray(value)) value.forEach((item, i) => checkJSON(item, `${path}[${i}]`, seen))
+  else for (const key of Object.keys(value)) checkJSON(value[key], keyPath(path, key), seen)
+  seen.delete(value)
+}
+
+function base64 (bytes) {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+}
+
 /**
- * Whether JSON.stringify carries `value` exactly as it is: only strings,
- * finite numbers, booleans, null, arrays and plain objects, no Dates or
- * look-alike keys. Deep or odd values take the careful path instead.
+ * Whether JSON.stringify carries `value` exactly as EJSON would: only
+ * strings, finite numbers, booleans, null, arrays and plain objects with no
+ * "$" keys. Anything else (and very deep values) takes the careful path.
  */
 function isPlain (value, depth) {
   switch (typeof value) {
@@ -97,18 +264,89 @@ function isPlain (value, depth) {
   const proto = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) return false
   for (const key in value) {
-    if (key === '$date' || key === '$escape' || !isPlain(value[key], depth + 1)) return false
+    if (key.charCodeAt(0) === 36 || !isPlain(value[key], depth + 1)) return false
   }
   return true
 }
 
-/** JSON text for `value`; `path` names it in errors ("data", "the task result"). */
-function encode (value, path) {
-  if (isPlain(value, 0)) return JSON.stringify(value)
-  const plain = toPlain(value, path, new Set())
-  return plain === undefined ? undefined : JSON.stringify(plain)
+/**
+ * EJSON JSON text for `value` (undefined for undefined), whether an object
+ * had to be wrapped in `$escape` (MongoDB would give such keys back as the
+ * tag's type), and the path of one of them (`escapedAt`, for messages: the
+ * first completed, so the innermost of nested ones).
+ * `path` names the value in errors ("data").
+ */
+function encodeChecked (value, path) {
+  if (isPlain(value, 0)) return { json: JSON.stringify(value), escaped: false, escapedAt: undefined }
+  const state = { seen: new Set(), escaped: false, escapedAt: undefined }
+  const json = toJSONValue(value, path, state)
+  return { json: json === undefined ? undefined : JSON.stringify(json), escaped: state.escaped, escapedAt: state.escapedAt }
 }
 
+/** EJSON JSON text for `value`; `path` names it in errors ("data", "the task result"). */
+function encode (value, path) {
+  return encodeChecked(value, path).json
+}
+
+const NOT_A_TAG = {}
+
+/** The value an EJSON tag stands for, or NOT_A_TAG (then it stays a plain object). */
+function fromTag (object, keys) {
+  if (!isTagShaped(object, keys)) return NOT_A_TAG
+  switch (keys.length === 1 ? keys[0] : hasOwn(object, '$type') ? '$type' : '$regexp') {
+    case '$date':
+      return new Date(object.$date)
+    case '$InfNaN':
+      return object.$InfNaN / 0
+    case '$binary':
+      return typeof object.$binary === 'string' ? new Uint8Array(Buffer.from(object.$binary, 'base64')) : NOT_A_TAG
+    case '$escape': {
+      const inner = object.$escape
+      if (inner === null || typeof inner !== 'object') return NOT_A_TAG
+      for (const key of Object.keys(inner)) setKey(inner, key, revive(inner[key]))
+      return inner
+    }
+    case '$regexp':
+      return regExpFrom(object)
+    default:
+      return customFrom(object)
+  }
+}
+
+function regExpFrom ({ $regexp: source, $flags: flags }) {
+  if (typeof source !== 'string' || typeof flags !== 'string') return NOT_A_TAG
+  // As Meteor does: known flags only, each once, from at most 50 characters
+  // (Meteor also drops `s`, which we keep).
+  const clean = flags.slice(0, 50).replace(/[^gimsuy]/g, '').replace(/(.)(?=.*\1)/g, '')
+  try {
+    return new RegExp(source, clean)
+  } catch {
+    // A pattern JavaScript cannot compile (a PCRE one stored in MongoDB) stays data.
+    return NOT_A_TAG
+  }
+}
+
+function customFrom (tag) {
+  const EJSON = meteorEJSON()
+  if (EJSON) {
+    try {
+      return EJSON.fromJSONValue({ $type: tag.$type, $value: tag.$value })
+    } catch {
+      // A type this Meteor app did not register: read it as without Meteor.
+    }
+  }
+  if (tag.$type === 'oid' && ObjectId.isValid(tag.$value)) return new ObjectId(tag.$value)
+  if (tag.$type === 'Decimal' && Decimal128.isValid(tag.$value)) return new Decimal128(tag.$value)
+  return NOT_A_TAG
+}
+
+/** `object[key] = value`, where "__proto__" stays an own key, never the prototype. */
+function setKey (object, key, value) {
+  if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true })
+  else object[key] = value
+}
+
+/** Turns EJSON JSON values into their types, in place. */
 function revive (value) {
   if (value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) {
@@ -116,47 +354,77 @@ function revive (value) {
     return value
   }
   const keys = Object.keys(value)
-  if (keys.length === 1 && keys[0] === '$date' && typeof value.$date === 'number') {
-    return new Date(value.$date)
+  if (keys.length <= 2 && keys.length > 0 && keys.every((k) => k.charCodeAt(0) === 36)) {
+    const typed = fromTag(value, keys)
+    if (typed !== NOT_A_TAG) return typed
+    // An unknown custom type stays { $type, $value }, its value as sent.
+    if (keys.length === 2 && hasOwn(value, '$type') && hasOwn(value, '$value')) return value
   }
-  if (keys.length === 1 && keys[0] === '$escape') {
-    const inner = value.$escape
-    for (const key of Object.keys(inner)) inner[key] = revive(inner[key])
-    return inner
-  }
-  for (const key of keys) value[key] = revive(value[key])
+  for (const key of keys) setKey(value, key, revive(value[key]))
   return value
 }
 
-/** Parses JSON text made by `encode` (or a batch of frames holding such text). */
+/** Parses EJSON JSON text (or a batch of frames holding such text). */
 function decode (json) {
   const value = JSON.parse(json)
-  return json.includes('"$date"') || json.includes('"$escape"') ? revive(value) : value
+  return json.indexOf('"$') === -1 ? value : revive(value)
 }
 
-/** A thrown value as `{ name, message, stack, ...its own fields }`, as JSON text. */
+/** A thrown value as `{ name, message, stack, code, ...its own fields }`, as EJSON JSON text. */
 function encodeError (error) {
   const plain = { name: 'Error', message: '', stack: '' }
-  if (error instanceof Error) {
-    for (const key of Object.keys(error)) {
-      try {
-        plain[key] = toPlain(error[key], key, new Set())
-      } catch {
-        // a field that cannot be carried is left out; the message stays
-      }
-    }
-    plain.name = error.name
-    plain.message = error.message
-    plain.stack = error.stack || ''
-  } else {
-    plain.message = String(error)
+  const carry = (key, value) => {
     try {
-      plain.value = toPlain(error, 'value', new Set())
+      const json = toJSONValue(value, key, { seen: new Set(), escaped: false })
+      if (json !== undefined) plain[key] = json
     } catch {
-      // only the message describes it then
+      // a field that cannot be carried is left out; the message stays
     }
   }
+  try {
+    if (error instanceof Error) {
+      for (const key of Object.keys(error)) {
+        if (key !== 'name' && key !== 'message' && key !== 'stack') carry(key, error[key])
+      }
+      if (error.code !== undefined && !hasOwn(plain, 'code')) carry('code', error.code)
+      plain.name = String(error.name)
+      plain.message = String(error.message)
+      plain.stack = typeof error.stack === 'string' ? error.stack : ''
+    } else {
+      plain.message = String(error)
+      carry('value', error)
+    }
+  } catch {
+    // a getter that throws, or a value String() refuses: say what it was
+    if (!plain.message) plain.message = `a thrown ${describe(error)}`
+  }
   return JSON.stringify(plain)
+}
+
+const ERROR_CLASSES = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError }
+
+/**
+ * The one place a serialized error `{ name, message, code, stack, ... }`
+ * becomes an Error: of the builtin class its name says (else Error), with
+ * every field as an own property. A non-empty `stack` replaces the local one.
+ */
+function errorFrom (value) {
+  if (value instanceof Error) return value
+  const fields = value !== null && typeof value === 'object' ? value : { message: value === undefined ? '' : String(value) }
+  const message = fields.message === undefined || fields.message === null ? '' : String(fields.message)
+  const name = typeof fields.name === 'string' && fields.name ? fields.name : 'Error'
+  const Class = hasOwn(ERROR_CLASSES, name) ? ERROR_CLASSES[name] : Error
+  const error = new Class(message)
+  error.name = name
+  for (const key of Object.keys(fields)) {
+    if (key === 'message' || key === 'name') continue
+    if (key === 'stack') {
+      if (typeof fields.stack === 'string' && fields.stack) error.stack = fields.stack
+    } else {
+      error[key] = fields[key]
+    }
+  }
+  return error
 }
 
 /** Task fields as JS sees them: Dates, not milliseconds. */
@@ -166,12 +434,4 @@ function taskFromWire (task) {
   return task
 }
 
-/** The Error a failed call rejects with, from its `{ name, message, code }`. */
-function errorFrom (value) {
-  const error = new Error(value && value.message)
-  if (value && value.name) error.name = value.name
-  if (value && value.code !== undefined) error.code = value.code
-  return error
-}
-
-module.exports = { encode, decode, encodeError, errorFrom, describe, taskFromWire }
+module.exports = { encode, encodeChecked, decode, encodeError, errorFrom, describe, taskFromWire, ObjectId, Decimal128 }

@@ -8,16 +8,20 @@
 //! and `recover` hands such tasks back, which is how a dead master's tasks
 //! run again and why two masters never hold the same task at once.
 
-use super::ejson;
+mod task_doc;
+
+use super::ejson::{self, DecodeError};
 use crate::error::{Code, CodedError};
 use crate::task::{RunOrder, Task, ORDER_FIELDS};
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{change_stream::ChangeStream, Collection, IndexModel};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+pub use task_doc::{id_text, task_from_raw, Undecodable};
+use task_doc::{raw_id, raw_millis};
 
 /// How long a claim holds a task without being renewed.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -45,6 +49,12 @@ pub enum StoreError {
     Unavailable(String),
     /// The server answered with an error.
     Db(String),
+    /// A found document that cannot be read (`find`, `findOne`): the call
+    /// fails with its `_id` and path, and the database is not to blame.
+    Undecodable {
+        id: String,
+        error: Box<DecodeError>,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -55,6 +65,9 @@ impl std::fmt::Display for StoreError {
             }
             StoreError::Config(m) | StoreError::Unavailable(m) | StoreError::Db(m) => {
                 f.write_str(m)
+            }
+            StoreError::Undecodable { id, error } => {
+                write!(f, "the document with _id {id} cannot be read: {error}")
             }
         }
     }
@@ -85,6 +98,7 @@ impl From<StoreError> for CodedError {
             StoreError::Config(_) => Code::MongoConfig,
             StoreError::Unavailable(_) => Code::MongoUnavailable,
             StoreError::Db(_) => Code::Mongo,
+            StoreError::Undecodable { .. } => Code::UndecodableDocument,
         };
         CodedError::new(code, e.to_string())
     }
@@ -101,8 +115,23 @@ pub struct Claimed {
     pub token: String,
 }
 
+/// What one claim got: tasks to run, and documents that could not be read
+/// as tasks. Those are already failed in MongoDB (`failed: true`,
+/// `lastError` with code `ERR_UNDECODABLE_DOCUMENT`) and are not claimed
+/// again; each wants its `error` event.
+#[derive(Default)]
+pub struct Claim {
+    pub tasks: Vec<Claimed>,
+    pub undecodable: Vec<Undecodable>,
+    /// Whether more may be due right now (the claim came back full).
+    pub more: bool,
+}
+
 pub struct Store {
     coll: Collection<Document>,
+    /// The same collection read as raw BSON, so every read converts one
+    /// document at a time (see `queue::ejson`).
+    raw: Collection<RawDocumentBuf>,
     owner: String,
     lease: Duration,
     /// Server clock minus local clock, in ms, so leases are in server time.
@@ -137,8 +166,10 @@ impl Store {
                 "the MongoDB URL names no database (as in mongodb://host:port/mydb): {url}"
             ))
         })?;
+        let coll: Collection<Document> = db.collection(collection);
         let store = Store {
-            coll: db.collection(collection),
+            raw: coll.clone_with_type(),
+            coll,
             owner,
             lease,
             clock_offset: AtomicI64::new(0),
@@ -226,7 +257,9 @@ impl Store {
                     });
                     outcomes.push(Ok(()));
                 }
-                Err(e) => outcomes.push(Err(StoreError::Config(e))),
+                Err(e) => outcomes.push(Err(StoreError::Config(format!(
+                    "data cannot be stored in MongoDB: {e}"
+                )))),
             }
         }
         if documents.is_empty() {
@@ -276,87 +309,101 @@ impl Store {
         }
     }
 
-    /// Claims up to `n` due tasks, best first. The flag is false when the
-    /// collection had fewer than `n` due tasks for us (nothing left now).
+    /// Claims up to `n` due tasks, best first, as the dispatcher takes
+    /// them today: `claim_batch` without the undecodable documents (already
+    /// failed in MongoDB). Transitional: the dispatcher is to call
+    /// `claim_batch` and give each undecodable document its error event.
     pub async fn claim(&self, types: &[String], n: usize) -> Result<(Vec<Claimed>, bool)> {
+        let claim = self.claim_batch(types, n).await?;
+        Ok((claim.tasks, claim.more))
+    }
+
+    /// Claims up to `n` due tasks, best first. A claimed document that is
+    /// not a readable task fails alone: it is marked failed under this
+    /// claim and returned in `undecodable`, and every other one is a task.
+    /// `more` is false when the collection had fewer than `n` due tasks for
+    /// us (nothing left now).
+    pub async fn claim_batch(&self, types: &[String], n: usize) -> Result<Claim> {
         if types.is_empty() || n == 0 {
-            return Ok((Vec::new(), false));
+            return Ok(Claim::default());
         }
         let mut filter = self.claimable(types);
         filter.insert("dueDate", doc! { "$lte": ejson::date(self.server_now()) });
         let sort = order_doc();
         let token = crate::task::new_id();
-        let documents: Vec<Document> = if n == 1 {
+        if n == 1 {
             let found = self
-                .coll
+                .raw
                 .find_one_and_update(filter, self.lease_doc(&token))
                 .sort(sort)
                 .return_document(ReturnDocument::After)
                 .await?;
-            found.into_iter().collect()
-        } else {
-            // One sorted read finds the candidates; the update is still
-            // atomic per document (it requires `onGoing: false`), so a
-            // candidate another master took meanwhile is simply not ours.
-            let candidates: Vec<Document> = self
-                .coll
-                .find(filter.clone())
-                .sort(sort)
-                .limit(n as i64)
-                .projection(doc! { "_id": 1 })
-                .await?
-                .try_collect()
-                .await?;
-            if candidates.is_empty() {
-                return Ok((Vec::new(), false));
-            }
-            let ids: Vec<Bson> = candidates.iter().map(doc_id).collect();
-            let more = ids.len() == n;
-            filter.insert("_id", doc! { "$in": &ids });
-            self.coll
-                .update_many(filter, self.lease_doc(&token))
-                .await?;
-            let mine: Vec<Document> = self
-                .coll
-                .find(doc! { "_id": { "$in": ids }, "lease.token": &token })
-                .await?
-                .try_collect()
-                .await?;
-            return self.claimed(mine, &token, more).await;
-        };
-        let more = !documents.is_empty();
-        self.claimed(documents, &token, more).await
+            let more = found.is_some();
+            return self
+                .claimed(found.into_iter().collect(), &token, more)
+                .await;
+        }
+        // One sorted read finds the candidates; the update is still atomic
+        // per document (it requires `onGoing: false`), so a candidate
+        // another master took meanwhile is simply not ours.
+        let candidates: Vec<RawDocumentBuf> = self
+            .raw
+            .find(filter.clone())
+            .sort(sort)
+            .limit(n as i64)
+            .projection(doc! { "_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        if candidates.is_empty() {
+            return Ok(Claim::default());
+        }
+        let ids: Vec<Bson> = candidates.iter().map(|d| raw_id(d)).collect();
+        let more = ids.len() == n;
+        filter.insert("_id", doc! { "$in": &ids });
+        self.coll
+            .update_many(filter, self.lease_doc(&token))
+            .await?;
+        let mine: Vec<RawDocumentBuf> = self
+            .raw
+            .find(doc! { "_id": { "$in": ids }, "lease.token": &token })
+            .await?
+            .try_collect()
+            .await?;
+        self.claimed(mine, &token, more).await
     }
 
-    /// Tasks out of claimed documents; a document that is not task-shaped
-    /// is marked failed rather than retried forever.
+    /// Tasks out of claimed documents, best first; a document that is not a
+    /// readable task is marked failed rather than claimed again forever.
     async fn claimed(
         &self,
-        documents: Vec<Document>,
+        documents: Vec<RawDocumentBuf>,
         token: &str,
         more: bool,
-    ) -> Result<(Vec<Claimed>, bool)> {
-        let mut claimed = Vec::with_capacity(documents.len());
+    ) -> Result<Claim> {
+        let mut claim = Claim {
+            more,
+            ..Claim::default()
+        };
         for document in documents {
-            match task_from_doc(&document) {
-                Some(task) => claimed.push(Claimed {
+            match task_from_raw(&document) {
+                Ok(task) => claim.tasks.push(Claimed {
                     task,
-                    id: doc_id(&document),
+                    id: raw_id(&document),
                     token: token.to_owned(),
                 }),
-                None => {
-                    self.fail(
-                        doc_id(&document),
-                        token,
-                        doc! { "name": "TypeError", "message": "the task document lacks taskType, priority, createdAt or data" },
-                    )
-                    .await?
+                Err(undecodable) => {
+                    let error = undecodable.last_error(self.server_now());
+                    self.fail(undecodable.id.clone(), token, error).await?;
+                    claim.undecodable.push(*undecodable);
                 }
             }
         }
         // Best first, as the dispatcher hands them out.
-        claimed.sort_by_key(|c: &Claimed| std::cmp::Reverse(RunOrder::of(&c.task, 0)));
-        Ok((claimed, more))
+        claim
+            .tasks
+            .sort_by_key(|c: &Claimed| std::cmp::Reverse(RunOrder::of(&c.task, 0)));
+        Ok(claim)
     }
 
     /// When the earliest claimable task that is not yet due becomes due.
@@ -364,13 +411,13 @@ impl Store {
         let mut filter = self.claimable(types);
         filter.insert("dueDate", doc! { "$gt": ejson::date(self.server_now()) });
         let next = self
-            .coll
+            .raw
             .find_one(filter)
             .sort(doc! { "dueDate": 1 })
             .projection(doc! { "dueDate": 1 })
             .await?;
         Ok(next
-            .and_then(|d| ejson::millis(d.get("dueDate")))
+            .and_then(|d| raw_millis(d.get("dueDate").ok().flatten()))
             .map(|due| due - self.clock_offset.load(Ordering::Relaxed)))
     }
 
@@ -439,21 +486,24 @@ impl Store {
         Ok(result.modified_count)
     }
 
-    /// Inserts and hand-backs made by any process, where the server has change streams.
-    pub async fn watch(
-        &self,
-    ) -> Result<ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<Document>>> {
+    /// Inserts and hand-backs made by any process, where the server has
+    /// change streams. Events stay raw: only their arrival matters, and a
+    /// document that cannot be read must not end the stream.
+    pub async fn watch(&self) -> Result<ChangeStream<RawDocumentBuf>> {
         Ok(self
             .coll
             .watch()
             .pipeline([
                 doc! { "$match": { "operationType": { "$in": ["insert", "update", "replace"] } } },
             ])
-            .await?)
+            .await?
+            .with_type::<RawDocumentBuf>())
     }
 
-    pub async fn find(&self, selector: Document, options: &FindOptions) -> Result<Vec<Document>> {
-        let mut find = self.coll.find(selector);
+    /// The documents found, each as EJSON JSON text; one that cannot be
+    /// read fails the call with its `_id` and path.
+    pub async fn find(&self, selector: Document, options: &FindOptions) -> Result<Vec<String>> {
+        let mut find = self.raw.find(selector);
         if let Some(sort) = &options.sort {
             find = find.sort(sort.clone());
         }
@@ -466,7 +516,16 @@ impl Store {
         if let Some(fields) = &options.fields {
             find = find.projection(fields.clone());
         }
-        Ok(find.await?.try_collect().await?)
+        let documents: Vec<RawDocumentBuf> = find.await?.try_collect().await?;
+        documents
+            .iter()
+            .map(|d| {
+                ejson::document_json(d, "").map_err(|error| StoreError::Undecodable {
+                    id: id_text(&raw_id(d)),
+                    error: Box::new(error),
+                })
+            })
+            .collect()
     }
 
     pub async fn count(&self, selector: Document) -> Result<u64> {
@@ -527,43 +586,10 @@ pub struct FindOptions {
     pub fields: Option<Document>,
 }
 
-fn doc_id(document: &Document) -> Bson {
-    document.get("_id").cloned().unwrap_or(Bson::Null)
-}
-
-/// The task in a claimed document, or `None` when it is not task-shaped.
-pub fn task_from_doc(document: &Document) -> Option<Task> {
-    let id = match document.get("_id")? {
-        Bson::String(s) => s.clone(),
-        Bson::ObjectId(oid) => oid.to_hex(),
-        other => other.to_string(),
-    };
-    let priority = match document.get("priority") {
-        Some(Bson::Int32(p)) => i64::from(*p),
-        Some(Bson::Int64(p)) => *p,
-        Some(Bson::Double(p)) => *p as i64,
-        None => 1,
-        _ => return None,
-    };
-    let data = match document.get("data") {
-        Some(Bson::Document(d)) => ejson::doc_to_json(d).to_string(),
-        None | Some(Bson::Null) => "{}".to_owned(),
-        _ => return None,
-    };
-    let created_at = ejson::millis(document.get("createdAt"))?;
-    Some(Task {
-        id,
-        task_type: document.get_str("taskType").ok()?.to_owned(),
-        priority,
-        created_at,
-        due_date: ejson::millis(document.get("dueDate")).unwrap_or(created_at),
-        data,
-    })
-}
-
-/// A document as JSON text for JS (Dates as `{"$date": ms}`).
-pub fn doc_json(document: &Document) -> String {
-    ejson::doc_to_json(document).to_string()
+/// A found document's JSON text, as `find` already gives it.
+/// Transitional: `master::calls` maps `find`'s results through it.
+pub fn doc_json<S: AsRef<str>>(json: S) -> String {
+    json.as_ref().to_owned()
 }
 
 #[cfg(test)]
