@@ -1,11 +1,14 @@
 //! `TaskQueue` calls that need an answer, from JS in the master or from a
-//! worker: their arguments, and the collection calls run against MongoDB.
-//! Answers are JSON texts for the facade to decode.
+//! worker: their arguments, and the collection calls run against MongoDB
+//! (their arguments read as Meteor reads them, in `meteor`). Answers are
+//! JSON texts for the facade to decode; failures carry a stable code.
+
+mod meteor;
 
 use crate::queue::ejson;
-use crate::queue::mongo::{doc_json, FindOptions, Store};
+use crate::queue::mongo::{doc_json, Store};
 use crate::task::{new_id, now_ms, Task};
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::Document;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -49,55 +52,119 @@ impl NewTask {
     }
 }
 
+/// Why a `TaskQueue` call failed: each kind has a stable code, which the
+/// facade sets as the JS error's `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// A selector, modifier or option Meteor would not accept either.
+    InvalidArg,
+    /// A document with this `_id` already exists.
+    DuplicateId,
+    /// The MongoDB server could not be reached.
+    MongoUnavailable,
+    /// MongoDB refused or failed the operation for another reason.
+    Mongo,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidArg => "ERR_INVALID_ARG",
+            Code::DuplicateId => "ERR_DUPLICATE_ID",
+            Code::MongoUnavailable => "ERR_MONGO_UNAVAILABLE",
+            Code::Mongo => "ERR_MONGO",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct CallError {
+    pub code: Code,
+    pub message: String,
+}
+
+impl CallError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        CallError {
+            code: Code::InvalidArg,
+            message: message.into(),
+        }
+    }
+
+    fn from_mongo(error: mongodb::error::Error) -> Self {
+        use mongodb::error::{ErrorKind, WriteFailure};
+        let server = match &*error.kind {
+            ErrorKind::Write(WriteFailure::WriteError(w)) => Some((w.code, w.message.as_str())),
+            ErrorKind::Command(c) => Some((c.code, c.message.as_str())),
+            _ => None,
+        };
+        if let Some((code, message)) = server {
+            return CallError {
+                code: match code {
+                    11000 => Code::DuplicateId,
+                    // BadValue, FailedToParse, TypeMismatch, ConflictingUpdateOperators,
+                    // DollarPrefixedFieldName, EmptyFieldName, DottedFieldName,
+                    // ImmutableField, and the "unknown operator" family.
+                    2 | 9 | 14 | 40 | 52 | 56 | 57 | 66 | 17287 | 31253 | 31254 => Code::InvalidArg,
+                    _ => Code::Mongo,
+                },
+                message: format!("MongoDB refused it: {message} (server code {code})"),
+            };
+        }
+        let code = match &*error.kind {
+            ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+            | ErrorKind::DnsResolve { .. } => Code::MongoUnavailable,
+            ErrorKind::InvalidArgument { .. } => Code::InvalidArg,
+            _ => Code::Mongo,
+        };
+        CallError {
+            code,
+            message: format!("MongoDB: {error}"),
+        }
+    }
+}
+
+/// Until replies carry a code of their own, the code rides at the end of
+/// the message, where the facade takes it off (`lib/errors.js`).
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} [{}]", self.message, self.code.as_str())
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct CallArgs {
-    selector: Option<Value>,
-    modifier: Option<Value>,
-    options: Option<Value>,
-}
-
-/// Meteor accepts a string selector as `{ _id: selector }`.
-fn selector(value: Option<&Value>) -> Result<Document, String> {
-    match value {
-        None | Some(Value::Null) => Ok(Document::new()),
-        Some(Value::String(id)) => Ok(doc! { "_id": id }),
-        Some(other) => match ejson::to_bson(other) {
-            Bson::Document(d) => Ok(d),
-            _ => Err("the selector must be an object or an _id string".to_owned()),
-        },
-    }
-}
-
-fn option_doc(options: &Value, key: &str) -> Option<Document> {
-    match options.get(key).map(ejson::to_bson) {
-        Some(Bson::Document(d)) => Some(d),
-        _ => None,
-    }
+    /// `null` is Meteor's falsy selector, which matches nothing.
+    #[serde(default)]
+    selector: Value,
+    #[serde(default)]
+    modifier: Value,
+    #[serde(default)]
+    options: Value,
 }
 
 /// Runs a collection call (`find`, `findOne`, `count`, `remove`, `update`).
-pub async fn collection_call(store: &Store, op: &str, args: &RawValue) -> Result<String, String> {
-    let args: CallArgs =
-        serde_json::from_str(args.get()).map_err(|e| format!("bad {op} arguments: {e}"))?;
-    let selector = selector(args.selector.as_ref())?;
-    let options = args.options.unwrap_or(Value::Null);
+pub async fn collection_call(
+    store: &Store,
+    op: &str,
+    args: &RawValue,
+) -> Result<String, CallError> {
+    let args: CallArgs = serde_json::from_str(args.get())
+        .map_err(|e| CallError::invalid(format!("bad {op} arguments: {e}")))?;
+    let selector = meteor::selector(&args.selector)?;
+    let options = meteor::options(&args.options, "the options")?;
     let answer = match op {
         "find" | "findOne" => {
-            let find = FindOptions {
-                sort: option_doc(&options, "sort"),
-                limit: if op == "findOne" {
-                    Some(1)
-                } else {
-                    options.get("limit").and_then(Value::as_i64)
-                },
-                skip: options.get("skip").and_then(Value::as_u64),
-                fields: option_doc(&options, "fields")
-                    .or_else(|| option_doc(&options, "projection")),
-            };
+            let mut find = meteor::find_options(&options)?;
+            if op == "findOne" {
+                find.limit = Some(1);
+            }
             let docs = store
-                .find(selector, &find)
+                .find(selector.filter(), &find)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(CallError::from_mongo)?;
             if op == "findOne" {
                 docs.first()
                     .map(doc_json)
@@ -108,28 +175,33 @@ pub async fn collection_call(store: &Store, op: &str, args: &RawValue) -> Result
             }
         }
         "count" => store
-            .count(selector)
+            .count(selector.filter(), &meteor::find_options(&options)?)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(CallError::from_mongo)?
             .to_string(),
         "remove" => store
-            .remove(selector)
+            .remove(selector.filter())
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(CallError::from_mongo)?
             .to_string(),
         "update" => {
-            let modifier = match args.modifier.as_ref().map(ejson::to_bson) {
-                Some(Bson::Document(d)) => d,
-                _ => return Err("update needs a modifier object".to_owned()),
-            };
-            let flag = |key: &str| options.get(key).and_then(Value::as_bool).unwrap_or(false);
-            store
-                .update(selector, modifier, flag("multi"), flag("upsert"))
+            let mut modifier = meteor::modifier(&args.modifier)?;
+            let (filter, options) = meteor::update_args(selector, &mut modifier, &options)?;
+            let updated = store
+                .update(filter, modifier, &options)
                 .await
-                .map_err(|e| e.to_string())?
-                .to_string()
+                .map_err(CallError::from_mongo)?;
+            serde_json::json!({
+                "numberAffected": updated.number_affected,
+                "insertedId": updated.inserted_id.as_ref().map(ejson::to_json),
+            })
+            .to_string()
         }
-        other => return Err(format!("unknown TaskQueue call {other:?}")),
+        other => {
+            return Err(CallError::invalid(format!(
+                "unknown TaskQueue call {other:?}"
+            )))
+        }
     };
     Ok(answer)
 }
