@@ -135,7 +135,7 @@ test('a document that cannot be read fails alone: the others in its batch run, i
   assert.equal(calls.count.value, 2, 'count() still works: the parked and the failed document')
 })
 
-test('a document that cannot be read ends with an error event whose code says why', { todo: 'needs the dispatcher to emit Claim.undecodable (Store::claim_batch)' }, async () => {
+test('a document that cannot be read ends with an error event whose code says why', async () => {
   const { result } = await storedOnce()
   const errors = reportsOf(result, 'error')
   assert.equal(errors.length, 1)

@@ -27,12 +27,14 @@ const expected = {
   'non-function listener': /callback must be a function, got string "nope"/,
   'taskMap entry not a function': /taskMap\["B"\] must be a function, got string "not a function"/,
   'taskMap not an object': /taskMap must be an object/,
-  'string port': /port must be an integer from 0 to 65535, got string "3008"/,
-  'bad logs': /logs must be "all" or "error", got string "verbose"/,
-  'string refresh rate': /refreshRate must be a positive integer \(ms\), got string "fast"/
+  'string prefetch': /prefetch must be a positive integer, got string "8"/,
+  'string workerStartTimeout': /workerStartTimeout must be a positive integer \(ms\), got string "100"/,
+  'numeric mongoUrl': /mongoUrl must be a mongodb:\/\/ URL, got number 5/,
+  'empty collectionName': /collectionName must be a non-empty string, got string ""/,
+  'string lease': /lease must be an integer number of ms, at least 100, got string "3000"/
 }
 
-test('bad arguments throw a TypeError at once, naming the field, what it got and what it expects; nothing is queued', async () => {
+test('bad arguments throw a TypeError (code ERR_INVALID_ARG) at once, naming the field, what it got and what it expects; nothing is queued; options upstream lacked stay strict', async () => {
   const result = await run('bad-input.mjs')
   assert.equal(result.code, 0, result.stderr)
   const attempts = Object.fromEntries(reportsOf(result, 'attempt').map((a) => [a.label, a]))
@@ -42,6 +44,7 @@ test('bad arguments throw a TypeError at once, naming the field, what it got and
     assert.equal(attempt.threw, true, `${label}: did not throw`)
     assert.equal(attempt.isTypeError, true, `${label}: threw ${attempt.name}, not a TypeError`)
     assert.match(attempt.message, message, label)
+    assert.equal(attempt.code, 'ERR_INVALID_ARG', label)
   }
   assert.deepEqual(reportsOf(result, 'queued'), [{ kind: 'queued', tasks: 0 }])
 })

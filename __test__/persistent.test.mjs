@@ -148,7 +148,7 @@ test('findOne, find, count, update and remove work in the master and in workers,
   assert.ok(master.one.createdAt.__date, 'documents come back with Dates')
   assert.equal(master.fetched, 3)
   assert.equal(master.updatedMany, 3)
-  assert.equal(master.missing, null)
+  assert.equal(master.missing, true, 'findOne of nothing is undefined')
   const [worker] = reportsOf(result, 'worker')
   assert.equal(worker.isMaster, false)
   assert.equal(worker.count, 3)

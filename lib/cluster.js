@@ -4,7 +4,7 @@
 
 const identity = require('./identity')
 const binding = require('./binding')
-const { clusterArgs, cpus, fail } = require('./validate')
+const { clusterArgs, refreshRateArg, cpus, fail } = require('./validate')
 
 class Cluster {
   constructor (taskMap, options = {}) {
@@ -55,11 +55,11 @@ class Cluster {
 
   /** How often, in ms, the master looks for tasks other processes added. */
   setRefreshRate (refreshRate) {
-    if (!Number.isInteger(refreshRate) || refreshRate < 1) {
-      throw fail('cluster.setRefreshRate', 'refreshRate', refreshRate, 'a positive integer (ms)')
-    }
-    this._options.refreshRate = refreshRate
-    if (!identity.isWorker) require('./master').withNative((m) => m.setRefreshRate(refreshRate))
+    // As upstream (setInterval), numeric strings work; garbage is warned about.
+    const warn = identity.isWorker ? () => {} : (message) => require('./master').log('warn', message)
+    const rate = refreshRateArg(refreshRate, this._options.refreshRate, warn)
+    this._options.refreshRate = rate
+    if (!identity.isWorker) require('./master').withNative((m) => m.setRefreshRate(rate))
   }
 
   /**

@@ -11,6 +11,7 @@ const { decode, encode, errorFrom } = require('./codec')
 const PendingCalls = require('./pending-calls')
 const { newId } = require('./ids')
 const { runInMeteor } = require('./meteor')
+const { names: errorNames } = require('./errors')
 
 const listeners = { done: null, error: null }
 let broker = null
@@ -24,8 +25,6 @@ let settleAgain = false
 const sockets = new Map()
 let timer = null
 let timerAt = Infinity
-
-const errorNames = JSON.parse(binding.errorNames())
 
 /** The JS error for an error the native Master threw (it carries a code). */
 function nativeError (error) {
@@ -222,6 +221,8 @@ const ADD_BATCH = 256
 let lastType = null
 let lastTypeJson = null
 
+function noop () {}
+
 function newBatch () {
   let resolve, reject
   const promise = new Promise((res, rej) => { resolve = res; reject = rej })
@@ -238,6 +239,7 @@ function flushAdds () {
     withNative((m) => m.addTasks(`[${rows.join(',')}]`))
     settled.resolve()
   } catch (error) {
+    log('error', `${rows.length} in-memory tasks could not be queued: ${error.message}`)
     settled.reject(error)
   }
 }
@@ -262,6 +264,9 @@ function addInMemory (task) {
   const id = newId()
   if (batch === null) batch = newBatch()
   const promise = batch.promise.then(() => id)
+  // A failed hand-over is logged once for its whole batch (above); an add
+  // nobody awaits must not become an unhandled rejection. `await` still rejects.
+  promise.catch(noop)
   adds.push(`["${id}",${lastTypeJson},${task.priority},${task.dueDate},${Date.now()},${task.data}]`)
   if (adds.length >= ADD_BATCH) {
     flushAdds()

@@ -6,6 +6,9 @@
 const identity = require('./identity')
 const { newTask, fail } = require('./validate')
 const { decode, encode, taskFromWire } = require('./codec')
+const { invalidArg } = require('./errors')
+const { callPromise, failedCall, popCallback } = require('./call-promise')
+const Cursor = require('./cursor')
 
 const EVENT_TYPES = ['done', 'error']
 
@@ -20,16 +23,17 @@ function masterOnly (what) {
   return masterSide()
 }
 
-/** A call answered by the master's dispatcher, from wherever it is made. */
-function request (op, argsJson) {
-  return identity.isWorker
-    ? require('./worker-runtime').request(op, argsJson)
-    : masterSide().request(op, argsJson)
+function log (level, message) {
+  if (identity.isWorker) require('./binding').logLine(level, message)
+  else masterSide().log(level, message)
 }
 
-function addInMemory (task) {
+/** A call answered by the master's dispatcher, from wherever it is made; failures carry a code. */
+function request (op, argsJson) {
   try {
-    return Promise.resolve(masterSide().addInMemory(task))
+    return identity.isWorker
+      ? require('./worker-runtime').request(op, argsJson)
+      : masterSide().request(op, argsJson)
   } catch (error) {
     return Promise.reject(error)
   }
@@ -39,25 +43,54 @@ function fromJson (json) {
   return json === null || json === undefined ? undefined : taskFromWire(decode(json))
 }
 
-/** A collection call; `what` names it in errors. */
-function collectionCall (op, args) {
-  let json
-  try {
-    json = encode(args, `TaskQueue.${op} arguments`)
-  } catch (error) {
-    return Promise.reject(error)
-  }
-  return request(op, json)
+/**
+ * Meteor's falsy selectors (`undefined`, `null`, `''`, `{ _id: undefined }`)
+ * match nothing; they go as `null` (JSON would turn `{ _id: undefined }`
+ * into `{}`, which matches everything).
+ */
+function meteorSelector (selector) {
+  if (!selector) return null
+  if (typeof selector === 'object' && !Array.isArray(selector) && '_id' in selector && !selector._id) return null
+  return selector
 }
 
-/** Meteor's cursor, as far as a promise can be one: `await find()` or `find().fetch()`. */
-function cursor (promise) {
-  promise.fetch = () => promise
-  promise.fetchAsync = () => promise
-  promise.count = () => promise.then((docs) => docs.length)
-  promise.countAsync = promise.count
-  return promise
+/** The JSON of a call's arguments; what cannot be carried is a bad argument. */
+function argsJson (args, what) {
+  const parts = []
+  for (const key of Object.keys(args)) {
+    let json
+    try {
+      json = encode(args[key], key)
+    } catch (error) {
+      throw invalidArg(`${what}: ${error.message}`)
+    }
+    parts.push(`${JSON.stringify(key)}:${json === undefined ? 'null' : json}`)
+  }
+  return `{${parts.join(',')}}`
 }
+
+/**
+ * Runs a collection call; returns its CallPromise, of `after(answer)` when
+ * `after` is given. `what` names it in errors and log lines.
+ */
+function run (op, args, what, callback, after) {
+  let json
+  try {
+    json = argsJson(args, what)
+  } catch (error) {
+    return failedCall(error, what, callback, log)
+  }
+  const work = request(op, json)
+  return callPromise(after ? work.then(after) : work, what, callback, log)
+}
+
+const calls = {
+  run,
+  fail: (error, what, callback) => failedCall(error, what, callback, log)
+}
+
+/** The answer of findOne: `undefined` when nothing matched, as in Meteor. */
+const orUndefined = (task) => (task === null ? undefined : task)
 
 const inMemory = {
   /** The in-memory task with this `_id`, or `undefined`. */
@@ -81,14 +114,35 @@ const inMemory = {
 const TaskQueue = {
   /**
    * Queues a task; resolves with its `_id` (for a persistent task, once
-   * MongoDB acknowledged it). Bad arguments throw a TypeError at once.
+   * MongoDB acknowledged it). Bad arguments throw a TypeError at once, or
+   * go to `callback(error)` when there is one.
    */
-  addTask (args) {
-    const task = newTask(args)
-    if (task.inMemory && !identity.isWorker) return addInMemory(task)
+  addTask (args, callback) {
+    const what = 'TaskQueue.addTask'
+    if (callback !== undefined && callback !== null && typeof callback !== 'function') {
+      throw fail(what, 'callback', callback, 'a function (error, _id) => ..., or nothing')
+    }
+    const done = callback || null
+    let task
+    try {
+      task = newTask(args)
+    } catch (error) {
+      if (done === null) throw error
+      return failedCall(error, what, done, log)
+    }
+    if (task.inMemory && !identity.isWorker) {
+      let added
+      try {
+        added = masterSide().addInMemory(task)
+      } catch (error) {
+        return failedCall(error, what, done, log)
+      }
+      // The hot path: a plain promise (its rare failure is logged by the master).
+      return done === null ? added : callPromise(added, what, done, log)
+    }
     const json = `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
       `"priority":${task.priority},"dueDate":${task.dueDate},"inMemory":${task.inMemory},"data":${task.data}}`
-    return request('addTask', json)
+    return callPromise(request('addTask', json), what, done, log)
   },
 
   /** One listener per type, `'done'` or `'error'`: `cb({ value, task })`. */
@@ -109,38 +163,85 @@ const TaskQueue = {
     if (!identity.isWorker) masterSide().setListener(type, null)
   },
 
-  /** The first persistent task matching `selector` (an object or an `_id`), or null. */
-  findOne (selector = {}, options = {}) {
-    return collectionCall('findOne', { selector, options })
+  /**
+   * `findOne([selector], [options], [callback])`: the first persistent task
+   * matching `selector` (an object or an `_id`), or `undefined`.
+   */
+  findOne (...args) {
+    const callback = popCallback(args)
+    const selector = args.length === 0 ? {} : meteorSelector(args[0])
+    return run('findOne', { selector, options: args[1] }, 'TaskQueue.findOne', callback, orUndefined)
   },
 
-  /** Persistent tasks matching `selector`; options `sort`, `limit`, `skip`, `fields`. */
-  find (selector = {}, options = {}) {
-    return cursor(collectionCall('find', { selector, options }))
-  },
-
-  /** Number of persistent tasks matching `selector`. */
-  count (selector = {}) {
-    return collectionCall('count', { selector })
-  },
-
-  /** Removes every persistent task matching `selector`; resolves with how many. */
-  remove (selector) {
-    if (selector === undefined) {
-      return Promise.reject(fail('TaskQueue.remove', 'selector', selector, 'an object or an _id string ({} removes all)'))
+  /**
+   * `find([selector], [options])`: a cursor over the persistent tasks
+   * matching `selector`; options `sort`, `skip`, `limit`, `fields`.
+   */
+  find (...args) {
+    if (args.length > 0 && typeof args[args.length - 1] === 'function') {
+      return new Cursor(calls, invalidArg('TaskQueue.find takes no callback: it returns a cursor; ' +
+        'give the callback to its fetch, forEach, map or count'))
     }
-    return collectionCall('remove', { selector })
+    const selector = args.length === 0 ? {} : meteorSelector(args[0])
+    return new Cursor(calls, { selector, options: args[1] })
   },
 
-  /** Meteor's update: one document unless `{ multi: true }`; resolves with how many changed. */
-  update (selector, modifier, options = {}) {
-    return collectionCall('update', { selector, modifier, options })
+  /** `count([selector], [options], [callback])`: how many persistent tasks match. */
+  count (...args) {
+    const callback = popCallback(args)
+    const selector = args.length === 0 ? {} : meteorSelector(args[0])
+    return run('count', { selector, options: args[1] }, 'TaskQueue.count', callback)
+  },
+
+  /** `remove(selector, [callback])`: removes every matching persistent task; resolves with how many. */
+  remove (...args) {
+    const what = 'TaskQueue.remove'
+    const callback = popCallback(args)
+    if (args[0] === undefined) {
+      return failedCall(fail(what, 'selector', undefined, 'an object or an _id string ({} removes all)'), what, callback, log)
+    }
+    if (args.length > 1) {
+      return failedCall(invalidArg(`${what} takes (selector, [callback]); got ${args.length + (callback ? 1 : 0)} arguments`), what, callback, log)
+    }
+    return run('remove', { selector: meteorSelector(args[0]) }, what, callback)
+  },
+
+  /**
+   * `update(selector, modifier, [options], [callback])`, as Meteor's: one
+   * document unless `{ multi: true }`; `upsert` inserts when none matches;
+   * a modifier without `$` operators replaces the document (keeping its
+   * `_id`). Resolves with how many documents matched (or 1 inserted).
+   */
+  update (...args) {
+    const callback = popCallback(args)
+    return update('TaskQueue.update', args, callback, {}, (answer) => answer.numberAffected)
+  },
+
+  /**
+   * `upsert(selector, modifier, [options], [callback])`: `update` with
+   * `upsert: true`; resolves with `{ numberAffected, insertedId }`
+   * (`insertedId` when a document was inserted).
+   */
+  upsert (...args) {
+    const callback = popCallback(args)
+    return update('TaskQueue.upsert', args, callback, { upsert: true }, ({ numberAffected, insertedId }) =>
+      insertedId === null || insertedId === undefined ? { numberAffected } : { numberAffected, insertedId })
   },
 
   inMemory
 }
 
-for (const op of ['findOne', 'find', 'count', 'remove', 'update']) {
+function update (what, args, callback, forced, after) {
+  if (args.length < 2) {
+    return failedCall(invalidArg(`${what} needs a selector and a modifier, as in ${what}({ _id }, { $set: { ... } })`), what, callback, log)
+  }
+  let options = args[2]
+  if (options === undefined || options === null) options = forced
+  else if (typeof options === 'object' && !Array.isArray(options)) options = Object.assign({}, options, forced)
+  return run('update', { selector: meteorSelector(args[0]), modifier: args[1], options }, what, callback, after)
+}
+
+for (const op of ['findOne', 'find', 'count', 'remove', 'update', 'upsert']) {
   TaskQueue[`${op}Async`] = TaskQueue[op]
 }
 

@@ -1,8 +1,12 @@
 'use strict'
 // Argument checks with messages that name the field, what it got and what
-// it expects. Everything here throws before anything is queued.
+// it expects. Everything here throws before anything is queued, except
+// what upstream accepted: `new Cluster`'s upstream options are read as
+// upstream read them (numeric strings are numbers), and what upstream
+// silently got wrong gets a warning and a sensible value instead.
 
-const { describe, encode } = require('./codec')
+const { describe, encodeChecked } = require('./codec')
+const { codes } = require('./errors')
 
 function got (value) {
   const type = describe(value)
@@ -12,7 +16,9 @@ function got (value) {
 }
 
 function fail (where, field, value, expected) {
-  return new TypeError(`${where}: ${field} must be ${expected}, got ${got(value)}`)
+  const error = new TypeError(`${where}: ${field} must be ${expected}, got ${got(value)}`)
+  error.code = codes.INVALID_ARG
+  return error
 }
 
 /**
@@ -44,16 +50,52 @@ function newTask (args) {
   if (typeof inMemory !== 'boolean') {
     throw fail(where, 'inMemory', inMemory, 'a boolean')
   }
-  return { _id, taskType, priority, dueDate: due, data: encode(data, 'data'), inMemory }
+  let encoded
+  try {
+    encoded = encodeChecked(data, 'data')
+  } catch (error) {
+    // What cannot be carried to a worker: a bad argument too.
+    error.code = codes.INVALID_ARG
+    throw error
+  }
+  if (encoded.escaped && !inMemory) {
+    // EJSON carries such an object to a worker, but MongoDB would give it
+    // back as the tag it looks like (as Meteor's collections refuse it too).
+    const error = new TypeError(`${where}: ${encoded.escapedAt} has keys EJSON reserves for its types ($date, $binary, $type...), which a persistent task cannot store; rename them, or use inMemory: true`)
+    error.code = codes.INVALID_ARG
+    throw error
+  }
+  return { _id, taskType, priority, dueDate: due, data: encoded.json, inMemory }
 }
 
-const os = require('os')
-/** The CPUs this process may use (`availableParallelism` is Node 18.14+). */
-const cpus = () => typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
+/** The CPUs this process may use (Node 18.14+ knows; before, every CPU). */
+function cpus () {
+  const os = require('os')
+  if (typeof os.availableParallelism === 'function') return os.availableParallelism()
+  const list = os.cpus()
+  return Array.isArray(list) && list.length > 0 ? list.length : 1
+}
+
+/** A number, as upstream's comparisons and timers read numbers and numeric strings; else NaN. */
+function numeric (value) {
+  if (typeof value === 'number') return value
+  if (typeof value === 'string' && value.trim() !== '') return Number(value)
+  return NaN
+}
+
+const WORKERS_TEXT = 'you should not use all the cpus, read more https://github.com/nathanschwarz/meteor-cluster/blob/main/README.md#cpus-allocation'
+
+/** Each distinct warning is given once per process. */
+const warned = new Set()
 
 /** Checks `new Cluster`'s arguments; returns the options with defaults filled in. */
 function clusterArgs (taskMap, options, warn) {
   const where = 'new Cluster'
+  const warnOnce = (message) => {
+    if (warned.has(message)) return
+    warned.add(message)
+    warn(message)
+  }
   if (taskMap === null || typeof taskMap !== 'object' || Array.isArray(taskMap)) {
     throw fail(where, 'taskMap', taskMap, 'an object of { [taskType]: function }')
   }
@@ -63,9 +105,10 @@ function clusterArgs (taskMap, options, warn) {
   if (options === null || typeof options !== 'object') {
     throw fail(where, 'options', options, 'an object')
   }
+  const max = cpus()
   const {
     port = 3008,
-    maxAvailableWorkers = cpus(),
+    maxAvailableWorkers = max,
     refreshRate = 1000,
     inMemoryOnly = false,
     messageBroker = null,
@@ -78,12 +121,8 @@ function clusterArgs (taskMap, options, warn) {
     collectionName = 'taskQueue',
     lease = 30000
   } = options
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw fail(where, 'port', port, 'an integer from 0 to 65535')
-  if (!Number.isInteger(maxAvailableWorkers)) throw fail(where, 'maxAvailableWorkers', maxAvailableWorkers, 'an integer')
-  if (!Number.isInteger(refreshRate) || refreshRate < 1) throw fail(where, 'refreshRate', refreshRate, 'a positive integer (ms)')
-  if (typeof inMemoryOnly !== 'boolean') throw fail(where, 'inMemoryOnly', inMemoryOnly, 'a boolean')
-  if (messageBroker !== null && typeof messageBroker !== 'function') throw fail(where, 'messageBroker', messageBroker, 'a function or null')
-  if (logs !== 'all' && logs !== 'error') throw fail(where, 'logs', logs, '"all" or "error"')
+
+  // Options beyond upstream's: strict, nobody relies on leniency there.
   if (!Number.isInteger(prefetch) || prefetch < 1) throw fail(where, 'prefetch', prefetch, 'a positive integer')
   if (mongoUrl !== null && (typeof mongoUrl !== 'string' || !/^mongodb(\+srv)?:\/\//.test(mongoUrl))) {
     throw fail(where, 'mongoUrl', mongoUrl, 'a mongodb:// URL')
@@ -96,34 +135,68 @@ function clusterArgs (taskMap, options, warn) {
     throw fail(where, 'workerStartTimeout', workerStartTimeout, 'a positive integer (ms)')
   }
 
-  // Upstream warns and falls back on these two rather than throwing; apps
-  // that relied on that keep starting.
+  // Upstream's options: never a throw for what upstream accepted.
+  let portNumber = numeric(port)
+  if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
+    warnOnce(`port should be an integer from 0 to 65535 (got ${got(port)}); using 3008`)
+    portNumber = 3008
+  }
+  const rate = refreshRateArg(refreshRate, 1000, warnOnce)
+  let workers = numeric(maxAvailableWorkers)
+  if (!Number.isFinite(workers)) {
+    warnOnce(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${max}, the CPU count`)
+    workers = max
+  } else if (!Number.isInteger(workers)) {
+    warnOnce(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${Math.floor(workers)}`)
+    workers = Math.floor(workers)
+  }
+  // Upstream's warnings, in its words.
+  if (workers > max) {
+    warnOnce(`cannot have ${maxAvailableWorkers} workers, setting max system available: ${max}`)
+    workers = max
+  } else if (workers <= 0) {
+    warnOnce(`cannot have ${maxAvailableWorkers} workers, setting initial value to 1`)
+    workers = 1
+  }
+  if (workers === max) warnOnce(WORKERS_TEXT)
+
+  let memoryOnly = inMemoryOnly
+  if (typeof memoryOnly !== 'boolean') {
+    // Upstream tested it for truth, so "false" meant true.
+    memoryOnly = typeof memoryOnly === 'string'
+      ? !/^\s*(false|no|off|0|)\s*$/i.test(memoryOnly)
+      : Boolean(memoryOnly)
+    warnOnce(`inMemoryOnly should be a boolean (got ${got(inMemoryOnly)}); using ${memoryOnly}`)
+  }
+  let broker = messageBroker
+  if (broker !== null && typeof broker !== 'function') {
+    warnOnce(`messageBroker should be a function (respond, msg) => ... (got ${got(broker)}); ignoring it, ` +
+      'so IPC messages from tasks are dropped with a warning')
+    broker = null
+  }
+  let level = logs
+  if (level !== 'all' && level !== 'error') {
+    warnOnce(`logs should be "all" or "error" (got ${got(logs)}); logging only warnings and errors, as upstream did`)
+    level = 'error'
+  }
   let keep = keepAlive
+  if (typeof keep === 'string' && keep !== 'always') keep = numeric(keep)
   if (keep !== null && keep !== 'always' && !(Number.isInteger(keep) && keep > 0)) {
-    warn(`keepAlive should be "always" or an integer number of ms greater than 0 (got ${got(keep)}); ignoring it`)
+    warnOnce(`keepAlive should be "always" or an integer number of ms greater than 0 (got ${got(keepAlive)}); ignoring it`)
     keep = null
   }
   let auto = autoInitialize
   if (typeof auto !== 'boolean') {
-    warn(`autoInitialize should be a boolean (got ${got(auto)}); using true`)
+    warnOnce(`autoInitialize should be a boolean (got ${got(auto)}); using true`)
     auto = true
   }
-  const max = cpus()
-  let workers = maxAvailableWorkers
-  if (workers > max) {
-    warn(`cannot have ${workers} workers, setting max system available: ${max}`)
-    workers = max
-  } else if (workers <= 0) {
-    warn(`cannot have ${workers} workers, setting initial value to 1`)
-    workers = 1
-  }
   return {
-    port,
+    port: portNumber,
     maxAvailableWorkers: workers,
-    refreshRate,
-    inMemoryOnly,
-    messageBroker,
-    logs,
+    refreshRate: rate,
+    inMemoryOnly: memoryOnly,
+    messageBroker: broker,
+    logs: level,
     keepAlive: keep,
     autoInitialize: auto,
     prefetch,
@@ -135,4 +208,17 @@ function clusterArgs (taskMap, options, warn) {
   }
 }
 
-module.exports = { newTask, clusterArgs, cpus, fail }
+/**
+ * A refresh rate in ms, from a number or a numeric string (upstream handed
+ * it to setInterval, which reads both); anything else is warned about and
+ * `fallback` is used. For `new Cluster` and `cluster.setRefreshRate`.
+ */
+function refreshRateArg (value, fallback, warn) {
+  const ms = numeric(value)
+  // setInterval's own bounds: below 1 or above 2^31 - 1 it polls every ms.
+  if (Number.isFinite(ms) && ms >= 1 && ms <= 0x7fffffff) return Math.floor(ms)
+  warn(`refreshRate should be a positive number of ms (got ${got(value)}); using ${fallback}`)
+  return fallback
+}
+
+module.exports = { newTask, clusterArgs, refreshRateArg, cpus, fail }

@@ -122,6 +122,11 @@ impl CodedError {
 }
 
 impl CodedError {
+    /// A bad argument (a selector, an option...).
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        CodedError::new(Code::InvalidArg, message)
+    }
+
     /// The same error, its message prefixed with the call it failed
     /// (`TaskQueue.addTask: ...`).
     pub(crate) fn in_call(self, call: &str) -> Self {

@@ -1,12 +1,15 @@
 //! `TaskQueue` calls that need an answer, from JS in the master or from a
-//! worker: their arguments, and the collection calls run against MongoDB.
-//! Answers are JSON texts for the facade to decode.
+//! worker: their arguments, and the collection calls run against MongoDB
+//! (their arguments read as Meteor reads them, in `meteor`). Answers are
+//! JSON texts for the facade to decode; failures carry a stable code.
+
+mod meteor;
 
 use crate::error::{Code, CodedError};
 use crate::queue::ejson;
-use crate::queue::mongo::{doc_json, FindOptions, Store};
+use crate::queue::mongo::Store;
 use crate::task::{new_id, now_ms, Task};
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{Bson, Document};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -51,30 +54,18 @@ impl NewTask {
     }
 }
 
+/// Why a collection call failed: the one coded error of the crate.
+pub(crate) type CallError = CodedError;
+
 #[derive(Deserialize, Default)]
 struct CallArgs {
-    selector: Option<Value>,
-    modifier: Option<Value>,
-    options: Option<Value>,
-}
-
-/// Meteor accepts a string selector as `{ _id: selector }`.
-fn selector(value: Option<&Value>) -> Result<Document, String> {
-    match value {
-        None | Some(Value::Null) => Ok(Document::new()),
-        Some(Value::String(id)) => Ok(doc! { "_id": id }),
-        Some(other) => match ejson::to_bson(other) {
-            Bson::Document(d) => Ok(d),
-            _ => Err("the selector must be an object or an _id string".to_owned()),
-        },
-    }
-}
-
-fn option_doc(options: &Value, key: &str) -> Option<Document> {
-    match options.get(key).map(ejson::to_bson) {
-        Some(Bson::Document(d)) => Some(d),
-        _ => None,
-    }
+    /// `null` is Meteor's falsy selector, which matches nothing.
+    #[serde(default)]
+    selector: Value,
+    #[serde(default)]
+    modifier: Value,
+    #[serde(default)]
+    options: Value,
 }
 
 /// Runs a collection call (`find`, `findOne`, `count`, `remove`, `update`).
@@ -82,75 +73,57 @@ pub(crate) async fn collection_call(
     store: &Store,
     op: &str,
     args: &RawValue,
-) -> Result<String, CodedError> {
-    call(store, op, args).await.map_err(|e| match e {
-        CallError::Args(message) => CodedError::new(Code::InvalidArg, message),
-        CallError::Store(e) => CodedError::from(e),
-    })
-}
-
-/// Why a collection call failed: its arguments, or the store.
-enum CallError {
-    Args(String),
-    Store(crate::queue::mongo::StoreError),
-}
-
-impl From<String> for CallError {
-    fn from(message: String) -> Self {
-        CallError::Args(message)
-    }
-}
-
-impl From<crate::queue::mongo::StoreError> for CallError {
-    fn from(e: crate::queue::mongo::StoreError) -> Self {
-        CallError::Store(e)
-    }
-}
-
-async fn call(store: &Store, op: &str, args: &RawValue) -> Result<String, CallError> {
-    let args: CallArgs =
-        serde_json::from_str(args.get()).map_err(|e| format!("bad {op} arguments: {e}"))?;
-    let selector = selector(args.selector.as_ref())?;
-    let options = args.options.unwrap_or(Value::Null);
+) -> Result<String, CallError> {
+    let args: CallArgs = serde_json::from_str(args.get())
+        .map_err(|e| CallError::invalid(format!("bad {op} arguments: {e}")))?;
+    let selector = meteor::selector(&args.selector)?;
+    let options = meteor::options(&args.options, "the options")?;
     let answer = match op {
         "find" | "findOne" => {
-            let find = FindOptions {
-                sort: option_doc(&options, "sort"),
-                limit: if op == "findOne" {
-                    Some(1)
-                } else {
-                    options.get("limit").and_then(Value::as_i64)
-                },
-                skip: options.get("skip").and_then(Value::as_u64),
-                fields: option_doc(&options, "fields")
-                    .or_else(|| option_doc(&options, "projection")),
-            };
-            let docs = store.find(selector, &find).await?;
+            let mut find = meteor::find_options(&options)?;
             if op == "findOne" {
-                docs.first()
-                    .map(doc_json)
-                    .unwrap_or_else(|| "null".to_owned())
+                find.limit = Some(1);
+            }
+            let docs = store.find(selector.filter(), &find).await?;
+            if op == "findOne" {
+                docs.into_iter().next().unwrap_or_else(|| "null".to_owned())
             } else {
-                let items: Vec<String> = docs.iter().map(doc_json).collect();
-                super::events::json_array(&items)
+                super::events::json_array(&docs)
             }
         }
-        "count" => store.count(selector).await?.to_string(),
-        "remove" => store.remove(selector).await?.to_string(),
+        "count" => store
+            .count(selector.filter(), &meteor::find_options(&options)?)
+            .await?
+            .to_string(),
+        "remove" => store.remove(selector.filter()).await?.to_string(),
         "update" => {
-            let modifier = match args.modifier.as_ref().map(ejson::to_bson) {
-                Some(Bson::Document(d)) => d,
-                _ => return Err(CallError::Args("update needs a modifier object".to_owned())),
+            let mut modifier = meteor::modifier(&args.modifier)?;
+            let (filter, options) = meteor::update_args(selector, &mut modifier, &options)?;
+            let updated = store.update(filter, modifier, &options).await?;
+            let inserted_id = match &updated.inserted_id {
+                Some(id) => bson_json(id, "insertedId")?,
+                None => "null".to_owned(),
             };
-            let flag = |key: &str| options.get(key).and_then(Value::as_bool).unwrap_or(false);
-            store
-                .update(selector, modifier, flag("multi"), flag("upsert"))
-                .await?
-                .to_string()
+            format!(
+                r#"{{"numberAffected":{},"insertedId":{inserted_id}}}"#,
+                updated.number_affected
+            )
         }
-        other => return Err(CallError::Args(format!("unknown TaskQueue call {other:?}"))),
+        other => {
+            return Err(CallError::invalid(format!(
+                "unknown TaskQueue call {other:?}"
+            )))
+        }
     };
     Ok(answer)
+}
+
+/// One BSON value as EJSON JSON text.
+fn bson_json(value: &Bson, name: &str) -> Result<String, CallError> {
+    let raw = mongodb::bson::RawBson::try_from(value.clone())
+        .map_err(|e| CodedError::new(Code::Mongo, format!("{name}: {e}")))?;
+    ejson::value_json(raw.as_raw_bson_ref(), &ejson::Path::Root(name))
+        .map_err(|e| CodedError::new(Code::UndecodableDocument, e.to_string()))
 }
 
 /// A string as JSON text (how an `addTask` answer carries the new `_id`).

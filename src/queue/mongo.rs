@@ -42,7 +42,13 @@ pub(crate) fn url_problem(url: &str) -> Option<String> {
 
 #[derive(Debug, Clone)]
 pub enum StoreError {
+    /// A task with this `_id` exists (inserts: the `_id`).
     Duplicate(String),
+    /// The server refused a document with an existing `_id` (a collection
+    /// call; the server's words).
+    DuplicateKey(String),
+    /// A selector, modifier or option the server refused as invalid.
+    Invalid(String),
     /// The URL or settings cannot work.
     Config(String),
     /// The server could not be reached in time.
@@ -51,10 +57,7 @@ pub enum StoreError {
     Db(String),
     /// A found document that cannot be read (`find`, `findOne`): the call
     /// fails with its `_id` and path, and the database is not to blame.
-    Undecodable {
-        id: String,
-        error: Box<DecodeError>,
-    },
+    Undecodable { id: String, error: Box<DecodeError> },
 }
 
 impl std::fmt::Display for StoreError {
@@ -63,9 +66,11 @@ impl std::fmt::Display for StoreError {
             StoreError::Duplicate(id) => {
                 write!(f, "a task with _id {id:?} already exists in the queue")
             }
-            StoreError::Config(m) | StoreError::Unavailable(m) | StoreError::Db(m) => {
-                f.write_str(m)
-            }
+            StoreError::DuplicateKey(m)
+            | StoreError::Invalid(m)
+            | StoreError::Config(m)
+            | StoreError::Unavailable(m)
+            | StoreError::Db(m) => f.write_str(m),
             StoreError::Undecodable { id, error } => {
                 write!(f, "the document with _id {id} cannot be read: {error}")
             }
@@ -75,18 +80,33 @@ impl std::fmt::Display for StoreError {
 
 impl From<mongodb::error::Error> for StoreError {
     fn from(e: mongodb::error::Error) -> Self {
-        let unreachable = matches!(
-            *e.kind,
-            ErrorKind::ServerSelection { .. }
-                | ErrorKind::Io(_)
-                | ErrorKind::ConnectionPoolCleared { .. }
-                | ErrorKind::DnsResolve { .. }
-        );
+        use mongodb::error::WriteFailure;
+        let server = match &*e.kind {
+            ErrorKind::Write(WriteFailure::WriteError(w)) => Some((w.code, w.message.as_str())),
+            ErrorKind::Command(c) => Some((c.code, c.message.as_str())),
+            _ => None,
+        };
+        if let Some((code, message)) = server {
+            let message = format!("MongoDB refused it: {message} (server code {code})");
+            return match code {
+                11000 => StoreError::DuplicateKey(message),
+                // BadValue, FailedToParse, TypeMismatch, ConflictingUpdateOperators,
+                // DollarPrefixedFieldName, EmptyFieldName, DottedFieldName,
+                // ImmutableField, and the "unknown operator" family.
+                2 | 9 | 14 | 40 | 52 | 56 | 57 | 66 | 17287 | 31253 | 31254 => {
+                    StoreError::Invalid(message)
+                }
+                _ => StoreError::Db(message),
+            };
+        }
         let message = format!("MongoDB: {e}");
-        if unreachable {
-            StoreError::Unavailable(message)
-        } else {
-            StoreError::Db(message)
+        match *e.kind {
+            ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+            | ErrorKind::DnsResolve { .. } => StoreError::Unavailable(message),
+            ErrorKind::InvalidArgument { .. } => StoreError::Invalid(message),
+            _ => StoreError::Db(message),
         }
     }
 }
@@ -94,7 +114,8 @@ impl From<mongodb::error::Error> for StoreError {
 impl From<StoreError> for CodedError {
     fn from(e: StoreError) -> Self {
         let code = match &e {
-            StoreError::Duplicate(_) => Code::DuplicateId,
+            StoreError::Duplicate(_) | StoreError::DuplicateKey(_) => Code::DuplicateId,
+            StoreError::Invalid(_) => Code::InvalidArg,
             StoreError::Config(_) => Code::MongoConfig,
             StoreError::Unavailable(_) => Code::MongoUnavailable,
             StoreError::Db(_) => Code::Mongo,
@@ -309,21 +330,12 @@ impl Store {
         }
     }
 
-    /// Claims up to `n` due tasks, best first, as the dispatcher takes
-    /// them today: `claim_batch` without the undecodable documents (already
-    /// failed in MongoDB). Transitional: the dispatcher is to call
-    /// `claim_batch` and give each undecodable document its error event.
-    pub async fn claim(&self, types: &[String], n: usize) -> Result<(Vec<Claimed>, bool)> {
-        let claim = self.claim_batch(types, n).await?;
-        Ok((claim.tasks, claim.more))
-    }
-
     /// Claims up to `n` due tasks, best first. A claimed document that is
     /// not a readable task fails alone: it is marked failed under this
     /// claim and returned in `undecodable`, and every other one is a task.
     /// `more` is false when the collection had fewer than `n` due tasks for
     /// us (nothing left now).
-    pub async fn claim_batch(&self, types: &[String], n: usize) -> Result<Claim> {
+    pub async fn claim(&self, types: &[String], n: usize) -> Result<Claim> {
         if types.is_empty() || n == 0 {
             return Ok(Claim::default());
         }
@@ -508,13 +520,19 @@ impl Store {
             find = find.sort(sort.clone());
         }
         if let Some(limit) = options.limit {
-            find = find.limit(limit);
+            find = find.limit(limit as i64);
         }
         if let Some(skip) = options.skip {
             find = find.skip(skip);
         }
         if let Some(fields) = &options.fields {
             find = find.projection(fields.clone());
+        }
+        if let Some(hint) = &options.hint {
+            find = find.hint(hint.clone());
+        }
+        if let Some(max_time) = options.max_time {
+            find = find.max_time(max_time);
         }
         let documents: Vec<RawDocumentBuf> = find.await?.try_collect().await?;
         documents
@@ -528,34 +546,104 @@ impl Store {
             .collect()
     }
 
-    pub async fn count(&self, selector: Document) -> Result<u64> {
-        Ok(self.coll.count_documents(selector).await?)
+    /// Documents matching `selector`; `skip` and `limit` apply when given.
+    pub async fn count(&self, selector: Document, options: &FindOptions) -> Result<u64> {
+        let mut count = self.coll.count_documents(selector);
+        if let Some(limit) = options.limit {
+            count = count.limit(limit);
+        }
+        if let Some(skip) = options.skip {
+            count = count.skip(skip);
+        }
+        if let Some(hint) = &options.hint {
+            count = count.hint(hint.clone());
+        }
+        if let Some(max_time) = options.max_time {
+            count = count.max_time(max_time);
+        }
+        Ok(count.await?)
     }
 
     pub async fn remove(&self, selector: Document) -> Result<u64> {
         Ok(self.coll.delete_many(selector).await?.deleted_count)
     }
 
-    /// Meteor's `update`: one document unless `multi`, optionally upserting.
+    /// Meteor's `update`: one document unless `multi`; with `upsert`, a
+    /// document is inserted when none matches, under `options.insert_id`
+    /// when neither the selector nor the modifier gives it an `_id` (so it
+    /// gets a string id, as Meteor gives one, rather than an ObjectId).
     pub async fn update(
         &self,
         selector: Document,
-        modifier: Document,
-        multi: bool,
-        upsert: bool,
-    ) -> Result<u64> {
-        let result = if multi {
-            self.coll
-                .update_many(selector, modifier)
-                .upsert(upsert)
-                .await?
-        } else {
-            self.coll
-                .update_one(selector, modifier)
-                .upsert(upsert)
-                .await?
-        };
-        Ok(result.modified_count + u64::from(result.upserted_id.is_some()))
+        modifier: Modifier,
+        options: &UpdateOptions,
+    ) -> Result<Updated> {
+        match modifier {
+            Modifier::Operators(mut operators) => {
+                if let (true, Some(id)) = (options.upsert, &options.insert_id) {
+                    set_on_insert_id(&mut operators, id.clone());
+                }
+                let result = if options.multi {
+                    let mut update = self.coll.update_many(selector, operators);
+                    if let Some(filters) = &options.array_filters {
+                        update = update.array_filters(filters.clone());
+                    }
+                    update.upsert(options.upsert).await?
+                } else {
+                    let mut update = self.coll.update_one(selector, operators);
+                    if let Some(filters) = &options.array_filters {
+                        update = update.array_filters(filters.clone());
+                    }
+                    update.upsert(options.upsert).await?
+                };
+                Ok(Updated::from(result))
+            }
+            Modifier::Replacement(replacement) => match (options.upsert, &options.insert_id) {
+                (true, Some(id)) => self.replace_or_insert(selector, replacement, id).await,
+                (upsert, _) => {
+                    let result = self
+                        .coll
+                        .replace_one(selector, replacement)
+                        .upsert(upsert)
+                        .await?;
+                    Ok(Updated::from(result))
+                }
+            },
+        }
+    }
+
+    /// An upsert of a replacement whose `_id` we choose. Sending the `_id`
+    /// in the replacement would fail on a matching document that has
+    /// another one, so: replace a match if there is one, else insert under
+    /// our id; a match that appears in between makes the insert fail on the
+    /// `_id`, and we try again (as Meteor does, 3 times).
+    async fn replace_or_insert(
+        &self,
+        selector: Document,
+        replacement: Document,
+        id: &Bson,
+    ) -> Result<Updated> {
+        let mut with_id = doc! { "_id": id.clone() };
+        with_id.extend(replacement.clone());
+        let mut tries = 1;
+        loop {
+            let replaced = self
+                .coll
+                .replace_one(selector.clone(), replacement.clone())
+                .await?;
+            if replaced.matched_count > 0 {
+                return Ok(Updated::from(replaced));
+            }
+            match self
+                .coll
+                .replace_one(selector.clone(), with_id.clone())
+                .upsert(true)
+                .await
+            {
+                Err(e) if is_id_change(&e) && tries < 3 => tries += 1,
+                result => return Ok(Updated::from(result?)),
+            }
+        }
     }
 }
 
@@ -578,18 +666,76 @@ pub(crate) fn order_doc() -> Document {
         .collect()
 }
 
-#[derive(Default)]
+/// Options of `find` and `count`, read from Meteor's arguments.
+#[derive(Default, Debug, Clone, PartialEq)]
 pub struct FindOptions {
     pub sort: Option<Document>,
-    pub limit: Option<i64>,
+    pub limit: Option<u64>,
     pub skip: Option<u64>,
     pub fields: Option<Document>,
+    pub hint: Option<mongodb::options::Hint>,
+    pub max_time: Option<Duration>,
 }
 
-/// A found document's JSON text, as `find` already gives it.
-/// Transitional: `master::calls` maps `find`'s results through it.
-pub fn doc_json<S: AsRef<str>>(json: S) -> String {
-    json.as_ref().to_owned()
+/// An update's second argument: operators (`$set`...) or a whole new document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Modifier {
+    Operators(Document),
+    /// Replaces the matched document's fields; its `_id` stays.
+    Replacement(Document),
+}
+
+#[derive(Default, Debug, Clone, PartialEq)]
+pub struct UpdateOptions {
+    pub multi: bool,
+    pub upsert: bool,
+    /// The `_id` of an upserted document, when nothing else gives it one.
+    pub insert_id: Option<Bson>,
+    pub array_filters: Option<Vec<Document>>,
+}
+
+/// What Meteor's `upsert` answers: how many documents matched (or 1 when
+/// one was inserted), and the inserted one's `_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    pub number_affected: u64,
+    pub inserted_id: Option<Bson>,
+}
+
+impl From<mongodb::results::UpdateResult> for Updated {
+    fn from(result: mongodb::results::UpdateResult) -> Self {
+        match result.upserted_id {
+            Some(id) => Updated {
+                number_affected: 1,
+                inserted_id: Some(id),
+            },
+            None => Updated {
+                number_affected: result.matched_count,
+                inserted_id: None,
+            },
+        }
+    }
+}
+
+fn set_on_insert_id(operators: &mut Document, id: Bson) {
+    match operators.get_mut("$setOnInsert") {
+        Some(Bson::Document(fields)) => {
+            fields.insert("_id", id);
+        }
+        _ => {
+            operators.insert("$setOnInsert", doc! { "_id": id });
+        }
+    }
+}
+
+/// The server refused to change a document's `_id` (code 66, ImmutableField).
+fn is_id_change(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::WriteFailure;
+    match &*error.kind {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 66,
+        ErrorKind::Command(c) => c.code == 66,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ async fn a_completion_matches_each_task_with_its_own_claim_not_the_cross_product
     }
     // First claim takes t. Its lease then expires (recovery hands it
     // back) while that first run still goes on.
-    let (first, _) = store.claim(&types, 1).await.expect("claim");
+    let first = store.claim(&types, 1).await.expect("claim").tasks;
     assert_eq!(first[0].task.id, "t");
     let first_token = first[0].token.clone();
     let coll = store.collection();
@@ -50,7 +50,7 @@ async fn a_completion_matches_each_task_with_its_own_claim_not_the_cross_product
     .await
     .expect("expire");
     // A second claim takes t again, with u, under one new token.
-    let (second, _) = store.claim(&types, 2).await.expect("claim");
+    let second = store.claim(&types, 2).await.expect("claim").tasks;
     assert_eq!(second.len(), 2);
     let second_token = second[0].token.clone();
     // The first run of t and the run of u finish and are written together.

@@ -29,11 +29,13 @@ use super::events::{Events, JsEvent};
 use super::inbox::{Input, WorkerEvent};
 use super::persistent::{Persistent, StoreEvent, StoreLink};
 use super::pool::Spawner;
+use crate::channel;
 use crate::error::{Code, CodedError};
 use crate::log::Logger;
 use crate::queue::memory::MemoryQueue;
 use crate::task::{now_ms, Task};
 use ahash::AHashMap as HashMap;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -301,13 +303,29 @@ impl Dispatcher {
             _ => {}
         }
         let workers_idle = self.workers.values().any(Worker::is_idle);
-        self.persistent.handle(
+        let undecodable = self.persistent.handle(
             event,
             &self.logger,
             &mut self.events,
             self.config.refresh_rate,
             workers_idle,
         );
+        // Already failed in MongoDB: each ends with its error event now.
+        for document in undecodable {
+            self.counters.failed += 1;
+            let error = document.error();
+            self.logger.error(&error.message);
+            if self.listening.error {
+                let task =
+                    RawValue::from_string(document.task_json).unwrap_or_else(|_| channel::null());
+                let value =
+                    RawValue::from_string(error.to_json()).unwrap_or_else(|_| channel::null());
+                self.events.push(&JsEvent::Error {
+                    task: &task,
+                    value: &value,
+                });
+            }
+        }
     }
 
     /// Reads the workers, dispatches, scales the pool, starts database work,

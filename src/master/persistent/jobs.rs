@@ -85,13 +85,13 @@ pub(super) async fn claim(cell: Arc<StoreCell>, want: usize) -> StoreEvent {
     let types = &cell.settings.task_types;
     let result = async {
         let store = cell.get().await?;
-        let (claimed, more) = store.claim(types, want).await?;
-        let next_due = if more {
+        let claim = store.claim(types, want).await?;
+        let next_due = if claim.more {
             None
         } else {
             store.next_due(types).await.ok().flatten()
         };
-        Ok::<_, CodedError>(((claimed, more), next_due))
+        Ok::<_, CodedError>((claim, next_due))
     }
     .await;
     match result {

@@ -11,7 +11,7 @@ use super::events::Events;
 use super::inbox::{Inbox, Input};
 use crate::error::{Code, CodedError};
 use crate::log::Logger;
-use crate::queue::mongo::Claimed;
+use crate::queue::mongo::{Claim, Claimed, Undecodable};
 use crate::task::{RunOrder, Task};
 use jobs::StoreCell;
 use mongodb::bson::{Bson, Document};
@@ -55,9 +55,10 @@ pub(crate) type Answers = Vec<(Origin, u64, Result<String, CodedError>)>;
 
 pub(crate) enum StoreEvent {
     Started(Result<(), CodedError>),
-    /// Claimed tasks, and whether more may be due right now.
+    /// Claimed tasks (and documents that could not be read, already
+    /// failed in MongoDB), and whether more may be due right now.
     Claimed {
-        result: Result<(Vec<Claimed>, bool), CodedError>,
+        result: Result<Claim, CodedError>,
         next_due: Option<i64>,
     },
     Written {
@@ -308,7 +309,8 @@ impl Persistent {
     }
 
     /// Takes a job's result. `workers_idle`: a ready worker has nothing to
-    /// run, the one case in which claims grow.
+    /// run, the one case in which claims grow. Returns the claimed documents
+    /// that could not be read (each fails alone, with an error event).
     pub(crate) fn handle(
         &mut self,
         event: StoreEvent,
@@ -316,7 +318,7 @@ impl Persistent {
         events: &mut Events,
         refresh: Duration,
         workers_idle: bool,
-    ) {
+    ) -> Vec<Undecodable> {
         let now = Instant::now();
         let retry = Connection::Down {
             retry_at: Some(now + refresh),
@@ -339,7 +341,11 @@ impl Persistent {
             StoreEvent::Claimed { result, next_due } => {
                 self.claiming = false;
                 match result {
-                    Ok((claimed, more)) => {
+                    Ok(Claim {
+                        tasks: claimed,
+                        undecodable,
+                        more,
+                    }) => {
                         self.exhausted = !more;
                         self.claim_size = if more && self.buffer.is_empty() && workers_idle {
                             (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
@@ -353,6 +359,7 @@ impl Persistent {
                         });
                         self.poll_at = now + refresh;
                         self.buffer.extend(claimed);
+                        return undecodable;
                     }
                     Err(e) => {
                         self.connection = retry;
@@ -400,6 +407,7 @@ impl Persistent {
             // The dispatcher handles it before it gets here.
             StoreEvent::Panicked(_) => {}
         }
+        Vec::new()
     }
 
     /// Logs the first failure of an outage, once until MongoDB works again.

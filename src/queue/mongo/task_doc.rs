@@ -13,16 +13,9 @@ use mongodb::bson::{doc, Bson, Document};
 pub struct Undecodable {
     /// The document's `_id` as stored (filter writes on it).
     pub id: Bson,
-    /// The fields that could be read, as a task's JSON (`_id`, `taskType`,
-    /// `priority`, `createdAt`, `dueDate` in ms, `data`, `onGoing`), for the
+    /// The fields that could be read, as a task's EJSON (`_id`, `taskType`,
+    /// `priority`, `createdAt`, `dueDate`, `data`, `onGoing`), for the
     /// error event's `task`. Fields that could not be read are left out.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the dispatcher is to emit each Claim.undecodable as an error event"
-        )
-    )]
     pub task_json: String,
     pub error: DecodeError,
 }
@@ -38,13 +31,6 @@ impl Undecodable {
 
     /// The error the task ends with (`ERR_UNDECODABLE_DOCUMENT`); its
     /// `to_json()` is the error event's value.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the dispatcher is to emit each Claim.undecodable as an error event"
-        )
-    )]
     pub fn error(&self) -> CodedError {
         CodedError::new(Code::UndecodableDocument, self.message())
     }
@@ -128,10 +114,11 @@ fn best_effort_json(doc: &RawDocument) -> String {
     if let Ok(p) = priority(doc) {
         task.insert("priority".into(), p.into());
     }
+    let date = |ms: i64| serde_json::json!({ "$date": ms });
     if let Ok(created) = created_at(doc) {
-        task.insert("createdAt".into(), created.into());
+        task.insert("createdAt".into(), date(created));
         if let Ok(due) = due_date(doc, created) {
-            task.insert("dueDate".into(), due.into());
+            task.insert("dueDate".into(), date(due));
         }
     }
     if let Some(value) = data(doc)
@@ -293,7 +280,10 @@ mod tests {
         assert_eq!(task["_id"], "bad");
         assert_eq!(task["taskType"], "T");
         assert_eq!(
-            (task["createdAt"].as_i64(), task["dueDate"].as_i64()),
+            (
+                task["createdAt"]["$date"].as_i64(),
+                task["dueDate"]["$date"].as_i64()
+            ),
             (Some(1_000), Some(2_000))
         );
         assert!(
