@@ -4,5 +4,7 @@
 
 const Cluster = require('./lib/cluster')
 const TaskQueue = require('./lib/task-queue')
+const ObjectId = require('./lib/object-id')
+const Decimal128 = require('./lib/decimal128')
 
-module.exports = { Cluster, TaskQueue }
+module.exports = { Cluster, TaskQueue, ObjectId, Decimal128 }

@@ -108,6 +108,8 @@ test('find() returns a cursor: fetch, forEach, map and count and their Async for
   assert.equal(out.findOneSorted, 'cursorTask1')
   assert.equal(out.findOneSkipped, 'cursorTask3')
   assert.deepEqual(out.stringId, { i: 2, label: 't2' }, 'a string selector is an _id')
+  assert.deepEqual(out.regexpSelector, ['cursorTask1', 'cursorTask3'], 'a RegExp value matches as a BSON regex, flags included')
+  assert.equal(out.regexpCount, 2, 'a RegExp under $regex too')
   assert.equal(out.findAll, 4)
   assert.equal(out.findUndefined, 0, 'find(undefined) matches nothing, as in Meteor')
   assert.equal(out.findOneUndefined, true)

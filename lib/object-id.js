@@ -3,16 +3,20 @@
 // EJSON custom type "oid" (the name Meteor's Mongo.ObjectID registers), 24
 // lowercase hex digits, stored in MongoDB as a real ObjectId.
 
-const { randomBytes } = require('crypto')
-
 const HEX = /^[0-9a-fA-F]{24}$/
 
 // The parts of a new id that make it unique, as the MongoDB drivers make
 // them: 5 random bytes per process, then a counter that starts at random.
-const processPart = randomBytes(5).toString('hex')
-let counter = randomBytes(3).readUIntBE(0, 3)
+// Made on first use: loading node:crypto costs every process milliseconds.
+let processPart = null
+let counter = 0
 
 function generate () {
+  if (processPart === null) {
+    const { randomBytes } = require('crypto')
+    processPart = randomBytes(5).toString('hex')
+    counter = randomBytes(3).readUIntBE(0, 3)
+  }
   const seconds = Math.floor(Date.now() / 1000) >>> 0
   counter = (counter + 1) % 0x1000000
   return seconds.toString(16).padStart(8, '0') + processPart + counter.toString(16).padStart(6, '0')
