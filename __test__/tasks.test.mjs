@@ -101,6 +101,7 @@ test('nothing is dispatched before initialize() when autoInitialize is false', a
   assert.equal(result.code, 0, result.stderr)
   const [before] = reportsOf(result, 'before')
   assert.equal(before.task.onGoing, false, 'still waiting before initialize()')
+  assert.equal(before.workers, 0, 'no worker was started')
   assert.equal(reportsOf(result, 'done').length, 1, 'ran after initialize()')
   const kinds = result.reports.map((r) => r.kind)
   assert.ok(kinds.indexOf('before') < kinds.indexOf('done'))

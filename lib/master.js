@@ -107,7 +107,7 @@ function onEvent (event) {
     case 'done':
     case 'error': {
       const listener = listeners[event.type]
-      if (listener !== null) call(`the "${event.type}" listener`, listener, { value: event.value, task: event.task })
+      if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event))
       break
     }
     case 'ipc':
@@ -134,6 +134,26 @@ function onEvent (event) {
     case 'fatal':
       onFatal(event.message)
       break
+  }
+}
+
+/**
+ * What a `done` or `error` listener gets: `{ value, task }`, both own
+ * enumerable properties, as upstream's. The task comes as EJSON text and is
+ * read only when the listener (or a spread, or JSON.stringify) asks for it.
+ */
+function taskEvent ({ value, task }) {
+  let text = task
+  let read
+  return {
+    value,
+    get task () {
+      if (text !== null) {
+        read = decode(text)
+        text = null
+      }
+      return read
+    }
   }
 }
 

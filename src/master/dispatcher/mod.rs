@@ -316,12 +316,10 @@ impl Dispatcher {
             let error = document.error();
             self.logger.error(&error.message);
             if self.listening.error {
-                let task =
-                    RawValue::from_string(document.task_json).unwrap_or_else(|_| channel::null());
                 let value =
                     RawValue::from_string(error.to_json()).unwrap_or_else(|_| channel::null());
                 self.events.push(&JsEvent::Error {
-                    task: &task,
+                    task: &document.task_json,
                     value: &value,
                 });
             }

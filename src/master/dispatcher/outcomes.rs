@@ -14,8 +14,8 @@ pub(crate) struct Run {
     pub(super) worker: u32,
     pub(super) task_id: String,
     pub(super) task_type: String,
-    /// The task as sent to the worker; its `done`/`error` event carries it.
-    pub(super) task: Box<RawValue>,
+    /// The task as sent to the worker (EJSON); its `done`/`error` event carries it.
+    pub(super) task: String,
     /// When it started; `None` while it waits behind another run.
     pub(super) started: Option<Instant>,
     /// A persistent task's claim; `None` for an in-memory task (which stays
@@ -100,7 +100,7 @@ impl Dispatcher {
         } else {
             w.sent.retain(|s| s.run != run);
         }
-        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.get().len());
+        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.len());
         let mut started = None;
         match w.sent.front() {
             None => w.idle_since = now,

@@ -10,7 +10,6 @@ use super::*;
 use crate::channel::ToWorker;
 use crate::queue::mongo::Claimed;
 use crate::task::RunOrder;
-use serde_json::value::RawValue;
 
 /// Runs a worker may hold when the next task is a persistent one: claims
 /// parked in a worker are hidden from other masters sharing the collection.
@@ -45,8 +44,8 @@ pub(super) struct Sent {
 
 /// A task ready to hand to a worker, from either queue.
 struct Next {
-    /// The task as the worker and the events see it.
-    json: Box<RawValue>,
+    /// The task as the worker and the events see it (EJSON).
+    json: String,
     task_id: String,
     task_type: String,
     rank: Rank,
@@ -55,12 +54,8 @@ struct Next {
 
 impl Next {
     fn new(task: &Task, rank: Rank, claimed: Option<Claimed>) -> Next {
-        // The task's JSON is ours and valid; should it ever not be, the
-        // worker gets null and fails the run instead of the master panicking.
-        let json =
-            RawValue::from_string(task.to_json(true)).unwrap_or_else(|_| crate::channel::null());
         Next {
-            json,
+            json: task.to_json(true),
             task_id: task.id.clone(),
             task_type: task.task_type.clone(),
             rank,
@@ -170,7 +165,7 @@ impl Dispatcher {
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
-        w.line.push_run(run, json.get());
+        w.line.push_run(run, &json);
         let now = Instant::now();
         // Sent ahead, it starts (and says so) when the one before it ends.
         let started = w.sent.is_empty().then_some(now);
@@ -178,7 +173,7 @@ impl Dispatcher {
             self.logger
                 .task(&task_type, &task_id, format_args!("started"));
         }
-        w.sent_bytes += json.get().len();
+        w.sent_bytes += json.len();
         w.sent.push_back(Sent {
             run,
             rank,

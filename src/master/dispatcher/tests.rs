@@ -197,6 +197,12 @@ impl Harness {
     }
 }
 
+/// The `_id` of a done or error event's task (EJSON text in a string).
+fn task_id(event: &Value) -> String {
+    let task: Value = serde_json::from_str(event["task"].as_str().unwrap()).unwrap();
+    task["_id"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_worker_is_spawned_for_work_and_gets_tasks_once_ready_best_first() {
     let mut h = harness(config(1));
@@ -287,17 +293,13 @@ async fn a_dead_worker_fails_only_the_run_it_had_started_and_its_finished_runs_c
         },
     );
     let events = h.events();
-    let kinds: Vec<(&str, &str)> = events
+    let kinds: Vec<(String, String)> = events
         .iter()
         .filter(|e| e["type"] == "done" || e["type"] == "error")
-        .map(|e| {
-            (
-                e["type"].as_str().unwrap(),
-                e["task"]["_id"].as_str().unwrap(),
-            )
-        })
+        .map(|e| (e["type"].as_str().unwrap().to_owned(), task_id(e)))
         .collect();
-    assert_eq!(kinds, [("done", "a"), ("error", "b")]);
+    let expected = [("done", "a"), ("error", "b")].map(|(k, id)| (k.to_owned(), id.to_owned()));
+    assert_eq!(kinds, expected);
     let error = events.iter().find(|e| e["type"] == "error").unwrap();
     assert_eq!(error["value"]["code"], "ERR_WORKER_EXIT");
     assert_eq!(error["value"]["signal"], "SIGKILL");
