@@ -33,15 +33,13 @@ export declare class Master {
    * JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
    */
   addTasks(batch: string): void
-  /** An in-memory task with an explicit `_id`: a duplicate throws here. */
-  addTask(id: string, taskType: string, priority: number, dueDate: number, data: string): void
   configure(config: MasterConfig): void
   /** Starts a `TaskQueue` call answered by a `reply` event with this `req`. */
   request(req: number, op: string, args: string): void
   initialize(): void
   setRefreshRate(ms: number): void
   /** Which listeners JS has, so events nobody hears are not built. */
-  setListening(done: boolean, error: boolean): void
+  setListening(done: boolean, error: boolean, retry: boolean): void
   /** The master's `respond(msg)` to a worker's IPC message. */
   ipcReply(worker: number, run: number, msg: string): void
   /** What the socket of `worker` would not take, for JS to write. */
@@ -54,8 +52,15 @@ export declare class Master {
   tasks(): string
   availableTasks(): string
   stats(): string
-  /** Finishes running tasks, stops the workers; a `closed` event follows. */
-  close(): void
+  /**
+   * Stops dispatching, hands back what has not started, lets running
+   * tasks finish (within `timeout_ms` if given, then stops their workers
+   * and hands those back too); a `closed` event follows.
+   */
+  close(timeoutMs?: number | undefined | null): void
+  /** Stops starting tasks (running ones finish) until `resume`. */
+  pause(): void
+  resume(): void
   /**
    * Makes the dispatcher panic, to check that a failed dispatcher
    * reaches JS and lets the process go.
@@ -91,6 +96,10 @@ export interface MasterConfig {
   lease: number
   /** The taskMap's types: the only persistent tasks this master claims. */
   taskTypes: Array<string>
+  /** The Cluster's `retry`, as JSON (`{ limit, delay, backoff }`). */
+  retry?: string
+  /** The Cluster's `taskTimeout` in ms. */
+  taskTimeout?: number
 }
 
 /**
@@ -105,6 +114,12 @@ export declare function mongoUrlProblem(url: string): string | null
  * per task.
  */
 export declare function newIds(count: number): string
+
+/**
+ * Why a repetition (`{ every }` or `{ cron, tz }`, as JSON) cannot work,
+ * naming the field, or null: `addTask` checks it before anything is queued.
+ */
+export declare function repeatProblem(repeat: string): string | null
 
 /** Records that run `run` starts now. */
 export declare function workerBegin(run: number): void

@@ -840,6 +840,7 @@ module.exports.errorNames = nativeBinding.errorNames
 module.exports.logLine = nativeBinding.logLine
 module.exports.mongoUrlProblem = nativeBinding.mongoUrlProblem
 module.exports.newIds = nativeBinding.newIds
+module.exports.repeatProblem = nativeBinding.repeatProblem
 module.exports.workerBegin = nativeBinding.workerBegin
 module.exports.workerConnect = nativeBinding.workerConnect
 module.exports.workerSend = nativeBinding.workerSend

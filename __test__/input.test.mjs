@@ -23,7 +23,7 @@ const expected = {
   'Set in data': /data\.list\[0\] is a Set object, which cannot be carried/,
   'class instance in data': /data\.p is a Point object, which cannot be carried.*EJSON knows no such type/,
   'Float64Array in data': /data\.f is a Float64Array object, which cannot be carried/,
-  'unknown event type': /eventType must be "done" or "error", got string "finished"/,
+  'unknown event type': /eventType must be "done", "error" or "retry", got string "finished"/,
   'non-function listener': /callback must be a function, got string "nope"/,
   'taskMap entry not a function': /taskMap\["B"\] must be a function, got string "not a function"/,
   'taskMap not an object': /taskMap must be an object/,

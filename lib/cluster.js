@@ -33,7 +33,9 @@ class Cluster {
       mongoUrl: opts.mongoUrl ?? undefined,
       collectionName: opts.collectionName,
       lease: opts.lease,
-      taskTypes: Object.keys(taskMap)
+      taskTypes: Object.keys(taskMap),
+      retry: opts.retry,
+      taskTimeout: opts.taskTimeout
     }))
     if (opts.autoInitialize) this.initialize()
   }
@@ -72,11 +74,29 @@ class Cluster {
   }
 
   /**
-   * Lets running tasks finish, then stops every worker. The same promise is
-   * returned to every caller until it resolves.
+   * Stops dispatching, hands back claimed and sent-ahead tasks that have not
+   * started, lets running tasks finish (within `timeout` ms if given, after
+   * which their workers are stopped and they are handed back too: not
+   * failed, the attempt not counted), then stops every worker. The same
+   * promise is returned to every caller until it resolves.
    */
-  close () {
-    return identity.isWorker ? Promise.resolve() : require('./master').close()
+  close (options) {
+    if (identity.isWorker) return Promise.resolve()
+    const { timeout } = options === undefined || options === null ? {} : options
+    if (timeout !== undefined && (!Number.isSafeInteger(timeout) || timeout < 0 || timeout > 0xffffffff)) {
+      throw fail('cluster.close', 'timeout', timeout, 'a whole number of ms, or nothing (wait for running tasks)')
+    }
+    return require('./master').close(timeout)
+  }
+
+  /** Stops starting tasks (and claiming persistent ones); running tasks finish. */
+  pause () {
+    if (!identity.isWorker) require('./master').withNative((m) => m.pause())
+  }
+
+  /** Starts tasks again after `pause()`. */
+  resume () {
+    if (!identity.isWorker) require('./master').withNative((m) => m.resume())
   }
 }
 

@@ -11,9 +11,10 @@ const { decode, encode, errorFrom } = require('./codec')
 const PendingCalls = require('./pending-calls')
 const { newId } = require('./ids')
 const { runInMeteor } = require('./meteor')
+const { taskJson } = require('./validate')
 const { names: errorNames } = require('./errors')
 
-const listeners = { done: null, error: null }
+const listeners = { done: null, error: null, retry: null }
 let broker = null
 let native = null
 let closing = null
@@ -105,7 +106,8 @@ function settle () {
 function onEvent (event) {
   switch (event.type) {
     case 'done':
-    case 'error': {
+    case 'error':
+    case 'retry': {
       const listener = listeners[event.type]
       if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event))
       break
@@ -142,10 +144,10 @@ function onEvent (event) {
  * enumerable properties, as upstream's. The task comes as EJSON text and is
  * read only when the listener (or a spread, or JSON.stringify) asks for it.
  */
-function taskEvent ({ value, task }) {
+function taskEvent ({ type, value, task, attempt, nextRunAt }) {
   let text = task
   let read
-  return {
+  const event = {
     value,
     get task () {
       if (text !== null) {
@@ -155,6 +157,11 @@ function taskEvent ({ value, task }) {
       return read
     }
   }
+  if (type === 'retry') {
+    event.attempt = attempt
+    event.nextRunAt = nextRunAt
+  }
+  return event
 }
 
 /** Watches a new worker's socket: each byte it sends means "read my frames". */
@@ -272,9 +279,9 @@ function flushQueuedAdds () {
 /** Queues an in-memory task; resolves with its id once the dispatcher has it. */
 function addInMemory (task) {
   if (failed !== null) return Promise.reject(failed)
-  if (task._id !== null) {
-    withNative((m) => m.addTask(task._id, task.taskType, task.priority, task.dueDate, task.data))
-    return Promise.resolve(task._id)
+  if (task._id !== null || task.policy !== undefined) {
+    // At once, so a duplicate _id rejects here (a series added again is a no-op).
+    return request('addTask', taskJson(task))
   }
   if (native === null) master()
   if (task.taskType !== lastType) {
@@ -304,18 +311,22 @@ function setBroker (fn) {
 /** Tells the dispatcher which listeners exist (events nobody hears are not built). */
 function setListener (type, callback) {
   listeners[type] = callback
-  withNative((m) => m.setListening(listeners.done !== null, listeners.error !== null))
+  withNative((m) => m.setListening(listeners.done !== null, listeners.error !== null, listeners.retry !== null))
 }
 
-/** Resolves once running tasks have finished and every worker has exited. */
-function close () {
+/**
+ * Resolves once every worker has exited: what has not started is handed
+ * back, running tasks finish (within `timeout` ms if given; then their
+ * workers are stopped and they are handed back too).
+ */
+function close (timeout) {
   if (native === null || failed !== null) return Promise.resolve()
   if (closing !== null) return closing.promise
   let resolve
   const promise = new Promise((r) => { resolve = r })
   closing = { promise, resolve }
   // It may close at once (nothing running), resolving before this returns.
-  withNative((m) => m.close())
+  withNative((m) => m.close(timeout))
   return promise
 }
 

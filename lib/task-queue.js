@@ -4,13 +4,13 @@
 // to the master over the worker's channel (workers hold no MongoDB client).
 
 const identity = require('./identity')
-const { newTask, fail } = require('./validate')
+const { newTask, taskJson, fail } = require('./validate')
 const { decode, encode, taskFromWire } = require('./codec')
 const { invalidArg } = require('./errors')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')
 
-const EVENT_TYPES = ['done', 'error']
+const EVENT_TYPES = ['done', 'error', 'retry']
 
 function masterSide () {
   return require('./master')
@@ -137,18 +137,44 @@ const TaskQueue = {
       } catch (error) {
         return failedCall(error, what, done, log)
       }
-      // The hot path: a plain promise (its rare failure is logged by the master).
-      return done === null ? added : callPromise(added, what, done, log)
+      // The hot path: a plain promise (its rare failure is logged by the
+      // master). An _id of its own can be a duplicate: a call promise.
+      const plain = done === null && task._id === null && task.policy === undefined
+      return plain ? added : callPromise(added, what, done, log)
     }
-    const json = `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
-      `"priority":${task.priority},"dueDate":${task.dueDate},"inMemory":${task.inMemory},"data":${task.data}}`
-    return callPromise(request('addTask', json), what, done, log)
+    return callPromise(request('addTask', taskJson(task)), what, done, log)
   },
 
-  /** One listener per type, `'done'` or `'error'`: `cb({ value, task })`. */
+  /**
+   * `addTasks(tasks, [callback])`: queues several tasks at once (the
+   * persistent ones in one insert); resolves with their `_id`s, in order.
+   * Every entry is checked first: a bad one throws a TypeError naming its
+   * index and field, and nothing is queued.
+   */
+  addTasks (tasks, callback) {
+    const what = 'TaskQueue.addTasks'
+    if (callback !== undefined && callback !== null && typeof callback !== 'function') {
+      throw fail(what, 'callback', callback, 'a function (error, ids) => ..., or nothing')
+    }
+    const done = callback || null
+    let json
+    try {
+      if (!Array.isArray(tasks)) throw fail(what, 'tasks', tasks, 'an array of tasks')
+      json = `[${tasks.map((args, i) => taskJson(newTask(args, what, (field) => `tasks[${i}].${field}`))).join(',')}]`
+    } catch (error) {
+      if (done === null) throw error
+      return failedCall(error, what, done, log)
+    }
+    return callPromise(request('addTasks', json), what, done, log)
+  },
+
+  /**
+   * One listener per type: `'done'` and `'error'` get `{ value, task }`,
+   * `'retry'` gets `{ value, task, attempt, nextRunAt }`.
+   */
   addEventListener (type, callback) {
     if (!EVENT_TYPES.includes(type)) {
-      throw fail('TaskQueue.addEventListener', 'eventType', type, '"done" or "error"')
+      throw fail('TaskQueue.addEventListener', 'eventType', type, '"done", "error" or "retry"')
     }
     if (typeof callback !== 'function') {
       throw fail('TaskQueue.addEventListener', 'callback', callback, 'a function')
@@ -158,7 +184,7 @@ const TaskQueue = {
 
   removeEventListener (type) {
     if (!EVENT_TYPES.includes(type)) {
-      throw fail('TaskQueue.removeEventListener', 'eventType', type, '"done" or "error"')
+      throw fail('TaskQueue.removeEventListener', 'eventType', type, '"done", "error" or "retry"')
     }
     if (!identity.isWorker) masterSide().setListener(type, null)
   },

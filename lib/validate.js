@@ -25,34 +25,34 @@ function fail (where, field, value, expected) {
  * Checks `addTask`'s argument and returns the task to queue, with `data`
  * already as JSON text.
  */
-function newTask (args) {
-  const where = 'TaskQueue.addTask'
+function newTask (args, where = 'TaskQueue.addTask', field = (name) => name) {
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-    throw fail(where, 'its argument', args, 'an object like { taskType, data }')
+    throw fail(where, field('its argument'), args, 'an object like { taskType, data }')
   }
-  const { taskType, data = {}, priority = 1, _id = null, dueDate, inMemory = false } = args
+  const { taskType, data = {}, priority = 1, _id = null, dueDate, inMemory = false, retry, timeout, repeat } = args
   if (typeof taskType !== 'string' || taskType.length === 0) {
-    throw fail(where, 'taskType', taskType, 'a non-empty string')
+    throw fail(where, field('taskType'), taskType, 'a non-empty string')
   }
   if (data === null || typeof data !== 'object' || data instanceof Date) {
-    throw fail(where, 'data', data, 'an object (it may be empty)')
+    throw fail(where, field('data'), data, 'an object (it may be empty)')
   }
   if (!Number.isSafeInteger(priority)) {
-    throw fail(where, 'priority', priority, 'an integer')
+    throw fail(where, field('priority'), priority, 'an integer')
   }
   if (_id !== null && (typeof _id !== 'string' || _id.length === 0)) {
-    throw fail(where, '_id', _id, 'a non-empty string or undefined')
+    throw fail(where, field('_id'), _id, 'a non-empty string or undefined')
   }
   const due = dueDate === undefined ? Date.now() : dueDate instanceof Date ? dueDate.getTime() : NaN
   if (Number.isNaN(due)) {
-    throw fail(where, 'dueDate', dueDate, 'a valid Date')
+    throw fail(where, field('dueDate'), dueDate, 'a valid Date')
   }
   if (typeof inMemory !== 'boolean') {
-    throw fail(where, 'inMemory', inMemory, 'a boolean')
+    throw fail(where, field('inMemory'), inMemory, 'a boolean')
   }
+  const policy = policyJson({ retry, timeout, repeat }, where, field)
   let encoded
   try {
-    encoded = encodeChecked(data, 'data')
+    encoded = encodeChecked(data, field('data'))
   } catch (error) {
     // What cannot be carried to a worker: a bad argument too.
     error.code = codes.INVALID_ARG
@@ -65,7 +65,60 @@ function newTask (args) {
     error.code = codes.INVALID_ARG
     throw error
   }
-  return { _id, taskType, priority, dueDate: due, data: encoded.json, inMemory }
+  return { _id, taskType, priority, dueDate: due, data: encoded.json, inMemory, policy }
+}
+
+/**
+ * `retry: { limit, delay = 1000, backoff = 'fixed' }` as JSON text, or
+ * undefined; `where` and `field` name it in errors.
+ */
+function retryJson (retry, where, field) {
+  if (retry === undefined || retry === null) return undefined
+  if (typeof retry !== 'object' || Array.isArray(retry)) {
+    throw fail(where, field('retry'), retry, 'an object { limit, delay, backoff }')
+  }
+  const { limit, delay = 1000, backoff = 'fixed' } = retry
+  if (!Number.isSafeInteger(limit) || limit < 0) throw fail(where, field('retry.limit'), limit, 'a whole number of retries (0 or more)')
+  if (!Number.isSafeInteger(delay) || delay < 0) throw fail(where, field('retry.delay'), delay, 'a whole number of ms (0 or more)')
+  if (backoff !== 'fixed' && backoff !== 'exponential') throw fail(where, field('retry.backoff'), backoff, '"fixed" or "exponential"')
+  return `{"limit":${limit},"delay":${delay},"backoff":"${backoff}"}`
+}
+
+/** A task's retry, timeout and repeat as the JSON object the core reads, or undefined. */
+function policyJson ({ retry, timeout, repeat }, where, field) {
+  const parts = []
+  const retryText = retryJson(retry, where, field)
+  if (retryText !== undefined) parts.push(`"retry":${retryText}`)
+  if (timeout !== undefined && timeout !== null) {
+    if (!Number.isSafeInteger(timeout) || timeout < 1) throw fail(where, field('timeout'), timeout, 'a positive whole number of ms')
+    parts.push(`"timeout":${timeout}`)
+  }
+  if (repeat !== undefined && repeat !== null) parts.push(`"repeat":${repeatJson(repeat, where, field)}`)
+  return parts.length === 0 ? undefined : `{${parts.join(',')}}`
+}
+
+/** `repeat: { every: ms }` or `{ cron, tz }`, checked by the core's own cron parser. */
+function repeatJson (repeat, where, field) {
+  if (typeof repeat !== 'object' || Array.isArray(repeat)) {
+    throw fail(where, field('repeat'), repeat, 'an object { every: ms } or { cron, tz }')
+  }
+  let json
+  if (repeat.every !== undefined) {
+    if (!Number.isSafeInteger(repeat.every) || repeat.every < 1) throw fail(where, field('repeat.every'), repeat.every, 'a positive whole number of ms')
+    json = `{"every":${repeat.every}}`
+  } else if (typeof repeat.cron === 'string') {
+    if (repeat.tz !== undefined && typeof repeat.tz !== 'string') throw fail(where, field('repeat.tz'), repeat.tz, 'an IANA time zone name, like "Europe/Paris"')
+    json = JSON.stringify(repeat.tz === undefined ? { cron: repeat.cron } : { cron: repeat.cron, tz: repeat.tz })
+  } else {
+    throw fail(where, field('repeat'), repeat, 'an object { every: ms } or { cron, tz }')
+  }
+  const problem = require('./binding').repeatProblem(json)
+  if (problem !== null && problem !== undefined) {
+    const error = new TypeError(`${where}: ${field(problem)}`)
+    error.code = codes.INVALID_ARG
+    throw error
+  }
+  return json
 }
 
 /** The CPUs this process may use (Node 18.14+ knows; before, every CPU). */
@@ -119,7 +172,9 @@ function clusterArgs (taskMap, options, warn) {
     workerStartTimeout = 60000,
     mongoUrl = process.env.MONGO_URL || null,
     collectionName = 'taskQueue',
-    lease = 30000
+    lease = 30000,
+    retry,
+    taskTimeout
   } = options
 
   // Options beyond upstream's: strict, nobody relies on leniency there.
@@ -133,6 +188,10 @@ function clusterArgs (taskMap, options, warn) {
   if (!Number.isInteger(lease) || lease < 100) throw fail(where, 'lease', lease, 'an integer number of ms, at least 100')
   if (!Number.isInteger(workerStartTimeout) || workerStartTimeout < 1) {
     throw fail(where, 'workerStartTimeout', workerStartTimeout, 'a positive integer (ms)')
+  }
+  const retryText = retryJson(retry, where, (name) => name)
+  if (taskTimeout !== undefined && taskTimeout !== null && (!Number.isSafeInteger(taskTimeout) || taskTimeout < 1 || taskTimeout > 0xffffffff)) {
+    throw fail(where, 'taskTimeout', taskTimeout, 'a positive whole number of ms')
   }
 
   // Upstream's options: never a throw for what upstream accepted.
@@ -204,7 +263,9 @@ function clusterArgs (taskMap, options, warn) {
     mongoUrl,
     mongoUrlFromEnv: options.mongoUrl === undefined,
     collectionName,
-    lease
+    lease,
+    retry: retryText,
+    taskTimeout: taskTimeout === null ? undefined : taskTimeout
   }
 }
 
@@ -221,4 +282,11 @@ function refreshRateArg (value, fallback, warn) {
   return fallback
 }
 
-module.exports = { newTask, clusterArgs, refreshRateArg, cpus, fail }
+/** A checked task as the JSON the core's `addTask` reads. */
+function taskJson (task) {
+  const policy = task.policy === undefined ? '' : `,${task.policy.slice(1, -1)}`
+  return `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
+    `"priority":${task.priority},"dueDate":${task.dueDate},"inMemory":${task.inMemory},"data":${task.data}${policy}}`
+}
+
+module.exports = { newTask, taskJson, clusterArgs, refreshRateArg, cpus, fail }

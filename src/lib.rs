@@ -16,6 +16,7 @@ mod channel;
 mod error;
 mod log;
 mod master;
+mod policy;
 mod queue;
 mod sys;
 mod task;
@@ -106,6 +107,17 @@ pub fn mongo_url_problem(url: String) -> Option<String> {
     queue::mongo::url_problem(&url)
 }
 
+/// Why a repetition (`{ every }` or `{ cron, tz }`, as JSON) cannot work,
+/// naming the field, or null: `addTask` checks it before anything is queued.
+#[napi]
+pub fn repeat_problem(repeat: String) -> Option<String> {
+    let spec: policy::RepeatSpec = match serde_json::from_str(&repeat) {
+        Ok(spec) => spec,
+        Err(_) => return Some("repeat must be { every: ms } or { cron, tz }".to_owned()),
+    };
+    policy::Repeat::parse(spec).err()
+}
+
 /// The master's options, already checked by the JS facade.
 #[napi(object)]
 pub struct MasterConfig {
@@ -129,16 +141,28 @@ pub struct MasterConfig {
     pub lease: u32,
     /// The taskMap's types: the only persistent tasks this master claims.
     pub task_types: Vec<String>,
+    /// The Cluster's `retry`, as JSON (`{ limit, delay, backoff }`).
+    pub retry: Option<String>,
+    /// The Cluster's `taskTimeout` in ms.
+    pub task_timeout: Option<u32>,
 }
 
-impl From<MasterConfig> for Config {
-    fn from(config: MasterConfig) -> Self {
+impl TryFrom<MasterConfig> for Config {
+    type Error = CodedError;
+
+    fn try_from(config: MasterConfig) -> std::result::Result<Self, CodedError> {
         let keep_alive = match config.keep_alive.as_str() {
             "always" => KeepAlive::Always,
             "for" => KeepAlive::For(Duration::from_millis(config.keep_alive_ms.into())),
             _ => KeepAlive::Never,
         };
-        Config {
+        let retry = config
+            .retry
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| CodedError::invalid(format!("new Cluster: retry: {e}")))?;
+        Ok(Config {
             max_workers: config.max_workers.max(1) as usize,
             refresh_rate: Duration::from_millis(config.refresh_rate.into()),
             keep_alive,
@@ -161,7 +185,11 @@ impl From<MasterConfig> for Config {
                 lease: Duration::from_millis(config.lease.into()),
                 task_types: config.task_types,
             }),
-        }
+            retry,
+            task_timeout: config
+                .task_timeout
+                .map(|ms| Duration::from_millis(ms.into())),
+        })
     }
 }
 
@@ -303,29 +331,10 @@ impl Master {
         self.command(Cmd::AddTasks(batch))
     }
 
-    /// An in-memory task with an explicit `_id`: a duplicate throws here.
-    #[napi]
-    pub fn add_task(
-        &mut self,
-        id: String,
-        task_type: String,
-        priority: i64,
-        due_date: f64,
-        data: String,
-    ) -> Result<(), JsCode> {
-        self.command(Cmd::AddTask(task::Task {
-            id,
-            task_type,
-            priority,
-            created_at: task::now_ms(),
-            due_date: due_date as i64,
-            data,
-        }))
-    }
-
     #[napi]
     pub fn configure(&mut self, config: MasterConfig) -> Result<(), JsCode> {
-        self.command(Cmd::Configure(Box::new(config.into())))
+        let config = Config::try_from(config).map_err(js_error)?;
+        self.command(Cmd::Configure(Box::new(config)))
     }
 
     /// Starts a `TaskQueue` call answered by a `reply` event with this `req`.
@@ -351,8 +360,8 @@ impl Master {
 
     /// Which listeners JS has, so events nobody hears are not built.
     #[napi]
-    pub fn set_listening(&mut self, done: bool, error: bool) -> Result<(), JsCode> {
-        self.command(Cmd::Listening { done, error })
+    pub fn set_listening(&mut self, done: bool, error: bool, retry: bool) -> Result<(), JsCode> {
+        self.command(Cmd::Listening { done, error, retry })
     }
 
     /// The master's `respond(msg)` to a worker's IPC message.
@@ -406,10 +415,25 @@ impl Master {
         Ok(self.query(Query::Stats)?.unwrap_or_else(|| "{}".into()))
     }
 
-    /// Finishes running tasks, stops the workers; a `closed` event follows.
+    /// Stops dispatching, hands back what has not started, lets running
+    /// tasks finish (within `timeout_ms` if given, then stops their workers
+    /// and hands those back too); a `closed` event follows.
     #[napi]
-    pub fn close(&mut self) -> Result<(), JsCode> {
-        self.command(Cmd::Close)
+    pub fn close(&mut self, timeout_ms: Option<u32>) -> Result<(), JsCode> {
+        self.command(Cmd::Close {
+            timeout: timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+        })
+    }
+
+    /// Stops starting tasks (running ones finish) until `resume`.
+    #[napi]
+    pub fn pause(&mut self) -> Result<(), JsCode> {
+        self.command(Cmd::Pause)
+    }
+
+    #[napi]
+    pub fn resume(&mut self) -> Result<(), JsCode> {
+        self.command(Cmd::Resume)
     }
 }
 

@@ -6,6 +6,7 @@
 //! `dueDate` included), so a task crosses master, worker and JS without
 //! being parsed or re-encoded on the hot path.
 
+use crate::policy::Policy;
 use rand::Rng;
 use serde_json::value::RawValue;
 use std::cmp::Ordering;
@@ -34,7 +35,7 @@ pub(crate) fn new_id() -> String {
     id
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Task {
     pub(crate) id: String,
     pub(crate) task_type: String,
@@ -46,6 +47,10 @@ pub(crate) struct Task {
     /// EJSON text of an object, as the facade's encoder wrote it (or as
     /// MongoDB's document converts to); carried as is, never re-parsed.
     pub(crate) data: String,
+    /// Retries, timeout, repetition; `None` for a plain task.
+    pub(crate) policy: Option<Box<Policy>>,
+    /// Attempts that failed before the one to run next (retries so far).
+    pub(crate) failures: u32,
 }
 
 impl Task {
@@ -74,7 +79,8 @@ impl Task {
 
 impl Task {
     /// The facade's batch of in-memory adds: JSON
-    /// `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
+    /// `[[id, taskType, priority, dueDate, createdAt, data], ...]` (plain
+    /// tasks only: one with a policy or its own `_id` is a `TaskQueue` call).
     pub(crate) fn parse_batch(json: &str) -> Result<Vec<Task>, String> {
         type Row<'a> = (String, String, i64, f64, f64, &'a RawValue);
         let rows: Vec<Row> =
@@ -89,6 +95,7 @@ impl Task {
                     created_at: created_at as i64,
                     due_date: due_date as i64,
                     data: data.get().to_owned(),
+                    ..Task::default()
                 },
             )
             .collect())
@@ -144,10 +151,34 @@ impl PartialOrd for RunOrder {
 
 /// Milliseconds since the Unix epoch, the unit of `createdAt` and `dueDate`.
 pub(crate) fn now_ms() -> i64 {
+    #[cfg(test)]
+    {
+        test_clock::now_ms()
+    }
+    #[cfg(not(test))]
+    wall_ms()
+}
+
+fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// In unit tests, wall-clock time follows tokio's clock (which tests pause
+/// and advance), so due dates and timers agree.
+#[cfg(test)]
+mod test_clock {
+    use tokio::time::Instant;
+
+    thread_local! {
+        static BASE: (Instant, i64) = (Instant::now(), super::wall_ms());
+    }
+
+    pub(super) fn now_ms() -> i64 {
+        BASE.with(|(at, ms)| ms + Instant::now().duration_since(*at).as_millis() as i64)
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +231,7 @@ mod tests {
             created_at: 1,
             due_date: 2,
             data: r#"{"a":[1,{"$date":5}]}"#.into(),
+            ..Task::default()
         };
         assert_eq!(
             task.to_json(true),

@@ -3,8 +3,8 @@
 
 use super::persistent::Settings;
 use crate::log::Level;
+use crate::policy::Retry;
 use crate::sys::SpawnSpec;
-use crate::task::Task;
 use serde_json::value::RawValue;
 use std::time::Duration;
 
@@ -29,6 +29,10 @@ pub(crate) struct Config {
     pub(crate) logs: Level,
     /// Where persistent tasks live (`None` until a Cluster configures it).
     pub(crate) persistent: Option<Settings>,
+    /// Retries of tasks that ask for none (the Cluster's `retry`).
+    pub(crate) retry: Option<Retry>,
+    /// Time limit of runs of tasks that set none (`taskTimeout`).
+    pub(crate) task_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -42,6 +46,8 @@ impl Default for Config {
             spawn: SpawnSpec::default(),
             logs: Level::All,
             persistent: None,
+            retry: None,
+            task_timeout: None,
         }
     }
 }
@@ -51,8 +57,6 @@ pub(crate) enum Cmd {
     /// In-memory tasks the facade buffered, as JSON
     /// `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
     AddTasks(String),
-    /// An in-memory task with an explicit `_id` (a duplicate fails the call).
-    AddTask(Task),
     Configure(Box<Config>),
     Initialize,
     SetRefreshRate(Duration),
@@ -72,13 +76,21 @@ pub(crate) enum Cmd {
     Listening {
         done: bool,
         error: bool,
+        retry: bool,
     },
     /// JS finished writing what a worker's socket could not take at once.
     Unblocked {
         worker: u32,
     },
-    /// Finish the runs in flight, stop every worker, then emit `closed`.
-    Close,
+    /// Stop starting tasks (running ones finish), until `Resume`.
+    Pause,
+    Resume,
+    /// Stop dispatching, hand back what has not started, let running
+    /// tasks finish (within `timeout`, then stop their workers and hand
+    /// those back too), stop every worker, then emit `closed`.
+    Close {
+        timeout: Option<Duration>,
+    },
 }
 
 /// A call from JS that reads the dispatcher's state, answered at once.

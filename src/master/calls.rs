@@ -6,6 +6,7 @@
 mod meteor;
 
 use crate::error::{Code, CodedError};
+use crate::policy::{PolicySpec, RepeatSpec, Retry};
 use crate::queue::ejson;
 use crate::queue::mongo::Store;
 use crate::task::{new_id, now_ms, Task};
@@ -34,23 +35,59 @@ pub(crate) struct NewTask {
     #[serde(rename = "inMemory", default)]
     pub(crate) in_memory: bool,
     data: Box<RawValue>,
+    #[serde(default)]
+    retry: Option<Retry>,
+    #[serde(default)]
+    timeout: Option<u64>,
+    #[serde(default)]
+    repeat: Option<RepeatSpec>,
 }
 
 impl NewTask {
-    pub(crate) fn parse(args: &RawValue) -> Result<NewTask, CodedError> {
-        serde_json::from_str(args.get())
-            .map_err(|e| CodedError::new(Code::InvalidArg, format!("bad addTask arguments: {e}")))
+    /// The tasks of an `addTask` call (one) or an `addTasks` call (an
+    /// array), each with whether it goes to the in-memory queue.
+    pub(crate) fn parse_call(args: &RawValue, many: bool) -> Result<Vec<(bool, Task)>, CodedError> {
+        let bad = |e: serde_json::Error| CodedError::invalid(format!("bad arguments: {e}"));
+        let tasks: Vec<NewTask> = if many {
+            serde_json::from_str(args.get()).map_err(bad)?
+        } else {
+            vec![serde_json::from_str(args.get()).map_err(bad)?]
+        };
+        tasks
+            .into_iter()
+            .enumerate()
+            .map(|(index, t)| {
+                let in_memory = t.in_memory;
+                let task = t.into_task().map_err(|e| {
+                    if many {
+                        CodedError::new(e.code, format!("tasks[{index}]: {}", e.message))
+                    } else {
+                        e
+                    }
+                })?;
+                Ok((in_memory, task))
+            })
+            .collect()
     }
 
-    pub(crate) fn into_task(self) -> Task {
-        Task {
+    pub(crate) fn into_task(self) -> Result<Task, CodedError> {
+        let policy = PolicySpec {
+            retry: self.retry,
+            timeout: self.timeout,
+            repeat: self.repeat,
+        }
+        .into_policy()
+        .map_err(CodedError::invalid)?;
+        Ok(Task {
             id: self.id.unwrap_or_else(new_id),
             task_type: self.task_type,
             priority: self.priority,
             created_at: now_ms(),
             due_date: self.due_date,
             data: self.data.get().to_owned(),
-        }
+            policy,
+            failures: 0,
+        })
     }
 }
 

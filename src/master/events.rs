@@ -19,6 +19,14 @@ pub(crate) enum JsEvent<'a> {
     },
     /// A task failed for good.
     Error { task: &'a str, value: &'a RawValue },
+    /// An attempt failed and the task will run again at `next_run_at`.
+    #[serde(rename_all = "camelCase")]
+    Retry {
+        task: &'a str,
+        value: &'a RawValue,
+        attempt: u32,
+        next_run_at: Date,
+    },
     /// A task's IPC message, for the `messageBroker`.
     Ipc {
         worker: u32,
@@ -43,6 +51,18 @@ pub(crate) enum JsEvent<'a> {
     Closed,
     /// The dispatcher failed and stopped; every pending call must fail.
     Fatal { message: &'a str },
+}
+
+/// A date as EJSON writes it: `{"$date": ms}`.
+pub(crate) struct Date(pub(crate) i64);
+
+impl Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("$date", &self.0)?;
+        map.end()
+    }
 }
 
 /// Serialized events waiting for JS.

@@ -121,6 +121,26 @@ impl MemoryQueue {
         true
     }
 
+    /// Puts a running task back, to run at `due` after `failures` failed
+    /// attempts (a retry, or the next run of a series); `false` if it is gone.
+    pub(crate) fn requeue_at(&mut self, id: &str, due: i64, failures: u32) -> bool {
+        let Some(&seq) = self.by_id.get(id) else {
+            return false;
+        };
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return false;
+        };
+        if entry.state != State::Running {
+            return false;
+        }
+        entry.task.due_date = due;
+        entry.task.failures = failures;
+        entry.state = State::Scheduled;
+        self.scheduled.push(Reverse((due, seq)));
+        self.scheduled_count += 1;
+        true
+    }
+
     /// Removes a finished task and returns it, if it is still queued.
     pub(crate) fn complete(&mut self, id: &str) -> Option<Task> {
         let seq = *self.by_id.get(id)?;
@@ -209,6 +229,7 @@ mod tests {
             created_at,
             due_date,
             data: "{}".into(),
+            ..Task::default()
         }
     }
 

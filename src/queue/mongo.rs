@@ -12,6 +12,7 @@ mod task_doc;
 
 use super::ejson::{self, DecodeError};
 use crate::error::{Code, CodedError};
+use crate::policy::Policy;
 use crate::task::{RunOrder, Task, ORDER_FIELDS};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
@@ -267,7 +268,7 @@ impl Store {
             match ejson::doc_from_json(&task.data, "data") {
                 Ok(data) => {
                     positions.push(i);
-                    documents.push(doc! {
+                    let mut document = doc! {
                         "_id": &task.id,
                         "taskType": &task.task_type,
                         "priority": task.priority,
@@ -275,10 +276,14 @@ impl Store {
                         "createdAt": ejson::date(task.created_at),
                         "onGoing": false,
                         "dueDate": ejson::date(task.due_date),
-                    });
+                    };
+                    if let Some(policy) = &task.policy {
+                        document.extend(policy_fields(policy));
+                    }
+                    documents.push(document);
                     outcomes.push(Ok(()));
                 }
-                Err(e) => outcomes.push(Err(StoreError::Config(format!(
+                Err(e) => outcomes.push(Err(StoreError::Invalid(format!(
                     "data cannot be stored in MongoDB: {e}"
                 )))),
             }
@@ -451,6 +456,36 @@ impl Store {
                     "$set": { "onGoing": false, "failed": true, "lastError": error, "failedAt": ejson::date(self.server_now()) },
                     "$unset": { "lease": "" },
                 },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Hands a task back to run again at `due`: a retry (its attempts
+    /// stay counted) or the next run of a series (`fresh`: attempts back to
+    /// 0). `error` is the last attempt's, if it failed. Under its claim:
+    /// a task removed meanwhile (a series ended) stays removed.
+    pub async fn retry_at(
+        &self,
+        id: Bson,
+        token: &str,
+        due: i64,
+        error: Option<Document>,
+        fresh: bool,
+    ) -> Result<()> {
+        let mut set = doc! { "onGoing": false, "dueDate": ejson::date(due) };
+        let mut unset = doc! { "lease": "" };
+        match error {
+            Some(error) => drop(set.insert("lastError", error)),
+            None => drop(unset.insert("lastError", "")),
+        }
+        if fresh {
+            set.insert("attempts", 0);
+        }
+        self.coll
+            .update_one(
+                doc! { "_id": id, "lease.token": token },
+                doc! { "$set": set, "$unset": unset },
             )
             .await?;
         Ok(())
@@ -645,6 +680,27 @@ impl Store {
             }
         }
     }
+}
+
+/// A task's `retry`, `timeout` and `repeat`, as stored (fields added to
+/// upstream's shape only for tasks that ask for them).
+fn policy_fields(policy: &Policy) -> Document {
+    let mut fields = Document::new();
+    // Serializing our own plain types to BSON cannot fail.
+    if let Some(retry) = &policy.retry {
+        if let Ok(retry) = mongodb::bson::to_bson(retry) {
+            fields.insert("retry", retry);
+        }
+    }
+    if let Some(timeout) = policy.timeout {
+        fields.insert("timeout", timeout.as_millis() as i64);
+    }
+    if let Some(repeat) = &policy.repeat {
+        if let Ok(repeat) = mongodb::bson::to_bson(repeat.spec()) {
+            fields.insert("repeat", repeat);
+        }
+    }
+    fields
 }
 
 /// Matches each `_id` only under its own claim token. (`_id $in` and

@@ -15,6 +15,7 @@ fn task(id: &str) -> Task {
         created_at: 0,
         due_date: 0,
         data: "{}".to_owned(),
+        ..Task::default()
     }
 }
 

@@ -25,12 +25,16 @@ impl Exit {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
+    /// Asks the process to end (a Node process ends at once, unless the
+    /// app handles SIGTERM).
+    Term,
     Kill,
 }
 
 /// Sends `signal` to `pid`, a child that has not been reaped.
 pub(crate) fn signal(pid: u32, signal: Signal) {
     let sig = match signal {
+        Signal::Term => libc::SIGTERM,
         Signal::Kill => libc::SIGKILL,
     };
     // SAFETY: kill(2) on a child of ours that is not reaped yet (callers

@@ -5,6 +5,7 @@ use super::*;
 use crate::channel::ToWorker;
 use crate::master::calls::{self, NewTask};
 use crate::master::events::json_array;
+use crate::master::persistent::{is_series, Insert};
 use serde_json::value::RawValue;
 
 pub(super) use crate::master::calls::Origin;
@@ -43,6 +44,7 @@ impl Dispatcher {
                         "available": self.queue.available_count(now),
                     },
                     "persistent": self.persistent.stats(),
+                    "paused": self.paused,
                     "counters": &self.counters,
                 });
                 Some(stats.to_string())
@@ -53,26 +55,79 @@ impl Dispatcher {
     /// A `TaskQueue` call from JS or a worker; answered now, or when its
     /// database job ends.
     pub(super) fn request(&mut self, origin: Origin, req: u64, op: &str, args: Box<RawValue>) {
-        if op == "addTask" {
-            let task = match NewTask::parse(&args) {
-                Ok(task) => task,
-                Err(e) => return self.reply(origin, req, Err(e)),
-            };
-            if task.in_memory {
-                let task = task.into_task();
-                let id = calls::json_string(&task.id);
-                let result = self.add(task).map(|()| id);
-                return self.reply(origin, req, result);
+        match op {
+            "addTask" | "addTasks" => {
+                let many = op == "addTasks";
+                match NewTask::parse_call(&args, many) {
+                    Ok(tasks) => self.add_new(origin, req, tasks, many),
+                    Err(e) => self.reply(origin, req, Err(e.in_call(op))),
+                }
             }
-            self.persistent.insert(origin, req, task.into_task());
-        } else if calls::is_collection_call(op) {
-            if let Err(e) = self.persistent.call(origin, req, op, args) {
-                self.reply(origin, req, Err(e.in_call(op)));
+            op if calls::is_collection_call(op) => {
+                if let Err(e) = self.persistent.call(origin, req, op, args) {
+                    self.reply(origin, req, Err(e.in_call(op)));
+                }
             }
-        } else {
-            let e = CodedError::new(Code::InvalidArg, format!("unknown TaskQueue call {op:?}"));
-            self.reply(origin, req, Err(e));
+            other => {
+                let e = CodedError::invalid(format!("unknown TaskQueue call {other:?}"));
+                self.reply(origin, req, Err(e));
+            }
         }
+    }
+
+    /// Adds a call's tasks: in-memory ones at once (all or none: a
+    /// duplicate `_id` fails the call before any is queued), persistent
+    /// ones in the next insert; answered when all are in.
+    fn add_new(&mut self, origin: Origin, req: u64, tasks: Vec<(bool, Task)>, many: bool) {
+        let op = if many { "addTasks" } else { "addTask" };
+        let mut seen = std::collections::HashSet::new();
+        for (index, (in_memory, task)) in tasks.iter().enumerate() {
+            let taken = self.queue.get(&task.id).is_some() && !is_series(task);
+            if *in_memory && (taken || !seen.insert(task.id.as_str())) {
+                let at = if many {
+                    format!("tasks[{index}]: ")
+                } else {
+                    String::new()
+                };
+                let e = CodedError::new(
+                    Code::DuplicateId,
+                    format!(
+                        "TaskQueue.{op}: {at}an in-memory task with _id {:?} already exists",
+                        task.id
+                    ),
+                );
+                return self.reply(origin, req, Err(e));
+            }
+        }
+        let ids: Vec<String> = tasks.iter().map(|(_, t)| t.id.clone()).collect();
+        let mut persistent = Vec::new();
+        for (index, (in_memory, task)) in tasks.into_iter().enumerate() {
+            if !in_memory {
+                persistent.push((index, task));
+            } else if self.queue.get(&task.id).is_none() {
+                // A series already queued under this _id stays as it is.
+                let _ = self.add(task);
+            }
+        }
+        if persistent.is_empty() {
+            let answer = if many {
+                json_array(
+                    &ids.iter()
+                        .map(|id| calls::json_string(id))
+                        .collect::<Vec<_>>(),
+                )
+            } else {
+                calls::json_string(&ids[0])
+            };
+            return self.reply(origin, req, Ok(answer));
+        }
+        self.persistent.insert(Insert {
+            origin,
+            req,
+            many,
+            ids,
+            tasks: persistent,
+        });
     }
 
     pub(super) fn reply(&mut self, origin: Origin, req: u64, result: Result<String, CodedError>) {

@@ -17,6 +17,7 @@
 //! - `answers`: queries and `TaskQueue` calls.
 
 mod answers;
+mod limits;
 mod outcomes;
 mod prefetch;
 mod scaling;
@@ -66,6 +67,8 @@ enum Phase {
 struct Counters {
     done: u64,
     failed: u64,
+    /// Failed attempts retried.
+    retried: u64,
     workers_started: u64,
     workers_exited: u64,
     /// ms from spawn to ready of the most recent worker.
@@ -77,6 +80,7 @@ struct Counters {
 struct Listening {
     done: bool,
     error: bool,
+    retry: bool,
 }
 
 pub(crate) struct Dispatcher {
@@ -102,6 +106,10 @@ pub(crate) struct Dispatcher {
     listening: Listening,
     /// When `pump` next needs to run, if nothing else happens first.
     wake_at: Option<Instant>,
+    /// `pause()`: nothing starts until `resume()`.
+    paused: bool,
+    /// `close({ timeout })`: when running tasks are stopped and handed back.
+    close_deadline: Option<Instant>,
 }
 
 impl Dispatcher {
@@ -128,8 +136,11 @@ impl Dispatcher {
             listening: Listening {
                 done: true,
                 error: true,
+                retry: true,
             },
             wake_at: None,
+            paused: false,
+            close_deadline: None,
         }
     }
 
@@ -137,7 +148,6 @@ impl Dispatcher {
     pub(crate) fn command(&mut self, cmd: Cmd) -> Result<(), CodedError> {
         self.check_alive()?;
         let result = match cmd {
-            Cmd::AddTask(task) => self.add(task),
             Cmd::AddTasks(batch) => {
                 let tasks =
                     Task::parse_batch(&batch).map_err(|e| CodedError::new(Code::InvalidArg, e))?;
@@ -173,16 +183,32 @@ impl Dispatcher {
                 self.ipc_reply(worker, run, msg);
                 Ok(())
             }
-            Cmd::Listening { done, error } => {
-                self.listening = Listening { done, error };
+            Cmd::Listening { done, error, retry } => {
+                self.listening = Listening { done, error, retry };
                 Ok(())
             }
             Cmd::Unblocked { worker } => {
                 self.unblocked(worker);
                 Ok(())
             }
-            Cmd::Close => {
-                self.phase = Phase::Closing;
+            Cmd::Pause => {
+                if !self.paused {
+                    self.paused = true;
+                    // What waits in the workers has not started: it comes back.
+                    self.rebalance = true;
+                }
+                Ok(())
+            }
+            Cmd::Resume => {
+                self.paused = false;
+                Ok(())
+            }
+            Cmd::Close { timeout } => {
+                if self.phase != Phase::Closing {
+                    self.phase = Phase::Closing;
+                    self.close_deadline = timeout.map(|t| Instant::now() + t);
+                    self.rebalance = true;
+                }
                 Ok(())
             }
         };
@@ -275,7 +301,12 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Queues an in-memory task; adding a series (repeat) whose `_id` is
+    /// queued already does nothing.
     fn add(&mut self, task: Task) -> Result<(), CodedError> {
+        if self.queue.get(&task.id).is_some() && crate::master::persistent::is_series(&task) {
+            return Ok(());
+        }
         let id = task.id.clone();
         self.queue.push(task, now_ms()).map_err(|_| {
             CodedError::new(
@@ -290,11 +321,6 @@ impl Dispatcher {
             StoreEvent::Panicked(why) => {
                 return self.fail(&format!("a database job panicked: {why}"))
             }
-            StoreEvent::Inserted(answers) => {
-                for (origin, req, answer) in answers.iter().cloned() {
-                    self.reply(origin, req, answer);
-                }
-            }
             StoreEvent::Answered {
                 origin,
                 req,
@@ -303,15 +329,18 @@ impl Dispatcher {
             _ => {}
         }
         let workers_idle = self.workers.values().any(Worker::is_idle);
-        let undecodable = self.persistent.handle(
+        let handled = self.persistent.handle(
             event,
             &self.logger,
             &mut self.events,
             self.config.refresh_rate,
             workers_idle,
         );
+        for (origin, req, answer) in handled.answers {
+            self.reply(origin, req, answer);
+        }
         // Already failed in MongoDB: each ends with its error event now.
-        for document in undecodable {
+        for document in handled.undecodable {
             self.counters.failed += 1;
             let error = document.error();
             self.logger.error(&error.message);
@@ -349,10 +378,13 @@ impl Dispatcher {
         let mut wake_at: Option<Instant> = None;
         let mut wake = |at: Instant| wake_at = Some(wake_at.map_or(at, |w: Instant| w.min(at)));
 
-        let dispatching = self.phase == Phase::Dispatching;
+        let dispatching = self.phase == Phase::Dispatching && !self.paused;
         let now_ms = now_ms();
         if dispatching {
             self.prefetch_round(now_ms);
+        } else if std::mem::take(&mut self.rebalance) {
+            // Paused or closing: runs sent ahead have not started; back.
+            self.recall_all();
         }
         let in_memory = if dispatching {
             self.queue.available_count(now_ms)
@@ -378,7 +410,8 @@ impl Dispatcher {
         } else {
             0
         };
-        if let Some(at) = self.persistent.pump(want, dispatching) {
+        let connected = matches!(self.phase, Phase::Dispatching | Phase::Closing);
+        if let Some(at) = self.persistent.pump(want, dispatching, connected) {
             wake(at);
         }
         if self.phase == Phase::Closing {
@@ -395,6 +428,7 @@ impl Dispatcher {
         }
         self.scale_down(waiting, now, &mut wake);
         self.stop_timeouts(now, &mut wake);
+        self.run_deadlines(now, &mut wake);
         wake_at
     }
 

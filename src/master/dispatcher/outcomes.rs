@@ -1,30 +1,74 @@
-//! A run's end: done or failed (its event, its log line, its write to
-//! MongoDB), or taken back unstarted to its old place in its queue.
+//! A run's end: done, failed for good, failed with a retry to come, or
+//! (for a series) rescheduled; its event, its log line, its write to
+//! MongoDB. Or taken back unstarted to its old place in its queue.
 
 use super::*;
 use crate::master::calls;
 use crate::master::events;
-use crate::master::persistent::Completion;
+use crate::master::persistent::{Completion, Write};
+use crate::policy::{Policy, Retry};
 use crate::queue::mongo::Claimed;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// One attempt at a task, from dispatch to its outcome.
-pub(crate) struct Run {
-    pub(super) worker: u32,
-    pub(super) task_id: String,
+/// What a run needs of its task.
+pub(crate) struct RunTask {
+    pub(super) id: String,
     pub(super) task_type: String,
-    /// The task as sent to the worker (EJSON); its `done`/`error` event carries it.
-    pub(super) task: String,
-    /// When it started; `None` while it waits behind another run.
-    pub(super) started: Option<Instant>,
+    /// The task as sent to the worker (EJSON); its events carry it.
+    pub(super) json: String,
+    pub(super) due_date: i64,
+    /// Attempts that failed before this one.
+    pub(super) failures: u32,
+    pub(super) policy: Option<Box<Policy>>,
     /// A persistent task's claim; `None` for an in-memory task (which stays
     /// in the in-memory queue while it runs).
     pub(super) claimed: Option<Claimed>,
 }
 
+/// One attempt at a task, from dispatch to its outcome.
+pub(crate) struct Run {
+    pub(super) worker: u32,
+    pub(super) task: RunTask,
+    /// When it started; `None` while it waits behind another run.
+    pub(super) started: Option<Instant>,
+    /// When its time limit is up, if it has one.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Run {
+    /// The run starts now (it was sent to an idle worker, or the run before
+    /// it ended): its duration and its time limit count from here.
+    pub(super) fn start(
+        &mut self,
+        now: Instant,
+        default_timeout: Option<Duration>,
+        logger: &Logger,
+    ) {
+        self.started = Some(now);
+        let timeout = self
+            .task
+            .policy
+            .as_ref()
+            .and_then(|p| p.timeout)
+            .or(default_timeout);
+        self.deadline = timeout.map(|t| now + t);
+        logger.task(&self.task.task_type, &self.task.id, format_args!("started"));
+    }
+}
+
 /// A run's outcome: its value (absent for `undefined`), or its error.
 pub(super) type Outcome<'a> = Result<Option<&'a RawValue>, &'a RawValue>;
+
+/// What becomes of a task after a run.
+enum Next {
+    /// Its retry, at this time (ms).
+    Retry(i64, Retry),
+    /// The next run of its series, at this time.
+    Repeat(i64),
+    /// Nothing: it is done, or failed for good.
+    End,
+}
 
 impl Dispatcher {
     /// Records the outcome of a run and emits its event (a persistent one
@@ -36,48 +80,68 @@ impl Dispatcher {
         let now = Instant::now();
         self.last_work_at = now;
         let took = r.started.map_or(0, |at| now.duration_since(at).as_millis());
-        match outcome {
-            Ok(_) => {
-                self.counters.done += 1;
-                self.logger
-                    .task(&r.task_type, &r.task_id, format_args!("done in {took} ms"));
+        let task = r.task;
+        let now_ms = now_ms();
+        let attempt = task.failures + 1;
+        let policy = task.policy.as_deref();
+        let retry = policy.and_then(|p| p.retry).or(self.config.retry);
+        let then = match (outcome, retry) {
+            (Err(_), Some(retry)) if retry.allows_after(attempt) => {
+                Next::Retry(now_ms + retry.delay_after(attempt) as i64, retry)
             }
-            Err(error) => {
-                self.counters.failed += 1;
-                self.logger.error(&format!(
-                    "task {}:{} failed after {took} ms: {}",
-                    r.task_type,
-                    r.task_id,
-                    error_message(error)
-                ));
+            _ => match policy.and_then(|p| p.repeat.as_ref()) {
+                Some(repeat) => repeat
+                    .next(task.due_date, now_ms)
+                    .map_or(Next::End, Next::Repeat),
+                None => Next::End,
+            },
+        };
+        self.log_outcome(&task, outcome, took, &then);
+        // Sent ahead, the next run on that worker starts now.
+        if let Some(next) = next {
+            let timeout = self.config.task_timeout;
+            if let Some(n) = self.runs.get_mut(&next) {
+                n.start(now, timeout, &self.logger);
             }
         }
-        // Sent ahead, the next run on that worker starts (and says so) now.
-        if let Some(next) = next.and_then(|run| self.runs.get(&run)) {
-            self.logger
-                .task(&next.task_type, &next.task_id, format_args!("started"));
-        }
-        let event = match outcome {
-            Ok(value) if self.listening.done => Some(JsEvent::Done {
-                task: &r.task,
+        let event = match (&then, outcome) {
+            (Next::Retry(at, _), Err(value)) if self.listening.retry => Some(JsEvent::Retry {
+                task: &task.json,
+                value,
+                attempt,
+                next_run_at: events::Date(*at),
+            }),
+            (Next::Retry(..), _) => None,
+            (_, Ok(value)) if self.listening.done => Some(JsEvent::Done {
+                task: &task.json,
                 value,
             }),
-            Err(value) if self.listening.error => Some(JsEvent::Error {
-                task: &r.task,
+            (_, Err(value)) if self.listening.error => Some(JsEvent::Error {
+                task: &task.json,
                 value,
             }),
             _ => None,
         };
-        match r.claimed {
+        let last_error = outcome.err().map(|e| calls::last_error(Some(e)));
+        match task.claimed {
             // The event waits until MongoDB reflects the outcome.
             Some(claimed) => self.persistent.complete(Completion {
                 id: claimed.id,
                 token: claimed.token,
                 event: event.as_ref().map(events::serialize),
-                error: outcome.err().map(|e| calls::last_error(Some(e))),
+                write: match (then, last_error) {
+                    (Next::Retry(at, _), Some(error)) => Write::Retry { due: at, error },
+                    (Next::Repeat(at), error) => Write::Reschedule { due: at, error },
+                    (_, Some(error)) => Write::Fail(error),
+                    (_, None) => Write::Delete,
+                },
             }),
             None => {
-                self.queue.complete(&r.task_id);
+                match then {
+                    Next::Retry(at, _) => drop(self.queue.requeue_at(&task.id, at, attempt)),
+                    Next::Repeat(at) => drop(self.queue.requeue_at(&task.id, at, 0)),
+                    Next::End => drop(self.queue.complete(&task.id)),
+                }
                 if let Some(event) = event {
                     self.events.push(&event);
                 }
@@ -85,34 +149,63 @@ impl Dispatcher {
         }
     }
 
-    /// Forgets `run` and takes it off its worker. When it was the one running,
-    /// the next one in that worker's FIFO starts now: its duration counts
-    /// from here, not from when it was sent ahead; that next run is returned.
+    fn log_outcome(&mut self, task: &RunTask, outcome: Outcome, took: u128, then: &Next) {
+        match outcome {
+            Ok(_) => {
+                self.counters.done += 1;
+                self.logger
+                    .task(&task.task_type, &task.id, format_args!("done in {took} ms"));
+            }
+            Err(error) => {
+                let what = match then {
+                    Next::Retry(at, retry) => {
+                        self.counters.retried += 1;
+                        format!(
+                            "failed (attempt {} of {}, retried at {})",
+                            task.failures + 1,
+                            retry.limit + 1,
+                            crate::log::iso8601(*at)
+                        )
+                    }
+                    _ => {
+                        self.counters.failed += 1;
+                        "failed".to_owned()
+                    }
+                };
+                self.logger.error(&format!(
+                    "task {}:{} {what} after {took} ms: {}",
+                    task.task_type,
+                    task.id,
+                    error_message(error)
+                ));
+            }
+        }
+    }
+
+    /// Forgets `run` and takes it off its worker. When it was the one
+    /// running, the next one in that worker's FIFO starts now (the caller
+    /// starts it); that next run is returned.
     pub(super) fn unassign(&mut self, run: u64) -> Option<(Run, Option<u64>)> {
         let r = self.runs.remove(&run)?;
         let Some(w) = self.workers.get_mut(&r.worker) else {
             return Some((r, None));
         };
-        let now = Instant::now();
         let was_running = w.sent.front().is_some_and(|s| s.run == run);
         if was_running {
             w.sent.pop_front();
         } else {
             w.sent.retain(|s| s.run != run);
         }
-        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.len());
-        let mut started = None;
-        match w.sent.front() {
-            None => w.idle_since = now,
-            Some(next) if was_running => {
-                if let Some(next_run) = self.runs.get_mut(&next.run) {
-                    next_run.started = Some(now);
-                    started = Some(next.run);
-                }
+        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.json.len());
+        let next = match w.sent.front() {
+            None => {
+                w.idle_since = Instant::now();
+                None
             }
-            Some(_) => {}
-        }
-        Some((r, started))
+            Some(next) if was_running => Some(next.run),
+            Some(_) => None,
+        };
+        Some((r, next))
     }
 
     /// Puts a run its worker never started back in its queue, at its old place.
@@ -121,10 +214,10 @@ impl Dispatcher {
         let Some((r, _)) = self.unassign(run) else {
             return;
         };
-        match r.claimed {
+        match r.task.claimed {
             Some(claimed) => self.persistent.put_back(claimed),
             // `false` means it was removed meanwhile: nothing to put back.
-            None => drop(self.queue.requeue(&r.task_id)),
+            None => drop(self.queue.requeue(&r.task.id)),
         }
     }
 }

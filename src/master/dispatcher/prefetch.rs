@@ -5,7 +5,7 @@
 //! started), and runs waiting behind a long task are recalled when another
 //! worker is idle, or when a new one is ready.
 
-use super::outcomes::Run;
+use super::outcomes::{Run, RunTask};
 use super::*;
 use crate::channel::ToWorker;
 use crate::queue::mongo::Claimed;
@@ -44,22 +44,23 @@ pub(super) struct Sent {
 
 /// A task ready to hand to a worker, from either queue.
 struct Next {
-    /// The task as the worker and the events see it (EJSON).
-    json: String,
-    task_id: String,
-    task_type: String,
+    task: RunTask,
     rank: Rank,
-    claimed: Option<Claimed>,
 }
 
 impl Next {
     fn new(task: &Task, rank: Rank, claimed: Option<Claimed>) -> Next {
         Next {
-            json: task.to_json(true),
-            task_id: task.id.clone(),
-            task_type: task.task_type.clone(),
+            task: RunTask {
+                id: task.id.clone(),
+                task_type: task.task_type.clone(),
+                json: task.to_json(true),
+                due_date: task.due_date,
+                failures: task.failures,
+                policy: task.policy.clone(),
+                claimed,
+            },
             rank,
-            claimed,
         }
     }
 }
@@ -77,6 +78,11 @@ impl Dispatcher {
         if self.idle_beside_waiting() {
             self.recall(now_ms, true);
         }
+    }
+
+    /// Asks every worker for the runs sent ahead it has not started.
+    pub(super) fn recall_all(&mut self) {
+        self.recall(now_ms(), true);
     }
 
     /// Asks workers for runs sent ahead that should not wait where they are:
@@ -153,43 +159,31 @@ impl Dispatcher {
     }
 
     fn assign(&mut self, id: u32, next: Next) {
-        let Next {
-            json,
-            task_id,
-            task_type,
-            rank,
-            claimed,
-        } = next;
+        let Next { task, rank } = next;
         let run = self.next_run;
         self.next_run += 1;
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
-        w.line.push_run(run, &json);
-        let now = Instant::now();
+        w.line.push_run(run, &task.json);
         // Sent ahead, it starts (and says so) when the one before it ends.
-        let started = w.sent.is_empty().then_some(now);
-        if started.is_some() {
-            self.logger
-                .task(&task_type, &task_id, format_args!("started"));
-        }
-        w.sent_bytes += json.len();
+        let starts_now = w.sent.is_empty();
+        w.sent_bytes += task.json.len();
         w.sent.push_back(Sent {
             run,
             rank,
             recalling: false,
         });
-        self.runs.insert(
-            run,
-            Run {
-                worker: id,
-                task_id,
-                task_type,
-                task: json,
-                started,
-                claimed,
-            },
-        );
+        let mut r = Run {
+            worker: id,
+            task,
+            started: None,
+            deadline: None,
+        };
+        if starts_now {
+            r.start(Instant::now(), self.config.task_timeout, &self.logger);
+        }
+        self.runs.insert(run, r);
     }
 
     /// The next task to run: in-memory ones always before persistent ones.
@@ -203,7 +197,7 @@ impl Dispatcher {
         }
         let claimed = self.persistent.take()?;
         let mut next = Next::new(&claimed.task, persistent_rank(&claimed.task), None);
-        next.claimed = Some(claimed);
+        next.task.claimed = Some(claimed);
         Some(next)
     }
 }

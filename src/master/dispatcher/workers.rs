@@ -3,6 +3,7 @@
 //! exit means for the runs it held.
 
 use super::answers::Origin;
+use super::limits::Kill;
 use super::prefetch::Sent;
 use super::*;
 use crate::channel::{self, Line, ToMaster, ToWorker};
@@ -39,6 +40,8 @@ pub(super) struct Worker {
     pub(super) frames: Vec<u8>,
     /// Messages for this worker, written at the end of the round.
     pub(super) line: Line,
+    /// Why the dispatcher stopped it mid-task, if it did.
+    pub(super) kill: Option<Kill>,
 }
 
 impl Worker {
@@ -52,6 +55,7 @@ impl Worker {
             idle_since: now,
             frames: Vec::new(),
             line: Line::default(),
+            kill: None,
         }
     }
 
@@ -199,6 +203,7 @@ impl Dispatcher {
         };
         self.counters.workers_exited += 1;
         let pid = w.link.pid();
+        let kill = w.kill;
         let running = w.link.running();
         let lost = w.sent.iter().find(|s| s.run == running).map(|s| s.run);
         let unstarted: Vec<u64> = w
@@ -220,13 +225,13 @@ impl Dispatcher {
         for run in unstarted {
             self.take_back(run);
         }
-        if let Some(run) = lost {
+        if let Some(run) = lost.filter(|&run| !self.lost_to_kill(kill, run)) {
             if let Some(r) = self.runs.get(&run) {
                 let message = format!(
                     "worker {id} (pid {pid}) {} while running task {}:{}",
                     exit.describe(),
-                    r.task_type,
-                    r.task_id
+                    r.task.task_type,
+                    r.task.id
                 );
                 self.finish(run, Err(&exit_error(&message, &exit)));
             }

@@ -3,7 +3,7 @@
 //! asynchronously, so `mongodb+srv://` URLs (resolved through DNS) work
 //! like any other; a failed connection is tried again by the next job.
 
-use super::{Answers, Completion, Settings, StoreEvent};
+use super::{Completion, Settings, StoreEvent, Write};
 use crate::error::CodedError;
 use crate::master::calls::{self, Origin};
 use crate::master::inbox::{Inbox, Input};
@@ -119,47 +119,44 @@ pub(super) async fn maintain(cell: Arc<StoreCell>) -> StoreEvent {
     StoreEvent::Maintained(result)
 }
 
-/// Inserts a batch of `addTask`s in one write and answers each.
-pub(super) async fn insert(cell: Arc<StoreCell>, batch: Vec<(Origin, u64, Task)>) -> StoreEvent {
-    let store = match cell.get().await {
-        Ok(store) => store,
-        Err(e) => {
-            let e = e.in_call("addTask");
-            let answers = batch
-                .into_iter()
-                .map(|(origin, req, _)| (origin, req, Err(e.clone())))
-                .collect();
-            return StoreEvent::Inserted(answers);
-        }
+/// Inserts a batch of adds in one write: each task's outcome, in order.
+pub(super) async fn insert(cell: Arc<StoreCell>, tasks: Vec<Task>) -> StoreEvent {
+    let outcomes = match cell.get().await {
+        Ok(store) => store
+            .insert(&tasks)
+            .await
+            .into_iter()
+            .map(|outcome| outcome.map_err(CodedError::from))
+            .collect(),
+        Err(e) => vec![Err(e); tasks.len()],
     };
-    let tasks: Vec<Task> = batch.iter().map(|(_, _, task)| task.clone()).collect();
-    let outcomes = store.insert(&tasks).await;
-    let answers: Answers = batch
-        .into_iter()
-        .zip(outcomes)
-        .map(|((origin, req, task), outcome)| {
-            let answer = outcome
-                .map(|()| calls::json_string(&task.id))
-                .map_err(|e| CodedError::from(e).in_call("addTask"));
-            (origin, req, answer)
-        })
-        .collect();
-    StoreEvent::Inserted(answers)
+    StoreEvent::Inserted(outcomes)
 }
 
-/// Writes finished runs' outcomes: removes the done, marks the failed.
+/// Writes finished runs' outcomes: removes the done (in one write), marks
+/// the failed, sets up retries and the next runs of series.
 pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> StoreEvent {
     let result = async {
         let store = cell.get().await?;
         let done: Vec<(Bson, String)> = batch
             .iter()
-            .filter(|c| c.error.is_none())
+            .filter(|c| matches!(c.write, Write::Delete))
             .map(|c| (c.id.clone(), c.token.clone()))
             .collect();
         store.complete(&done).await?;
-        for c in batch.iter() {
-            if let Some(error) = &c.error {
-                store.fail(c.id.clone(), &c.token, error.clone()).await?;
+        for c in &batch {
+            let (id, token) = (c.id.clone(), c.token.as_str());
+            match &c.write {
+                Write::Delete => {}
+                Write::Fail(error) => store.fail(id, token, error.clone()).await?,
+                Write::Retry { due, error } => {
+                    store
+                        .retry_at(id, token, *due, Some(error.clone()), false)
+                        .await?
+                }
+                Write::Reschedule { due, error } => {
+                    store.retry_at(id, token, *due, error.clone(), true).await?
+                }
             }
         }
         Ok::<(), CodedError>(())

@@ -4,6 +4,7 @@
 //! call runs as a future on the tokio runtime (`jobs`), whose result comes
 //! back through the inbox as a `StoreEvent`.
 
+mod inserts;
 mod jobs;
 
 use super::calls::Origin;
@@ -44,14 +45,24 @@ pub(crate) struct Settings {
 pub(crate) struct Completion {
     pub(crate) id: Bson,
     pub(crate) token: String,
-    /// The `done` or `error` event to emit once written (none if no listener).
+    /// The event to emit once written (none if no listener).
     pub(crate) event: Option<String>,
-    /// `Some(error)` marks the task failed instead of removing it.
-    pub(crate) error: Option<Document>,
+    pub(crate) write: Write,
 }
 
-/// Answers to `addTask` calls: who asked, and the `_id` JSON or an error.
-pub(crate) type Answers = Vec<(Origin, u64, Result<String, CodedError>)>;
+/// What a run's end does to its document (always under its own claim).
+pub(crate) enum Write {
+    /// Done: removed.
+    Delete,
+    /// Failed for good: kept, `failed: true`, with `lastError`.
+    Fail(Document),
+    /// Failed with a retry to come: due again at `due`, with `lastError`.
+    Retry { due: i64, error: Document },
+    /// A series: due again at `due`, its attempts back to 0.
+    Reschedule { due: i64, error: Option<Document> },
+}
+
+pub(crate) use inserts::{is_series, Answer, Insert};
 
 pub(crate) enum StoreEvent {
     Started(Result<(), CodedError>),
@@ -66,7 +77,8 @@ pub(crate) enum StoreEvent {
         result: Result<(), CodedError>,
     },
     Released(Result<(), CodedError>),
-    Inserted(Answers),
+    /// The outcome of each task of the insert in flight, in order.
+    Inserted(Vec<Result<(), CodedError>>),
     /// The answer to a collection call.
     Answered {
         origin: Origin,
@@ -117,6 +129,15 @@ enum Connection {
     Up,
 }
 
+/// What the dispatcher must do after a job's result.
+#[derive(Default)]
+pub(crate) struct Handled {
+    /// Calls to answer (adds written).
+    pub(crate) answers: Vec<Answer>,
+    /// Claimed documents that could not be read, already failed in MongoDB.
+    pub(crate) undecodable: Vec<Undecodable>,
+}
+
 pub(crate) struct Persistent {
     link: StoreLink,
     settings: Option<Settings>,
@@ -141,9 +162,10 @@ pub(crate) struct Persistent {
     writing: bool,
     write_retry_at: Option<Instant>,
     releasing: bool,
-    /// Persistent `addTask` calls waiting for the next insert batch.
-    inserts: Vec<(Origin, u64, Task)>,
-    inserting: bool,
+    /// Persistent adds waiting for the next insert.
+    inserts: Vec<Insert>,
+    /// The adds of the insert in flight (answered when it ends).
+    inserting: Option<Vec<Insert>>,
     watcher: Option<JoinHandle<()>>,
 }
 
@@ -176,7 +198,7 @@ impl Persistent {
             write_retry_at: None,
             releasing: false,
             inserts: Vec::new(),
-            inserting: false,
+            inserting: None,
             watcher: None,
         }
     }
@@ -257,9 +279,9 @@ impl Persistent {
         self.buffer.insert(at, claimed);
     }
 
-    /// Queues a persistent `addTask`; its answer comes as `StoreEvent::Inserted`.
-    pub(crate) fn insert(&mut self, origin: Origin, req: u64, task: Task) {
-        self.inserts.push((origin, req, task));
+    /// Queues a call's persistent adds; it is answered when they are written.
+    pub(crate) fn insert(&mut self, insert: Insert) {
+        self.inserts.push(insert);
     }
 
     /// Runs a collection call; its answer comes as `StoreEvent::Answered`.
@@ -280,7 +302,7 @@ impl Persistent {
     pub(crate) fn busy(&self) -> bool {
         !self.buffer.is_empty()
             || !self.inserts.is_empty()
-            || self.inserting
+            || self.inserting.is_some()
             || !self.pending.is_empty()
             || self.writing
             || self.releasing
@@ -295,7 +317,7 @@ impl Persistent {
             "reachable": self.connection == Connection::Up && !self.warned,
             "claimed": self.buffer.len(),
             "unwritten": self.pending.len(),
-            "inserting": self.inserts.len(),
+            "inserting": self.inserts.iter().map(|i| i.tasks.len()).sum::<usize>(),
         })
     }
 
@@ -309,8 +331,9 @@ impl Persistent {
     }
 
     /// Takes a job's result. `workers_idle`: a ready worker has nothing to
-    /// run, the one case in which claims grow. Returns the claimed documents
-    /// that could not be read (each fails alone, with an error event).
+    /// run, the one case in which claims grow. Returns what the dispatcher
+    /// must do next: answers to give, and claimed documents that could not
+    /// be read (each fails alone, with an error event).
     pub(crate) fn handle(
         &mut self,
         event: StoreEvent,
@@ -318,7 +341,7 @@ impl Persistent {
         events: &mut Events,
         refresh: Duration,
         workers_idle: bool,
-    ) -> Vec<Undecodable> {
+    ) -> Handled {
         let now = Instant::now();
         let retry = Connection::Down {
             retry_at: Some(now + refresh),
@@ -359,7 +382,10 @@ impl Persistent {
                         });
                         self.poll_at = now + refresh;
                         self.buffer.extend(claimed);
-                        return undecodable;
+                        return Handled {
+                            undecodable,
+                            ..Handled::default()
+                        };
                     }
                     Err(e) => {
                         self.connection = retry;
@@ -392,9 +418,13 @@ impl Persistent {
                 }
             }
             StoreEvent::Changed | StoreEvent::Answered { .. } => self.exhausted = false,
-            StoreEvent::Inserted(_) => {
-                self.inserting = false;
+            StoreEvent::Inserted(outcomes) => {
                 self.exhausted = false;
+                let inserted = self.inserting.take().unwrap_or_default();
+                return Handled {
+                    answers: inserts::answers(&inserted, &outcomes),
+                    ..Handled::default()
+                };
             }
             StoreEvent::Maintained(result) => {
                 self.maintaining = false;
@@ -407,7 +437,7 @@ impl Persistent {
             // The dispatcher handles it before it gets here.
             StoreEvent::Panicked(_) => {}
         }
-        Vec::new()
+        Handled::default()
     }
 
     /// Logs the first failure of an outage, once until MongoDB works again.
@@ -421,12 +451,14 @@ impl Persistent {
     }
 
     /// Starts whatever database work is due; `want` is how many tasks the
-    /// pool could take now. Returns when it next needs to run.
-    pub(crate) fn pump(&mut self, want: usize, dispatching: bool) -> Option<Instant> {
+    /// pool could take now, `claim` whether to claim at all (not paused or
+    /// closing), `connected` whether to keep the connection and the leases
+    /// of running tasks up. Returns when it next needs to run.
+    pub(crate) fn pump(&mut self, want: usize, claim: bool, connected: bool) -> Option<Instant> {
         let now = Instant::now();
         let mut wake: Option<Instant> = None;
         let mut at = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
-        if !self.inserts.is_empty() && !self.inserting {
+        if !self.inserts.is_empty() && self.inserting.is_none() {
             self.insert_batch();
         }
         if !self.enabled() && self.pending.is_empty() {
@@ -439,7 +471,7 @@ impl Persistent {
                 _ => self.write(&cell),
             }
         }
-        if !dispatching {
+        if !connected {
             return wake;
         }
         match self.connection {
@@ -472,7 +504,7 @@ impl Persistent {
             .max(self.claim_size)
             .saturating_sub(self.buffer.len())
             .min(MAX_CLAIM);
-        if !self.claiming && !self.exhausted && want > 0 {
+        if claim && !self.claiming && !self.exhausted && want > 0 {
             self.claiming = true;
             self.link.spawn(jobs::claim(cell.clone(), want));
         }
@@ -488,22 +520,19 @@ impl Persistent {
         wake
     }
 
-    /// Writes every queued `addTask` in one insert; answers each.
+    /// Writes every queued add in one insert.
     fn insert_batch(&mut self) {
         let batch = std::mem::take(&mut self.inserts);
-        self.inserting = true;
+        let tasks = inserts::tasks_of(&batch);
+        self.inserting = Some(batch);
         match self.cell() {
             Ok(cell) => {
-                self.link.spawn(jobs::insert(cell, batch));
+                self.link.spawn(jobs::insert(cell, tasks));
             }
             Err(e) => {
-                let e = e.in_call("addTask");
-                let answers = batch
-                    .into_iter()
-                    .map(|(origin, req, _)| (origin, req, Err(e.clone())))
-                    .collect();
+                let outcomes = vec![Err(e); tasks.len()];
                 self.link
-                    .spawn(async move { StoreEvent::Inserted(answers) });
+                    .spawn(async move { StoreEvent::Inserted(outcomes) });
             }
         }
     }

@@ -3,6 +3,7 @@
 //! so the document can be failed alone.
 
 use crate::error::{Code, CodedError};
+use crate::policy::{Policy, PolicySpec};
 use crate::queue::ejson::{self, raw_reason, DecodeError, Path, Reason};
 use crate::task::Task;
 use mongodb::bson::raw::{RawBsonRef, RawDocument};
@@ -99,7 +100,47 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
         created_at,
         due_date: due_date(doc, created_at)?,
         data: data(doc)?,
+        policy: policy(doc)?,
+        // The claim counted the attempt about to run.
+        failures: attempts(doc)?.saturating_sub(1),
     })
+}
+
+/// `retry`, `timeout` and `repeat`, when the task was added with them.
+fn policy(doc: &RawDocument) -> Result<Option<Box<Policy>>, DecodeError> {
+    let json = |key: &'static str| -> Result<Option<String>, DecodeError> {
+        match field(doc, key)? {
+            None | Some(RawBsonRef::Null) => Ok(None),
+            Some(value) => ejson::value_json(value, &Path::Root(key)).map(Some),
+        }
+    };
+    let (retry, timeout, repeat) = (json("retry")?, json("timeout")?, json("repeat")?);
+    if retry.is_none() && timeout.is_none() && repeat.is_none() {
+        return Ok(None);
+    }
+    let text = format!(
+        r#"{{"retry":{},"timeout":{},"repeat":{}}}"#,
+        retry.as_deref().unwrap_or("null"),
+        timeout.as_deref().unwrap_or("null"),
+        repeat.as_deref().unwrap_or("null")
+    );
+    let bad =
+        |why: String| DecodeError::at(&Path::Root("retry/timeout/repeat"), Reason::NotJson(why));
+    serde_json::from_str::<PolicySpec>(&text)
+        .map_err(|e| bad(e.to_string()))?
+        .into_policy()
+        .map_err(bad)
+}
+
+/// How many times the task was claimed (this claim included).
+fn attempts(doc: &RawDocument) -> Result<u32, DecodeError> {
+    match field(doc, "attempts")? {
+        None | Some(RawBsonRef::Null) => Ok(0),
+        Some(RawBsonRef::Int32(n)) => Ok(n.max(0) as u32),
+        Some(RawBsonRef::Int64(n)) => Ok(n.clamp(0, u32::MAX as i64) as u32),
+        Some(RawBsonRef::Double(n)) if n.is_finite() => Ok(n.max(0.0) as u32),
+        other => Err(wrong("attempts", "a number", other)),
+    }
 }
 
 /// The fields that can be read, in the shape of `Task::to_json`.

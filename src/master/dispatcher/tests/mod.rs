@@ -93,6 +93,15 @@ impl Spawner for FakeSpawner {
     }
 }
 
+impl Dispatcher {
+    /// Queues an in-memory task, as a JS call does, and looks again.
+    fn add_task(&mut self, task: Task) -> Result<(), CodedError> {
+        let result = self.add(task);
+        self.inputs(Vec::new());
+        result
+    }
+}
+
 struct Harness {
     d: Dispatcher,
     spawner: FakeSpawner,
@@ -126,14 +135,13 @@ fn task(id: &str, priority: i64, data: &str) -> Task {
         created_at: 0,
         due_date: 0,
         data: data.to_owned(),
+        ..Task::default()
     }
 }
 
 impl Harness {
     fn add(&mut self, id: &str, priority: i64) {
-        self.d
-            .command(Cmd::AddTask(task(id, priority, "{}")))
-            .unwrap();
+        self.d.add_task(task(id, priority, "{}")).unwrap();
     }
 
     fn worker(&self, n: usize) -> Shared {
@@ -246,8 +254,7 @@ async fn a_worker_holds_at_most_about_a_mib_of_task_data_ahead() {
     let mut h = harness(config(1));
     let blob = format!(r#"{{"blob":"{}"}}"#, "x".repeat(300_000));
     for n in 0..10 {
-        h.d.command(Cmd::AddTask(task(&format!("big{n}"), 1, &blob)))
-            .unwrap();
+        h.d.add_task(task(&format!("big{n}"), 1, &blob)).unwrap();
     }
     h.ready(0);
     let held = h.runs(0).len();
@@ -435,7 +442,7 @@ async fn close_stops_every_worker_once_their_runs_are_done_then_says_closed() {
     let mut h = harness(config(1));
     h.ready_with_work(&[("a", 1)]);
     let run = h.runs(0)[0].0;
-    h.d.command(Cmd::Close).unwrap();
+    h.d.command(Cmd::Close { timeout: None }).unwrap();
     assert!(h.messages(0, "stop").is_empty(), "a runs to its end first");
     h.frame(0, &format!(r#"{{"type":"done","run":{run}}}"#));
     assert_eq!(h.messages(0, "stop").len(), 1);
@@ -444,3 +451,5 @@ async fn close_stops_every_worker_once_their_runs_are_done_then_says_closed() {
     assert_eq!(events.last().unwrap()["type"], "closed");
     assert!(!h.d.busy());
 }
+
+mod policy;

@@ -1,0 +1,173 @@
+// Retries with backoff, timeouts, batch adds, series, pause and a graceful
+// close, from the public API with real workers and the real database.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { run, reportsOf } from './helpers.mjs'
+import { setup, teardown, freshUrl, withDb } from './mongo.mjs'
+
+before(setup)
+after(teardown)
+
+async function jobs (args, { url = freshUrl(), env = {}, timeout = 60000 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'meteor-cluster-jobs-'))
+  try {
+    const result = await run('jobs.mjs', args, { timeout, env: { MONGO_URL: url, JOBS_DIR: dir, ...env } })
+    assert.equal(result.code, 0, result.stderr)
+    const lines = (name) => {
+      try {
+        return readFileSync(join(dir, `${name}.log`), 'utf8').trim().split('\n')
+      } catch {
+        return []
+      }
+    }
+    return { result, lines, url }
+  } finally {
+    if (!process.env.KEEP_JOBS_DIR) setTimeout(() => rmSync(dir, { recursive: true, force: true }), 0)
+  }
+}
+
+const events = (result, id) => reportsOf(result, 'event').filter((e) => id === undefined || e.id === id)
+
+test('a failed attempt with retries left fires retry { attempt, nextRunAt } and runs again after its delay, fixed or exponential; error fires once when they are spent', async () => {
+  const { result, lines } = await jobs(['retries'])
+  const [ids] = reportsOf(result, 'ids')
+  const fixed = events(result, ids.fixed)
+  assert.deepEqual(fixed.map((e) => e.type), ['retry', 'retry', 'done'])
+  assert.deepEqual(fixed.slice(0, 2).map((e) => e.attempt), [1, 2])
+  assert.equal(fixed[2].value, 3, 'the third attempt succeeded')
+  for (const e of fixed.slice(0, 2)) assert.ok(e.nextRunAt >= e.at + 90, 'nextRunAt is about delay ms away')
+  const starts = lines('fixed').map((line) => Number(line.split(' ')[0]))
+  assert.ok(starts[1] - starts[0] >= 100 && starts[2] - starts[1] >= 100, `fixed delays: ${starts}`)
+  const exp = lines('exp').map((line) => Number(line.split(' ')[0]))
+  assert.ok(exp[1] - exp[0] >= 100 && exp[2] - exp[1] >= 200, `exponential delays double: ${exp}`)
+  const spent = events(result, ids.spent)
+  assert.deepEqual(spent.map((e) => e.type), ['retry', 'error'], 'one retry, then the error, once')
+  assert.match(spent[1].value.message, /attempt 2 failed/)
+  const dies = events(result, ids.dies)
+  assert.deepEqual(dies.map((e) => e.type), ['retry', 'done'], 'a worker death is retried too')
+  assert.equal(dies[0].value.code, 'ERR_WORKER_EXIT')
+})
+
+test('a persistent task keeps its attempts and lastError between retries, and is failed only when they are spent', async () => {
+  const { result } = await jobs(['persistentRetries'])
+  const [{ between, end }] = reportsOf(result, 'stored')
+  assert.equal(between.failed, undefined, 'not failed while retries are left')
+  assert.equal(between.onGoing, false)
+  assert.equal(between.attempts, 1)
+  assert.match(between.lastError.message, /attempt 1 failed/)
+  assert.ok(Date.parse(between.dueDate.__date) > Date.parse(between.createdAt.__date), 'due again later')
+  assert.deepEqual(between.retry, { limit: 2, delay: 200, backoff: 'fixed' })
+  assert.equal(end.failed, true)
+  assert.equal(end.attempts, 3)
+  assert.match(end.lastError.message, /attempt 3 failed/)
+  assert.deepEqual(reportsOf(result, 'event').map((e) => e.type), ['retry', 'retry', 'error'])
+})
+
+test('a run past its timeout fails with TaskTimeoutError, async or spinning; its worker is stopped, the tasks behind it run once elsewhere, and it is retried', async () => {
+  const { result, lines } = await jobs(['timeouts'])
+  const [{ ids }] = reportsOf(result, 'ids')
+  const [asyncId, spinId] = ids
+  const asyncEvents = events(result, asyncId)
+  assert.deepEqual(asyncEvents.map((e) => e.type), ['retry', 'done'])
+  assert.equal(asyncEvents[0].value.name, 'TaskTimeoutError')
+  assert.equal(asyncEvents[0].value.code, 'ERR_TASK_TIMEOUT')
+  const spin = events(result, spinId)
+  assert.deepEqual(spin.map((e) => e.type), ['error'])
+  assert.equal(spin[0].value.name, 'TaskTimeoutError')
+  const quick = lines('quick')
+  assert.equal(quick.length, 6, 'every task sent ahead ran')
+  assert.equal(new Set(quick).size, 6, 'and ran once')
+  assert.equal(events(result).filter((e) => e.taskType === 'QUICK' && e.type === 'done').length, 6)
+})
+
+test('addTasks validates every entry first, then queues them (persistent ones in one insert) and resolves with the ids in order; it works in workers', async () => {
+  const { result, lines } = await jobs(['batch'])
+  const [batch] = reportsOf(result, 'batch')
+  assert.equal(batch.refused.name, 'TypeError')
+  assert.equal(batch.refused.code, 'ERR_INVALID_ARG')
+  assert.match(batch.refused.message, /tasks\[1\]\.priority must be an integer/)
+  assert.equal(batch.before, 0, 'nothing was queued')
+  assert.equal(batch.ids.length, 4)
+  assert.equal(batch.ids[2], 'batchThird')
+  assert.equal(batch.forwarded.length, 2, 'a worker added two tasks')
+  const ran = lines('batch')
+  assert.equal(ran.length, 5)
+  assert.ok(ran.includes('batchThird'))
+})
+
+for (const where of ['memory', 'persistent']) {
+  test(`a ${where} series runs again and again under its _id; adding it again is a no-op; removing it ends it`, async () => {
+    const { result } = await jobs(['series', where])
+    const [series] = reportsOf(result, 'series')
+    assert.equal(series.first, 'everyFew')
+    assert.equal(series.again, 'everyFew')
+    const done = events(result).filter((e) => e.type === 'done')
+    assert.ok(done.every((e) => e.id === 'everyFew'))
+    const due = done.map((e) => e.value.due)
+    assert.equal(new Set(due).size, due.length, `each run is another occurrence: ${due}`)
+    for (let k = 1; k < due.length; k++) assert.ok(due[k] - due[k - 1] >= 250, 'occurrences every 250 ms or more')
+    assert.ok(series.after <= series.ended + 1, 'removed: at most the run already going finishes')
+  })
+}
+
+test('two masters share a persistent series and a retried task: one document, no run doubled, attempts continue on either master', async () => {
+  const url = freshUrl()
+  const dir = mkdtempSync(join(tmpdir(), 'meteor-cluster-shared-'))
+  try {
+    const env = { JOBS_DIR: dir, MONGO_URL: url }
+    const [a, b] = await Promise.all([
+      run('jobs.mjs', ['sharedSeries'], { timeout: 60000, env: { ...env, MASTER_NAME: 'A' } }),
+      run('jobs.mjs', ['sharedSeries'], { timeout: 60000, env: { ...env, MASTER_NAME: 'B' } })
+    ])
+    assert.equal(a.code, 0, a.stderr)
+    assert.equal(b.code, 0, b.stderr)
+    for (const r of [a, b]) assert.equal(reportsOf(r, 'shared')[0].count, 1, 'one series document')
+    const occurrences = readFileSync(join(dir, 'shared-series.log'), 'utf8').trim().split('\n').map((l) => l.split(' ')[1])
+    assert.ok(occurrences.length >= 6)
+    assert.equal(new Set(occurrences).size, occurrences.length, `an occurrence ran twice: ${occurrences}`)
+    const attempts = readFileSync(join(dir, 'shared-retry.log'), 'utf8').trim().split('\n')
+    assert.equal(attempts.length, 3, 'three attempts in all, no more')
+    await withDb(url, async (db) => assert.equal(await db.collection('taskQueue').countDocuments({ _id: 'sharedRetry' }), 0, 'done and removed'))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a cron series runs on its schedule in its time zone; a bad expression, zone or interval is a TypeError at addTask', async () => {
+  const { result } = await jobs(['cron'], { timeout: 30000 })
+  const [cron] = reportsOf(result, 'cron')
+  assert.equal(cron.refused.length, 3)
+  assert.ok(cron.refused.every((r) => r.name === 'TypeError'))
+  assert.match(cron.refused[0].message, /repeat\.cron/)
+  assert.match(cron.refused[1].message, /repeat\.tz/)
+  assert.match(cron.refused[2].message, /repeat\.every/)
+  assert.ok(cron.runs.length >= 2)
+  assert.ok(cron.runs[1].due - cron.runs[0].due >= 1000, 'occurrences a second apart')
+})
+
+test('pause() starts nothing (stats says paused) until resume()', async () => {
+  const { result } = await jobs(['pause'])
+  const [pause] = reportsOf(result, 'pause')
+  assert.equal(pause.whilePaused.done, 0)
+  assert.equal(pause.whilePaused.stats.paused, true)
+  assert.equal(pause.after, 4)
+  assert.equal(pause.paused, false)
+})
+
+for (const where of ['memory', 'persistent']) {
+  test(`close({ timeout }) stops a ${where} task still running after the timeout and hands it back, not failed, its attempt not counted`, async () => {
+    const { result } = await jobs(['close', where])
+    const [closed] = reportsOf(result, 'closed')
+    assert.ok(closed.ms < 10000, `closed in ${closed.ms} ms`)
+    assert.deepEqual(closed.events, [], 'no done, no error')
+    assert.ok(closed.stored, 'the task is still queued')
+    assert.equal(closed.stored.onGoing, false)
+    if (where === 'persistent') {
+      assert.equal(closed.stored.failed, undefined)
+      assert.equal(closed.stored.attempts, 0)
+    }
+  })
+}

@@ -1,0 +1,81 @@
+//! Persistent adds waiting for MongoDB, and their answers. Every add made
+//! while an insert is in flight goes into the next one, so a burst of
+//! `addTask`s (or one `addTasks`) is one `insertMany`; each call is then
+//! answered from its own tasks' outcomes.
+
+use crate::error::{Code, CodedError};
+use crate::master::calls::{self, Origin};
+use crate::task::Task;
+
+/// One call's persistent tasks.
+pub(crate) struct Insert {
+    pub(crate) origin: Origin,
+    pub(crate) req: u64,
+    /// `addTasks`: the answer is every id, in order (`ids`), not one.
+    pub(crate) many: bool,
+    /// Every id of the call, in order (in-memory ones included).
+    pub(crate) ids: Vec<String>,
+    /// The persistent ones, with their index in the call.
+    pub(crate) tasks: Vec<(usize, Task)>,
+}
+
+/// An answer to give: who asked, and the JSON of the result or an error.
+pub(crate) type Answer = (Origin, u64, Result<String, CodedError>);
+
+impl Insert {
+    /// The call's answer, from the outcome of each of its persistent tasks.
+    fn answer(&self, outcomes: &[Result<(), CodedError>]) -> Answer {
+        let failed = self
+            .tasks
+            .iter()
+            .zip(outcomes)
+            .find_map(|((index, task), outcome)| match outcome {
+                // A series (repeat) added again under its _id: it is there.
+                Err(e) if e.code == Code::DuplicateId && is_series(task) => None,
+                Err(e) => Some((*index, e)),
+                Ok(()) => None,
+            });
+        let result = match failed {
+            Some((index, e)) if self.many => Err(CodedError::new(
+                e.code,
+                format!("TaskQueue.addTasks: tasks[{index}]: {}", e.message),
+            )),
+            Some((_, e)) => Err(e.clone().in_call("addTask")),
+            None if self.many => Ok(crate::master::events::json_array(
+                &self
+                    .ids
+                    .iter()
+                    .map(|id| calls::json_string(id))
+                    .collect::<Vec<_>>(),
+            )),
+            None => Ok(calls::json_string(&self.ids[0])),
+        };
+        (self.origin, self.req, result)
+    }
+}
+
+/// Whether the task starts a series: adding it again is a no-op.
+pub(crate) fn is_series(task: &Task) -> bool {
+    task.policy.as_ref().is_some_and(|p| p.repeat.is_some())
+}
+
+/// The tasks of every call in `inserts`, in order, for one write.
+pub(crate) fn tasks_of(inserts: &[Insert]) -> Vec<Task> {
+    inserts
+        .iter()
+        .flat_map(|i| i.tasks.iter().map(|(_, task)| task.clone()))
+        .collect()
+}
+
+/// Every call's answer, from the outcomes of `tasks_of(inserts)`.
+pub(crate) fn answers(inserts: &[Insert], outcomes: &[Result<(), CodedError>]) -> Vec<Answer> {
+    let mut rest = outcomes;
+    inserts
+        .iter()
+        .map(|insert| {
+            let (mine, later) = rest.split_at(insert.tasks.len().min(rest.len()));
+            rest = later;
+            insert.answer(mine)
+        })
+        .collect()
+}
