@@ -22,7 +22,7 @@ function target (triple) {
   const os = SYSTEMS[parts[2]]
   const abi = parts[3] || null
   if (!cpu || !os || (os === 'linux' && !LIBCS[abi])) {
-    throw new Error(`meteor-cluster: no platform id is known for the target ${triple}; extend lib/platforms.js`)
+    throw new Error(`no platform id is known for the target ${triple}; extend lib/platforms.js`)
   }
   const libc = os === 'linux' ? LIBCS[abi] : null
   return { triple, id: os === 'linux' ? `${os}-${cpu}-${abi}` : `${os}-${cpu}`, os, cpu, libc }
@@ -51,7 +51,9 @@ function current () {
   const cpu = process.arch
   if (os !== 'linux') return { os, cpu, libc: null, id: `${os}-${cpu}` }
   const musl = isMusl()
-  return { os, cpu, libc: musl ? 'musl' : 'glibc', id: `${os}-${cpu}-${musl ? 'musl' : 'gnu'}` }
+  // 32-bit ARM builds are named by their hard-float ABI, as napi build names them.
+  const abi = (musl ? 'musl' : 'gnu') + (cpu === 'arm' ? 'eabihf' : '')
+  return { os, cpu, libc: musl ? 'musl' : 'glibc', id: `${os}-${cpu}-${abi}` }
 }
 
 /** "linux x64 with glibc": a platform as people read it. */

@@ -30,7 +30,7 @@ export function hostTarget () {
   const here = platforms.current()
   const match = platforms.supported().find((t) => t.id === here.id)
   if (!match) {
-    throw new Error(`meteor-cluster: ${platforms.describe(here)} is not among package.json's napi.targets; ` +
+    throw new Error(`${platforms.describe(here)} is not among package.json's napi.targets; ` +
       'pass --target, or use `npm run build` for a local build')
   }
   return match.triple
@@ -77,7 +77,7 @@ export function buildRelease (triple = hostTarget(), { force = false } = {}) {
   const env = { ...process.env }
   if (target.os === 'linux') {
     if (spawnSync('cargo', ['zigbuild', '--help'], { stdio: 'ignore' }).status !== 0) {
-      throw new Error(`meteor-cluster: ${ZIGBUILD_HELP}`)
+      throw new Error(ZIGBUILD_HELP)
     }
     // The glibc suffix tells cargo-zigbuild which glibc's symbol versions to link against.
     args = ['zigbuild', '--release', '--target', target.libc === 'glibc' ? `${triple}.${GLIBC_FLOOR}` : triple]
@@ -89,7 +89,7 @@ export function buildRelease (triple = hostTarget(), { force = false } = {}) {
     args = ['build', '--release', '--target', triple]
   }
   if (!run('cargo', args, env)) {
-    throw new Error(`meteor-cluster: the release build for ${triple} failed (is the Rust target installed? ` +
+    throw new Error(`the release build for ${triple} failed (is the Rust target installed? ` +
       `rustup target add ${triple})`)
   }
   const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target')
@@ -108,7 +108,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     if (at >= 0 && !args[at + 1]) throw new Error('usage: node scripts/build-release.mjs [--target <rust target triple>] [--force]')
     buildRelease(at >= 0 ? args[at + 1] : undefined, { force: args.includes('--force') })
   } catch (error) {
-    console.error(error.message)
+    console.error(`meteor-cluster: ${error.message}`)
     process.exit(1)
   }
 }
