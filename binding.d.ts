@@ -2,14 +2,6 @@
 /* eslint-disable */
 
 /**
- * Which binding artifact the generated loader actually loaded: `'native'` for
- * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
- * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
- * can point the loader at a WASI artifact this package does not build itself.
- */
-export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
-
-/**
  * The master's queue and pool; one per process, made by the JS facade.
  * Every call runs on the JS thread, straight into the dispatcher.
  */
@@ -61,11 +53,7 @@ export declare class Master {
   /** Stops starting tasks (running ones finish) until `resume`. */
   pause(): void
   resume(): void
-  /**
-   * Makes the dispatcher panic, to check that a failed dispatcher
-   * reaches JS and lets the process go.
-   */
-  failForTest(): void
+
 }
 
 /** Every error code, as `{ code: name }` JSON, for the facade's `errorFrom`. */

@@ -7,9 +7,12 @@ import { existsSync, readFileSync } from 'node:fs'
 
 export const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures')
 
-/** Starts `fixtures/<file>` with `args`; `onReport` sees each report as it comes. */
-export function start (file, args = [], { env = {}, onReport = () => {} } = {}) {
-  const child = spawn(process.execPath, [join(fixtures, file), ...args], {
+/**
+ * Starts `fixtures/<file>` with `args` on the Node binary `execPath` (this
+ * one by default); `onReport` sees each report as it comes.
+ */
+export function start (file, args = [], { env = {}, onReport = () => {}, execPath = process.execPath } = {}) {
+  const child = spawn(execPath, [join(fixtures, file), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
