@@ -44,3 +44,10 @@ test('a dispatcher that fails rejects every pending call, settles close(), and l
   assert.equal(reportsOf(result, 'later')[0].code, 'ERR_DISPATCHER_FAILED')
   assert.match(result.stderr, /dispatcher stopped: .*failure injected by a test/)
 })
+
+test('the facade\'s error codes are exactly the ones the addon defines', async () => {
+  const { createRequire } = await import('node:module')
+  const require = createRequire(import.meta.url)
+  const { codes, names } = require('../lib/errors.js')
+  assert.deepEqual(Object.values(codes).sort(), Object.keys(names()).sort())
+})

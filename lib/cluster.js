@@ -3,7 +3,6 @@
 // the pool in the master and starts serving tasks in a worker.
 
 const identity = require('./identity')
-const binding = require('./binding')
 const { clusterArgs, refreshRateArg, cpus, fail } = require('./validate')
 
 class Cluster {
@@ -106,7 +105,7 @@ class Cluster {
  */
 function checkMongoUrl (opts) {
   if (opts.mongoUrl === null || opts.inMemoryOnly) return
-  const problem = binding.mongoUrlProblem(opts.mongoUrl)
+  const problem = require('./binding').mongoUrlProblem(opts.mongoUrl)
   if (problem !== null && problem !== undefined) {
     const source = opts.mongoUrlFromEnv ? 'MONGO_URL' : 'mongoUrl'
     const error = fail('new Cluster', source, opts.mongoUrl, `a MongoDB URL with a database; this one ${problem}`)

@@ -3,13 +3,22 @@
 // the addon, with the `name` of the JS error each becomes. JS errors are made
 // of coded ones in one place: `errorFrom` in lib/codec.js.
 
-const binding = require('./binding')
+const CODES = [
+  'INVALID_ARG', 'DUPLICATE_ID', 'MONGO_UNAVAILABLE', 'MONGO_CONFIG', 'MONGO', 'NO_PERSISTENT_QUEUE',
+  'CLOSED', 'DISPATCHER_FAILED', 'WORKER_EXIT', 'TASK_TIMEOUT', 'UNKNOWN_TASK_TYPE',
+  'UNDECODABLE_DOCUMENT', 'MASTER_ONLY'
+]
 
-/** `{ code: name }`, e.g. `{ ERR_WORKER_EXIT: 'WorkerExitError' }`. */
-const names = Object.freeze(JSON.parse(binding.errorNames()))
+/** `{ INVALID_ARG: 'ERR_INVALID_ARG', ... }` (checked against the addon's list by a test). */
+const codes = Object.freeze(Object.fromEntries(CODES.map((code) => [code, `ERR_${code}`])))
 
-/** `{ INVALID_ARG: 'ERR_INVALID_ARG', ... }`. */
-const codes = Object.freeze(Object.fromEntries(Object.keys(names).map((code) => [code.replace(/^ERR_/, ''), code])))
+let namesByCode = null
+
+/** `{ code: name }`, e.g. `{ ERR_WORKER_EXIT: 'WorkerExitError' }`, from the addon (loaded on first use). */
+function names () {
+  if (namesByCode === null) namesByCode = Object.freeze(JSON.parse(require('./binding').errorNames()))
+  return namesByCode
+}
 
 /** A TypeError for a bad argument, with its code. */
 function invalidArg (message) {

@@ -29,10 +29,8 @@ let timerAt = Infinity
 
 /** The JS error for an error the native Master threw (it carries a code). */
 function nativeError (error) {
-  if (error && typeof error.code === 'string' && errorNames[error.code]) {
-    return errorFrom({ name: errorNames[error.code], message: error.message, code: error.code })
-  }
-  return error
+  const name = error && typeof error.code === 'string' ? errorNames()[error.code] : undefined
+  return name === undefined ? error : errorFrom({ name, message: error.message, code: error.code })
 }
 
 function log (level, message) {
