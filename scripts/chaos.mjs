@@ -143,7 +143,10 @@ async function main () {
   console.log(report.table(verdict.tasks))
   console.log(`\n${report.faultsLine(verdict.faults)}`)
   const lostWithMaster = report.lostWithMaster(verdict.tasks)
-  if (lostWithMaster) console.log(`In-memory tasks lost with their master: ${lostWithMaster}.`)
+  if (lostWithMaster) {
+    console.log('In-memory tasks live only in their master\'s memory: a master SIGKILLed takes its queued and running ' +
+      `in-memory tasks with it (by design, as upstream). They are counted apart from losses; here: ${lostWithMaster}.`)
+  }
   if (!drained) console.log(`\nThe queues did not empty within ${DRAIN_MS / 1000} s after the last fault.`)
   if (killedAtClose.length > 0) console.log(`\nMasters ${killedAtClose.join(', ')} did not close within 30 s.`)
   const torn = masterJournals.torn + runJournals.torn

@@ -107,8 +107,8 @@ function persistent (task, ctx) {
     return lost(task, `still in the collection after the drain (onGoing: ${doc.onGoing}, attempts: ${doc.attempts ?? 0})`)
   }
   if (doc !== null) {
-    const code = errors.at(-1)?.code ?? doc.lastError?.code ?? null
-    return failed(task, ctx, code)
+    const error = errors.at(-1) ?? doc.lastError ?? {}
+    return failed(task, ctx, { code: error.code ?? null, message: error.message })
   }
   if (errors.length > 0) return anomaly(task, `an error event (${errors[0].code}) but the task was deleted as done`)
   const finished = runs.filter((r) => r.end !== null)
@@ -131,7 +131,7 @@ function inMemory (task, ctx, masterKilled) {
     return lost(task, `no done or error event from its master (${task.sent.proc}), which was not killed`)
   }
   if (mine.length > 1) return anomaly(task, `${done.length} done and ${errors.length} error events`)
-  if (errors.length > 0) return failed(task, ctx, errors[0].code)
+  if (errors.length > 0) return failed(task, ctx, errors[0])
   if (runs.filter((r) => r.end !== null).length === 0) return anomaly(task, 'a done event but no run of it finished')
   return ranToEnd(task, ctx)
 }
@@ -149,6 +149,9 @@ function earlierRuns (task, final, { at, cutBy }) {
 /** A task that completed: exactly once, or again after a crash cut a run. */
 function ranToEnd (task, ctx) {
   const { runs } = task
+  // A done event carries the value of a run that finished in that worker.
+  const misreported = task.events.find((e) => e.event === 'done' && !runs.some((r) => r.pid === e.ranIn && r.end !== null))
+  if (misreported) return anomaly(task, `done with the value of worker ${misreported.ranIn}, where no run of it finished`)
   if (runs.length === 1) return 'once'
   // The run that completed it is the last one to finish; every other run
   // must have been cut by a crash.
@@ -159,10 +162,16 @@ function ranToEnd (task, ctx) {
 }
 
 /** A failed task: right only if a worker kill cut its last run (and crashes any run before). */
-function failed (task, ctx, code) {
+function failed (task, ctx, { code, message }) {
   const last = task.runs.at(-1)
   const cut = last ? ctx.cutBy(last) : null
   task.code = code
+  // The error names the worker that died; it must be the one that ran it.
+  const blamed = /\(pid (\d+)\)/.exec(message ?? '')?.[1]
+  if (cut && blamed !== undefined && Number(blamed) !== last.pid) {
+    task.problem = `failed, blamed on worker ${blamed}, but its last run was in worker ${last.pid}`
+    return 'wronglyFailed'
+  }
   if (cut && cut.fault === 'worker-sigkill' && code === 'ERR_WORKER_EXIT') {
     task.cut = cut
     if (last.end !== null) task.notes.push('the kill landed after its last line and before its reply')
