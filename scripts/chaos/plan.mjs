@@ -77,8 +77,10 @@ function faults (random, size) {
   for (let i = 0; i < size.masterKills; i++) {
     big.push({ kind: 'master-sigkill', target: masters[i % masters.length], downMs: random.int(300, 2500) })
   }
-  for (let i = 0; i < size.dbKills; i++) big.push({ kind: 'db-sigkill', downMs: random.int(300, 2000) })
-  for (let i = 0; i < size.dbTerms; i++) big.push({ kind: 'db-sigterm', downMs: random.int(300, 2000) })
+  // Some outages outlast addTask's wait for the database (about 5 s), so
+  // refused adds are part of the run too.
+  for (let i = 0; i < size.dbKills; i++) big.push({ kind: 'db-sigkill', downMs: random.int(300, 4500) })
+  for (let i = 0; i < size.dbTerms; i++) big.push({ kind: 'db-sigterm', downMs: random.int(300, 4500) })
   const slot = (size.sendMs * 0.9) / big.length
   const ordered = random.shuffle(big).map((fault, i) => ({
     ...fault,

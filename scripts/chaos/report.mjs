@@ -32,11 +32,11 @@ function refusals (tasks) {
 }
 
 export function faultsLine (faults) {
-  const outages = faults.outages.length
-    ? `, outages ${(Math.min(...faults.outages) / 1000).toFixed(1)}-${(Math.max(...faults.outages) / 1000).toFixed(1)} s`
-    : ''
+  const range = (list) => `${(Math.min(...list) / 1000).toFixed(1)}-${(Math.max(...list) / 1000).toFixed(1)} s`
+  const outages = faults.outages.length ? `, outages ${range(faults.outages)}` : ''
+  const back = faults.backAfter.length ? `, masters writing again ${range(faults.backAfter)} after each restart` : ''
   return `Faults: ${faults.workerKills} worker SIGKILLs${faults.workerKillsMissed ? ` (${faults.workerKillsMissed} of them found the worker already gone)` : ''}, ` +
-    `${faults.masterKills} master SIGKILLs (each restarted), ${faults.dbKills} database SIGKILLs and ${faults.dbTerms} SIGTERMs (each restarted${outages}); ` +
+    `${faults.masterKills} master SIGKILLs (each restarted), ${faults.dbKills} database SIGKILLs and ${faults.dbTerms} SIGTERMs (each restarted${outages}${back}); ` +
     `two masters shared the collection throughout. Tasks whose run a worker kill cut: ${faults.tasksCutByWorkerKills}; a master kill: ${faults.tasksCutByMasterKills}.`
 }
 

@@ -14,10 +14,11 @@ export const OUTCOMES = [
   ['lost', 'lost'],
   ['wronglyFailed', 'wrongly failed'],
   ['twiceUncut', 'run twice, no crash cut the first run'],
+  ['refusedStored', 'add rejected, yet the task was stored'],
   ['anomaly', 'other anomalies (see below)']
 ]
 /** The outcomes that miss the bar. */
-export const BAD = new Set(['lost', 'wronglyFailed', 'twiceUncut', 'anomaly'])
+export const BAD = new Set(['lost', 'wronglyFailed', 'twiceUncut', 'refusedStored', 'anomaly'])
 
 /** What happened to tasks that were never added, in table order. */
 export const NOT_ADDED = [
@@ -48,7 +49,13 @@ export function judge ({ harness, masterRecords, runRecords, docs, t0 }) {
     // Its master's kill cut it if its outcome had not been written yet.
     const master = crashes.masters.get(run.master)
     if (master && master.t >= run.start) {
-      const after = run.end === null ? 'while it ran' : `${master.t - run.end} ms after it finished, its outcome not written yet`
+      // Its workers end when they see the master gone, a moment later: a
+      // run may finish in between, with nobody left to tell.
+      const after = run.end === null
+        ? 'while it ran'
+        : run.end >= master.t
+          ? `while it ran (it finished ${run.end - master.t} ms later, its master gone)`
+          : `${master.t - run.end} ms after it finished, before its outcome was written`
       return { ...master, how: `master ${master.master} (${run.master}) SIGKILLed at ${at(master.t)} ${after}` }
     }
     return null
@@ -75,7 +82,11 @@ export function judge ({ harness, masterRecords, runRecords, docs, t0 }) {
     }
     if (settled?.event === 'rejected') {
       task.rejection = settled.code
-      if (seen) task.outcome = anomaly(task, `addTask rejected (${settled.code}: ${settled.message}) yet the task was stored or ran`)
+      if (seen) {
+        task.problem = `addTask rejected (${settled.code}: ${settled.message}), yet the task was stored` +
+          ` (${task.runs.length} runs, ${task.doc ? 'its document left' : 'its document gone'})`
+        task.outcome = 'refusedStored'
+      }
       else task.notAdded = 'refused'
       continue
     }
@@ -95,7 +106,7 @@ export function judge ({ harness, masterRecords, runRecords, docs, t0 }) {
   // Tasks that nobody sent: a task stored or run under a key the harness never used.
   for (const [key, doc] of docOf) tasks.push(stray(key, { doc, runs: runs.get(key) ?? [] }))
   for (const [key, list] of runs) if (!docs.some((d) => d.data?.key === key)) tasks.push(stray(key, { doc: null, runs: list }))
-  return { tasks, faults: faultSummary(harness, tasks, at), at }
+  return { tasks, faults: faultSummary(harness, masterRecords, tasks, at), at }
 }
 
 /** A persistent task's outcome, from the collection (the truth) and its runs. */
@@ -239,9 +250,24 @@ function runsByKey (runRecords) {
 }
 
 /** The faults dealt, and how many tasks each kind cut. */
-function faultSummary (harness, tasks, at) {
+function faultSummary (harness, masterRecords, tasks, at) {
   const count = (kind) => harness.filter((r) => r.fault === kind).length
-  const outages = harness.filter((r) => r.fault === 'db-restarted').map((r) => r.outageMs)
+  const restarts = harness.filter((r) => r.fault === 'db-restarted')
+  const outages = restarts.map((r) => r.outageMs)
+  // How soon after each restart of the database the masters that lived
+  // through it had written to it again (a persistent add acknowledged or
+  // task done): the longest, per restart.
+  const killedAt = new Map(harness.filter((r) => r.fault === 'master-sigkill').map((r) => [r.proc, r.t]))
+  const persistentWrite = masterRecords.filter((r) => (r.event === 'added' || r.event === 'done') && r.key?.startsWith('p'))
+  const backAfter = restarts.map((restart) => {
+    const firsts = new Map()
+    for (const r of masterRecords) if (r.event === 'up' && r.t < restart.t && (killedAt.get(r.proc) ?? Infinity) > restart.t) firsts.set(r.proc, null)
+    for (const r of persistentWrite) {
+      if (r.t >= restart.t && firsts.get(r.proc) === null) firsts.set(r.proc, r.t - restart.t)
+    }
+    const known = [...firsts.values()].filter((ms) => ms !== null)
+    return known.length === 0 ? null : Math.max(...known)
+  }).filter((ms) => ms !== null)
   const cutsBy = (fault) => tasks.filter((t) => (t.cut?.fault === fault) || t.cuts?.some((c) => c.cut?.fault === fault)).length
   return {
     workerKills: count('worker-sigkill'),
@@ -250,6 +276,7 @@ function faultSummary (harness, tasks, at) {
     dbKills: count('db-sigkill'),
     dbTerms: count('db-sigterm'),
     outages,
+    backAfter,
     tasksCutByWorkerKills: cutsBy('worker-sigkill'),
     tasksCutByMasterKills: cutsBy('master-sigkill'),
     timeline: harness.filter((r) => r.fault).map((r) => ({ ...r, when: at(r.t) }))

@@ -5,12 +5,17 @@
 // answer on (what a database crash or a network failure does, at an exact
 // point).
 //
-//   node scripts/chaos/repro/cut-answer.mjs <what>
+//   node scripts/chaos/repro/cut-answer.mjs <what> [--crash]
 //
 //   claim       the claim of several tasks (updateMany setting the lease)
 //   claim-one   the claim of one task (findAndModify)
 //   insert      the insert of an added task
 //   complete    the delete of a finished task
+//
+// With --crash the database is also SIGKILLed and restarted (with
+// --sync-on-commit, so it keeps what it applied) before the master's
+// connection is let through again: the driver's retry then meets a server
+// that has forgotten the first attempt, as after a real crash.
 //
 // It then waits several leases and checks that each task was added once,
 // ran once, and is gone from the collection. Exits 1 when one was not.
@@ -35,7 +40,7 @@ const CASES = {
 }
 
 if (process.env.REPRO_DIR) await app()
-else process.exit(await main(process.argv[2]))
+else process.exit(await main(process.argv[2], process.argv.includes('--crash')))
 
 /** The master (and its worker): adds TASKS tasks, records adds, runs and events. */
 async function app () {
@@ -57,14 +62,14 @@ async function app () {
   process.stdin.resume()
 }
 
-async function main (which) {
+async function main (which, crash) {
   if (!CASES[which]) {
-    console.error(`usage: node scripts/chaos/repro/cut-answer.mjs <${Object.keys(CASES).join('|')}>`)
+    console.error(`usage: node scripts/chaos/repro/cut-answer.mjs <${Object.keys(CASES).join('|')}> [--crash]`)
     return 2
   }
   const { startServer } = await import('../../mongo-server.mjs')
   const { cutProxy } = await import('./cut-proxy.mjs')
-  const server = await startServer('repro')
+  const server = await startServer('repro', { syncOnCommit: true })
   const dir = mkdtempSync(join(tmpdir(), 'meteor-cluster-repro-'))
   const proxy = await cutProxy({ host: '127.0.0.1', port: server.port }, CASES[which])
   // directConnection: the server advertises its own address as a replica
@@ -84,6 +89,12 @@ async function main (which) {
       return 2
     }
     console.log(`${which}: the answer to the master's ${cut} was cut after the database applied it`)
+    if (crash) {
+      await server.stop('SIGKILL')
+      await server.restart()
+      console.log(`${which}: the database was SIGKILLed and restarted before the master could retry`)
+    }
+    proxy.resume()
     // Several leases: time enough for any recovery.
     await new Promise((resolve) => setTimeout(resolve, 4 * LEASE_MS))
     const records = readJournals(dir, 'app-').records

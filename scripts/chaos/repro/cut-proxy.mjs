@@ -19,17 +19,26 @@ function command (message) {
 /**
  * Listens on a free port and forwards to `target` (`{ host, port }`).
  * `matches(name, bytes)` picks the command whose reply is cut; only the
- * first match is cut. Resolves with `{ port, cut, close() }`, where `cut`
- * resolves with the name of the command once its reply has been dropped.
+ * first match is cut. Resolves with `{ port, cut, resume(), close() }`:
+ * `cut` resolves with the name of the command once its reply has been
+ * dropped; from then on, connections are held (not passed on) until
+ * `resume()`, so the database can be restarted before the client's retry
+ * reaches it.
  */
 export async function cutProxy (target, matches) {
   let armed = true
   let onCut
   const cut = new Promise((resolve) => { onCut = resolve })
+  let resume = () => {}
+  let held = Promise.resolve()
   const sockets = new Set()
-  const server = net.createServer((client) => {
+  const server = net.createServer(async (client) => {
+    sockets.add(client)
+    client.pause()
+    await held
+    client.resume()
     const upstream = net.connect(target)
-    sockets.add(client).add(upstream)
+    sockets.add(upstream)
     for (const s of [client, upstream]) {
       s.on('error', () => {})
       s.on('close', () => { client.destroy(); upstream.destroy(); sockets.delete(s) })
@@ -59,6 +68,7 @@ export async function cutProxy (target, matches) {
         if (reply.readInt32LE(8) === dropReplyTo.id) {
           // The server has applied the command and answered: the client
           // never hears of it.
+          held = new Promise((resolve) => { resume = resolve })
           client.destroy()
           upstream.destroy()
           onCut(dropReplyTo.name)
@@ -72,6 +82,7 @@ export async function cutProxy (target, matches) {
   return {
     port: server.address().port,
     cut,
+    resume: () => resume(),
     close () {
       for (const s of sockets) s.destroy()
       return new Promise((resolve) => server.close(resolve))
