@@ -13,7 +13,8 @@
 //   npm run chaos -- --keep              keep the journals (kept anyway on failure)
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { MongoClient } from 'mongodb'
 import { startServer } from './mongo-server.mjs'
 import { makePlan, MASTERS, LEASE_MS, WORKERS_PER_MASTER } from './chaos/plan.mjs'
@@ -25,6 +26,7 @@ import { faultDealer } from './chaos/faults.mjs'
 import { judge, BAD } from './chaos/verdict.mjs'
 import * as report from './chaos/report.mjs'
 import { tagChildren, onAnyEnd } from './chaos/cleanup.mjs'
+import { machineLine } from './chaos/machine.mjs'
 
 /** Longest wait for the queues to empty after the last fault. */
 const DRAIN_MS = 2 * LEASE_MS + 90000
@@ -140,6 +142,7 @@ async function main () {
   const bad = verdict.tasks.filter((t) => BAD.has(t.outcome))
 
   console.log(`\n## Chaos run: \`${command}\`, ${durationS} s\n`)
+  console.log(`${machineLine(join(dirname(fileURLToPath(import.meta.url)), '..'))}.\n`)
   console.log(report.table(verdict.tasks))
   console.log(`\n${report.faultsLine(verdict.faults)}`)
   const lostWithMaster = report.lostWithMaster(verdict.tasks)

@@ -191,7 +191,10 @@ function failed (task, ctx, { code, message }) {
     task.problem = `failed by a crash, but run ${task.runs.length} times; no crash cut ${uncut.join(', nor ')}`
     return 'twiceUncut'
   }
-  task.problem = `failed (${code ?? 'no code'}) ${last ? `in worker ${last.pid} (${cut ? cut.how : 'no crash cut its run'})` : 'without ever running'}`
+  // No run at all: the journal line is a task's first statement, so a task
+  // blamed without one was most likely never started (sent ahead, say).
+  task.problem = `failed (${code ?? 'no code'}: ${message ?? ''}) ` +
+    (last ? `in worker ${last.pid} (${cut ? cut.how : 'no crash cut its run'})` : 'but no run of it ever started')
   return 'wronglyFailed'
 }
 
