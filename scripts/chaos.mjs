@@ -23,6 +23,7 @@ import { openJournal, readJournals } from './chaos/journal.mjs'
 import { Masters } from './chaos/masters.mjs'
 import { Tracker } from './chaos/tracker.mjs'
 import { faultDealer } from './chaos/faults.mjs'
+import { drain } from './chaos/drain.mjs'
 import { judge, BAD } from './chaos/verdict.mjs'
 import * as report from './chaos/report.mjs'
 import { tagChildren, onAnyEnd } from './chaos/cleanup.mjs'
@@ -124,7 +125,7 @@ async function main () {
   const client = new MongoClient(server.url, { serverSelectionTimeoutMS: 5000 })
   await client.connect()
   const collection = client.db().collection(COLLECTION)
-  const drained = await drain({ masters, tracker, collection, say })
+  const drained = await drain({ masters, names: MASTERS, tracker, collection, limitMs: DRAIN_MS, say })
   clearInterval(progress)
   journal.write({ phase: drained ? 'drained' : 'drain-timeout' })
 
@@ -165,25 +166,6 @@ async function main () {
     : `\nchaos: the bar is MISSED (${bad.length} tasks above). Journals kept in ${dir}`)
   cleanup()
   return passed
-}
-
-/** Waits until no master owes anything and no persistent task is left to run. */
-async function drain ({ masters, tracker, collection, say }) {
-  const until = Date.now() + DRAIN_MS
-  let last = 0
-  for (;;) {
-    const owed = tracker.outstanding(MASTERS.map((m) => masters.proc(m)).filter(Boolean))
-    const left = await collection.countDocuments({ failed: { $ne: true } })
-    if (owed.adds === 0 && owed.inMemory === 0 && left === 0) return true
-    if (Date.now() > until) return false
-    if (Date.now() - last > 5000) {
-      say(`draining: ${left} persistent tasks in the collection, ${owed.inMemory} in-memory tasks and ${owed.adds} adds unanswered`)
-      last = Date.now()
-    }
-    // The collection is polled: a count is the only signal that covers
-    // tasks claimed by a master that died.
-    await sleep(250)
-  }
 }
 
 function printList (title, lines) {

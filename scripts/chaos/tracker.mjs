@@ -9,6 +9,13 @@ export class Tracker {
     /** master proc -> in-memory keys with no done/error event yet. */
     this.inMemory = new Map()
     this.counts = { intents: 0, added: 0, rejected: 0, done: 0, error: 0 }
+    this.followers = new Set()
+  }
+
+  /** Calls `fn()` after each record; returns what stops it. */
+  follow (fn) {
+    this.followers.add(fn)
+    return () => this.followers.delete(fn)
   }
 
   onRecord (record) {
@@ -37,6 +44,7 @@ export class Tracker {
         set(this.inMemory).delete(record.key)
         break
     }
+    for (const fn of this.followers) fn()
   }
 
   /** What the masters `procs` (those alive) still owe. */

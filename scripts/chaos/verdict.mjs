@@ -262,11 +262,14 @@ function faultSummary (harness, masterRecords, tasks, at) {
   // task done): the longest, per restart.
   const killedAt = new Map(harness.filter((r) => r.fault === 'master-sigkill').map((r) => [r.proc, r.t]))
   const persistentWrite = masterRecords.filter((r) => (r.event === 'added' || r.event === 'done') && r.key?.startsWith('p'))
+  // A restart followed by another outage before a master wrote is left out.
+  const isStop = (r) => r.fault === 'db-sigkill' || r.fault === 'db-sigterm'
   const backAfter = restarts.map((restart) => {
+    const nextStop = harness.slice(harness.indexOf(restart)).find(isStop)?.t ?? Infinity
     const firsts = new Map()
     for (const r of masterRecords) if (r.event === 'up' && r.t < restart.t && (killedAt.get(r.proc) ?? Infinity) > restart.t) firsts.set(r.proc, null)
     for (const r of persistentWrite) {
-      if (r.t >= restart.t && firsts.get(r.proc) === null) firsts.set(r.proc, r.t - restart.t)
+      if (r.t >= restart.t && r.t < nextStop && firsts.get(r.proc) === null) firsts.set(r.proc, r.t - restart.t)
     }
     const known = [...firsts.values()].filter((ms) => ms !== null)
     return known.length === 0 ? null : Math.max(...known)
