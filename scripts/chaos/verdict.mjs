@@ -20,6 +20,12 @@ export const OUTCOMES = [
 /** The outcomes that miss the bar. */
 export const BAD = new Set(['lost', 'wronglyFailed', 'twiceUncut', 'refusedStored', 'anomaly'])
 
+/**
+ * How long a finished run's outcome may stay unwritten, the database up,
+ * and its master's kill still count as what cut it.
+ */
+const UNWRITTEN_MS = 2000
+
 /** What happened to tasks that were never added, in table order. */
 export const NOT_ADDED = [
   ['refused', 'add refused by addTask (rejected)'],
@@ -35,6 +41,7 @@ export const NOT_ADDED = [
 export function judge ({ harness, masterRecords, runRecords, docs, t0 }) {
   const at = (t) => `t=${((t - t0) / 1000).toFixed(1)} s`
   const crashes = crashIndex(harness)
+  const outages = outagesOf(harness)
   const runs = runsByKey(runRecords)
   const ctx = { at, cutBy }
   const byProc = groupBy(masterRecords, (r) => r.proc)
@@ -46,19 +53,20 @@ export function judge ({ harness, masterRecords, runRecords, docs, t0 }) {
     // Its worker's kill cut the last run the worker started.
     const killed = crashes.workers.get(run.proc)
     if (killed && run.last) return { ...killed, how: `worker ${run.pid} SIGKILLed at ${at(killed.t)} while it ran` }
-    // Its master's kill cut it if its outcome had not been written yet.
+    // Its master's kill cut it unless its outcome had been written. The
+    // workers end when they see their master gone, a moment after the kill:
+    // a run may start or finish in between, with nobody left to tell.
     const master = crashes.masters.get(run.master)
-    if (master && master.t >= run.start) {
-      // Its workers end when they see the master gone, a moment later: a
-      // run may finish in between, with nobody left to tell.
-      const after = run.end === null
-        ? 'while it ran'
-        : run.end >= master.t
-          ? `while it ran (it finished ${run.end - master.t} ms later, its master gone)`
-          : `${master.t - run.end} ms after it finished, before its outcome was written`
-      return { ...master, how: `master ${master.master} (${run.master}) SIGKILLed at ${at(master.t)} ${after}` }
-    }
-    return null
+    if (!master) return null
+    const how = (after) => ({ ...master, how: `master ${master.master} (${run.master}) SIGKILLed at ${at(master.t)} ${after}` })
+    if (run.start >= master.t) return how(`${run.start - master.t} ms before this run started, which its worker had not seen yet`)
+    if (run.end === null) return how('while it ran')
+    if (run.end >= master.t) return how(`while it ran (it finished ${run.end - master.t} ms later, its master gone)`)
+    // A finished run's outcome is written within milliseconds while the
+    // database is up: one still unwritten long after is not the crash's doing.
+    const gap = master.t - run.end
+    if (gap > UNWRITTEN_MS && !outages.some(([from, to]) => from < master.t && to > run.end)) return null
+    return how(`${gap} ms after it finished, before its outcome was written`)
   }
 
   const tasks = []
@@ -210,6 +218,21 @@ function anomaly (task, why) {
 
 function stray (key, { doc, runs }) {
   return { key, kind: key.startsWith('m') ? 'inMemory' : 'persistent', runs, events: [], doc, notes: [], outcome: 'anomaly', problem: 'stored or run, but the harness never sent it' }
+}
+
+/** The database's outages: `[stopped, back]` in ms since the epoch. */
+function outagesOf (harness) {
+  const list = []
+  let from = null
+  for (const r of harness) {
+    if (r.fault === 'db-sigkill' || r.fault === 'db-sigterm') from = r.t
+    if (r.fault === 'db-restarted' && from !== null) {
+      list.push([from, r.t])
+      from = null
+    }
+  }
+  if (from !== null) list.push([from, Infinity])
+  return list
 }
 
 /** Each killed worker and master by `<pid>@<start>`, with its fault record. */
