@@ -43,7 +43,7 @@ export function judge ({ harness, masterRecords, runRecords, docs, t0 }) {
   const crashes = crashIndex(harness)
   const outages = outagesOf(harness)
   const runs = runsByKey(runRecords)
-  const ctx = { at, cutBy }
+  const ctx = { at, cutBy, crashes }
   const byProc = groupBy(masterRecords, (r) => r.proc)
   const eventsOf = groupBy(masterRecords.filter((r) => r.event === 'done' || r.event === 'error'), (r) => r.key)
   const docOf = new Map(docs.map((d) => [d.data?.key, d]))
@@ -150,6 +150,8 @@ function inMemory (task, ctx, masterKilled) {
     return lost(task, `no done or error event from its master (${task.sent.proc}), which was not killed`)
   }
   if (mine.length > 1) return anomaly(task, `${done.length} done and ${errors.length} error events`)
+  // Nothing runs an in-memory task again: a crash fails it or takes it away.
+  if (runs.length > 1) return anomaly(task, `an in-memory task run ${runs.length} times`)
   if (errors.length > 0) return failed(task, ctx, errors[0])
   if (runs.filter((r) => r.end !== null).length === 0) return anomaly(task, 'a done event but no run of it finished')
   return ranToEnd(task, ctx)
@@ -157,12 +159,24 @@ function inMemory (task, ctx, masterKilled) {
 
 /**
  * The runs of `task` before `final` (the run that decided its outcome),
- * each with the crash that cut it; those no crash cut, described.
+ * each with the crash that cut it (in `task.cuts`); returns those that do
+ * not explain a run after them, described.
  */
-function earlierRuns (task, final, { at, cutBy }) {
+function earlierRuns (task, final, { at, cutBy, crashes }) {
   task.cuts = task.runs.filter((r) => r !== final).map((r) => ({ run: r, cut: cutBy(r) }))
-  return task.cuts.filter((c) => c.cut === null).map((c) => `a run in worker ${c.run.proc} (master ${c.run.master}) from ${at(c.run.start)} ` +
-    `${c.run.end === null ? 'that never finished' : `that finished at ${at(c.run.end)}`}`)
+  const unexplained = []
+  for (const { run, cut } of task.cuts) {
+    const where = `a run in worker ${run.proc} (master ${run.master}) from ${at(run.start)}`
+    const master = crashes.masters.get(run.master)
+    if (cut === null) {
+      unexplained.push(`no crash cut ${where} ${run.end === null ? 'that never finished' : `that finished at ${at(run.end)}`}`)
+    } else if (cut.fault === 'worker-sigkill' && !(master && master.t >= cut.t)) {
+      // Without retries, a task whose worker was killed under it is failed,
+      // not run again, unless its master died too before writing that down.
+      unexplained.push(`${where} was cut by ${cut.how}, and its master lived on, yet it ran again`)
+    }
+  }
+  return unexplained
 }
 
 /** A task that completed: exactly once, or again after a crash cut a run. */
@@ -176,7 +190,7 @@ function ranToEnd (task, ctx) {
   // must have been cut by a crash.
   const uncut = earlierRuns(task, runs.filter((r) => r.end !== null).at(-1), ctx)
   if (uncut.length === 0) return 'twiceCut'
-  task.problem = `run ${runs.length} times; no crash cut ${uncut.join(', nor ')}`
+  task.problem = `run ${runs.length} times; ${uncut.join('; ')}`
   return 'twiceUncut'
 }
 
@@ -196,7 +210,7 @@ function failed (task, ctx, { code, message }) {
     if (last.end !== null) task.notes.push('the kill landed after its last line and before its reply')
     const uncut = earlierRuns(task, last, ctx)
     if (uncut.length === 0) return 'crashFailed'
-    task.problem = `failed by a crash, but run ${task.runs.length} times; no crash cut ${uncut.join(', nor ')}`
+    task.problem = `failed by a crash, but run ${task.runs.length} times; ${uncut.join('; ')}`
     return 'twiceUncut'
   }
   // No run at all: the journal line is a task's first statement, so a task
