@@ -11,7 +11,7 @@
 //   npm run chaos -- --quick             ~500 tasks, under a minute of faults
 //   npm run chaos -- --seed 1234         the same tasks and fault schedule
 //   npm run chaos -- --keep              keep the journals (kept anyway on failure)
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'

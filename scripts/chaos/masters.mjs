@@ -114,11 +114,6 @@ export class Masters {
     return killed
   }
 
-  /** Every process started, for a last-resort cleanup: their pids. */
-  pids () {
-    return [...this.running.values()].map((i) => i.pid)
-  }
-
   /**
    * The live workers of the running masters, from /proc:
    * `[{ pid, proc, master, masterProc }]` (`proc`: `<pid>@<start>`).
