@@ -32,9 +32,13 @@ export function ensureServer () {
   if (cargo.status !== 0 || !findServer()) throw new Error(`could not install secantusd-rs; run: ${HOW_TO_INSTALL}`)
 }
 
-function launch (binary, port, dir) {
-  const child = spawn(binary, ['--host', '127.0.0.1', '--port', String(port), '--storage-path', dir,
-    '--log-file-max', '16MB', '--cache-size', '256M', '--log-level', 'WARNING'], { stdio: ['ignore', 'pipe', 'pipe'] })
+function launch (binary, port, dir, syncOnCommit) {
+  const args = ['--host', '127.0.0.1', '--port', String(port), '--storage-path', dir,
+    '--log-file-max', '16MB', '--cache-size', '256M', '--log-level', 'WARNING']
+  // Without it, a write acknowledged just before a SIGKILL of the server
+  // can be lost: the server, not the queue, would have lost it.
+  if (syncOnCommit) args.push('--sync-on-commit')
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     let output = ''
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`secantusd-rs did not start within 30 s:\n${output}`)) }, 30000)
@@ -58,30 +62,37 @@ function launch (binary, port, dir) {
 
 /**
  * Starts a server; `url` is its MongoDB URL (with the database `dbName`).
- * `stop()` ends it with SIGTERM (as an outage); `restart()` brings it back
- * on the same port with the same data.
+ * `stop()` ends it with SIGTERM (as an outage; `stop('SIGKILL')` as a
+ * crash) and resolves once it has exited; `restart()` brings it back on the
+ * same port with the same data. `syncOnCommit: true` makes it keep every
+ * write it acknowledged through a SIGKILL.
  */
-export async function startServer (dbName = 'meteor_cluster_test') {
+export async function startServer (dbName = 'meteor_cluster_test', { syncOnCommit = false } = {}) {
   const binary = findServer()
   if (!binary) {
     throw new Error(`the test database server secantusd-rs is not installed; \`npm test\` installs it, or run: ${HOW_TO_INSTALL}`)
   }
   const dir = mkdtempSync(join(tmpdir(), 'meteor-cluster-db-'))
-  let { child, port } = await launch(binary, 0, dir)
+  let { child, port } = await launch(binary, 0, dir, syncOnCommit)
   const server = {
     url: `mongodb://127.0.0.1:${port}/${dbName}`,
     port,
-    async stop () {
+    dir,
+    /** The running server's pid (a new one after each restart). */
+    get pid () {
+      return child.pid
+    },
+    async stop (signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return
       const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
+      child.kill(signal)
       const timer = setTimeout(() => child.kill('SIGKILL'), 15000)
       await exited
       clearTimeout(timer)
     },
     async restart () {
       await server.stop()
-      child = (await launch(binary, port, dir)).child
+      child = (await launch(binary, port, dir, syncOnCommit)).child
     },
     async dispose () {
       await server.stop()
