@@ -45,8 +45,12 @@ pub(crate) struct NewTask {
 
 impl NewTask {
     /// The tasks of an `addTask` call (one) or an `addTasks` call (an
-    /// array), each with whether it goes to the in-memory queue.
-    pub(crate) fn parse_call(args: &RawValue, many: bool) -> Result<Vec<(bool, Task)>, CodedError> {
+    /// array), each with whether it goes to the in-memory queue and whether
+    /// its `_id` is one made here (not the caller's).
+    pub(crate) fn parse_call(
+        args: &RawValue,
+        many: bool,
+    ) -> Result<Vec<(bool, Task, bool)>, CodedError> {
         let bad = |e: serde_json::Error| CodedError::invalid(format!("bad arguments: {e}"));
         let tasks: Vec<NewTask> = if many {
             serde_json::from_str(args.get()).map_err(bad)?
@@ -58,6 +62,7 @@ impl NewTask {
             .enumerate()
             .map(|(index, t)| {
                 let in_memory = t.in_memory;
+                let made_id = t.id.is_none();
                 let task = t.into_task().map_err(|e| {
                     if many {
                         CodedError::new(e.code, format!("tasks[{index}]: {}", e.message))
@@ -65,7 +70,7 @@ impl NewTask {
                         e
                     }
                 })?;
-                Ok((in_memory, task))
+                Ok((in_memory, task, made_id))
             })
             .collect()
     }

@@ -506,10 +506,15 @@ impl Store {
     }
 
     /// Extends every lease this master holds, in one write.
-    pub async fn renew(&self) -> Result<()> {
+    pub async fn renew(&self, tokens: &[String]) -> Result<()> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        // Only the claims this master knows of: a claim it never heard back
+        // from (its answer lost) expires, and any master can run its tasks.
         self.coll
             .update_many(
-                doc! { "onGoing": true, "lease.owner": &self.owner },
+                doc! { "onGoing": true, "lease.owner": &self.owner, "lease.token": { "$in": tokens } },
                 doc! { "$set": { "lease.expires": self.lease_expiry() } },
             )
             .await?;

@@ -76,3 +76,43 @@ async fn a_completion_matches_each_task_with_its_own_claim_not_the_cross_product
     let lease = left[0].get_document("lease").unwrap();
     assert_eq!(lease.get_str("token").unwrap(), second_token);
 }
+
+#[tokio::test]
+async fn leases_are_renewed_only_for_the_claims_the_master_knows() {
+    let server = TestServer::start();
+    let store = store(&server).await;
+    let types = vec!["T".to_owned()];
+    for outcome in store.insert(&[task("known"), task("orphan")]).await {
+        outcome.expect("insert");
+    }
+    let known = store.claim(&types, 1).await.expect("claim").tasks;
+    // A claim whose answer never came back: this master does not know its token.
+    let orphan = store.claim(&types, 1).await.expect("claim").tasks;
+    let expires = |doc: &Document| {
+        doc.get_document("lease")
+            .unwrap()
+            .get_datetime("expires")
+            .unwrap()
+            .timestamp_millis()
+    };
+    let coll = store.collection();
+    let read =
+        |id: &'static str| async move { coll.find_one(doc! { "_id": id }).await.unwrap().unwrap() };
+    let (known_before, orphan_before) = (
+        expires(&read("known").await),
+        expires(&read("orphan").await),
+    );
+    // Expiries are in ms: let the clock move on, so a renewal shows.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store.renew(&[known[0].token.clone()]).await.expect("renew");
+    assert!(
+        expires(&read("known").await) > known_before,
+        "the known claim is renewed"
+    );
+    assert_eq!(
+        expires(&read("orphan").await),
+        orphan_before,
+        "the orphan's lease runs out"
+    );
+    assert_eq!(orphan[0].task.id, "orphan");
+}

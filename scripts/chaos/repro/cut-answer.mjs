@@ -12,6 +12,10 @@
 //   insert      the insert of an added task
 //   complete    the delete of a finished task
 //
+// With --hold MS the proxy stays cut that long before it lets the master
+// through again: longer than the driver waits (5 s), the write fails in the
+// master although the database applied it.
+//
 // With --crash the database is also SIGKILLed and restarted (with
 // --sync-on-commit, so it keeps what it applied) before the master's
 // connection is let through again: the driver's retry then meets a server
@@ -40,7 +44,13 @@ const CASES = {
 }
 
 if (process.env.REPRO_DIR) await app()
-else process.exit(await main(process.argv[2], process.argv.includes('--crash')))
+else process.exit(await main(process.argv[2], process.argv.includes('--crash'), holdArg()))
+
+/** `--hold MS`: how long the proxy stays cut (0 without it). */
+function holdArg () {
+  const at = process.argv.indexOf('--hold')
+  return at === -1 ? 0 : Number(process.argv[at + 1])
+}
 
 /** The master (and its worker): adds TASKS tasks, records adds, runs and events. */
 async function app () {
@@ -62,7 +72,7 @@ async function app () {
   process.stdin.resume()
 }
 
-async function main (which, crash) {
+async function main (which, crash, hold) {
   if (!CASES[which]) {
     console.error(`usage: node scripts/chaos/repro/cut-answer.mjs <${Object.keys(CASES).join('|')}> [--crash]`)
     return 2
@@ -93,6 +103,10 @@ async function main (which, crash) {
       await server.stop('SIGKILL')
       await server.restart()
       console.log(`${which}: the database was SIGKILLed and restarted before the master could retry`)
+    }
+    if (hold > 0) {
+      await new Promise((resolve) => setTimeout(resolve, hold))
+      console.log(`${which}: the proxy stayed cut for ${hold} ms`)
     }
     proxy.resume()
     // Several leases: time enough for any recovery.

@@ -78,10 +78,10 @@ impl Dispatcher {
     /// Adds a call's tasks: in-memory ones at once (all or none: a
     /// duplicate `_id` fails the call before any is queued), persistent
     /// ones in the next insert; answered when all are in.
-    fn add_new(&mut self, origin: Origin, req: u64, tasks: Vec<(bool, Task)>, many: bool) {
+    fn add_new(&mut self, origin: Origin, req: u64, tasks: Vec<(bool, Task, bool)>, many: bool) {
         let op = if many { "addTasks" } else { "addTask" };
         let mut seen = std::collections::HashSet::new();
-        for (index, (in_memory, task)) in tasks.iter().enumerate() {
+        for (index, (in_memory, task, _)) in tasks.iter().enumerate() {
             let taken = self.queue.get(&task.id).is_some() && !is_series(task);
             if *in_memory && (taken || !seen.insert(task.id.as_str())) {
                 let at = if many {
@@ -99,11 +99,11 @@ impl Dispatcher {
                 return self.reply(origin, req, Err(e));
             }
         }
-        let ids: Vec<String> = tasks.iter().map(|(_, t)| t.id.clone()).collect();
+        let ids: Vec<String> = tasks.iter().map(|(_, t, _)| t.id.clone()).collect();
         let mut persistent = Vec::new();
-        for (index, (in_memory, task)) in tasks.into_iter().enumerate() {
+        for (index, (in_memory, task, made_id)) in tasks.into_iter().enumerate() {
             if !in_memory {
-                persistent.push((index, task));
+                persistent.push((index, task, made_id));
             } else if self.queue.get(&task.id).is_none() {
                 // A series already queued under this _id stays as it is.
                 let _ = self.add(task);

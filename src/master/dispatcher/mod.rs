@@ -411,7 +411,13 @@ impl Dispatcher {
             0
         };
         let connected = matches!(self.phase, Phase::Dispatching | Phase::Closing);
-        if let Some(at) = self.persistent.pump(want, dispatching, connected) {
+        let runs = &self.runs;
+        let running = || {
+            runs.values()
+                .filter_map(|r| r.task.claimed.as_ref().map(|c| c.token.clone()))
+                .collect()
+        };
+        if let Some(at) = self.persistent.pump(want, dispatching, connected, running) {
             wake(at);
         }
         if self.phase == Phase::Closing {

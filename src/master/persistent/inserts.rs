@@ -15,8 +15,9 @@ pub(crate) struct Insert {
     pub(crate) many: bool,
     /// Every id of the call, in order (in-memory ones included).
     pub(crate) ids: Vec<String>,
-    /// The persistent ones, with their index in the call.
-    pub(crate) tasks: Vec<(usize, Task)>,
+    /// The persistent ones, with their index in the call and whether their
+    /// `_id` was made here.
+    pub(crate) tasks: Vec<(usize, Task, bool)>,
 }
 
 /// An answer to give: who asked, and the JSON of the result or an error.
@@ -25,16 +26,20 @@ pub(crate) type Answer = (Origin, u64, Result<String, CodedError>);
 impl Insert {
     /// The call's answer, from the outcome of each of its persistent tasks.
     fn answer(&self, outcomes: &[Result<(), CodedError>]) -> Answer {
-        let failed = self
-            .tasks
-            .iter()
-            .zip(outcomes)
-            .find_map(|((index, task), outcome)| match outcome {
-                // A series (repeat) added again under its _id: it is there.
-                Err(e) if e.code == Code::DuplicateId && is_series(task) => None,
-                Err(e) => Some((*index, e)),
-                Ok(()) => None,
-            });
+        let failed =
+            self.tasks
+                .iter()
+                .zip(outcomes)
+                .find_map(|((index, task, made_id), outcome)| match outcome {
+                    // A series (repeat) added again under its _id: it is there.
+                    Err(e) if e.code == Code::DuplicateId && is_series(task) => None,
+                    // An _id made here cannot be taken by anyone else: the
+                    // driver retried an insert whose answer was lost, and the
+                    // first try stored it.
+                    Err(e) if e.code == Code::DuplicateId && *made_id => None,
+                    Err(e) => Some((*index, e)),
+                    Ok(()) => None,
+                });
         let result = match failed {
             Some((index, e)) if self.many => Err(CodedError::new(
                 e.code,
@@ -63,7 +68,7 @@ pub(crate) fn is_series(task: &Task) -> bool {
 pub(crate) fn tasks_of(inserts: &[Insert]) -> Vec<Task> {
     inserts
         .iter()
-        .flat_map(|i| i.tasks.iter().map(|(_, task)| task.clone()))
+        .flat_map(|i| i.tasks.iter().map(|(_, task, _)| task.clone()))
         .collect()
 }
 

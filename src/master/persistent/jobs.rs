@@ -108,10 +108,10 @@ pub(super) async fn claim(cell: Arc<StoreCell>, want: usize) -> StoreEvent {
 
 /// Renews this master's leases, re-reads the server's clock, hands back
 /// expired leases.
-pub(super) async fn maintain(cell: Arc<StoreCell>) -> StoreEvent {
+pub(super) async fn maintain(cell: Arc<StoreCell>, tokens: Vec<String>) -> StoreEvent {
     let result = async {
         let store = cell.get().await?;
-        store.renew().await?;
+        store.renew(&tokens).await?;
         store.sync_clock().await?;
         Ok::<_, CodedError>(store.recover().await?)
     }

@@ -454,7 +454,15 @@ impl Persistent {
     /// pool could take now, `claim` whether to claim at all (not paused or
     /// closing), `connected` whether to keep the connection and the leases
     /// of running tasks up. Returns when it next needs to run.
-    pub(crate) fn pump(&mut self, want: usize, claim: bool, connected: bool) -> Option<Instant> {
+    /// `running` gives the claim tokens of the tasks running in workers
+    /// (asked only when the leases are due for renewal).
+    pub(crate) fn pump(
+        &mut self,
+        want: usize,
+        claim: bool,
+        connected: bool,
+        running: impl FnOnce() -> Vec<String>,
+    ) -> Option<Instant> {
         let now = Instant::now();
         let mut wake: Option<Instant> = None;
         let mut at = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
@@ -513,7 +521,12 @@ impl Persistent {
             if self.maintain_at <= now {
                 self.maintaining = true;
                 self.maintain_at = now + cell.lease() / 3;
-                self.link.spawn(jobs::maintain(cell.clone()));
+                let mut tokens = running();
+                tokens.extend(self.buffer.iter().map(|c| c.token.clone()));
+                tokens.extend(self.pending.iter().map(|c| c.token.clone()));
+                tokens.sort_unstable();
+                tokens.dedup();
+                self.link.spawn(jobs::maintain(cell.clone(), tokens));
             }
             at(self.maintain_at);
         }
