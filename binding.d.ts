@@ -16,15 +16,22 @@ export declare class Master {
    * the event loop as the dispatcher now has work or not.
    */
   takeEvents(): string
-  /** ms until the dispatcher needs to run again (`pump`), -1 for never. */
-  wakeIn(): number
-  /** Takes what other threads left, reads the workers, dispatches. */
-  pump(): void
+  /**
+   * Takes what other threads left, reads the workers, dispatches; returns
+   * the events (as `takeEvents`: one call per wake-up instead of two).
+   */
+  pump(): string
+  /**
+   * The timer of the last `timer` event went off: `pump`, and announce
+   * the time to come back again.
+   */
+  timerFired(): string
   /**
    * In-memory tasks the facade buffered (a burst of `addTask` calls), as
-   * JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
+   * JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`;
+   * returns the events, as `pump`.
    */
-  addTasks(batch: string): void
+  addTasks(batch: string): string
   configure(config: MasterConfig): void
   /** Starts a `TaskQueue` call answered by a `reply` event with this `req`. */
   request(req: number, op: string, args: string): void

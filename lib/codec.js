@@ -364,10 +364,14 @@ function revive (value) {
   return value
 }
 
-/** Parses EJSON JSON text (or a batch of frames holding such text). */
+/**
+ * Parses EJSON JSON text (or a batch of frames holding such text). A tag is an
+ * object whose keys all start with `$`, so compact JSON holds `{"$`; inside a
+ * string the quote is escaped, so task text carried in a frame does not count.
+ */
 function decode (json) {
   const value = JSON.parse(json)
-  return json.indexOf('"$') === -1 ? value : revive(value)
+  return json.indexOf('{"$') === -1 ? value : revive(value)
 }
 
 /** A thrown value as `{ name, message, stack, code, ...its own fields }`, as EJSON JSON text. */
@@ -427,6 +431,25 @@ function errorFrom (value) {
   return error
 }
 
+/**
+ * A task from the row runs and outcome events carry it in (`Task::to_row`
+ * in src/task.rs): `[_id, taskType, priority, createdAt, dueDate, data,
+ * onGoing]`, its data already decoded. Anything else (a document that could
+ * not be read) is the object it was.
+ */
+function taskFromRow (row) {
+  if (!Array.isArray(row)) return row
+  return {
+    _id: row[0],
+    taskType: row[1],
+    priority: row[2],
+    createdAt: new Date(row[3]),
+    dueDate: new Date(row[4]),
+    data: row[5],
+    onGoing: row[6]
+  }
+}
+
 /** Task fields as JS sees them: Dates, not milliseconds. */
 function taskFromWire (task) {
   task.createdAt = new Date(task.createdAt)
@@ -434,4 +457,4 @@ function taskFromWire (task) {
   return task
 }
 
-module.exports = { encode, encodeChecked, decode, encodeError, errorFrom, describe, taskFromWire, ObjectId, Decimal128 }
+module.exports = { encode, encodeChecked, decode, encodeError, errorFrom, describe, taskFromRow, taskFromWire, ObjectId, Decimal128 }

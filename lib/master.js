@@ -3,11 +3,11 @@
 // its dispatcher runs on this thread), the listeners, the message broker,
 // the workers' sockets (watched here for their wake-ups) and one timer.
 // After every call into the native Master, `settle()` hands its events to
-// the user's callbacks and sets the timer.
+// the user's callbacks (one of them sets the timer).
 
 const net = require('net')
 const binding = require('./binding')
-const { decode, encode, errorFrom } = require('./codec')
+const { decode, encode, errorFrom, taskFromRow } = require('./codec')
 const PendingCalls = require('./pending-calls')
 const { newId } = require('./ids')
 const { runInMeteor } = require('./meteor')
@@ -21,11 +21,11 @@ let closing = null
 let failed = null
 const calls = new PendingCalls()
 let settling = false
-let settleAgain = false
+/** Batches of events (JSON arrays) taken and not yet delivered, in order. */
+const backlog = []
 /** Each worker's socket (our own copy of it), by worker id. */
 const sockets = new Map()
 let timer = null
-let timerAt = Infinity
 
 /** The JS error for an error the native Master threw (it carries a code). */
 function nativeError (error) {
@@ -56,8 +56,21 @@ function withNative (fn) {
   }
 }
 
+/** As `withNative`, for the calls that return the events themselves. */
+function withEvents (fn) {
+  const m = master()
+  let events
+  try {
+    events = fn(m)
+  } catch (error) {
+    settle()
+    throw nativeError(error)
+  }
+  settle(events)
+}
+
 function onWake () {
-  withNative((m) => m.pump())
+  withEvents((m) => m.pump())
 }
 
 /** Calls a user callback (inside Meteor's environment in a Meteor server); logs what it throws. */
@@ -74,26 +87,26 @@ function call (what, fn, arg) {
 }
 
 /**
- * Delivers the dispatcher's events, in order, and sets the timer it asks
- * for. A callback that calls back into the dispatcher gets its events
+ * Delivers the dispatcher's events (`taken`, or what it holds now), in
+ * order. A callback that calls back into the dispatcher gets its events
  * delivered after the ones already taken, never in between.
  */
-function settle () {
+function settle (taken) {
   if (native === null) return
-  if (settling) {
-    settleAgain = true
-    return
+  try {
+    const events = taken === undefined ? native.takeEvents() : taken
+    if (events !== '[]') backlog.push(events)
+  } catch (error) {
+    log('error', `could not take events from the dispatcher: ${(error && error.stack) || error}`)
   }
+  // A callback that called back in: its events wait behind the ones
+  // being delivered (the loop below picks them up).
+  if (settling) return
   settling = true
   try {
-    do {
-      settleAgain = false
-      const events = native.takeEvents()
-      if (events !== '[]') {
-        for (const event of decode(events)) onEvent(event)
-      }
-    } while (settleAgain)
-    schedule(native.wakeIn())
+    while (backlog.length > 0) {
+      for (const event of decode(backlog.shift())) onEvent(event)
+    }
   } catch (error) {
     log('error', `could not read events from the dispatcher: ${(error && error.stack) || error}`)
   } finally {
@@ -134,23 +147,26 @@ function onEvent (event) {
     case 'fatal':
       onFatal(event.message)
       break
+    case 'timer':
+      setTimer(event.ms)
+      break
   }
 }
 
 /**
  * What a `done` or `error` listener gets: `{ value, task }`, both own
- * enumerable properties, as upstream's. The task comes as EJSON text and is
- * read only when the listener (or a spread, or JSON.stringify) asks for it.
+ * enumerable properties, as upstream's. The task comes as a row and becomes
+ * an object only when the listener (or a spread, or JSON.stringify) asks.
  */
 function taskEvent ({ type, value, task, attempt, nextRunAt }) {
-  let text = task
+  let row = task
   let read
   const event = {
     value,
     get task () {
-      if (text !== null) {
-        read = decode(text)
-        text = null
+      if (row !== null) {
+        read = taskFromRow(row)
+        row = null
       }
       return read
     }
@@ -187,21 +203,16 @@ function writeBlocked (worker) {
   socket.write(bytes, () => withNative((m) => m.unblocked(worker)))
 }
 
-/** Keeps one timer, for the earliest time the dispatcher must look again. */
-function schedule (ms) {
-  if (ms < 0) return
-  const at = Date.now() + ms
-  if (timer !== null && timerAt <= at) return
+/** The one timer: when the dispatcher must look again (earlier than before). */
+function setTimer (ms) {
   if (timer !== null) clearTimeout(timer)
-  timerAt = at
   timer = setTimeout(onTimer, Math.ceil(ms))
   timer.unref()
 }
 
 function onTimer () {
   timer = null
-  timerAt = Infinity
-  withNative((m) => m.pump())
+  withEvents((m) => m.timerFired())
 }
 
 function onFatal (message) {
@@ -261,7 +272,7 @@ function flushAdds () {
   batch = null
   if (rows.length === 0) return
   try {
-    withNative((m) => m.addTasks(`[${rows.join(',')}]`))
+    withEvents((m) => m.addTasks(`[${rows.join(',')}]`))
     settled.resolve()
   } catch (error) {
     log('error', `${rows.length} in-memory tasks could not be queued: ${error.message}`)

@@ -8,7 +8,7 @@
 
 const net = require('net')
 const binding = require('./binding')
-const { decode, encode, encodeError } = require('./codec')
+const { decode, encode, encodeError, taskFromRow } = require('./codec')
 const PendingCalls = require('./pending-calls')
 const { runInMeteor, whenAppStarted } = require('./meteor')
 
@@ -116,7 +116,7 @@ function recall (runs) {
 }
 
 function invoke (msg) {
-  const task = msg.task
+  const task = taskFromRow(msg.task)
   const fn = taskMap === null ? undefined : taskMap[task.taskType]
   if (typeof fn !== 'function') {
     const error = new Error(`no task function for taskType "${task.taskType}" in this worker's taskMap`)

@@ -309,26 +309,30 @@ impl Master {
         Ok(events)
     }
 
-    /// ms until the dispatcher needs to run again (`pump`), -1 for never.
+    /// Takes what other threads left, reads the workers, dispatches; returns
+    /// the events (as `takeEvents`: one call per wake-up instead of two).
     #[napi]
-    pub fn wake_in(&self) -> f64 {
-        self.dispatcher
-            .wake_in()
-            .map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
+    pub fn pump(&mut self, env: Env) -> Result<String, JsCode> {
+        let inputs = self.inbox.take();
+        self.guarded(|d| d.inputs(inputs))?;
+        self.take_events(env)
     }
 
-    /// Takes what other threads left, reads the workers, dispatches.
+    /// The timer of the last `timer` event went off: `pump`, and announce
+    /// the time to come back again.
     #[napi]
-    pub fn pump(&mut self) -> Result<(), JsCode> {
-        let inputs = self.inbox.take();
-        self.guarded(|d| d.inputs(inputs))
+    pub fn timer_fired(&mut self, env: Env) -> Result<String, JsCode> {
+        self.guarded(|d| d.timer_fired())?;
+        self.pump(env)
     }
 
     /// In-memory tasks the facade buffered (a burst of `addTask` calls), as
-    /// JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
+    /// JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`;
+    /// returns the events, as `pump`.
     #[napi]
-    pub fn add_tasks(&mut self, batch: String) -> Result<(), JsCode> {
-        self.command(Cmd::AddTasks(batch))
+    pub fn add_tasks(&mut self, env: Env, batch: String) -> Result<String, JsCode> {
+        self.command(Cmd::AddTasks(batch))?;
+        self.take_events(env)
     }
 
     #[napi]

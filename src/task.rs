@@ -78,6 +78,25 @@ impl Task {
 }
 
 impl Task {
+    /// The task as runs and outcome events carry it: the JSON array
+    /// `[_id, taskType, priority, createdAt ms, dueDate ms, data, onGoing]`.
+    /// Dates as numbers leave no EJSON tag outside `data`, so a reader
+    /// revives only the data that has one (the object form cost every task
+    /// a walk in the worker and a second parse in the master).
+    pub(crate) fn to_row(&self, on_going: bool) -> String {
+        let mut out =
+            Vec::with_capacity(64 + self.id.len() + self.task_type.len() + self.data.len());
+        out.push(b'[');
+        json_str(&mut out, &self.id);
+        out.push(b',');
+        json_str(&mut out, &self.task_type);
+        let numbers = format!(",{},{},{},", self.priority, self.created_at, self.due_date);
+        out.extend_from_slice(numbers.as_bytes());
+        out.extend_from_slice(self.data.as_bytes());
+        out.extend_from_slice(if on_going { b",true]" } else { b",false]" });
+        String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
+    }
+
     /// The facade's batch of in-memory adds: JSON
     /// `[[id, taskType, priority, dueDate, createdAt, data], ...]` (plain
     /// tasks only: one with a policy or its own `_id` is a `TaskQueue` call).
@@ -236,6 +255,10 @@ mod tests {
         assert_eq!(
             task.to_json(true),
             r#"{"_id":"abc","taskType":"T","priority":3,"createdAt":{"$date":1},"dueDate":{"$date":2},"data":{"a":[1,{"$date":5}]},"onGoing":true}"#
+        );
+        assert_eq!(
+            task.to_row(true),
+            r#"["abc","T",3,1,2,{"a":[1,{"$date":5}]},true]"#
         );
     }
 }

@@ -5,24 +5,27 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-/// In `done` and `error` events the task is its EJSON text inside a JSON
-/// string: JS parses it only if a listener reads `task` (a whole task per
-/// event was the largest part of the master's JS work per task).
+/// In `done`, `error` and `retry` events the task is the row the worker got
+/// (`Task::to_row`); JS makes it an object only if a listener reads `task`.
+/// A document that could not be read comes as the object it was.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub(crate) enum JsEvent<'a> {
     /// A task finished; `value` is absent when it returned `undefined`.
     Done {
-        task: &'a str,
+        task: &'a RawValue,
         #[serde(skip_serializing_if = "Option::is_none")]
         value: Option<&'a RawValue>,
     },
     /// A task failed for good.
-    Error { task: &'a str, value: &'a RawValue },
+    Error {
+        task: &'a RawValue,
+        value: &'a RawValue,
+    },
     /// An attempt failed and the task will run again at `next_run_at`.
     #[serde(rename_all = "camelCase")]
     Retry {
-        task: &'a str,
+        task: &'a RawValue,
         value: &'a RawValue,
         attempt: u32,
         next_run_at: Date,
@@ -51,6 +54,9 @@ pub(crate) enum JsEvent<'a> {
     Closed,
     /// The dispatcher failed and stopped; every pending call must fail.
     Fatal { message: &'a str },
+    /// JS's one timer: call `timerFired` in `ms`, instead of at the later
+    /// time it holds.
+    Timer { ms: f64 },
 }
 
 /// A date as EJSON writes it: `{"$date": ms}`.
@@ -130,7 +136,7 @@ mod tests {
         let mut events = Events::default();
         assert_eq!(events.take(), "[]");
         events.push(&JsEvent::Done {
-            task: r#"{"_id":"a","data":{"at":{"$date":5}}}"#,
+            task: &raw(r#"["a","T",1,2,3,{"at":{"$date":5}},true]"#),
             value: None,
         });
         events.push(&JsEvent::Reply {
@@ -141,7 +147,7 @@ mod tests {
         events.push_serialized(&serialize(&JsEvent::Closed));
         assert_eq!(
             events.take(),
-            r#"[{"type":"done","task":"{\"_id\":\"a\",\"data\":{\"at\":{\"$date\":5}}}"},{"type":"reply","req":3,"ok":true,"value":[1,2]},{"type":"closed"}]"#
+            r#"[{"type":"done","task":["a","T",1,2,3,{"at":{"$date":5}},true]},{"type":"reply","req":3,"ok":true,"value":[1,2]},{"type":"closed"}]"#
         );
         assert_eq!(events.take(), "[]");
     }

@@ -106,6 +106,8 @@ pub(crate) struct Dispatcher {
     listening: Listening,
     /// When `pump` next needs to run, if nothing else happens first.
     wake_at: Option<Instant>,
+    /// When JS's timer goes off (the earliest `wake_at` it was told of).
+    js_timer: Option<Instant>,
     /// `pause()`: nothing starts until `resume()`.
     paused: bool,
     /// `close({ timeout })`: when running tasks are stopped and handed back.
@@ -139,6 +141,7 @@ impl Dispatcher {
                 retry: true,
             },
             wake_at: None,
+            js_timer: None,
             paused: false,
             close_deadline: None,
         }
@@ -247,15 +250,26 @@ impl Dispatcher {
     }
 
     /// Every event since the last call, as a JSON array.
+    /// Every event since the last take, with a `timer` event when `pump`
+    /// must run before the timer JS holds. A timer that goes off early is
+    /// harmless (`timer_fired` asks again), so a time that moved later, as
+    /// the idle deadline does after every task, costs JS nothing.
     pub(crate) fn take_events(&mut self) -> String {
         self.logger.flush();
+        if let Some(at) = self.wake_at {
+            if self.js_timer.is_none_or(|held| at < held) {
+                self.js_timer = Some(at);
+                let ms = at.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0;
+                self.events.push(&JsEvent::Timer { ms });
+            }
+        }
         self.events.take()
     }
 
-    /// ms until `pump` needs to run again, if it does.
-    pub(crate) fn wake_in(&self) -> Option<Duration> {
-        self.wake_at
-            .map(|at| at.saturating_duration_since(Instant::now()))
+    /// JS's timer went off: the next take announces the time to come back,
+    /// whatever it is.
+    pub(crate) fn timer_fired(&mut self) {
+        self.js_timer = None;
     }
 
     /// Whether the master has work, so JS holds its event loop open.
@@ -347,8 +361,10 @@ impl Dispatcher {
             if self.listening.error {
                 let value =
                     RawValue::from_string(error.to_json()).unwrap_or_else(|_| channel::null());
+                let task =
+                    RawValue::from_string(document.task_json).unwrap_or_else(|_| channel::null());
                 self.events.push(&JsEvent::Error {
-                    task: &document.task_json,
+                    task: &task,
                     value: &value,
                 });
             }

@@ -15,8 +15,8 @@ use serde_json::value::RawValue;
 pub(crate) struct RunTask {
     pub(super) id: String,
     pub(super) task_type: String,
-    /// The task as sent to the worker (EJSON); its events carry it.
-    pub(super) json: String,
+    /// The task as sent to the worker (`Task::to_row`); its events carry it.
+    pub(super) json: Box<RawValue>,
     pub(super) due_date: i64,
     /// Attempts that failed before this one.
     pub(super) failures: u32,
@@ -196,7 +196,7 @@ impl Dispatcher {
         } else {
             w.sent.retain(|s| s.run != run);
         }
-        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.json.len());
+        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.json.get().len());
         let next = match w.sent.front() {
             None => {
                 w.idle_since = Instant::now();

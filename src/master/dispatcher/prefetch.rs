@@ -7,7 +7,7 @@
 
 use super::outcomes::{Run, RunTask};
 use super::*;
-use crate::channel::ToWorker;
+use crate::channel::{self, ToWorker};
 use crate::queue::mongo::Claimed;
 use crate::task::RunOrder;
 
@@ -54,7 +54,8 @@ impl Next {
             task: RunTask {
                 id: task.id.clone(),
                 task_type: task.task_type.clone(),
-                json: task.to_json(true),
+                // Data is JSON the encoder (or the BSON reader) wrote.
+                json: RawValue::from_string(task.to_row(true)).unwrap_or_else(|_| channel::null()),
                 due_date: task.due_date,
                 failures: task.failures,
                 policy: task.policy.clone(),
@@ -165,10 +166,10 @@ impl Dispatcher {
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
-        w.line.push_run(run, &task.json);
+        w.line.push_run(run, task.json.get());
         // Sent ahead, it starts (and says so) when the one before it ends.
         let starts_now = w.sent.is_empty();
-        w.sent_bytes += task.json.len();
+        w.sent_bytes += task.json.get().len();
         w.sent.push_back(Sent {
             run,
             rank,

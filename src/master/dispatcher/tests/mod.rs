@@ -172,7 +172,7 @@ impl Harness {
             .map(|m| {
                 (
                     m["run"].as_u64().unwrap(),
-                    m["task"]["_id"].as_str().unwrap().to_owned(),
+                    m["task"][0].as_str().unwrap().to_owned(),
                 )
             })
             .collect()
@@ -205,10 +205,9 @@ impl Harness {
     }
 }
 
-/// The `_id` of a done or error event's task (EJSON text in a string).
+/// The `_id` of a done or error event's task (a row, `Task::to_row`).
 fn task_id(event: &Value) -> String {
-    let task: Value = serde_json::from_str(event["task"].as_str().unwrap()).unwrap();
-    task["_id"].as_str().unwrap().to_owned()
+    event["task"][0].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(start_paused = true)]
@@ -347,6 +346,40 @@ async fn an_idle_worker_stops_after_refresh_rate_and_is_killed_if_it_does_not_ex
     assert_eq!(h.messages(0, "stop").len(), 1);
     h.advance(scaling::STOP_GRACE).await;
     assert_eq!(h.worker(0).borrow().signals, [Signal::Kill]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn js_hears_of_the_timer_only_when_it_is_earlier_or_went_off() {
+    let timers = |events: Vec<Value>| -> Vec<f64> {
+        events
+            .iter()
+            .filter(|e| e["type"] == "timer")
+            .map(|e| e["ms"].as_f64().unwrap())
+            .collect()
+    };
+    let mut h = harness(config(1));
+    h.ready_with_work(&[("a", 1)]);
+    let run = h.runs(0)[0].0;
+    h.frame(0, &format!(r#"{{"type":"done","run":{run}}}"#));
+    let first = timers(h.events());
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        (999.0..=1000.0).contains(&first[0]),
+        "refreshRate: {first:?}"
+    );
+    h.add("b", 1);
+    h.advance(Duration::from_millis(10)).await;
+    let run = h.runs(0)[1].0;
+    h.frame(0, &format!(r#"{{"type":"done","run":{run}}}"#));
+    assert!(
+        timers(h.events()).is_empty(),
+        "a later idle deadline: not told"
+    );
+    h.advance(Duration::from_millis(990)).await;
+    h.d.timer_fired();
+    let again = timers(h.events());
+    assert_eq!(again.len(), 1, "told again after it went off: {again:?}");
+    assert!((9.0..=10.0).contains(&again[0]), "{again:?}");
 }
 
 #[tokio::test(start_paused = true)]
