@@ -123,6 +123,8 @@ test('a throw and a worker death leave failed documents, already marked when the
     assert.equal(stored.attempts, 1)
     assert.equal(stored.lastError.message, errors[type].value.message)
   }
+  assert.equal(errors.EXIT.stored.lastError.code, 'ERR_WORKER_EXIT')
+  assert.equal(errors.EXIT.stored.lastError.exitCode, 2, 'the exit status is kept')
   const [later] = reportsOf(result, 'later')
   assert.equal(later.done, 1, 'the OK task ran after the failures')
   assert.deepEqual(later.failed.map((t) => t.taskType).sort(), ['EXIT', 'THROW'])

@@ -84,7 +84,7 @@ test('a burst of adds in one tick is seen at once, in order, by the queue API; e
   assert.equal(burst.done, 301)
 })
 
-test('a task can queue another task from inside its worker', async () => {
+test('a task can queue another task from inside its worker; the in-memory queue API there throws ERR_MASTER_ONLY', async () => {
   const result = await run('scenario.mjs', ['fromWorker'])
   assert.equal(result.code, 0, result.stderr)
   const done = reportsOf(result, 'done')
@@ -94,6 +94,8 @@ test('a task can queue another task from inside its worker', async () => {
   assert.equal(parent.value.isMaster, false)
   assert.equal(child.task._id, parent.value.childId)
   assert.equal(typeof child.value.from, 'number')
+  assert.equal(parent.value.masterOnly.code, 'ERR_MASTER_ONLY')
+  assert.match(parent.value.masterOnly.message, /inMemory\.findById is only available in the master/)
 })
 
 test('nothing is dispatched before initialize() when autoInitialize is false', async () => {

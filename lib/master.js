@@ -236,8 +236,9 @@ function onIpc ({ worker, run, msg }) {
     return
   }
   const respond = (reply) => withNative((m) => m.ipcReply(worker, run, encode(reply, 'the IPC response') ?? 'null'))
-  // Upstream's messages carried the worker's id (in an array).
-  const message = Object.assign({ id: [worker] }, msg)
+  // Upstream's messages carried the worker's id (in an array); it wins
+  // over an `id` the task put in its message, as the README says.
+  const message = Object.assign({}, msg, { id: [worker] })
   call('the messageBroker', (m) => broker(respond, m), message)
 }
 

@@ -6,7 +6,7 @@
 const identity = require('./identity')
 const { newTask, taskJson, fail } = require('./validate')
 const { decode, encode, taskFromWire } = require('./codec')
-const { invalidArg } = require('./errors')
+const { invalidArg, codes } = require('./errors')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')
 
@@ -18,7 +18,9 @@ function masterSide () {
 
 function masterOnly (what) {
   if (identity.isWorker) {
-    throw new Error(`TaskQueue.${what} is only available in the master process`)
+    const error = new Error(`TaskQueue.${what} is only available in the master process`)
+    error.code = codes.MASTER_ONLY
+    throw error
   }
   return masterSide()
 }

@@ -124,7 +124,8 @@ impl Repeat {
                 Some(due + every * (behind / every + 1))
             }
             Schedule::Cron(cron, zone) => {
-                let from = Utc.timestamp_millis_opt(now).single()?;
+                // Matches are whole seconds: search from the second `now` is in.
+                let from = Utc.timestamp_opt(now.div_euclid(1000), 0).single()?;
                 let next = match zone {
                     Some(tz) => cron
                         .find_next_occurrence(&from.with_timezone(tz), false)
@@ -221,6 +222,8 @@ mod tests {
         // is 2026-01-16T02:00:00Z.
         let now = 1_768_478_400_000;
         assert_eq!(daily.next(now, now), Some(1_768_528_800_000));
+        // A run that ended at .686 s: the next time is still on the second.
+        assert_eq!(daily.next(now, now + 686), Some(1_768_528_800_000));
     }
 
     #[test]

@@ -183,7 +183,7 @@ pub(crate) fn last_error(error: Option<&RawValue>) -> Document {
         .and_then(|e| serde_json::from_str(e.get()).ok())
         .unwrap_or(Value::Null);
     let mut out = Document::new();
-    for key in ["name", "message", "stack", "code", "signal"] {
+    for key in ["name", "message", "stack", "code", "exitCode", "signal"] {
         if let Some(v) = value.get(key) {
             if !v.is_null() {
                 out.insert(key, ejson::to_bson(v));

@@ -212,7 +212,8 @@ impl Dispatcher {
             .map(|s| s.run)
             .filter(|&run| Some(run) != lost)
             .collect();
-        if !w.is_stopping() || lost.is_some() {
+        // A worker we killed (timeout, close) was already logged as a warning.
+        if kill.is_none() && (!w.is_stopping() || lost.is_some()) {
             self.logger
                 .error(&format!("worker {id} (pid {pid}) {}", exit.describe()));
         }
