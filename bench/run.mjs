@@ -7,14 +7,16 @@
 //
 //   node bench/run.mjs           full run (a few minutes)
 //   node bench/run.mjs --quick   fewer tasks and repetitions (under a minute)
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { readFileSync, readdirSync, writeFileSync, renameSync, statSync, existsSync } from 'node:fs'
+import { readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RESULT_PREFIX, median } from './lib/common.mjs'
 import { startServer, findServer, ensureServer } from '../scripts/mongo-server.mjs'
+import { buildProfile, gitCommit } from '../scripts/lib/build-info.mjs'
+import { taggedPids, killPids } from '../scripts/lib/processes.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -75,23 +77,7 @@ let server = null
 let aborting = false
 
 /** Pids of live processes whose environment has `name=runTag`. */
-function tagged (name) {
-  const needle = Buffer.from(`${name}=${runTag}\0`)
-  const pids = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
-    try {
-      if (readFileSync(`/proc/${entry}/environ`).includes(needle)) pids.push(Number(entry))
-    } catch {}
-  }
-  return pids
-}
-
-function killPids (pids) {
-  for (const pid of pids) {
-    try { process.kill(pid, 'SIGKILL') } catch {}
-  }
-}
+const tagged = (name) => taggedPids(name, runTag)
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -200,40 +186,9 @@ function progress (message) {
 
 // ---------------------------------------------------------------- machine
 
-function sameFile (a, b) {
-  try {
-    if (statSync(a).size !== statSync(b).size) return false
-    return readFileSync(a).equals(readFileSync(b))
-  } catch {
-    return false
-  }
-}
-
-/** Whether the loaded .node is the release or the debug build (by comparing it with cargo's outputs). */
-function buildProfile () {
-  const addon = readdirSync(root).find((f) => f.endsWith('.node'))
-  if (!addon) return 'missing'
-  for (const profile of ['release', 'debug']) {
-    for (const dir of [join(root, 'target', 'x86_64-unknown-linux-gnu', profile), join(root, 'target', profile)]) {
-      if (sameFile(join(root, addon), join(dir, 'libmeteor_cluster.so'))) return profile
-    }
-  }
-  return 'unknown'
-}
-
 function version (pkg) {
   try {
     return JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version
-  } catch {
-    return null
-  }
-}
-
-function gitCommit () {
-  try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'lib', 'index.js', 'Cargo.toml'], { cwd: root, encoding: 'utf8' }).trim()
-    return dirty ? `${sha} (with uncommitted changes in src/lib)` : sha
   } catch {
     return null
   }
@@ -250,7 +205,7 @@ function machine () {
     loadAverageAtStart: os.loadavg().map((l) => Number(l.toFixed(2))),
     // Node parses these certificates at every process start (Node 20).
     nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset',
-    meteorCluster: { version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version, commit: gitCommit(), build: buildProfile() },
+    meteorCluster: { version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version, commit: gitCommit(root), build: buildProfile(root) },
     peers: Object.fromEntries(['piscina', 'workerpool', 'agenda', '@agendajs/mongo-backend', 'mongodb'].map((p) => [p, version(p)]))
   }
 }

@@ -25,6 +25,14 @@ function masterOnly (what) {
   return masterSide()
 }
 
+/** An optional Node-style callback argument: the function, or null. */
+function trailingCallback (what, callback, args) {
+  if (callback !== undefined && callback !== null && typeof callback !== 'function') {
+    throw fail(what, 'callback', callback, `a function ${args} => ..., or nothing`)
+  }
+  return callback || null
+}
+
 function log (level, message) {
   if (identity.isWorker) require('./binding').logLine(level, message)
   else masterSide().log(level, message)
@@ -121,10 +129,7 @@ const TaskQueue = {
    */
   addTask (args, callback) {
     const what = 'TaskQueue.addTask'
-    if (callback !== undefined && callback !== null && typeof callback !== 'function') {
-      throw fail(what, 'callback', callback, 'a function (error, _id) => ..., or nothing')
-    }
-    const done = callback || null
+    const done = trailingCallback(what, callback, '(error, _id)')
     let task
     try {
       task = newTask(args)
@@ -155,10 +160,7 @@ const TaskQueue = {
    */
   addTasks (tasks, callback) {
     const what = 'TaskQueue.addTasks'
-    if (callback !== undefined && callback !== null && typeof callback !== 'function') {
-      throw fail(what, 'callback', callback, 'a function (error, ids) => ..., or nothing')
-    }
-    const done = callback || null
+    const done = trailingCallback(what, callback, '(error, ids)')
     let json
     try {
       if (!Array.isArray(tasks)) throw fail(what, 'tasks', tasks, 'an array of tasks')

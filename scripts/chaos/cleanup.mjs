@@ -3,7 +3,8 @@
 // run ends (its end, Ctrl-C, its own failure), the processes still carrying
 // the tag are SIGKILLed by pid and the database's directory is removed.
 import { randomUUID } from 'node:crypto'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
+import { taggedPids as taggedBy, killPids } from '../lib/processes.mjs'
 
 const TAG = 'METEOR_CLUSTER_CHAOS_RUN'
 
@@ -14,15 +15,7 @@ export function tagChildren () {
 
 /** Pids of the live processes that carry this run's tag. */
 export function taggedPids () {
-  const needle = Buffer.from(`${TAG}=${process.env[TAG]}\0`)
-  const pids = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
-    try {
-      if (readFileSync(`/proc/${entry}/environ`).includes(needle)) pids.push(Number(entry))
-    } catch {}
-  }
-  return pids
+  return taggedBy(TAG, process.env[TAG])
 }
 
 /** `dirs()` lists what to remove; synchronous, so it can run on `exit`. */
@@ -31,9 +24,7 @@ export function onAnyEnd (dirs) {
   const cleanup = () => {
     if (done) return
     done = true
-    for (const pid of taggedPids()) {
-      try { process.kill(pid, 'SIGKILL') } catch {}
-    }
+    killPids(taggedPids())
     for (const dir of dirs()) rmSync(dir, { recursive: true, force: true })
   }
   process.on('exit', cleanup)

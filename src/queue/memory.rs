@@ -103,20 +103,22 @@ impl MemoryQueue {
         None
     }
 
+    /// A running task's number and entry; `None` if it is gone or not running.
+    fn running(&mut self, id: &str) -> Option<(u64, &mut Entry)> {
+        let seq = *self.by_id.get(id)?;
+        let entry = self.entries.get_mut(&seq)?;
+        (entry.state == State::Running).then_some((seq, entry))
+    }
+
     /// Puts a running task back as it was before `take_next` (same rank), as
     /// when a worker hands back a task it had not started; `false` if it is gone.
     pub(crate) fn requeue(&mut self, id: &str) -> bool {
-        let Some(&seq) = self.by_id.get(id) else {
+        let Some((seq, entry)) = self.running(id) else {
             return false;
         };
-        let Some(entry) = self.entries.get_mut(&seq) else {
-            return false;
-        };
-        if entry.state != State::Running {
-            return false;
-        }
         entry.state = State::Ready;
-        self.ready.push((RunOrder::of(&entry.task, seq), seq));
+        let order = RunOrder::of(&entry.task, seq);
+        self.ready.push((order, seq));
         self.ready_count += 1;
         true
     }
@@ -124,15 +126,9 @@ impl MemoryQueue {
     /// Puts a running task back, to run at `due` after `failures` failed
     /// attempts (a retry, or the next run of a series); `false` if it is gone.
     pub(crate) fn requeue_at(&mut self, id: &str, due: i64, failures: u32) -> bool {
-        let Some(&seq) = self.by_id.get(id) else {
+        let Some((seq, entry)) = self.running(id) else {
             return false;
         };
-        let Some(entry) = self.entries.get_mut(&seq) else {
-            return false;
-        };
-        if entry.state != State::Running {
-            return false;
-        }
         entry.task.due_date = due;
         entry.task.failures = failures;
         entry.state = State::Scheduled;
@@ -143,10 +139,7 @@ impl MemoryQueue {
 
     /// Removes a finished task and returns it, if it is still queued.
     pub(crate) fn complete(&mut self, id: &str) -> Option<Task> {
-        let seq = *self.by_id.get(id)?;
-        if self.entries.get(&seq)?.state != State::Running {
-            return None;
-        }
+        let (seq, _) = self.running(id)?;
         self.by_id.remove(id);
         self.entries.remove(&seq).map(|e| e.task)
     }
