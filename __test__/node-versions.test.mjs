@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import { run, reportsOf } from './helpers.mjs'
 import { setup, teardown, freshUrl, withDb } from './mongo.mjs'
 import { NODE_VERSIONS, HOW_TO_INSTALL, nodeBinary, nodeModules } from '../scripts/node-versions.mjs'
@@ -57,4 +58,18 @@ test(`fibers 5.0.3 loads on Node ${NODE_VERSIONS[14]} from the same cache (for t
   })
   assert.equal(fibers.status, 0, fibers.stderr)
   assert.equal(fibers.stdout.trim(), 'in a fiber')
+})
+
+test(`a Meteor 2 server (fibers, Node ${NODE_VERSIONS[14]}): task functions, listeners and the messageBroker run in a fiber`, async () => {
+  const result = await run('fibers-app.mjs', [], {
+    execPath: binary(14),
+    timeout: 60000,
+    env: { FIBERS: join(nodeModules(14), 'fibers') }
+  })
+  assert.equal(result.code, 0, `the fibers app failed:\n${result.stderr}`)
+  const [report] = reportsOf(result, 'values')
+  assert.ok(report, `the app reported no values:\n${result.stderr}`)
+  assert.equal(report.node, `v${NODE_VERSIONS[14]}`)
+  assert.deepEqual([...report.values].sort(), ['task 1', 'worker got broker saw ping'],
+    'each callback yielded its fiber (a synchronous Meteor call) and got its result')
 })
