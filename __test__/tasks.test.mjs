@@ -145,3 +145,13 @@ test('cluster.stats() counts tasks and workers and times worker starts', async (
   assert.equal(stats.inMemory.queued, 0)
   assert.equal(stats.persistent.enabled, false)
 })
+
+test('listeners get { value, task } as own enumerable properties: spread, JSON and Object.keys see the task', async () => {
+  const result = await run('scenario.mjs', ['eventShape'])
+  assert.equal(result.code, 0, result.stderr)
+  const [shapes] = reportsOf(result, 'shapes')
+  const plain = (id, data) => ({ keys: ['value', 'task'], enumerable: true, same: true, spreadId: id, jsonId: id, id, data })
+  assert.deepEqual(shapes.done, [0, 1, 2].map((n) => plain(`ok${n}`, { n })))
+  assert.deepEqual(shapes.retry, [{ ...plain('flaky', {}), keys: ['value', 'task', 'attempt', 'nextRunAt'], attempt: 1, nextRunAt: true }])
+  assert.deepEqual(shapes.error, [plain('flaky', {})])
+})
