@@ -43,6 +43,7 @@ test('a dispatcher that fails rejects every pending call, settles close(), and l
   assert.equal(reportsOf(result, 'closed').length, 1, 'close() settled')
   assert.equal(reportsOf(result, 'later')[0].code, 'ERR_DISPATCHER_FAILED')
   assert.match(result.stderr, /dispatcher stopped: .*failure injected by a test/)
+  assert.match(result.stderr, /TaskQueue\.addTask failed and nothing awaited or caught it/, 'the unawaited add is logged')
 })
 
 test('the facade\'s error codes are exactly the ones the addon defines', async () => {

@@ -31,7 +31,14 @@ const expected = {
   'string workerStartTimeout': /workerStartTimeout must be a positive integer \(ms\), got string "100"/,
   'numeric mongoUrl': /mongoUrl must be a mongodb:\/\/ URL, got number 5/,
   'empty collectionName': /collectionName must be a non-empty string, got string ""/,
-  'string lease': /lease must be an integer number of ms, at least 100, got string "3000"/
+  'string lease': /lease must be an integer number of ms, at least 100, got string "3000"/,
+  'negative retry limit': /retry\.limit must be a whole number of retries \(0 or more\), got number -1/,
+  'unknown retry backoff': /retry\.backoff must be "fixed" or "exponential", got string "linear"/,
+  'zero timeout': /timeout must be a positive whole number of ms, got number 0/,
+  'string timeout': /timeout must be a positive whole number of ms, got string "500"/,
+  'retry option not an object': /retry must be an object \{ limit, delay, backoff \}, got number 3/,
+  'string taskTimeout': /taskTimeout must be a positive whole number of ms, got string "500"/,
+  'negative close timeout': /cluster\.close: timeout must be a whole number of ms, or nothing.*got number -1/
 }
 
 test('bad arguments throw a TypeError (code ERR_INVALID_ARG) at once, naming the field, what it got and what it expects; nothing is queued; options upstream lacked stay strict', async () => {

@@ -84,6 +84,16 @@ test('a run past its timeout fails with TaskTimeoutError, async or spinning; its
   assert.equal(events(result).filter((e) => e.taskType === 'QUICK' && e.type === 'done').length, 6)
 })
 
+test('the Cluster\'s retry and taskTimeout options apply to every task without its own', async () => {
+  const { result } = await jobs(['clusterDefaults'])
+  const [{ ids: [hangs, flaky, own] }] = reportsOf(result, 'ids')
+  const hangsEvents = events(result, hangs)
+  assert.deepEqual(hangsEvents.map((e) => e.type), ['retry', 'done'], 'timed out by taskTimeout, then retried by the default retry')
+  assert.equal(hangsEvents[0].value.code, 'ERR_TASK_TIMEOUT')
+  assert.deepEqual(events(result, flaky).map((e) => e.type), ['retry', 'done'])
+  assert.deepEqual(events(result, own).map((e) => e.type), ['error'], 'a task\'s own retry wins')
+})
+
 test('addTasks validates every entry first, then queues them (persistent ones in one insert) and resolves with the ids in order; it works in workers', async () => {
   const { result, lines } = await jobs(['batch'])
   const [batch] = reportsOf(result, 'batch')
@@ -157,6 +167,14 @@ test('pause() starts nothing (stats says paused) until resume()', async () => {
   assert.equal(pause.whilePaused.stats.paused, true)
   assert.equal(pause.after, 4)
   assert.equal(pause.paused, false)
+})
+
+test('pause() hands the persistent tasks this master claimed and has not started back to the collection', async () => {
+  const { result } = await jobs(['pausePersistent'])
+  const [paused] = reportsOf(result, 'pausedPersistent')
+  assert.equal(paused.total, 8)
+  assert.ok(paused.started >= 1 && paused.started <= 2, `${paused.started} started`)
+  assert.equal(paused.held, paused.started, 'only the running tasks stay claimed')
 })
 
 for (const where of ['memory', 'persistent']) {

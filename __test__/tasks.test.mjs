@@ -146,6 +146,15 @@ test('cluster.stats() counts tasks and workers and times worker starts', async (
   assert.equal(stats.persistent.enabled, false)
 })
 
+test('a listener that throws or rejects is logged, and the events after it still come', async () => {
+  const result = await run('scenario.mjs', ['listenerThrows'])
+  assert.equal(result.code, 0, result.stderr)
+  const [{ seen }] = reportsOf(result, 'seen')
+  assert.deepEqual([...seen].sort(), [0, 1, 2])
+  assert.match(result.stderr, /the "done" listener threw: Error: sync boom/)
+  assert.match(result.stderr, /the "done" listener threw: Error: async boom/)
+})
+
 test('listeners get { value, task } as own enumerable properties: spread, JSON and Object.keys see the task', async () => {
   const result = await run('scenario.mjs', ['eventShape'])
   assert.equal(result.code, 0, result.stderr)

@@ -89,4 +89,4 @@ function popCallback (args) {
   return args.length > 0 && typeof args[args.length - 1] === 'function' ? args.pop() : null
 }
 
-module.exports = { CallPromise, callPromise, failedCall, popCallback }
+module.exports = { callPromise, failedCall, popCallback }

@@ -5,10 +5,14 @@
 const identity = require('./identity')
 const { clusterArgs, refreshRateArg, cpus, fail } = require('./validate')
 
+/** Upstream's option warnings, in the master only (workers would repeat them). */
+function warn (message) {
+  if (!identity.isWorker) require('./binding').logLine('warn', message)
+}
+
 class Cluster {
   constructor (taskMap, options = {}) {
-    const log = identity.isWorker ? () => {} : (message) => require('./master').log('warn', message)
-    const opts = clusterArgs(taskMap, options, log)
+    const opts = clusterArgs(taskMap, options, warn)
     this._options = opts
     if (identity.isWorker) {
       require('./worker-runtime').serve(taskMap)
@@ -57,7 +61,6 @@ class Cluster {
   /** How often, in ms, the master looks for tasks other processes added. */
   setRefreshRate (refreshRate) {
     // As upstream (setInterval), numeric strings work; garbage is warned about.
-    const warn = identity.isWorker ? () => {} : (message) => require('./master').log('warn', message)
     const rate = refreshRateArg(refreshRate, this._options.refreshRate, warn)
     this._options.refreshRate = rate
     if (!identity.isWorker) require('./master').withNative((m) => m.setRefreshRate(rate))

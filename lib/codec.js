@@ -457,4 +457,4 @@ function taskFromWire (task) {
   return task
 }
 
-module.exports = { encode, encodeChecked, decode, encodeError, errorFrom, describe, taskFromRow, taskFromWire, ObjectId, Decimal128 }
+module.exports = { encode, encodeChecked, decode, encodeError, errorFrom, describe, taskFromRow, taskFromWire }

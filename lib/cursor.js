@@ -7,6 +7,7 @@
 // `for await (const task of cursor)` iterates.
 
 const { invalidArg } = require('./errors')
+const { popCallback } = require('./call-promise')
 
 class Cursor {
   /**
@@ -58,7 +59,7 @@ class Cursor {
   }
 
   _each (method, iteratee, rest, collect) {
-    const callback = rest.length > 0 && typeof rest[rest.length - 1] === 'function' ? rest.pop() : null
+    const callback = popCallback(rest)
     const thisArg = rest[0]
     const what = `TaskQueue.find().${method}`
     if (typeof iteratee !== 'function') {

@@ -4,13 +4,16 @@
 // registers), holding the decimal's text exactly. No arithmetic: convert
 // with a decimal library of your choice (`new Decimal(d.toString())`).
 
+const TextValue = require('./text-value')
+
 // What a decimal string looks like to MongoDB: digits with an optional
 // point and exponent, or Infinity / NaN, signed or not.
 const DECIMAL = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)$/i
 
-class Decimal128 {
+class Decimal128 extends TextValue {
   /** `new Decimal128('12.50')`: the decimal's text, kept as given. */
   constructor (text) {
+    super()
     if (!Decimal128.isValid(text)) {
       const got = typeof text === 'string' ? `string ${JSON.stringify(text.slice(0, 40))}` : typeof text
       throw new TypeError(`a Decimal128 needs a decimal number as a string (like "12.50" or "1.5e+30"), got ${got}`)
@@ -23,10 +26,6 @@ class Decimal128 {
     return typeof text === 'string' && DECIMAL.test(text)
   }
 
-  toString () {
-    return this._str
-  }
-
   equals (other) {
     return other !== null && typeof other === 'object' && typeof other.toString === 'function' &&
       typeof other.typeName === 'function' && other.typeName() === 'Decimal' && other.toString() === this._str
@@ -34,23 +33,6 @@ class Decimal128 {
 
   typeName () {
     return 'Decimal'
-  }
-
-  toJSONValue () {
-    return this._str
-  }
-
-  /** Plain `JSON.stringify` gives the decimal's text. */
-  toJSON () {
-    return this._str
-  }
-
-  clone () {
-    return new Decimal128(this._str)
-  }
-
-  [Symbol.for('nodejs.util.inspect.custom')] () {
-    return `Decimal128("${this._str}")`
   }
 }
 

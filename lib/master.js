@@ -11,7 +11,6 @@ const { decode, encode, errorFrom, taskFromRow } = require('./codec')
 const PendingCalls = require('./pending-calls')
 const { newId } = require('./ids')
 const { runInMeteor } = require('./meteor')
-const { taskJson } = require('./validate')
 const { names: errorNames } = require('./errors')
 
 const listeners = { done: null, error: null, retry: null }
@@ -73,16 +72,19 @@ function onWake () {
   withEvents((m) => m.pump())
 }
 
+function logThrown (what, error) {
+  log('error', `${what} threw: ${(error && error.stack) || error}`)
+}
+
 /** Calls a user callback (inside Meteor's environment in a Meteor server); logs what it throws. */
 function call (what, fn, arg) {
-  const logError = (error) => log('error', `${what} threw: ${(error && error.stack) || error}`)
   try {
     const result = runInMeteor(fn, arg)
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-      result.then(undefined, logError)
+      result.then(undefined, (error) => logThrown(what, error))
     }
   } catch (error) {
-    logError(error)
+    logThrown(what, error)
   }
 }
 
@@ -276,13 +278,13 @@ function flushQueuedAdds () {
   flushAdds()
 }
 
-/** Queues an in-memory task; resolves with its id once the dispatcher has it. */
+/**
+ * Queues an in-memory task without an `_id` or a policy of its own, in the
+ * next hand-over; resolves with its id once the dispatcher has it. Throws
+ * when the dispatcher has failed.
+ */
 function addInMemory (task) {
-  if (failed !== null) return Promise.reject(failed)
-  if (task._id !== null || task.policy !== undefined) {
-    // At once, so a duplicate _id rejects here (a series added again is a no-op).
-    return request('addTask', taskJson(task))
-  }
+  if (failed !== null) throw failed
   if (native === null) master()
   if (task.taskType !== lastType) {
     lastType = task.taskType
@@ -330,4 +332,4 @@ function close (timeout) {
   return promise
 }
 
-module.exports = { master, withNative, listeners, setListener, setBroker, addInMemory, request, close, log }
+module.exports = { master, withNative, listeners, setListener, setBroker, addInMemory, request, close }

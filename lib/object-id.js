@@ -3,6 +3,8 @@
 // EJSON custom type "oid" (the name Meteor's Mongo.ObjectID registers), 24
 // lowercase hex digits, stored in MongoDB as a real ObjectId.
 
+const TextValue = require('./text-value')
+
 const HEX = /^[0-9a-fA-F]{24}$/
 
 // The parts of a new id that make it unique, as the MongoDB drivers make
@@ -22,9 +24,10 @@ function generate () {
   return seconds.toString(16).padStart(8, '0') + processPart + counter.toString(16).padStart(6, '0')
 }
 
-class ObjectId {
+class ObjectId extends TextValue {
   /** `new ObjectId()` makes a fresh id; `new ObjectId(hex)` takes 24 hex digits. */
   constructor (hex) {
+    super()
     if (hex === undefined) hex = generate()
     if (!ObjectId.isValid(hex)) {
       const got = typeof hex === 'string' ? `string ${JSON.stringify(hex.slice(0, 40))}` : typeof hex
@@ -42,10 +45,6 @@ class ObjectId {
     return this._str
   }
 
-  toString () {
-    return this._str
-  }
-
   /** Same id, whatever class holds it (ours, the driver's, Meteor's). */
   equals (other) {
     return other !== null && typeof other === 'object' && typeof other.toHexString === 'function' &&
@@ -54,23 +53,6 @@ class ObjectId {
 
   typeName () {
     return 'oid'
-  }
-
-  toJSONValue () {
-    return this._str
-  }
-
-  /** Plain `JSON.stringify` gives the hex string, as the driver's ObjectId does. */
-  toJSON () {
-    return this._str
-  }
-
-  clone () {
-    return new ObjectId(this._str)
-  }
-
-  [Symbol.for('nodejs.util.inspect.custom')] () {
-    return `ObjectId("${this._str}")`
   }
 }
 

@@ -34,8 +34,7 @@ function trailingCallback (what, callback, args) {
 }
 
 function log (level, message) {
-  if (identity.isWorker) require('./binding').logLine(level, message)
-  else masterSide().log(level, message)
+  require('./binding').logLine(level, message)
 }
 
 /** A call answered by the master's dispatcher, from wherever it is made; failures carry a code. */
@@ -137,17 +136,18 @@ const TaskQueue = {
       if (done === null) throw error
       return failedCall(error, what, done, log)
     }
-    if (task.inMemory && !identity.isWorker) {
+    // The hot path: an in-memory task in the master, batched into the next
+    // hand-over; a plain promise (a failed hand-over is logged by the master).
+    // One with an _id of its own (it can be a duplicate) or a policy goes at
+    // once, as a call.
+    if (task.inMemory && !identity.isWorker && task._id === null && task.policy === undefined) {
       let added
       try {
         added = masterSide().addInMemory(task)
       } catch (error) {
         return failedCall(error, what, done, log)
       }
-      // The hot path: a plain promise (its rare failure is logged by the
-      // master). An _id of its own can be a duplicate: a call promise.
-      const plain = done === null && task._id === null && task.policy === undefined
-      return plain ? added : callPromise(added, what, done, log)
+      return done === null ? added : callPromise(added, what, done, log)
     }
     return callPromise(request('addTask', taskJson(task)), what, done, log)
   },

@@ -6,7 +6,7 @@
 // silently got wrong gets a warning and a sensible value instead.
 
 const { describe, encodeChecked } = require('./codec')
-const { codes } = require('./errors')
+const { codes, invalidArg } = require('./errors')
 
 function got (value) {
   const type = describe(value)
@@ -16,16 +16,17 @@ function got (value) {
 }
 
 function fail (where, field, value, expected) {
-  const error = new TypeError(`${where}: ${field} must be ${expected}, got ${got(value)}`)
-  error.code = codes.INVALID_ARG
-  return error
+  return invalidArg(`${where}: ${field} must be ${expected}, got ${got(value)}`)
 }
+
+/** A field's name as given (the default naming of `newTask`'s fields). */
+const sameName = (name) => name
 
 /**
  * Checks `addTask`'s argument and returns the task to queue, with `data`
  * already as JSON text.
  */
-function newTask (args, where = 'TaskQueue.addTask', field = (name) => name) {
+function newTask (args, where = 'TaskQueue.addTask', field = sameName) {
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
     throw fail(where, field('its argument'), args, 'an object like { taskType, data }')
   }
@@ -49,7 +50,9 @@ function newTask (args, where = 'TaskQueue.addTask', field = (name) => name) {
   if (typeof inMemory !== 'boolean') {
     throw fail(where, field('inMemory'), inMemory, 'a boolean')
   }
-  const policy = policyJson({ retry, timeout, repeat }, where, field)
+  const policy = retry == null && timeout == null && repeat == null
+    ? undefined
+    : policyJson({ retry, timeout, repeat }, where, field)
   let encoded
   try {
     encoded = encodeChecked(data, field('data'))
@@ -61,9 +64,7 @@ function newTask (args, where = 'TaskQueue.addTask', field = (name) => name) {
   if (encoded.escaped && !inMemory) {
     // EJSON carries such an object to a worker, but MongoDB would give it
     // back as the tag it looks like (as Meteor's collections refuse it too).
-    const error = new TypeError(`${where}: ${encoded.escapedAt} has keys EJSON reserves for its types ($date, $binary, $type...), which a persistent task cannot store; rename them, or use inMemory: true`)
-    error.code = codes.INVALID_ARG
-    throw error
+    throw invalidArg(`${where}: ${encoded.escapedAt} has keys EJSON reserves for its types ($date, $binary, $type...), which a persistent task cannot store; rename them, or use inMemory: true`)
   }
   return { _id, taskType, priority, dueDate: due, data: encoded.json, inMemory, policy }
 }
@@ -113,11 +114,7 @@ function repeatJson (repeat, where, field) {
     throw fail(where, field('repeat'), repeat, 'an object { every: ms } or { cron, tz }')
   }
   const problem = require('./binding').repeatProblem(json)
-  if (problem !== null && problem !== undefined) {
-    const error = new TypeError(`${where}: ${field(problem)}`)
-    error.code = codes.INVALID_ARG
-    throw error
-  }
+  if (problem !== null && problem !== undefined) throw invalidArg(`${where}: ${field(problem)}`)
   return json
 }
 
@@ -189,7 +186,7 @@ function clusterArgs (taskMap, options, warn) {
   if (!Number.isInteger(workerStartTimeout) || workerStartTimeout < 1) {
     throw fail(where, 'workerStartTimeout', workerStartTimeout, 'a positive integer (ms)')
   }
-  const retryText = retryJson(retry, where, (name) => name)
+  const retryText = retryJson(retry, where, sameName)
   if (taskTimeout !== undefined && taskTimeout !== null && (!Number.isSafeInteger(taskTimeout) || taskTimeout < 1 || taskTimeout > 0xffffffff)) {
     throw fail(where, 'taskTimeout', taskTimeout, 'a positive whole number of ms')
   }

@@ -7,6 +7,7 @@
 use chrono::{TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest wait one retry delay may grow to (exponential backoff is capped
@@ -115,7 +116,8 @@ impl Repeat {
 
     /// When the run after one due at `due` should be, seen at `now` (both ms
     /// since the epoch): `every` keeps to its grid (missed slots are
-    /// skipped, not made up); cron takes the next match after `now`.
+    /// skipped, not made up); cron takes the next match after `now`. `due`
+    /// is the last attempt's: a retried occurrence moves the grid.
     pub(crate) fn next(&self, due: i64, now: i64) -> Option<i64> {
         match &self.schedule {
             Schedule::Every(every) => {
@@ -164,11 +166,11 @@ pub(crate) struct PolicySpec {
 
 impl PolicySpec {
     /// The policy, or `None` when nothing is asked.
-    pub(crate) fn into_policy(self) -> Result<Option<Box<Policy>>, String> {
+    pub(crate) fn into_policy(self) -> Result<Option<Arc<Policy>>, String> {
         if self.retry.is_none() && self.timeout.is_none() && self.repeat.is_none() {
             return Ok(None);
         }
-        Ok(Some(Box::new(Policy {
+        Ok(Some(Arc::new(Policy {
             retry: self.retry,
             timeout: self.timeout.map(Duration::from_millis),
             repeat: self.repeat.map(Repeat::parse).transpose()?,

@@ -10,6 +10,8 @@ use crate::policy::Policy;
 use rand::Rng;
 use serde_json::value::RawValue;
 use std::cmp::Ordering;
+use std::io::Write;
+use std::sync::Arc;
 
 /// Alphabet of Meteor's `Random.id()`: 17 characters from it make an id.
 const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
@@ -48,7 +50,7 @@ pub(crate) struct Task {
     /// MongoDB's document converts to); carried as is, never re-parsed.
     pub(crate) data: String,
     /// Retries, timeout, repetition; `None` for a plain task.
-    pub(crate) policy: Option<Box<Policy>>,
+    pub(crate) policy: Option<Arc<Policy>>,
     /// Attempts that failed before the one to run next (retries so far).
     pub(crate) failures: u32,
 }
@@ -62,11 +64,12 @@ impl Task {
         json_str(&mut out, &self.id);
         out.extend_from_slice(br#","taskType":"#);
         json_str(&mut out, &self.task_type);
-        let numbers = format!(
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            out,
             r#","priority":{},"createdAt":{{"$date":{}}},"dueDate":{{"$date":{}}},"data":"#,
             self.priority, self.created_at, self.due_date
         );
-        out.extend_from_slice(numbers.as_bytes());
         out.extend_from_slice(self.data.as_bytes());
         out.extend_from_slice(if on_going {
             br#","onGoing":true}"#
@@ -75,9 +78,7 @@ impl Task {
         });
         String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
     }
-}
 
-impl Task {
     /// The task as runs and outcome events carry it: the JSON array
     /// `[_id, taskType, priority, createdAt ms, dueDate ms, data, onGoing]`.
     /// Dates as numbers leave no EJSON tag outside `data`, so a reader
@@ -90,8 +91,11 @@ impl Task {
         json_str(&mut out, &self.id);
         out.push(b',');
         json_str(&mut out, &self.task_type);
-        let numbers = format!(",{},{},{},", self.priority, self.created_at, self.due_date);
-        out.extend_from_slice(numbers.as_bytes());
+        let _ = write!(
+            out,
+            ",{},{},{},",
+            self.priority, self.created_at, self.due_date
+        );
         out.extend_from_slice(self.data.as_bytes());
         out.extend_from_slice(if on_going { b",true]" } else { b",false]" });
         String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())

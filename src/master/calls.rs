@@ -63,13 +63,7 @@ impl NewTask {
             .map(|(index, t)| {
                 let in_memory = t.in_memory;
                 let made_id = t.id.is_none();
-                let task = t.into_task().map_err(|e| {
-                    if many {
-                        CodedError::new(e.code, format!("tasks[{index}]: {}", e.message))
-                    } else {
-                        e
-                    }
-                })?;
+                let task = t.into_task().map_err(|e| at_index(e, index, many))?;
                 Ok((in_memory, task, made_id))
             })
             .collect()
@@ -171,6 +165,24 @@ fn bson_json(value: &Bson, name: &str) -> Result<String, CallError> {
 /// A string as JSON text (how an `addTask` answer carries the new `_id`).
 pub(crate) fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
+}
+
+/// The answer of an add: the `_id`s in order (`addTasks`), or the one `_id`.
+pub(crate) fn ids_answer(ids: &[String], many: bool) -> String {
+    if many {
+        crate::master::events::json_array(&ids.iter().map(|id| json_string(id)).collect::<Vec<_>>())
+    } else {
+        json_string(&ids[0])
+    }
+}
+
+/// `e`, about the task at `index` of an `addTasks` call, says which one.
+pub(crate) fn at_index(e: CodedError, index: usize, many: bool) -> CodedError {
+    if many {
+        CodedError::new(e.code, format!("tasks[{index}]: {}", e.message))
+    } else {
+        e
+    }
 }
 
 pub(crate) fn is_collection_call(op: &str) -> bool {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 /// In `done`, `error` and `retry` events the task is the row the worker got
-/// (`Task::to_row`); JS makes it an object only if a listener reads `task`.
+/// (`Task::to_row`); JS makes it an object only when a listener listens.
 /// A document that could not be read comes as the object it was.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]

@@ -21,8 +21,8 @@ use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{change_stream::ChangeStream, Collection, IndexModel};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-pub use task_doc::{id_text, task_from_raw, Undecodable};
-use task_doc::{raw_id, raw_millis};
+pub use task_doc::Undecodable;
+use task_doc::{id_text, raw_id, raw_millis, task_from_raw};
 
 /// How long a claim holds a task without being renewed.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -79,15 +79,19 @@ impl std::fmt::Display for StoreError {
     }
 }
 
+/// The server's own error code and message, when the server refused.
+fn server_error(error: &mongodb::error::Error) -> Option<(i32, &str)> {
+    use mongodb::error::WriteFailure;
+    match &*error.kind {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => Some((w.code, w.message.as_str())),
+        ErrorKind::Command(c) => Some((c.code, c.message.as_str())),
+        _ => None,
+    }
+}
+
 impl From<mongodb::error::Error> for StoreError {
     fn from(e: mongodb::error::Error) -> Self {
-        use mongodb::error::WriteFailure;
-        let server = match &*e.kind {
-            ErrorKind::Write(WriteFailure::WriteError(w)) => Some((w.code, w.message.as_str())),
-            ErrorKind::Command(c) => Some((c.code, c.message.as_str())),
-            _ => None,
-        };
-        if let Some((code, message)) = server {
+        if let Some((code, message)) = server_error(&e) {
             let message = format!("MongoDB refused it: {message} (server code {code})");
             return match code {
                 11000 => StoreError::DuplicateKey(message),
@@ -623,20 +627,15 @@ impl Store {
                 if let (true, Some(id)) = (options.upsert, &options.insert_id) {
                     set_on_insert_id(&mut operators, id.clone());
                 }
-                let result = if options.multi {
-                    let mut update = self.coll.update_many(selector, operators);
-                    if let Some(filters) = &options.array_filters {
-                        update = update.array_filters(filters.clone());
-                    }
-                    update.upsert(options.upsert).await?
+                let mut update = if options.multi {
+                    self.coll.update_many(selector, operators)
                 } else {
-                    let mut update = self.coll.update_one(selector, operators);
-                    if let Some(filters) = &options.array_filters {
-                        update = update.array_filters(filters.clone());
-                    }
-                    update.upsert(options.upsert).await?
+                    self.coll.update_one(selector, operators)
                 };
-                Ok(Updated::from(result))
+                if let Some(filters) = &options.array_filters {
+                    update = update.array_filters(filters.clone());
+                }
+                Ok(Updated::from(update.upsert(options.upsert).await?))
             }
             Modifier::Replacement(replacement) => match (options.upsert, &options.insert_id) {
                 (true, Some(id)) => self.replace_or_insert(selector, replacement, id).await,
@@ -791,12 +790,7 @@ fn set_on_insert_id(operators: &mut Document, id: Bson) {
 
 /// The server refused to change a document's `_id` (code 66, ImmutableField).
 fn is_id_change(error: &mongodb::error::Error) -> bool {
-    use mongodb::error::WriteFailure;
-    match &*error.kind {
-        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 66,
-        ErrorKind::Command(c) => c.code == 66,
-        _ => false,
-    }
+    matches!(server_error(error), Some((66, _)))
 }
 
 #[cfg(test)]

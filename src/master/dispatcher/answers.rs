@@ -78,25 +78,27 @@ impl Dispatcher {
     /// Adds a call's tasks: in-memory ones at once (all or none: a
     /// duplicate `_id` fails the call before any is queued), persistent
     /// ones in the next insert; answered when all are in.
-    fn add_new(&mut self, origin: Origin, req: u64, tasks: Vec<(bool, Task, bool)>, many: bool) {
+    pub(super) fn add_new(
+        &mut self,
+        origin: Origin,
+        req: u64,
+        tasks: Vec<(bool, Task, bool)>,
+        many: bool,
+    ) {
         let op = if many { "addTasks" } else { "addTask" };
         let mut seen = std::collections::HashSet::new();
         for (index, (in_memory, task, _)) in tasks.iter().enumerate() {
-            let taken = self.queue.get(&task.id).is_some() && !is_series(task);
-            if *in_memory && (taken || !seen.insert(task.id.as_str())) {
-                let at = if many {
-                    format!("tasks[{index}]: ")
-                } else {
-                    String::new()
-                };
+            let taken = || self.queue.get(&task.id).is_some() && !is_series(task);
+            if *in_memory && (taken() || !seen.insert(task.id.as_str())) {
                 let e = CodedError::new(
                     Code::DuplicateId,
-                    format!(
-                        "TaskQueue.{op}: {at}an in-memory task with _id {:?} already exists",
-                        task.id
-                    ),
+                    format!("an in-memory task with _id {:?} already exists", task.id),
                 );
-                return self.reply(origin, req, Err(e));
+                return self.reply(
+                    origin,
+                    req,
+                    Err(calls::at_index(e, index, many).in_call(op)),
+                );
             }
         }
         let ids: Vec<String> = tasks.iter().map(|(_, t, _)| t.id.clone()).collect();
@@ -110,16 +112,7 @@ impl Dispatcher {
             }
         }
         if persistent.is_empty() {
-            let answer = if many {
-                json_array(
-                    &ids.iter()
-                        .map(|id| calls::json_string(id))
-                        .collect::<Vec<_>>(),
-                )
-            } else {
-                calls::json_string(&ids[0])
-            };
-            return self.reply(origin, req, Ok(answer));
+            return self.reply(origin, req, Ok(calls::ids_answer(&ids, many)));
         }
         self.persistent.insert(Insert {
             origin,

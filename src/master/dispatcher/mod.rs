@@ -249,7 +249,6 @@ impl Dispatcher {
             .unwrap_or_default()
     }
 
-    /// Every event since the last call, as a JSON array.
     /// Every event since the last take, with a `timer` event when `pump`
     /// must run before the timer JS holds. A timer that goes off early is
     /// harmless (`timer_fired` asks again), so a time that moved later, as
@@ -315,12 +314,8 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Queues an in-memory task; adding a series (repeat) whose `_id` is
-    /// queued already does nothing.
+    /// Queues an in-memory task (a series added again is `add_new`'s case).
     fn add(&mut self, task: Task) -> Result<(), CodedError> {
-        if self.queue.get(&task.id).is_some() && crate::master::persistent::is_series(&task) {
-            return Ok(());
-        }
         let id = task.id.clone();
         self.queue.push(task, now_ms()).map_err(|_| {
             CodedError::new(
@@ -436,7 +431,9 @@ impl Dispatcher {
         if let Some(at) = self.persistent.pump(want, dispatching, connected, running) {
             wake(at);
         }
-        if self.phase == Phase::Closing {
+        // Claims this master will not run now go back to the collection,
+        // where other masters can take them.
+        if self.phase == Phase::Closing || self.paused {
             self.persistent.release();
         }
         if waiting > 0 || !self.runs.is_empty() {

@@ -10,6 +10,7 @@ use crate::policy::{Policy, Retry};
 use crate::queue::mongo::Claimed;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 
 /// What a run needs of its task.
 pub(crate) struct RunTask {
@@ -20,7 +21,7 @@ pub(crate) struct RunTask {
     pub(super) due_date: i64,
     /// Attempts that failed before this one.
     pub(super) failures: u32,
-    pub(super) policy: Option<Box<Policy>>,
+    pub(super) policy: Option<Arc<Policy>>,
     /// A persistent task's claim; `None` for an in-memory task (which stays
     /// in the in-memory queue while it runs).
     pub(super) claimed: Option<Claimed>,
@@ -122,14 +123,13 @@ impl Dispatcher {
             }),
             _ => None,
         };
-        let last_error = outcome.err().map(|e| calls::last_error(Some(e)));
         match task.claimed {
             // The event waits until MongoDB reflects the outcome.
             Some(claimed) => self.persistent.complete(Completion {
                 id: claimed.id,
                 token: claimed.token,
                 event: event.as_ref().map(events::serialize),
-                write: match (then, last_error) {
+                write: match (then, outcome.err().map(|e| calls::last_error(Some(e)))) {
                     (Next::Retry(at, _), Some(error)) => Write::Retry { due: at, error },
                     (Next::Repeat(at), error) => Write::Reschedule { due: at, error },
                     (_, Some(error)) => Write::Fail(error),

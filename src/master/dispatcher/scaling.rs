@@ -130,7 +130,7 @@ impl Dispatcher {
         w.send(&ToWorker::Stop);
     }
 
-    /// Kills workers that did not exit within `STOP_GRACE` of `Stop`.
+    /// Kills workers that did not exit within their grace of being stopped.
     pub(super) fn stop_timeouts(&mut self, now: Instant, wake: &mut impl FnMut(Instant)) {
         for (id, w) in self.workers.iter_mut() {
             let WorkerState::Stopping { kill_at: Some(at) } = w.state else {
@@ -140,9 +140,13 @@ impl Dispatcher {
                 wake(at);
                 continue;
             }
-            self.logger.warn(&format!(
-                "worker {id} did not exit within {STOP_GRACE:?} of being stopped; killing it"
-            ));
+            // A worker stopped for a timeout or close() was warned about
+            // when it was stopped (with its own, shorter grace).
+            if w.kill.is_none() {
+                self.logger.warn(&format!(
+                    "worker {id} did not exit within {STOP_GRACE:?} of being stopped; killing it"
+                ));
+            }
             w.state = WorkerState::Stopping { kill_at: None };
             w.link.signal(Signal::Kill);
         }

@@ -40,20 +40,10 @@ impl Insert {
                     Err(e) => Some((*index, e)),
                     Ok(()) => None,
                 });
+        let op = if self.many { "addTasks" } else { "addTask" };
         let result = match failed {
-            Some((index, e)) if self.many => Err(CodedError::new(
-                e.code,
-                format!("TaskQueue.addTasks: tasks[{index}]: {}", e.message),
-            )),
-            Some((_, e)) => Err(e.clone().in_call("addTask")),
-            None if self.many => Ok(crate::master::events::json_array(
-                &self
-                    .ids
-                    .iter()
-                    .map(|id| calls::json_string(id))
-                    .collect::<Vec<_>>(),
-            )),
-            None => Ok(calls::json_string(&self.ids[0])),
+            Some((index, e)) => Err(calls::at_index(e.clone(), index, self.many).in_call(op)),
+            None => Ok(calls::ids_answer(&self.ids, self.many)),
         };
         (self.origin, self.req, result)
     }

@@ -8,6 +8,7 @@ use crate::queue::ejson::{self, raw_reason, DecodeError, Path, Reason};
 use crate::task::Task;
 use mongodb::bson::raw::{RawBsonRef, RawDocument};
 use mongodb::bson::{doc, Bson, Document};
+use std::sync::Arc;
 
 /// A claimed document that is not a readable task.
 #[derive(Debug)]
@@ -107,7 +108,7 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
 }
 
 /// `retry`, `timeout` and `repeat`, when the task was added with them.
-fn policy(doc: &RawDocument) -> Result<Option<Box<Policy>>, DecodeError> {
+fn policy(doc: &RawDocument) -> Result<Option<Arc<Policy>>, DecodeError> {
     let json = |key: &'static str| -> Result<Option<String>, DecodeError> {
         match field(doc, key)? {
             None | Some(RawBsonRef::Null) => Ok(None),
