@@ -26,7 +26,7 @@ const calls = process.argv.includes('--calls') ? {} : null
 /** Times every call of `obj[name]` into `calls[name]`. */
 function timeCalls (obj, name) {
   const original = obj[name]
-  const times = (calls[name] = [])
+  const times = (calls[name] ??= [])
   obj[name] = function (...args) {
     const start = now()
     try {

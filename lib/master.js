@@ -24,6 +24,8 @@ let settling = false
 const backlog = []
 /** Each worker's socket (our own copy of it), by worker id. */
 const sockets = new Map()
+/** Where the workers' wake-up bytes are read to (their content means nothing). */
+const wakeBytes = Buffer.alloc(64)
 let timer = null
 
 /** The JS error for an error the native Master threw (it carries a code). */
@@ -172,9 +174,10 @@ function taskEvent ({ type, value, task, attempt, nextRunAt }) {
 
 /** Watches a new worker's socket: each byte it sends means "read my frames". */
 function watch (worker, fd) {
-  const socket = new net.Socket({ fd, readable: true, writable: true })
+  // `onread`: the bytes land in one reused buffer and go straight to the
+  // callback, without a Buffer per read and the stream machinery.
+  const socket = new net.Socket({ fd, readable: true, writable: true, onread: { buffer: wakeBytes, callback: onWake } })
   socket.unref()
-  socket.on('data', onWake)
   socket.on('error', () => {})
   sockets.set(worker, socket)
 }

@@ -30,8 +30,9 @@ function connect () {
   if (connected) return
   connected = true
   binding.workerConnect()
-  const socket = new net.Socket({ fd: LINK_FD, readable: true, writable: true })
-  socket.on('data', onData)
+  // `onread`: the bytes land in one reused buffer and go straight to
+  // `onData`, without a Buffer per read and the stream machinery.
+  const socket = new net.Socket({ fd: LINK_FD, readable: true, writable: true, onread: { buffer: Buffer.alloc(65536), callback: onRead } })
   // The master is gone: a worker has nothing left to do. (A busy worker is
   // ended by the native watchdog instead.)
   socket.on('close', () => process.exit(0))
@@ -49,11 +50,16 @@ function send (frame) {
   binding.workerSend(frame)
 }
 
+function onRead (length, buffer) {
+  onData(buffer.subarray(0, length))
+}
+
+/** `chunk` is only valid during this call (its buffer is reused). */
 function onData (chunk) {
   let start = 0
   let end = chunk.indexOf(NEWLINE)
   if (end === -1) {
-    partial = partial === null ? chunk : Buffer.concat([partial, chunk])
+    partial = partial === null ? Buffer.from(chunk) : Buffer.concat([partial, chunk])
     return
   }
   if (partial !== null) {
@@ -67,7 +73,7 @@ function onData (chunk) {
     start = end + 1
     end = chunk.indexOf(NEWLINE, start)
   }
-  if (start < chunk.length) partial = chunk.subarray(start)
+  if (start < chunk.length) partial = Buffer.from(chunk.subarray(start))
   pump()
 }
 
