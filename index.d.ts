@@ -224,6 +224,8 @@ export interface TaskDocument<Data = TaskData, Type extends string = string> ext
   timeout?: number
   /** Its repetition. */
   repeat?: RepeatOptions
+  /** While a run of its series waits for a retry: when that occurrence was due (the series goes on from there). */
+  slot?: Date
 }
 
 /** Any task's document: with `TaskTypes` augmented, a union that `taskType` tells apart. */

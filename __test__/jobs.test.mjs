@@ -147,6 +147,17 @@ test('two masters share a persistent series and a retried task: one document, no
   }
 })
 
+test('a series whose run was retried goes on from the grid of its first dueDate, in memory and in MongoDB', async () => {
+  const { result } = await jobs(['seriesRetryGrid'])
+  const [{ due, inMemory, persistent, storedSlot }] = reportsOf(result, 'grid')
+  for (const dues of [inMemory, persistent]) {
+    assert.equal(dues[0], due, 'the first attempt is the first occurrence')
+    assert.ok(dues[1] >= due + 200 && dues[1] < due + 1000, `the retry is due after its delay: ${dues}`)
+    assert.deepEqual(dues.slice(2, 4), [due + 1000, due + 2000], 'the next occurrences keep to the grid')
+  }
+  assert.equal(storedSlot, undefined, 'no slot is left on the stored series after its retried run')
+})
+
 test('a cron series runs on its schedule in its time zone; a bad expression, zone or interval is a TypeError at addTask', async () => {
   const { result } = await jobs(['cron'], { timeout: 30000 })
   const [cron] = reportsOf(result, 'cron')

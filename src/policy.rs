@@ -117,7 +117,7 @@ impl Repeat {
     /// When the run after one due at `due` should be, seen at `now` (both ms
     /// since the epoch): `every` keeps to its grid (missed slots are
     /// skipped, not made up); cron takes the next match after `now`. `due`
-    /// is the last attempt's: a retried occurrence moves the grid.
+    /// is the occurrence's own time (`Task::slot` for a retried run).
     pub(crate) fn next(&self, due: i64, now: i64) -> Option<i64> {
         match &self.schedule {
             Schedule::Every(every) => {

@@ -53,6 +53,9 @@ pub(crate) struct Task {
     pub(crate) policy: Option<Arc<Policy>>,
     /// Attempts that failed before the one to run next (retries so far).
     pub(crate) failures: u32,
+    /// For a retried run of a series: when its occurrence was due (the
+    /// retry moved `due_date`), so the next one keeps to the series' grid.
+    pub(crate) slot: Option<i64>,
 }
 
 impl Task {

@@ -86,6 +86,7 @@ impl NewTask {
             data: self.data.get().to_owned(),
             policy,
             failures: 0,
+            slot: None,
         })
     }
 }

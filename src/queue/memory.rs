@@ -124,13 +124,21 @@ impl MemoryQueue {
     }
 
     /// Puts a running task back, to run at `due` after `failures` failed
-    /// attempts (a retry, or the next run of a series); `false` if it is gone.
-    pub(crate) fn requeue_at(&mut self, id: &str, due: i64, failures: u32) -> bool {
+    /// attempts (a retry, or the next run of a series; `slot` as
+    /// `Task::slot`); `false` if it is gone.
+    pub(crate) fn requeue_at(
+        &mut self,
+        id: &str,
+        due: i64,
+        failures: u32,
+        slot: Option<i64>,
+    ) -> bool {
         let Some((seq, entry)) = self.running(id) else {
             return false;
         };
         entry.task.due_date = due;
         entry.task.failures = failures;
+        entry.task.slot = slot;
         entry.state = State::Scheduled;
         self.scheduled.push(Reverse((due, seq)));
         self.scheduled_count += 1;

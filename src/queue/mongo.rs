@@ -132,6 +132,16 @@ impl From<StoreError> for CodedError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// How a task that ran goes back to the queue (`Store::retry_at`).
+#[derive(Debug, Clone, Copy)]
+pub enum Again {
+    /// A retry: its attempts stay counted; a series' run keeps the slot it
+    /// was due at (`slot`), so the series goes on from there.
+    Retry { slot: Option<i64> },
+    /// The next run of a series: attempts back to 0, no slot.
+    NextInSeries,
+}
+
 /// A task this master claimed; `token` names the claim (with the task's
 /// `_id`, kept as stored) in later writes.
 #[derive(Debug, Clone)]
@@ -465,17 +475,16 @@ impl Store {
         Ok(())
     }
 
-    /// Hands a task back to run again at `due`: a retry (its attempts
-    /// stay counted) or the next run of a series (`fresh`: attempts back to
-    /// 0). `error` is the last attempt's, if it failed. Under its claim:
-    /// a task removed meanwhile (a series ended) stays removed.
+    /// Hands a task back to run again at `due` (see `Again`). `error` is
+    /// the last attempt's, if it failed. Under its claim: a task removed
+    /// meanwhile (a series ended) stays removed.
     pub async fn retry_at(
         &self,
         id: Bson,
         token: &str,
         due: i64,
         error: Option<Document>,
-        fresh: bool,
+        again: Again,
     ) -> Result<()> {
         let mut set = doc! { "onGoing": false, "dueDate": ejson::date(due) };
         let mut unset = doc! { "lease": "" };
@@ -483,8 +492,13 @@ impl Store {
             Some(error) => drop(set.insert("lastError", error)),
             None => drop(unset.insert("lastError", "")),
         }
-        if fresh {
-            set.insert("attempts", 0);
+        match again {
+            Again::Retry { slot: Some(slot) } => drop(set.insert("slot", ejson::date(slot))),
+            Again::Retry { slot: None } => {}
+            Again::NextInSeries => {
+                set.insert("attempts", 0);
+                unset.insert("slot", "");
+            }
         }
         self.coll
             .update_one(

@@ -18,7 +18,9 @@ pub(crate) struct RunTask {
     pub(super) task_type: String,
     /// The task as sent to the worker (`Task::to_row`); its events carry it.
     pub(super) json: Box<RawValue>,
-    pub(super) due_date: i64,
+    /// When the occurrence this run belongs to was due: its `dueDate`, or
+    /// for a retry of a series' run, the slot it was retried from.
+    pub(super) occurrence: i64,
     /// Attempts that failed before this one.
     pub(super) failures: u32,
     pub(super) policy: Option<Arc<Policy>>,
@@ -85,18 +87,22 @@ impl Dispatcher {
         let now_ms = now_ms();
         let attempt = task.failures + 1;
         let policy = task.policy.as_deref();
+        let repeat = policy.and_then(|p| p.repeat.as_ref());
         let retry = policy.and_then(|p| p.retry).or(self.config.retry);
         let then = match (outcome, retry) {
             (Err(_), Some(retry)) if retry.allows_after(attempt) => {
                 Next::Retry(now_ms + retry.delay_after(attempt) as i64, retry)
             }
-            _ => match policy.and_then(|p| p.repeat.as_ref()) {
+            _ => match repeat {
                 Some(repeat) => repeat
-                    .next(task.due_date, now_ms)
+                    .next(task.occurrence, now_ms)
                     .map_or(Next::End, Next::Repeat),
                 None => Next::End,
             },
         };
+        // A retry of a series' run remembers its slot: the series goes on
+        // from there, not from when the retry happened to run.
+        let slot = repeat.map(|_| task.occurrence);
         self.log_outcome(&task, outcome, took, &then);
         // Sent ahead, the next run on that worker starts now.
         if let Some(next) = next {
@@ -130,7 +136,11 @@ impl Dispatcher {
                 token: claimed.token,
                 event: event.as_ref().map(events::serialize),
                 write: match (then, outcome.err().map(|e| calls::last_error(Some(e)))) {
-                    (Next::Retry(at, _), Some(error)) => Write::Retry { due: at, error },
+                    (Next::Retry(at, _), Some(error)) => Write::Retry {
+                        due: at,
+                        error,
+                        slot,
+                    },
                     (Next::Repeat(at), error) => Write::Reschedule { due: at, error },
                     (_, Some(error)) => Write::Fail(error),
                     (_, None) => Write::Delete,
@@ -138,8 +148,10 @@ impl Dispatcher {
             }),
             None => {
                 match then {
-                    Next::Retry(at, _) => drop(self.queue.requeue_at(&task.id, at, attempt)),
-                    Next::Repeat(at) => drop(self.queue.requeue_at(&task.id, at, 0)),
+                    Next::Retry(at, _) => {
+                        let _ = self.queue.requeue_at(&task.id, at, attempt, slot);
+                    }
+                    Next::Repeat(at) => drop(self.queue.requeue_at(&task.id, at, 0, None)),
                     Next::End => drop(self.queue.complete(&task.id)),
                 }
                 if let Some(event) = event {

@@ -56,7 +56,7 @@ impl Next {
                 task_type: task.task_type.clone(),
                 // Data is JSON the encoder (or the BSON reader) wrote.
                 json: RawValue::from_string(task.to_row(true)).unwrap_or_else(|_| channel::null()),
-                due_date: task.due_date,
+                occurrence: task.slot.unwrap_or(task.due_date),
                 failures: task.failures,
                 policy: task.policy.clone(),
                 claimed,

@@ -7,7 +7,7 @@ use super::{Completion, Settings, StoreEvent, Write};
 use crate::error::CodedError;
 use crate::master::calls::{self, Origin};
 use crate::master::inbox::{Inbox, Input};
-use crate::queue::mongo::Store;
+use crate::queue::mongo::{Again, Store};
 use crate::task::Task;
 use futures_util::TryStreamExt;
 use mongodb::bson::Bson;
@@ -149,13 +149,17 @@ pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> Store
             match &c.write {
                 Write::Delete => {}
                 Write::Fail(error) => store.fail(id, token, error.clone()).await?,
-                Write::Retry { due, error } => {
+                Write::Retry { due, error, slot } => {
+                    let again = Again::Retry { slot: *slot };
                     store
-                        .retry_at(id, token, *due, Some(error.clone()), false)
+                        .retry_at(id, token, *due, Some(error.clone()), again)
                         .await?
                 }
                 Write::Reschedule { due, error } => {
-                    store.retry_at(id, token, *due, error.clone(), true).await?
+                    let again = Again::NextInSeries;
+                    store
+                        .retry_at(id, token, *due, error.clone(), again)
+                        .await?
                 }
             }
         }

@@ -56,9 +56,14 @@ pub(crate) enum Write {
     Delete,
     /// Failed for good: kept, `failed: true`, with `lastError`.
     Fail(Document),
-    /// Failed with a retry to come: due again at `due`, with `lastError`.
-    Retry { due: i64, error: Document },
-    /// A series: due again at `due`, its attempts back to 0.
+    /// Failed with a retry to come: due again at `due`, with `lastError`;
+    /// for a series' run, with the `slot` it was due at (`Task::slot`).
+    Retry {
+        due: i64,
+        error: Document,
+        slot: Option<i64>,
+    },
+    /// A series: due again at `due`, its attempts back to 0, no slot.
     Reschedule { due: i64, error: Option<Document> },
 }
 

@@ -104,6 +104,7 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
         policy: policy(doc)?,
         // The claim counted the attempt about to run.
         failures: attempts(doc)?.saturating_sub(1),
+        slot: slot(doc)?,
     })
 }
 
@@ -224,6 +225,16 @@ fn due_date(doc: &RawDocument, created_at: i64) -> Result<i64, DecodeError> {
     match field(doc, "dueDate")? {
         None | Some(RawBsonRef::Null) => Ok(created_at),
         some => raw_millis(some).ok_or_else(|| wrong("dueDate", "a date", some)),
+    }
+}
+
+/// When a retried run of a series was due (written with its retry).
+fn slot(doc: &RawDocument) -> Result<Option<i64>, DecodeError> {
+    match field(doc, "slot")? {
+        None | Some(RawBsonRef::Null) => Ok(None),
+        some => raw_millis(some)
+            .map(Some)
+            .ok_or_else(|| wrong("slot", "a date", some)),
     }
 }
 

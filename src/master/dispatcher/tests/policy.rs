@@ -160,6 +160,53 @@ async fn a_series_runs_again_at_its_next_time_under_the_same_id() {
     assert_eq!(ids, ["tick", "tick"]);
 }
 
+impl Harness {
+    /// The `dueDate` (ms) of each run sent to worker `n`, in order.
+    fn run_due_dates(&self, n: usize) -> Vec<i64> {
+        self.worker(n)
+            .borrow()
+            .received
+            .iter()
+            .filter(|m| m["type"] == "run")
+            .map(|m| m["task"][4].as_i64().unwrap())
+            .collect()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_run_of_a_series_leaves_the_series_on_its_grid() {
+    let mut h = harness(config(1));
+    let due = crate::task::now_ms();
+    h.add_task(Task {
+        due_date: due,
+        ..with_policy(
+            "tick",
+            Policy {
+                retry: Some(retry(1, 3000)),
+                repeat: Some(Repeat::parse(RepeatSpec::Every { every: 10_000 }).unwrap()),
+                ..Policy::default()
+            },
+        )
+    });
+    h.ready(0);
+    h.fail(0, h.runs(0)[0].0);
+    h.advance(Duration::from_millis(3000)).await;
+    h.done(0, h.runs(0)[1].0);
+    h.advance(Duration::from_millis(7000)).await;
+    let dues = h.run_due_dates(0);
+    assert_eq!(dues.len(), 3, "the retry, then the next occurrence");
+    assert_eq!(dues[1], due + 3000, "the retry is due after its delay");
+    assert_eq!(
+        dues[2],
+        due + 10_000,
+        "the next occurrence is on the grid of the first"
+    );
+    // And the one after it too (no slot left over from the retry).
+    h.done(0, h.runs(0)[2].0);
+    h.advance(Duration::from_millis(10_000)).await;
+    assert_eq!(h.run_due_dates(0)[3], due + 20_000);
+}
+
 #[tokio::test(start_paused = true)]
 async fn pause_recalls_what_waits_in_workers_and_starts_nothing_until_resume() {
     let mut h = harness(config(1));
