@@ -59,6 +59,9 @@ pub enum Reason {
     },
     /// Text that is not JSON, or JSON that is not an object where one is needed.
     NotJson(String),
+    /// A value its field cannot hold (a stored retry, timeout or repeat),
+    /// with the reader's reason.
+    BadValue(String),
 }
 
 impl fmt::Display for Reason {
@@ -83,7 +86,7 @@ impl fmt::Display for Reason {
                 "an object whose keys read as an EJSON tag ($date, $binary, $type, ...), which would come back from MongoDB as that type",
             ),
             Reason::WrongType { expected, got } => write!(f, "must be {expected}, got {got}"),
-            Reason::NotJson(why) => f.write_str(why),
+            Reason::NotJson(why) | Reason::BadValue(why) => f.write_str(why),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::queue::ejson::{self, raw_reason, DecodeError, Path, Reason};
 use crate::task::Task;
 use mongodb::bson::raw::{RawBsonRef, RawDocument};
 use mongodb::bson::{doc, Bson, Document};
+use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 /// A claimed document that is not a readable task.
@@ -110,28 +111,30 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
 
 /// `retry`, `timeout` and `repeat`, when the task was added with them.
 fn policy(doc: &RawDocument) -> Result<Option<Arc<Policy>>, DecodeError> {
-    let json = |key: &'static str| -> Result<Option<String>, DecodeError> {
-        match field(doc, key)? {
-            None | Some(RawBsonRef::Null) => Ok(None),
-            Some(value) => ejson::value_json(value, &Path::Root(key)).map(Some),
-        }
+    let spec = PolicySpec {
+        retry: policy_field(doc, "retry")?,
+        timeout: policy_field(doc, "timeout")?,
+        repeat: policy_field(doc, "repeat")?,
     };
-    let (retry, timeout, repeat) = (json("retry")?, json("timeout")?, json("repeat")?);
-    if retry.is_none() && timeout.is_none() && repeat.is_none() {
-        return Ok(None);
+    spec.into_policy()
+        .map_err(|why| DecodeError::at(&Path::Root("repeat"), Reason::BadValue(why)))
+}
+
+/// One policy field, read straight from its BSON (absent or null: `None`).
+fn policy_field<T: DeserializeOwned>(
+    doc: &RawDocument,
+    key: &'static str,
+) -> Result<Option<T>, DecodeError> {
+    let bad = |why: String| DecodeError::at(&Path::Root(key), Reason::BadValue(why));
+    match field(doc, key)? {
+        None | Some(RawBsonRef::Null) => Ok(None),
+        Some(value) => {
+            let value = Bson::try_from(value).map_err(|e| bad(e.to_string()))?;
+            mongodb::bson::from_bson(value)
+                .map(Some)
+                .map_err(|e| bad(e.to_string()))
+        }
     }
-    let text = format!(
-        r#"{{"retry":{},"timeout":{},"repeat":{}}}"#,
-        retry.as_deref().unwrap_or("null"),
-        timeout.as_deref().unwrap_or("null"),
-        repeat.as_deref().unwrap_or("null")
-    );
-    let bad =
-        |why: String| DecodeError::at(&Path::Root("retry/timeout/repeat"), Reason::NotJson(why));
-    serde_json::from_str::<PolicySpec>(&text)
-        .map_err(|e| bad(e.to_string()))?
-        .into_policy()
-        .map_err(bad)
 }
 
 /// How many times the task was claimed (this claim included).
@@ -299,6 +302,33 @@ mod tests {
             (3, 1_000, 2_000)
         );
         assert_eq!(task.data, r#"{"at":{"$date":5},"n":1.5}"#);
+    }
+
+    #[test]
+    fn a_stored_policy_and_slot_read_field_by_field_and_a_bad_one_names_its_field() {
+        let mut doc = upstream("p", doc! {}).to_document().unwrap();
+        doc.insert(
+            "retry",
+            doc! { "limit": 2, "delay": 100_i64, "backoff": "exponential" },
+        );
+        doc.insert("timeout", 500);
+        doc.insert("repeat", doc! { "every": 1000 });
+        doc.insert("slot", DateTime::from_millis(1_500));
+        let task = task_from_raw(&raw(doc.clone())).unwrap();
+        let policy = task.policy.expect("a policy");
+        let retry = policy.retry.expect("a retry");
+        assert_eq!((retry.limit, retry.delay), (2, 100));
+        assert_eq!(retry.backoff, crate::policy::Backoff::Exponential);
+        assert_eq!(policy.timeout, Some(std::time::Duration::from_millis(500)));
+        assert!(policy.repeat.is_some());
+        assert_eq!(task.slot, Some(1_500));
+
+        doc.insert("timeout", "soon");
+        let bad = task_from_raw(&raw(doc.clone())).unwrap_err();
+        assert_eq!(bad.error.path, "timeout");
+        doc.insert("timeout", 500);
+        doc.insert("repeat", doc! { "every": 0 });
+        assert_eq!(task_from_raw(&raw(doc)).unwrap_err().error.path, "repeat");
     }
 
     #[test]
