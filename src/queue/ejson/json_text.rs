@@ -34,19 +34,17 @@ pub(crate) fn push_display(out: &mut String, value: impl std::fmt::Display) {
     let _ = write!(out, "{value}");
 }
 
+/// A regular expression as EJSON: `{"$regexp": pattern, "$flags": flags}`.
+pub(crate) fn push_regexp(out: &mut String, pattern: &str, flags: &str) {
+    out.push_str(r#"{"$regexp":"#);
+    push_str(out, pattern);
+    out.push_str(r#","$flags":"#);
+    push_str(out, flags);
+    out.push('}');
+}
+
 /// `s` as a JSON string.
 pub(crate) fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => push_display(out, format_args!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    // serde_json's escaping; serializing a str cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }

@@ -17,7 +17,7 @@
 //! and is an error when it is not; one with other `$` keys is plain data.
 
 use super::error::{raw_reason, DecodeError, Path, Reason};
-use super::json_text::{push_custom, push_display, push_double, push_str};
+use super::json_text::{push_custom, push_display, push_double, push_regexp, push_str};
 use super::tag::{is_stored_custom, tag_of, Tag, STORED_PREFIX, STORED_TYPE, STORED_VALUE};
 use super::write::{decode_base64, MAX_JS_DATE_MS};
 use base64::Engine;
@@ -75,11 +75,7 @@ fn write_value(
         RawBsonRef::RegularExpression(regex) => {
             let flags = js_flags(regex.options)
                 .map_err(|flag| DecodeError::at(path, Reason::RegexFlag(flag)))?;
-            out.push_str(r#"{"$regexp":"#);
-            push_str(out, regex.pattern);
-            out.push_str(r#","$flags":"#);
-            push_str(out, &flags);
-            out.push('}');
+            push_regexp(out, regex.pattern, &flags);
         }
         RawBsonRef::Timestamp(_) => return Err(no_form(path, "Timestamp")),
         RawBsonRef::MinKey => return Err(no_form(path, "MinKey")),
@@ -256,11 +252,7 @@ fn tagged(
             let flags = get(doc, "$flags", path)?.unwrap_or(RawBsonRef::Null);
             match (value, flags) {
                 (RawBsonRef::String(pattern), RawBsonRef::String(flags)) => {
-                    out.push_str(r#"{"$regexp":"#);
-                    push_str(out, pattern);
-                    out.push_str(r#","$flags":"#);
-                    push_str(out, flags);
-                    out.push('}');
+                    push_regexp(out, pattern, flags);
                     Ok(())
                 }
                 (RawBsonRef::String(_), other) => {
