@@ -27,10 +27,10 @@ impl Dispatcher {
     /// `close({ timeout })` has waited long enough, every worker still
     /// running one.
     pub(super) fn run_deadlines(&mut self, now: Instant, wake: &mut impl FnMut(Instant)) {
-        let closing_late =
-            self.phase == Phase::Closing && self.close_deadline.is_some_and(|d| d <= now);
+        let mut closing_late = false;
         if let (Phase::Closing, Some(deadline)) = (self.phase, self.close_deadline) {
-            if deadline > now {
+            closing_late = deadline <= now;
+            if !closing_late {
                 wake(deadline);
             }
         }

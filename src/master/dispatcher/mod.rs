@@ -395,7 +395,7 @@ impl Dispatcher {
             self.prefetch_round(now_ms);
         } else if std::mem::take(&mut self.rebalance) {
             // Paused or closing: runs sent ahead have not started; back.
-            self.recall_all();
+            self.recall(now_ms, true);
         }
         let in_memory = if dispatching {
             self.queue.available_count(now_ms)

@@ -81,14 +81,9 @@ impl Dispatcher {
         }
     }
 
-    /// Asks every worker for the runs sent ahead it has not started.
-    pub(super) fn recall_all(&mut self) {
-        self.recall(now_ms(), true);
-    }
-
     /// Asks workers for runs sent ahead that should not wait where they are:
     /// those a waiting task outranks, and with `all`, every one of them.
-    fn recall(&mut self, now_ms: i64, all: bool) {
+    pub(super) fn recall(&mut self, now_ms: i64, all: bool) {
         if self.config.prefetch <= 1 {
             return;
         }
