@@ -7,22 +7,29 @@
 //! token, expiry in the server's time). A lease that is not renewed expires,
 //! and `recover` hands such tasks back, which is how a dead master's tasks
 //! run again and why two masters never hold the same task at once.
+//! A claim's later writes are in `outcomes`, errors in `error`, the
+//! upstream collection calls in `calls`.
 
+mod calls;
+mod error;
+mod outcomes;
 mod task_doc;
 
-use super::ejson::{self, DecodeError};
-use crate::error::{Code, CodedError};
+use super::ejson;
 use crate::policy::Policy;
 use crate::task::{RunOrder, Task, ORDER_FIELDS};
+pub use calls::{FindOptions, Modifier, UpdateOptions};
+pub use error::{Result, StoreError};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{change_stream::ChangeStream, Collection, IndexModel};
+pub use outcomes::Again;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 pub use task_doc::Undecodable;
-use task_doc::{id_text, raw_id, raw_millis, task_from_raw};
+use task_doc::{raw_id, raw_millis, task_from_raw};
 
 /// How long a claim holds a task without being renewed.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -39,107 +46,6 @@ pub(crate) fn url_problem(url: &str) -> Option<String> {
         ),
         Ok(_) => None,
     }
-}
-
-#[derive(Debug, Clone)]
-pub enum StoreError {
-    /// A task with this `_id` exists (inserts: the `_id`).
-    Duplicate(String),
-    /// The server refused a document with an existing `_id` (a collection
-    /// call; the server's words).
-    DuplicateKey(String),
-    /// A selector, modifier or option the server refused as invalid.
-    Invalid(String),
-    /// The URL or settings cannot work.
-    Config(String),
-    /// The server could not be reached in time.
-    Unavailable(String),
-    /// The server answered with an error.
-    Db(String),
-    /// A found document that cannot be read (`find`, `findOne`): the call
-    /// fails with its `_id` and path, and the database is not to blame.
-    Undecodable { id: String, error: Box<DecodeError> },
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Duplicate(id) => {
-                write!(f, "a task with _id {id:?} already exists in the queue")
-            }
-            StoreError::DuplicateKey(m)
-            | StoreError::Invalid(m)
-            | StoreError::Config(m)
-            | StoreError::Unavailable(m)
-            | StoreError::Db(m) => f.write_str(m),
-            StoreError::Undecodable { id, error } => {
-                write!(f, "the document with _id {id} cannot be read: {error}")
-            }
-        }
-    }
-}
-
-/// The server's own error code and message, when the server refused.
-fn server_error(error: &mongodb::error::Error) -> Option<(i32, &str)> {
-    use mongodb::error::WriteFailure;
-    match &*error.kind {
-        ErrorKind::Write(WriteFailure::WriteError(w)) => Some((w.code, w.message.as_str())),
-        ErrorKind::Command(c) => Some((c.code, c.message.as_str())),
-        _ => None,
-    }
-}
-
-impl From<mongodb::error::Error> for StoreError {
-    fn from(e: mongodb::error::Error) -> Self {
-        if let Some((code, message)) = server_error(&e) {
-            let message = format!("MongoDB refused it: {message} (server code {code})");
-            return match code {
-                11000 => StoreError::DuplicateKey(message),
-                // BadValue, FailedToParse, TypeMismatch, ConflictingUpdateOperators,
-                // DollarPrefixedFieldName, EmptyFieldName, DottedFieldName,
-                // ImmutableField, and the "unknown operator" family.
-                2 | 9 | 14 | 40 | 52 | 56 | 57 | 66 | 17287 | 31253 | 31254 => {
-                    StoreError::Invalid(message)
-                }
-                _ => StoreError::Db(message),
-            };
-        }
-        let message = format!("MongoDB: {e}");
-        match *e.kind {
-            ErrorKind::ServerSelection { .. }
-            | ErrorKind::Io(_)
-            | ErrorKind::ConnectionPoolCleared { .. }
-            | ErrorKind::DnsResolve { .. } => StoreError::Unavailable(message),
-            ErrorKind::InvalidArgument { .. } => StoreError::Invalid(message),
-            _ => StoreError::Db(message),
-        }
-    }
-}
-
-impl From<StoreError> for CodedError {
-    fn from(e: StoreError) -> Self {
-        let code = match &e {
-            StoreError::Duplicate(_) | StoreError::DuplicateKey(_) => Code::DuplicateId,
-            StoreError::Invalid(_) => Code::InvalidArg,
-            StoreError::Config(_) => Code::MongoConfig,
-            StoreError::Unavailable(_) => Code::MongoUnavailable,
-            StoreError::Db(_) => Code::Mongo,
-            StoreError::Undecodable { .. } => Code::UndecodableDocument,
-        };
-        CodedError::new(code, e.to_string())
-    }
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// How a task that ran goes back to the queue (`Store::retry_at`).
-#[derive(Debug, Clone, Copy)]
-pub enum Again {
-    /// A retry: its attempts stay counted; a series' run keeps the slot it
-    /// was due at (`slot`), so the series goes on from there.
-    Retry { slot: Option<i64> },
-    /// The next run of a series: attempts back to 0, no slot.
-    NextInSeries,
 }
 
 /// A task this master claimed; `token` names the claim (with the task's
@@ -452,110 +358,6 @@ impl Store {
             .map(|due| due - self.clock_offset.load(Ordering::Relaxed)))
     }
 
-    /// Removes finished tasks, each only under the claim that ran it.
-    pub async fn complete(&self, done: &[(Bson, String)]) -> Result<()> {
-        if done.is_empty() {
-            return Ok(());
-        }
-        self.coll.delete_many(claims_filter(done)).await?;
-        Ok(())
-    }
-
-    /// Marks a task failed: it stays, is not claimed again, and says why.
-    pub async fn fail(&self, id: Bson, token: &str, error: Document) -> Result<()> {
-        self.coll
-            .update_one(
-                doc! { "_id": id, "lease.token": token },
-                doc! {
-                    "$set": { "onGoing": false, "failed": true, "lastError": error, "failedAt": ejson::date(self.server_now()) },
-                    "$unset": { "lease": "" },
-                },
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Hands a task back to run again at `due` (see `Again`). `error` is
-    /// the last attempt's, if it failed. Under its claim: a task removed
-    /// meanwhile (a series ended) stays removed.
-    pub async fn retry_at(
-        &self,
-        id: Bson,
-        token: &str,
-        due: i64,
-        error: Option<Document>,
-        again: Again,
-    ) -> Result<()> {
-        let mut set = doc! { "onGoing": false, "dueDate": ejson::date(due) };
-        let mut unset = doc! { "lease": "" };
-        match error {
-            Some(error) => drop(set.insert("lastError", error)),
-            None => drop(unset.insert("lastError", "")),
-        }
-        match again {
-            Again::Retry { slot: Some(slot) } => drop(set.insert("slot", ejson::date(slot))),
-            Again::Retry { slot: None } => {}
-            Again::NextInSeries => {
-                set.insert("attempts", 0);
-                unset.insert("slot", "");
-            }
-        }
-        self.coll
-            .update_one(
-                doc! { "_id": id, "lease.token": token },
-                doc! { "$set": set, "$unset": unset },
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Hands claimed tasks that never started back to the queue.
-    pub async fn release(&self, claims: &[(Bson, String)]) -> Result<()> {
-        if claims.is_empty() {
-            return Ok(());
-        }
-        self.coll
-            .update_many(
-                claims_filter(claims),
-                doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" }, "$inc": { "attempts": -1 } },
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Extends every lease this master holds, in one write.
-    pub async fn renew(&self, tokens: &[String]) -> Result<()> {
-        if tokens.is_empty() {
-            return Ok(());
-        }
-        // Only the claims this master knows of: a claim it never heard back
-        // from (its answer lost) expires, and any master can run its tasks.
-        self.coll
-            .update_many(
-                doc! { "onGoing": true, "lease.owner": &self.owner, "lease.token": { "$in": tokens } },
-                doc! { "$set": { "lease.expires": self.lease_expiry() } },
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Hands back tasks whose lease expired, and upstream's `onGoing: true`
-    /// documents that have no lease at all; returns how many.
-    pub async fn recover(&self) -> Result<u64> {
-        let now = ejson::date(self.server_now());
-        let result = self
-            .coll
-            .update_many(
-                doc! {
-                    "onGoing": true,
-                    "$or": [ { "lease.expires": { "$lt": now } }, { "lease": { "$exists": false } } ],
-                },
-                doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" } },
-            )
-            .await?;
-        Ok(result.modified_count)
-    }
-
     /// Inserts and hand-backs made by any process, where the server has
     /// change streams. Events stay raw: only their arrival matters, and a
     /// document that cannot be read must not end the stream.
@@ -568,135 +370,6 @@ impl Store {
             ])
             .await?
             .with_type::<RawDocumentBuf>())
-    }
-
-    /// The documents found, each as EJSON JSON text; one that cannot be
-    /// read fails the call with its `_id` and path.
-    pub async fn find(&self, selector: Document, options: &FindOptions) -> Result<Vec<String>> {
-        let mut find = self.raw.find(selector);
-        if let Some(sort) = &options.sort {
-            find = find.sort(sort.clone());
-        }
-        if let Some(limit) = options.limit {
-            find = find.limit(limit as i64);
-        }
-        if let Some(skip) = options.skip {
-            find = find.skip(skip);
-        }
-        if let Some(fields) = &options.fields {
-            find = find.projection(fields.clone());
-        }
-        if let Some(hint) = &options.hint {
-            find = find.hint(hint.clone());
-        }
-        if let Some(max_time) = options.max_time {
-            find = find.max_time(max_time);
-        }
-        let documents: Vec<RawDocumentBuf> = find.await?.try_collect().await?;
-        documents
-            .iter()
-            .map(|d| {
-                ejson::document_json(d, "").map_err(|error| StoreError::Undecodable {
-                    id: id_text(&raw_id(d)),
-                    error: Box::new(error),
-                })
-            })
-            .collect()
-    }
-
-    /// Documents matching `selector`; `skip` and `limit` apply when given.
-    pub async fn count(&self, selector: Document, options: &FindOptions) -> Result<u64> {
-        let mut count = self.coll.count_documents(selector);
-        if let Some(limit) = options.limit {
-            count = count.limit(limit);
-        }
-        if let Some(skip) = options.skip {
-            count = count.skip(skip);
-        }
-        if let Some(hint) = &options.hint {
-            count = count.hint(hint.clone());
-        }
-        if let Some(max_time) = options.max_time {
-            count = count.max_time(max_time);
-        }
-        Ok(count.await?)
-    }
-
-    pub async fn remove(&self, selector: Document) -> Result<u64> {
-        Ok(self.coll.delete_many(selector).await?.deleted_count)
-    }
-
-    /// Meteor's `update`: one document unless `multi`; with `upsert`, a
-    /// document is inserted when none matches, under `options.insert_id`
-    /// when neither the selector nor the modifier gives it an `_id` (so it
-    /// gets a string id, as Meteor gives one, rather than an ObjectId).
-    pub async fn update(
-        &self,
-        selector: Document,
-        modifier: Modifier,
-        options: &UpdateOptions,
-    ) -> Result<Updated> {
-        match modifier {
-            Modifier::Operators(mut operators) => {
-                if let (true, Some(id)) = (options.upsert, &options.insert_id) {
-                    set_on_insert_id(&mut operators, id.clone());
-                }
-                let mut update = if options.multi {
-                    self.coll.update_many(selector, operators)
-                } else {
-                    self.coll.update_one(selector, operators)
-                };
-                if let Some(filters) = &options.array_filters {
-                    update = update.array_filters(filters.clone());
-                }
-                Ok(Updated::from(update.upsert(options.upsert).await?))
-            }
-            Modifier::Replacement(replacement) => match (options.upsert, &options.insert_id) {
-                (true, Some(id)) => self.replace_or_insert(selector, replacement, id).await,
-                (upsert, _) => {
-                    let result = self
-                        .coll
-                        .replace_one(selector, replacement)
-                        .upsert(upsert)
-                        .await?;
-                    Ok(Updated::from(result))
-                }
-            },
-        }
-    }
-
-    /// An upsert of a replacement whose `_id` we choose. Sending the `_id`
-    /// in the replacement would fail on a matching document that has
-    /// another one, so: replace a match if there is one, else insert under
-    /// our id; a match that appears in between makes the insert fail on the
-    /// `_id`, and we try again (as Meteor does, 3 times).
-    async fn replace_or_insert(
-        &self,
-        selector: Document,
-        replacement: Document,
-        id: &Bson,
-    ) -> Result<Updated> {
-        let mut with_id = doc! { "_id": id.clone() };
-        with_id.extend(replacement.clone());
-        let mut tries = 1;
-        loop {
-            let replaced = self
-                .coll
-                .replace_one(selector.clone(), replacement.clone())
-                .await?;
-            if replaced.matched_count > 0 {
-                return Ok(Updated::from(replaced));
-            }
-            match self
-                .coll
-                .replace_one(selector.clone(), with_id.clone())
-                .upsert(true)
-                .await
-            {
-                Err(e) if is_id_change(&e) && tries < 3 => tries += 1,
-                result => return Ok(Updated::from(result?)),
-            }
-        }
     }
 }
 
@@ -721,90 +394,12 @@ fn policy_fields(policy: &Policy) -> Document {
     fields
 }
 
-/// Matches each `_id` only under its own claim token. (`_id $in` and
-/// `token $in` would match the cross product: a task re-claimed under a new
-/// token would be matched by its old claim's write.)
-fn claims_filter(claims: &[(Bson, String)]) -> Document {
-    let pairs: Vec<Document> = claims
-        .iter()
-        .map(|(id, token)| doc! { "_id": id.clone(), "lease.token": token })
-        .collect();
-    doc! { "$or": pairs }
-}
-
 /// `ORDER_FIELDS` as a sort or index document.
 pub(crate) fn order_doc() -> Document {
     ORDER_FIELDS
         .iter()
         .map(|(field, dir)| ((*field).to_owned(), Bson::Int32(*dir)))
         .collect()
-}
-
-/// Options of `find` and `count`, read from Meteor's arguments.
-#[derive(Default, Debug, Clone, PartialEq)]
-pub struct FindOptions {
-    pub sort: Option<Document>,
-    pub limit: Option<u64>,
-    pub skip: Option<u64>,
-    pub fields: Option<Document>,
-    pub hint: Option<mongodb::options::Hint>,
-    pub max_time: Option<Duration>,
-}
-
-/// An update's second argument: operators (`$set`...) or a whole new document.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Modifier {
-    Operators(Document),
-    /// Replaces the matched document's fields; its `_id` stays.
-    Replacement(Document),
-}
-
-#[derive(Default, Debug, Clone, PartialEq)]
-pub struct UpdateOptions {
-    pub multi: bool,
-    pub upsert: bool,
-    /// The `_id` of an upserted document, when nothing else gives it one.
-    pub insert_id: Option<Bson>,
-    pub array_filters: Option<Vec<Document>>,
-}
-
-/// What Meteor's `upsert` answers: how many documents matched (or 1 when
-/// one was inserted), and the inserted one's `_id`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Updated {
-    pub number_affected: u64,
-    pub inserted_id: Option<Bson>,
-}
-
-impl From<mongodb::results::UpdateResult> for Updated {
-    fn from(result: mongodb::results::UpdateResult) -> Self {
-        match result.upserted_id {
-            Some(id) => Updated {
-                number_affected: 1,
-                inserted_id: Some(id),
-            },
-            None => Updated {
-                number_affected: result.matched_count,
-                inserted_id: None,
-            },
-        }
-    }
-}
-
-fn set_on_insert_id(operators: &mut Document, id: Bson) {
-    match operators.get_mut("$setOnInsert") {
-        Some(Bson::Document(fields)) => {
-            fields.insert("_id", id);
-        }
-        _ => {
-            operators.insert("$setOnInsert", doc! { "_id": id });
-        }
-    }
-}
-
-/// The server refused to change a document's `_id` (code 66, ImmutableField).
-fn is_id_change(error: &mongodb::error::Error) -> bool {
-    matches!(server_error(error), Some((66, _)))
 }
 
 #[cfg(test)]
