@@ -1,0 +1,164 @@
+//! The database jobs' results (`StoreEvent`, through the inbox) and what
+//! the persistent side makes of each: connection state, claimed tasks and
+//! how big the next claim may be, outcomes written or to write again.
+
+use super::*;
+
+pub(crate) enum StoreEvent {
+    Started(Result<(), CodedError>),
+    /// Claimed tasks (and documents that could not be read, already
+    /// failed in MongoDB), and whether more may be due right now.
+    Claimed {
+        result: Result<Claim, CodedError>,
+        next_due: Option<i64>,
+    },
+    Written {
+        batch: Vec<Completion>,
+        result: Result<(), CodedError>,
+    },
+    Released(Result<(), CodedError>),
+    /// The outcome of each task of the insert in flight, in order.
+    Inserted(Vec<Result<(), CodedError>>),
+    /// The answer to a collection call.
+    Answered {
+        origin: Origin,
+        req: u64,
+        result: Result<String, CodedError>,
+    },
+    /// Something changed in the collection (change stream or a local write).
+    Changed,
+    Maintained(Result<u64, CodedError>),
+    /// A database job panicked (a bug): the dispatcher stops.
+    Panicked(String),
+}
+
+/// What the dispatcher must do after a job's result.
+#[derive(Default)]
+pub(crate) struct Handled {
+    /// Calls to answer (adds written).
+    pub(crate) answers: Vec<Answer>,
+    /// Claimed documents that could not be read, already failed in MongoDB.
+    pub(crate) undecodable: Vec<Undecodable>,
+}
+
+impl Persistent {
+    /// Takes a job's result. `workers_idle`: a ready worker has nothing to
+    /// run, the one case in which claims grow. Returns what the dispatcher
+    /// must do next: answers to give, and claimed documents that could not
+    /// be read (each fails alone, with an error event).
+    pub(crate) fn handle(
+        &mut self,
+        event: StoreEvent,
+        logger: &Logger,
+        events: &mut Events,
+        refresh: Duration,
+        workers_idle: bool,
+    ) -> Handled {
+        let now = Instant::now();
+        let retry = Connection::Down {
+            retry_at: Some(now + refresh),
+        };
+        match event {
+            StoreEvent::Started(result) => match result {
+                Ok(()) => {
+                    self.connection = Connection::Up;
+                    self.exhausted = false;
+                    if self.warned {
+                        logger.warn("MongoDB is reachable again; persistent tasks resume");
+                        self.warned = false;
+                    }
+                }
+                Err(e) => {
+                    self.connection = retry;
+                    self.unreachable(logger, &e);
+                }
+            },
+            StoreEvent::Claimed { result, next_due } => {
+                self.claiming = false;
+                match result {
+                    Ok(Claim {
+                        tasks: claimed,
+                        undecodable,
+                        more,
+                    }) => {
+                        self.exhausted = !more;
+                        self.claim_size = if more && self.buffer.is_empty() && workers_idle {
+                            (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
+                        } else if more {
+                            self.claim_size
+                        } else {
+                            0
+                        };
+                        self.next_due_at = next_due.map(|due| {
+                            now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
+                        });
+                        self.poll_at = now + refresh;
+                        self.buffer.extend(claimed);
+                        return Handled {
+                            undecodable,
+                            ..Handled::default()
+                        };
+                    }
+                    Err(e) => {
+                        self.connection = retry;
+                        self.unreachable(logger, &e);
+                    }
+                }
+            }
+            StoreEvent::Written { mut batch, result } => {
+                self.writing = false;
+                match result {
+                    Ok(()) => {
+                        for event in batch.drain(..).filter_map(|c| c.event) {
+                            events.push_serialized(&event);
+                        }
+                    }
+                    Err(e) => {
+                        batch.append(&mut self.pending);
+                        self.pending = batch;
+                        self.write_retry_at = Some(now + refresh);
+                        self.unreachable(logger, &e);
+                    }
+                }
+            }
+            StoreEvent::Released(result) => {
+                self.releasing = false;
+                if let Err(e) = result {
+                    logger.warn(&format!(
+                        "could not hand back claimed tasks (their leases will expire): {e}"
+                    ));
+                }
+            }
+            StoreEvent::Changed | StoreEvent::Answered { .. } => self.exhausted = false,
+            StoreEvent::Inserted(outcomes) => {
+                self.exhausted = false;
+                let inserted = self.inserting.take().unwrap_or_default();
+                return Handled {
+                    answers: inserts::answers(&inserted, &outcomes),
+                    ..Handled::default()
+                };
+            }
+            StoreEvent::Maintained(result) => {
+                self.maintaining = false;
+                match result {
+                    Ok(recovered) if recovered > 0 => self.exhausted = false,
+                    Ok(_) => {}
+                    Err(e) => self.unreachable(logger, &e),
+                }
+            }
+            // The dispatcher handles it before it gets here.
+            StoreEvent::Panicked(_) => {}
+        }
+        Handled::default()
+    }
+
+    /// Logs the first failure of an outage, once until MongoDB works again.
+    fn unreachable(&mut self, logger: &Logger, error: &CodedError) {
+        if !self.warned {
+            self.warned = true;
+            logger.warn(&format!(
+                "persistent queue unavailable, retrying (in-memory tasks keep running): {error}"
+            ));
+        }
+    }
+}
