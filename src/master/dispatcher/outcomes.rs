@@ -147,13 +147,12 @@ impl Dispatcher {
                 },
             }),
             None => {
-                match then {
-                    Next::Retry(at, _) => {
-                        let _ = self.queue.requeue_at(&task.id, at, attempt, slot);
-                    }
-                    Next::Repeat(at) => drop(self.queue.requeue_at(&task.id, at, 0, None)),
-                    Next::End => drop(self.queue.complete(&task.id)),
-                }
+                // A task removed while it ran (`removeById`) stays removed.
+                let _still_queued = match then {
+                    Next::Retry(at, _) => self.queue.requeue_at(&task.id, at, attempt, slot),
+                    Next::Repeat(at) => self.queue.requeue_at(&task.id, at, 0, None),
+                    Next::End => self.queue.complete(&task.id).is_some(),
+                };
                 if let Some(event) = event {
                     self.events.push(&event);
                 }
