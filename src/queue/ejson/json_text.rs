@@ -3,12 +3,9 @@
 
 use std::fmt::Write;
 
+/// A custom EJSON type: `{"$type": name, "$value": value}`.
 pub(crate) fn push_custom(out: &mut String, name: &str, value: &str) {
-    out.push_str(r#"{"$type":"#);
-    push_str(out, name);
-    out.push_str(r#","$value":"#);
-    push_str(out, value);
-    out.push('}');
+    push_tag(out, ["$type", "$value"], [name, value]);
 }
 
 pub(crate) fn push_double(out: &mut String, f: f64) {
@@ -36,10 +33,17 @@ pub(crate) fn push_display(out: &mut String, value: impl std::fmt::Display) {
 
 /// A regular expression as EJSON: `{"$regexp": pattern, "$flags": flags}`.
 pub(crate) fn push_regexp(out: &mut String, pattern: &str, flags: &str) {
-    out.push_str(r#"{"$regexp":"#);
-    push_str(out, pattern);
-    out.push_str(r#","$flags":"#);
-    push_str(out, flags);
+    push_tag(out, ["$regexp", "$flags"], [pattern, flags]);
+}
+
+/// A two-key tag object; the keys are ours and need no escaping.
+fn push_tag(out: &mut String, keys: [&str; 2], values: [&str; 2]) {
+    for (i, (key, value)) in keys.into_iter().zip(values).enumerate() {
+        out.push_str(if i == 0 { "{\"" } else { ",\"" });
+        out.push_str(key);
+        out.push_str("\":");
+        push_str(out, value);
+    }
     out.push('}');
 }
 
