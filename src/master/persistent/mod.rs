@@ -96,6 +96,17 @@ impl StoreLink {
     }
 }
 
+/// The claim in flight, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClaimState {
+    Idle,
+    /// A claim is running; `stale` once the collection changed after it
+    /// started, so its "nothing more is due" may be out of date.
+    InFlight {
+        stale: bool,
+    },
+}
+
 /// Whether MongoDB is usable, as far as this master knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Connection {
@@ -117,7 +128,7 @@ pub(crate) struct Persistent {
     connection: Connection,
     /// The unreachable warning was logged (once per outage).
     warned: bool,
-    claiming: bool,
+    claim: ClaimState,
     /// How many tasks the next claim may take beyond what the pool needs now.
     claim_size: usize,
     /// The last claim found fewer tasks than it asked for.
@@ -155,7 +166,7 @@ impl Persistent {
             ),
             connection: Connection::Down { retry_at: None },
             warned: false,
-            claiming: false,
+            claim: ClaimState::Idle,
             claim_size: 0,
             exhausted: false,
             next_due_at: None,
@@ -276,7 +287,7 @@ impl Persistent {
             || !self.pending.is_empty()
             || self.writing
             || self.releasing
-            || self.claiming
+            || self.claim != ClaimState::Idle
             || (self.enabled() && (!self.exhausted || self.next_due_at.is_some()))
     }
 
@@ -362,8 +373,8 @@ impl Persistent {
             .max(self.claim_size)
             .saturating_sub(self.buffer.len())
             .min(MAX_CLAIM);
-        if claim && !self.claiming && !self.exhausted && want > 0 {
-            self.claiming = true;
+        if claim && self.claim == ClaimState::Idle && !self.exhausted && want > 0 {
+            self.claim = ClaimState::InFlight { stale: false };
             self.link.spawn(jobs::claim(cell.clone(), want));
         }
         // Renew our leases and hand back expired ones, a third of a lease apart.

@@ -74,14 +74,16 @@ impl Persistent {
                 }
             },
             StoreEvent::Claimed { result, next_due } => {
-                self.claiming = false;
+                let stale = self.claim == ClaimState::InFlight { stale: true };
+                self.claim = ClaimState::Idle;
                 match result {
                     Ok(Claim {
                         tasks: claimed,
                         undecodable,
                         more,
                     }) => {
-                        self.exhausted = !more;
+                        // Tasks added while it ran may not have been seen.
+                        self.exhausted = !more && !stale;
                         self.claim_size = if more && self.buffer.is_empty() && workers_idle {
                             (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
                         } else if more {
@@ -129,9 +131,9 @@ impl Persistent {
                     ));
                 }
             }
-            StoreEvent::Changed | StoreEvent::Answered { .. } => self.exhausted = false,
+            StoreEvent::Changed | StoreEvent::Answered { .. } => self.may_have_more(),
             StoreEvent::Inserted(outcomes) => {
-                self.exhausted = false;
+                self.may_have_more();
                 let inserted = self.inserting.take().unwrap_or_default();
                 return Handled {
                     answers: inserts::answers(&inserted, &outcomes),
@@ -141,7 +143,7 @@ impl Persistent {
             StoreEvent::Maintained(result) => {
                 self.maintaining = false;
                 match result {
-                    Ok(recovered) if recovered > 0 => self.exhausted = false,
+                    Ok(recovered) if recovered > 0 => self.may_have_more(),
                     Ok(_) => {}
                     Err(e) => self.unreachable(logger, &e),
                 }
@@ -152,6 +154,16 @@ impl Persistent {
         Handled::default()
     }
 
+    /// The collection may hold claimable tasks again (an add, a change,
+    /// leases recovered): claim again, even if the claim in flight, which
+    /// may have read before the change, comes back with nothing.
+    fn may_have_more(&mut self) {
+        self.exhausted = false;
+        if let ClaimState::InFlight { stale } = &mut self.claim {
+            *stale = true;
+        }
+    }
+
     /// Logs the first failure of an outage, once until MongoDB works again.
     fn unreachable(&mut self, logger: &Logger, error: &CodedError) {
         if !self.warned {
@@ -160,5 +172,58 @@ impl Persistent {
                 "persistent queue unavailable, retrying (in-memory tasks keep running): {error}"
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Level;
+
+    fn handle(p: &mut Persistent, event: StoreEvent) {
+        let logger = Logger::new(Level::Error);
+        let mut events = Events::default();
+        p.handle(event, &logger, &mut events, Duration::from_secs(1), false);
+    }
+
+    fn nothing_claimed() -> StoreEvent {
+        StoreEvent::Claimed {
+            result: Ok(Claim {
+                tasks: Vec::new(),
+                undecodable: Vec::new(),
+                more: false,
+            }),
+            next_due: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_that_ran_while_tasks_were_added_does_not_count_the_queue_as_exhausted() {
+        let link = StoreLink {
+            inbox: Inbox::new(Arc::new(|| {})),
+            runtime: None,
+        };
+        let mut p = Persistent::new(link);
+        p.configure(Some(Settings {
+            in_memory_only: false,
+            url: Some("mongodb://127.0.0.1:9/test".to_owned()),
+            collection: "taskQueue".to_owned(),
+            lease: Duration::from_secs(30),
+            task_types: vec!["T".to_owned()],
+        }));
+        p.pump(4, true, true, Vec::new);
+        handle(&mut p, StoreEvent::Started(Ok(())));
+        p.pump(4, true, true, Vec::new);
+        assert_eq!(p.claim, ClaimState::InFlight { stale: false });
+        // The insert lands (and is answered) before the claim, which read
+        // the collection before it, comes back empty.
+        handle(&mut p, StoreEvent::Inserted(Vec::new()));
+        handle(&mut p, nothing_claimed());
+        assert!(p.busy(), "the added tasks are still to claim");
+        p.pump(4, true, true, Vec::new);
+        assert_eq!(p.claim, ClaimState::InFlight { stale: false });
+        // A claim that started after the insert and finds nothing: done.
+        handle(&mut p, nothing_claimed());
+        assert!(!p.busy());
     }
 }
