@@ -24,12 +24,15 @@ struct Entry {
 
 #[derive(Default)]
 pub(crate) struct MemoryQueue {
-    /// Every task by insertion number; heaps refer to tasks by that number,
-    /// and an entry missing here is a removed task the heaps skip lazily.
-    entries: HashMap<u64, Entry>,
-    by_id: HashMap<String, u64>,
-    ready: BinaryHeap<(RunOrder, u64)>,
-    scheduled: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Every task, in slots reused once free (no hashing or moving per
+    /// task). The heaps name a task by slot and insertion number: a slot
+    /// that now holds another number, or nothing, was removed, and the
+    /// heaps skip it lazily.
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    by_id: HashMap<String, u32>,
+    ready: BinaryHeap<(RunOrder, u32)>,
+    scheduled: BinaryHeap<Reverse<(i64, u64, u32)>>,
     next_seq: u64,
     /// Live entries in `ready` and `scheduled` (the heaps also hold removed ones).
     ready_count: usize,
@@ -46,30 +49,46 @@ impl MemoryQueue {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
         let state = if task.due_date <= now {
-            self.ready.push((RunOrder::of(&task, seq), seq));
+            self.ready.push((RunOrder::of(&task, seq), slot));
             self.ready_count += 1;
             State::Ready
         } else {
-            self.scheduled.push(Reverse((task.due_date, seq)));
+            self.scheduled.push(Reverse((task.due_date, seq, slot)));
             self.scheduled_count += 1;
             State::Scheduled
         };
-        self.by_id.insert(task.id.clone(), seq);
-        self.entries.insert(seq, Entry { task, seq, state });
+        self.by_id.insert(task.id.clone(), slot);
+        self.slots[slot as usize] = Some(Entry { task, seq, state });
         Ok(())
+    }
+
+    /// The entry a heap names, if it is still that task and in `state`.
+    fn live(&mut self, slot: u32, seq: u64, state: State) -> Option<&mut Entry> {
+        self.slots
+            .get_mut(slot as usize)?
+            .as_mut()
+            .filter(|e| e.seq == seq && e.state == state)
     }
 
     /// Moves every task due at `now` from the schedule to the ready heap.
     fn promote(&mut self, now: i64) {
-        while let Some(Reverse((due, seq))) = self.scheduled.peek().copied() {
+        while let Some(Reverse((due, seq, slot))) = self.scheduled.peek().copied() {
             if due > now {
                 break;
             }
             self.scheduled.pop();
-            if let Some(entry) = self.entries.get_mut(&seq) {
+            if let Some(entry) = self.live(slot, seq, State::Scheduled) {
                 entry.state = State::Ready;
-                self.ready.push((RunOrder::of(&entry.task, seq), seq));
+                let order = RunOrder::of(&entry.task, seq);
+                self.ready.push((order, slot));
                 self.scheduled_count -= 1;
                 self.ready_count += 1;
             }
@@ -79,13 +98,13 @@ impl MemoryQueue {
     /// The next task to run at `now`, now marked as running, with its rank.
     pub(crate) fn take_next(&mut self, now: i64) -> Option<(&Task, RunOrder)> {
         self.promote(now);
-        while let Some((order, seq)) = self.ready.pop() {
-            if !self.entries.contains_key(&seq) {
+        while let Some((order, slot)) = self.ready.pop() {
+            if self.live(slot, order.seq, State::Ready).is_none() {
                 continue;
             }
-            let entry = self.entries.get_mut(&seq)?;
-            entry.state = State::Running;
             self.ready_count -= 1;
+            let entry = self.slots[slot as usize].as_mut()?;
+            entry.state = State::Running;
             return Some((&entry.task, order));
         }
         None
@@ -94,8 +113,8 @@ impl MemoryQueue {
     /// The rank of the task `take_next` would return at `now`.
     pub(crate) fn peek_next(&mut self, now: i64) -> Option<RunOrder> {
         self.promote(now);
-        while let Some(&(order, seq)) = self.ready.peek() {
-            if self.entries.contains_key(&seq) {
+        while let Some(&(order, slot)) = self.ready.peek() {
+            if self.live(slot, order.seq, State::Ready).is_some() {
                 return Some(order);
             }
             self.ready.pop();
@@ -103,22 +122,22 @@ impl MemoryQueue {
         None
     }
 
-    /// A running task's number and entry; `None` if it is gone or not running.
-    fn running(&mut self, id: &str) -> Option<(u64, &mut Entry)> {
-        let seq = *self.by_id.get(id)?;
-        let entry = self.entries.get_mut(&seq)?;
-        (entry.state == State::Running).then_some((seq, entry))
+    /// A running task's slot and entry; `None` if it is gone or not running.
+    fn running(&mut self, id: &str) -> Option<(u32, &mut Entry)> {
+        let slot = *self.by_id.get(id)?;
+        let entry = self.slots.get_mut(slot as usize)?.as_mut()?;
+        (entry.state == State::Running).then_some((slot, entry))
     }
 
     /// Puts a running task back as it was before `take_next` (same rank), as
     /// when a worker hands back a task it had not started; `false` if it is gone.
     pub(crate) fn requeue(&mut self, id: &str) -> bool {
-        let Some((seq, entry)) = self.running(id) else {
+        let Some((slot, entry)) = self.running(id) else {
             return false;
         };
         entry.state = State::Ready;
-        let order = RunOrder::of(&entry.task, seq);
-        self.ready.push((order, seq));
+        let order = RunOrder::of(&entry.task, entry.seq);
+        self.ready.push((order, slot));
         self.ready_count += 1;
         true
     }
@@ -133,29 +152,37 @@ impl MemoryQueue {
         failures: u32,
         slot: Option<i64>,
     ) -> bool {
-        let Some((seq, entry)) = self.running(id) else {
+        let Some((at, entry)) = self.running(id) else {
             return false;
         };
         entry.task.due_date = due;
         entry.task.failures = failures;
         entry.task.slot = slot;
         entry.state = State::Scheduled;
-        self.scheduled.push(Reverse((due, seq)));
+        let seq = entry.seq;
+        self.scheduled.push(Reverse((due, seq, at)));
         self.scheduled_count += 1;
         true
     }
 
+    /// Frees `slot`; its entry.
+    fn take_slot(&mut self, slot: u32) -> Option<Entry> {
+        let entry = self.slots.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        Some(entry)
+    }
+
     /// Removes a finished task and returns it, if it is still queued.
     pub(crate) fn complete(&mut self, id: &str) -> Option<Task> {
-        let (seq, _) = self.running(id)?;
+        let (slot, _) = self.running(id)?;
         self.by_id.remove(id);
-        self.entries.remove(&seq).map(|e| e.task)
+        self.take_slot(slot).map(|e| e.task)
     }
 
     /// Removes a task in any state; it and whether it was running.
     pub(crate) fn remove(&mut self, id: &str) -> Option<(Task, bool)> {
-        let seq = self.by_id.remove(id)?;
-        let entry = self.entries.remove(&seq)?;
+        let slot = self.by_id.remove(id)?;
+        let entry = self.take_slot(slot)?;
         match entry.state {
             State::Ready => self.ready_count -= 1,
             State::Scheduled => self.scheduled_count -= 1,
@@ -164,15 +191,19 @@ impl MemoryQueue {
         Some((entry.task, entry.state == State::Running))
     }
 
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().flatten()
+    }
+
     /// The task and whether it is running.
     pub(crate) fn get(&self, id: &str) -> Option<(&Task, bool)> {
-        let entry = self.entries.get(self.by_id.get(id)?)?;
+        let entry = self.slots.get(*self.by_id.get(id)? as usize)?.as_ref()?;
         Some((&entry.task, entry.state == State::Running))
     }
 
     /// Every task, in insertion order, with whether it is running.
     pub(crate) fn all(&self) -> Vec<(&Task, bool)> {
-        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        let mut entries: Vec<&Entry> = self.entries().collect();
         entries.sort_by_key(|e| e.seq);
         entries
             .iter()
@@ -183,8 +214,7 @@ impl MemoryQueue {
     /// Tasks that could start at `now`, in run order.
     pub(crate) fn available(&self, now: i64) -> Vec<&Task> {
         let mut due: Vec<&Entry> = self
-            .entries
-            .values()
+            .entries()
             .filter(|e| e.state != State::Running && e.task.due_date <= now)
             .collect();
         due.sort_by_key(|e| Reverse(RunOrder::of(&e.task, e.seq)));
@@ -199,8 +229,8 @@ impl MemoryQueue {
 
     /// When the earliest scheduled task becomes due.
     pub(crate) fn next_due(&mut self) -> Option<i64> {
-        while let Some(Reverse((due, seq))) = self.scheduled.peek().copied() {
-            if self.entries.contains_key(&seq) {
+        while let Some(Reverse((due, seq, slot))) = self.scheduled.peek().copied() {
+            if self.live(slot, seq, State::Scheduled).is_some() {
                 return Some(due);
             }
             self.scheduled.pop();
@@ -214,7 +244,7 @@ impl MemoryQueue {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.by_id.is_empty()
     }
 }
 
@@ -306,6 +336,29 @@ mod tests {
         assert_eq!(q.waiting(), 0);
         q.push(task("a", 1, 0, 0), 0).unwrap();
         assert_eq!(drain(&mut q, 0), ["a"]);
+    }
+
+    #[test]
+    fn a_reused_slot_is_not_mistaken_for_the_task_that_left_it() {
+        let mut q = MemoryQueue::default();
+        // "gone" leaves entries in both heaps; "new" and "later" take its
+        // slot (and then another's) while those entries are still there.
+        q.push(task("gone", 9, 0, 0), 0).unwrap();
+        q.push(task("gone-later", 9, 0, 10), 0).unwrap();
+        q.remove("gone").unwrap();
+        q.remove("gone-later").unwrap();
+        q.push(task("new", 1, 0, 0), 0).unwrap();
+        q.push(task("later", 1, 0, 30), 0).unwrap();
+        assert_eq!(q.next_due(), Some(30));
+        assert_eq!(q.waiting(), 2);
+        assert_eq!(drain(&mut q, 20), ["new"]);
+        assert_eq!(drain(&mut q, 30), ["later"]);
+        assert_eq!(q.waiting(), 0);
+        // A requeued task runs again once, from its new heap entry only.
+        assert!(q.requeue("later"));
+        assert_eq!(drain(&mut q, 30), ["later"]);
+        assert!(q.complete("later").is_some() && q.complete("new").is_some());
+        assert!(q.is_empty());
     }
 
     #[test]
