@@ -439,15 +439,12 @@ function errorFrom (value) {
  */
 function taskFromRow (row) {
   if (!Array.isArray(row)) return row
-  return {
-    _id: row[0],
-    taskType: row[1],
-    priority: row[2],
-    createdAt: new Date(row[3]),
-    dueDate: new Date(row[4]),
-    data: row[5],
-    onGoing: row[6]
-  }
+  return newTask(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+}
+
+/** A task as task functions and listeners get it (one shape for every task object). */
+function newTask (_id, taskType, priority, createdAt, dueDate, data, onGoing) {
+  return { _id, taskType, priority, createdAt: new Date(createdAt), dueDate: new Date(dueDate), data, onGoing }
 }
 
 /** Task fields as JS sees them: Dates, not milliseconds. */
@@ -457,4 +454,4 @@ function taskFromWire (task) {
   return task
 }
 
-module.exports = { encode, encodeChecked, decode, encodeError, errorFrom, describe, taskFromRow, taskFromWire }
+module.exports = { encode, encodeChecked, decode, encodeError, errorFrom, describe, newTask, taskFromRow, taskFromWire }

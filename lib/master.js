@@ -7,7 +7,7 @@
 
 const net = require('net')
 const binding = require('./binding')
-const { decode, encode, errorFrom, taskFromRow } = require('./codec')
+const { decode, encode, errorFrom, newTask, taskFromRow } = require('./codec')
 const PendingCalls = require('./pending-calls')
 const { newId } = require('./ids')
 const { runInMeteor } = require('./meteor')
@@ -127,6 +127,9 @@ function onEvent (event) {
       if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event))
       break
     }
+    case 'doneBatch':
+      onDoneBatch(event)
+      break
     case 'ipc':
       onIpc(event)
       break
@@ -170,6 +173,20 @@ function taskEvent ({ type, value, task, attempt, nextRunAt }) {
     event.nextRunAt = nextRunAt
   }
   return event
+}
+
+/**
+ * `done` events in a row, as columns (src/master/events.rs): one listener
+ * call per task, in order, each with the `{ value, task }` a `done` event gives.
+ */
+function onDoneBatch ({ ids, types, priorities, createdAt, dueDates, data, values, undefinedAt }) {
+  for (const i of undefinedAt) values[i] = undefined
+  for (let i = 0; i < ids.length; i++) {
+    const listener = listeners.done
+    if (listener === null) return
+    const task = newTask(ids[i], types[i], priorities[i], createdAt[i], dueDates[i], data[i], true)
+    call('the "done" listener', listener, { value: values[i], task })
+  }
 }
 
 /** Watches a new worker's socket: each byte it sends means "read my frames". */

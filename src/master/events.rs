@@ -2,8 +2,10 @@
 //! array per hand-over, so JS parses a whole batch at once. Payloads that
 //! only JS reads (tasks, results, IPC messages) stay raw JSON.
 
+use crate::task::Task;
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::io::Write;
 
 /// In `done`, `error` and `retry` events the task is the row the worker got
 /// (`Task::to_row`); JS makes it an object only when a listener listens.
@@ -74,32 +76,137 @@ impl Serialize for Date {
 /// Serialized events waiting for JS.
 #[derive(Default)]
 pub(crate) struct Events {
-    json: String,
+    /// A JSON array being written (no closing `]`), or empty.
+    json: Vec<u8>,
+    /// `done` events not written into `json` yet, as columns.
+    done: DoneColumns,
 }
 
 impl Events {
     pub(crate) fn push(&mut self, event: &JsEvent) {
-        // Serializing our own event types cannot fail.
-        if let Ok(json) = serde_json::to_string(event) {
-            self.push_serialized(&json);
-        }
+        self.next_item();
+        // Serializing our own event types into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.json, event);
     }
 
     /// Adds an event serialized earlier (one held back until MongoDB wrote
     /// its outcome).
     pub(crate) fn push_serialized(&mut self, json: &str) {
-        self.json.push(if self.json.is_empty() { '[' } else { ',' });
-        self.json.push_str(json);
+        self.next_item();
+        self.json.extend_from_slice(json.as_bytes());
+    }
+
+    /// A `done` event for `task` (an in-memory task that ran, so it is
+    /// `onGoing`), as the next row of a `doneBatch`.
+    pub(crate) fn push_done(&mut self, task: &Task, value: Option<&RawValue>) {
+        self.done.push(task, value);
+    }
+
+    /// Starts the next item of the array, after the `done` events before it.
+    fn next_item(&mut self) {
+        if !self.done.is_empty() {
+            self.json
+                .push(if self.json.is_empty() { b'[' } else { b',' });
+            self.done.write_to(&mut self.json);
+        }
+        self.json
+            .push(if self.json.is_empty() { b'[' } else { b',' });
     }
 
     /// Every event since the last take, as one JSON array (`[]` for none).
     pub(crate) fn take(&mut self) -> String {
+        if !self.done.is_empty() {
+            self.json
+                .push(if self.json.is_empty() { b'[' } else { b',' });
+            self.done.write_to(&mut self.json);
+        }
         if self.json.is_empty() {
             return "[]".to_owned();
         }
         let mut json = std::mem::take(&mut self.json);
-        json.push(']');
-        json
+        json.push(b']');
+        // Everything written is serde_json's output or JSON text we were given.
+        String::from_utf8(json)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+/// Consecutive `done` events of in-memory tasks, as one `doneBatch` event
+/// of columns: V8 parses arrays of one kind of value about twice as fast
+/// as one mixed row array per task (850 -> 440 ns per event, the listener's
+/// task objects built, in a micro-benchmark).
+#[derive(Default)]
+struct DoneColumns {
+    len: usize,
+    ids: Vec<u8>,
+    types: Vec<u8>,
+    priorities: Vec<u8>,
+    created_at: Vec<u8>,
+    due_dates: Vec<u8>,
+    data: Vec<u8>,
+    /// `null` for a task that returned `undefined`; `undefined_at` lists those.
+    values: Vec<u8>,
+    undefined_at: Vec<u8>,
+}
+
+impl DoneColumns {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, task: &Task, value: Option<&RawValue>) {
+        // Writing into a Vec cannot fail.
+        if self.len > 0 {
+            for column in [
+                &mut self.ids,
+                &mut self.types,
+                &mut self.priorities,
+                &mut self.created_at,
+                &mut self.due_dates,
+                &mut self.data,
+                &mut self.values,
+            ] {
+                column.push(b',');
+            }
+        }
+        let _ = serde_json::to_writer(&mut self.ids, &task.id);
+        let _ = serde_json::to_writer(&mut self.types, &task.task_type);
+        let _ = write!(self.priorities, "{}", task.priority);
+        let _ = write!(self.created_at, "{}", task.created_at);
+        let _ = write!(self.due_dates, "{}", task.due_date);
+        self.data.extend_from_slice(task.data.as_bytes());
+        match value {
+            Some(value) => self.values.extend_from_slice(value.get().as_bytes()),
+            None => {
+                self.values.extend_from_slice(b"null");
+                if !self.undefined_at.is_empty() {
+                    self.undefined_at.push(b',');
+                }
+                let _ = write!(self.undefined_at, "{}", self.len);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Writes them as one `doneBatch` event and starts over.
+    fn write_to(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(br#"{"type":"doneBatch""#);
+        for (name, column) in [
+            ("ids", &mut self.ids),
+            ("types", &mut self.types),
+            ("priorities", &mut self.priorities),
+            ("createdAt", &mut self.created_at),
+            ("dueDates", &mut self.due_dates),
+            ("data", &mut self.data),
+            ("values", &mut self.values),
+            ("undefinedAt", &mut self.undefined_at),
+        ] {
+            let _ = write!(out, r#","{name}":["#);
+            out.append(column);
+            out.push(b']');
+        }
+        out.push(b'}');
+        self.len = 0;
     }
 }
 
@@ -148,6 +255,35 @@ mod tests {
         assert_eq!(
             events.take(),
             r#"[{"type":"done","task":["a","T",1,2,3,{"at":{"$date":5}},true]},{"type":"reply","req":3,"ok":true,"value":[1,2]},{"type":"closed"}]"#
+        );
+        assert_eq!(events.take(), "[]");
+    }
+
+    #[test]
+    fn done_events_in_a_row_become_one_batch_of_columns_in_their_place() {
+        let task = |id: &str, priority: i64| Task {
+            id: id.into(),
+            task_type: "T\"".into(),
+            priority,
+            created_at: 2,
+            due_date: 3,
+            data: r#"{"at":{"$date":5}}"#.into(),
+            ..Task::default()
+        };
+        let mut events = Events::default();
+        events.push_done(&task("a", 1), Some(&raw("[1]")));
+        events.push_done(&task("b", -4), None);
+        events.push(&JsEvent::Closed);
+        events.push_done(&task("c", 0), None);
+        assert_eq!(
+            events.take(),
+            concat!(
+                r#"[{"type":"doneBatch","ids":["a","b"],"types":["T\"","T\""],"priorities":[1,-4],"#,
+                r#""createdAt":[2,2],"dueDates":[3,3],"data":[{"at":{"$date":5}},{"at":{"$date":5}}],"#,
+                r#""values":[[1],null],"undefinedAt":[1]},{"type":"closed"},"#,
+                r#"{"type":"doneBatch","ids":["c"],"types":["T\""],"priorities":[0],"createdAt":[2],"#,
+                r#""dueDates":[3],"data":[{"at":{"$date":5}}],"values":[null],"undefinedAt":[0]}]"#
+            )
         );
         assert_eq!(events.take(), "[]");
     }

@@ -148,13 +148,24 @@ impl Dispatcher {
             }),
             None => {
                 // A task removed while it ran (`removeById`) stays removed.
-                let _still_queued = match then {
-                    Next::Retry(at, _) => self.queue.requeue_at(&task.id, at, attempt, slot),
-                    Next::Repeat(at) => self.queue.requeue_at(&task.id, at, 0, None),
-                    Next::End => self.queue.complete(&task.id).is_some(),
+                let ended = match then {
+                    Next::Retry(at, _) => {
+                        self.queue.requeue_at(&task.id, at, attempt, slot);
+                        None
+                    }
+                    Next::Repeat(at) => {
+                        self.queue.requeue_at(&task.id, at, 0, None);
+                        None
+                    }
+                    Next::End => self.queue.complete(&task.id),
                 };
-                if let Some(event) = event {
-                    self.events.push(&event);
+                match (event, ended) {
+                    // The bulk of a busy pool's events, written as columns.
+                    (Some(JsEvent::Done { value, .. }), Some(ended)) => {
+                        self.events.push_done(&ended, value)
+                    }
+                    (Some(event), _) => self.events.push(&event),
+                    (None, _) => {}
                 }
             }
         }

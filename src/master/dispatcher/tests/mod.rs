@@ -188,8 +188,11 @@ impl Harness {
             .collect()
     }
 
+    /// The events, with each `doneBatch` read back into `done` events, as
+    /// the facade reads them.
     fn events(&mut self) -> Vec<Value> {
-        serde_json::from_str(&self.d.take_events()).unwrap()
+        let events: Vec<Value> = serde_json::from_str(&self.d.take_events()).unwrap();
+        events.into_iter().flat_map(done_events).collect()
     }
 
     fn exit(&mut self, n: usize, exit: Exit) {
@@ -206,6 +209,38 @@ impl Harness {
 }
 
 /// The `_id` of a done or error event's task (a row, `Task::to_row`).
+fn done_events(event: Value) -> Vec<Value> {
+    if event["type"] != "doneBatch" {
+        return vec![event];
+    }
+    let column = |name: &str| event[name].as_array().unwrap().clone();
+    let (ids, types, priorities) = (column("ids"), column("types"), column("priorities"));
+    let (created, due, data, values) = (
+        column("createdAt"),
+        column("dueDates"),
+        column("data"),
+        column("values"),
+    );
+    let undefined = column("undefinedAt");
+    (0..ids.len())
+        .map(|i| {
+            let task = serde_json::json!([
+                ids[i],
+                types[i],
+                priorities[i],
+                created[i],
+                due[i],
+                data[i],
+                true
+            ]);
+            match undefined.contains(&i.into()) {
+                true => serde_json::json!({ "type": "done", "task": task }),
+                false => serde_json::json!({ "type": "done", "task": task, "value": values[i] }),
+            }
+        })
+        .collect()
+}
+
 fn task_id(event: &Value) -> String {
     event["task"][0].as_str().unwrap().to_owned()
 }
