@@ -9,7 +9,8 @@ import EJSON from 'ejson'
 import * as mongodb from 'mongodb'
 
 const require = createRequire(import.meta.url)
-const { encode, encodeChecked, decode, encodeError, errorFrom } = require('../lib/codec.js')
+const { encode, encodeChecked, decode } = require('../lib/codec.js')
+const { encodeError, errorFrom } = require('../lib/shapes.js')
 const ObjectId = require('../lib/object-id.js')
 const Decimal128 = require('../lib/decimal128.js')
 

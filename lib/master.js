@@ -7,7 +7,8 @@
 
 const net = require('net')
 const binding = require('./binding')
-const { decode, encode, errorFrom, newTask, taskFromRow } = require('./codec')
+const { decode, encode } = require('./codec')
+const { errorFrom, newTask, taskFromRow } = require('./shapes')
 const PendingCalls = require('./pending-calls')
 const { newId } = require('./ids')
 const { runInMeteor } = require('./meteor')

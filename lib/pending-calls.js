@@ -3,7 +3,7 @@
 // and a worker's calls to its master are both answered by a
 // `{ req, ok, value }` message.
 
-const { errorFrom } = require('./codec')
+const { errorFrom } = require('./shapes')
 
 class PendingCalls {
   constructor () {

@@ -5,7 +5,8 @@
 
 const identity = require('./identity')
 const { newTask, taskJson, fail } = require('./validate')
-const { decode, encode, taskFromWire } = require('./codec')
+const { decode, encode } = require('./codec')
+const { taskFromWire } = require('./shapes')
 const { invalidArg, codes } = require('./errors')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')

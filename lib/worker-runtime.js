@@ -8,7 +8,8 @@
 
 const net = require('net')
 const binding = require('./binding')
-const { decode, encode, encodeError, taskFromRow } = require('./codec')
+const { decode, encode } = require('./codec')
+const { encodeError, taskFromRow } = require('./shapes')
 const PendingCalls = require('./pending-calls')
 const { runInMeteor, whenAppStarted } = require('./meteor')
 
