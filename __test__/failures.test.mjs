@@ -46,6 +46,15 @@ test('a dispatcher that fails rejects every pending call, settles close(), and l
   assert.match(result.stderr, /TaskQueue\.addTask failed and nothing awaited or caught it/, 'the unawaited add is logged')
 })
 
+test('a failed hand-over of buffered adds rejects each of them, is logged once, and leaves no unhandled rejection', async () => {
+  const result = await run('failures.mjs', ['handOverFails'], { timeout: 20000, env: { MONGO_URL: '' } })
+  assert.equal(result.code, 0, result.stderr)
+  assert.match(reportsOf(result, 'awaited')[0].message, /hand-over refused by a test/)
+  assert.equal(typeof reportsOf(result, 'after')[0].id, 'string', 'the next hand-over works')
+  assert.equal(result.stderr.match(/4 in-memory tasks could not be queued/g).length, 1, result.stderr)
+  assert.doesNotMatch(result.stderr, /Unhandled|unhandledRejection|triggerUncaughtException/)
+})
+
 test('the facade\'s error codes are exactly the ones the addon defines', async () => {
   const { createRequire } = await import('node:module')
   const require = createRequire(import.meta.url)

@@ -231,7 +231,7 @@ function onTimer () {
 function onFatal (message) {
   failed = errorFrom({ name: 'ClusterError', message: `the meteor-cluster dispatcher stopped: ${message}`, code: 'ERR_DISPATCHER_FAILED' })
   calls.rejectAll(failed)
-  if (batch !== null) batch.reject(failed)
+  if (batch !== null) rejectBatch(batch, failed)
   batch = null
   adds = []
   if (closing !== null) {
@@ -276,7 +276,18 @@ function noop () {}
 function newBatch () {
   let resolve, reject
   const promise = new Promise((res, rej) => { resolve = res; reject = rej })
-  return { promise, resolve, reject }
+  return { promise, resolve, reject, adds: [] }
+}
+
+/**
+ * Rejects a hand-over's adds. Its failure is logged once for the whole
+ * batch, so an add nobody awaits must not become an unhandled rejection:
+ * each gets a handler first (only now, which saves a promise per add on
+ * the hot path). `await` still rejects.
+ */
+function rejectBatch (settled, error) {
+  for (const promise of settled.adds) promise.catch(noop)
+  settled.reject(error)
 }
 
 function flushAdds () {
@@ -290,7 +301,7 @@ function flushAdds () {
     settled.resolve()
   } catch (error) {
     log('error', `${rows.length} in-memory tasks could not be queued: ${error.message}`)
-    settled.reject(error)
+    rejectBatch(settled, error)
   }
 }
 
@@ -314,9 +325,7 @@ function addInMemory (task) {
   const id = newId()
   if (batch === null) batch = newBatch()
   const promise = batch.promise.then(() => id)
-  // A failed hand-over is logged once for its whole batch (above); an add
-  // nobody awaits must not become an unhandled rejection. `await` still rejects.
-  promise.catch(noop)
+  batch.adds.push(promise)
   adds.push(`["${id}",${lastTypeJson},${task.priority},${task.dueDate},${Date.now()},${task.data}]`)
   if (adds.length >= ADD_BATCH) {
     flushAdds()
