@@ -9,6 +9,8 @@ use std::io::Write;
 
 /// In `done`, `error` and `retry` events the task is the row the worker got
 /// (`Task::to_row`); JS makes it an object only when a listener listens.
+/// (`done` events of in-memory tasks in a row go as columns instead, see
+/// `DoneColumns`.)
 /// A document that could not be read comes as the object it was.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -104,22 +106,26 @@ impl Events {
 
     /// Starts the next item of the array, after the `done` events before it.
     fn next_item(&mut self) {
-        if !self.done.is_empty() {
-            self.json
-                .push(if self.json.is_empty() { b'[' } else { b',' });
-            self.done.write_to(&mut self.json);
-        }
+        self.write_done();
+        self.separate();
+    }
+
+    fn separate(&mut self) {
         self.json
             .push(if self.json.is_empty() { b'[' } else { b',' });
     }
 
-    /// Every event since the last take, as one JSON array (`[]` for none).
-    pub(crate) fn take(&mut self) -> String {
+    /// Writes the `done` events held as columns, if any, as one item.
+    fn write_done(&mut self) {
         if !self.done.is_empty() {
-            self.json
-                .push(if self.json.is_empty() { b'[' } else { b',' });
+            self.separate();
             self.done.write_to(&mut self.json);
         }
+    }
+
+    /// Every event since the last take, as one JSON array (`[]` for none).
+    pub(crate) fn take(&mut self) -> String {
+        self.write_done();
         if self.json.is_empty() {
             return "[]".to_owned();
         }
