@@ -1,5 +1,6 @@
-//! The in-memory priority queue: O(log n) add and pull, due dates held in a
-//! second heap so the dispatcher can sleep until the next one (no polling).
+//! The in-memory priority queue: O(log n) add and pull (O(1) for tasks that
+//! arrive in run order), due dates held in a second heap so the dispatcher
+//! can sleep until the next one (no polling).
 //!
 //! Running tasks stay in the queue with `onGoing` set until they finish, as
 //! upstream's `TaskQueue.inMemory.tasks()` shows them.
@@ -7,7 +8,7 @@
 use crate::task::{RunOrder, Task};
 use ahash::AHashMap as HashMap;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -31,6 +32,10 @@ pub(crate) struct MemoryQueue {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     by_id: HashMap<String, u32>,
+    /// Ready tasks: `in_order` holds those that arrived in run order (each
+    /// after the one before it: the usual burst of equal priority), best
+    /// first, so most are taken without a heap's pop; `ready` the others.
+    in_order: VecDeque<(RunOrder, u32)>,
     ready: BinaryHeap<(RunOrder, u32)>,
     scheduled: BinaryHeap<Reverse<(i64, u64, u32)>>,
     next_seq: u64,
@@ -57,7 +62,7 @@ impl MemoryQueue {
             }
         };
         let state = if task.due_date <= now {
-            self.ready.push((RunOrder::of(&task, seq), slot));
+            self.push_ready(RunOrder::of(&task, seq), slot);
             self.ready_count += 1;
             State::Ready
         } else {
@@ -68,6 +73,30 @@ impl MemoryQueue {
         self.by_id.insert(task.id.clone(), slot);
         self.slots[slot as usize] = Some(Entry { task, seq, state });
         Ok(())
+    }
+
+    fn push_ready(&mut self, order: RunOrder, slot: u32) {
+        match self.in_order.back() {
+            Some(&(last, _)) if order > last => self.ready.push((order, slot)),
+            _ => self.in_order.push_back((order, slot)),
+        }
+    }
+
+    /// The best ready entry (removed tasks' included).
+    fn peek_ready(&self) -> Option<(RunOrder, u32)> {
+        match (self.in_order.front(), self.ready.peek()) {
+            (Some(&a), Some(&b)) => Some(a.max(b)),
+            (a, b) => a.or(b).copied(),
+        }
+    }
+
+    fn pop_ready(&mut self) -> Option<(RunOrder, u32)> {
+        let best = self.peek_ready()?;
+        if self.in_order.front() == Some(&best) {
+            self.in_order.pop_front()
+        } else {
+            self.ready.pop()
+        }
     }
 
     /// The entry a heap names, if it is still that task and in `state`.
@@ -88,7 +117,7 @@ impl MemoryQueue {
             if let Some(entry) = self.live(slot, seq, State::Scheduled) {
                 entry.state = State::Ready;
                 let order = RunOrder::of(&entry.task, seq);
-                self.ready.push((order, slot));
+                self.push_ready(order, slot);
                 self.scheduled_count -= 1;
                 self.ready_count += 1;
             }
@@ -98,7 +127,7 @@ impl MemoryQueue {
     /// The next task to run at `now`, now marked as running, with its rank.
     pub(crate) fn take_next(&mut self, now: i64) -> Option<(&Task, RunOrder)> {
         self.promote(now);
-        while let Some((order, slot)) = self.ready.pop() {
+        while let Some((order, slot)) = self.pop_ready() {
             if self.live(slot, order.seq, State::Ready).is_none() {
                 continue;
             }
@@ -113,11 +142,11 @@ impl MemoryQueue {
     /// The rank of the task `take_next` would return at `now`.
     pub(crate) fn peek_next(&mut self, now: i64) -> Option<RunOrder> {
         self.promote(now);
-        while let Some(&(order, slot)) = self.ready.peek() {
+        while let Some((order, slot)) = self.peek_ready() {
             if self.live(slot, order.seq, State::Ready).is_some() {
                 return Some(order);
             }
-            self.ready.pop();
+            self.pop_ready();
         }
         None
     }
@@ -137,7 +166,7 @@ impl MemoryQueue {
         };
         entry.state = State::Ready;
         let order = RunOrder::of(&entry.task, entry.seq);
-        self.ready.push((order, slot));
+        self.push_ready(order, slot);
         self.ready_count += 1;
         true
     }
@@ -336,6 +365,60 @@ mod tests {
         assert_eq!(q.waiting(), 0);
         q.push(task("a", 1, 0, 0), 0).unwrap();
         assert_eq!(drain(&mut q, 0), ["a"]);
+    }
+
+    #[test]
+    fn takes_follow_run_order_through_any_mix_of_adds_removals_and_requeues() {
+        // A seeded walk against a model (a plain list sorted on each take):
+        // in-order bursts, older and higher-priority tasks cutting in,
+        // removals, and runs handed back.
+        let mut q = MemoryQueue::default();
+        let mut model: Vec<(RunOrder, String)> = Vec::new();
+        let mut running: Vec<(RunOrder, String)> = Vec::new();
+        let (mut seed, mut clock, mut n) = (0x2545_f491_u64, 1_000, 0u64);
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for _ in 0..5_000 {
+            match next(10) {
+                0..=4 => {
+                    let priority = [1, 1, 1, 2, 0][next(5) as usize];
+                    let created = if next(4) == 0 { clock - 50 } else { clock };
+                    clock += next(2) as i64;
+                    let id = format!("t{n}");
+                    q.push(task(&id, priority, created, 0), 0).unwrap();
+                    // `push` numbers tasks in the order they come.
+                    let order = RunOrder {
+                        priority,
+                        created_at: created,
+                        seq: n,
+                    };
+                    model.push((order, id));
+                    n += 1;
+                }
+                5..=7 => {
+                    model.sort();
+                    let expected = model.pop();
+                    let taken = q.take_next(0).map(|(t, order)| (order, t.id.clone()));
+                    assert_eq!(taken, expected);
+                    running.extend(taken);
+                }
+                8 if !model.is_empty() => {
+                    let (_, id) = model.swap_remove(next(model.len() as u64) as usize);
+                    assert!(q.remove(&id).is_some());
+                }
+                _ if !running.is_empty() => {
+                    let back = running.swap_remove(next(running.len() as u64) as usize);
+                    assert!(q.requeue(&back.1));
+                    model.push(back);
+                }
+                _ => {}
+            }
+            assert_eq!(q.waiting(), model.len());
+        }
     }
 
     #[test]
