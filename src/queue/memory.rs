@@ -203,9 +203,17 @@ impl MemoryQueue {
 
     /// Removes a finished task and returns it, if it is still queued.
     pub(crate) fn complete(&mut self, id: &str) -> Option<Task> {
-        let (slot, _) = self.running(id)?;
-        self.by_id.remove(id);
-        self.take_slot(slot).map(|e| e.task)
+        // One lookup on the hot path; the id goes back only when it now
+        // names another task (removed and added again while this one ran).
+        let slot = self.by_id.remove(id)?;
+        if self.slots[slot as usize]
+            .as_ref()
+            .is_some_and(|e| e.state == State::Running)
+        {
+            return self.take_slot(slot).map(|e| e.task);
+        }
+        self.by_id.insert(id.to_owned(), slot);
+        None
     }
 
     /// Removes a task in any state; it and whether it was running.
@@ -419,6 +427,20 @@ mod tests {
             }
             assert_eq!(q.waiting(), model.len());
         }
+    }
+
+    #[test]
+    fn completing_a_run_whose_task_was_removed_and_added_again_keeps_the_new_one() {
+        let mut q = MemoryQueue::default();
+        q.push(task("a", 1, 0, 0), 0).unwrap();
+        q.take_next(0);
+        assert!(q.remove("a").is_some());
+        q.push(task("a", 1, 0, 0), 0).unwrap();
+        assert!(q.complete("a").is_none(), "the new a has not run");
+        assert_eq!(q.get("a").map(|(_, running)| running), Some(false));
+        assert_eq!(drain(&mut q, 0), ["a"]);
+        assert!(q.complete("a").is_some());
+        assert!(q.is_empty());
     }
 
     #[test]
