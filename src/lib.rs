@@ -22,6 +22,11 @@ mod sys;
 mod task;
 mod worker;
 
+/// The master allocates and frees a few small strings per task; mimalloc
+/// does that in about half the time of glibc's malloc (bench/throughput-cost).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use error::{Code, CodedError};
 use master::api::{Cmd, Config, KeepAlive, Query};
 use master::dispatcher::Dispatcher;
