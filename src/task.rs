@@ -94,11 +94,11 @@ impl Task {
         json_str(&mut out, &self.id);
         out.push(b',');
         json_str(&mut out, &self.task_type);
-        let _ = write!(
-            out,
-            ",{},{},{},",
-            self.priority, self.created_at, self.due_date
-        );
+        for n in [self.priority, self.created_at, self.due_date] {
+            out.push(b',');
+            push_int(&mut out, n);
+        }
+        out.push(b',');
         out.extend_from_slice(self.data.as_bytes());
         out.extend_from_slice(if on_going { b",true]" } else { b",false]" });
         String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
@@ -126,6 +126,11 @@ impl Task {
             )
             .collect())
     }
+}
+
+/// Appends `n` in decimal: itoa skips `write!`'s formatting machinery (hot path).
+pub(crate) fn push_int(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Appends `s` as a JSON string.

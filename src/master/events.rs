@@ -2,7 +2,7 @@
 //! array per hand-over, so JS parses a whole batch at once. Payloads that
 //! only JS reads (tasks, results, IPC messages) stay raw JSON.
 
-use crate::task::Task;
+use crate::task::{push_int, Task};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::io::Write;
@@ -177,9 +177,9 @@ impl DoneColumns {
         }
         let _ = serde_json::to_writer(&mut self.ids, &task.id);
         let _ = serde_json::to_writer(&mut self.types, &task.task_type);
-        let _ = write!(self.priorities, "{}", task.priority);
-        let _ = write!(self.created_at, "{}", task.created_at);
-        let _ = write!(self.due_dates, "{}", task.due_date);
+        push_int(&mut self.priorities, task.priority);
+        push_int(&mut self.created_at, task.created_at);
+        push_int(&mut self.due_dates, task.due_date);
         self.data.extend_from_slice(task.data.as_bytes());
         match value {
             Some(value) => self.values.extend_from_slice(value.get().as_bytes()),
@@ -188,7 +188,7 @@ impl DoneColumns {
                 if !self.undefined_at.is_empty() {
                     self.undefined_at.push(b',');
                 }
-                let _ = write!(self.undefined_at, "{}", self.len);
+                push_int(&mut self.undefined_at, self.len as i64);
             }
         }
         self.len += 1;

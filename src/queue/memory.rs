@@ -8,7 +8,7 @@
 use crate::task::{RunOrder, Task};
 use ahash::AHashMap as HashMap;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{hash_map, BinaryHeap, VecDeque};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -44,14 +44,16 @@ pub(crate) struct MemoryQueue {
     scheduled_count: usize,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct DuplicateId;
+/// The task `push` refused: another one has its id.
+#[derive(Debug)]
+pub(crate) struct DuplicateId(pub(crate) Box<Task>);
 
 impl MemoryQueue {
     pub(crate) fn push(&mut self, task: Task, now: i64) -> Result<(), DuplicateId> {
-        if self.by_id.contains_key(&task.id) {
-            return Err(DuplicateId);
-        }
+        // One hash of the id, for the check and the insert.
+        let hash_map::Entry::Vacant(vacant) = self.by_id.entry(task.id.clone()) else {
+            return Err(DuplicateId(Box::new(task)));
+        };
         let seq = self.next_seq;
         self.next_seq += 1;
         let slot = match self.free.pop() {
@@ -61,6 +63,7 @@ impl MemoryQueue {
                 (self.slots.len() - 1) as u32
             }
         };
+        vacant.insert(slot);
         let state = if task.due_date <= now {
             self.push_ready(RunOrder::of(&task, seq), slot);
             self.ready_count += 1;
@@ -70,7 +73,6 @@ impl MemoryQueue {
             self.scheduled_count += 1;
             State::Scheduled
         };
-        self.by_id.insert(task.id.clone(), slot);
         self.slots[slot as usize] = Some(Entry { task, seq, state });
         Ok(())
     }
@@ -361,7 +363,7 @@ mod tests {
         let mut q = MemoryQueue::default();
         q.push(task("a", 1, 0, 0), 0).unwrap();
         q.push(task("b", 1, 0, 50), 0).unwrap();
-        assert_eq!(q.push(task("a", 1, 0, 0), 0), Err(DuplicateId));
+        assert!(matches!(q.push(task("a", 1, 0, 0), 0), Err(DuplicateId(t)) if t.id == "a"));
         assert_eq!(
             q.remove("a").map(|(t, running)| (t.id, running)),
             Some(("a".to_owned(), false))

@@ -2,6 +2,7 @@
 //! inbox (a worker's exit, a database result). Each ends in `pump`.
 
 use super::*;
+use crate::queue::memory::DuplicateId;
 
 impl Dispatcher {
     /// Runs a JS call; only `AddTask` can fail (a duplicate `_id`).
@@ -95,13 +96,14 @@ impl Dispatcher {
 
     /// Queues an in-memory task (a series added again is `add_new`'s case).
     pub(super) fn add(&mut self, task: Task) -> Result<(), CodedError> {
-        let id = task.id.clone();
-        self.queue.push(task, now_ms()).map_err(|_| {
-            CodedError::new(
-                Code::DuplicateId,
-                format!("an in-memory task with _id {id:?} already exists"),
-            )
-        })
+        self.queue
+            .push(task, now_ms())
+            .map_err(|DuplicateId(task)| {
+                CodedError::new(
+                    Code::DuplicateId,
+                    format!("an in-memory task with _id {:?} already exists", task.id),
+                )
+            })
     }
 
     fn store_event(&mut self, event: StoreEvent) {

@@ -17,7 +17,9 @@ pub(crate) struct RunTask {
     pub(super) id: String,
     pub(super) task_type: String,
     /// The task as sent to the worker (`Task::to_row`); its events carry it.
-    pub(super) json: Box<RawValue>,
+    /// Plain text: it becomes a `RawValue` (a validating parse) only for an
+    /// event that carries it, not for the `done` columns of the hot path.
+    pub(super) row: String,
     /// When the occurrence this run belongs to was due: its `dueDate`, or
     /// for a retry of a series' run, the slot it was retried from.
     pub(super) occurrence: i64,
@@ -112,21 +114,14 @@ impl Dispatcher {
             }
         }
         let event = match (&then, outcome) {
-            (Next::Retry(at, _), Err(value)) if self.listening.retry => Some(JsEvent::Retry {
-                task: &task.json,
+            (Next::Retry(at, _), Err(value)) if self.listening.retry => Some(Event::Retry {
                 value,
                 attempt,
-                next_run_at: events::Date(*at),
+                at: *at,
             }),
             (Next::Retry(..), _) => None,
-            (_, Ok(value)) if self.listening.done => Some(JsEvent::Done {
-                task: &task.json,
-                value,
-            }),
-            (_, Err(value)) if self.listening.error => Some(JsEvent::Error {
-                task: &task.json,
-                value,
-            }),
+            (_, Ok(value)) if self.listening.done => Some(Event::Done(value)),
+            (_, Err(value)) if self.listening.error => Some(Event::Error(value)),
             _ => None,
         };
         match task.claimed {
@@ -134,7 +129,7 @@ impl Dispatcher {
             Some(claimed) => self.persistent.complete(Completion {
                 id: claimed.id,
                 token: claimed.token,
-                event: event.as_ref().map(events::serialize),
+                event: event.map(|e| events::serialize(&e.of(&row_value(task.row)))),
                 write: match (then, outcome.err().map(|e| calls::last_error(Some(e)))) {
                     (Next::Retry(at, _), Some(error)) => Write::Retry {
                         due: at,
@@ -161,10 +156,8 @@ impl Dispatcher {
                 };
                 match (event, ended) {
                     // The bulk of a busy pool's events, written as columns.
-                    (Some(JsEvent::Done { value, .. }), Some(ended)) => {
-                        self.events.push_done(&ended, value)
-                    }
-                    (Some(event), _) => self.events.push(&event),
+                    (Some(Event::Done(value)), Some(ended)) => self.events.push_done(&ended, value),
+                    (Some(event), _) => self.events.push(&event.of(&row_value(task.row))),
                     (None, _) => {}
                 }
             }
@@ -218,7 +211,7 @@ impl Dispatcher {
         } else {
             w.sent.retain(|s| s.run != run);
         }
-        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.json.get().len());
+        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.row.len());
         let next = match w.sent.front() {
             None => {
                 w.idle_since = Instant::now();
@@ -242,6 +235,37 @@ impl Dispatcher {
             None => drop(self.queue.requeue(&r.task.id)),
         }
     }
+}
+
+/// The event a run's outcome brings, before it has its task.
+enum Event<'a> {
+    Done(Option<&'a RawValue>),
+    Error(&'a RawValue),
+    Retry {
+        value: &'a RawValue,
+        attempt: u32,
+        at: i64,
+    },
+}
+
+impl<'a> Event<'a> {
+    fn of(self, task: &'a RawValue) -> JsEvent<'a> {
+        match self {
+            Event::Done(value) => JsEvent::Done { task, value },
+            Event::Error(value) => JsEvent::Error { task, value },
+            Event::Retry { value, attempt, at } => JsEvent::Retry {
+                task,
+                value,
+                attempt,
+                next_run_at: events::Date(at),
+            },
+        }
+    }
+}
+
+/// A run's row as an event's payload.
+fn row_value(row: String) -> Box<RawValue> {
+    RawValue::from_string(row).unwrap_or_else(|_| crate::channel::null())
 }
 
 /// The `message` of a serialized error, for log lines.

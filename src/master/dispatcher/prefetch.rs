@@ -7,7 +7,7 @@
 
 use super::outcomes::{Run, RunTask};
 use super::*;
-use crate::channel::{self, ToWorker};
+use crate::channel::ToWorker;
 use crate::queue::mongo::Claimed;
 use crate::task::RunOrder;
 
@@ -55,7 +55,7 @@ impl Next {
                 id: task.id.clone(),
                 task_type: task.task_type.clone(),
                 // Data is JSON the encoder (or the BSON reader) wrote.
-                json: RawValue::from_string(task.to_row(true)).unwrap_or_else(|_| channel::null()),
+                row: task.to_row(true),
                 occurrence: task.slot.unwrap_or(task.due_date),
                 failures: task.failures,
                 policy: task.policy.clone(),
@@ -161,10 +161,10 @@ impl Dispatcher {
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
-        w.line.push_run(run, task.json.get());
+        w.line.push_run(run, &task.row);
         // Sent ahead, it starts (and says so) when the one before it ends.
         let starts_now = w.sent.is_empty();
-        w.sent_bytes += task.json.get().len();
+        w.sent_bytes += task.row.len();
         w.sent.push_back(Sent {
             run,
             rank,
