@@ -13,8 +13,12 @@ const Cursor = require('./cursor')
 
 const EVENT_TYPES = ['done', 'error', 'retry']
 
+let masterModule = null
+
+/** The master's side, loaded on first use (a worker never loads it); kept, as `require` costs a lookup per call. */
 function masterSide () {
-  return require('./master')
+  if (masterModule === null) masterModule = require('./master')
+  return masterModule
 }
 
 function masterOnly (what) {
