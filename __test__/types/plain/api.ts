@@ -176,7 +176,7 @@ async function collection () {
   await TaskQueue.findOne(null)
   await TaskQueue.findOne({ _id: undefined })
   await TaskQueue.findOne('id', (error, task) => { if (!error) check<Equal<typeof task, AnyTaskDocument | undefined>>() })
-  await TaskQueue.findOne({}, { skip: 1 }, () => {})
+  await TaskQueue.findOne({}, { sort: { createdAt: 1 }, skip: 1 }, () => {})
   await TaskQueue.findOne(() => {})
   await TaskQueue.findOneAsync({ dueDate: { $lt: new Date() } }, { hint: 'meteorCluster_claim', maxTimeMs: 100 })
 
