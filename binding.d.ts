@@ -123,6 +123,12 @@ export declare function workerBegin(run: number): void
 export declare function workerConnect(): void
 
 /**
+ * Called when this worker has run all it was sent: waits briefly for the
+ * master's next message; whether it came.
+ */
+export declare function workerLinger(): boolean
+
+/**
  * Writes a frame (a JSON text) for the master; once this returns, the
  * worker's death cannot lose it.
  */

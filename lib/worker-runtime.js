@@ -177,6 +177,9 @@ function pump () {
   }
   inbox.length = 0
   head = 0
+  // Out of runs: the next one often follows at once (a caller awaiting
+  // each task); watching for it briefly saves waking this process up.
+  binding.workerLinger()
 }
 
 /** The `toggleIPC(onMessage, initialize)` handed to the task of run `run`. */

@@ -478,6 +478,13 @@ pub fn worker_begin(run: i64) -> Result<()> {
     worker::begin(run as u64).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }
 
+/// Called when this worker has run all it was sent: waits briefly for the
+/// master's next message; whether it came.
+#[napi]
+pub fn worker_linger() -> bool {
+    worker::linger()
+}
+
 /// Writes a warning ("warn") or error line the way the dispatcher does.
 #[napi]
 pub fn log_line(level: String, message: String) {

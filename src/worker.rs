@@ -9,10 +9,15 @@ use crate::channel::{self, IPC_FD, LINK_FD, RING_FD};
 use crate::sys::{self, Mapping};
 use once_cell::sync::OnceCell;
 use std::io;
-use std::time::Duration;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
 
 /// How long a writer pauses while the ring is full and the master reads.
 const FULL_PAUSE: Duration = Duration::from_micros(200);
+/// How long a worker that ran out of runs watches for the next one before
+/// it sleeps (the platform's own idle polling, KVM's and the guest
+/// haltpoll's, defaults to 200 µs).
+const LINGER: Duration = Duration::from_micros(100);
 
 static RING: OnceCell<Ring> = OnceCell::new();
 
@@ -86,4 +91,58 @@ pub(crate) fn send(frame: &str) -> io::Result<()> {
 pub(crate) fn begin(run: u64) -> io::Result<()> {
     ring()?.set_running(run);
     Ok(())
+}
+
+/// Called when the worker has run everything it was sent: watches its
+/// socket for up to `LINGER`, yielding the CPU between looks, and returns
+/// whether the master's next message is there. Waking a sleeping process
+/// on another CPU costs more than the whole task on a VM (see Performance
+/// in the README); a worker that answers a steady stream of single tasks
+/// never sleeps. Not with a single CPU, where the master needs it.
+pub(crate) fn linger() -> bool {
+    static CPUS: OnceCell<usize> = OnceCell::new();
+    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    cpus > 1 && watch(LINK_FD, LINGER)
+}
+
+/// Whether `fd` becomes readable within `limit`.
+fn watch(fd: RawFd, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if sys::readable_now(fd) {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn watching_sees_a_message_and_gives_up_without_one() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let start = Instant::now();
+        assert!(!watch(ours.as_raw_fd(), Duration::from_millis(20)));
+        assert!(
+            start.elapsed() >= Duration::from_millis(20),
+            "gave up early"
+        );
+        let writer = std::thread::spawn(move || {
+            (&theirs).write_all(b"[]\n").unwrap();
+            theirs
+        });
+        assert!(watch(ours.as_raw_fd(), Duration::from_secs(10)));
+        drop(writer.join().unwrap());
+        let mut line = [0u8; 3];
+        (&ours).read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"[]\n", "watching reads nothing itself");
+    }
 }

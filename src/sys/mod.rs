@@ -76,3 +76,14 @@ pub(crate) fn wait_hangup(fd: RawFd) {
         }
     }
 }
+
+/// Whether `fd` has something to read now (or has hung up); never blocks.
+pub(crate) fn readable_now(fd: RawFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one valid pollfd, with a zero timeout.
+    unsafe { libc::poll(&mut poll, 1, 0) > 0 }
+}
