@@ -704,7 +704,7 @@ export interface ClusterOptions {
   /**
    * Runs a worker may hold: the one it runs and those sent ahead (they still
    * run one at a time, and a better task added later still runs first).
-   * Default 64; 1 gives upstream's one task per worker. Persistent tasks are
+   * Default 256; 1 gives upstream's one task per worker. Persistent tasks are
    * sent at most 2 ahead, and a worker holds at most about a MiB of task data
    * ahead.
    */

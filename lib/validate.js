@@ -165,7 +165,7 @@ function clusterArgs (taskMap, options, warn) {
     logs = 'all',
     keepAlive = null,
     autoInitialize = true,
-    prefetch = 64,
+    prefetch = 256,
     workerStartTimeout = 60000,
     mongoUrl = process.env.MONGO_URL || null,
     collectionName = 'taskQueue',

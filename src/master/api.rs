@@ -41,7 +41,7 @@ impl Default for Config {
             max_workers: 1,
             refresh_rate: Duration::from_millis(1000),
             keep_alive: KeepAlive::Never,
-            prefetch: 64,
+            prefetch: 256,
             worker_start_timeout: Duration::from_secs(60),
             spawn: SpawnSpec::default(),
             logs: Level::All,
