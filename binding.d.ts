@@ -123,6 +123,12 @@ export declare function workerBegin(run: number): void
 export declare function workerConnect(): void
 
 /**
+ * Writes the `done` frame of run `run`: its value's JSON, or nothing for
+ * `undefined`.
+ */
+export declare function workerDone(run: number, value?: string | undefined | null): void
+
+/**
  * Called when this worker has run all it was sent: waits briefly for the
  * master's next message; whether it came.
  */

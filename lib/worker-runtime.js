@@ -87,10 +87,12 @@ function onLine (line) {
     return
   }
   for (const msg of messages) {
+    // A run is a bare array, [run, taskRow] (src/channel).
+    if (Array.isArray(msg)) {
+      inbox.push(msg)
+      continue
+    }
     switch (msg.type) {
-      case 'run':
-        inbox.push(msg)
-        break
       case 'ipcReply': {
         const handler = ipcHandlers.get(msg.run)
         if (handler) handler(msg.msg)
@@ -113,7 +115,7 @@ function recall (runs) {
   const kept = []
   const handed = []
   for (let i = head; i < inbox.length; i++) {
-    if (runs.has(inbox[i].run)) handed.push(inbox[i].run)
+    if (runs.has(inbox[i][0])) handed.push(inbox[i][0])
     else kept.push(inbox[i])
   }
   inbox.length = 0
@@ -122,15 +124,15 @@ function recall (runs) {
   send(`{"type":"recalled","runs":${JSON.stringify(handed)}}`)
 }
 
-function invoke (msg) {
-  const task = taskFromRow(msg.task)
+function invoke (run, row) {
+  const task = taskFromRow(row)
   const fn = taskMap === null ? undefined : taskMap[task.taskType]
   if (typeof fn !== 'function') {
     const error = new Error(`no task function for taskType "${task.taskType}" in this worker's taskMap`)
     error.code = 'ERR_UNKNOWN_TASK_TYPE'
     throw error
   }
-  const ipc = toggleIPC(msg.run)
+  const ipc = toggleIPC(run)
   return runInMeteor((job) => fn(job, ipc), task)
 }
 
@@ -138,8 +140,7 @@ function reply (run, ok, value) {
   ipcHandlers.delete(run)
   if (ok) {
     try {
-      const json = encode(value, 'the task result')
-      send(json === undefined ? `{"type":"done","run":${run}}` : `{"type":"done","run":${run},"value":${json}}`)
+      binding.workerDone(run, encode(value, 'the task result'))
       return
     } catch (error) {
       value = error
@@ -152,28 +153,28 @@ function reply (run, ok, value) {
 function pump () {
   if (running) return
   while (head < inbox.length) {
-    const msg = inbox[head]
+    const [run, row] = inbox[head]
     inbox[head++] = undefined
-    binding.workerBegin(msg.run)
+    binding.workerBegin(run)
     let result
     try {
-      result = invoke(msg)
+      result = invoke(run, row)
     } catch (error) {
-      reply(msg.run, false, error)
+      reply(run, false, error)
       continue
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       running = true
       Promise.resolve(result).then(
-        (value) => reply(msg.run, true, value),
-        (error) => reply(msg.run, false, error)
+        (value) => reply(run, true, value),
+        (error) => reply(run, false, error)
       ).then(() => {
         running = false
         pump()
       })
       return
     }
-    reply(msg.run, true, result)
+    reply(run, true, result)
   }
   inbox.length = 0
   head = 0

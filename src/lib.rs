@@ -472,6 +472,14 @@ pub fn worker_send(frame: String) -> Result<()> {
     worker::send(&frame).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }
 
+/// Writes the `done` frame of run `run`: its value's JSON, or nothing for
+/// `undefined`.
+#[napi]
+pub fn worker_done(run: i64, value: Option<String>) -> Result<()> {
+    worker::send_done(run as u64, value.as_deref())
+        .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+}
+
 /// Records that run `run` starts now.
 #[napi]
 pub fn worker_begin(run: i64) -> Result<()> {

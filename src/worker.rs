@@ -73,10 +73,25 @@ fn wake_master() {
 /// Writes one frame (a JSON text) to the master. Returns once the frame is
 /// in shared memory, where the worker's death cannot take it back.
 pub(crate) fn send(frame: &str) -> io::Result<()> {
-    let ring = ring()?;
     let mut bytes = Vec::with_capacity(frame.len() + 4);
     channel::encode_frame(&mut bytes, frame.as_bytes());
-    ring.write(&bytes, || {
+    write(&bytes)
+}
+
+/// Sends the `done` frame of run `run` (its value's JSON, none for
+/// `undefined`), built here: JS hands over only the value, the common reply.
+pub(crate) fn send_done(run: u64, value: Option<&str>) -> io::Result<()> {
+    let mut json = Vec::with_capacity(48 + value.map_or(0, str::len));
+    channel::done_frame(&mut json, run, value);
+    let mut bytes = Vec::with_capacity(json.len() + 4);
+    channel::encode_frame(&mut bytes, &json);
+    write(&bytes)
+}
+
+/// Puts encoded frames in the ring, waking the master if it sleeps.
+fn write(bytes: &[u8]) -> io::Result<()> {
+    let ring = ring()?;
+    ring.write(bytes, || {
         wake_master();
         std::thread::sleep(FULL_PAUSE);
     });

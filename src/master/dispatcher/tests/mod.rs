@@ -168,13 +168,8 @@ impl Harness {
             .borrow()
             .received
             .iter()
-            .filter(|m| m["type"] == "run")
-            .map(|m| {
-                (
-                    m["run"].as_u64().unwrap(),
-                    m["task"][0].as_str().unwrap().to_owned(),
-                )
-            })
+            .filter(|m| m.is_array())
+            .map(|m| (m[0].as_u64().unwrap(), m[1][0].as_str().unwrap().to_owned()))
             .collect()
     }
 

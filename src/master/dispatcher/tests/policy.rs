@@ -167,8 +167,8 @@ impl Harness {
             .borrow()
             .received
             .iter()
-            .filter(|m| m["type"] == "run")
-            .map(|m| m["task"][4].as_i64().unwrap())
+            .filter(|m| m.is_array())
+            .map(|m| m[1][4].as_i64().unwrap())
             .collect()
     }
 }
