@@ -326,7 +326,7 @@ function addInMemory (task) {
   if (batch === null) batch = newBatch()
   const promise = batch.promise.then(() => id)
   batch.adds.push(promise)
-  adds.push(`["${id}",${lastTypeJson},${task.priority},${task.dueDate},${Date.now()},${task.data}]`)
+  adds.push(`["${id}",${lastTypeJson},${task.priority},${task.dueDate},${task.createdAt},${task.data}]`)
   if (adds.length >= ADD_BATCH) {
     flushAdds()
   } else if (!flushQueued) {

@@ -43,7 +43,9 @@ function newTask (args, where = 'TaskQueue.addTask', field = sameName) {
   if (_id !== null && (typeof _id !== 'string' || _id.length === 0)) {
     throw fail(where, field('_id'), _id, 'a non-empty string or undefined')
   }
-  const due = dueDate === undefined ? Date.now() : dueDate instanceof Date ? dueDate.getTime() : NaN
+  // One clock read per task: it is both when the task was made and, by default, when it is due.
+  const now = Date.now()
+  const due = dueDate === undefined ? now : dueDate instanceof Date ? dueDate.getTime() : NaN
   if (Number.isNaN(due)) {
     throw fail(where, field('dueDate'), dueDate, 'a valid Date')
   }
@@ -66,7 +68,7 @@ function newTask (args, where = 'TaskQueue.addTask', field = sameName) {
     // back as the tag it looks like (as Meteor's collections refuse it too).
     throw invalidArg(`${where}: ${encoded.escapedAt} has keys EJSON reserves for its types ($date, $binary, $type...), which a persistent task cannot store; rename them, or use inMemory: true`)
   }
-  return { _id, taskType, priority, dueDate: due, data: encoded.json, inMemory, policy }
+  return { _id, taskType, priority, dueDate: due, createdAt: now, data: encoded.json, inMemory, policy }
 }
 
 /**
