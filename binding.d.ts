@@ -130,9 +130,9 @@ export declare function workerDone(run: number, value?: string | undefined | nul
 
 /**
  * Called when this worker has run all it was sent: waits briefly for the
- * master's next message; whether it came.
+ * master's next message.
  */
-export declare function workerLinger(): boolean
+export declare function workerLinger(): void
 
 /**
  * Writes a frame (a JSON text) for the master; once this returns, the

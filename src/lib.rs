@@ -487,9 +487,9 @@ pub fn worker_begin(run: i64) -> Result<()> {
 }
 
 /// Called when this worker has run all it was sent: waits briefly for the
-/// master's next message; whether it came.
+/// master's next message.
 #[napi]
-pub fn worker_linger() -> bool {
+pub fn worker_linger() {
     worker::linger()
 }
 

@@ -110,14 +110,17 @@ pub(crate) fn begin(run: u64) -> io::Result<()> {
 
 /// Called when the worker has run everything it was sent: watches its
 /// socket for up to `LINGER`, yielding the CPU between looks, and returns
-/// whether the master's next message is there. Waking a sleeping process
+/// once the master's next message is there (the event loop reads it at
+/// once) or the time is up. Waking a sleeping process
 /// on another CPU costs more than the whole task on a VM (see Performance
 /// in the README); a worker that answers a steady stream of single tasks
 /// never sleeps. Not with a single CPU, where the master needs it.
-pub(crate) fn linger() -> bool {
+pub(crate) fn linger() {
     static CPUS: OnceCell<usize> = OnceCell::new();
     let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    cpus > 1 && watch(LINK_FD, LINGER)
+    if cpus > 1 {
+        watch(LINK_FD, LINGER);
+    }
 }
 
 /// Whether `fd` becomes readable within `limit`.
