@@ -129,7 +129,7 @@ impl Task {
 }
 
 /// Appends `n` in decimal: itoa skips `write!`'s formatting machinery (hot path).
-pub(crate) fn push_int(out: &mut Vec<u8>, n: i64) {
+pub(crate) fn push_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 

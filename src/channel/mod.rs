@@ -10,6 +10,7 @@
 
 pub(crate) mod ring;
 
+use crate::task::push_int;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -132,7 +133,7 @@ pub fn null() -> Box<RawValue> {
 /// Appends the JSON of a `done` frame to `out` (as `ToMaster::decode` reads it).
 pub fn done_frame(out: &mut Vec<u8>, run: u64, value: Option<&str>) {
     out.extend_from_slice(br#"{"type":"done","run":"#);
-    out.extend_from_slice(itoa::Buffer::new().format(run).as_bytes());
+    push_int(out, run);
     if let Some(value) = value {
         out.extend_from_slice(br#","value":"#);
         out.extend_from_slice(value.as_bytes());
@@ -178,8 +179,7 @@ impl Line {
     pub fn push_run(&mut self, run: u64, task_row: &str) {
         self.open();
         self.bytes.push(b'[');
-        self.bytes
-            .extend_from_slice(itoa::Buffer::new().format(run).as_bytes());
+        push_int(&mut self.bytes, run);
         self.bytes.push(b',');
         self.bytes.extend_from_slice(task_row.as_bytes());
         self.bytes.push(b']');

@@ -188,7 +188,7 @@ impl DoneColumns {
                 if !self.undefined_at.is_empty() {
                     self.undefined_at.push(b',');
                 }
-                push_int(&mut self.undefined_at, self.len as i64);
+                push_int(&mut self.undefined_at, self.len);
             }
         }
         self.len += 1;
