@@ -104,6 +104,15 @@ test('workers exit when their master is killed with SIGKILL', async () => {
   assert.ok(await waitFor(() => !pids.some(alive), 5000), `orphan workers left: ${pids.filter(alive)}`)
 })
 
+test('workers whose master exits while they start leave quietly', async () => {
+  const result = await run('scenario.mjs', ['exitWhileBooting'], { timeout: 15000 })
+  const [spawned] = reportsOf(result, 'spawned')
+  assert.ok(spawned, `the master did not see its workers spawn\n${result.stderr}`)
+  assert.equal(result.code, 0, result.stderr)
+  // run() returns once every process holding the output has ended, workers included.
+  assert.doesNotMatch(result.stderr, /EPIPE|Unhandled|Error/, 'a worker printed an error')
+})
+
 test('with prefetch, a better task added later runs next: the worker hands back what it had not started', async () => {
   const result = await run('scenario.mjs', ['prefetchPriority'])
   assert.equal(result.code, 0, result.stderr)

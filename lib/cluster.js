@@ -3,7 +3,11 @@
 // the pool in the master and starts serving tasks in a worker.
 
 const identity = require('./identity')
+const { join } = require('path')
 const { clusterArgs, refreshRateArg, cpus, fail } = require('./validate')
+
+/** Node options every worker starts with first (see worker-preload.js). */
+const WORKER_PRELOAD = ['--require', join(__dirname, 'worker-preload.js')]
 
 /** Upstream's option warnings, in the master only (workers would repeat them). */
 function warn (message) {
@@ -29,7 +33,7 @@ class Cluster {
       prefetch: opts.prefetch,
       workerStartTimeout: opts.workerStartTimeout,
       execPath: process.execPath,
-      execArgs: [...process.execArgv, ...process.argv.slice(1)],
+      execArgs: [...WORKER_PRELOAD, ...process.execArgv, ...process.argv.slice(1)],
       port: opts.port,
       logs: opts.logs,
       inMemoryOnly: opts.inMemoryOnly,
