@@ -8,7 +8,6 @@
 use super::outcomes::{Run, RunTask};
 use super::*;
 use crate::channel::ToWorker;
-use crate::queue::mongo::Claimed;
 use crate::task::RunOrder;
 
 /// Runs a worker may hold when the next task is a persistent one: claims
@@ -49,7 +48,7 @@ struct Next {
 }
 
 impl Next {
-    fn new(task: &Task, rank: Rank, claimed: Option<Claimed>) -> Next {
+    fn new(task: &Task, rank: Rank) -> Next {
         Next {
             task: RunTask {
                 id: task.id.clone(),
@@ -59,7 +58,7 @@ impl Next {
                 occurrence: task.slot.unwrap_or(task.due_date),
                 failures: task.failures,
                 policy: task.policy.clone(),
-                claimed,
+                claimed: None,
             },
             rank,
         }
@@ -189,11 +188,11 @@ impl Dispatcher {
                 in_memory: true,
                 order,
             };
-            return Some(Next::new(task, rank, None));
+            return Some(Next::new(task, rank));
         }
         let claimed = self.persistent.take()?;
-        let mut next = Next::new(&claimed.task, persistent_rank(&claimed.task), None);
-        next.task.claimed = Some(claimed);
+        let mut next = Next::new(&claimed.task, persistent_rank(&claimed.task));
+        next.task.claimed = Some(Box::new(claimed));
         Some(next)
     }
 }

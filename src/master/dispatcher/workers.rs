@@ -145,7 +145,7 @@ impl Dispatcher {
                     self.take_back(run);
                 }
             }
-            ToMaster::Done { run, value } => self.finish(run, Ok(value.as_deref())),
+            ToMaster::Done { run, value } => self.finish(run, Ok(value)),
             ToMaster::Failed { run, error } => self.finish(run, Err(&error)),
             ToMaster::Ipc { run, msg } => self.events.push(&JsEvent::Ipc {
                 worker: id,
