@@ -19,22 +19,28 @@ pub(crate) const ID_LEN: usize = 17;
 
 /// A Meteor-style random id, the shape upstream gives tasks without `_id`.
 pub(crate) fn new_id() -> String {
-    // One draw of random bytes, each used when below the largest multiple of
-    // the alphabet's size (so every character stays equally likely).
+    let mut id = String::with_capacity(ID_LEN);
+    push_ids(&mut id, 1);
+    id
+}
+
+/// Appends `count` Meteor-style ids to `out` (the facade's id pool), from
+/// one generator and one buffer rather than a draw per id.
+pub(crate) fn push_ids(out: &mut String, count: usize) {
+    // Each random byte is used when below the largest multiple of the
+    // alphabet's size, so every character stays equally likely.
     let limit = (256 / ID_ALPHABET.len() * ID_ALPHABET.len()) as u8;
     let mut rng = rand::thread_rng();
-    let mut id = String::with_capacity(ID_LEN);
-    let mut bytes = [0u8; 32];
-    while id.len() < ID_LEN {
+    let mut left = count * ID_LEN;
+    out.reserve(left);
+    let mut bytes = [0u8; 256];
+    while left > 0 {
         rng.fill(&mut bytes);
-        for &b in bytes.iter().filter(|&&b| b < limit) {
-            if id.len() == ID_LEN {
-                break;
-            }
-            id.push(ID_ALPHABET[b as usize % ID_ALPHABET.len()] as char);
+        for &b in bytes.iter().filter(|&&b| b < limit).take(left) {
+            out.push(ID_ALPHABET[b as usize % ID_ALPHABET.len()] as char);
+            left -= 1;
         }
     }
-    id
 }
 
 #[derive(Debug, Clone, Default)]
@@ -239,6 +245,10 @@ mod tests {
         assert_eq!(id.len(), 17);
         assert!(id.bytes().all(|b| ID_ALPHABET.contains(&b)));
         assert_ne!(id, new_id());
+        let mut pool = String::new();
+        push_ids(&mut pool, 100);
+        assert_eq!(pool.len(), 100 * ID_LEN);
+        assert!(pool.bytes().all(|b| ID_ALPHABET.contains(&b)));
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl Dispatcher {
                 persistent.push((index, task, made_id));
             } else if self.queue.get(&task.id).is_none() {
                 // A series already queued under this _id stays as it is.
-                let _ = self.add(task);
+                let _ = self.add(task, now_ms());
             }
         }
         if persistent.is_empty() {

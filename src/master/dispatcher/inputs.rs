@@ -12,8 +12,9 @@ impl Dispatcher {
             Cmd::AddTasks(batch) => {
                 let tasks =
                     Task::parse_batch(&batch).map_err(|e| CodedError::new(Code::InvalidArg, e))?;
+                let now = now_ms();
                 for task in tasks {
-                    if let Err(e) = self.add(task) {
+                    if let Err(e) = self.add(task, now) {
                         self.logger.error(&e.message);
                     }
                 }
@@ -94,16 +95,15 @@ impl Dispatcher {
         self.pump();
     }
 
-    /// Queues an in-memory task (a series added again is `add_new`'s case).
-    pub(super) fn add(&mut self, task: Task) -> Result<(), CodedError> {
-        self.queue
-            .push(task, now_ms())
-            .map_err(|DuplicateId(task)| {
-                CodedError::new(
-                    Code::DuplicateId,
-                    format!("an in-memory task with _id {:?} already exists", task.id),
-                )
-            })
+    /// Queues an in-memory task (a series added again is `add_new`'s case);
+    /// `now` (ms) tells whether it is due yet.
+    pub(super) fn add(&mut self, task: Task, now: i64) -> Result<(), CodedError> {
+        self.queue.push(task, now).map_err(|DuplicateId(task)| {
+            CodedError::new(
+                Code::DuplicateId,
+                format!("an in-memory task with _id {:?} already exists", task.id),
+            )
+        })
     }
 
     fn store_event(&mut self, event: StoreEvent) {

@@ -96,7 +96,7 @@ impl Spawner for FakeSpawner {
 impl Dispatcher {
     /// Queues an in-memory task, as a JS call does, and looks again.
     fn add_task(&mut self, task: Task) -> Result<(), CodedError> {
-        let result = self.add(task);
+        let result = self.add(task, crate::task::now_ms());
         self.inputs(Vec::new());
         result
     }
