@@ -124,9 +124,10 @@ export declare function workerConnect(): void
 
 /**
  * Writes the `done` frame of run `run`: its value's JSON, or nothing for
- * `undefined`.
+ * `undefined`. Then records run `next` as started, when given: the next
+ * run of a batch starts without a call of its own.
  */
-export declare function workerDone(run: number, value?: string | undefined | null): void
+export declare function workerDone(run: number, value?: string | undefined | null, next?: number | undefined | null): void
 
 /**
  * Called when this worker has run all it was sent: waits briefly for the

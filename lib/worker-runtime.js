@@ -136,31 +136,37 @@ function invoke (run, row) {
   return runInMeteor((job) => fn(job, ipc), task)
 }
 
-function reply (run, ok, value) {
+/**
+ * Sends run `run`'s outcome, then records run `next` (if given) as started:
+ * a run is recorded before it starts, so a death is blamed on it alone.
+ */
+function reply (run, ok, value, next) {
   ipcHandlers.delete(run)
   if (ok) {
     try {
-      binding.workerDone(run, encode(value, 'the task result'))
+      binding.workerDone(run, encode(value, 'the task result'), next)
       return
     } catch (error) {
       value = error
     }
   }
   send(`{"type":"failed","run":${run},"error":${encodeError(value)}}`)
+  if (next !== undefined) binding.workerBegin(next)
 }
 
 /** Runs queued tasks in order, one at a time; async ones are awaited. */
 function pump () {
   if (running) return
+  // The first run is recorded here; each next one with its predecessor's reply.
+  if (head < inbox.length) binding.workerBegin(inbox[head][0])
   while (head < inbox.length) {
     const [run, row] = inbox[head]
     inbox[head++] = undefined
-    binding.workerBegin(run)
     let result
     try {
       result = invoke(run, row)
     } catch (error) {
-      reply(run, false, error)
+      reply(run, false, error, nextRun())
       continue
     }
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
@@ -174,13 +180,18 @@ function pump () {
       })
       return
     }
-    reply(run, true, result)
+    reply(run, true, result, nextRun())
   }
   inbox.length = 0
   head = 0
   // Out of runs: the next one often follows at once (a caller awaiting
   // each task); watching for it briefly saves waking this process up.
   binding.workerLinger()
+}
+
+/** The run after the one running now, when it is here already. */
+function nextRun () {
+  return head < inbox.length ? inbox[head][0] : undefined
 }
 
 /** The `toggleIPC(onMessage, initialize)` handed to the task of run `run`. */

@@ -92,7 +92,9 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// per task.
 #[napi]
 pub fn new_ids(count: u32) -> String {
-    (0..count).map(|_| task::new_id()).collect()
+    let mut ids = String::new();
+    task::push_ids(&mut ids, count as usize);
+    ids
 }
 
 /// Every error code, as `{ code: name }` JSON, for the facade's `errorFrom`.
@@ -473,10 +475,12 @@ pub fn worker_send(frame: String) -> Result<()> {
 }
 
 /// Writes the `done` frame of run `run`: its value's JSON, or nothing for
-/// `undefined`.
+/// `undefined`. Then records run `next` as started, when given: the next
+/// run of a batch starts without a call of its own.
 #[napi]
-pub fn worker_done(run: i64, value: Option<String>) -> Result<()> {
+pub fn worker_done(run: i64, value: Option<String>, next: Option<i64>) -> Result<()> {
     worker::send_done(run as u64, value.as_deref())
+        .and_then(|()| next.map_or(Ok(()), |next| worker::begin(next as u64)))
         .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }
 
