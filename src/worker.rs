@@ -81,10 +81,8 @@ pub(crate) fn send(frame: &str) -> io::Result<()> {
 /// Sends the `done` frame of run `run` (its value's JSON, none for
 /// `undefined`), built here: JS hands over only the value, the common reply.
 pub(crate) fn send_done(run: u64, value: Option<&str>) -> io::Result<()> {
-    let mut json = Vec::with_capacity(48 + value.map_or(0, str::len));
-    channel::done_frame(&mut json, run, value);
-    let mut bytes = Vec::with_capacity(json.len() + 4);
-    channel::encode_frame(&mut bytes, &json);
+    let mut bytes = Vec::with_capacity(52 + value.map_or(0, str::len));
+    channel::frame_with(&mut bytes, |json| channel::done_frame(json, run, value));
     write(&bytes)
 }
 

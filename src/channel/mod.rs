@@ -165,8 +165,16 @@ pub fn done_frame(out: &mut Vec<u8>, run: u64, value: Option<&str>) {
 
 /// Appends one ring frame (little-endian u32 length, then the JSON) to `out`.
 pub fn encode_frame(out: &mut Vec<u8>, json: &[u8]) {
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    out.extend_from_slice(json);
+    frame_with(out, |out| out.extend_from_slice(json));
+}
+
+/// Appends one ring frame whose JSON `body` writes (no copy of it first).
+pub fn frame_with(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    body(out);
+    let len = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }
 
 /// The next whole frame in `buf` from `*pos` (which it advances); `None`
