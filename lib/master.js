@@ -177,15 +177,25 @@ function taskEvent ({ type, value, task, attempt, nextRunAt }) {
 }
 
 /**
- * `done` events in a row, as columns (src/master/events.rs): one listener
- * call per task, in order, each with the `{ value, task }` a `done` event gives.
+ * `done` events in a row, as columns (src/master/events.rs: types as runs
+ * `[type, count, ...]`, `createdAt` from `dateBase`, `dueDates` from
+ * `createdAt`): one listener call per task, in order, each with the
+ * `{ value, task }` a `done` event gives.
  */
-function onDoneBatch ({ ids, types, priorities, createdAt, dueDates, data, values, undefinedAt }) {
+function onDoneBatch ({ dateBase, ids, types, priorities, createdAt, dueDates, data, values, undefinedAt }) {
   for (const i of undefinedAt) values[i] = undefined
+  let run = 0
+  let left = 0
   for (let i = 0; i < ids.length; i++) {
     const listener = listeners.done
     if (listener === null) return
-    const task = newTask(ids[i], types[i], priorities[i], createdAt[i], dueDates[i], data[i], true)
+    if (left === 0) {
+      left = types[run + 1]
+      run += 2
+    }
+    left--
+    const created = dateBase + createdAt[i]
+    const task = newTask(ids[i], types[run - 2], priorities[i], created, created + dueDates[i], data[i], true)
     call('the "done" listener', listener, { value: values[i], task })
   }
 }

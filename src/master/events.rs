@@ -140,13 +140,20 @@ impl Events {
 /// Consecutive `done` events of in-memory tasks, as one `doneBatch` event
 /// of columns: V8 parses arrays of one kind of value about twice as fast
 /// as one mixed row array per task (850 -> 440 ns per event, the listener's
-/// task objects built, in a micro-benchmark).
+/// task objects built, in a micro-benchmark). Types go as runs (`[type,
+/// count, ...]`), `createdAt` as small offsets from `dateBase` and
+/// `dueDates` as offsets from `createdAt`: a burst's tasks share their type
+/// and nearly their dates, and small integers parse faster than 13-digit
+/// ones (about 100 ns per event less to parse).
 #[derive(Default)]
 struct DoneColumns {
     len: usize,
     ids: Vec<u8>,
+    /// Runs written so far, and the run being counted.
     types: Vec<u8>,
+    type_run: Option<(String, usize)>,
     priorities: Vec<u8>,
+    date_base: i64,
     created_at: Vec<u8>,
     due_dates: Vec<u8>,
     data: Vec<u8>,
@@ -161,11 +168,11 @@ impl DoneColumns {
     }
 
     fn push(&mut self, task: &Task, value: Option<&RawValue>) {
-        // Writing into a Vec cannot fail.
-        if self.len > 0 {
+        if self.len == 0 {
+            self.date_base = task.created_at;
+        } else {
             for column in [
                 &mut self.ids,
-                &mut self.types,
                 &mut self.priorities,
                 &mut self.created_at,
                 &mut self.due_dates,
@@ -175,11 +182,20 @@ impl DoneColumns {
                 column.push(b',');
             }
         }
+        // Writing into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut self.ids, &task.id);
-        let _ = serde_json::to_writer(&mut self.types, &task.task_type);
+        match &mut self.type_run {
+            Some((task_type, count)) if *task_type == task.task_type => *count += 1,
+            run => {
+                if let Some((task_type, count)) = run.take() {
+                    Self::write_type_run(&mut self.types, &task_type, count);
+                }
+                *run = Some((task.task_type.clone(), 1));
+            }
+        }
         push_int(&mut self.priorities, task.priority);
-        push_int(&mut self.created_at, task.created_at);
-        push_int(&mut self.due_dates, task.due_date);
+        push_int(&mut self.created_at, task.created_at - self.date_base);
+        push_int(&mut self.due_dates, task.due_date - task.created_at);
         self.data.extend_from_slice(task.data.as_bytes());
         match value {
             Some(value) => self.values.extend_from_slice(value.get().as_bytes()),
@@ -194,9 +210,22 @@ impl DoneColumns {
         self.len += 1;
     }
 
+    fn write_type_run(types: &mut Vec<u8>, task_type: &str, count: usize) {
+        if !types.is_empty() {
+            types.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut *types, task_type);
+        types.push(b',');
+        push_int(types, count);
+    }
+
     /// Writes them as one `doneBatch` event and starts over.
     fn write_to(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(br#"{"type":"doneBatch""#);
+        if let Some((task_type, count)) = self.type_run.take() {
+            Self::write_type_run(&mut self.types, &task_type, count);
+        }
+        out.extend_from_slice(br#"{"type":"doneBatch","dateBase":"#);
+        push_int(out, self.date_base);
         for (name, column) in [
             ("ids", &mut self.ids),
             ("types", &mut self.types),
@@ -267,28 +296,32 @@ mod tests {
 
     #[test]
     fn done_events_in_a_row_become_one_batch_of_columns_in_their_place() {
-        let task = |id: &str, priority: i64| Task {
+        let task = |id: &str, task_type: &str, priority: i64, created_at: i64| Task {
             id: id.into(),
-            task_type: "T\"".into(),
+            task_type: task_type.into(),
             priority,
-            created_at: 2,
-            due_date: 3,
+            created_at,
+            due_date: created_at + 1,
             data: r#"{"at":{"$date":5}}"#.into(),
             ..Task::default()
         };
         let mut events = Events::default();
-        events.push_done(&task("a", 1), Some(&raw("[1]")));
-        events.push_done(&task("b", -4), None);
+        events.push_done(&task("a", "T\"", 1, 20), Some(&raw("[1]")));
+        events.push_done(&task("b", "T\"", -4, 18), None);
+        events.push_done(&task("c", "U", 2, 20), None);
+        events.push_done(&task("d", "T\"", 2, 21), None);
         events.push(&JsEvent::Closed);
-        events.push_done(&task("c", 0), None);
+        events.push_done(&task("e", "U", 0, 2), None);
         assert_eq!(
             events.take(),
             concat!(
-                r#"[{"type":"doneBatch","ids":["a","b"],"types":["T\"","T\""],"priorities":[1,-4],"#,
-                r#""createdAt":[2,2],"dueDates":[3,3],"data":[{"at":{"$date":5}},{"at":{"$date":5}}],"#,
-                r#""values":[[1],null],"undefinedAt":[1]},{"type":"closed"},"#,
-                r#"{"type":"doneBatch","ids":["c"],"types":["T\""],"priorities":[0],"createdAt":[2],"#,
-                r#""dueDates":[3],"data":[{"at":{"$date":5}}],"values":[null],"undefinedAt":[0]}]"#
+                r#"[{"type":"doneBatch","dateBase":20,"ids":["a","b","c","d"],"#,
+                r#""types":["T\"",2,"U",1,"T\"",1],"priorities":[1,-4,2,2],"#,
+                r#""createdAt":[0,-2,0,1],"dueDates":[1,1,1,1],"data":[{"at":{"$date":5}},"#,
+                r#"{"at":{"$date":5}},{"at":{"$date":5}},{"at":{"$date":5}}],"#,
+                r#""values":[[1],null,null,null],"undefinedAt":[1,2,3]},{"type":"closed"},"#,
+                r#"{"type":"doneBatch","dateBase":2,"ids":["e"],"types":["U",1],"priorities":[0],"#,
+                r#""createdAt":[0],"dueDates":[1],"data":[{"at":{"$date":5}}],"values":[null],"undefinedAt":[0]}]"#
             )
         );
         assert_eq!(events.take(), "[]");
