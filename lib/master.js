@@ -288,8 +288,8 @@ function noop () {}
 
 // An add's promise is settled directly at its hand-over. (A `then` on one
 // promise per hand-over cost each add a closure and a reaction job, which a
-// burst keeps alive until its loop ends: a third of the master's heap churn.)
-// One shared executor hands out the resolving functions.
+// burst keeps alive until its loop ends.) One shared executor hands out the
+// resolving functions.
 let resolveNext = null
 let rejectNext = null
 function capture (resolve, reject) {

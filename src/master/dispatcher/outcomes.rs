@@ -28,7 +28,8 @@ pub(crate) struct RunTask {
     pub(super) policy: Option<Arc<Policy>>,
     /// A persistent task's claim; `None` for an in-memory task (which stays
     /// in the in-memory queue while it runs). Boxed: a claim holds a whole
-    /// task, and inline it tripled the size of every run in the hot map.
+    /// task, and inline it made every entry of the map of runs 408 bytes
+    /// instead of 152, its lookups cache misses.
     pub(super) claimed: Option<Box<Claimed>>,
 }
 
