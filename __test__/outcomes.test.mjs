@@ -1,5 +1,6 @@
 // A worker that dies fails exactly the task it was running: every task it
-// finished before is `done` once, with its value; tasks sent ahead and not
+// finished before is `done` once, with its value (or failed with its own
+// error, when it threw just before the killer); tasks sent ahead and not
 // started run once, elsewhere. At the default options (tasks sent ahead,
 // sync tasks run back to back in one turn of the worker's event loop).
 import { test, before, after } from 'node:test'
@@ -52,7 +53,14 @@ for (const where of ['memory', 'persistent']) {
       const ran = countBy(runs)
       const killers = events.filter((e) => e.taskType === 'KILLER')
       const harmless = events.filter((e) => e.taskType === 'OK')
+      const throwers = events.filter((e) => e.taskType === 'THROWS')
       assert.equal(killers.length, 12)
+      assert.equal(throwers.length, 12)
+      for (const e of throwers) {
+        assert.equal(e.type, 'error')
+        assert.equal(e.message, 'thrown by the task', `thrower ${e.id} was blamed for a crash: ${e.message}`)
+        assert.equal(ran.get(e.id), 1, `thrower ${e.id} ran ${ran.get(e.id)} times`)
+      }
       for (const e of harmless) {
         assert.equal(e.type, 'done', `harmless task ${e.id} was blamed: ${e.message}`)
         assert.equal(typeof e.value, 'number')
@@ -66,13 +74,15 @@ for (const where of ['memory', 'persistent']) {
         assert.equal(ran.get(e.id), 1, `killer ${e.id} ran ${ran.get(e.id)} times`)
       }
       if (where === 'persistent') {
-        // Done tasks are gone; each killer stays, failed, after one attempt.
-        assert.deepEqual(stored.map((d) => d._id).sort(), killers.map((e) => e.id).sort())
+        // Done tasks are gone; each killer and thrower stays, failed, after one attempt.
+        const killerIds = new Set(killers.map((e) => e.id))
+        assert.deepEqual(stored.map((d) => d._id).sort(), [...killerIds, ...throwers.map((e) => e.id)].sort())
         for (const doc of stored) {
           assert.equal(doc.failed, true)
           assert.equal(doc.onGoing, false)
           assert.equal(doc.attempts, 1)
-          assert.equal(doc.lastError.code, 'ERR_WORKER_EXIT')
+          if (killerIds.has(doc._id)) assert.equal(doc.lastError.code, 'ERR_WORKER_EXIT')
+          else assert.equal(doc.lastError.message, 'thrown by the task')
         }
       }
     })
@@ -88,7 +98,8 @@ test('a worker that dies of an uncaught exception between tasks fails the task i
   }
   // The killer itself returned before its timer threw: it is done; the
   // task running when the exception came (if any) is the one that failed.
-  const failed = events.filter((e) => e.type === 'error')
+  for (const e of events.filter((e) => e.taskType === 'THROWS')) assert.equal(e.message, 'thrown by the task')
+  const failed = events.filter((e) => e.type === 'error' && e.taskType !== 'THROWS')
   for (const e of failed) assert.equal(e.code, 'ERR_WORKER_EXIT')
   assert.ok(failed.length <= 12, `${failed.length} tasks failed`)
 })
