@@ -185,17 +185,19 @@ function taskEvent ({ type, value, task, attempt, nextRunAt }) {
 function onDoneBatch ({ dateBase, ids, types, priorities, createdAt, dueDates, data, values, undefinedAt }) {
   for (const i of undefinedAt) values[i] = undefined
   let run = 0
+  let type
   let left = 0
   for (let i = 0; i < ids.length; i++) {
     const listener = listeners.done
     if (listener === null) return
     if (left === 0) {
+      type = types[run]
       left = types[run + 1]
       run += 2
     }
     left--
     const created = dateBase + createdAt[i]
-    const task = newTask(ids[i], types[run - 2], priorities[i], created, created + dueDates[i], data[i], true)
+    const task = newTask(ids[i], type, priorities[i], created, created + dueDates[i], data[i], true)
     call('the "done" listener', listener, { value: values[i], task })
   }
 }

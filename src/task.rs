@@ -33,9 +33,11 @@ pub(crate) fn push_ids(out: &mut String, count: usize) {
     let mut rng = rand::thread_rng();
     let mut left = count * ID_LEN;
     out.reserve(left);
-    let mut bytes = [0u8; 256];
+    let mut buffer = [0u8; 256];
     while left > 0 {
-        rng.fill(&mut bytes);
+        // About 7 bytes in 8 are used: draw a little more than is left.
+        let bytes = &mut buffer[..(left + left / 4 + 8).min(256)];
+        rng.fill(&mut *bytes);
         for &b in bytes.iter().filter(|&&b| b < limit).take(left) {
             out.push(ID_ALPHABET[b as usize % ID_ALPHABET.len()] as char);
             left -= 1;
