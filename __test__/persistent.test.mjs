@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { run, start, reportsOf, waitFor, sleep, alive } from './helpers.mjs'
+import { run, start, reportsOf, waitFor, alive } from './helpers.mjs'
 import { setup, teardown, freshUrl, withDb } from './mongo.mjs'
 
 before(setup)
@@ -230,14 +230,18 @@ test('the database stopped and restarted during a run: in-memory tasks go on, ad
   const server = await startServer('outage')
   try {
     let done = 0
+    let rejectedSoFar = 0
     const master = start('persistent.mjs', ['outage'], {
       env: { MONGO_URL: server.url },
-      onReport: (r) => { if (r.kind === 'done') done++ }
+      onReport: (r) => {
+        if (r.kind === 'done') done++
+        if (r.kind === 'rejected') rejectedSoFar++
+      }
     })
     assert.ok(await waitFor(() => done >= 10, 30000), `no progress before the outage\n${master.stderr}`)
-    // Longer than the 5 s an operation waits for a server, so adds fail.
+    // The outage lasts until an add has failed (after the 5 s an operation waits for a server).
     await server.stop()
-    await sleep(8000)
+    assert.ok(await waitFor(() => rejectedSoFar >= 1, 30000), `no add failed during the outage\n${master.stderr}`)
     await server.restart()
     const timer = setTimeout(() => master.child.kill('SIGKILL'), 120000)
     const result = await master.exited
