@@ -4,6 +4,7 @@
 //! call runs as a future on the tokio runtime (`jobs`), whose result comes
 //! back through the inbox as a `StoreEvent`.
 
+mod due;
 mod inserts;
 mod jobs;
 mod results;
@@ -309,136 +310,6 @@ impl Persistent {
 
     pub(crate) fn complete(&mut self, completion: Completion) {
         self.pending.push(completion);
-    }
-
-    /// Starts whatever database work is due; `want` is how many tasks the
-    /// pool could take now, `claim` whether to claim at all (not paused or
-    /// closing), `connected` whether to keep the connection and the leases
-    /// of running tasks up. Returns when it next needs to run.
-    /// `running` gives the claim tokens of the tasks running in workers
-    /// (asked only when the leases are due for renewal).
-    pub(crate) fn pump(
-        &mut self,
-        want: usize,
-        claim: bool,
-        connected: bool,
-        running: impl FnOnce() -> Vec<String>,
-    ) -> Option<Instant> {
-        let now = Instant::now();
-        let mut wake: Option<Instant> = None;
-        let mut at = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
-        if !self.inserts.is_empty() && self.inserting.is_none() {
-            self.insert_batch();
-        }
-        if !self.enabled() && self.pending.is_empty() {
-            return None;
-        }
-        let Ok(cell) = self.cell() else { return None };
-        if !self.pending.is_empty() && !self.writing {
-            match self.write_retry_at {
-                Some(t) if t > now => at(t),
-                _ => self.write(&cell),
-            }
-        }
-        if !connected {
-            return wake;
-        }
-        match self.connection {
-            Connection::Up => {}
-            Connection::Starting => return wake,
-            Connection::Down { retry_at: Some(t) } if t > now => {
-                at(t);
-                return wake;
-            }
-            Connection::Down { .. } => {
-                self.start(&cell);
-                return wake;
-            }
-        }
-        if let Some(due) = self.next_due_at {
-            if due <= now {
-                self.exhausted = false;
-                self.next_due_at = None;
-            } else {
-                at(due);
-            }
-        }
-        if self.exhausted && self.poll_at <= now {
-            self.exhausted = false;
-        }
-        if self.exhausted {
-            at(self.poll_at);
-        }
-        let want = want
-            .max(self.claim_size)
-            .saturating_sub(self.buffer.len())
-            .min(MAX_CLAIM);
-        if claim && self.claim == ClaimState::Idle && !self.exhausted && want > 0 {
-            self.claim = ClaimState::InFlight { stale: false };
-            self.link.spawn(jobs::claim(cell.clone(), want));
-        }
-        // Renew our leases and hand back expired ones, a third of a lease apart.
-        if !self.maintaining {
-            if self.maintain_at <= now {
-                self.maintaining = true;
-                self.maintain_at = now + cell.lease() / 3;
-                let mut tokens = running();
-                tokens.extend(self.buffer.iter().map(|c| c.token.clone()));
-                tokens.extend(self.pending.iter().map(|c| c.token.clone()));
-                tokens.sort_unstable();
-                tokens.dedup();
-                self.link.spawn(jobs::maintain(cell.clone(), tokens));
-            }
-            at(self.maintain_at);
-        }
-        wake
-    }
-
-    /// Writes every queued add in one insert.
-    fn insert_batch(&mut self) {
-        let batch = std::mem::take(&mut self.inserts);
-        let tasks = inserts::tasks_of(&batch);
-        self.inserting = Some(batch);
-        match self.cell() {
-            Ok(cell) => {
-                self.link.spawn(jobs::insert(cell, tasks));
-            }
-            Err(e) => {
-                let outcomes = vec![Err(e); tasks.len()];
-                self.link
-                    .spawn(async move { StoreEvent::Inserted(outcomes) });
-            }
-        }
-    }
-
-    fn start(&mut self, cell: &Arc<StoreCell>) {
-        self.connection = Connection::Starting;
-        if let Some(watcher) = self.watcher.take() {
-            watcher.abort();
-        }
-        self.watcher = self
-            .link
-            .spawn(jobs::start(cell.clone(), self.link.inbox.clone()));
-    }
-
-    fn write(&mut self, cell: &Arc<StoreCell>) {
-        self.writing = true;
-        self.write_retry_at = None;
-        let batch = std::mem::take(&mut self.pending);
-        self.link.spawn(jobs::write(cell.clone(), batch));
-    }
-
-    /// Hands claimed-but-unstarted tasks back to the queue (on close).
-    pub(crate) fn release(&mut self) {
-        if self.buffer.is_empty() || self.releasing {
-            return;
-        }
-        let Some(cell) = self.cell.clone() else {
-            return;
-        };
-        let claims: Vec<(Bson, String)> = self.buffer.drain(..).map(|c| (c.id, c.token)).collect();
-        self.releasing = true;
-        self.link.spawn(jobs::release(cell, claims));
     }
 }
 

@@ -1,0 +1,366 @@
+//! The `Master` class: the master's queue and pool, driven by JS calls.
+
+use crate::error::{Code, CodedError};
+use crate::master::api::{Cmd, Config, KeepAlive, Query};
+use crate::master::dispatcher::Dispatcher;
+use crate::master::inbox::Inbox;
+use crate::master::persistent::{Settings, StoreLink};
+use crate::master::pool::ProcessSpawner;
+use crate::{js_error, log, napi_failure, panic_message, sys, JsCode, Thrown};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use once_cell::sync::Lazy;
+use serde_json::value::RawValue;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The runtime of the MongoDB jobs and the cluster handshakes: one thread
+/// (on a 2-core machine a second one only added cross-thread wake-ups).
+static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Lazy::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("meteor-cluster")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+});
+
+type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+/// The master's options, already checked by the JS facade.
+#[napi(object)]
+pub struct MasterConfig {
+    pub max_workers: u32,
+    pub refresh_rate: u32,
+    /// "never", "always" or "for" (then `keep_alive_ms`).
+    pub keep_alive: String,
+    pub keep_alive_ms: u32,
+    pub prefetch: u32,
+    pub worker_start_timeout: u32,
+    pub exec_path: String,
+    pub exec_args: Vec<String>,
+    pub port: u32,
+    /// "all" or "error".
+    pub logs: String,
+    pub in_memory_only: bool,
+    /// The MongoDB URL (with its database); `None` means no persistent queue.
+    pub mongo_url: Option<String>,
+    pub collection_name: String,
+    /// ms a claim holds a task without renewal.
+    pub lease: u32,
+    /// The taskMap's types: the only persistent tasks this master claims.
+    pub task_types: Vec<String>,
+    /// The Cluster's `retry`, as JSON (`{ limit, delay, backoff }`).
+    pub retry: Option<String>,
+    /// The Cluster's `taskTimeout` in ms.
+    pub task_timeout: Option<u32>,
+}
+
+impl TryFrom<MasterConfig> for Config {
+    type Error = CodedError;
+
+    fn try_from(config: MasterConfig) -> std::result::Result<Self, CodedError> {
+        let keep_alive = match config.keep_alive.as_str() {
+            "always" => KeepAlive::Always,
+            "for" => KeepAlive::For(Duration::from_millis(config.keep_alive_ms.into())),
+            _ => KeepAlive::Never,
+        };
+        let retry = config
+            .retry
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| CodedError::invalid(format!("new Cluster: retry: {e}")))?;
+        Ok(Config {
+            max_workers: config.max_workers.max(1) as usize,
+            refresh_rate: Duration::from_millis(config.refresh_rate.into()),
+            keep_alive,
+            prefetch: config.prefetch.max(1) as usize,
+            worker_start_timeout: Duration::from_millis(config.worker_start_timeout.into()),
+            spawn: sys::SpawnSpec {
+                exec_path: config.exec_path,
+                args: config.exec_args,
+                port: config.port,
+            },
+            logs: if config.logs == "error" {
+                log::Level::Error
+            } else {
+                log::Level::All
+            },
+            persistent: Some(Settings {
+                in_memory_only: config.in_memory_only,
+                url: config.mongo_url,
+                collection: config.collection_name,
+                lease: Duration::from_millis(config.lease.into()),
+                task_types: config.task_types,
+            }),
+            retry,
+            task_timeout: config
+                .task_timeout
+                .map(|ms| Duration::from_millis(ms.into())),
+        })
+    }
+}
+
+fn raw_json(json: String, what: &str) -> std::result::Result<Box<RawValue>, Thrown> {
+    RawValue::from_string(json).map_err(|e| {
+        js_error(CodedError::new(
+            Code::InvalidArg,
+            format!("{what} is not valid JSON: {e}"),
+        ))
+    })
+}
+
+/// The master's queue and pool; one per process, made by the JS facade.
+/// Every call runs on the JS thread, straight into the dispatcher.
+#[napi]
+pub struct Master {
+    dispatcher: Dispatcher,
+    inbox: Inbox,
+    wake: Arc<Wake>,
+    /// Whether the threadsafe function holds the event loop open.
+    referred: bool,
+}
+
+#[napi]
+impl Master {
+    /// `on_wake` is called (with no arguments) when other threads left
+    /// inputs for the dispatcher: JS then calls `pump`.
+    #[napi(constructor)]
+    pub fn new(on_wake: Function<(), ()>) -> Result<Self> {
+        let runtime = RUNTIME
+            .as_ref()
+            .map_err(|e| Error::new(Status::GenericFailure, format!("no tokio runtime: {e}")))?;
+        let wake: Arc<Wake> = Arc::new(
+            on_wake
+                .build_threadsafe_function::<()>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?,
+        );
+        let caller = wake.clone();
+        let inbox = Inbox::new(Arc::new(move || {
+            caller.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        let spawner = ProcessSpawner {
+            inbox: inbox.clone(),
+            runtime: runtime.handle().clone(),
+        };
+        let store = StoreLink {
+            inbox: inbox.clone(),
+            runtime: Some(runtime.handle().clone()),
+        };
+        Ok(Master {
+            dispatcher: Dispatcher::new(Box::new(spawner), store),
+            inbox,
+            wake,
+            referred: false,
+        })
+    }
+
+    /// Runs `f` on the dispatcher; a panic stops it for good, loudly.
+    fn guarded<R>(
+        &mut self,
+        f: impl FnOnce(&mut Dispatcher) -> R,
+    ) -> std::result::Result<R, Thrown> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut self.dispatcher))) {
+            Ok(r) => Ok(r),
+            Err(panic) => {
+                let why = panic_message(&*panic);
+                let dispatcher = &mut self.dispatcher;
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| dispatcher.fail(&why)));
+                Err(js_error(CodedError::new(
+                    Code::DispatcherFailed,
+                    format!("the meteor-cluster dispatcher failed: {why}"),
+                )))
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) -> std::result::Result<(), Thrown> {
+        self.guarded(|d| d.command(cmd))?.map_err(js_error)
+    }
+
+    fn query(&mut self, query: Query) -> std::result::Result<Option<String>, Thrown> {
+        self.guarded(|d| d.query(query))?.map_err(js_error)
+    }
+
+    /// Holds the event loop open while the master has work, lets it go when idle.
+    fn set_referred(&mut self, env: &Env, referred: bool) -> Result<()> {
+        if self.referred != referred {
+            let (raw_env, raw_tsfn) = (env.raw(), self.wake.raw());
+            // SAFETY: called on the JS thread that owns this threadsafe
+            // function, which stays alive as long as `self.wake`.
+            let status = unsafe {
+                if referred {
+                    napi::sys::napi_ref_threadsafe_function(raw_env, raw_tsfn)
+                } else {
+                    napi::sys::napi_unref_threadsafe_function(raw_env, raw_tsfn)
+                }
+            };
+            if status != napi::sys::Status::napi_ok {
+                return Err(Error::new(
+                    Status::GenericFailure,
+                    "could not change whether meteor-cluster holds the event loop",
+                ));
+            }
+            self.referred = referred;
+        }
+        Ok(())
+    }
+
+    /// Every event since the last call, as a JSON array; holds or releases
+    /// the event loop as the dispatcher now has work or not.
+    #[napi]
+    pub fn take_events(&mut self, env: Env) -> Result<String, JsCode> {
+        let (events, busy) = self.guarded(|d| (d.take_events(), d.busy()))?;
+        self.set_referred(&env, busy).map_err(napi_failure)?;
+        Ok(events)
+    }
+
+    /// Takes what other threads left, reads the workers, dispatches; returns
+    /// the events (as `takeEvents`: one call per wake-up instead of two).
+    #[napi]
+    pub fn pump(&mut self, env: Env) -> Result<String, JsCode> {
+        let inputs = self.inbox.take();
+        self.guarded(|d| d.inputs(inputs))?;
+        self.take_events(env)
+    }
+
+    /// The timer of the last `timer` event went off: `pump`, and announce
+    /// the time to come back again.
+    #[napi]
+    pub fn timer_fired(&mut self, env: Env) -> Result<String, JsCode> {
+        self.guarded(|d| d.timer_fired())?;
+        self.pump(env)
+    }
+
+    /// In-memory tasks the facade buffered (a burst of `addTask` calls), as
+    /// JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`;
+    /// returns the events, as `pump`.
+    #[napi]
+    pub fn add_tasks(&mut self, env: Env, batch: String) -> Result<String, JsCode> {
+        self.command(Cmd::AddTasks(batch))?;
+        self.take_events(env)
+    }
+
+    #[napi]
+    pub fn configure(&mut self, config: MasterConfig) -> Result<(), JsCode> {
+        let config = Config::try_from(config).map_err(js_error)?;
+        self.command(Cmd::Configure(Box::new(config)))
+    }
+
+    /// Starts a `TaskQueue` call answered by a `reply` event with this `req`.
+    #[napi]
+    pub fn request(&mut self, req: u32, op: String, args: String) -> Result<(), JsCode> {
+        let args = raw_json(args, "the call's arguments")?;
+        self.command(Cmd::Request {
+            req: req.into(),
+            op,
+            args,
+        })
+    }
+
+    #[napi]
+    pub fn initialize(&mut self) -> Result<(), JsCode> {
+        self.command(Cmd::Initialize)
+    }
+
+    #[napi]
+    pub fn set_refresh_rate(&mut self, ms: u32) -> Result<(), JsCode> {
+        self.command(Cmd::SetRefreshRate(Duration::from_millis(ms.into())))
+    }
+
+    /// Which listeners JS has, so events nobody hears are not built.
+    #[napi]
+    pub fn set_listening(&mut self, done: bool, error: bool, retry: bool) -> Result<(), JsCode> {
+        self.command(Cmd::Listening { done, error, retry })
+    }
+
+    /// The master's `respond(msg)` to a worker's IPC message.
+    #[napi]
+    pub fn ipc_reply(&mut self, worker: u32, run: i64, msg: String) -> Result<(), JsCode> {
+        let msg = raw_json(msg, "the IPC response")?;
+        self.command(Cmd::IpcReply {
+            worker,
+            run: run as u64,
+            msg,
+        })
+    }
+
+    /// What the socket of `worker` would not take, for JS to write.
+    #[napi]
+    pub fn take_blocked(&mut self, worker: u32) -> Result<Buffer, JsCode> {
+        Ok(self.guarded(|d| d.take_blocked(worker))?.into())
+    }
+
+    /// JS wrote what `take_blocked` gave it.
+    #[napi]
+    pub fn unblocked(&mut self, worker: u32) -> Result<(), JsCode> {
+        self.command(Cmd::Unblocked { worker })
+    }
+
+    #[napi]
+    pub fn find_by_id(&mut self, id: String) -> Result<Option<String>, JsCode> {
+        self.query(Query::FindById(id))
+    }
+
+    /// The removed task, or null.
+    #[napi]
+    pub fn remove_by_id(&mut self, id: String) -> Result<Option<String>, JsCode> {
+        self.query(Query::RemoveById(id))
+    }
+
+    #[napi]
+    pub fn tasks(&mut self) -> Result<String, JsCode> {
+        Ok(self.query(Query::Tasks)?.unwrap_or_else(|| "[]".into()))
+    }
+
+    #[napi]
+    pub fn available_tasks(&mut self) -> Result<String, JsCode> {
+        Ok(self
+            .query(Query::AvailableTasks)?
+            .unwrap_or_else(|| "[]".into()))
+    }
+
+    #[napi]
+    pub fn stats(&mut self) -> Result<String, JsCode> {
+        Ok(self.query(Query::Stats)?.unwrap_or_else(|| "{}".into()))
+    }
+
+    /// Stops dispatching, hands back what has not started, lets running
+    /// tasks finish (within `timeout_ms` if given, then stops their workers
+    /// and hands those back too); a `closed` event follows.
+    #[napi]
+    pub fn close(&mut self, timeout_ms: Option<u32>) -> Result<(), JsCode> {
+        self.command(Cmd::Close {
+            timeout: timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+        })
+    }
+
+    /// Stops starting tasks (running ones finish) until `resume`.
+    #[napi]
+    pub fn pause(&mut self) -> Result<(), JsCode> {
+        self.command(Cmd::Pause)
+    }
+
+    #[napi]
+    pub fn resume(&mut self) -> Result<(), JsCode> {
+        self.command(Cmd::Resume)
+    }
+}
+
+/// Test support, in debug builds only (the test suite's build).
+#[cfg(debug_assertions)]
+#[napi]
+impl Master {
+    /// Makes the dispatcher panic, to check that a failed dispatcher
+    /// reaches JS and lets the process go. Left out of the typings, which
+    /// stay the same for debug and release builds.
+    #[napi(skip_typescript)]
+    pub fn fail_for_test(&mut self) -> Result<(), JsCode> {
+        self.guarded(|_| panic!("failure injected by a test"))
+    }
+}
