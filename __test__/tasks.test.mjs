@@ -165,12 +165,12 @@ test('listeners get { value, task } as own enumerable properties: spread, JSON a
   assert.deepEqual(shapes.error, [plain('flaky', {})])
 })
 
-test('the done events of a burst carry each task as its worker saw it: type, priority, dates, data', async () => {
+test('the done events of a burst, and of tasks awaited alone, carry each task as its worker saw it: type, priority, dates, data', async () => {
   const result = await run('scenario.mjs', ['doneColumns'])
   assert.equal(result.code, 0, result.stderr)
   const done = reportsOf(result, 'done')
-  assert.equal(done.length, 8)
+  assert.equal(done.length, 10)
   for (const { value, task } of done) assert.deepEqual(task, value, `task ${value.data.i}`)
   assert.deepEqual(new Set(done.map((e) => e.task.taskType)), new Set(['A', 'B']))
-  assert.equal(new Set(done.map((e) => e.task.dueDate.__date)).size, 8, 'eight different dueDates')
+  assert.equal(new Set(done.map((e) => e.task.dueDate.__date)).size, 10, 'ten different dueDates')
 })

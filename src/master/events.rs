@@ -144,10 +144,14 @@ impl Events {
 /// count, ...]`), `createdAt` as small offsets from `dateBase` and
 /// `dueDates` as offsets from `createdAt`: a burst's tasks share their type
 /// and nearly their dates, and small integers parse faster than 13-digit
-/// ones (about 100 ns per event less to parse).
+/// ones (about 100 ns per event less to parse). A lone `done` event goes
+/// as itself: one task's columns parse in twice the time and garbage of
+/// its row (1.8 against 0.9 µs), and a task awaited alone is the common case.
 #[derive(Default)]
 struct DoneColumns {
     len: usize,
+    /// The first task's own `done` event, written in case it stays alone.
+    first: Vec<u8>,
     ids: Vec<u8>,
     /// Runs written so far, and the run being counted.
     types: Vec<u8>,
@@ -170,6 +174,9 @@ impl DoneColumns {
     fn push(&mut self, task: &Task, value: Option<&RawValue>) {
         if self.len == 0 {
             self.date_base = task.created_at;
+            let task = RawValue::from_string(task.to_row(true)).unwrap_or_default();
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut self.first, &JsEvent::Done { task: &task, value });
         } else {
             for column in [
                 &mut self.ids,
@@ -219,8 +226,27 @@ impl DoneColumns {
         push_int(types, count);
     }
 
-    /// Writes them as one `doneBatch` event and starts over.
+    /// Writes them as one `doneBatch` event (or a lone `done`) and starts over.
     fn write_to(&mut self, out: &mut Vec<u8>) {
+        let alone = self.len == 1;
+        self.len = 0;
+        if alone {
+            out.append(&mut self.first);
+            self.type_run = None;
+            for column in [
+                &mut self.ids,
+                &mut self.priorities,
+                &mut self.created_at,
+                &mut self.due_dates,
+                &mut self.data,
+                &mut self.values,
+                &mut self.undefined_at,
+            ] {
+                column.clear();
+            }
+            return;
+        }
+        self.first.clear();
         if let Some((task_type, count)) = self.type_run.take() {
             Self::write_type_run(&mut self.types, &task_type, count);
         }
@@ -241,7 +267,6 @@ impl DoneColumns {
             out.push(b']');
         }
         out.push(b'}');
-        self.len = 0;
     }
 }
 
@@ -295,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn done_events_in_a_row_become_one_batch_of_columns_in_their_place() {
+    fn done_events_in_a_row_become_columns_in_their_place_and_a_lone_one_stays_itself() {
         let task = |id: &str, task_type: &str, priority: i64, created_at: i64| Task {
             id: id.into(),
             task_type: task_type.into(),
@@ -320,10 +345,23 @@ mod tests {
                 r#""createdAt":[0,-2,0,1],"dueDates":[1,1,1,1],"data":[{"at":{"$date":5}},"#,
                 r#"{"at":{"$date":5}},{"at":{"$date":5}},{"at":{"$date":5}}],"#,
                 r#""values":[[1],null,null,null],"undefinedAt":[1,2,3]},{"type":"closed"},"#,
-                r#"{"type":"doneBatch","dateBase":2,"ids":["e"],"types":["U",1],"priorities":[0],"#,
-                r#""createdAt":[0],"dueDates":[1],"data":[{"at":{"$date":5}}],"values":[null],"undefinedAt":[0]}]"#
+                r#"{"type":"done","task":["e","U",0,2,3,{"at":{"$date":5}},true]}]"#
             )
         );
         assert_eq!(events.take(), "[]");
+        // A lone event leaves nothing behind in the columns.
+        events.push_done(&task("f", "V", 3, 40), Some(&raw("7")));
+        events.push(&JsEvent::Closed);
+        events.push_done(&task("g", "U", 1, 50), Some(&raw("8")));
+        events.push_done(&task("h", "U", 1, 51), None);
+        assert_eq!(
+            events.take(),
+            concat!(
+                r#"[{"type":"done","task":["f","V",3,40,41,{"at":{"$date":5}},true],"value":7},"#,
+                r#"{"type":"closed"},{"type":"doneBatch","dateBase":50,"ids":["g","h"],"types":["U",2],"#,
+                r#""priorities":[1,1],"createdAt":[0,1],"dueDates":[1,1],"#,
+                r#""data":[{"at":{"$date":5}},{"at":{"$date":5}}],"values":[8,null],"undefinedAt":[1]}]"#
+            )
+        );
     }
 }
