@@ -171,6 +171,18 @@ impl DoneColumns {
         self.len == 0
     }
 
+    /// The columns with one entry per task.
+    fn per_task(&mut self) -> [&mut Vec<u8>; 6] {
+        [
+            &mut self.ids,
+            &mut self.priorities,
+            &mut self.created_at,
+            &mut self.due_dates,
+            &mut self.data,
+            &mut self.values,
+        ]
+    }
+
     fn push(&mut self, task: &Task, value: Option<&RawValue>) {
         if self.len == 0 {
             self.date_base = task.created_at;
@@ -178,14 +190,7 @@ impl DoneColumns {
             // Writing into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut self.first, &JsEvent::Done { task: &task, value });
         } else {
-            for column in [
-                &mut self.ids,
-                &mut self.priorities,
-                &mut self.created_at,
-                &mut self.due_dates,
-                &mut self.data,
-                &mut self.values,
-            ] {
+            for column in self.per_task() {
                 column.push(b',');
             }
         }
@@ -233,15 +238,8 @@ impl DoneColumns {
         if alone {
             out.append(&mut self.first);
             self.type_run = None;
-            for column in [
-                &mut self.ids,
-                &mut self.priorities,
-                &mut self.created_at,
-                &mut self.due_dates,
-                &mut self.data,
-                &mut self.values,
-                &mut self.undefined_at,
-            ] {
+            self.undefined_at.clear();
+            for column in self.per_task() {
                 column.clear();
             }
             return;
