@@ -152,6 +152,11 @@ pub fn null() -> Box<RawValue> {
     RawValue::from_string("null".to_owned()).expect("null is JSON")
 }
 
+/// JSON text we wrote ourselves as a raw value (`null` should it not be JSON).
+pub fn raw_or_null(json: String) -> Box<RawValue> {
+    RawValue::from_string(json).unwrap_or_else(|_| null())
+}
+
 /// Appends the JSON of a `done` frame to `out` (as `ToMaster::decode` reads it).
 pub fn done_frame(out: &mut Vec<u8>, run: u64, value: Option<&str>) {
     out.extend_from_slice(br#"{"type":"done","run":"#);

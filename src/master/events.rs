@@ -2,6 +2,7 @@
 //! array per hand-over, so JS parses a whole batch at once. Payloads that
 //! only JS reads (tasks, results, IPC messages) stay raw JSON.
 
+use crate::channel::raw_or_null;
 use crate::task::{push_int, Task};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -99,9 +100,9 @@ impl Events {
     }
 
     /// A `done` event for `task` (an in-memory task that ran, so it is
-    /// `onGoing`), as the next row of a `doneBatch`.
-    pub(crate) fn push_done(&mut self, task: &Task, value: Option<&RawValue>) {
-        self.done.push(task, value);
+    /// `onGoing`; `row` as its worker got it), as the next row of a `doneBatch`.
+    pub(crate) fn push_done(&mut self, task: &Task, row: String, value: Option<&RawValue>) {
+        self.done.push(task, row, value);
     }
 
     /// Starts the next item of the array, after the `done` events before it.
@@ -183,10 +184,10 @@ impl DoneColumns {
         ]
     }
 
-    fn push(&mut self, task: &Task, value: Option<&RawValue>) {
+    fn push(&mut self, task: &Task, row: String, value: Option<&RawValue>) {
         if self.len == 0 {
             self.date_base = task.created_at;
-            let task = RawValue::from_string(task.to_row(true)).unwrap_or_default();
+            let task = raw_or_null(row);
             // Writing into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut self.first, &JsEvent::Done { task: &task, value });
         } else {
@@ -328,13 +329,17 @@ mod tests {
             data: r#"{"at":{"$date":5}}"#.into(),
             ..Task::default()
         };
+        // As the dispatcher does: with the row the task's worker got.
+        fn push_done(events: &mut Events, task: Task, value: Option<&RawValue>) {
+            events.push_done(&task, task.to_row(true), value)
+        }
         let mut events = Events::default();
-        events.push_done(&task("a", "T\"", 1, 20), Some(&raw("[1]")));
-        events.push_done(&task("b", "T\"", -4, 18), None);
-        events.push_done(&task("c", "U", 2, 20), None);
-        events.push_done(&task("d", "T\"", 2, 21), None);
+        push_done(&mut events, task("a", "T\"", 1, 20), Some(&raw("[1]")));
+        push_done(&mut events, task("b", "T\"", -4, 18), None);
+        push_done(&mut events, task("c", "U", 2, 20), None);
+        push_done(&mut events, task("d", "T\"", 2, 21), None);
         events.push(&JsEvent::Closed);
-        events.push_done(&task("e", "U", 0, 2), None);
+        push_done(&mut events, task("e", "U", 0, 2), None);
         assert_eq!(
             events.take(),
             concat!(
@@ -348,10 +353,10 @@ mod tests {
         );
         assert_eq!(events.take(), "[]");
         // A lone event leaves nothing behind in the columns.
-        events.push_done(&task("f", "V", 3, 40), Some(&raw("7")));
+        push_done(&mut events, task("f", "V", 3, 40), Some(&raw("7")));
         events.push(&JsEvent::Closed);
-        events.push_done(&task("g", "U", 1, 50), Some(&raw("8")));
-        events.push_done(&task("h", "U", 1, 51), None);
+        push_done(&mut events, task("g", "U", 1, 50), Some(&raw("8")));
+        push_done(&mut events, task("h", "U", 1, 51), None);
         assert_eq!(
             events.take(),
             concat!(

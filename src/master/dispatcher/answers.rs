@@ -128,7 +128,7 @@ impl Dispatcher {
             Ok(json) => (true, json),
             Err(e) => (false, e.to_json()),
         };
-        let value = RawValue::from_string(json).unwrap_or_else(|_| crate::channel::null());
+        let value = crate::channel::raw_or_null(json);
         match origin {
             Origin::Js => {
                 self.js_requests = self.js_requests.saturating_sub(1);

@@ -135,10 +135,8 @@ impl Dispatcher {
             let error = document.error();
             self.logger.error(&error.message);
             if self.listening.error {
-                let value =
-                    RawValue::from_string(error.to_json()).unwrap_or_else(|_| channel::null());
-                let task =
-                    RawValue::from_string(document.task_json).unwrap_or_else(|_| channel::null());
+                let value = channel::raw_or_null(error.to_json());
+                let task = channel::raw_or_null(document.task_json);
                 self.events.push(&JsEvent::Error {
                     task: &task,
                     value: &value,

@@ -38,7 +38,6 @@ use crate::log::Logger;
 use crate::queue::memory::MemoryQueue;
 use crate::task::{now_ms, Task};
 use ahash::AHashMap as HashMap;
-use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;

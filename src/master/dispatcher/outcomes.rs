@@ -3,6 +3,7 @@
 //! MongoDB. Or taken back unstarted to its old place in its queue.
 
 use super::*;
+use crate::channel::raw_or_null;
 use crate::master::calls;
 use crate::master::events;
 use crate::master::persistent::{Completion, Write};
@@ -130,7 +131,7 @@ impl Dispatcher {
             Some(claimed) => self.persistent.complete(Completion {
                 id: claimed.id,
                 token: claimed.token,
-                event: event.map(|e| events::serialize(&e.of(&row_value(task.row)))),
+                event: event.map(|e| events::serialize(&e.of(&raw_or_null(task.row)))),
                 write: match (then, outcome.err().map(|e| calls::last_error(Some(e)))) {
                     (Next::Retry(at, _), Some(error)) => Write::Retry {
                         due: at,
@@ -157,8 +158,10 @@ impl Dispatcher {
                 };
                 match (event, ended) {
                     // The bulk of a busy pool's events, written as columns.
-                    (Some(Event::Done(value)), Some(ended)) => self.events.push_done(&ended, value),
-                    (Some(event), _) => self.events.push(&event.of(&row_value(task.row))),
+                    (Some(Event::Done(value)), Some(ended)) => {
+                        self.events.push_done(&ended, task.row, value)
+                    }
+                    (Some(event), _) => self.events.push(&event.of(&raw_or_null(task.row))),
                     (None, _) => {}
                 }
             }
@@ -265,10 +268,6 @@ impl<'a> Event<'a> {
 }
 
 /// A run's row as an event's payload.
-fn row_value(row: String) -> Box<RawValue> {
-    RawValue::from_string(row).unwrap_or_else(|_| crate::channel::null())
-}
-
 /// The `message` of a serialized error, for log lines.
 fn error_message(error: &RawValue) -> String {
     #[derive(Deserialize)]

@@ -255,5 +255,5 @@ fn exit_error(message: &str, exit: &Exit) -> Box<RawValue> {
         "exitCode": exit.code,
         "signal": exit.signal,
     });
-    RawValue::from_string(json.to_string()).unwrap_or_else(|_| channel::null())
+    channel::raw_or_null(json.to_string())
 }
