@@ -9,6 +9,7 @@
 use crate::policy::Policy;
 use rand::Rng;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::io::Write;
 use std::sync::Arc;
@@ -47,8 +48,10 @@ pub(crate) fn push_ids(out: &mut String, count: usize) {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Task {
-    pub(crate) id: String,
-    pub(crate) task_type: String,
+    /// Shared, not copied, by the queue's index and the task's run.
+    pub(crate) id: Arc<str>,
+    /// Shared by the tasks of a batch that have the same type.
+    pub(crate) task_type: Arc<str>,
     pub(crate) priority: i64,
     /// Milliseconds since the Unix epoch.
     pub(crate) created_at: i64,
@@ -116,22 +119,37 @@ impl Task {
     /// `[[id, taskType, priority, dueDate, createdAt, data], ...]` (plain
     /// tasks only: one with a policy or its own `_id` is a `TaskQueue` call).
     pub(crate) fn parse_batch(json: &str) -> Result<Vec<Task>, String> {
-        type Row<'a> = (String, String, i64, f64, f64, &'a RawValue);
+        /// Strings borrowed from the batch where they hold no escape.
+        #[derive(serde::Deserialize)]
+        struct Row<'a>(
+            #[serde(borrow)] Cow<'a, str>,
+            #[serde(borrow)] Cow<'a, str>,
+            i64,
+            f64,
+            f64,
+            &'a RawValue,
+        );
         let rows: Vec<Row> =
             serde_json::from_str(json).map_err(|e| format!("unreadable batch of adds: {e}"))?;
+        // A burst is mostly of one type: its tasks share one copy.
+        let mut last_type: Option<Arc<str>> = None;
         Ok(rows
             .into_iter()
-            .map(
-                |(id, task_type, priority, due_date, created_at, data)| Task {
-                    id,
+            .map(|Row(id, task_type, priority, due_date, created_at, data)| {
+                let task_type = match &last_type {
+                    Some(t) if **t == *task_type => t.clone(),
+                    _ => last_type.insert(Arc::from(task_type)).clone(),
+                };
+                Task {
+                    id: Arc::from(id),
                     task_type,
                     priority,
                     created_at: created_at as i64,
                     due_date: due_date as i64,
                     data: data.get().to_owned(),
                     ..Task::default()
-                },
-            )
+                }
+            })
             .collect())
     }
 }
@@ -231,14 +249,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(tasks.len(), 2);
-        assert_eq!(tasks[0].task_type, "T\"x");
+        assert_eq!(&*tasks[0].task_type, "T\"x");
         assert_eq!(
             (tasks[0].priority, tasks[0].due_date, tasks[0].created_at),
             (3, 20, 10)
         );
         assert_eq!(tasks[0].data, r#"{"d":[1,{"$date":5}]}"#);
-        assert_eq!(tasks[1].id, "b");
+        assert_eq!(&*tasks[1].id, "b");
         assert!(Task::parse_batch("[[1]]").is_err());
+    }
+
+    #[test]
+    fn tasks_of_a_batch_share_their_type_and_escapes_are_read() {
+        let tasks = Task::parse_batch(
+            r#"[["a\u0062","T",1,0,0,{}],["c","T",1,0,0,{}],["d","U",1,0,0,{}]]"#,
+        )
+        .unwrap();
+        assert_eq!(&*tasks[0].id, "ab");
+        assert!(Arc::ptr_eq(&tasks[0].task_type, &tasks[1].task_type));
+        assert_eq!(&*tasks[2].task_type, "U");
     }
 
     #[test]

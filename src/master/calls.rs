@@ -78,8 +78,8 @@ impl NewTask {
         .into_policy()
         .map_err(CodedError::invalid)?;
         Ok(Task {
-            id: self.id.unwrap_or_else(new_id),
-            task_type: self.task_type,
+            id: self.id.unwrap_or_else(new_id).into(),
+            task_type: self.task_type.into(),
             priority: self.priority,
             created_at: now_ms(),
             due_date: self.due_date,

@@ -7,6 +7,7 @@ use crate::task::{push_int, Task};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::io::Write;
+use std::sync::Arc;
 
 /// In `done`, `error` and `retry` events the task is the row the worker got
 /// (`Task::to_row`); JS makes it an object only when a listener listens.
@@ -156,7 +157,7 @@ struct DoneColumns {
     ids: Vec<u8>,
     /// Runs written so far, and the run being counted.
     types: Vec<u8>,
-    type_run: Option<(String, usize)>,
+    type_run: Option<(Arc<str>, usize)>,
     priorities: Vec<u8>,
     date_base: i64,
     created_at: Vec<u8>,
@@ -196,7 +197,7 @@ impl DoneColumns {
             }
         }
         // Writing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.ids, &task.id);
+        let _ = serde_json::to_writer(&mut self.ids, &*task.id);
         match &mut self.type_run {
             Some((task_type, count)) if *task_type == task.task_type => *count += 1,
             run => {

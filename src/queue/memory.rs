@@ -9,6 +9,7 @@ use crate::task::{RunOrder, Task};
 use ahash::AHashMap as HashMap;
 use std::cmp::Reverse;
 use std::collections::{hash_map, BinaryHeap, VecDeque};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -31,7 +32,7 @@ pub(crate) struct MemoryQueue {
     /// heaps skip it lazily.
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
-    by_id: HashMap<String, u32>,
+    by_id: HashMap<Arc<str>, u32>,
     /// Ready tasks: `in_order` holds those that arrived in run order (each
     /// after the one before it: the usual burst of equal priority), best
     /// first, so most are taken without a heap's pop; `ready` the others.
@@ -207,14 +208,14 @@ impl MemoryQueue {
     pub(crate) fn complete(&mut self, id: &str) -> Option<Task> {
         // One lookup on the hot path; the id goes back only when it now
         // names another task (removed and added again while this one ran).
-        let slot = self.by_id.remove(id)?;
+        let (key, slot) = self.by_id.remove_entry(id)?;
         if self.slots[slot as usize]
             .as_ref()
             .is_some_and(|e| e.state == State::Running)
         {
             return self.take_slot(slot).map(|e| e.task);
         }
-        self.by_id.insert(id.to_owned(), slot);
+        self.by_id.insert(key, slot);
         None
     }
 

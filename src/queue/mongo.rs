@@ -189,8 +189,8 @@ impl Store {
                 Ok(data) => {
                     positions.push(i);
                     let mut document = doc! {
-                        "_id": &task.id,
-                        "taskType": &task.task_type,
+                        "_id": &*task.id,
+                        "taskType": &*task.task_type,
                         "priority": task.priority,
                         "data": data,
                         "createdAt": ejson::date(task.created_at),
@@ -221,7 +221,7 @@ impl Store {
                         continue;
                     };
                     outcomes[i] = Err(if w.code == 11000 {
-                        StoreError::Duplicate(tasks[i].id.clone())
+                        StoreError::Duplicate(tasks[i].id.to_string())
                     } else {
                         StoreError::Db(format!("MongoDB: {}", w.message))
                     });

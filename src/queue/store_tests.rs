@@ -9,8 +9,8 @@ use std::time::Duration;
 
 fn task(id: &str) -> Task {
     Task {
-        id: id.to_owned(),
-        task_type: "T".to_owned(),
+        id: id.into(),
+        task_type: "T".into(),
         priority: 1,
         created_at: 0,
         due_date: 0,
@@ -41,7 +41,7 @@ async fn a_completion_matches_each_task_with_its_own_claim_not_the_cross_product
     // First claim takes t. Its lease then expires (recovery hands it
     // back) while that first run still goes on.
     let first = store.claim(&types, 1).await.expect("claim").tasks;
-    assert_eq!(first[0].task.id, "t");
+    assert_eq!(&*first[0].task.id, "t");
     let first_token = first[0].token.clone();
     let coll = store.collection();
     coll.update_one(
@@ -114,5 +114,5 @@ async fn leases_are_renewed_only_for_the_claims_the_master_knows() {
         orphan_before,
         "the orphan's lease runs out"
     );
-    assert_eq!(orphan[0].task.id, "orphan");
+    assert_eq!(&*orphan[0].task.id, "orphan");
 }

@@ -89,7 +89,7 @@ impl Dispatcher {
         let mut seen = std::collections::HashSet::new();
         for (index, (in_memory, task, _)) in tasks.iter().enumerate() {
             let taken = || self.queue.get(&task.id).is_some() && !is_series(task);
-            if *in_memory && (taken() || !seen.insert(task.id.as_str())) {
+            if *in_memory && (taken() || !seen.insert(&*task.id)) {
                 let e = CodedError::new(
                     Code::DuplicateId,
                     format!("an in-memory task with _id {:?} already exists", task.id),
@@ -101,7 +101,7 @@ impl Dispatcher {
                 );
             }
         }
-        let ids: Vec<String> = tasks.iter().map(|(_, t, _)| t.id.clone()).collect();
+        let ids: Vec<String> = tasks.iter().map(|(_, t, _)| t.id.to_string()).collect();
         let mut persistent = Vec::new();
         for (index, (in_memory, task, made_id)) in tasks.into_iter().enumerate() {
             if !in_memory {

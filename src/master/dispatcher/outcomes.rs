@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 /// What a run needs of its task.
 pub(crate) struct RunTask {
-    pub(super) id: String,
-    pub(super) task_type: String,
+    pub(super) id: Arc<str>,
+    pub(super) task_type: Arc<str>,
     /// The task as sent to the worker (`Task::to_row`); its events carry it.
     /// Plain text: it becomes a `RawValue` (a validating parse) only for an
     /// event that carries it, not for the `done` columns of the hot path.

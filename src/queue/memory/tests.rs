@@ -15,7 +15,7 @@ fn task(id: &str, priority: i64, created_at: i64, due_date: i64) -> Task {
 fn drain(q: &mut MemoryQueue, now: i64) -> Vec<String> {
     let mut out = vec![];
     while let Some((t, _)) = q.take_next(now) {
-        out.push(t.id.clone());
+        out.push(t.id.to_string());
     }
     out
 }
@@ -63,7 +63,7 @@ fn running_tasks_stay_visible_until_completed() {
     assert_eq!(q.get("a").map(|(_, on_going)| on_going), Some(true));
     assert!(q.available(0).is_empty());
     assert_eq!(q.waiting(), 0);
-    assert_eq!(q.complete("a").map(|t| t.id), Some("a".to_owned()));
+    assert_eq!(q.complete("a").map(|t| t.id), Some("a".into()));
     assert!(q.is_empty());
 }
 
@@ -72,10 +72,10 @@ fn removed_tasks_never_run_and_ids_are_unique() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 1, 0, 0), 0).unwrap();
     q.push(task("b", 1, 0, 50), 0).unwrap();
-    assert!(matches!(q.push(task("a", 1, 0, 0), 0), Err(DuplicateId(t)) if t.id == "a"));
+    assert!(matches!(q.push(task("a", 1, 0, 0), 0), Err(DuplicateId(t)) if &*t.id == "a"));
     assert_eq!(
         q.remove("a").map(|(t, running)| (t.id, running)),
-        Some(("a".to_owned(), false))
+        Some(("a".into(), false))
     );
     assert!(q.remove("b").is_some());
     assert!(q.remove("a").is_none());
@@ -121,7 +121,7 @@ fn takes_follow_run_order_through_any_mix_of_adds_removals_and_requeues() {
             5..=7 => {
                 model.sort();
                 let expected = model.pop();
-                let taken = q.take_next(0).map(|(t, order)| (order, t.id.clone()));
+                let taken = q.take_next(0).map(|(t, order)| (order, t.id.to_string()));
                 assert_eq!(taken, expected);
                 running.extend(taken);
             }
@@ -183,7 +183,7 @@ fn a_requeued_task_keeps_its_place() {
     q.push(task("a", 5, 0, 0), 0).unwrap();
     q.push(task("b", 1, 0, 0), 0).unwrap();
     let (first, rank) = q.take_next(0).map(|(t, o)| (t.id.clone(), o)).unwrap();
-    assert_eq!(first, "a");
+    assert_eq!(&*first, "a");
     q.push(task("c", 3, 0, 0), 0).unwrap();
     assert!(q.peek_next(0).unwrap() < rank);
     assert!(q.requeue("a"));
@@ -198,8 +198,8 @@ fn listings_follow_insertion_and_run_order() {
     q.push(task("a", 1, 0, 0), 0).unwrap();
     q.push(task("b", 5, 0, 0), 0).unwrap();
     q.push(task("c", 9, 0, 99), 0).unwrap();
-    let all: Vec<_> = q.all().iter().map(|(t, _)| t.id.clone()).collect();
+    let all: Vec<_> = q.all().iter().map(|(t, _)| &*t.id).collect();
     assert_eq!(all, ["a", "b", "c"]);
-    let avail: Vec<_> = q.available(10).iter().map(|t| t.id.clone()).collect();
+    let avail: Vec<_> = q.available(10).iter().map(|t| &*t.id).collect();
     assert_eq!(avail, ["b", "a"]);
 }

@@ -96,8 +96,8 @@ pub fn task_from_raw(doc: &RawDocument) -> Result<Task, Box<Undecodable>> {
 fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
     let created_at = created_at(doc)?;
     Ok(Task {
-        id: task_id(doc)?,
-        task_type: task_type(doc)?,
+        id: task_id(doc)?.into(),
+        task_type: task_type(doc)?.into(),
         priority: priority(doc)?,
         created_at,
         due_date: due_date(doc, created_at)?,

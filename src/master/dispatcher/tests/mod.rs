@@ -129,8 +129,8 @@ fn config(workers: usize) -> Config {
 
 fn task(id: &str, priority: i64, data: &str) -> Task {
     Task {
-        id: id.to_owned(),
-        task_type: "T".to_owned(),
+        id: id.into(),
+        task_type: "T".into(),
         priority,
         created_at: 0,
         due_date: 0,

@@ -24,8 +24,8 @@ fn an_upstream_document_reads_as_its_task_with_ejson_data() {
         doc! { "at": DateTime::from_millis(5), "n": 1.5 },
     ))
     .unwrap();
-    assert_eq!(task.id, "abc");
-    assert_eq!(task.task_type, "T");
+    assert_eq!(&*task.id, "abc");
+    assert_eq!(&*task.task_type, "T");
     assert_eq!(
         (task.priority, task.created_at, task.due_date),
         (3, 1_000, 2_000)
@@ -65,7 +65,7 @@ fn an_objectid_id_is_the_task_id_in_hex_and_missing_fields_take_their_defaults()
     let oid = ObjectId::parse_str("5f1d7a2b9c8e4d3a2b1c0d9e").unwrap();
     let doc = raw(doc! { "_id": oid, "taskType": "T", "createdAt": DateTime::from_millis(7) });
     let task = task_from_raw(&doc).unwrap();
-    assert_eq!(task.id, "5f1d7a2b9c8e4d3a2b1c0d9e");
+    assert_eq!(&*task.id, "5f1d7a2b9c8e4d3a2b1c0d9e");
     assert_eq!(
         (task.priority, task.due_date, task.data.as_str()),
         (1, 7, "{}")
