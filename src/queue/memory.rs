@@ -32,7 +32,13 @@ pub(crate) struct MemoryQueue {
     /// heaps skip it lazily.
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
-    by_id: HashMap<Arc<str>, u32>,
+    /// Live entries.
+    len: usize,
+    /// Slots by id, built on the first lookup by id (`get`, `remove`) and
+    /// dropped when the queue empties: a queue that is only added to and
+    /// run (ids the facade made, runs that name their `Place`) pays no
+    /// hashing per task, and keeps no table of a burst's ids.
+    by_id: Option<HashMap<Arc<str>, u32>>,
     /// Ready tasks: `in_order` holds those that arrived in run order (each
     /// after the one before it: the usual burst of equal priority), best
     /// first, so most are taken without a heap's pop; `ready` the others.
@@ -49,22 +55,36 @@ pub(crate) struct MemoryQueue {
 #[derive(Debug)]
 pub(crate) struct DuplicateId(pub(crate) Box<Task>);
 
+/// Where a task taken to run stays: its slot, and its insertion number (a
+/// slot another task took since holds another number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Place {
+    slot: u32,
+    seq: u64,
+}
+
 impl MemoryQueue {
+    /// Queues `task`, unless a queued task has its id. The check is made
+    /// where ids are indexed (after a lookup by id); ids the facade made
+    /// (17 random characters, as Meteor's) are not checked until then.
     pub(crate) fn push(&mut self, task: Task, now: i64) -> Result<(), DuplicateId> {
-        // One hash of the id, for the check and the insert.
-        let hash_map::Entry::Vacant(vacant) = self.by_id.entry(task.id.clone()) else {
-            return Err(DuplicateId(Box::new(task)));
+        let slot = match self.free.last() {
+            Some(&slot) => slot,
+            None => self.slots.len() as u32,
         };
+        if let Some(by_id) = &mut self.by_id {
+            // One hash of the id, for the check and the insert.
+            let hash_map::Entry::Vacant(vacant) = by_id.entry(task.id.clone()) else {
+                return Err(DuplicateId(Box::new(task)));
+            };
+            vacant.insert(slot);
+        }
+        if self.free.pop().is_none() {
+            self.slots.push(None);
+        }
+        self.len += 1;
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                self.slots.push(None);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        vacant.insert(slot);
         let state = if task.due_date <= now {
             self.push_ready(RunOrder::of(&task, seq), slot);
             self.ready_count += 1;
@@ -127,8 +147,9 @@ impl MemoryQueue {
         }
     }
 
-    /// The next task to run at `now`, now marked as running, with its rank.
-    pub(crate) fn take_next(&mut self, now: i64) -> Option<(&Task, RunOrder)> {
+    /// The next task to run at `now`, now marked as running, with its
+    /// rank and its place (which its run names to complete or requeue it).
+    pub(crate) fn take_next(&mut self, now: i64) -> Option<(&Task, RunOrder, Place)> {
         self.promote(now);
         while let Some((order, slot)) = self.pop_ready() {
             if self.live(slot, order.seq, State::Ready).is_none() {
@@ -137,7 +158,11 @@ impl MemoryQueue {
             self.ready_count -= 1;
             let entry = self.slots[slot as usize].as_mut()?;
             entry.state = State::Running;
-            return Some((&entry.task, order));
+            let place = Place {
+                slot,
+                seq: order.seq,
+            };
+            return Some((&entry.task, order, place));
         }
         None
     }
@@ -154,19 +179,30 @@ impl MemoryQueue {
         None
     }
 
-    /// A running task's slot and entry; `None` if it is gone or not running.
-    fn running(&mut self, id: &str) -> Option<(u32, &mut Entry)> {
-        let slot = *self.by_id.get(id)?;
-        let entry = self.slots.get_mut(slot as usize)?.as_mut()?;
-        (entry.state == State::Running).then_some((slot, entry))
+    /// The slots by id, built now if they were not.
+    fn index(&mut self) -> &mut HashMap<Arc<str>, u32> {
+        let slots = &self.slots;
+        self.by_id.get_or_insert_with(|| {
+            (0..)
+                .zip(slots)
+                .filter_map(|(slot, e)| Some((e.as_ref()?.task.id.clone(), slot)))
+                .collect()
+        })
+    }
+
+    /// The running task at `place`; `None` if it is gone (removed, and
+    /// perhaps added again: another number) or not running.
+    fn running(&mut self, place: Place) -> Option<&mut Entry> {
+        self.live(place.slot, place.seq, State::Running)
     }
 
     /// Puts a running task back as it was before `take_next` (same rank), as
     /// when a worker hands back a task it had not started; `false` if it is gone.
-    pub(crate) fn requeue(&mut self, id: &str) -> bool {
-        let Some((slot, entry)) = self.running(id) else {
+    pub(crate) fn requeue(&mut self, place: Place) -> bool {
+        let Some(entry) = self.running(place) else {
             return false;
         };
+        let slot = place.slot;
         entry.state = State::Ready;
         let order = RunOrder::of(&entry.task, entry.seq);
         self.push_ready(order, slot);
@@ -179,14 +215,15 @@ impl MemoryQueue {
     /// `Task::slot`); `false` if it is gone.
     pub(crate) fn requeue_at(
         &mut self,
-        id: &str,
+        place: Place,
         due: i64,
         failures: u32,
         slot: Option<i64>,
     ) -> bool {
-        let Some((at, entry)) = self.running(id) else {
+        let Some(entry) = self.running(place) else {
             return false;
         };
+        let at = place.slot;
         entry.task.due_date = due;
         entry.task.failures = failures;
         entry.task.slot = slot;
@@ -201,27 +238,25 @@ impl MemoryQueue {
     fn take_slot(&mut self, slot: u32) -> Option<Entry> {
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
+        self.len -= 1;
+        if self.len == 0 {
+            self.by_id = None;
+        } else if let Some(by_id) = &mut self.by_id {
+            by_id.remove(&*entry.task.id);
+        }
         Some(entry)
     }
 
-    /// Removes a finished task and returns it, if it is still queued.
-    pub(crate) fn complete(&mut self, id: &str) -> Option<Task> {
-        // One lookup on the hot path; the id goes back only when it now
-        // names another task (removed and added again while this one ran).
-        let (key, slot) = self.by_id.remove_entry(id)?;
-        if self.slots[slot as usize]
-            .as_ref()
-            .is_some_and(|e| e.state == State::Running)
-        {
-            return self.take_slot(slot).map(|e| e.task);
-        }
-        self.by_id.insert(key, slot);
-        None
+    /// Removes a finished task and returns it, if it is still there (not
+    /// removed while it ran).
+    pub(crate) fn complete(&mut self, place: Place) -> Option<Task> {
+        self.running(place)?;
+        self.take_slot(place.slot).map(|e| e.task)
     }
 
     /// Removes a task in any state; it and whether it was running.
     pub(crate) fn remove(&mut self, id: &str) -> Option<(Task, bool)> {
-        let slot = self.by_id.remove(id)?;
+        let slot = *self.index().get(id)?;
         let entry = self.take_slot(slot)?;
         match entry.state {
             State::Ready => self.ready_count -= 1,
@@ -236,8 +271,9 @@ impl MemoryQueue {
     }
 
     /// The task and whether it is running.
-    pub(crate) fn get(&self, id: &str) -> Option<(&Task, bool)> {
-        let entry = self.slots.get(*self.by_id.get(id)? as usize)?.as_ref()?;
+    pub(crate) fn get(&mut self, id: &str) -> Option<(&Task, bool)> {
+        let slot = *self.index().get(id)?;
+        let entry = self.slots.get(slot as usize)?.as_ref()?;
         Some((&entry.task, entry.state == State::Running))
     }
 
@@ -284,7 +320,7 @@ impl MemoryQueue {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.len == 0
     }
 }
 

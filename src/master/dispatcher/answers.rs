@@ -88,7 +88,7 @@ impl Dispatcher {
         let op = if many { "addTasks" } else { "addTask" };
         let mut seen = std::collections::HashSet::new();
         for (index, (in_memory, task, _)) in tasks.iter().enumerate() {
-            let taken = || self.queue.get(&task.id).is_some() && !is_series(task);
+            let mut taken = || self.queue.get(&task.id).is_some() && !is_series(task);
             if *in_memory && (taken() || !seen.insert(&*task.id)) {
                 let e = CodedError::new(
                     Code::DuplicateId,

@@ -38,6 +38,7 @@ use crate::log::Logger;
 use crate::queue::memory::MemoryQueue;
 use crate::task::{now_ms, Task};
 use ahash::AHashMap as HashMap;
+use outcomes::Source;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -285,7 +286,10 @@ impl Dispatcher {
         let runs = &self.runs;
         let running = || {
             runs.values()
-                .filter_map(|r| r.task.claimed.as_ref().map(|c| c.token.clone()))
+                .filter_map(|r| match &r.source {
+                    Source::Claimed(c) => Some(c.token.clone()),
+                    Source::Memory(_) => None,
+                })
                 .collect()
         };
         if let Some(at) = self.persistent.pump(want, dispatching, connected, running) {

@@ -8,6 +8,7 @@ use crate::master::calls;
 use crate::master::events;
 use crate::master::persistent::{Completion, Write};
 use crate::policy::{Policy, Retry};
+use crate::queue::memory::Place;
 use crate::queue::mongo::Claimed;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -27,17 +28,37 @@ pub(crate) struct RunTask {
     /// Attempts that failed before this one.
     pub(super) failures: u32,
     pub(super) policy: Option<Arc<Policy>>,
-    /// A persistent task's claim; `None` for an in-memory task (which stays
-    /// in the in-memory queue while it runs). Boxed: a claim holds a whole
-    /// task, and inline it made every entry of the map of runs 408 bytes
-    /// instead of 152, its lookups cache misses.
-    pub(super) claimed: Option<Box<Claimed>>,
+}
+
+impl RunTask {
+    pub(super) fn of(task: &Task) -> RunTask {
+        RunTask {
+            id: task.id.clone(),
+            task_type: task.task_type.clone(),
+            // Data is JSON the encoder (or the BSON reader) wrote.
+            row: task.to_row(true),
+            occurrence: task.slot.unwrap_or(task.due_date),
+            failures: task.failures,
+            policy: task.policy.clone(),
+        }
+    }
+}
+
+/// Where a run's task is kept while it runs.
+pub(crate) enum Source {
+    /// In the in-memory queue, marked as running.
+    Memory(Place),
+    /// Claimed in MongoDB. Boxed: a claim holds a whole task, and inline it
+    /// made every entry of the map of runs 408 bytes instead of 152, its
+    /// lookups cache misses.
+    Claimed(Box<Claimed>),
 }
 
 /// One attempt at a task, from dispatch to its outcome.
 pub(crate) struct Run {
     pub(super) worker: u32,
     pub(super) task: RunTask,
+    pub(super) source: Source,
     /// When it started; `None` while it waits behind another run.
     pub(super) started: Option<Instant>,
     /// When its time limit is up, if it has one.
@@ -88,7 +109,7 @@ impl Dispatcher {
         let now = Instant::now();
         self.last_work_at = now;
         let took = r.started.map_or(0, |at| now.duration_since(at).as_millis());
-        let task = r.task;
+        let (task, source) = (r.task, r.source);
         let attempt = task.failures + 1;
         let policy = task.policy.as_deref();
         let repeat = policy.and_then(|p| p.repeat.as_ref());
@@ -126,9 +147,9 @@ impl Dispatcher {
             (_, Err(value)) if self.listening.error => Some(Event::Error(value)),
             _ => None,
         };
-        match task.claimed {
+        match source {
             // The event waits until MongoDB reflects the outcome.
-            Some(claimed) => self.persistent.complete(Completion {
+            Source::Claimed(claimed) => self.persistent.complete(Completion {
                 id: claimed.id,
                 token: claimed.token,
                 event: event.map(|e| events::serialize(&e.of(&raw_or_null(task.row)))),
@@ -143,18 +164,18 @@ impl Dispatcher {
                     (_, None) => Write::Delete,
                 },
             }),
-            None => {
+            Source::Memory(place) => {
                 // A task removed while it ran (`removeById`) stays removed.
                 let ended = match then {
                     Next::Retry(at, _) => {
-                        self.queue.requeue_at(&task.id, at, attempt, slot);
+                        self.queue.requeue_at(place, at, attempt, slot);
                         None
                     }
                     Next::Repeat(at) => {
-                        self.queue.requeue_at(&task.id, at, 0, None);
+                        self.queue.requeue_at(place, at, 0, None);
                         None
                     }
-                    Next::End => self.queue.complete(&task.id),
+                    Next::End => self.queue.complete(place),
                 };
                 match (event, ended) {
                     // The bulk of a busy pool's events, written as columns.
@@ -233,10 +254,10 @@ impl Dispatcher {
         let Some((r, _)) = self.unassign(run) else {
             return;
         };
-        match r.task.claimed {
-            Some(claimed) => self.persistent.put_back(*claimed),
+        match r.source {
+            Source::Claimed(claimed) => self.persistent.put_back(*claimed),
             // `false` means it was removed meanwhile: nothing to put back.
-            None => drop(self.queue.requeue(&r.task.id)),
+            Source::Memory(place) => drop(self.queue.requeue(place)),
         }
     }
 }

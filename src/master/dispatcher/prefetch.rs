@@ -5,7 +5,7 @@
 //! started), and runs waiting behind a long task are recalled when another
 //! worker is idle, or when a new one is ready.
 
-use super::outcomes::{Run, RunTask};
+use super::outcomes::{Run, RunTask, Source};
 use super::*;
 use crate::channel::ToWorker;
 use crate::task::RunOrder;
@@ -45,24 +45,7 @@ pub(super) struct Sent {
 struct Next {
     task: RunTask,
     rank: Rank,
-}
-
-impl Next {
-    fn new(task: &Task, rank: Rank) -> Next {
-        Next {
-            task: RunTask {
-                id: task.id.clone(),
-                task_type: task.task_type.clone(),
-                // Data is JSON the encoder (or the BSON reader) wrote.
-                row: task.to_row(true),
-                occurrence: task.slot.unwrap_or(task.due_date),
-                failures: task.failures,
-                policy: task.policy.clone(),
-                claimed: None,
-            },
-            rank,
-        }
-    }
+    source: Source,
 }
 
 impl Dispatcher {
@@ -154,7 +137,7 @@ impl Dispatcher {
     }
 
     fn assign(&mut self, id: u32, next: Next) {
-        let Next { task, rank } = next;
+        let Next { task, rank, source } = next;
         let run = self.next_run;
         self.next_run += 1;
         let Some(w) = self.workers.get_mut(&id) else {
@@ -172,6 +155,7 @@ impl Dispatcher {
         let mut r = Run {
             worker: id,
             task,
+            source,
             started: None,
             deadline: None,
         };
@@ -183,16 +167,22 @@ impl Dispatcher {
 
     /// The next task to run: in-memory ones always before persistent ones.
     fn next_task(&mut self, now_ms: i64) -> Option<Next> {
-        if let Some((task, order)) = self.queue.take_next(now_ms) {
+        if let Some((task, order, place)) = self.queue.take_next(now_ms) {
             let rank = Rank {
                 in_memory: true,
                 order,
             };
-            return Some(Next::new(task, rank));
+            return Some(Next {
+                task: RunTask::of(task),
+                rank,
+                source: Source::Memory(place),
+            });
         }
-        let claimed = self.persistent.take()?;
-        let mut next = Next::new(&claimed.task, persistent_rank(&claimed.task));
-        next.task.claimed = Some(Box::new(claimed));
-        Some(next)
+        let claimed = Box::new(self.persistent.take()?);
+        Some(Next {
+            task: RunTask::of(&claimed.task),
+            rank: persistent_rank(&claimed.task),
+            source: Source::Claimed(claimed),
+        })
     }
 }

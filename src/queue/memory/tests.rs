@@ -13,9 +13,14 @@ fn task(id: &str, priority: i64, created_at: i64, due_date: i64) -> Task {
 }
 
 fn drain(q: &mut MemoryQueue, now: i64) -> Vec<String> {
+    drain_places(q, now).into_iter().map(|(id, _)| id).collect()
+}
+
+/// The tasks taken, with the places their runs name.
+fn drain_places(q: &mut MemoryQueue, now: i64) -> Vec<(String, Place)> {
     let mut out = vec![];
-    while let Some((t, _)) = q.take_next(now) {
-        out.push(t.id.to_string());
+    while let Some((t, _, place)) = q.take_next(now) {
+        out.push((t.id.to_string(), place));
     }
     out
 }
@@ -59,12 +64,37 @@ fn due_tasks_are_ordered_together_with_ready_ones() {
 fn running_tasks_stay_visible_until_completed() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 1, 0, 0), 0).unwrap();
-    q.take_next(0);
+    let place = q.take_next(0).unwrap().2;
     assert_eq!(q.get("a").map(|(_, on_going)| on_going), Some(true));
     assert!(q.available(0).is_empty());
     assert_eq!(q.waiting(), 0);
-    assert_eq!(q.complete("a").map(|t| t.id), Some("a".into()));
+    assert_eq!(q.complete(place).map(|t| t.id), Some("a".into()));
+    assert!(q.complete(place).is_none());
     assert!(q.is_empty());
+}
+
+#[test]
+fn ids_are_indexed_from_the_first_lookup_until_the_queue_empties() {
+    let mut q = MemoryQueue::default();
+    q.push(task("a", 1, 0, 0), 0).unwrap();
+    q.push(task("b", 1, 0, 0), 0).unwrap();
+    let (a, b) = (q.take_next(0).unwrap().2, q.take_next(0).unwrap().2);
+    assert!(q.complete(a).is_some());
+    // Built now, from the tasks queued: "b" is found, "a" is gone.
+    assert_eq!(
+        q.get("b").map(|(t, running)| (&*t.id, running)),
+        Some(("b", true))
+    );
+    assert!(q.get("a").is_none());
+    q.push(task("c", 1, 0, 0), 0).unwrap();
+    assert!(matches!(q.push(task("c", 1, 0, 0), 0), Err(DuplicateId(t)) if &*t.id == "c"));
+    assert!(q.complete(b).is_some());
+    assert!(q.get("b").is_none(), "a completed task leaves the index");
+    assert!(q.remove("c").is_some());
+    assert!(q.is_empty());
+    // Empty, the queue drops its index; the next lookup builds it again.
+    q.push(task("d", 1, 0, 0), 0).unwrap();
+    assert!(q.get("d").is_some());
 }
 
 #[test]
@@ -72,6 +102,8 @@ fn removed_tasks_never_run_and_ids_are_unique() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 1, 0, 0), 0).unwrap();
     q.push(task("b", 1, 0, 50), 0).unwrap();
+    // An add with its own _id looks it up first (the dispatcher's check).
+    assert!(q.get("a").is_some());
     assert!(matches!(q.push(task("a", 1, 0, 0), 0), Err(DuplicateId(t)) if &*t.id == "a"));
     assert_eq!(
         q.remove("a").map(|(t, running)| (t.id, running)),
@@ -90,10 +122,10 @@ fn removed_tasks_never_run_and_ids_are_unique() {
 fn takes_follow_run_order_through_any_mix_of_adds_removals_and_requeues() {
     // A seeded walk against a model (a plain list sorted on each take):
     // in-order bursts, older and higher-priority tasks cutting in,
-    // removals, and runs handed back.
+    // removals (by id), and runs handed back or completed (by place).
     let mut q = MemoryQueue::default();
     let mut model: Vec<(RunOrder, String)> = Vec::new();
-    let mut running: Vec<(RunOrder, String)> = Vec::new();
+    let mut running: Vec<(RunOrder, String, Place)> = Vec::new();
     let (mut seed, mut clock, mut n) = (0x2545_f491_u64, 1_000, 0u64);
     let mut next = move |m: u64| {
         seed ^= seed << 13;
@@ -121,18 +153,24 @@ fn takes_follow_run_order_through_any_mix_of_adds_removals_and_requeues() {
             5..=7 => {
                 model.sort();
                 let expected = model.pop();
-                let taken = q.take_next(0).map(|(t, order)| (order, t.id.to_string()));
-                assert_eq!(taken, expected);
+                let taken = q
+                    .take_next(0)
+                    .map(|(t, order, place)| (order, t.id.to_string(), place));
+                assert_eq!(taken.as_ref().map(|(o, id, _)| (*o, id.clone())), expected);
                 running.extend(taken);
             }
             8 if !model.is_empty() => {
                 let (_, id) = model.swap_remove(next(model.len() as u64) as usize);
                 assert!(q.remove(&id).is_some());
             }
+            9 if !running.is_empty() && next(2) == 0 => {
+                let (_, id, place) = running.swap_remove(next(running.len() as u64) as usize);
+                assert_eq!(q.complete(place).map(|t| t.id.to_string()), Some(id));
+            }
             _ if !running.is_empty() => {
-                let back = running.swap_remove(next(running.len() as u64) as usize);
-                assert!(q.requeue(&back.1));
-                model.push(back);
+                let (order, id, place) = running.swap_remove(next(running.len() as u64) as usize);
+                assert!(q.requeue(place));
+                model.push((order, id));
             }
             _ => {}
         }
@@ -144,13 +182,15 @@ fn takes_follow_run_order_through_any_mix_of_adds_removals_and_requeues() {
 fn completing_a_run_whose_task_was_removed_and_added_again_keeps_the_new_one() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 1, 0, 0), 0).unwrap();
-    q.take_next(0);
+    let old = q.take_next(0).unwrap().2;
     assert!(q.remove("a").is_some());
     q.push(task("a", 1, 0, 0), 0).unwrap();
-    assert!(q.complete("a").is_none(), "the new a has not run");
+    assert!(q.complete(old).is_none(), "the new a has not run");
+    assert!(!q.requeue(old) && !q.requeue_at(old, 5, 1, None));
     assert_eq!(q.get("a").map(|(_, running)| running), Some(false));
-    assert_eq!(drain(&mut q, 0), ["a"]);
-    assert!(q.complete("a").is_some());
+    let taken = drain_places(&mut q, 0);
+    assert_eq!(taken[0].0, "a");
+    assert!(q.complete(taken[0].1).is_some());
     assert!(q.is_empty());
 }
 
@@ -167,13 +207,15 @@ fn a_reused_slot_is_not_mistaken_for_the_task_that_left_it() {
     q.push(task("later", 1, 0, 30), 0).unwrap();
     assert_eq!(q.next_due(), Some(30));
     assert_eq!(q.waiting(), 2);
-    assert_eq!(drain(&mut q, 20), ["new"]);
-    assert_eq!(drain(&mut q, 30), ["later"]);
+    let new = drain_places(&mut q, 20);
+    let later = drain_places(&mut q, 30);
+    assert_eq!((new[0].0.as_str(), later[0].0.as_str()), ("new", "later"));
     assert_eq!(q.waiting(), 0);
     // A requeued task runs again once, from its new heap entry only.
-    assert!(q.requeue("later"));
-    assert_eq!(drain(&mut q, 30), ["later"]);
-    assert!(q.complete("later").is_some() && q.complete("new").is_some());
+    assert!(q.requeue(later[0].1));
+    let again = drain_places(&mut q, 30);
+    assert_eq!(again, later, "the same task, at the same place");
+    assert!(q.complete(later[0].1).is_some() && q.complete(new[0].1).is_some());
     assert!(q.is_empty());
 }
 
@@ -182,12 +224,15 @@ fn a_requeued_task_keeps_its_place() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 5, 0, 0), 0).unwrap();
     q.push(task("b", 1, 0, 0), 0).unwrap();
-    let (first, rank) = q.take_next(0).map(|(t, o)| (t.id.clone(), o)).unwrap();
+    let (first, rank, place) = q
+        .take_next(0)
+        .map(|(t, o, p)| (t.id.clone(), o, p))
+        .unwrap();
     assert_eq!(&*first, "a");
     q.push(task("c", 3, 0, 0), 0).unwrap();
     assert!(q.peek_next(0).unwrap() < rank);
-    assert!(q.requeue("a"));
-    assert!(!q.requeue("a"), "only a running task can be requeued");
+    assert!(q.requeue(place));
+    assert!(!q.requeue(place), "only a running task can be requeued");
     assert_eq!(q.peek_next(0), Some(rank));
     assert_eq!(drain(&mut q, 0), ["a", "c", "b"]);
 }
