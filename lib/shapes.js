@@ -64,13 +64,13 @@ function errorFrom (value) {
 
 /**
  * A task from the row runs and outcome events carry it in (`Task::to_row`
- * in src/task.rs): `[_id, taskType, priority, createdAt, dueDate, data,
- * onGoing]`, its data already decoded. Anything else (a document that could
- * not be read) is the object it was.
+ * in src/task.rs): `[_id, taskType, priority, createdAt, dueDate -
+ * createdAt, data, onGoing]`, its data already decoded. Anything else (a
+ * document that could not be read) is the object it was.
  */
 function taskFromRow (row) {
   if (!Array.isArray(row)) return row
-  return newTask(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+  return newTask(row[0], row[1], row[2], row[3], row[3] + row[4], row[5], row[6])
 }
 
 /** A task as task functions and listeners get it (one shape for every task object). */

@@ -349,7 +349,7 @@ mod tests {
                 r#""createdAt":[0,-2,0,1],"dueDates":[1,1,1,1],"data":[{"at":{"$date":5}},"#,
                 r#"{"at":{"$date":5}},{"at":{"$date":5}},{"at":{"$date":5}}],"#,
                 r#""values":[[1],null,null,null],"undefinedAt":[1,2,3]},{"type":"closed"},"#,
-                r#"{"type":"done","task":["e","U",0,2,3,{"at":{"$date":5}},true]}]"#
+                r#"{"type":"done","task":["e","U",0,2,1,{"at":{"$date":5}},true]}]"#
             )
         );
         assert_eq!(events.take(), "[]");
@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(
             events.take(),
             concat!(
-                r#"[{"type":"done","task":["f","V",3,40,41,{"at":{"$date":5}},true],"value":7},"#,
+                r#"[{"type":"done","task":["f","V",3,40,1,{"at":{"$date":5}},true],"value":7},"#,
                 r#"{"type":"closed"},{"type":"doneBatch","dateBase":50,"ids":["g","h"],"types":["U",2],"#,
                 r#""priorities":[1,1],"createdAt":[0,1],"dueDates":[1,1],"#,
                 r#""data":[{"at":{"$date":5}},{"at":{"$date":5}}],"values":[8,null],"undefinedAt":[1]}]"#
