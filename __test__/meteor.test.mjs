@@ -48,6 +48,7 @@ test('with webapp listening on PORT in every process, the master keeps its port 
   for (const when of ['before', 'during', 'after']) {
     assert.match(reportsOf(result, when)[0].answer, /^master \d+$/, `the master answers on its port ${when} the work`)
   }
+  assert.ok(reportsOf(result, 'during')[0].running > 0, 'probed while workers still ran tasks')
   assertWorkersAreClusterWorkers(result)
 })
 
@@ -58,6 +59,7 @@ test('with webapp on UNIX_SOCKET_PATH in every process, the master keeps its soc
     for (const when of ['before', 'during', 'after']) {
       assert.match(reportsOf(result, when)[0].answer, /^master \d+$/, `the master answers on its socket ${when} the work`)
     }
+    assert.ok(reportsOf(result, 'during')[0].running > 0, 'probed while workers still ran tasks')
     assert.deepEqual(reportsOf(result, 'during')[0].workerSockets, [], 'no worker socket file exists')
     assertWorkersAreClusterWorkers(result)
   } finally {

@@ -288,7 +288,6 @@ impl<'a> Event<'a> {
     }
 }
 
-/// A run's row as an event's payload.
 /// The `message` of a serialized error, for log lines.
 fn error_message(error: &RawValue) -> String {
     #[derive(Deserialize)]
