@@ -8,32 +8,35 @@
 export declare class Master {
   /**
    * `on_wake` is called (with no arguments) when other threads left
-   * inputs for the dispatcher: JS then calls `pump`.
+   * inputs for the dispatcher: JS then calls `wake`.
    */
-  constructor(onWake: () => void)
+  constructor(onWake: () => void, config: MasterConfig)
   /**
    * Every event since the last call, as a JSON array; holds or releases
    * the event loop as the dispatcher now has work or not.
    */
   takeEvents(): string
   /**
-   * Takes what other threads left, reads the workers, dispatches; returns
-   * the events (as `takeEvents`: one call per wake-up instead of two).
+   * The master was woken (by another thread's input, a worker's socket
+   * or the timer): takes the inputs, reads the workers, dispatches;
+   * returns the events, as `takeEvents` (one call per wake-up, not two).
    */
-  pump(): string
+  wake(): string
   /**
-   * The timer of the last `timer` event went off: `pump`, and announce
+   * The timer of the last `timer` event went off: `wake`, and announce
    * the time to come back again.
    */
   timerFired(): string
   /**
    * In-memory tasks the facade buffered (a burst of `addTask` calls), as
-   * JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`;
-   * returns the events, as `pump`.
+   * add rows (`lib/wire.js`); returns the events, as `wake`.
    */
   addTasks(batch: string): string
   configure(config: MasterConfig): void
-  /** Starts a `TaskQueue` call answered by a `reply` event with this `req`. */
+  /**
+   * Starts a request (`op`, one of `OPS` in `lib/wire.js`), answered by
+   * a `reply` event with this `req`. Bad arguments throw at once.
+   */
   request(req: number, op: string, args: string): void
   initialize(): void
   setRefreshRate(ms: number): void
@@ -63,8 +66,12 @@ export declare class Master {
 
 }
 
-/** Every error code, as `{ code: name }` JSON, for the facade's `errorFrom`. */
-export declare function errorNames(): string
+/**
+ * Throws the error the master would answer request `op` (one of `OPS` in
+ * `lib/wire.js`) with for its arguments `args`, if they are bad: a worker
+ * checks its adds so that a bad one throws where it is made.
+ */
+export declare function checkRequest(op: string, args: string): void
 
 /** Writes a warning ("warn") or error line the way the dispatcher does. */
 export declare function logLine(level: string, message: string): void
@@ -109,12 +116,6 @@ export declare function mongoUrlProblem(url: string): string | null
  * per task.
  */
 export declare function newIds(count: number): string
-
-/**
- * Why a repetition (`{ every }` or `{ cron, tz }`, as JSON) cannot work,
- * naming the field, or null: `addTask` checks it before anything is queued.
- */
-export declare function repeatProblem(repeat: string): string | null
 
 /** Records that run `run` starts now. */
 export declare function workerBegin(run: number): void

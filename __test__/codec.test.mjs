@@ -10,7 +10,7 @@ import * as mongodb from 'mongodb'
 
 const require = createRequire(import.meta.url)
 const { encode, encodeChecked, decode } = require('../lib/codec.js')
-const { encodeError, errorFrom } = require('../lib/shapes.js')
+const { encodeError, errorFrom } = require('../lib/errors.js')
 const ObjectId = require('../lib/object-id.js')
 const Decimal128 = require('../lib/decimal128.js')
 

@@ -54,10 +54,3 @@ test('a failed hand-over of buffered adds rejects each of them, is logged once, 
   assert.equal(result.stderr.match(/4 in-memory tasks could not be queued/g).length, 1, result.stderr)
   assert.doesNotMatch(result.stderr, /Unhandled|unhandledRejection|triggerUncaughtException/)
 })
-
-test('the facade\'s error codes are exactly the ones the addon defines', async () => {
-  const { createRequire } = await import('node:module')
-  const require = createRequire(import.meta.url)
-  const { codes, names } = require('../lib/errors.js')
-  assert.deepEqual(Object.values(codes).sort(), Object.keys(names()).sort())
-})

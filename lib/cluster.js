@@ -3,11 +3,8 @@
 // the pool in the master and starts serving tasks in a worker.
 
 const identity = require('./identity')
-const { join } = require('path')
-const { clusterArgs, refreshRateArg, cpus, fail } = require('./validate')
-
-/** Node options every worker starts with first (see worker-preload.js). */
-const WORKER_PRELOAD = ['--require', join(__dirname, 'worker-preload.js')]
+const { clusterArgs, refreshRateArg, fail } = require('./validate')
+const { cpus } = require('./defaults')
 
 /** Upstream's option warnings, in the master only (workers would repeat them). */
 function warn (message) {
@@ -25,25 +22,7 @@ class Cluster {
     checkMongoUrl(opts)
     const side = require('./master')
     side.setBroker(opts.messageBroker)
-    side.withNative((m) => m.configure({
-      maxWorkers: opts.maxAvailableWorkers,
-      refreshRate: opts.refreshRate,
-      keepAlive: opts.keepAlive === null ? 'never' : opts.keepAlive === 'always' ? 'always' : 'for',
-      keepAliveMs: typeof opts.keepAlive === 'number' ? opts.keepAlive : 0,
-      prefetch: opts.prefetch,
-      workerStartTimeout: opts.workerStartTimeout,
-      execPath: process.execPath,
-      execArgs: [...WORKER_PRELOAD, ...process.execArgv, ...process.argv.slice(1)],
-      port: opts.port,
-      logs: opts.logs,
-      inMemoryOnly: opts.inMemoryOnly,
-      mongoUrl: opts.mongoUrl ?? undefined,
-      collectionName: opts.collectionName,
-      lease: opts.lease,
-      taskTypes: Object.keys(taskMap),
-      retry: opts.retry,
-      taskTimeout: opts.taskTimeout
-    }))
+    side.configure(opts, Object.keys(taskMap))
     if (opts.autoInitialize) this.initialize()
   }
 

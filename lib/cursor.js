@@ -7,30 +7,31 @@
 // `for await (const task of cursor)` iterates.
 
 const { invalidArg } = require('./errors')
+const { OPS } = require('./wire')
 const { popCallback } = require('./call-promise')
 
 class Cursor {
   /**
-   * `calls.run(op, args, what, callback, after)` runs a collection call and
+   * `collection.run(op, args, what, callback, after)` runs a collection call and
    * returns its CallPromise (of `after(answer)` when given);
-   * `calls.fail(error, what, callback)` is a call that already failed.
+   * `collection.fail(error, what, callback)` is a call that already failed.
    * `args` are find's selector and options, or the error that makes every
    * method fail.
    */
-  constructor (calls, args) {
-    this._calls = calls
+  constructor (collection, args) {
+    this._collection = collection
     this._args = args
   }
 
   _run (op, args, what, callback, after) {
     return this._args instanceof Error
-      ? this._calls.fail(this._args, what, callback)
-      : this._calls.run(op, args, what, callback, after)
+      ? this._collection.fail(this._args, what, callback)
+      : this._collection.run(op, args, what, callback, after)
   }
 
   /** Every matching task, as an array. */
   fetch (callback) {
-    return this._run('find', this._args, 'TaskQueue.find().fetch', fnOrNull(callback))
+    return this._run(OPS.FIND, this._args, 'TaskQueue.find().fetch', fnOrNull(callback))
   }
 
   /**
@@ -40,7 +41,7 @@ class Cursor {
   count (applySkipLimit, callback) {
     if (typeof applySkipLimit === 'function') [applySkipLimit, callback] = [false, applySkipLimit]
     const { selector, options } = this._args
-    return this._run('count', { selector, options: countOptions(options, applySkipLimit) },
+    return this._run(OPS.COUNT, { selector, options: countOptions(options, applySkipLimit) },
       'TaskQueue.find().count', fnOrNull(callback))
   }
 
@@ -63,9 +64,9 @@ class Cursor {
     const thisArg = rest[0]
     const what = `TaskQueue.find().${method}`
     if (typeof iteratee !== 'function') {
-      return this._calls.fail(invalidArg(`${what}: the iteratee must be a function, got ${typeof iteratee}`), what, callback)
+      return this._collection.fail(invalidArg(`${what}: the iteratee must be a function, got ${typeof iteratee}`), what, callback)
     }
-    return this._run('find', this._args, what, callback, async (tasks) => {
+    return this._run(OPS.FIND, this._args, what, callback, async (tasks) => {
       const results = collect ? [] : undefined
       for (let i = 0; i < tasks.length; i++) {
         const result = await iteratee.call(thisArg, tasks[i], i, this)

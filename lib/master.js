@@ -2,25 +2,30 @@
 // The master's side of the facade: the native Master (created on first use;
 // its dispatcher runs on this thread), the listeners, the message broker,
 // the workers' sockets (watched here for their wake-ups) and one timer.
-// After every call into the native Master, `settle()` hands its events to
-// the user's callbacks (one of them sets the timer).
+// After every call into the native Master, `deliverEvents()` hands its
+// events to the user's callbacks (one of them sets the timer).
 
 const net = require('net')
+const { join } = require('path')
 const binding = require('./binding')
 const { decode, encode } = require('./codec')
-const { errorFrom, newTask, taskFromRow } = require('./shapes')
-const PendingCalls = require('./pending-calls')
+const { errorFrom } = require('./errors')
+const { EVENT, addRow, addBatch, readDoneBatch, taskFromRow } = require('./wire')
+const PendingRequests = require('./pending-requests')
+const defaults = require('./defaults')
 const { newId } = require('./ids')
 const { runInMeteor } = require('./meteor')
-const { names: errorNames } = require('./errors')
+
+/** Node options every worker starts with first (see worker-preload.js). */
+const WORKER_PRELOAD = ['--require', join(__dirname, 'worker-preload.js')]
 
 const listeners = { done: null, error: null, retry: null }
 let broker = null
 let native = null
 let closing = null
 let failed = null
-const calls = new PendingCalls()
-let settling = false
+const requests = new PendingRequests()
+let delivering = false
 /** Batches of events (JSON arrays) taken and not yet delivered, in order. */
 const backlog = []
 /** Each worker's socket (our own copy of it), by worker id. */
@@ -29,19 +34,45 @@ const sockets = new Map()
 const wakeBytes = Buffer.alloc(64)
 let timer = null
 
-/** The JS error for an error the native Master threw (it carries a code). */
-function nativeError (error) {
-  const name = error && typeof error.code === 'string' ? errorNames()[error.code] : undefined
-  return name === undefined ? error : errorFrom({ name, message: error.message, code: error.code })
-}
-
 function log (level, message) {
   binding.logLine(level, message)
 }
 
+/**
+ * The native Master's settings (`MasterConfig`) from checked Cluster
+ * options (`clusterArgs`) and the taskMap's types.
+ */
+function nativeConfig (opts, taskTypes) {
+  return {
+    maxWorkers: opts.maxAvailableWorkers,
+    refreshRate: opts.refreshRate,
+    keepAlive: opts.keepAlive === null ? 'never' : opts.keepAlive === 'always' ? 'always' : 'for',
+    keepAliveMs: typeof opts.keepAlive === 'number' ? opts.keepAlive : 0,
+    prefetch: opts.prefetch,
+    workerStartTimeout: opts.workerStartTimeout,
+    execPath: process.execPath,
+    execArgs: [...WORKER_PRELOAD, ...process.execArgv, ...process.argv.slice(1)],
+    port: opts.port,
+    logs: opts.logs,
+    inMemoryOnly: opts.inMemoryOnly,
+    mongoUrl: opts.mongoUrl ?? undefined,
+    collectionName: opts.collectionName,
+    lease: opts.lease,
+    taskTypes,
+    retry: opts.retry,
+    taskTimeout: opts.taskTimeout
+  }
+}
+
+/** Before any `new Cluster`: the defaults, no task types (nothing is claimed). */
+function defaultConfig () {
+  const opts = Object.assign({}, defaults.CLUSTER, { maxAvailableWorkers: defaults.cpus(), mongoUrl: defaults.mongoUrl() })
+  return nativeConfig(opts, [])
+}
+
 /** The native Master, with every buffered add handed over (so any call sees them). */
 function master () {
-  if (native === null) native = new binding.Master(onWake)
+  if (native === null) native = new binding.Master(onWake, defaultConfig())
   if (adds.length > 0) flushAdds()
   return native
 }
@@ -51,10 +82,8 @@ function withNative (fn) {
   const m = master()
   try {
     return fn(m)
-  } catch (error) {
-    throw nativeError(error)
   } finally {
-    settle()
+    deliverEvents()
   }
 }
 
@@ -65,14 +94,19 @@ function withEvents (fn) {
   try {
     events = fn(m)
   } catch (error) {
-    settle()
-    throw nativeError(error)
+    deliverEvents()
+    throw error
   }
-  settle(events)
+  deliverEvents(events)
 }
 
 function onWake () {
-  withEvents((m) => m.pump())
+  withEvents((m) => m.wake())
+}
+
+/** `new Cluster`'s settings for this master. */
+function configure (opts, taskTypes) {
+  withNative((m) => m.configure(nativeConfig(opts, taskTypes)))
 }
 
 function logThrown (what, error) {
@@ -96,7 +130,7 @@ function call (what, fn, arg) {
  * order. A callback that calls back into the dispatcher gets its events
  * delivered after the ones already taken, never in between.
  */
-function settle (taken) {
+function deliverEvents (taken) {
   if (native === null) return
   try {
     const events = taken === undefined ? native.takeEvents() : taken
@@ -106,8 +140,8 @@ function settle (taken) {
   }
   // A callback that called back in: its events wait behind the ones
   // being delivered (the loop below picks them up).
-  if (settling) return
-  settling = true
+  if (delivering) return
+  delivering = true
   try {
     while (backlog.length > 0) {
       for (const event of decode(backlog.shift())) onEvent(event)
@@ -115,47 +149,47 @@ function settle (taken) {
   } catch (error) {
     log('error', `could not read events from the dispatcher: ${(error && error.stack) || error}`)
   } finally {
-    settling = false
+    delivering = false
   }
 }
 
 function onEvent (event) {
   switch (event.type) {
-    case 'done':
-    case 'error':
-    case 'retry': {
+    case EVENT.DONE:
+    case EVENT.ERROR:
+    case EVENT.RETRY: {
       const listener = listeners[event.type]
       if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event))
       break
     }
-    case 'doneBatch':
-      onDoneBatch(event)
+    case EVENT.DONE_BATCH:
+      readDoneBatch(event, deliverDone)
       break
-    case 'ipc':
+    case EVENT.IPC:
       onIpc(event)
       break
-    case 'reply':
-      calls.settle(event)
+    case EVENT.REPLY:
+      requests.settle(event)
       break
-    case 'spawned':
+    case EVENT.SPAWNED:
       watch(event.worker, event.fd)
       break
-    case 'retired':
+    case EVENT.RETIRED:
       unwatch(event.worker)
       break
-    case 'blocked':
+    case EVENT.BLOCKED:
       writeBlocked(event.worker)
       break
-    case 'closed':
+    case EVENT.CLOSED:
       if (closing !== null) {
         closing.resolve()
         closing = null
       }
       break
-    case 'fatal':
+    case EVENT.FATAL:
       onFatal(event.message)
       break
-    case 'timer':
+    case EVENT.TIMER:
       setTimer(event.ms)
       break
   }
@@ -169,7 +203,7 @@ function onEvent (event) {
  */
 function taskEvent ({ type, value, task, attempt, nextRunAt }) {
   const event = { value, task: taskFromRow(task) }
-  if (type === 'retry') {
+  if (type === EVENT.RETRY) {
     event.attempt = attempt
     event.nextRunAt = nextRunAt
   }
@@ -177,29 +211,14 @@ function taskEvent ({ type, value, task, attempt, nextRunAt }) {
 }
 
 /**
- * `done` events in a row, as columns (src/master/events.rs: types as runs
- * `[type, count, ...]`, `createdAt` from `dateBase`, `dueDates` from
- * `createdAt`): one listener call per task, in order, each with the
- * `{ value, task }` a `done` event gives.
+ * One task of a `doneBatch` (`done` events in a row, as columns): the
+ * listener gets the `{ value, task }` a `done` event gives. A listener
+ * removed meanwhile stops the batch.
  */
-function onDoneBatch ({ dateBase, ids, types, priorities, createdAt, dueDates, data, values, undefinedAt }) {
-  for (const i of undefinedAt) values[i] = undefined
-  let run = 0
-  let type
-  let left = 0
-  for (let i = 0; i < ids.length; i++) {
-    const listener = listeners.done
-    if (listener === null) return
-    if (left === 0) {
-      type = types[run]
-      left = types[run + 1]
-      run += 2
-    }
-    left--
-    const created = dateBase + createdAt[i]
-    const task = newTask(ids[i], type, priorities[i], created, created + dueDates[i], data[i], true)
-    call('the "done" listener', listener, { value: values[i], task })
-  }
+function deliverDone (value, task) {
+  const listener = listeners.done
+  if (listener === null) return false
+  call('the "done" listener', listener, { value, task })
 }
 
 /** Watches a new worker's socket: each byte it sends means "read my frames". */
@@ -242,7 +261,7 @@ function onTimer () {
 
 function onFatal (message) {
   failed = errorFrom({ name: 'ClusterError', message: `the meteor-cluster dispatcher stopped: ${message}`, code: 'ERR_DISPATCHER_FAILED' })
-  calls.rejectAll(failed)
+  requests.rejectAll(failed)
   rejectAdds(pending, failed)
   pending = []
   adds = []
@@ -267,10 +286,13 @@ function onIpc ({ worker, run, msg }) {
   call('the messageBroker', (m) => broker(respond, m), message)
 }
 
-/** A TaskQueue call the dispatcher answers later; resolves with its answer. */
+/**
+ * A request (`op`, one of `OPS`) the dispatcher answers later; resolves
+ * with its answer. Bad arguments throw at once.
+ */
 function request (op, argsJson) {
   if (failed !== null) return Promise.reject(failed)
-  return calls.start((req) => withNative((m) => m.request(req, op, argsJson)))
+  return requests.start((req) => withNative((m) => m.request(req, op, argsJson)))
 }
 
 /** In-memory adds not handed to the dispatcher yet, as JSON texts. */
@@ -319,7 +341,7 @@ function flushAdds () {
   pending = []
   if (rows.length === 0) return
   try {
-    withEvents((m) => m.addTasks(`[${rows.join(',')}]`))
+    withEvents((m) => m.addTasks(addBatch(rows)))
   } catch (error) {
     log('error', `${rows.length} in-memory tasks could not be queued: ${error.message}`)
     rejectAdds(settlers, error)
@@ -348,7 +370,7 @@ function addInMemory (task) {
   const id = newId()
   const promise = new Promise(capture)
   pending.push(id, resolveNext, rejectNext, promise)
-  adds.push(`["${id}",${lastTypeJson},${task.priority},${task.dueDate},${task.createdAt},${task.data}]`)
+  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data))
   if (adds.length >= ADD_BATCH) {
     flushAdds()
   } else if (!flushQueued) {
@@ -384,4 +406,4 @@ function close (timeout) {
   return promise
 }
 
-module.exports = { master, withNative, listeners, setListener, setBroker, addInMemory, request, close }
+module.exports = { master, withNative, configure, listeners, setListener, setBroker, addInMemory, request, close }

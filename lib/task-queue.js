@@ -4,9 +4,9 @@
 // to the master over the worker's channel (workers hold no MongoDB client).
 
 const identity = require('./identity')
-const { newTask, taskJson, fail } = require('./validate')
+const { checkTask, fail } = require('./validate')
 const { decode, encode } = require('./codec')
-const { taskFromWire } = require('./shapes')
+const { OPS, taskArgs, taskFromObject } = require('./wire')
 const { invalidArg, codes } = require('./errors')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')
@@ -42,19 +42,44 @@ function log (level, message) {
   require('./binding').logLine(level, message)
 }
 
-/** A call answered by the master's dispatcher, from wherever it is made; failures carry a code. */
+/**
+ * A request answered by the master's dispatcher, from wherever it is made;
+ * failures carry a code. Bad arguments throw at once: a worker checks them
+ * as the master would (the master is in another process).
+ */
+function send (op, argsJson) {
+  if (!identity.isWorker) return masterSide().request(op, argsJson)
+  require('./binding').checkRequest(op, argsJson)
+  return require('./worker-runtime').request(op, argsJson)
+}
+
+/** As `send`, a failure of any kind as a rejected promise. */
 function request (op, argsJson) {
   try {
-    return identity.isWorker
-      ? require('./worker-runtime').request(op, argsJson)
-      : masterSide().request(op, argsJson)
+    return send(op, argsJson)
   } catch (error) {
     return Promise.reject(error)
   }
 }
 
+/**
+ * Sends an add request. Its bad arguments are thrown (or given to
+ * `done`), as every other check of `addTask`'s; other failures reject.
+ */
+function add (op, argsJson, what, done) {
+  let work
+  try {
+    work = send(op, argsJson)
+  } catch (error) {
+    if (error.code !== codes.INVALID_ARG) work = Promise.reject(error)
+    else if (done === null) throw error
+    else return failedCall(error, what, done, log)
+  }
+  return callPromise(work, what, done, log)
+}
+
 function fromJson (json) {
-  return json === null || json === undefined ? undefined : taskFromWire(decode(json))
+  return json === null || json === undefined ? undefined : taskFromObject(decode(json))
 }
 
 /**
@@ -98,7 +123,8 @@ function run (op, args, what, callback, after) {
   return callPromise(after ? work.then(after) : work, what, callback, log)
 }
 
-const calls = {
+/** What a Cursor runs its calls with. */
+const collection = {
   run,
   fail: (error, what, callback) => failedCall(error, what, callback, log)
 }
@@ -117,11 +143,11 @@ const inMemory = {
   },
   /** Every in-memory task, running ones included. */
   tasks () {
-    return decode(masterOnly('inMemory.tasks').master().tasks()).map(taskFromWire)
+    return decode(masterOnly('inMemory.tasks').master().tasks()).map(taskFromObject)
   },
   /** In-memory tasks that could start now, in the order they will run. */
   availableTasks () {
-    return decode(masterOnly('inMemory.availableTasks').master().availableTasks()).map(taskFromWire)
+    return decode(masterOnly('inMemory.availableTasks').master().availableTasks()).map(taskFromObject)
   }
 }
 
@@ -136,7 +162,7 @@ const TaskQueue = {
     const done = trailingCallback(what, callback, '(error, _id)')
     let task
     try {
-      task = newTask(args)
+      task = checkTask(args)
     } catch (error) {
       if (done === null) throw error
       return failedCall(error, what, done, log)
@@ -154,7 +180,7 @@ const TaskQueue = {
       }
       return done === null ? added : callPromise(added, what, done, log)
     }
-    return callPromise(request('addTask', taskJson(task)), what, done, log)
+    return add(OPS.ADD_TASK, taskArgs(task), what, done)
   },
 
   /**
@@ -169,12 +195,12 @@ const TaskQueue = {
     let json
     try {
       if (!Array.isArray(tasks)) throw fail(what, 'tasks', tasks, 'an array of tasks')
-      json = `[${tasks.map((args, i) => taskJson(newTask(args, what, (field) => `tasks[${i}].${field}`))).join(',')}]`
+      json = `[${tasks.map((args, i) => taskArgs(checkTask(args, what, (field) => `tasks[${i}].${field}`))).join(',')}]`
     } catch (error) {
       if (done === null) throw error
       return failedCall(error, what, done, log)
     }
-    return callPromise(request('addTasks', json), what, done, log)
+    return add(OPS.ADD_TASKS, json, what, done)
   },
 
   /**
@@ -205,7 +231,7 @@ const TaskQueue = {
   findOne (...args) {
     const callback = popCallback(args)
     const selector = args.length === 0 ? {} : meteorSelector(args[0])
-    return run('findOne', { selector, options: args[1] }, 'TaskQueue.findOne', callback, orUndefined)
+    return run(OPS.FIND_ONE, { selector, options: args[1] }, 'TaskQueue.findOne', callback, orUndefined)
   },
 
   /**
@@ -214,18 +240,18 @@ const TaskQueue = {
    */
   find (...args) {
     if (args.length > 0 && typeof args[args.length - 1] === 'function') {
-      return new Cursor(calls, invalidArg('TaskQueue.find takes no callback: it returns a cursor; ' +
+      return new Cursor(collection, invalidArg('TaskQueue.find takes no callback: it returns a cursor; ' +
         'give the callback to its fetch, forEach, map or count'))
     }
     const selector = args.length === 0 ? {} : meteorSelector(args[0])
-    return new Cursor(calls, { selector, options: args[1] })
+    return new Cursor(collection, { selector, options: args[1] })
   },
 
   /** `count([selector], [options], [callback])`: how many persistent tasks match. */
   count (...args) {
     const callback = popCallback(args)
     const selector = args.length === 0 ? {} : meteorSelector(args[0])
-    return run('count', { selector, options: args[1] }, 'TaskQueue.count', callback)
+    return run(OPS.COUNT, { selector, options: args[1] }, 'TaskQueue.count', callback)
   },
 
   /** `remove(selector, [callback])`: removes every matching persistent task; resolves with how many. */
@@ -238,7 +264,7 @@ const TaskQueue = {
     if (args.length > 1) {
       return failedCall(invalidArg(`${what} takes (selector, [callback]); got ${args.length + (callback ? 1 : 0)} arguments`), what, callback, log)
     }
-    return run('remove', { selector: meteorSelector(args[0]) }, what, callback)
+    return run(OPS.REMOVE, { selector: meteorSelector(args[0]) }, what, callback)
   },
 
   /**
@@ -273,7 +299,7 @@ function update (what, args, callback, forced, after) {
   let options = args[2]
   if (options === undefined || options === null) options = forced
   else if (typeof options === 'object' && !Array.isArray(options)) options = Object.assign({}, options, forced)
-  return run('update', { selector: meteorSelector(args[0]), modifier: args[1], options }, what, callback, after)
+  return run(OPS.UPDATE, { selector: meteorSelector(args[0]), modifier: args[1], options }, what, callback, after)
 }
 
 for (const op of ['findOne', 'find', 'count', 'remove', 'update', 'upsert']) {

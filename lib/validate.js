@@ -7,6 +7,7 @@
 
 const { describe, encodeChecked } = require('./codec')
 const { codes, invalidArg } = require('./errors')
+const defaults = require('./defaults')
 
 function got (value) {
   const type = describe(value)
@@ -19,18 +20,29 @@ function fail (where, field, value, expected) {
   return invalidArg(`${where}: ${field} must be ${expected}, got ${got(value)}`)
 }
 
-/** A field's name as given (the default naming of `newTask`'s fields). */
+/** A field's name as given (the default naming of `checkTask`'s fields). */
 const sameName = (name) => name
 
 /**
  * Checks `addTask`'s argument and returns the task to queue, with `data`
- * already as JSON text.
+ * already as JSON text and `createdAt` set (the one clock a task's dates
+ * come from).
  */
-function newTask (args, where = 'TaskQueue.addTask', field = sameName) {
+function checkTask (args, where = 'TaskQueue.addTask', field = sameName) {
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
     throw fail(where, field('its argument'), args, 'an object like { taskType, data }')
   }
-  const { taskType, data = {}, priority = 1, _id = null, dueDate, inMemory = false, retry, timeout, repeat } = args
+  const {
+    taskType,
+    data = defaults.TASK.data,
+    priority = defaults.TASK.priority,
+    _id = null,
+    dueDate,
+    inMemory = defaults.TASK.inMemory,
+    retry,
+    timeout,
+    repeat
+  } = args
   if (typeof taskType !== 'string' || taskType.length === 0) {
     throw fail(where, field('taskType'), taskType, 'a non-empty string')
   }
@@ -72,7 +84,7 @@ function newTask (args, where = 'TaskQueue.addTask', field = sameName) {
 }
 
 /**
- * `retry: { limit, delay = 1000, backoff = 'fixed' }` as JSON text, or
+ * `retry: { limit, delay, backoff }` (defaults in lib/defaults.js) as JSON text, or
  * undefined; `where` and `field` name it in errors.
  */
 function retryJson (retry, where, field) {
@@ -80,7 +92,7 @@ function retryJson (retry, where, field) {
   if (typeof retry !== 'object' || Array.isArray(retry)) {
     throw fail(where, field('retry'), retry, 'an object { limit, delay, backoff }')
   }
-  const { limit, delay = 1000, backoff = 'fixed' } = retry
+  const { limit, delay = defaults.RETRY.delay, backoff = defaults.RETRY.backoff } = retry
   if (!Number.isSafeInteger(limit) || limit < 0) throw fail(where, field('retry.limit'), limit, 'a whole number of retries (0 or more)')
   if (!Number.isSafeInteger(delay) || delay < 0) throw fail(where, field('retry.delay'), delay, 'a whole number of ms (0 or more)')
   if (backoff !== 'fixed' && backoff !== 'exponential') throw fail(where, field('retry.backoff'), backoff, '"fixed" or "exponential"')
@@ -100,7 +112,11 @@ function policyJson ({ retry, timeout, repeat }, where, field) {
   return parts.length === 0 ? undefined : `{${parts.join(',')}}`
 }
 
-/** `repeat: { every: ms }` or `{ cron, tz }`, checked by the core's own cron parser. */
+/**
+ * `repeat: { every: ms }` or `{ cron, tz }`; the expression and the zone
+ * are checked by the core, which parses them once, when the task is added
+ * (its errors name `repeat.cron` or `repeat.tz`).
+ */
 function repeatJson (repeat, where, field) {
   if (typeof repeat !== 'object' || Array.isArray(repeat)) {
     throw fail(where, field('repeat'), repeat, 'an object { every: ms } or { cron, tz }')
@@ -115,17 +131,7 @@ function repeatJson (repeat, where, field) {
   } else {
     throw fail(where, field('repeat'), repeat, 'an object { every: ms } or { cron, tz }')
   }
-  const problem = require('./binding').repeatProblem(json)
-  if (problem !== null && problem !== undefined) throw invalidArg(`${where}: ${field(problem)}`)
   return json
-}
-
-/** The CPUs this process may use (Node 18.14+ knows; before, every CPU). */
-function cpus () {
-  const os = require('os')
-  if (typeof os.availableParallelism === 'function') return os.availableParallelism()
-  const list = os.cpus()
-  return Array.isArray(list) && list.length > 0 ? list.length : 1
 }
 
 /** A number, as upstream's comparisons and timers read numbers and numeric strings; else NaN. */
@@ -157,21 +163,22 @@ function clusterArgs (taskMap, options, warn) {
   if (options === null || typeof options !== 'object') {
     throw fail(where, 'options', options, 'an object')
   }
-  const max = cpus()
+  const max = defaults.cpus()
+  const d = defaults.CLUSTER
   const {
-    port = 3008,
+    port = d.port,
     maxAvailableWorkers = max,
-    refreshRate = 1000,
-    inMemoryOnly = false,
-    messageBroker = null,
-    logs = 'all',
-    keepAlive = null,
-    autoInitialize = true,
-    prefetch = 256,
-    workerStartTimeout = 60000,
-    mongoUrl = process.env.MONGO_URL || null,
-    collectionName = 'taskQueue',
-    lease = 30000,
+    refreshRate = d.refreshRate,
+    inMemoryOnly = d.inMemoryOnly,
+    messageBroker = d.messageBroker,
+    logs = d.logs,
+    keepAlive = d.keepAlive,
+    autoInitialize = d.autoInitialize,
+    prefetch = d.prefetch,
+    workerStartTimeout = d.workerStartTimeout,
+    mongoUrl = defaults.mongoUrl(),
+    collectionName = d.collectionName,
+    lease = d.lease,
     retry,
     taskTimeout
   } = options
@@ -196,10 +203,10 @@ function clusterArgs (taskMap, options, warn) {
   // Upstream's options: never a throw for what upstream accepted.
   let portNumber = numeric(port)
   if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
-    warnOnce(`port should be an integer from 0 to 65535 (got ${got(port)}); using 3008`)
-    portNumber = 3008
+    warnOnce(`port should be an integer from 0 to 65535 (got ${got(port)}); using ${d.port}`)
+    portNumber = d.port
   }
-  const rate = refreshRateArg(refreshRate, 1000, warnOnce)
+  const rate = refreshRateArg(refreshRate, d.refreshRate, warnOnce)
   let workers = numeric(maxAvailableWorkers)
   if (!Number.isFinite(workers)) {
     warnOnce(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${max}, the CPU count`)
@@ -245,8 +252,8 @@ function clusterArgs (taskMap, options, warn) {
   }
   let auto = autoInitialize
   if (typeof auto !== 'boolean') {
-    warnOnce(`autoInitialize should be a boolean (got ${got(auto)}); using true`)
-    auto = true
+    warnOnce(`autoInitialize should be a boolean (got ${got(auto)}); using ${d.autoInitialize}`)
+    auto = d.autoInitialize
   }
   return {
     port: portNumber,
@@ -281,11 +288,4 @@ function refreshRateArg (value, fallback, warn) {
   return fallback
 }
 
-/** A checked task as the JSON the core's `addTask` reads. */
-function taskJson (task) {
-  const policy = task.policy === undefined ? '' : `,${task.policy.slice(1, -1)}`
-  return `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
-    `"priority":${task.priority},"dueDate":${task.dueDate},"inMemory":${task.inMemory},"data":${task.data}${policy}}`
-}
-
-module.exports = { newTask, taskJson, clusterArgs, refreshRateArg, cpus, fail }
+module.exports = { checkTask, clusterArgs, refreshRateArg, fail }

@@ -9,8 +9,9 @@
 const net = require('net')
 const binding = require('./binding')
 const { decode, encode } = require('./codec')
-const { encodeError, taskFromRow } = require('./shapes')
-const PendingCalls = require('./pending-calls')
+const { encodeError } = require('./errors')
+const { RUN, TO_WORKER, frames, taskFromRow } = require('./wire')
+const PendingRequests = require('./pending-requests')
 const { runInMeteor, whenAppStarted } = require('./meteor')
 
 /** The socket the master writes to (see src/channel). */
@@ -19,11 +20,12 @@ const NEWLINE = 10
 
 let connected = false
 let taskMap = null
-const inbox = []
+/** Runs received and not started yet, from `head` on: `[run, taskRow]`. */
+const queued = []
 let head = 0
 let running = false
 const ipcHandlers = new Map()
-const calls = new PendingCalls()
+const requests = new PendingRequests()
 /** Bytes of a line not complete yet. */
 let partial = null
 
@@ -44,7 +46,7 @@ function connect () {
 function serve (map) {
   taskMap = map
   connect()
-  whenAppStarted(() => send('{"type":"ready"}'))
+  whenAppStarted(() => send(frames.ready()))
 }
 
 function send (frame) {
@@ -75,7 +77,7 @@ function onData (chunk) {
     end = chunk.indexOf(NEWLINE, start)
   }
   if (start < chunk.length) partial = Buffer.from(chunk.subarray(start))
-  pump()
+  runQueued()
 }
 
 function onLine (line) {
@@ -87,24 +89,24 @@ function onLine (line) {
     return
   }
   for (const msg of messages) {
-    // A run is a bare array, [run, taskRow] (src/channel).
+    // A run is a bare array, [run, taskRow].
     if (Array.isArray(msg)) {
-      inbox.push(msg)
+      queued.push(msg)
       continue
     }
     switch (msg.type) {
-      case 'ipcReply': {
+      case TO_WORKER.IPC_REPLY: {
         const handler = ipcHandlers.get(msg.run)
         if (handler) handler(msg.msg)
         break
       }
-      case 'reply':
-        calls.settle(msg)
+      case TO_WORKER.REPLY:
+        requests.settle(msg)
         break
-      case 'recall':
+      case TO_WORKER.RECALL:
         recall(new Set(msg.runs))
         break
-      case 'stop':
+      case TO_WORKER.STOP:
         process.exit(0)
     }
   }
@@ -114,14 +116,15 @@ function onLine (line) {
 function recall (runs) {
   const kept = []
   const handed = []
-  for (let i = head; i < inbox.length; i++) {
-    if (runs.has(inbox[i][0])) handed.push(inbox[i][0])
-    else kept.push(inbox[i])
+  for (let i = head; i < queued.length; i++) {
+    const number = queued[i][RUN.NUMBER]
+    if (runs.has(number)) handed.push(number)
+    else kept.push(queued[i])
   }
-  inbox.length = 0
-  for (const msg of kept) inbox.push(msg)
+  queued.length = 0
+  for (const msg of kept) queued.push(msg)
   head = 0
-  send(`{"type":"recalled","runs":${JSON.stringify(handed)}}`)
+  send(frames.recalled(handed))
 }
 
 function invoke (run, row) {
@@ -150,18 +153,19 @@ function reply (run, ok, value, next) {
       value = error
     }
   }
-  send(`{"type":"failed","run":${run},"error":${encodeError(value)}}`)
+  send(frames.failed(run, encodeError(value)))
   if (next !== undefined) binding.workerBegin(next)
 }
 
 /** Runs queued tasks in order, one at a time; async ones are awaited. */
-function pump () {
+function runQueued () {
   if (running) return
   // The first run is recorded here; each next one with its predecessor's reply.
-  if (head < inbox.length) binding.workerBegin(inbox[head][0])
-  while (head < inbox.length) {
-    const [run, row] = inbox[head]
-    inbox[head++] = undefined
+  if (head < queued.length) binding.workerBegin(queued[head][RUN.NUMBER])
+  while (head < queued.length) {
+    const run = queued[head][RUN.NUMBER]
+    const row = queued[head][RUN.ROW]
+    queued[head++] = undefined
     let result
     try {
       result = invoke(run, row)
@@ -176,13 +180,13 @@ function pump () {
         (error) => reply(run, false, error)
       ).then(() => {
         running = false
-        pump()
+        runQueued()
       })
       return
     }
     reply(run, true, result, nextRun())
   }
-  inbox.length = 0
+  queued.length = 0
   head = 0
   // Out of runs: the next one often follows at once (a caller awaiting
   // each task); watching for it briefly saves waking this process up.
@@ -191,7 +195,7 @@ function pump () {
 
 /** The run after the one running now, when it is here already. */
 function nextRun () {
-  return head < inbox.length ? inbox[head][0] : undefined
+  return head < queued.length ? queued[head][RUN.NUMBER] : undefined
 }
 
 /** The `toggleIPC(onMessage, initialize)` handed to the task of run `run`. */
@@ -216,7 +220,7 @@ function toggleIPC (run) {
     ipcHandlers.set(run, handler)
     try {
       initialize((msg) => {
-        send(`{"type":"ipc","run":${run},"msg":${encode(msg, 'the IPC message') ?? 'null'}}`)
+        send(frames.ipc(run, encode(msg, 'the IPC message') ?? 'null'))
       })
     } catch (error) {
       reject(error)
@@ -224,12 +228,10 @@ function toggleIPC (run) {
   })
 }
 
-/** A TaskQueue call run by the master; resolves with its answer. */
+/** A request run by the master; resolves with its answer. */
 function request (op, argsJson) {
   connect()
-  return calls.start((req) => {
-    send(`{"type":"request","req":${req},"op":${JSON.stringify(op)},"args":${argsJson}}`)
-  })
+  return requests.start((req) => send(frames.request(req, op, argsJson)))
 }
 
 module.exports = { serve, request }

@@ -1,10 +1,12 @@
 //! meteor-cluster's Rust core, exported to Node with napi-rs.
 //!
-//! - `task`: the task model, run order and ids.
+//! - `task`: the task model, run order and ids; `policy`: retries,
+//!   timeouts, repetition.
+//! - `wire`: every shape crossing JS <-> Rust or master <-> worker.
 //! - `queue`: the in-memory priority queue, the MongoDB store, EJSON <-> BSON.
 //! - `master`: the dispatcher that owns all master state (on the JS thread),
 //!   the worker processes it supervises, its persistent side.
-//! - `channel`: the master <-> worker protocol and the shared ring.
+//! - `channel`: the master <-> worker transport: descriptors, shared ring.
 //! - `worker`: the worker's native side.
 //! - `sys`: every call to the operating system.
 //! - `error`: the errors users see, with stable codes.
@@ -22,6 +24,7 @@ mod policy;
 mod queue;
 mod sys;
 mod task;
+mod wire;
 mod worker;
 
 /// The master allocates and frees a few small strings per task; mimalloc
@@ -33,27 +36,25 @@ use error::{Code, CodedError};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// A stable error code: napi makes it the `code` of the JS error it throws
-/// (the facade's `errorFrom` adds the matching `name`).
-#[derive(Debug, Clone, Copy)]
-pub struct JsCode(&'static str);
-
-impl AsRef<str> for JsCode {
-    fn as_ref(&self) -> &str {
-        self.0
+/// The one place errors become JS errors: throws `e` as an error of its
+/// own `name` (a real `TypeError` for a bad argument) with its `code`, and
+/// returns what the binding then returns (napi-rs sees the exception is
+/// pending and does not throw again).
+pub(crate) fn throw(env: &Env, e: CodedError) -> Error {
+    let thrown = if e.code == Code::InvalidArg {
+        env.throw_type_error(&e.message, Some(e.code.as_str()))
+    } else {
+        env.create_error(Error::new(Status::GenericFailure, e.message.clone()))
+            .and_then(|mut error| {
+                error.set_named_property("name", e.code.name())?;
+                error.set_named_property("code", e.code.as_str())?;
+                env.throw(error)
+            })
+    };
+    match thrown {
+        Ok(()) => Error::new(Status::PendingException, e.message),
+        Err(failure) => failure,
     }
-}
-
-/// What a binding throws.
-pub(crate) type Thrown = Error<JsCode>;
-
-pub(crate) fn js_error(e: CodedError) -> Thrown {
-    Error::new(JsCode(e.code.as_str()), e.message)
-}
-
-/// A failure of napi itself (the JS environment), as a coded error.
-pub(crate) fn napi_failure(e: Error) -> Thrown {
-    js_error(CodedError::new(Code::DispatcherFailed, e.reason))
 }
 
 /// The text of a panic's payload.
@@ -75,16 +76,6 @@ pub fn new_ids(count: u32) -> String {
     ids
 }
 
-/// Every error code, as `{ code: name }` JSON, for the facade's `errorFrom`.
-#[napi]
-pub fn error_names() -> String {
-    let map: serde_json::Map<String, serde_json::Value> = error::ALL
-        .iter()
-        .map(|c| (c.as_str().to_owned(), c.name().into()))
-        .collect();
-    serde_json::Value::Object(map).to_string()
-}
-
 /// Why a MongoDB URL cannot work (no database name, bad syntax), or null.
 /// Checked without any network access (`mongodb+srv` is resolved later).
 #[napi]
@@ -92,15 +83,12 @@ pub fn mongo_url_problem(url: String) -> Option<String> {
     queue::mongo::url_problem(&url)
 }
 
-/// Why a repetition (`{ every }` or `{ cron, tz }`, as JSON) cannot work,
-/// naming the field, or null: `addTask` checks it before anything is queued.
+/// Throws the error the master would answer request `op` (one of `OPS` in
+/// `lib/wire.js`) with for its arguments `args`, if they are bad: a worker
+/// checks its adds so that a bad one throws where it is made.
 #[napi]
-pub fn repeat_problem(repeat: String) -> Option<String> {
-    let spec: policy::RepeatSpec = match serde_json::from_str(&repeat) {
-        Ok(spec) => spec,
-        Err(_) => return Some("repeat must be { every: ms } or { cron, tz }".to_owned()),
-    };
-    policy::Repeat::parse(spec).err()
+pub fn check_request(env: Env, op: String, args: String) -> Result<()> {
+    master::requests::check(&op, &args).map_err(|e| throw(&env, e))
 }
 
 /// Writes a warning ("warn") or error line the way the dispatcher does.

@@ -14,10 +14,9 @@ use std::time::Duration;
 /// here rather than overflowing): 30 days.
 const MAX_DELAY_MS: u64 = 30 * 24 * 3600 * 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Backoff {
-    #[default]
     Fixed,
     Exponential,
 }
@@ -25,17 +24,13 @@ pub(crate) enum Backoff {
 /// Retries after a failed attempt (a throw, a rejection, a worker death, a
 /// timeout): at most `limit` of them, `delay` ms apart (doubling each time
 /// with exponential backoff).
+/// Every field is given (the facade fills in the defaults of
+/// `lib/defaults.js`, and stored documents hold them all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Retry {
     pub(crate) limit: u32,
-    #[serde(default = "default_delay")]
     pub(crate) delay: u64,
-    #[serde(default)]
     pub(crate) backoff: Backoff,
-}
-
-fn default_delay() -> u64 {
-    1000
 }
 
 impl Retry {

@@ -1,5 +1,5 @@
-//! The task model: what a queued job is, the order tasks run in, the
-//! Meteor-style ids, and the JSON shape a task has on the wire and in JS.
+//! The task model: what a queued job is, the order tasks run in, and the
+//! Meteor-style ids. Its forms on the wire are in `wire::task`.
 //!
 //! `data` stays the EJSON text the JS facade produced (dates as
 //! `{"$date": ms}`, the one date encoding on the wire, `createdAt` and
@@ -8,10 +8,7 @@
 
 use crate::policy::Policy;
 use rand::Rng;
-use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::io::Write;
 use std::sync::Arc;
 
 /// Alphabet of Meteor's `Random.id()`: 17 characters from it make an id.
@@ -70,105 +67,15 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    /// The task as EJSON, with `onGoing`, as task functions and listeners see it.
-    pub(crate) fn to_json(&self, on_going: bool) -> String {
-        let mut out =
-            Vec::with_capacity(112 + self.id.len() + self.task_type.len() + self.data.len());
-        out.extend_from_slice(br#"{"_id":"#);
-        json_str(&mut out, &self.id);
-        out.extend_from_slice(br#","taskType":"#);
-        json_str(&mut out, &self.task_type);
-        // Writing into a Vec cannot fail.
-        let _ = write!(
-            out,
-            r#","priority":{},"createdAt":{{"$date":{}}},"dueDate":{{"$date":{}}},"data":"#,
-            self.priority, self.created_at, self.due_date
-        );
-        out.extend_from_slice(self.data.as_bytes());
-        out.extend_from_slice(if on_going {
-            br#","onGoing":true}"#
-        } else {
-            br#","onGoing":false}"#
-        });
-        String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
-    }
-
-    /// The task as runs and outcome events carry it: the JSON array
-    /// `[_id, taskType, priority, createdAt ms, dueDate - createdAt ms, data,
-    /// onGoing]`. Dates as numbers leave no EJSON tag outside `data`, so a
-    /// reader revives only the data that has one (the object form cost every
-    /// task a walk in the worker and a second parse in the master). `dueDate`
-    /// as an offset is mostly 0: a small integer parses without the
-    /// floating-point path a 13-digit one takes.
-    pub(crate) fn to_row(&self, on_going: bool) -> String {
-        let mut out =
-            Vec::with_capacity(64 + self.id.len() + self.task_type.len() + self.data.len());
-        out.push(b'[');
-        json_str(&mut out, &self.id);
-        out.push(b',');
-        json_str(&mut out, &self.task_type);
-        for n in [
-            self.priority,
-            self.created_at,
-            self.due_date - self.created_at,
-        ] {
-            out.push(b',');
-            push_int(&mut out, n);
-        }
-        out.push(b',');
-        out.extend_from_slice(self.data.as_bytes());
-        out.extend_from_slice(if on_going { b",true]" } else { b",false]" });
-        String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
-    }
-
-    /// The facade's batch of in-memory adds: JSON
-    /// `[[id, taskType, priority, dueDate, createdAt, data], ...]` (plain
-    /// tasks only: one with a policy or its own `_id` is a `TaskQueue` call).
-    pub(crate) fn parse_batch(json: &str) -> Result<Vec<Task>, String> {
-        /// Strings borrowed from the batch where they hold no escape.
-        #[derive(serde::Deserialize)]
-        struct Row<'a>(
-            #[serde(borrow)] Cow<'a, str>,
-            #[serde(borrow)] Cow<'a, str>,
-            i64,
-            f64,
-            f64,
-            &'a RawValue,
-        );
-        let rows: Vec<Row> =
-            serde_json::from_str(json).map_err(|e| format!("unreadable batch of adds: {e}"))?;
-        // A burst is mostly of one type: its tasks share one copy.
-        let mut last_type: Option<Arc<str>> = None;
-        Ok(rows
-            .into_iter()
-            .map(|Row(id, task_type, priority, due_date, created_at, data)| {
-                let task_type = match &last_type {
-                    Some(t) if **t == *task_type => t.clone(),
-                    _ => last_type.insert(Arc::from(task_type)).clone(),
-                };
-                Task {
-                    id: Arc::from(id),
-                    task_type,
-                    priority,
-                    created_at: created_at as i64,
-                    due_date: due_date as i64,
-                    data: data.get().to_owned(),
-                    ..Task::default()
-                }
-            })
-            .collect())
+    /// Whether it starts a series (`repeat`): adding it again is a no-op.
+    pub(crate) fn is_series(&self) -> bool {
+        self.policy.as_ref().is_some_and(|p| p.repeat.is_some())
     }
 }
 
 /// Appends `n` in decimal: itoa skips `write!`'s formatting machinery (hot path).
 pub(crate) fn push_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-}
-
-/// Appends `s` as a JSON string.
-fn json_str(out: &mut Vec<u8>, s: &str) {
-    // Writing a str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// Run order among due tasks: higher priority, then older `createdAt`, then
@@ -249,34 +156,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_of_adds_parse_with_their_data_untouched() {
-        let tasks = Task::parse_batch(
-            r#"[["a","T\"x",3,20,10,{"d":[1,{"$date":5}]}],["b","U",-1,7,7,{}]]"#,
-        )
-        .unwrap();
-        assert_eq!(tasks.len(), 2);
-        assert_eq!(&*tasks[0].task_type, "T\"x");
-        assert_eq!(
-            (tasks[0].priority, tasks[0].due_date, tasks[0].created_at),
-            (3, 20, 10)
-        );
-        assert_eq!(tasks[0].data, r#"{"d":[1,{"$date":5}]}"#);
-        assert_eq!(&*tasks[1].id, "b");
-        assert!(Task::parse_batch("[[1]]").is_err());
-    }
-
-    #[test]
-    fn tasks_of_a_batch_share_their_type_and_escapes_are_read() {
-        let tasks = Task::parse_batch(
-            r#"[["a\u0062","T",1,0,0,{}],["c","T",1,0,0,{}],["d","U",1,0,0,{}]]"#,
-        )
-        .unwrap();
-        assert_eq!(&*tasks[0].id, "ab");
-        assert!(Arc::ptr_eq(&tasks[0].task_type, &tasks[1].task_type));
-        assert_eq!(&*tasks[2].task_type, "U");
-    }
-
-    #[test]
     fn ids_look_like_meteor_ids() {
         let id = new_id();
         assert_eq!(id.len(), 17);
@@ -298,26 +177,5 @@ mod tests {
         assert!(k(2, 10, 5) > k(1, 0, 0));
         assert!(k(1, 5, 9) > k(1, 6, 0));
         assert!(k(1, 5, 1) > k(1, 5, 2));
-    }
-
-    #[test]
-    fn json_keeps_upstream_field_names_and_raw_data() {
-        let task = Task {
-            id: "abc".into(),
-            task_type: "T".into(),
-            priority: 3,
-            created_at: 1,
-            due_date: 2,
-            data: r#"{"a":[1,{"$date":5}]}"#.into(),
-            ..Task::default()
-        };
-        assert_eq!(
-            task.to_json(true),
-            r#"{"_id":"abc","taskType":"T","priority":3,"createdAt":{"$date":1},"dueDate":{"$date":2},"data":{"a":[1,{"$date":5}]},"onGoing":true}"#
-        );
-        assert_eq!(
-            task.to_row(true),
-            r#"["abc","T",3,1,1,{"a":[1,{"$date":5}]},true]"#
-        );
     }
 }

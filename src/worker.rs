@@ -5,8 +5,9 @@
 //! task's outcome and which run was in progress.
 
 use crate::channel::ring::{Ring, RING_BYTES};
-use crate::channel::{self, IPC_FD, LINK_FD, RING_FD};
+use crate::channel::{IPC_FD, LINK_FD, RING_FD};
 use crate::sys::{self, Mapping};
+use crate::wire::frames;
 use once_cell::sync::OnceCell;
 use std::io;
 use std::os::fd::RawFd;
@@ -74,7 +75,7 @@ fn wake_master() {
 /// in shared memory, where the worker's death cannot take it back.
 pub(crate) fn send(frame: &str) -> io::Result<()> {
     let mut bytes = Vec::with_capacity(frame.len() + 4);
-    channel::encode_frame(&mut bytes, frame.as_bytes());
+    frames::encode_frame(&mut bytes, frame.as_bytes());
     write(&bytes)
 }
 
@@ -82,7 +83,7 @@ pub(crate) fn send(frame: &str) -> io::Result<()> {
 /// `undefined`), built here: JS hands over only the value, the common reply.
 pub(crate) fn send_done(run: u64, value: Option<&str>) -> io::Result<()> {
     let mut bytes = Vec::with_capacity(52 + value.map_or(0, str::len));
-    channel::frame_with(&mut bytes, |json| channel::done_frame(json, run, value));
+    frames::frame_with(&mut bytes, |json| frames::done_frame(json, run, value));
     write(&bytes)
 }
 

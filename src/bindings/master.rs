@@ -3,10 +3,11 @@
 use crate::error::{Code, CodedError};
 use crate::master::api::{Cmd, Config, KeepAlive, Query};
 use crate::master::dispatcher::Dispatcher;
-use crate::master::inbox::Inbox;
+use crate::master::inbox::{Inbox, Input};
 use crate::master::persistent::{Settings, StoreLink};
-use crate::master::pool::ProcessSpawner;
-use crate::{js_error, log, napi_failure, panic_message, sys, JsCode, Thrown};
+use crate::master::process::ProcessSpawner;
+use crate::wire::request::Op;
+use crate::{log, panic_message, sys, throw};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -89,13 +90,13 @@ impl TryFrom<MasterConfig> for Config {
             } else {
                 log::Level::All
             },
-            persistent: Some(Settings {
+            persistent: Settings {
                 in_memory_only: config.in_memory_only,
                 url: config.mongo_url,
                 collection: config.collection_name,
                 lease: Duration::from_millis(config.lease.into()),
                 task_types: config.task_types,
-            }),
+            },
             retry,
             task_timeout: config
                 .task_timeout
@@ -104,13 +105,9 @@ impl TryFrom<MasterConfig> for Config {
     }
 }
 
-fn raw_json(json: String, what: &str) -> std::result::Result<Box<RawValue>, Thrown> {
-    RawValue::from_string(json).map_err(|e| {
-        js_error(CodedError::new(
-            Code::InvalidArg,
-            format!("{what} is not valid JSON: {e}"),
-        ))
-    })
+fn raw_json(json: String, what: &str) -> std::result::Result<Box<RawValue>, CodedError> {
+    RawValue::from_string(json)
+        .map_err(|e| CodedError::new(Code::InvalidArg, format!("{what} is not valid JSON: {e}")))
 }
 
 /// The master's queue and pool; one per process, made by the JS facade.
@@ -127,9 +124,10 @@ pub struct Master {
 #[napi]
 impl Master {
     /// `on_wake` is called (with no arguments) when other threads left
-    /// inputs for the dispatcher: JS then calls `pump`.
+    /// inputs for the dispatcher: JS then calls `wake`.
     #[napi(constructor)]
-    pub fn new(on_wake: Function<(), ()>) -> Result<Self> {
+    pub fn new(env: Env, on_wake: Function<(), ()>, config: MasterConfig) -> Result<Self> {
+        let config = Config::try_from(config).map_err(|e| throw(&env, e))?;
         let runtime = RUNTIME
             .as_ref()
             .map_err(|e| Error::new(Status::GenericFailure, format!("no tokio runtime: {e}")))?;
@@ -148,12 +146,13 @@ impl Master {
             inbox: inbox.clone(),
             runtime: runtime.handle().clone(),
         };
+        let reporter = inbox.clone();
         let store = StoreLink {
-            inbox: inbox.clone(),
+            report: Arc::new(move |event| reporter.push(Input::Store(event))),
             runtime: Some(runtime.handle().clone()),
         };
         Ok(Master {
-            dispatcher: Dispatcher::new(Box::new(spawner), store),
+            dispatcher: Dispatcher::new(Box::new(spawner), store, config),
             inbox,
             wake,
             referred: false,
@@ -161,30 +160,32 @@ impl Master {
     }
 
     /// Runs `f` on the dispatcher; a panic stops it for good, loudly.
-    fn guarded<R>(
-        &mut self,
-        f: impl FnOnce(&mut Dispatcher) -> R,
-    ) -> std::result::Result<R, Thrown> {
+    fn guarded<R>(&mut self, env: &Env, f: impl FnOnce(&mut Dispatcher) -> R) -> Result<R> {
         match std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut self.dispatcher))) {
             Ok(r) => Ok(r),
             Err(panic) => {
                 let why = panic_message(&*panic);
                 let dispatcher = &mut self.dispatcher;
                 let _ = std::panic::catch_unwind(AssertUnwindSafe(|| dispatcher.fail(&why)));
-                Err(js_error(CodedError::new(
-                    Code::DispatcherFailed,
-                    format!("the meteor-cluster dispatcher failed: {why}"),
-                )))
+                Err(throw(
+                    env,
+                    CodedError::new(
+                        Code::DispatcherFailed,
+                        format!("the meteor-cluster dispatcher failed: {why}"),
+                    ),
+                ))
             }
         }
     }
 
-    fn command(&mut self, cmd: Cmd) -> std::result::Result<(), Thrown> {
-        self.guarded(|d| d.command(cmd))?.map_err(js_error)
+    fn command(&mut self, env: &Env, cmd: Cmd) -> Result<()> {
+        self.guarded(env, |d| d.command(cmd))?
+            .map_err(|e| throw(env, e))
     }
 
-    fn query(&mut self, query: Query) -> std::result::Result<Option<String>, Thrown> {
-        self.guarded(|d| d.query(query))?.map_err(js_error)
+    fn query(&mut self, env: &Env, query: Query) -> Result<Option<String>> {
+        self.guarded(env, |d| d.query(query))?
+            .map_err(|e| throw(env, e))
     }
 
     /// Holds the event loop open while the master has work, lets it go when idle.
@@ -214,141 +215,158 @@ impl Master {
     /// Every event since the last call, as a JSON array; holds or releases
     /// the event loop as the dispatcher now has work or not.
     #[napi]
-    pub fn take_events(&mut self, env: Env) -> Result<String, JsCode> {
-        let (events, busy) = self.guarded(|d| (d.take_events(), d.busy()))?;
-        self.set_referred(&env, busy).map_err(napi_failure)?;
+    pub fn take_events(&mut self, env: Env) -> Result<String> {
+        let (events, busy) = self.guarded(&env, |d| (d.take_events(), d.busy()))?;
+        self.set_referred(&env, busy)?;
         Ok(events)
     }
 
-    /// Takes what other threads left, reads the workers, dispatches; returns
-    /// the events (as `takeEvents`: one call per wake-up instead of two).
+    /// The master was woken (by another thread's input, a worker's socket
+    /// or the timer): takes the inputs, reads the workers, dispatches;
+    /// returns the events, as `takeEvents` (one call per wake-up, not two).
     #[napi]
-    pub fn pump(&mut self, env: Env) -> Result<String, JsCode> {
+    pub fn wake(&mut self, env: Env) -> Result<String> {
         let inputs = self.inbox.take();
-        self.guarded(|d| d.inputs(inputs))?;
+        self.guarded(&env, |d| d.inputs(inputs))?;
         self.take_events(env)
     }
 
-    /// The timer of the last `timer` event went off: `pump`, and announce
+    /// The timer of the last `timer` event went off: `wake`, and announce
     /// the time to come back again.
     #[napi]
-    pub fn timer_fired(&mut self, env: Env) -> Result<String, JsCode> {
-        self.guarded(|d| d.timer_fired())?;
-        self.pump(env)
+    pub fn timer_fired(&mut self, env: Env) -> Result<String> {
+        self.guarded(&env, |d| d.timer_fired())?;
+        self.wake(env)
     }
 
     /// In-memory tasks the facade buffered (a burst of `addTask` calls), as
-    /// JSON `[[id, taskType, priority, dueDate, createdAt, data], ...]`;
-    /// returns the events, as `pump`.
+    /// add rows (`lib/wire.js`); returns the events, as `wake`.
     #[napi]
-    pub fn add_tasks(&mut self, env: Env, batch: String) -> Result<String, JsCode> {
-        self.command(Cmd::AddTasks(batch))?;
+    pub fn add_tasks(&mut self, env: Env, batch: String) -> Result<String> {
+        self.command(&env, Cmd::AddTasks(batch))?;
         self.take_events(env)
     }
 
     #[napi]
-    pub fn configure(&mut self, config: MasterConfig) -> Result<(), JsCode> {
-        let config = Config::try_from(config).map_err(js_error)?;
-        self.command(Cmd::Configure(Box::new(config)))
+    pub fn configure(&mut self, env: Env, config: MasterConfig) -> Result<()> {
+        let config = Config::try_from(config).map_err(|e| throw(&env, e))?;
+        self.command(&env, Cmd::Configure(Box::new(config)))
     }
 
-    /// Starts a `TaskQueue` call answered by a `reply` event with this `req`.
+    /// Starts a request (`op`, one of `OPS` in `lib/wire.js`), answered by
+    /// a `reply` event with this `req`. Bad arguments throw at once.
     #[napi]
-    pub fn request(&mut self, req: u32, op: String, args: String) -> Result<(), JsCode> {
-        let args = raw_json(args, "the call's arguments")?;
-        self.command(Cmd::Request {
-            req: req.into(),
-            op,
-            args,
-        })
+    pub fn request(&mut self, env: Env, req: u32, op: String, args: String) -> Result<()> {
+        let op = Op::parse(&op)
+            .ok_or_else(|| CodedError::invalid(format!("unknown TaskQueue call {op:?}")));
+        let request = op.and_then(|op| Ok((op, raw_json(args, "the call's arguments")?)));
+        let (op, args) = request.map_err(|e| throw(&env, e))?;
+        self.command(
+            &env,
+            Cmd::Request {
+                req: req.into(),
+                op,
+                args,
+            },
+        )
     }
 
     #[napi]
-    pub fn initialize(&mut self) -> Result<(), JsCode> {
-        self.command(Cmd::Initialize)
+    pub fn initialize(&mut self, env: Env) -> Result<()> {
+        self.command(&env, Cmd::Initialize)
     }
 
     #[napi]
-    pub fn set_refresh_rate(&mut self, ms: u32) -> Result<(), JsCode> {
-        self.command(Cmd::SetRefreshRate(Duration::from_millis(ms.into())))
+    pub fn set_refresh_rate(&mut self, env: Env, ms: u32) -> Result<()> {
+        self.command(&env, Cmd::SetRefreshRate(Duration::from_millis(ms.into())))
     }
 
     /// Which listeners JS has, so events nobody hears are not built.
     #[napi]
-    pub fn set_listening(&mut self, done: bool, error: bool, retry: bool) -> Result<(), JsCode> {
-        self.command(Cmd::Listening { done, error, retry })
+    pub fn set_listening(&mut self, env: Env, done: bool, error: bool, retry: bool) -> Result<()> {
+        self.command(&env, Cmd::Listening { done, error, retry })
     }
 
     /// The master's `respond(msg)` to a worker's IPC message.
     #[napi]
-    pub fn ipc_reply(&mut self, worker: u32, run: i64, msg: String) -> Result<(), JsCode> {
-        let msg = raw_json(msg, "the IPC response")?;
-        self.command(Cmd::IpcReply {
-            worker,
-            run: run as u64,
-            msg,
-        })
+    pub fn ipc_reply(&mut self, env: Env, worker: u32, run: i64, msg: String) -> Result<()> {
+        let msg = raw_json(msg, "the IPC response").map_err(|e| throw(&env, e))?;
+        self.command(
+            &env,
+            Cmd::IpcReply {
+                worker,
+                run: run as u64,
+                msg,
+            },
+        )
     }
 
     /// What the socket of `worker` would not take, for JS to write.
     #[napi]
-    pub fn take_blocked(&mut self, worker: u32) -> Result<Buffer, JsCode> {
-        Ok(self.guarded(|d| d.take_blocked(worker))?.into())
+    pub fn take_blocked(&mut self, env: Env, worker: u32) -> Result<Buffer> {
+        Ok(self.guarded(&env, |d| d.take_blocked(worker))?.into())
     }
 
     /// JS wrote what `take_blocked` gave it.
     #[napi]
-    pub fn unblocked(&mut self, worker: u32) -> Result<(), JsCode> {
-        self.command(Cmd::Unblocked { worker })
+    pub fn unblocked(&mut self, env: Env, worker: u32) -> Result<()> {
+        self.command(&env, Cmd::Unblocked { worker })
     }
 
     #[napi]
-    pub fn find_by_id(&mut self, id: String) -> Result<Option<String>, JsCode> {
-        self.query(Query::FindById(id))
+    pub fn find_by_id(&mut self, env: Env, id: String) -> Result<Option<String>> {
+        self.query(&env, Query::FindById(id))
     }
 
     /// The removed task, or null.
     #[napi]
-    pub fn remove_by_id(&mut self, id: String) -> Result<Option<String>, JsCode> {
-        self.query(Query::RemoveById(id))
+    pub fn remove_by_id(&mut self, env: Env, id: String) -> Result<Option<String>> {
+        self.query(&env, Query::RemoveById(id))
     }
 
     #[napi]
-    pub fn tasks(&mut self) -> Result<String, JsCode> {
-        Ok(self.query(Query::Tasks)?.unwrap_or_else(|| "[]".into()))
-    }
-
-    #[napi]
-    pub fn available_tasks(&mut self) -> Result<String, JsCode> {
+    pub fn tasks(&mut self, env: Env) -> Result<String> {
         Ok(self
-            .query(Query::AvailableTasks)?
+            .query(&env, Query::Tasks)?
             .unwrap_or_else(|| "[]".into()))
     }
 
     #[napi]
-    pub fn stats(&mut self) -> Result<String, JsCode> {
-        Ok(self.query(Query::Stats)?.unwrap_or_else(|| "{}".into()))
+    pub fn available_tasks(&mut self, env: Env) -> Result<String> {
+        Ok(self
+            .query(&env, Query::AvailableTasks)?
+            .unwrap_or_else(|| "[]".into()))
+    }
+
+    #[napi]
+    pub fn stats(&mut self, env: Env) -> Result<String> {
+        Ok(self
+            .query(&env, Query::Stats)?
+            .unwrap_or_else(|| "{}".into()))
     }
 
     /// Stops dispatching, hands back what has not started, lets running
     /// tasks finish (within `timeout_ms` if given, then stops their workers
     /// and hands those back too); a `closed` event follows.
     #[napi]
-    pub fn close(&mut self, timeout_ms: Option<u32>) -> Result<(), JsCode> {
-        self.command(Cmd::Close {
-            timeout: timeout_ms.map(|ms| Duration::from_millis(ms.into())),
-        })
+    pub fn close(&mut self, env: Env, timeout_ms: Option<u32>) -> Result<()> {
+        self.command(
+            &env,
+            Cmd::Close {
+                timeout: timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+            },
+        )
     }
 
     /// Stops starting tasks (running ones finish) until `resume`.
     #[napi]
-    pub fn pause(&mut self) -> Result<(), JsCode> {
-        self.command(Cmd::Pause)
+    pub fn pause(&mut self, env: Env) -> Result<()> {
+        self.command(&env, Cmd::Pause)
     }
 
     #[napi]
-    pub fn resume(&mut self) -> Result<(), JsCode> {
-        self.command(Cmd::Resume)
+    pub fn resume(&mut self, env: Env) -> Result<()> {
+        self.command(&env, Cmd::Resume)
     }
 }
 
@@ -360,7 +378,7 @@ impl Master {
     /// reaches JS and lets the process go. Left out of the typings, which
     /// stay the same for debug and release builds.
     #[napi(skip_typescript)]
-    pub fn fail_for_test(&mut self) -> Result<(), JsCode> {
-        self.guarded(|_| panic!("failure injected by a test"))
+    pub fn fail_for_test(&mut self, env: Env) -> Result<()> {
+        self.guarded(&env, |_| panic!("failure injected by a test"))
     }
 }

@@ -2,4 +2,6 @@
 //! (public: they are the addon's exports).
 
 pub mod master;
+#[cfg(debug_assertions)]
+pub mod probe;
 pub mod worker;

@@ -5,6 +5,7 @@ use super::persistent::Settings;
 use crate::log::Level;
 use crate::policy::Retry;
 use crate::sys::SpawnSpec;
+use crate::wire::request::Op;
 use serde_json::value::RawValue;
 use std::time::Duration;
 
@@ -27,14 +28,17 @@ pub(crate) struct Config {
     pub(crate) worker_start_timeout: Duration,
     pub(crate) spawn: SpawnSpec,
     pub(crate) logs: Level,
-    /// Where persistent tasks live (`None` until a Cluster configures it).
-    pub(crate) persistent: Option<Settings>,
+    /// Where persistent tasks live.
+    pub(crate) persistent: Settings,
     /// Retries of tasks that ask for none (the Cluster's `retry`).
     pub(crate) retry: Option<Retry>,
     /// Time limit of runs of tasks that set none (`taskTimeout`).
     pub(crate) task_timeout: Option<Duration>,
 }
 
+/// Every value comes from the facade (`lib/defaults.js` holds the
+/// defaults); this one is for the dispatcher's unit tests.
+#[cfg(test)]
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -45,7 +49,13 @@ impl Default for Config {
             worker_start_timeout: Duration::from_secs(60),
             spawn: SpawnSpec::default(),
             logs: Level::All,
-            persistent: None,
+            persistent: Settings {
+                in_memory_only: false,
+                url: None,
+                collection: "taskQueue".to_owned(),
+                lease: Duration::from_secs(30),
+                task_types: Vec::new(),
+            },
             retry: None,
             task_timeout: None,
         }
@@ -54,8 +64,7 @@ impl Default for Config {
 
 /// A call from JS that changes the dispatcher's state.
 pub(crate) enum Cmd {
-    /// In-memory tasks the facade buffered, as JSON
-    /// `[[id, taskType, priority, dueDate, createdAt, data], ...]`.
+    /// In-memory tasks the facade buffered, as add rows (`wire::task`).
     AddTasks(String),
     Configure(Box<Config>),
     Initialize,
@@ -63,7 +72,7 @@ pub(crate) enum Cmd {
     /// A `TaskQueue` call that resolves a promise (answered by a `reply` event).
     Request {
         req: u64,
-        op: String,
+        op: Op,
         args: Box<RawValue>,
     },
     /// The master's `respond(msg)` to a worker's IPC message.

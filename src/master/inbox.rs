@@ -1,21 +1,19 @@
-//! The one road into the dispatcher from other threads: worker exit
-//! watchers, the MongoDB tasks on the tokio runtime, and the cluster
-//! handshake on fd 3 push `Input`s here; the first push after a take wakes
-//! the JS thread (through a threadsafe function), which takes them all.
+//! The one road into the dispatcher from other threads: the threads that
+//! wait for workers to end and the database jobs on the tokio runtime push
+//! `Input`s here; the first push after a take wakes the JS thread (through
+//! a threadsafe function), which takes them all.
 
 use super::persistent::StoreEvent;
 use crate::sys::Exit;
 use std::sync::{Arc, Mutex};
 
-/// What happened to a worker, seen from another thread.
-#[derive(Debug)]
-pub(crate) enum WorkerEvent {
-    /// The process ended (it is not reaped until the dispatcher is done with it).
-    Exited { worker: u32, exit: Exit },
-}
-
 pub(crate) enum Input {
-    Worker(WorkerEvent),
+    /// A worker process ended (it is not reaped until the dispatcher is
+    /// done with it).
+    WorkerExited {
+        worker: u32,
+        exit: Exit,
+    },
     Store(StoreEvent),
 }
 
@@ -73,11 +71,9 @@ mod tests {
         let inbox = Inbox::new(Arc::new(move || {
             counter.fetch_add(1, Ordering::SeqCst);
         }));
-        let exited = |worker| {
-            Input::Worker(WorkerEvent::Exited {
-                worker,
-                exit: Exit::default(),
-            })
+        let exited = |worker| Input::WorkerExited {
+            worker,
+            exit: Exit::default(),
         };
         inbox.push(exited(1));
         inbox.clone().push(exited(2));

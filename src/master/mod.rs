@@ -3,10 +3,9 @@
 //! side, and the roads in (the inbox) and out (events) of it.
 
 pub(crate) mod api;
-pub(crate) mod calls;
 pub(crate) mod dispatcher;
-pub(crate) mod events;
 pub(crate) mod inbox;
 mod node_ipc;
 pub(crate) mod persistent;
-pub(crate) mod pool;
+pub(crate) mod process;
+pub(crate) mod requests;

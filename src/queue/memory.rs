@@ -55,6 +55,14 @@ pub(crate) struct MemoryQueue {
 #[derive(Debug)]
 pub(crate) struct DuplicateId(pub(crate) Box<Task>);
 
+/// Why `push_all` queued nothing: the task at `index` has the id `id` of a
+/// queued task or of one before it in the batch.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct DuplicateAt {
+    pub(crate) index: usize,
+    pub(crate) id: Arc<str>,
+}
+
 /// Where a task taken to run stays: its slot, and its insertion number (a
 /// slot another task took since holds another number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +103,30 @@ impl MemoryQueue {
             State::Scheduled
         };
         self.slots[slot as usize] = Some(Entry { task, seq, state });
+        Ok(())
+    }
+
+    /// Queues `tasks`, all or none: when one has the id of a queued task or
+    /// of one before it, none is queued. Every id is checked (which indexes
+    /// them): these are requests, whose ids callers may choose. A series
+    /// (`repeat`) already queued under its id stays as it is, and the
+    /// series added again is not queued twice.
+    pub(crate) fn push_all(&mut self, tasks: Vec<Task>, now: i64) -> Result<(), DuplicateAt> {
+        let mut seen = std::collections::HashSet::new();
+        let mut fresh = Vec::with_capacity(tasks.len());
+        for (index, task) in tasks.into_iter().enumerate() {
+            let queued = self.index().contains_key(&*task.id);
+            if !seen.insert(task.id.clone()) || (queued && !task.is_series()) {
+                return Err(DuplicateAt { index, id: task.id });
+            }
+            if !queued {
+                fresh.push(task);
+            }
+        }
+        for task in fresh {
+            // Checked above: no id of these is queued.
+            let _ = self.push(task, now);
+        }
         Ok(())
     }
 

@@ -10,7 +10,7 @@
 //! A claim's later writes are in `outcomes`, errors in `error`, the
 //! upstream collection calls in `calls`.
 
-mod calls;
+mod collection;
 mod error;
 mod outcomes;
 mod task_doc;
@@ -18,7 +18,7 @@ mod task_doc;
 use super::ejson;
 use crate::policy::Policy;
 use crate::task::{RunOrder, Task, ORDER_FIELDS};
-pub use calls::{FindOptions, Modifier, UpdateOptions};
+pub use collection::{FindOptions, Modifier, UpdateOptions};
 pub use error::{Result, StoreError};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
@@ -31,8 +31,6 @@ use std::time::Duration;
 pub use task_doc::Undecodable;
 use task_doc::{raw_id, raw_millis, task_from_raw};
 
-/// How long a claim holds a task without being renewed.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// How long an operation waits for an unreachable server before failing.
 const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -1,26 +1,35 @@
 //! Answers the dispatcher gives: synchronous queries of the in-memory
-//! queue, and `TaskQueue` calls from JS or workers that resolve promises.
+//! queue and the pool, and requests (`TaskQueue` calls from JS or workers)
+//! answered by a reply.
 
-use super::*;
-use crate::channel::ToWorker;
-use crate::master::calls::{self, NewTask};
-use crate::master::events::json_array;
-use crate::master::persistent::{is_series, Insert};
+use super::Dispatcher;
+use crate::error::{Code, CodedError};
+use crate::master::api::Query;
+use crate::master::persistent::Insert;
+use crate::master::requests::{self, NewTask};
+use crate::task::now_ms;
+use crate::wire::events::JsEvent;
+use crate::wire::frames::ToWorker;
+use crate::wire::request::Op;
+use crate::wire::{self, json_array, raw_or_null};
 use serde_json::value::RawValue;
 
-pub(super) use crate::master::calls::Origin;
+pub(super) use crate::master::requests::Origin;
 
 impl Dispatcher {
     pub(super) fn answer(&mut self, query: Query) -> Option<String> {
         match query {
-            Query::FindById(id) => self.queue.get(&id).map(|(t, on)| t.to_json(on)),
-            Query::RemoveById(id) => self.queue.remove(&id).map(|(t, on)| t.to_json(on)),
+            Query::FindById(id) => self.queue.get(&id).map(|(t, on)| wire::task::object(t, on)),
+            Query::RemoveById(id) => self
+                .queue
+                .remove(&id)
+                .map(|(t, on)| wire::task::object(&t, on)),
             Query::Tasks => {
                 let all: Vec<String> = self
                     .queue
                     .all()
                     .iter()
-                    .map(|(t, on)| t.to_json(*on))
+                    .map(|(t, on)| wire::task::object(t, *on))
                     .collect();
                 Some(json_array(&all))
             }
@@ -29,90 +38,109 @@ impl Dispatcher {
                     .queue
                     .available(now_ms())
                     .iter()
-                    .map(|t| t.to_json(false))
+                    .map(|t| wire::task::object(t, false))
                     .collect();
                 Some(json_array(&due))
             }
-            Query::Stats => {
-                let now = now_ms();
-                let stats = serde_json::json!({
-                    "workers": self.workers.values().filter(|w| !w.is_stopping()).count(),
-                    "readyWorkers": self.workers.values().filter(|w| w.is_live()).count(),
-                    "running": self.runs.len(),
-                    "inMemory": {
-                        "queued": self.queue.waiting(),
-                        "available": self.queue.available_count(now),
-                    },
-                    "persistent": self.persistent.stats(),
-                    "paused": self.paused,
-                    "counters": &self.counters,
-                });
-                Some(stats.to_string())
-            }
+            Query::Stats => Some(self.stats().to_string()),
         }
     }
 
-    /// A `TaskQueue` call from JS or a worker; answered now, or when its
-    /// database job ends.
-    pub(super) fn request(&mut self, origin: Origin, req: u64, op: &str, args: Box<RawValue>) {
-        match op {
-            "addTask" | "addTasks" => {
-                let many = op == "addTasks";
-                match NewTask::parse_call(&args, many) {
-                    Ok(tasks) => self.add_new(origin, req, tasks, many),
-                    Err(e) => self.reply(origin, req, Err(e.in_call(op))),
-                }
-            }
-            op if calls::is_collection_call(op) => {
-                if let Err(e) = self.persistent.call(origin, req, op, args) {
-                    self.reply(origin, req, Err(e.in_call(op)));
-                }
-            }
-            other => {
-                let e = CodedError::invalid(format!("unknown TaskQueue call {other:?}"));
-                self.reply(origin, req, Err(e));
-            }
+    fn stats(&mut self) -> serde_json::Value {
+        let now = now_ms();
+        let workers = || self.pool.workers().map(|(_, w)| w);
+        serde_json::json!({
+            "workers": workers().filter(|w| !w.is_stopping()).count(),
+            "readyWorkers": workers().filter(|w| w.is_live()).count(),
+            "running": self.pool.runs(),
+            "inMemory": {
+                "queued": self.queue.waiting(),
+                "available": self.queue.available_count(now),
+            },
+            "persistent": self.persistent.stats(),
+            "paused": self.lifecycle.paused(),
+            "counters": &self.counters,
+        })
+    }
+
+    /// A request from JS; answered now, or when its database job ends. An
+    /// add whose arguments are bad fails at once (JS throws it where the
+    /// add is made).
+    pub(super) fn js_request(
+        &mut self,
+        req: u64,
+        op: Op,
+        args: Box<RawValue>,
+    ) -> Result<(), CodedError> {
+        // Counted first: an answer can come within the call.
+        self.js_requests += 1;
+        let started = self.request(Origin::Js, req, op, args);
+        if started.is_err() {
+            self.js_requests -= 1;
+        }
+        started
+    }
+
+    /// A request from a worker; a bad one is answered with its error.
+    pub(super) fn worker_request(&mut self, worker: u32, req: u64, op: Op, args: Box<RawValue>) {
+        let origin = Origin::Worker(worker);
+        if let Err(e) = self.request(origin, req, op, args) {
+            self.reply(origin, req, Err(e));
         }
     }
 
-    /// Adds a call's tasks: in-memory ones at once (all or none: a
-    /// duplicate `_id` fails the call before any is queued), persistent
-    /// ones in the next insert; answered when all are in.
-    pub(super) fn add_new(
+    fn request(
         &mut self,
         origin: Origin,
         req: u64,
-        tasks: Vec<(bool, Task, bool)>,
-        many: bool,
-    ) {
-        let op = if many { "addTasks" } else { "addTask" };
-        let mut seen = std::collections::HashSet::new();
-        for (index, (in_memory, task, _)) in tasks.iter().enumerate() {
-            let mut taken = || self.queue.get(&task.id).is_some() && !is_series(task);
-            if *in_memory && (taken() || !seen.insert(&*task.id)) {
-                let e = CodedError::new(
-                    Code::DuplicateId,
-                    format!("an in-memory task with _id {:?} already exists", task.id),
-                );
-                return self.reply(
-                    origin,
-                    req,
-                    Err(calls::at_index(e, index, many).in_call(op)),
-                );
+        op: Op,
+        args: Box<RawValue>,
+    ) -> Result<(), CodedError> {
+        match op {
+            Op::AddTask | Op::AddTasks => {
+                let many = op == Op::AddTasks;
+                let tasks =
+                    NewTask::parse_request(&args, many).map_err(|e| e.in_call(op.name()))?;
+                self.add_new(origin, req, tasks, many);
+            }
+            Op::Find | Op::FindOne | Op::Count | Op::Remove | Op::Update => {
+                if let Err(e) = self.persistent.call(origin, req, op, args) {
+                    self.reply(origin, req, Err(e.in_call(op.name())));
+                }
             }
         }
-        let ids: Vec<String> = tasks.iter().map(|(_, t, _)| t.id.to_string()).collect();
-        let mut persistent = Vec::new();
-        for (index, (in_memory, task, made_id)) in tasks.into_iter().enumerate() {
-            if !in_memory {
-                persistent.push((index, task, made_id));
-            } else if self.queue.get(&task.id).is_none() {
-                // A series already queued under this _id stays as it is.
-                let _ = self.add(task, now_ms());
-            }
+        Ok(())
+    }
+
+    /// Adds a request's tasks: in-memory ones at once (all or none: a
+    /// duplicate `_id` fails the request before any is queued), persistent
+    /// ones in the next insert; answered when all are in.
+    pub(super) fn add_new(&mut self, origin: Origin, req: u64, tasks: Vec<NewTask>, many: bool) {
+        let op = if many { Op::AddTasks } else { Op::AddTask };
+        let ids: Vec<String> = tasks.iter().map(|t| t.task.id.to_string()).collect();
+        let (in_memory, persistent): (Vec<_>, Vec<_>) = tasks
+            .into_iter()
+            .enumerate()
+            .partition(|(_, t)| t.in_memory);
+        let indices: Vec<usize> = in_memory.iter().map(|(index, _)| *index).collect();
+        let tasks = in_memory.into_iter().map(|(_, t)| t.task).collect();
+        if let Err(duplicate) = self.queue.push_all(tasks, now_ms()) {
+            let e = CodedError::new(
+                Code::DuplicateId,
+                format!(
+                    "an in-memory task with _id {:?} already exists",
+                    duplicate.id
+                ),
+            );
+            let index = indices[duplicate.index];
+            return self.reply(
+                origin,
+                req,
+                Err(requests::at_index(e, index, many).in_call(op.name())),
+            );
         }
         if persistent.is_empty() {
-            return self.reply(origin, req, Ok(calls::ids_answer(&ids, many)));
+            return self.reply(origin, req, Ok(requests::ids_answer(&ids, many)));
         }
         self.persistent.insert(Insert {
             origin,
@@ -128,7 +156,7 @@ impl Dispatcher {
             Ok(json) => (true, json),
             Err(e) => (false, e.to_json()),
         };
-        let value = crate::channel::raw_or_null(json);
+        let value = raw_or_null(json);
         match origin {
             Origin::Js => {
                 self.js_requests = self.js_requests.saturating_sub(1);
@@ -139,7 +167,7 @@ impl Dispatcher {
                 });
             }
             Origin::Worker(id) => {
-                if let Some(w) = self.workers.get_mut(&id) {
+                if let Some(w) = self.pool.worker_mut(id) {
                     w.send(&ToWorker::Reply { req, ok, value });
                 }
             }

@@ -1,25 +1,24 @@
-//! What comes in: JS calls (`Cmd`), and what other threads left in the
-//! inbox (a worker's exit, a database result). Each ends in `pump`.
+//! What comes in: JS calls (`Cmd`, `Query`), and what other threads left
+//! in the inbox (a worker's exit, a database result). Each ends in
+//! `advance`.
 
-use super::*;
-use crate::queue::memory::DuplicateId;
+use super::{Dispatcher, Listening};
+use crate::error::{Code, CodedError};
+use crate::master::api::{Cmd, Query};
+use crate::master::inbox::Input;
+use crate::master::persistent::StoreEvent;
+use crate::task::now_ms;
+use crate::wire::events::JsEvent;
+use crate::wire::{self, raw_or_null};
+use tokio::time::Instant;
 
 impl Dispatcher {
-    /// Runs a JS call; only `AddTask` can fail (a duplicate `_id`).
+    /// Runs a JS call; it fails for bad arguments (an unreadable batch of
+    /// adds, a request's), and once the dispatcher has failed.
     pub(crate) fn command(&mut self, cmd: Cmd) -> Result<(), CodedError> {
         self.check_alive()?;
         let result = match cmd {
-            Cmd::AddTasks(batch) => {
-                let tasks =
-                    Task::parse_batch(&batch).map_err(|e| CodedError::new(Code::InvalidArg, e))?;
-                let now = now_ms();
-                for task in tasks {
-                    if let Err(e) = self.add(task, now) {
-                        self.logger.error(&e.message);
-                    }
-                }
-                Ok(())
-            }
+            Cmd::AddTasks(batch) => self.add_rows(&batch),
             Cmd::Configure(config) => {
                 self.logger.set_level(config.logs);
                 self.persistent.configure(config.persistent.clone());
@@ -27,20 +26,14 @@ impl Dispatcher {
                 Ok(())
             }
             Cmd::Initialize => {
-                if self.phase == Phase::Waiting {
-                    self.phase = Phase::Dispatching;
-                }
+                self.lifecycle = self.lifecycle.initialize();
                 Ok(())
             }
             Cmd::SetRefreshRate(rate) => {
                 self.config.refresh_rate = rate;
                 Ok(())
             }
-            Cmd::Request { req, op, args } => {
-                self.js_requests += 1;
-                self.request(answers::Origin::Js, req, &op, args);
-                Ok(())
-            }
+            Cmd::Request { req, op, args } => self.js_request(req, op, args),
             Cmd::IpcReply { worker, run, msg } => {
                 self.ipc_reply(worker, run, msg);
                 Ok(())
@@ -54,56 +47,64 @@ impl Dispatcher {
                 Ok(())
             }
             Cmd::Pause => {
-                if !self.paused {
-                    self.paused = true;
-                    // What waits in the workers has not started: it comes back.
-                    self.rebalance = true;
-                }
+                let was = self.lifecycle;
+                self.lifecycle = self.lifecycle.pause();
+                // What waits in the workers has not started: it comes back.
+                self.rebalance |= was != self.lifecycle;
                 Ok(())
             }
             Cmd::Resume => {
-                self.paused = false;
+                self.lifecycle = self.lifecycle.resume();
                 Ok(())
             }
             Cmd::Close { timeout } => {
-                if self.phase != Phase::Closing {
-                    self.phase = Phase::Closing;
-                    self.close_deadline = timeout.map(|t| Instant::now() + t);
+                if !self.lifecycle.closing() {
+                    self.lifecycle = self.lifecycle.close(timeout.map(|t| Instant::now() + t));
                     self.rebalance = true;
                 }
                 Ok(())
             }
         };
-        self.pump();
+        self.advance();
         result
+    }
+
+    /// Answers a JS call that only reads the in-memory queue or the pool.
+    pub(crate) fn query(&mut self, query: Query) -> Result<Option<String>, CodedError> {
+        self.check_alive()?;
+        Ok(self.answer(query))
     }
 
     /// Inputs other threads left (worker exits, database results), then a
     /// look at everything (a worker's wake-up or the timer come here too).
     pub(crate) fn inputs(&mut self, inputs: Vec<Input>) {
-        if self.phase == Phase::Failed {
+        if self.check_alive().is_err() {
             return;
         }
         for input in inputs {
             match input {
-                Input::Worker(WorkerEvent::Exited { worker, exit }) => {
-                    self.worker_exited(worker, exit)
-                }
+                Input::WorkerExited { worker, exit } => self.worker_exited(worker, exit),
                 Input::Store(event) => self.store_event(event),
             }
         }
-        self.pump();
+        self.advance();
     }
 
-    /// Queues an in-memory task (a series added again is `add_new`'s case);
-    /// `now` (ms) tells whether it is due yet.
-    pub(super) fn add(&mut self, task: Task, now: i64) -> Result<(), CodedError> {
-        self.queue.push(task, now).map_err(|DuplicateId(task)| {
-            CodedError::new(
-                Code::DuplicateId,
-                format!("an in-memory task with _id {:?} already exists", task.id),
-            )
-        })
+    /// The facade's batch of in-memory adds (add rows, `wire::task`). Their
+    /// ids were made by the facade, unique by construction.
+    fn add_rows(&mut self, batch: &str) -> Result<(), CodedError> {
+        let tasks =
+            wire::task::parse_add_rows(batch).map_err(|e| CodedError::new(Code::InvalidArg, e))?;
+        let now = now_ms();
+        for task in tasks {
+            if let Err(refused) = self.queue.push(task, now) {
+                self.logger.error(&format!(
+                    "an in-memory task with _id {:?} already exists",
+                    refused.0.id
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn store_event(&mut self, event: StoreEvent) {
@@ -118,13 +119,12 @@ impl Dispatcher {
             } => self.reply(*origin, *req, result.clone()),
             _ => {}
         }
-        let workers_idle = self.workers.values().any(Worker::is_idle);
         let handled = self.persistent.handle(
             event,
             &self.logger,
             &mut self.events,
             self.config.refresh_rate,
-            workers_idle,
+            self.pool.any_idle(),
         );
         for (origin, req, answer) in handled.answers {
             self.reply(origin, req, answer);
@@ -135,8 +135,8 @@ impl Dispatcher {
             let error = document.error();
             self.logger.error(&error.message);
             if self.listening.error {
-                let value = channel::raw_or_null(error.to_json());
-                let task = channel::raw_or_null(document.task_json);
+                let value = raw_or_null(error.to_json());
+                let task = raw_or_null(document.task_json);
                 self.events.push(&JsEvent::Error {
                     task: &task,
                     value: &value,

@@ -1,67 +1,59 @@
-//! The single owner of master state: the in-memory queue, the workers, the
-//! runs in flight and the persistent side. It lives on the master's JS
-//! thread and is driven from there: JS calls (`Cmd`), wake-ups from a
-//! worker's socket, inputs other threads left in the inbox, and its own
-//! timer. Each call ends in `pump`, which reads the workers' rings,
-//! dispatches, scales the pool, starts database work, writes to the
-//! workers, and says when it next needs to run. Nothing ticks.
+//! The single owner of master state: the in-memory queue, the pool of
+//! workers and their runs, the persistent side, the lifecycle. It lives on
+//! the master's JS thread and is driven from there: JS calls (`Cmd`),
+//! wake-ups from a worker's socket, inputs other threads left in the inbox,
+//! and its own timer. Each call ends in `advance`, which reads the workers'
+//! rings, makes a round of decisions, writes to the workers, and says when
+//! it next needs to run. Nothing ticks.
 //!
 //! Why the JS thread: a task then costs two wake-ups, as with `node:cluster`
 //! (master JS -> worker JS -> master JS), not five. The cost: a master
 //! whose JS thread is busy dispatches nothing meanwhile (as upstream).
 //!
-//! - `workers`: a worker's frames, its start and its exit.
-//! - `prefetch`: choosing the next task and worker, recalling runs sent ahead.
-//! - `outcomes`: a run's end: done, failed, taken back.
-//! - `scaling`: growing and shrinking the pool.
+//! Each part owns its state, and the others ask it:
+//!
+//! - `lifecycle`: running, paused, closing, closed, as one state.
+//! - `pool`: the workers, the runs in flight, what each worker holds.
+//! - `run`: one attempt at a task.
 //! - `inputs`: JS calls, worker exits and database results coming in.
-//! - `answers`: queries and `TaskQueue` calls.
+//! - `frames`: a worker's frames read, its lines written, its exit.
+//! - `prefetch`: choosing the next task and worker, recalling runs sent ahead.
+//! - `outcomes`: a run's end: done, retried, rescheduled, failed, taken back.
+//! - `deadlines`: runs stopped from outside (`timeout`, `close({ timeout })`).
+//! - `scaling`: growing and shrinking the pool.
+//! - `answers`: queries, requests and their replies.
 
 mod answers;
+mod deadlines;
+mod frames;
 mod inputs;
-mod limits;
+mod lifecycle;
 mod outcomes;
+mod pool;
 mod prefetch;
+mod run;
 mod scaling;
 #[cfg(test)]
 mod tests;
-mod workers;
 
-use super::api::{Cmd, Config, KeepAlive, Query};
-use super::events::{Events, JsEvent};
-use super::inbox::{Input, WorkerEvent};
-use super::persistent::{Persistent, StoreEvent, StoreLink};
-use super::pool::Spawner;
-use crate::channel;
+use super::api::{Config, KeepAlive};
+use super::persistent::{Persistent, StoreLink};
+use super::process::Spawner;
 use crate::error::{Code, CodedError};
 use crate::log::Logger;
 use crate::queue::memory::MemoryQueue;
-use crate::task::{now_ms, Task};
-use ahash::AHashMap as HashMap;
-use outcomes::Source;
-use std::collections::BTreeMap;
+use crate::task::now_ms;
+use crate::wire::events::{Events, JsEvent};
+use lifecycle::Lifecycle;
+use pool::Pool;
+use scaling::Spawning;
 use std::time::Duration;
 use tokio::time::Instant;
-use workers::Worker;
 
-pub(crate) use outcomes::Run;
-
-/// Rounds of reading and dispatching one `pump` makes before it yields to
+/// Rounds of reading and deciding one `advance` makes before it yields to
 /// JS (and asks to run again at once): workers that answer faster than
 /// the master reads must not starve the master's own event loop.
 const MAX_ROUNDS: usize = 16;
-
-/// Where the dispatcher is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Not dispatching yet (before `initialize()`, or after `close()`).
-    Waiting,
-    Dispatching,
-    /// `close()`: running tasks finish, claims go back, workers stop.
-    Closing,
-    /// A bug stopped it; every call fails from now on.
-    Failed,
-}
 
 /// Counters for `cluster.stats()`.
 #[derive(Default, serde::Serialize)]
@@ -85,55 +77,69 @@ struct Listening {
     retry: bool,
 }
 
+/// The earliest of the times a round needs to look again.
+#[derive(Default)]
+struct Wake(Option<Instant>);
+
+impl Wake {
+    fn at(&mut self, at: Instant) {
+        self.0 = Some(self.0.map_or(at, |w| w.min(at)));
+    }
+}
+
+/// When `advance` must run again, and what JS's one timer was told.
+#[derive(Default)]
+struct Timer {
+    /// When `advance` next needs to run, if nothing else happens first.
+    wake_at: Option<Instant>,
+    /// When JS's timer goes off (the earliest `wake_at` it was told of).
+    js_timer: Option<Instant>,
+}
+
+/// What waits for a worker after the round's dispatch.
+struct Demand {
+    /// Tasks that could run now: due in memory, claimed, sent ahead.
+    waiting: usize,
+    /// Persistent tasks the pool could take now, to claim.
+    claims: usize,
+}
+
 pub(crate) struct Dispatcher {
     config: Config,
     logger: Logger,
     spawner: Box<dyn Spawner>,
     queue: MemoryQueue,
-    workers: BTreeMap<u32, Worker>,
-    runs: HashMap<u64, Run>,
-    next_worker: u32,
-    next_run: u64,
-    phase: Phase,
-    spawn_after: Option<Instant>,
-    spawn_backoff: Duration,
-    last_work_at: Instant,
-    events: Events,
+    pool: Pool,
+    lifecycle: Lifecycle,
     persistent: Persistent,
-    /// JS calls not answered yet: their promises hold the process.
+    events: Events,
+    timer: Timer,
+    spawning: Spawning,
+    /// When a task last waited or ran (for `keepAlive: ms`).
+    last_work_at: Instant,
+    /// JS requests not answered yet: their promises hold the process.
     js_requests: usize,
     counters: Counters,
-    /// A worker became ready: spread runs sent ahead over the pool again.
+    /// A worker became ready, or the pool stops dispatching: spread the
+    /// runs sent ahead again (or hand them back).
     rebalance: bool,
     listening: Listening,
-    /// When `pump` next needs to run, if nothing else happens first.
-    wake_at: Option<Instant>,
-    /// When JS's timer goes off (the earliest `wake_at` it was told of).
-    js_timer: Option<Instant>,
-    /// `pause()`: nothing starts until `resume()`.
-    paused: bool,
-    /// `close({ timeout })`: when running tasks are stopped and handed back.
-    close_deadline: Option<Instant>,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(spawner: Box<dyn Spawner>, store: StoreLink) -> Self {
-        let config = Config::default();
+    pub(crate) fn new(spawner: Box<dyn Spawner>, store: StoreLink, config: Config) -> Self {
         Dispatcher {
             logger: Logger::new(config.logs),
+            persistent: Persistent::new(store, config.persistent.clone()),
             config,
             spawner,
             queue: MemoryQueue::default(),
-            workers: BTreeMap::new(),
-            runs: HashMap::default(),
-            next_worker: 1,
-            next_run: 1,
-            phase: Phase::Waiting,
-            spawn_after: None,
-            spawn_backoff: scaling::SPAWN_BACKOFF,
-            last_work_at: Instant::now(),
+            pool: Pool::default(),
+            lifecycle: Lifecycle::Waiting { paused: false },
             events: Events::default(),
-            persistent: Persistent::new(store),
+            timer: Timer::default(),
+            spawning: Spawning::default(),
+            last_work_at: Instant::now(),
             js_requests: 0,
             counters: Counters::default(),
             rebalance: false,
@@ -142,35 +148,26 @@ impl Dispatcher {
                 error: true,
                 retry: true,
             },
-            wake_at: None,
-            js_timer: None,
-            paused: false,
-            close_deadline: None,
         }
-    }
-
-    pub(crate) fn query(&mut self, query: Query) -> Result<Option<String>, CodedError> {
-        self.check_alive()?;
-        Ok(self.answer(query))
     }
 
     /// What the socket of `worker` would not take, for JS to write.
     pub(crate) fn take_blocked(&mut self, worker: u32) -> Vec<u8> {
-        self.workers
-            .get_mut(&worker)
+        self.pool
+            .worker_mut(worker)
             .map(|w| w.link.take_blocked())
             .unwrap_or_default()
     }
 
-    /// Every event since the last take, with a `timer` event when `pump`
+    /// Every event since the last take, with a `timer` event when `advance`
     /// must run before the timer JS holds. A timer that goes off early is
     /// harmless (`timer_fired` asks again), so a time that moved later, as
     /// the idle deadline does after every task, costs JS nothing.
     pub(crate) fn take_events(&mut self) -> String {
         self.logger.flush();
-        if let Some(at) = self.wake_at {
-            if self.js_timer.is_none_or(|held| at < held) {
-                self.js_timer = Some(at);
+        if let Some(at) = self.timer.wake_at {
+            if self.timer.js_timer.is_none_or(|held| at < held) {
+                self.timer.js_timer = Some(at);
                 let ms = at.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0;
                 self.events.push(&JsEvent::Timer { ms });
             }
@@ -181,22 +178,24 @@ impl Dispatcher {
     /// JS's timer went off: the next take announces the time to come back,
     /// whatever it is.
     pub(crate) fn timer_fired(&mut self) {
-        self.js_timer = None;
+        self.timer.js_timer = None;
     }
 
     /// Whether the master has work, so JS holds its event loop open.
     pub(crate) fn busy(&self) -> bool {
-        match self.phase {
-            Phase::Failed => false,
-            Phase::Closing => true,
-            Phase::Waiting | Phase::Dispatching => {
+        match self.lifecycle {
+            Lifecycle::Failed => false,
+            Lifecycle::Closing { .. } => true,
+            Lifecycle::Running | Lifecycle::Paused => {
                 self.js_requests > 0
                     || !self.persistent.settled()
-                    || (self.phase == Phase::Dispatching
-                        && (!self.queue.is_empty()
-                            || !self.runs.is_empty()
-                            || self.config.keep_alive == KeepAlive::Always
-                            || self.persistent.busy()))
+                    || !self.queue.is_empty()
+                    || self.pool.runs() > 0
+                    || self.config.keep_alive == KeepAlive::Always
+                    || self.persistent.busy()
+            }
+            Lifecycle::Waiting { .. } | Lifecycle::Closed => {
+                self.js_requests > 0 || !self.persistent.settled()
             }
         }
     }
@@ -204,21 +203,21 @@ impl Dispatcher {
     /// Stops for good after a bug: kills the workers and tells JS, which
     /// fails every pending call. Nothing of the state is trusted after.
     pub(crate) fn fail(&mut self, why: &str) {
-        if self.phase == Phase::Failed {
+        if self.lifecycle == Lifecycle::Failed {
             return;
         }
-        self.phase = Phase::Failed;
+        self.lifecycle = Lifecycle::Failed;
         self.logger
             .error(&format!("the meteor-cluster dispatcher stopped: {why}"));
-        for w in self.workers.values() {
+        for (_, w) in self.pool.workers() {
             w.link.signal(crate::sys::Signal::Kill);
         }
         self.events.push(&JsEvent::Fatal { message: why });
-        self.wake_at = None;
+        self.timer.wake_at = None;
     }
 
     fn check_alive(&self) -> Result<(), CodedError> {
-        if self.phase == Phase::Failed {
+        if self.lifecycle == Lifecycle::Failed {
             return Err(CodedError::new(
                 Code::Closed,
                 "the meteor-cluster dispatcher has stopped (see the error logged when it did)",
@@ -227,101 +226,107 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Reads the workers, dispatches, scales the pool, starts database work,
-    /// writes to the workers; records when to run again.
-    fn pump(&mut self) {
+    /// Reads the workers, decides, writes to the workers; records when to
+    /// run again.
+    fn advance(&mut self) {
         for _ in 0..MAX_ROUNDS {
             self.read_workers();
             let wake_at = self.round();
             self.flush_workers();
             self.finish_closing();
+            #[cfg(debug_assertions)]
+            self.pool.check();
             if self.arm_workers() {
-                self.wake_at = wake_at;
+                self.timer.wake_at = wake_at;
                 return;
             }
         }
         // Workers keep answering: come back at once, after JS had a turn.
-        self.wake_at = Some(Instant::now());
+        self.timer.wake_at = Some(Instant::now());
     }
 
     /// One round of decisions; when the next timer is due.
     fn round(&mut self) -> Option<Instant> {
         let now = Instant::now();
-        let mut wake_at: Option<Instant> = None;
-        let mut wake = |at: Instant| wake_at = Some(wake_at.map_or(at, |w: Instant| w.min(at)));
-
-        let dispatching = self.phase == Phase::Dispatching && !self.paused;
         let now_ms = now_ms();
-        if dispatching {
-            self.prefetch_round(now_ms);
-        } else if std::mem::take(&mut self.rebalance) {
-            // Paused or closing: runs sent ahead have not started; back.
-            self.recall(now_ms, true);
-        }
-        let in_memory = if dispatching {
-            self.queue.available_count(now_ms)
-        } else {
-            0
-        };
-        // Runs sent ahead behind a running one wait too: they count when
-        // deciding whether to start another worker.
-        let behind: usize = self.workers.values().map(Worker::waiting_behind).sum();
-        let waiting = in_memory
-            + if dispatching {
-                self.persistent.buffered() + behind
-            } else {
-                0
-            };
-        // Claim ahead: a task for every worker and one more round, after the
-        // in-memory tasks, which always go first. Not `prefetch` per worker:
-        // claims taken ahead are hidden from other masters sharing the
-        // collection; the claim batch grows by itself while workers drain
-        // a backlog faster than claims come back.
-        let want = if dispatching {
-            (2 * self.config.max_workers).saturating_sub(self.runs.len() + in_memory)
-        } else {
-            0
-        };
-        let connected = matches!(self.phase, Phase::Dispatching | Phase::Closing);
-        let runs = &self.runs;
-        let running = || {
-            runs.values()
-                .filter_map(|r| match &r.source {
-                    Source::Claimed(c) => Some(c.token.clone()),
-                    Source::Memory(_) => None,
-                })
-                .collect()
-        };
-        if let Some(at) = self.persistent.pump(want, dispatching, connected, running) {
-            wake(at);
-        }
-        // Claims this master will not run now go back to the collection,
-        // where other masters can take them.
-        if self.phase == Phase::Closing || self.paused {
-            self.persistent.release();
-        }
-        if waiting > 0 || !self.runs.is_empty() {
+        let mut wake = Wake::default();
+        self.place_runs(now_ms);
+        let demand = self.demand(now_ms);
+        self.drive_store(demand.claims, &mut wake);
+        if demand.waiting > 0 || self.pool.runs() > 0 {
             self.last_work_at = now;
         }
-        if dispatching {
-            if let Some(due) = self.queue.next_due() {
-                wake(now + Duration::from_millis((due - now_ms).max(0) as u64));
-            }
-            self.scale_up(waiting, now, &mut wake);
+        self.wake_when_due(now, now_ms, &mut wake);
+        self.scale(demand.waiting, now, &mut wake);
+        self.enforce_deadlines(now, &mut wake);
+        wake.0
+    }
+
+    /// Runs to workers while dispatching; otherwise what was sent ahead
+    /// comes back.
+    fn place_runs(&mut self, now_ms: i64) {
+        if self.lifecycle.dispatching() {
+            self.prefetch_round(now_ms);
+        } else if std::mem::take(&mut self.rebalance) {
+            self.recall(now_ms, true);
         }
-        self.scale_down(waiting, now, &mut wake);
-        self.stop_timeouts(now, &mut wake);
-        self.run_deadlines(now, &mut wake);
-        wake_at
+    }
+
+    /// What waits for a worker now, and how many persistent tasks to claim:
+    /// one for every worker and one more round, after the in-memory tasks,
+    /// which always go first. Not `prefetch` per worker: claims taken
+    /// ahead are hidden from other masters sharing the collection; the
+    /// claim batch grows by itself while workers drain a backlog faster
+    /// than claims come back.
+    fn demand(&mut self, now_ms: i64) -> Demand {
+        if !self.lifecycle.dispatching() {
+            return Demand {
+                waiting: 0,
+                claims: 0,
+            };
+        }
+        let in_memory = self.queue.available_count(now_ms);
+        Demand {
+            // Runs sent ahead behind a running one wait too.
+            waiting: in_memory + self.persistent.buffered() + self.pool.waiting_behind(),
+            claims: (2 * self.config.max_workers).saturating_sub(self.pool.runs() + in_memory),
+        }
+    }
+
+    /// Starts the database work that is due; claims this master will not
+    /// run now go back to the collection, where other masters can take them.
+    fn drive_store(&mut self, claims: usize, wake: &mut Wake) {
+        let pool = &self.pool;
+        if let Some(at) = self.persistent.start_due_work(
+            claims,
+            self.lifecycle.dispatching(),
+            self.lifecycle.connected(),
+            || pool.claim_tokens(),
+        ) {
+            wake.at(at);
+        }
+        if self.lifecycle.handing_back() {
+            self.persistent.release();
+        }
+    }
+
+    /// Wakes when the next scheduled in-memory task is due.
+    fn wake_when_due(&mut self, now: Instant, now_ms: i64, wake: &mut Wake) {
+        if !self.lifecycle.dispatching() {
+            return;
+        }
+        if let Some(due) = self.queue.next_due() {
+            wake.at(now + Duration::from_millis((due - now_ms).max(0) as u64));
+        }
     }
 
     fn finish_closing(&mut self) {
-        if self.phase == Phase::Closing
-            && self.runs.is_empty()
-            && self.workers.is_empty()
+        if self.lifecycle.closing()
+            && self.pool.runs() == 0
+            && !self.pool.has_workers()
             && self.persistent.settled()
         {
-            self.phase = Phase::Waiting;
+            self.lifecycle = Lifecycle::Closed;
             self.events.push(&JsEvent::Closed);
         }
     }

@@ -2,89 +2,17 @@
 //! (for a series) rescheduled; its event, its log line, its write to
 //! MongoDB. Or taken back unstarted to its old place in its queue.
 
-use super::*;
-use crate::channel::raw_or_null;
-use crate::master::calls;
-use crate::master::events;
+use super::run::{RunTask, Source, Start};
+use super::Dispatcher;
 use crate::master::persistent::{Completion, Write};
-use crate::policy::{Policy, Retry};
-use crate::queue::memory::Place;
-use crate::queue::mongo::Claimed;
+use crate::master::requests;
+use crate::policy::Retry;
+use crate::task::now_ms;
+use crate::wire::events::{self, JsEvent};
+use crate::wire::raw_or_null;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::sync::Arc;
-
-/// What a run needs of its task.
-pub(crate) struct RunTask {
-    pub(super) id: Arc<str>,
-    pub(super) task_type: Arc<str>,
-    /// The task as sent to the worker (`Task::to_row`); its events carry it.
-    /// Plain text: it becomes a `RawValue` (a validating parse) only for an
-    /// event that carries it, not for the `done` columns of the hot path.
-    pub(super) row: String,
-    /// When the occurrence this run belongs to was due: its `dueDate`, or
-    /// for a retry of a series' run, the slot it was retried from.
-    pub(super) occurrence: i64,
-    /// Attempts that failed before this one.
-    pub(super) failures: u32,
-    pub(super) policy: Option<Arc<Policy>>,
-}
-
-impl RunTask {
-    pub(super) fn of(task: &Task) -> RunTask {
-        RunTask {
-            id: task.id.clone(),
-            task_type: task.task_type.clone(),
-            // Data is JSON the encoder (or the BSON reader) wrote.
-            row: task.to_row(true),
-            occurrence: task.slot.unwrap_or(task.due_date),
-            failures: task.failures,
-            policy: task.policy.clone(),
-        }
-    }
-}
-
-/// Where a run's task is kept while it runs.
-pub(crate) enum Source {
-    /// In the in-memory queue, marked as running.
-    Memory(Place),
-    /// Claimed in MongoDB. Boxed: a claim holds a whole task, and inline it
-    /// made every entry of the map of runs 408 bytes instead of 152, its
-    /// lookups cache misses.
-    Claimed(Box<Claimed>),
-}
-
-/// One attempt at a task, from dispatch to its outcome.
-pub(crate) struct Run {
-    pub(super) worker: u32,
-    pub(super) task: RunTask,
-    pub(super) source: Source,
-    /// When it started; `None` while it waits behind another run.
-    pub(super) started: Option<Instant>,
-    /// When its time limit is up, if it has one.
-    pub(super) deadline: Option<Instant>,
-}
-
-impl Run {
-    /// The run starts now (it was sent to an idle worker, or the run before
-    /// it ended): its duration and its time limit count from here.
-    pub(super) fn start(
-        &mut self,
-        now: Instant,
-        default_timeout: Option<Duration>,
-        logger: &Logger,
-    ) {
-        self.started = Some(now);
-        let timeout = self
-            .task
-            .policy
-            .as_ref()
-            .and_then(|p| p.timeout)
-            .or(default_timeout);
-        self.deadline = timeout.map(|t| now + t);
-        logger.task(&self.task.task_type, &self.task.id, format_args!("started"));
-    }
-}
+use tokio::time::Instant;
 
 /// A run's outcome: its value (absent for `undefined`), or its error.
 pub(super) type Outcome<'a> = Result<Option<&'a RawValue>, &'a RawValue>;
@@ -103,7 +31,7 @@ impl Dispatcher {
     /// Records the outcome of a run and emits its event (a persistent one
     /// once MongoDB reflects it).
     pub(super) fn finish(&mut self, run: u64, outcome: Outcome) {
-        let Some((r, next)) = self.unassign(run) else {
+        let Some((r, next)) = self.pool.unassign(run) else {
             return;
         };
         let now = Instant::now();
@@ -131,10 +59,12 @@ impl Dispatcher {
         self.log_outcome(&task, outcome, took, &then);
         // Sent ahead, the next run on that worker starts now.
         if let Some(next) = next {
-            let timeout = self.config.task_timeout;
-            if let Some(n) = self.runs.get_mut(&next) {
-                n.start(now, timeout, &self.logger);
-            }
+            let start = Start {
+                now,
+                default_timeout: self.config.task_timeout,
+                logger: &self.logger,
+            };
+            self.pool.start(next, &start);
         }
         let event = match (&then, outcome) {
             (Next::Retry(at, _), Err(value)) if self.listening.retry => Some(Event::Retry {
@@ -153,7 +83,7 @@ impl Dispatcher {
                 id: claimed.id,
                 token: claimed.token,
                 event: event.map(|e| events::serialize(&e.of(&raw_or_null(task.row)))),
-                write: match (then, outcome.err().map(|e| calls::last_error(Some(e)))) {
+                write: match (then, outcome.err().map(|e| requests::last_error(Some(e)))) {
                     (Next::Retry(at, _), Some(error)) => Write::Retry {
                         due: at,
                         error,
@@ -222,36 +152,10 @@ impl Dispatcher {
         }
     }
 
-    /// Forgets `run` and takes it off its worker. When it was the one
-    /// running, the next one in that worker's FIFO starts now (the caller
-    /// starts it); that next run is returned.
-    pub(super) fn unassign(&mut self, run: u64) -> Option<(Run, Option<u64>)> {
-        let r = self.runs.remove(&run)?;
-        let Some(w) = self.workers.get_mut(&r.worker) else {
-            return Some((r, None));
-        };
-        let was_running = w.sent.front().is_some_and(|s| s.run == run);
-        if was_running {
-            w.sent.pop_front();
-        } else {
-            w.sent.retain(|s| s.run != run);
-        }
-        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.row.len());
-        let next = match w.sent.front() {
-            None => {
-                w.idle_since = Instant::now();
-                None
-            }
-            Some(next) if was_running => Some(next.run),
-            Some(_) => None,
-        };
-        Some((r, next))
-    }
-
     /// Puts a run its worker never started back in its queue, at its old place.
     pub(super) fn take_back(&mut self, run: u64) {
         // Only runs that never started come back, so none starts after them.
-        let Some((r, _)) = self.unassign(run) else {
+        let Some((r, _)) = self.pool.unassign(run) else {
             return;
         };
         match r.source {

@@ -1,30 +1,85 @@
-//! Growing and shrinking the pool: spawning workers when tasks wait,
-//! stopping idle ones per `keepAlive`, killing those that never start or
-//! do not stop when asked.
+//! Growing and shrinking the pool: spawning workers when tasks wait (after
+//! a growing backoff once spawns fail or workers die while starting),
+//! stopping idle ones per `keepAlive`, killing those that never start.
 
-use super::workers::{Worker, WorkerState};
-use super::*;
-use crate::channel::ToWorker;
+use super::lifecycle::Lifecycle;
+use super::pool::WorkerState;
+use super::{Dispatcher, Wake};
+use crate::master::api::KeepAlive;
 use crate::sys::Signal;
+use crate::wire::events::JsEvent;
+use crate::wire::frames::ToWorker;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A worker that does not exit within this long after `Stop` is killed.
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(5);
 /// First wait before spawning again after a worker failed to start.
 pub(super) const SPAWN_BACKOFF: Duration = Duration::from_millis(500);
-pub(super) const MAX_SPAWN_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_SPAWN_BACKOFF: Duration = Duration::from_secs(30);
+
+/// When spawning may happen again after failures.
+pub(super) struct Spawning {
+    /// No spawn before this.
+    after: Option<Instant>,
+    /// The wait after the next failure.
+    backoff: Duration,
+}
+
+impl Default for Spawning {
+    fn default() -> Self {
+        Spawning {
+            after: None,
+            backoff: SPAWN_BACKOFF,
+        }
+    }
+}
+
+impl Spawning {
+    /// A spawn failed, or a worker died before it was ready.
+    pub(super) fn failed(&mut self, now: Instant) -> Instant {
+        let after = now + self.backoff;
+        self.after = Some(after);
+        self.backoff = (self.backoff * 2).min(MAX_SPAWN_BACKOFF);
+        after
+    }
+
+    /// A worker became ready: the next failure waits the shortest time.
+    pub(super) fn started(&mut self) {
+        self.backoff = SPAWN_BACKOFF;
+    }
+
+    /// Whether spawning may happen at `now`; if not, when it may.
+    fn wait(&mut self, now: Instant) -> Option<Instant> {
+        match self.after {
+            Some(after) if after > now => Some(after),
+            _ => {
+                self.after = None;
+                None
+            }
+        }
+    }
+}
 
 impl Dispatcher {
-    pub(super) fn scale_up(
-        &mut self,
-        waiting: usize,
-        now: Instant,
-        wake: &mut impl FnMut(Instant),
-    ) {
-        let live = self.workers.values().filter(|w| !w.is_stopping()).count();
+    /// Spawns workers for the tasks waiting, stops idle ones.
+    pub(super) fn scale(&mut self, waiting: usize, now: Instant, wake: &mut Wake) {
+        if self.lifecycle.dispatching() {
+            self.scale_up(waiting, now, wake);
+        }
+        self.scale_down(waiting, now, wake);
+    }
+
+    fn scale_up(&mut self, waiting: usize, now: Instant, wake: &mut Wake) {
+        let live = self
+            .pool
+            .workers()
+            .filter(|(_, w)| !w.is_stopping())
+            .count();
         let starting = self
-            .workers
-            .values()
-            .filter(|w| w.state == WorkerState::Starting)
+            .pool
+            .workers()
+            .filter(|(_, w)| w.state == WorkerState::Starting)
             .count();
         let wanted = match self.config.keep_alive {
             KeepAlive::Always => self.config.max_workers,
@@ -33,61 +88,50 @@ impl Dispatcher {
         if wanted <= live {
             return;
         }
-        if let Some(after) = self.spawn_after {
-            if after > now {
-                wake(after);
-                return;
-            }
-            self.spawn_after = None;
+        if let Some(after) = self.spawning.wait(now) {
+            wake.at(after);
+            return;
         }
         for _ in live..wanted {
-            let id = self.next_worker;
-            self.next_worker += 1;
+            let id = self.pool.next_worker_id();
             match self.spawner.spawn(id, &self.config.spawn) {
                 Ok(mut link) => {
                     self.counters.workers_started += 1;
                     if let Some(fd) = link.take_js_fd() {
                         self.events.push(&JsEvent::Spawned { worker: id, fd });
                     }
-                    self.workers.insert(id, Worker::new(link, now));
-                    wake(now + self.config.worker_start_timeout);
+                    self.pool.add_worker(id, link, now);
+                    wake.at(now + self.config.worker_start_timeout);
                 }
                 Err(e) => {
                     self.logger
                         .error(&format!("could not start a worker process: {e}"));
-                    let after = now + self.spawn_backoff;
-                    self.spawn_after = Some(after);
-                    self.spawn_backoff = (self.spawn_backoff * 2).min(MAX_SPAWN_BACKOFF);
-                    wake(after);
+                    wake.at(self.spawning.failed(now));
                     return;
                 }
             }
         }
     }
 
-    pub(super) fn scale_down(
-        &mut self,
-        waiting: usize,
-        now: Instant,
-        wake: &mut impl FnMut(Instant),
-    ) {
-        let stopping_all = self.phase != Phase::Dispatching;
+    fn scale_down(&mut self, waiting: usize, now: Instant, wake: &mut Wake) {
+        // Paused, the pool stays as it is; closed or closing, it goes.
+        let stopping_all = !matches!(self.lifecycle, Lifecycle::Running | Lifecycle::Paused);
         let mut to_stop = Vec::new();
-        for (id, w) in &self.workers {
+        for (id, w) in self.pool.workers() {
             match w.state {
                 WorkerState::Stopping { .. } => continue,
                 WorkerState::Starting => {
                     let deadline = w.spawned_at + self.config.worker_start_timeout;
                     if stopping_all || deadline <= now {
-                        to_stop.push(*id);
+                        to_stop.push(id);
                     } else {
-                        wake(deadline);
+                        wake.at(deadline);
                     }
                     continue;
                 }
                 WorkerState::Ready => {}
             }
-            if !w.sent.is_empty() || (waiting > 0 && !stopping_all) {
+            if !w.is_empty() || (waiting > 0 && !stopping_all) {
                 continue;
             }
             let deadline = match self.config.keep_alive {
@@ -97,25 +141,24 @@ impl Dispatcher {
                 KeepAlive::For(d) => self.last_work_at + d,
             };
             if deadline <= now {
-                to_stop.push(*id);
+                to_stop.push(id);
             } else {
-                wake(deadline);
+                wake.at(deadline);
             }
         }
         for id in to_stop {
-            self.stop_worker(id, now);
+            self.stop_worker(id, now, stopping_all);
         }
     }
 
-    pub(super) fn stop_worker(&mut self, id: u32, now: Instant) {
-        let closing = self.phase != Phase::Dispatching;
+    fn stop_worker(&mut self, id: u32, now: Instant, stopping_all: bool) {
         let timeout = self.config.worker_start_timeout;
-        let Some(w) = self.workers.get_mut(&id) else {
+        let Some(w) = self.pool.worker_mut(id) else {
             return;
         };
         if w.state == WorkerState::Starting {
             // A worker still starting has nothing to finish.
-            if !closing {
+            if !stopping_all {
                 self.logger.error(&format!(
                     "worker {id} did not start within {timeout:?}; killing it"
                 ));
@@ -128,27 +171,5 @@ impl Dispatcher {
             kill_at: Some(now + STOP_GRACE),
         };
         w.send(&ToWorker::Stop);
-    }
-
-    /// Kills workers that did not exit within their grace of being stopped.
-    pub(super) fn stop_timeouts(&mut self, now: Instant, wake: &mut impl FnMut(Instant)) {
-        for (id, w) in self.workers.iter_mut() {
-            let WorkerState::Stopping { kill_at: Some(at) } = w.state else {
-                continue;
-            };
-            if at > now {
-                wake(at);
-                continue;
-            }
-            // A worker stopped for a timeout or close() was warned about
-            // when it was stopped (with its own, shorter grace).
-            if w.kill.is_none() {
-                self.logger.warn(&format!(
-                    "worker {id} did not exit within {STOP_GRACE:?} of being stopped; killing it"
-                ));
-            }
-            w.state = WorkerState::Stopping { kill_at: None };
-            w.link.signal(Signal::Kill);
-        }
     }
 }

@@ -15,7 +15,7 @@ impl Persistent {
     /// of running tasks up. Returns when it next needs to run.
     /// `running` gives the claim tokens of the tasks running in workers
     /// (asked only when the leases are due for renewal).
-    pub(crate) fn pump(
+    pub(crate) fn start_due_work(
         &mut self,
         want: usize,
         claim: bool,
@@ -116,7 +116,7 @@ impl Persistent {
         }
         self.watcher = self
             .link
-            .spawn(jobs::start(cell.clone(), self.link.inbox.clone()));
+            .spawn(jobs::start(cell.clone(), self.link.report.clone()));
     }
 
     fn write(&mut self, cell: &Arc<StoreCell>) {

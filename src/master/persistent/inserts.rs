@@ -4,7 +4,7 @@
 //! answered from its own tasks' outcomes.
 
 use crate::error::{Code, CodedError};
-use crate::master::calls::{self, Origin};
+use crate::master::requests::{self, NewTask, Origin};
 use crate::task::Task;
 
 /// One call's persistent tasks.
@@ -15,9 +15,8 @@ pub(crate) struct Insert {
     pub(crate) many: bool,
     /// Every id of the call, in order (in-memory ones included).
     pub(crate) ids: Vec<String>,
-    /// The persistent ones, with their index in the call and whether their
-    /// `_id` was made here.
-    pub(crate) tasks: Vec<(usize, Task, bool)>,
+    /// The persistent ones, with their index in the call.
+    pub(crate) tasks: Vec<(usize, NewTask)>,
 }
 
 /// An answer to give: who asked, and the JSON of the result or an error.
@@ -26,39 +25,34 @@ pub(crate) type Answer = (Origin, u64, Result<String, CodedError>);
 impl Insert {
     /// The call's answer, from the outcome of each of its persistent tasks.
     fn answer(&self, outcomes: &[Result<(), CodedError>]) -> Answer {
-        let failed =
-            self.tasks
-                .iter()
-                .zip(outcomes)
-                .find_map(|((index, task, made_id), outcome)| match outcome {
-                    // A series (repeat) added again under its _id: it is there.
-                    Err(e) if e.code == Code::DuplicateId && is_series(task) => None,
-                    // An _id made here cannot be taken by anyone else: the
-                    // driver retried an insert whose answer was lost, and the
-                    // first try stored it.
-                    Err(e) if e.code == Code::DuplicateId && *made_id => None,
-                    Err(e) => Some((*index, e)),
-                    Ok(()) => None,
-                });
+        let failed = self
+            .tasks
+            .iter()
+            .zip(outcomes)
+            .find_map(|((index, new), outcome)| match outcome {
+                // A series (repeat) added again under its _id: it is there.
+                Err(e) if e.code == Code::DuplicateId && new.task.is_series() => None,
+                // An _id made here cannot be taken by anyone else: the
+                // driver retried an insert whose answer was lost, and the
+                // first try stored it.
+                Err(e) if e.code == Code::DuplicateId && new.made_id => None,
+                Err(e) => Some((*index, e)),
+                Ok(()) => None,
+            });
         let op = if self.many { "addTasks" } else { "addTask" };
         let result = match failed {
-            Some((index, e)) => Err(calls::at_index(e.clone(), index, self.many).in_call(op)),
-            None => Ok(calls::ids_answer(&self.ids, self.many)),
+            Some((index, e)) => Err(requests::at_index(e.clone(), index, self.many).in_call(op)),
+            None => Ok(requests::ids_answer(&self.ids, self.many)),
         };
         (self.origin, self.req, result)
     }
-}
-
-/// Whether the task starts a series: adding it again is a no-op.
-pub(crate) fn is_series(task: &Task) -> bool {
-    task.policy.as_ref().is_some_and(|p| p.repeat.is_some())
 }
 
 /// The tasks of every call in `inserts`, in order, for one write.
 pub(crate) fn tasks_of(inserts: &[Insert]) -> Vec<Task> {
     inserts
         .iter()
-        .flat_map(|i| i.tasks.iter().map(|(_, task, _)| task.clone()))
+        .flat_map(|i| i.tasks.iter().map(|(_, new)| new.task.clone()))
         .collect()
 }
 

@@ -5,10 +5,10 @@
 
 use super::{Completion, Settings, StoreEvent, Write};
 use crate::error::CodedError;
-use crate::master::calls::{self, Origin};
-use crate::master::inbox::{Inbox, Input};
+use crate::master::requests::{self, Origin};
 use crate::queue::mongo::{Again, Store};
 use crate::task::Task;
+use crate::wire::request::Op;
 use futures_util::TryStreamExt;
 use mongodb::bson::Bson;
 use serde_json::value::RawValue;
@@ -57,7 +57,7 @@ impl StoreCell {
 
 /// Indexes, the server's clock, recovery of expired leases; then, where the
 /// server has change streams, a `Changed` event for each change.
-pub(super) async fn start(cell: Arc<StoreCell>, inbox: Inbox) -> StoreEvent {
+pub(super) async fn start(cell: Arc<StoreCell>, report: super::Report) -> StoreEvent {
     let started = async {
         let store = cell.get().await?;
         store.ensure_indexes().await?;
@@ -70,12 +70,12 @@ pub(super) async fn start(cell: Arc<StoreCell>, inbox: Inbox) -> StoreEvent {
         Ok(store) => store,
         Err(e) => return StoreEvent::Started(Err(e)),
     };
-    inbox.push(Input::Store(StoreEvent::Started(Ok(()))));
+    report(StoreEvent::Started(Ok(())));
     // Without change streams (a standalone server) polling at refreshRate
     // is all there is.
     if let Ok(mut changes) = store.watch().await {
         while let Ok(Some(_)) = changes.try_next().await {
-            inbox.push(Input::Store(StoreEvent::Changed));
+            report(StoreEvent::Changed);
         }
     }
     StoreEvent::Changed
@@ -184,16 +184,16 @@ pub(super) async fn call(
     cell: Arc<StoreCell>,
     origin: Origin,
     req: u64,
-    op: String,
+    op: Op,
     args: Box<RawValue>,
 ) -> StoreEvent {
     let result = match cell.get().await {
-        Ok(store) => calls::collection_call(store, &op, &args).await,
+        Ok(store) => requests::collection_call(store, op, &args).await,
         Err(e) => Err(e),
     };
     StoreEvent::Answered {
         origin,
         req,
-        result: result.map_err(|e| e.in_call(&op)),
+        result: result.map_err(|e| e.in_call(op.name())),
     }
 }

@@ -9,13 +9,11 @@ mod inserts;
 mod jobs;
 mod results;
 
-use super::calls::Origin;
-use super::events::Events;
-use super::inbox::{Inbox, Input};
+use super::requests::Origin;
 use crate::error::{Code, CodedError};
-use crate::log::Logger;
-use crate::queue::mongo::{Claim, Claimed, Undecodable};
+use crate::queue::mongo::Claimed;
 use crate::task::{RunOrder, Task};
+use crate::wire::request::Op;
 use jobs::StoreCell;
 use mongodb::bson::{Bson, Document};
 use serde_json::value::RawValue;
@@ -69,30 +67,33 @@ pub(crate) enum Write {
     Reschedule { due: i64, error: Option<Document> },
 }
 
-pub(crate) use inserts::{is_series, Answer, Insert};
+pub(crate) use inserts::{Answer, Insert};
 pub(crate) use results::StoreEvent;
+
+/// How a database job's result reaches the dispatcher (through the inbox).
+pub(crate) type Report = Arc<dyn Fn(StoreEvent) + Send + Sync>;
 
 /// Where database jobs run and how their results come back.
 #[derive(Clone)]
 pub(crate) struct StoreLink {
-    pub(crate) inbox: Inbox,
+    pub(crate) report: Report,
     pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
 
 impl StoreLink {
-    /// Runs `job` on the runtime; its event (or its panic) reaches the inbox.
+    /// Runs `job` on the runtime; its event (or its panic) is reported.
     fn spawn<F>(&self, job: F) -> Option<JoinHandle<()>>
     where
         F: std::future::Future<Output = StoreEvent> + Send + 'static,
     {
         use futures_util::FutureExt;
-        let inbox = self.inbox.clone();
+        let report = self.report.clone();
         Some(self.runtime.as_ref()?.spawn(async move {
             let event = std::panic::AssertUnwindSafe(job)
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|panic| StoreEvent::Panicked(crate::panic_message(&*panic)));
-            inbox.push(Input::Store(event));
+            report(event);
         }))
     }
 }
@@ -122,7 +123,7 @@ enum Connection {
 
 pub(crate) struct Persistent {
     link: StoreLink,
-    settings: Option<Settings>,
+    settings: Settings,
     cell: Option<Arc<StoreCell>>,
     /// This master's name in leases.
     owner: String,
@@ -152,12 +153,12 @@ pub(crate) struct Persistent {
 }
 
 impl Persistent {
-    pub(crate) fn new(link: StoreLink) -> Self {
+    pub(crate) fn new(link: StoreLink, settings: Settings) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let now = Instant::now();
         Persistent {
             link,
-            settings: None,
+            settings,
             cell: None,
             owner: format!(
                 "{}:{}:{}",
@@ -186,10 +187,9 @@ impl Persistent {
     }
 
     /// Takes new settings; a changed URL or collection means a new store.
-    pub(crate) fn configure(&mut self, settings: Option<Settings>) {
-        let same_place =
-            |a: &Settings, b: &Settings| a.url == b.url && a.collection == b.collection;
-        let keep = matches!((&self.settings, &settings), (Some(a), Some(b)) if same_place(a, b));
+    pub(crate) fn configure(&mut self, settings: Settings) {
+        let keep =
+            self.settings.url == settings.url && self.settings.collection == settings.collection;
         if !keep {
             self.cell = None;
             self.connection = Connection::Down { retry_at: None };
@@ -202,9 +202,7 @@ impl Persistent {
     }
 
     pub(crate) fn enabled(&self) -> bool {
-        self.settings
-            .as_ref()
-            .is_some_and(|s| !s.in_memory_only && s.url.is_some())
+        !self.settings.in_memory_only && self.settings.url.is_some()
     }
 
     /// The store, made on first use (it connects when a job first needs it);
@@ -213,13 +211,7 @@ impl Persistent {
         if let Some(cell) = &self.cell {
             return Ok(cell.clone());
         }
-        let settings = self.settings.clone().unwrap_or_else(|| Settings {
-            in_memory_only: false,
-            url: std::env::var("MONGO_URL").ok(),
-            collection: "taskQueue".to_owned(),
-            lease: crate::queue::mongo::DEFAULT_LEASE,
-            task_types: Vec::new(),
-        });
+        let settings = self.settings.clone();
         if settings.in_memory_only {
             return Err(CodedError::new(
                 Code::NoPersistentQueue,
@@ -271,12 +263,11 @@ impl Persistent {
         &mut self,
         origin: Origin,
         req: u64,
-        op: &str,
+        op: Op,
         args: Box<RawValue>,
     ) -> Result<(), CodedError> {
         let cell = self.cell()?;
-        self.link
-            .spawn(jobs::call(cell, origin, req, op.to_owned(), args));
+        self.link.spawn(jobs::call(cell, origin, req, op, args));
         Ok(())
     }
 

@@ -2,7 +2,16 @@
 //! the persistent side makes of each: connection state, claimed tasks and
 //! how big the next claim may be, outcomes written or to write again.
 
-use super::*;
+use super::{
+    inserts, Answer, ClaimState, Completion, Connection, Persistent, CLAIM_GROWTH, MAX_CLAIM,
+};
+use crate::error::CodedError;
+use crate::log::Logger;
+use crate::master::requests::Origin;
+use crate::queue::mongo::{Claim, Undecodable};
+use crate::wire::events::Events;
+use std::time::Duration;
+use tokio::time::Instant;
 
 pub(crate) enum StoreEvent {
     Started(Result<(), CodedError>),
@@ -179,6 +188,8 @@ impl Persistent {
 mod tests {
     use super::*;
     use crate::log::Level;
+    use crate::master::persistent::{Settings, StoreLink};
+    use std::sync::Arc;
 
     fn handle(p: &mut Persistent, event: StoreEvent) {
         let logger = Logger::new(Level::Error);
@@ -200,27 +211,29 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_claim_that_ran_while_tasks_were_added_does_not_count_the_queue_as_exhausted() {
         let link = StoreLink {
-            inbox: Inbox::new(Arc::new(|| {})),
+            report: Arc::new(|_| {}),
             runtime: None,
         };
-        let mut p = Persistent::new(link);
-        p.configure(Some(Settings {
-            in_memory_only: false,
-            url: Some("mongodb://127.0.0.1:9/test".to_owned()),
-            collection: "taskQueue".to_owned(),
-            lease: Duration::from_secs(30),
-            task_types: vec!["T".to_owned()],
-        }));
-        p.pump(4, true, true, Vec::new);
+        let mut p = Persistent::new(
+            link,
+            Settings {
+                in_memory_only: false,
+                url: Some("mongodb://127.0.0.1:9/test".to_owned()),
+                collection: "taskQueue".to_owned(),
+                lease: Duration::from_secs(30),
+                task_types: vec!["T".to_owned()],
+            },
+        );
+        p.start_due_work(4, true, true, Vec::new);
         handle(&mut p, StoreEvent::Started(Ok(())));
-        p.pump(4, true, true, Vec::new);
+        p.start_due_work(4, true, true, Vec::new);
         assert_eq!(p.claim, ClaimState::InFlight { stale: false });
         // The insert lands (and is answered) before the claim, which read
         // the collection before it, comes back empty.
         handle(&mut p, StoreEvent::Inserted(Vec::new()));
         handle(&mut p, nothing_claimed());
         assert!(p.busy(), "the added tasks are still to claim");
-        p.pump(4, true, true, Vec::new);
+        p.start_due_work(4, true, true, Vec::new);
         assert_eq!(p.claim, ClaimState::InFlight { stale: false });
         // A claim that started after the insert and finds nothing: done.
         handle(&mut p, nothing_claimed());

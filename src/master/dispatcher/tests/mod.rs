@@ -2,15 +2,20 @@
 //! processes, no sleeps. A fake worker records the lines written to it and
 //! replies by putting frames in its "ring".
 
-use super::*;
+use super::{deadlines, scaling, Dispatcher};
 use crate::channel::ring::Corrupt;
-use crate::master::inbox::Inbox;
-use crate::master::pool::Link;
+use crate::error::{Code, CodedError};
+use crate::master::api::{Cmd, Config, KeepAlive, Query};
+use crate::master::inbox::Input;
+use crate::master::persistent::StoreLink;
+use crate::master::process::{Link, Spawner};
 use crate::sys::{Exit, Signal, SpawnSpec};
+use crate::task::Task;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Default)]
 struct FakeWorker {
@@ -96,7 +101,10 @@ impl Spawner for FakeSpawner {
 impl Dispatcher {
     /// Queues an in-memory task, as a JS call does, and looks again.
     fn add_task(&mut self, task: Task) -> Result<(), CodedError> {
-        let result = self.add(task, crate::task::now_ms());
+        let result = self
+            .queue
+            .push(task, crate::task::now_ms())
+            .map_err(|_| CodedError::new(Code::DuplicateId, "duplicate"));
         self.inputs(Vec::new());
         result
     }
@@ -110,11 +118,10 @@ struct Harness {
 fn harness(config: Config) -> Harness {
     let spawner = FakeSpawner::default();
     let store = StoreLink {
-        inbox: Inbox::new(Arc::new(|| {})),
+        report: Arc::new(|_| {}),
         runtime: None,
     };
-    let mut d = Dispatcher::new(Box::new(spawner.clone()), store);
-    d.command(Cmd::Configure(Box::new(config))).unwrap();
+    let mut d = Dispatcher::new(Box::new(spawner.clone()), store, config);
     d.command(Cmd::Initialize).unwrap();
     Harness { d, spawner }
 }
@@ -154,7 +161,7 @@ impl Harness {
 
     /// Worker `n` writes a frame (the master reads it at its next look).
     fn frame(&mut self, n: usize, json: &str) {
-        crate::channel::encode_frame(&mut self.worker(n).borrow_mut().ring, json.as_bytes());
+        crate::wire::frames::encode_frame(&mut self.worker(n).borrow_mut().ring, json.as_bytes());
         self.d.inputs(Vec::new());
     }
 
@@ -191,10 +198,10 @@ impl Harness {
     }
 
     fn exit(&mut self, n: usize, exit: Exit) {
-        self.d.inputs(vec![Input::Worker(WorkerEvent::Exited {
+        self.d.inputs(vec![Input::WorkerExited {
             worker: n as u32 + 1,
             exit,
-        })]);
+        }]);
     }
 
     async fn advance(&mut self, by: Duration) {
@@ -203,7 +210,7 @@ impl Harness {
     }
 }
 
-/// The `_id` of a done or error event's task (a row, `Task::to_row`).
+/// Each `doneBatch` read back into `done` events (their tasks as rows).
 fn done_events(event: Value) -> Vec<Value> {
     if event["type"] != "doneBatch" {
         return vec![event];
@@ -315,7 +322,7 @@ async fn a_dead_worker_fails_only_the_run_it_had_started_and_its_finished_runs_c
     {
         let w = h.worker(0);
         let mut w = w.borrow_mut();
-        crate::channel::encode_frame(
+        crate::wire::frames::encode_frame(
             &mut w.ring,
             format!(r#"{{"type":"done","run":{},"value":7}}"#, runs[0].0).as_bytes(),
         );

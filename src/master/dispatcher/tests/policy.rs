@@ -2,6 +2,7 @@
 //! against fake workers on the paused clock.
 
 use super::*;
+use crate::master::requests::{NewTask, Origin};
 use crate::policy::{Backoff, Policy, Repeat, RepeatSpec, Retry};
 use std::sync::Arc;
 
@@ -41,8 +42,12 @@ impl Harness {
     /// Adds an in-memory task as `TaskQueue.addTask` does (a call, which
     /// is answered); returns whether the answer was a success.
     fn add_call(&mut self, task: Task) -> bool {
-        self.d
-            .add_new(answers::Origin::Js, 1, vec![(true, task, false)], false);
+        let new = NewTask {
+            task,
+            in_memory: true,
+            made_id: false,
+        };
+        self.d.add_new(Origin::Js, 1, vec![new], false);
         self.d.inputs(Vec::new());
         let replies = self.of_type("reply");
         replies.len() == 1 && replies[0]["ok"] == true
@@ -113,7 +118,7 @@ async fn a_run_past_its_timeout_stops_its_worker_and_fails_with_task_timeout_err
     assert!(h.worker(0).borrow().signals.is_empty());
     h.advance(Duration::from_millis(1)).await;
     assert_eq!(h.worker(0).borrow().signals, [Signal::Term]);
-    h.advance(limits::KILL_GRACE).await;
+    h.advance(deadlines::KILL_GRACE).await;
     assert_eq!(h.worker(0).borrow().signals, [Signal::Term, Signal::Kill]);
     h.exit(
         0,

@@ -5,69 +5,94 @@
 //! with `TaskTimeoutError` (a timeout) or goes back unharmed (a close),
 //! and the runs behind it go back as after any worker's end.
 
-use super::workers::WorkerState;
-use super::*;
+use super::lifecycle::Lifecycle;
+use super::pool::{Kill, WorkerState};
+use super::scaling::STOP_GRACE;
+use super::{Dispatcher, Wake};
 use crate::error::{Code, CodedError};
 use crate::sys::Signal;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long a stopped worker has to exit after SIGTERM before SIGKILL.
 pub(super) const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Why the dispatcher stopped a worker that was running a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kill {
-    /// This run went past its time limit.
-    Timeout(u64),
-    /// `close({ timeout })` ran out of time.
-    Close,
-}
-
 impl Dispatcher {
+    /// Workers that outlive their grace are killed; runs past their time
+    /// limit, or still going when `close({ timeout })` ran out of time,
+    /// have their workers stopped.
+    pub(super) fn enforce_deadlines(&mut self, now: Instant, wake: &mut Wake) {
+        self.stop_timeouts(now, wake);
+        self.run_deadlines(now, wake);
+    }
+
+    /// Kills workers that did not exit within their grace of being stopped.
+    fn stop_timeouts(&mut self, now: Instant, wake: &mut Wake) {
+        for (id, w) in self.pool.workers_mut() {
+            let WorkerState::Stopping { kill_at: Some(at) } = w.state else {
+                continue;
+            };
+            if at > now {
+                wake.at(at);
+                continue;
+            }
+            // A worker stopped for a timeout or close() was warned about
+            // when it was stopped (with its own, shorter grace).
+            if w.kill.is_none() {
+                self.logger.warn(&format!(
+                    "worker {id} did not exit within {STOP_GRACE:?} of being stopped; killing it"
+                ));
+            }
+            w.state = WorkerState::Stopping { kill_at: None };
+            w.link.signal(Signal::Kill);
+        }
+    }
+
     /// Stops workers whose running task is past its time limit, and, once
     /// `close({ timeout })` has waited long enough, every worker still
     /// running one.
-    pub(super) fn run_deadlines(&mut self, now: Instant, wake: &mut impl FnMut(Instant)) {
+    fn run_deadlines(&mut self, now: Instant, wake: &mut Wake) {
         let mut closing_late = false;
-        if let (Phase::Closing, Some(deadline)) = (self.phase, self.close_deadline) {
+        if let Lifecycle::Closing {
+            deadline: Some(deadline),
+        } = self.lifecycle
+        {
             closing_late = deadline <= now;
             if !closing_late {
-                wake(deadline);
+                wake.at(deadline);
             }
         }
         let mut kills = Vec::new();
-        for (&id, w) in &self.workers {
+        for (id, w) in self.pool.workers() {
             if w.kill.is_some() {
                 continue;
             }
-            let Some(front) = w.sent.front() else {
+            let Some(front) = w.front() else {
                 continue;
             };
-            let Some(r) = self.runs.get(&front.run) else {
+            let Some(r) = self.pool.run(front) else {
                 continue;
             };
             if closing_late && r.started.is_some() {
                 kills.push((id, Kill::Close));
             } else if let Some(deadline) = r.deadline {
                 if deadline <= now {
-                    kills.push((id, Kill::Timeout(front.run)));
+                    kills.push((id, Kill::Timeout(front)));
                 } else {
-                    wake(deadline);
+                    wake.at(deadline);
                 }
             }
         }
         for (id, kill) in kills {
             self.kill_worker(id, kill, now);
-            wake(now + KILL_GRACE);
+            wake.at(now + KILL_GRACE);
         }
     }
 
     fn kill_worker(&mut self, id: u32, kill: Kill, now: Instant) {
-        let Some(w) = self.workers.get_mut(&id) else {
-            return;
-        };
         match kill {
             Kill::Timeout(run) => {
-                if let Some(r) = self.runs.get(&run) {
+                if let Some(r) = self.pool.run(run) {
                     self.logger.warn(&format!(
                         "task {}:{} ran past its timeout; stopping worker {id}",
                         r.task.task_type, r.task.id
@@ -78,6 +103,9 @@ impl Dispatcher {
                 "close(): worker {id} still runs a task after the timeout; stopping it (the task goes back to its queue)"
             )),
         }
+        let Some(w) = self.pool.worker_mut(id) else {
+            return;
+        };
         w.kill = Some(kill);
         w.state = WorkerState::Stopping {
             kill_at: Some(now + KILL_GRACE),
@@ -90,11 +118,11 @@ impl Dispatcher {
     pub(super) fn lost_to_kill(&mut self, kill: Option<Kill>, lost: u64) -> bool {
         match kill {
             Some(Kill::Timeout(run)) if run == lost => {
-                let timeout = self.runs.get(&run).and_then(|r| {
+                let timeout = self.pool.run(run).and_then(|r| {
                     let started = r.started?;
                     Some(r.deadline?.duration_since(started).as_millis())
                 });
-                let message = match (timeout, self.runs.get(&run)) {
+                let message = match (timeout, self.pool.run(run)) {
                     (Some(ms), Some(r)) => format!(
                         "task {}:{} ran longer than its timeout of {ms} ms; its worker was stopped",
                         r.task.task_type, r.task.id
@@ -102,9 +130,7 @@ impl Dispatcher {
                     _ => "the task ran longer than its timeout; its worker was stopped".to_owned(),
                 };
                 let error = CodedError::new(Code::TaskTimeout, message).to_json();
-                let error = serde_json::value::RawValue::from_string(error)
-                    .unwrap_or_else(|_| crate::channel::null());
-                self.finish(run, Err(&error));
+                self.finish(run, Err(&crate::wire::raw_or_null(error)));
                 true
             }
             // Stopped for another run (it ended as the timeout came), or by

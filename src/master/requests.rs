@@ -1,17 +1,19 @@
-//! `TaskQueue` calls that need an answer, from JS in the master or from a
-//! worker: their arguments, and the collection calls run against MongoDB
-//! (their arguments read as Meteor reads them, in `meteor`). Answers are
-//! JSON texts for the facade to decode; failures carry a stable code.
+//! Requests (`TaskQueue` calls that need an answer, from JS in the master
+//! or from a worker): the tasks of an add, and the collection calls run
+//! against MongoDB (their arguments read as Meteor reads them, in
+//! `meteor`). Their shapes are in `wire::request`. Answers are JSON texts
+//! for the facade to decode; failures carry a stable code.
 
 mod meteor;
 
 use crate::error::{Code, CodedError};
-use crate::policy::{PolicySpec, RepeatSpec, Retry};
+use crate::policy::PolicySpec;
 use crate::queue::ejson;
 use crate::queue::mongo::Store;
 use crate::task::{new_id, now_ms, Task};
+use crate::wire::request::{CollectionArgs, Op, TaskArgs};
+use crate::wire::{json_array, json_string};
 use mongodb::bson::{Bson, Document};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -22,37 +24,21 @@ pub(crate) enum Origin {
     Worker(u32),
 }
 
-/// A task as `TaskQueue.addTask` sends it.
-#[derive(Deserialize)]
+/// A task an add request brings.
 pub(crate) struct NewTask {
-    #[serde(rename = "_id")]
-    id: Option<String>,
-    #[serde(rename = "taskType")]
-    task_type: String,
-    priority: i64,
-    #[serde(rename = "dueDate")]
-    due_date: i64,
-    #[serde(rename = "inMemory", default)]
+    pub(crate) task: Task,
+    /// For the in-memory queue (else persistent).
     pub(crate) in_memory: bool,
-    data: Box<RawValue>,
-    #[serde(default)]
-    retry: Option<Retry>,
-    #[serde(default)]
-    timeout: Option<u64>,
-    #[serde(default)]
-    repeat: Option<RepeatSpec>,
+    /// Its `_id` was made here, not given by the caller.
+    pub(crate) made_id: bool,
 }
 
 impl NewTask {
-    /// The tasks of an `addTask` call (one) or an `addTasks` call (an
-    /// array), each with whether it goes to the in-memory queue and whether
-    /// its `_id` is one made here (not the caller's).
-    pub(crate) fn parse_call(
-        args: &RawValue,
-        many: bool,
-    ) -> Result<Vec<(bool, Task, bool)>, CodedError> {
+    /// The tasks of an `addTask` request (one) or an `addTasks` request (an
+    /// array).
+    pub(crate) fn parse_request(args: &RawValue, many: bool) -> Result<Vec<NewTask>, CodedError> {
         let bad = |e: serde_json::Error| CodedError::invalid(format!("bad arguments: {e}"));
-        let tasks: Vec<NewTask> = if many {
+        let tasks: Vec<TaskArgs> = if many {
             serde_json::from_str(args.get()).map_err(bad)?
         } else {
             vec![serde_json::from_str(args.get()).map_err(bad)?]
@@ -60,80 +46,84 @@ impl NewTask {
         tasks
             .into_iter()
             .enumerate()
-            .map(|(index, t)| {
-                let in_memory = t.in_memory;
-                let made_id = t.id.is_none();
-                let task = t.into_task().map_err(|e| at_index(e, index, many))?;
-                Ok((in_memory, task, made_id))
-            })
+            .map(|(index, t)| NewTask::of(t).map_err(|e| at_index(e, index, many)))
             .collect()
     }
 
-    pub(crate) fn into_task(self) -> Result<Task, CodedError> {
+    fn of(args: TaskArgs) -> Result<NewTask, CodedError> {
         let policy = PolicySpec {
-            retry: self.retry,
-            timeout: self.timeout,
-            repeat: self.repeat,
+            retry: args.retry,
+            timeout: args.timeout,
+            repeat: args.repeat,
         }
         .into_policy()
         .map_err(CodedError::invalid)?;
-        Ok(Task {
-            id: self.id.unwrap_or_else(new_id).into(),
-            task_type: self.task_type.into(),
-            priority: self.priority,
-            created_at: now_ms(),
-            due_date: self.due_date,
-            data: self.data.get().to_owned(),
-            policy,
-            failures: 0,
-            slot: None,
+        Ok(NewTask {
+            in_memory: args.in_memory,
+            made_id: args.id.is_none(),
+            task: Task {
+                id: args.id.unwrap_or_else(new_id).into(),
+                task_type: args.task_type.into(),
+                priority: args.priority,
+                created_at: args.created_at,
+                due_date: args.due_date,
+                data: args.data.get().to_owned(),
+                policy,
+                failures: 0,
+                slot: None,
+            },
         })
+    }
+}
+
+/// The error the master would answer request `op` with for its arguments,
+/// if they are bad (`Ok` for a collection call: its arguments are read
+/// where it runs).
+pub(crate) fn check(op: &str, args: &str) -> Result<(), CodedError> {
+    let op = Op::parse(op)
+        .ok_or_else(|| CodedError::invalid(format!("unknown TaskQueue call {op:?}")))?;
+    let args = RawValue::from_string(args.to_owned())
+        .map_err(|e| CodedError::invalid(format!("bad arguments: {e}")))?;
+    match op {
+        Op::AddTask | Op::AddTasks => NewTask::parse_request(&args, op == Op::AddTasks)
+            .map(drop)
+            .map_err(|e| e.in_call(op.name())),
+        _ => Ok(()),
     }
 }
 
 /// Why a collection call failed: the one coded error of the crate.
 pub(crate) type CallError = CodedError;
 
-#[derive(Deserialize, Default)]
-struct CallArgs {
-    /// `null` is Meteor's falsy selector, which matches nothing.
-    #[serde(default)]
-    selector: Value,
-    #[serde(default)]
-    modifier: Value,
-    #[serde(default)]
-    options: Value,
-}
-
 /// Runs a collection call (`find`, `findOne`, `count`, `remove`, `update`).
 pub(crate) async fn collection_call(
     store: &Store,
-    op: &str,
+    op: Op,
     args: &RawValue,
 ) -> Result<String, CallError> {
-    let args: CallArgs = serde_json::from_str(args.get())
-        .map_err(|e| CallError::invalid(format!("bad {op} arguments: {e}")))?;
+    let args: CollectionArgs = serde_json::from_str(args.get())
+        .map_err(|e| CallError::invalid(format!("bad {} arguments: {e}", op.name())))?;
     let selector = meteor::selector(&args.selector)?;
     let options = meteor::options(&args.options, "the options")?;
     let answer = match op {
-        "find" | "findOne" => {
+        Op::Find | Op::FindOne => {
             let mut find = meteor::find_options(&options)?;
-            if op == "findOne" {
+            if op == Op::FindOne {
                 find.limit = Some(1);
             }
             let docs = store.find(selector.filter(), &find).await?;
-            if op == "findOne" {
+            if op == Op::FindOne {
                 docs.into_iter().next().unwrap_or_else(|| "null".to_owned())
             } else {
-                super::events::json_array(&docs)
+                json_array(&docs)
             }
         }
-        "count" => store
+        Op::Count => store
             .count(selector.filter(), &meteor::find_options(&options)?)
             .await?
             .to_string(),
-        "remove" => store.remove(selector.filter()).await?.to_string(),
-        "update" => {
+        Op::Remove => store.remove(selector.filter()).await?.to_string(),
+        Op::Update => {
             let mut modifier = meteor::modifier(&args.modifier)?;
             let (filter, options) = meteor::update_args(selector, &mut modifier, &options)?;
             let updated = store.update(filter, modifier, &options).await?;
@@ -146,9 +136,10 @@ pub(crate) async fn collection_call(
                 updated.number_affected
             )
         }
-        other => {
+        Op::AddTask | Op::AddTasks => {
             return Err(CallError::invalid(format!(
-                "unknown TaskQueue call {other:?}"
+                "{} is not a collection call",
+                op.name()
             )))
         }
     };
@@ -163,15 +154,10 @@ fn bson_json(value: &Bson, name: &str) -> Result<String, CallError> {
         .map_err(|e| CodedError::new(Code::UndecodableDocument, e.to_string()))
 }
 
-/// A string as JSON text (how an `addTask` answer carries the new `_id`).
-pub(crate) fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
 /// The answer of an add: the `_id`s in order (`addTasks`), or the one `_id`.
 pub(crate) fn ids_answer(ids: &[String], many: bool) -> String {
     if many {
-        crate::master::events::json_array(&ids.iter().map(|id| json_string(id)).collect::<Vec<_>>())
+        json_array(&ids.iter().map(|id| json_string(id)).collect::<Vec<_>>())
     } else {
         json_string(&ids[0])
     }
@@ -184,10 +170,6 @@ pub(crate) fn at_index(e: CodedError, index: usize, many: bool) -> CodedError {
     } else {
         e
     }
-}
-
-pub(crate) fn is_collection_call(op: &str) -> bool {
-    matches!(op, "find" | "findOne" | "count" | "remove" | "update")
 }
 
 /// The `lastError` written on a failed task, from the error the worker sent.

@@ -1,8 +1,9 @@
 //! Events from the dispatcher to JS: a typed enum, serialized into one JSON
-//! array per hand-over, so JS parses a whole batch at once. Payloads that
-//! only JS reads (tasks, results, IPC messages) stay raw JSON.
+//! array per hand-over, so JS parses a whole batch at once (`EVENT` and
+//! `readDoneBatch` in `lib/wire.js`). Payloads that only JS reads (tasks,
+//! results, IPC messages) stay raw JSON.
 
-use crate::channel::raw_or_null;
+use super::raw_or_null;
 use crate::task::{push_int, Task};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -10,7 +11,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 /// In `done`, `error` and `retry` events the task is the row the worker got
-/// (`Task::to_row`); JS makes it an object only when a listener listens.
+/// (`wire::task::row`); JS makes it an object only when a listener listens.
 /// (`done` events of in-memory tasks in a row go as columns instead, see
 /// `DoneColumns`.)
 /// A document that could not be read comes as the object it was.
@@ -275,21 +276,6 @@ pub(crate) fn serialize(event: &JsEvent) -> String {
     serde_json::to_string(event).unwrap_or_default()
 }
 
-/// Joins JSON texts into one JSON array without re-encoding them.
-pub(crate) fn json_array<S: AsRef<str>>(items: &[S]) -> String {
-    let len = items.iter().map(|s| s.as_ref().len() + 1).sum::<usize>() + 2;
-    let mut out = String::with_capacity(len);
-    out.push('[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(item.as_ref());
-    }
-    out.push(']');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,7 +318,7 @@ mod tests {
         };
         // As the dispatcher does: with the row the task's worker got.
         fn push_done(events: &mut Events, task: Task, value: Option<&RawValue>) {
-            events.push_done(&task, task.to_row(true), value)
+            events.push_done(&task, crate::wire::task::row(&task, true), value)
         }
         let mut events = Events::default();
         push_done(&mut events, task("a", "T\"", 1, 20), Some(&raw("[1]")));

@@ -7,7 +7,7 @@
 //! frames out), Node's IPC channel (served by `node_ipc`) and a thread that
 //! waits for it to end and says so through the inbox.
 
-use super::inbox::{Inbox, Input, WorkerEvent};
+use super::inbox::{Inbox, Input};
 use super::node_ipc;
 use crate::channel::ring::{Corrupt, Ring, RING_BYTES};
 use crate::sys::{self, Mapping, Signal, SpawnSpec, WorkerFds};
@@ -70,7 +70,7 @@ impl Spawner for ProcessSpawner {
             .name(format!("meteor-cluster-wait-{id}"))
             .spawn(move || {
                 let exit = sys::wait_exit(pid).unwrap_or_default();
-                inbox.push(Input::Worker(WorkerEvent::Exited { worker: id, exit }));
+                inbox.push(Input::WorkerExited { worker: id, exit });
             })?;
         let ipc = self.runtime.spawn(node_ipc::serve(ipc, id));
         socket.set_nonblocking(true)?;

@@ -1,0 +1,145 @@
+// The wire protocol, both sides against each other: every shape that
+// crosses JS <-> Rust or master <-> worker, built on one side (lib/wire.js,
+// or the addon's src/wire/ through its debug-only `wireProbe`) and read on
+// the other, for a table of samples. A shape that changes on one side only
+// fails here, naming the sample.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const binding = require('../lib/binding.js')
+const wire = require('../lib/wire.js')
+const { codes } = require('../lib/errors.js')
+
+const probe = (kind, input) => binding.wireProbe(kind, typeof input === 'string' ? input : JSON.stringify(input))
+
+/** Tasks with what tends to break an encoding: escapes, unicode, big and negative numbers, dates far apart. */
+const SAMPLES = [
+  { _id: 'plain', taskType: 'T', priority: 1, createdAt: 1700000000000, dueDate: 1700000000000, data: {} },
+  { _id: 'q"uote\\back', taskType: 'type "with" quotes', priority: -5, createdAt: 1, dueDate: 2, data: { s: 'a"b\\c\n' } },
+  { _id: 'ünïcødé-🚀', taskType: 'Ţÿpé', priority: 9007199254740991, createdAt: 1700000000123, dueDate: 1800000000456, data: { emoji: '🚀', nested: [1, [2, { x: null }]] } },
+  { _id: 'due-before-created', taskType: 'T', priority: 0, createdAt: 1700000000000, dueDate: 1600000000000, data: { at: { $date: 5 }, bin: { $binary: 'AAEC' } } },
+  { _id: 'z', taskType: 'x', priority: -9007199254740991, createdAt: 0, dueDate: 0, data: { big: 1.5e300, neg: -0.25, t: true, f: false } }
+]
+
+const taskOf = (s) => ({ ...s, createdAt: new Date(s.createdAt), dueDate: new Date(s.dueDate) })
+
+test('both sides name the same row fields, request operations and error codes', () => {
+  const names = JSON.parse(probe('names', ''))
+  assert.deepEqual(names.rowFields.map((_, i) => i), Object.values(wire.ROW).sort((a, b) => a - b))
+  assert.deepEqual(Object.keys(wire.ROW).map((key) => names.rowFields[wire.ROW[key]]),
+    ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing'])
+  assert.deepEqual(Object.values(wire.OPS).sort(), [...names.ops].sort())
+  assert.deepEqual(Object.values(codes).sort(), names.codes.map(([code]) => code).sort())
+})
+
+test('a run row Rust writes is read by JS as the task it was', () => {
+  for (const s of SAMPLES) {
+    const row = JSON.parse(probe('row', s))
+    assert.deepEqual(wire.taskFromRow(row), { ...taskOf(s), onGoing: true }, s._id)
+  }
+})
+
+test('the object form Rust answers calls with is read by JS as the task it was', () => {
+  for (const s of SAMPLES) {
+    const object = JSON.parse(probe('object', s))
+    // The codec turns {"$date": ms} into Dates; here they are read as numbers.
+    object.createdAt = object.createdAt.$date
+    object.dueDate = object.dueDate.$date
+    assert.deepEqual(wire.taskFromObject(object), { ...taskOf(s), onGoing: false }, s._id)
+  }
+})
+
+test('add rows JS writes are read by Rust with every field, in one batch', () => {
+  const rows = SAMPLES.map((s) => wire.addRow(s._id.replace(/["\\]/g, '_'), JSON.stringify(s.taskType), s.priority, s.createdAt, s.dueDate, JSON.stringify(s.data)))
+  const read = JSON.parse(probe('addRows', wire.addBatch(rows)))
+  assert.deepEqual(read, SAMPLES.map((s) => ({ ...s, _id: s._id.replace(/["\\]/g, '_') })))
+})
+
+test('addTask and addTasks arguments JS writes are read by Rust, createdAt from JS', () => {
+  for (const s of SAMPLES) {
+    const args = wire.taskArgs({ ...s, data: JSON.stringify(s.data), inMemory: true })
+    assert.deepEqual(JSON.parse(probe('request', { op: wire.OPS.ADD_TASK, args: JSON.parse(args) })),
+      [{ ...s, inMemory: true, madeId: false }], s._id)
+  }
+  const many = `[${SAMPLES.map((s) => wire.taskArgs({ ...s, _id: null, data: JSON.stringify(s.data), inMemory: false })).join(',')}]`
+  const read = JSON.parse(probe('request', { op: wire.OPS.ADD_TASKS, args: JSON.parse(many) }))
+  assert.equal(read.length, SAMPLES.length)
+  for (const [i, t] of read.entries()) {
+    assert.equal(t.madeId, true)
+    assert.equal(t._id.length, 17, 'an _id made by the core')
+    assert.deepEqual({ ...t, _id: SAMPLES[i]._id, madeId: false, inMemory: true }, { ...SAMPLES[i], madeId: false, inMemory: true })
+  }
+})
+
+test('every frame a worker writes is read by the master as what was meant', () => {
+  const cases = [
+    [wire.frames.ready(), { type: 'ready' }],
+    [wire.frames.failed(7, '{"name":"Error","message":"x\\"y"}'), { type: 'failed', run: 7, error: { name: 'Error', message: 'x"y' } }],
+    [wire.frames.recalled([3, 9007199254740991]), { type: 'recalled', runs: [3, 9007199254740991] }],
+    [wire.frames.recalled([]), { type: 'recalled', runs: [] }],
+    [wire.frames.ipc(4, '{"status":"ü","data":[1]}'), { type: 'ipc', run: 4, msg: { status: 'ü', data: [1] } }],
+    [wire.frames.request(12, wire.OPS.FIND, '{"selector":{"a":1}}'), { type: 'request', req: 12, op: 'find', args: { selector: { a: 1 } } }]
+  ]
+  for (const op of Object.values(wire.OPS)) {
+    cases.push([wire.frames.request(1, op, '{}'), { type: 'request', req: 1, op, args: {} }])
+  }
+  for (const [frame, meant] of cases) assert.deepEqual(JSON.parse(probe('frame', frame)), meant, frame)
+})
+
+test('a line the master writes is read by a worker as runs and messages, in order', () => {
+  const items = [
+    [5, SAMPLES[1]],
+    { type: wire.TO_WORKER.RECALL, runs: [1, 2] },
+    [6, SAMPLES[2]],
+    { type: wire.TO_WORKER.IPC_REPLY, run: 6, msg: { ok: 'ü"' } },
+    { type: wire.TO_WORKER.REPLY, req: 3, ok: false, value: { name: 'TypeError', message: 'm' } },
+    { type: wire.TO_WORKER.STOP }
+  ]
+  const line = probe('line', items)
+  assert.ok(line.endsWith('\n') && !line.slice(0, -1).includes('\n'), 'one line')
+  const read = JSON.parse(line)
+  assert.equal(read.length, items.length)
+  for (const [i, item] of items.entries()) {
+    if (Array.isArray(item)) {
+      assert.ok(Array.isArray(read[i]), `item ${i} is a run`)
+      assert.equal(read[i][wire.RUN.NUMBER], item[0])
+      assert.deepEqual(wire.taskFromRow(read[i][wire.RUN.ROW]), { ...taskOf(item[1]), onGoing: true })
+    } else {
+      assert.deepEqual(read[i], item)
+    }
+  }
+})
+
+test('events Rust hands over are read by JS: done in a batch (columns) or alone, error, retry', () => {
+  const values = [{ v: 1 }, 0, undefined, 'ü"', [1, 2]]
+  for (const count of [1, SAMPLES.length]) {
+    const outcomes = SAMPLES.slice(0, count).map((task, i) => ({ task, value: values[i] }))
+    const events = JSON.parse(probe('events', outcomes))
+    const [done, error, retry] = events
+    const delivered = []
+    if (count === 1) {
+      assert.equal(done.type, wire.EVENT.DONE)
+      delivered.push({ value: done.value, task: wire.taskFromRow(done.task) })
+    } else {
+      assert.equal(done.type, wire.EVENT.DONE_BATCH)
+      wire.readDoneBatch(done, (value, task) => { delivered.push({ value, task }) })
+    }
+    assert.deepEqual(delivered, outcomes.map(({ task, value }) => ({ value, task: { ...taskOf(task), onGoing: true } })))
+    const last = SAMPLES[count - 1]
+    assert.equal(error.type, wire.EVENT.ERROR)
+    assert.deepEqual(wire.taskFromRow(error.task), { ...taskOf(last), onGoing: true })
+    assert.equal(retry.type, wire.EVENT.RETRY)
+    assert.equal(retry.attempt, 2)
+    assert.deepEqual(retry.nextRunAt, { $date: last.dueDate })
+  }
+})
+
+test('a doneBatch stops delivering when the listener is gone', () => {
+  const outcomes = SAMPLES.map((task) => ({ task, value: 1 }))
+  const [batch] = JSON.parse(probe('events', outcomes))
+  let seen = 0
+  wire.readDoneBatch(batch, () => ++seen < 2)
+  assert.equal(seen, 2)
+})

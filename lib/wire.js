@@ -1,0 +1,157 @@
+'use strict'
+// Every shape that crosses JS <-> Rust or master <-> worker, named once on
+// this side (src/wire/ names them on the other; __test__/wire.test.mjs runs
+// samples through both). Positional encodings stay where they are fast,
+// with their indices named here. Values inside (task data, results, IPC
+// messages) are EJSON JSON text (lib/codec.js).
+
+// ---------------------------------------------------------------- tasks
+
+/**
+ * A task row's fields, in order (`ROW_FIELDS` in src/wire/task.rs): runs
+ * and outcome events carry a task as `[_id, taskType, priority, createdAt,
+ * dueOffset, data, onGoing]`, dates as ms and `dueOffset = dueDate -
+ * createdAt`; an add row (the facade's batch of in-memory adds) is its
+ * first six fields.
+ */
+const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6 })
+
+/** An add row; `typeJson` is the task type as JSON text, `data` EJSON text. */
+function addRow (id, typeJson, priority, createdAt, dueDate, data) {
+  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}]`
+}
+
+/** A batch of add rows, as `Master.addTasks` takes it. */
+function addBatch (rows) {
+  return `[${rows.join(',')}]`
+}
+
+/** A task as task functions and listeners get it (one shape for every task object). */
+function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing) {
+  return { _id, taskType, priority, createdAt: new Date(createdAt), dueDate: new Date(dueDate), data, onGoing }
+}
+
+/**
+ * The task of a row (its data already decoded). Anything else (a document
+ * that could not be read as a task) is the object it was.
+ */
+function taskFromRow (row) {
+  if (!Array.isArray(row)) return row
+  const createdAt = row[ROW.CREATED_AT]
+  return taskObject(row[ROW.ID], row[ROW.TYPE], row[ROW.PRIORITY], createdAt,
+    createdAt + row[ROW.DUE_OFFSET], row[ROW.DATA], row[ROW.ON_GOING])
+}
+
+/** A task in the object form calls answer with, decoded: its dates as Dates. */
+function taskFromObject (task) {
+  task.createdAt = new Date(task.createdAt)
+  task.dueDate = new Date(task.dueDate)
+  return task
+}
+
+// ------------------------------------------------- master <-> worker
+
+/**
+ * What a worker writes to its master's ring (`ToMaster` in
+ * src/wire/frames.rs), each a JSON text; the addon writes `done` frames
+ * itself, from the value (`workerDone`). JSON arguments are EJSON text.
+ */
+const frames = {
+  ready: () => '{"type":"ready"}',
+  failed: (run, errorJson) => `{"type":"failed","run":${run},"error":${errorJson}}`,
+  recalled: (runs) => `{"type":"recalled","runs":${JSON.stringify(runs)}}`,
+  ipc: (run, msgJson) => `{"type":"ipc","run":${run},"msg":${msgJson}}`,
+  request: (req, op, argsJson) => `{"type":"request","req":${req},"op":${JSON.stringify(op)},"args":${argsJson}}`
+}
+
+/**
+ * What a master writes to a worker (`ToWorker`): lines, each a JSON array
+ * of runs, `[run, taskRow]`, and messages of these types.
+ */
+const TO_WORKER = Object.freeze({ IPC_REPLY: 'ipcReply', REPLY: 'reply', RECALL: 'recall', STOP: 'stop' })
+
+/** Where a run keeps its number and its task row. */
+const RUN = Object.freeze({ NUMBER: 0, ROW: 1 })
+
+// ------------------------------------------------- dispatcher -> JS
+
+/** The types of the events the dispatcher hands JS (`JsEvent` in src/wire/events.rs). */
+const EVENT = Object.freeze({
+  DONE: 'done',
+  DONE_BATCH: 'doneBatch',
+  ERROR: 'error',
+  RETRY: 'retry',
+  IPC: 'ipc',
+  REPLY: 'reply',
+  SPAWNED: 'spawned',
+  RETIRED: 'retired',
+  BLOCKED: 'blocked',
+  CLOSED: 'closed',
+  FATAL: 'fatal',
+  TIMER: 'timer'
+})
+
+/**
+ * Calls `deliver(value, task)` for each task of a `doneBatch` event, in
+ * order, until it returns `false`. The columns: `types` as runs `[type,
+ * count, ...]`, `createdAt` as offsets from `dateBase`, `dueDates` as
+ * offsets from `createdAt`, `undefinedAt` the tasks that returned
+ * `undefined` (their value is `null` in `values`).
+ */
+function readDoneBatch ({ dateBase, ids, types, priorities, createdAt, dueDates, data, values, undefinedAt }, deliver) {
+  for (const i of undefinedAt) values[i] = undefined
+  let run = 0
+  let type
+  let left = 0
+  for (let i = 0; i < ids.length; i++) {
+    if (left === 0) {
+      type = types[run]
+      left = types[run + 1]
+      run += 2
+    }
+    left--
+    const created = dateBase + createdAt[i]
+    const task = taskObject(ids[i], type, priorities[i], created, created + dueDates[i], data[i], true)
+    if (deliver(values[i], task) === false) return
+  }
+}
+
+// ---------------------------------------------------------------- requests
+
+/** Request operations (`Op` in src/wire/request.rs): `TaskQueue` calls answered by a reply. */
+const OPS = Object.freeze({
+  ADD_TASK: 'addTask',
+  ADD_TASKS: 'addTasks',
+  FIND: 'find',
+  FIND_ONE: 'findOne',
+  COUNT: 'count',
+  REMOVE: 'remove',
+  UPDATE: 'update'
+})
+
+/**
+ * A checked task as the arguments of an `addTask` request (`TaskArgs`):
+ * `data` and `policy` are JSON text already.
+ */
+function taskArgs (task) {
+  const policy = task.policy === undefined ? '' : `,${task.policy.slice(1, -1)}`
+  return `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
+    `"priority":${task.priority},"createdAt":${task.createdAt},"dueDate":${task.dueDate},` +
+    `"inMemory":${task.inMemory},"data":${task.data}${policy}}`
+}
+
+module.exports = {
+  ROW,
+  addRow,
+  addBatch,
+  taskObject,
+  taskFromRow,
+  taskFromObject,
+  frames,
+  TO_WORKER,
+  RUN,
+  EVENT,
+  readDoneBatch,
+  OPS,
+  taskArgs
+}

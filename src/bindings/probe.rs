@@ -1,0 +1,199 @@
+//! Test support, in debug builds only (the test suite's build): the Rust
+//! side of every wire shape, for `__test__/wire.test.mjs` to run samples
+//! through both sides. Left out of the typings.
+
+use crate::error::{self, CodedError};
+use crate::master::requests::NewTask;
+use crate::task::Task;
+use crate::wire::events::{Events, JsEvent};
+use crate::wire::frames::{Line, ToMaster, ToWorker};
+use crate::wire::request::Op;
+use crate::wire::{self, raw_or_null};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+/// A task as the samples give it: dates in ms, `data` as JSON.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Sample {
+    #[serde(rename = "_id")]
+    id: String,
+    task_type: String,
+    priority: i64,
+    created_at: i64,
+    due_date: i64,
+    data: Box<RawValue>,
+}
+
+impl Sample {
+    fn task(self) -> Task {
+        Task {
+            id: self.id.into(),
+            task_type: self.task_type.into(),
+            priority: self.priority,
+            created_at: self.created_at,
+            due_date: self.due_date,
+            data: self.data.get().to_owned(),
+            ..Task::default()
+        }
+    }
+}
+
+/// A task as the samples give it back.
+fn sample(task: &Task) -> Value {
+    json!({
+        "_id": &*task.id,
+        "taskType": &*task.task_type,
+        "priority": task.priority,
+        "createdAt": task.created_at,
+        "dueDate": task.due_date,
+        "data": serde_json::from_str::<Value>(&task.data).unwrap_or(Value::Null),
+    })
+}
+
+fn read<T: for<'a> Deserialize<'a>>(input: &str) -> std::result::Result<T, String> {
+    serde_json::from_str(input).map_err(|e| e.to_string())
+}
+
+/// Runs one side of a shape: `kind` names it, `input` is JSON.
+#[napi(skip_typescript)]
+pub fn wire_probe(kind: String, input: String) -> Result<String> {
+    probe(&kind, &input).map_err(|e| Error::new(Status::InvalidArg, format!("{kind}: {e}")))
+}
+
+fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
+    Ok(match kind {
+        // Names each side keeps: row fields, request ops, error codes.
+        "names" => json!({
+            "rowFields": wire::task::ROW_FIELDS,
+            "ops": Op::ALL.map(Op::name),
+            "codes": error::ALL.map(|c| (c.as_str(), c.name())),
+        })
+        .to_string(),
+        // Rust writes: a task's run row and object form.
+        "row" => wire::task::row(&read::<Sample>(input)?.task(), true),
+        "object" => wire::task::object(&read::<Sample>(input)?.task(), false),
+        // Rust reads what JS wrote: a batch of add rows, a request's tasks.
+        "addRows" => {
+            let tasks = wire::task::parse_add_rows(input)?;
+            Value::Array(tasks.iter().map(sample).collect()).to_string()
+        }
+        "request" => {
+            #[derive(Deserialize)]
+            struct Request {
+                op: String,
+                args: Box<RawValue>,
+            }
+            let r: Request = read(input)?;
+            let op = Op::parse(&r.op).ok_or("unknown op")?;
+            let tasks = NewTask::parse_request(&r.args, op == Op::AddTasks)
+                .map_err(|e: CodedError| e.message)?;
+            let tasks: Vec<Value> = tasks
+                .iter()
+                .map(|t| {
+                    let mut s = sample(&t.task);
+                    s["inMemory"] = t.in_memory.into();
+                    s["madeId"] = t.made_id.into();
+                    s
+                })
+                .collect();
+            Value::Array(tasks).to_string()
+        }
+        // A worker's frame, read as the master reads it.
+        "frame" => frame(&ToMaster::decode(input.as_bytes())?)?,
+        // A master's line, as Rust writes it: runs (`[run, sample]`) and messages.
+        "line" => {
+            let mut line = Line::default();
+            for item in read::<Vec<Value>>(input)? {
+                match item {
+                    Value::Array(run) => {
+                        let number = run.first().and_then(Value::as_u64).unwrap_or(0);
+                        let task =
+                            read::<Sample>(&run.get(1).cloned().unwrap_or_default().to_string())?;
+                        line.push_run(number, &wire::task::row(&task.task(), true));
+                    }
+                    message => line.push(&to_worker(message)?),
+                }
+            }
+            String::from_utf8(line.take()).map_err(|e| e.to_string())?
+        }
+        // Events, as the dispatcher hands them: `done` with a value (in a
+        // row, they become a `doneBatch`), then an `error` and a `retry`.
+        "events" => {
+            #[derive(Deserialize)]
+            struct Outcome {
+                task: Sample,
+                value: Option<Box<RawValue>>,
+            }
+            let mut events = Events::default();
+            let outcomes: Vec<Outcome> = read(input)?;
+            let mut last = None;
+            for o in outcomes {
+                let task = o.task.task();
+                events.push_done(&task, wire::task::row(&task, true), o.value.as_deref());
+                last = Some(task);
+            }
+            if let Some(task) = last {
+                let row = raw_or_null(wire::task::row(&task, true));
+                let error = raw_or_null(r#"{"name":"Error","message":"m"}"#.to_owned());
+                events.push(&JsEvent::Error {
+                    task: &row,
+                    value: &error,
+                });
+                events.push(&JsEvent::Retry {
+                    task: &row,
+                    value: &error,
+                    attempt: 2,
+                    next_run_at: wire::events::Date(task.due_date),
+                });
+            }
+            events.take()
+        }
+        other => return Err(format!("unknown probe {other:?}")),
+    })
+}
+
+/// A `ToWorker` message from its JSON (as JS reads it).
+fn to_worker(message: Value) -> std::result::Result<ToWorker, String> {
+    let raw = |key: &str| raw_or_null(message.get(key).cloned().unwrap_or_default().to_string());
+    let number = |key: &str| message.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Ok(match message.get("type").and_then(Value::as_str) {
+        Some("ipcReply") => ToWorker::IpcReply {
+            run: number("run"),
+            msg: raw("msg"),
+        },
+        Some("reply") => ToWorker::Reply {
+            req: number("req"),
+            ok: message.get("ok").and_then(Value::as_bool).unwrap_or(false),
+            value: raw("value"),
+        },
+        Some("recall") => ToWorker::Recall {
+            runs: read(&message.get("runs").cloned().unwrap_or_default().to_string())?,
+        },
+        Some("stop") => ToWorker::Stop,
+        other => return Err(format!("unknown message type {other:?}")),
+    })
+}
+
+/// A frame as the master understood it.
+fn frame(msg: &ToMaster) -> std::result::Result<String, String> {
+    let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null);
+    Ok(match msg {
+        ToMaster::Ready => json!({ "type": "ready" }),
+        ToMaster::Done { run, value } => {
+            json!({ "type": "done", "run": run, "value": value.map(parse) })
+        }
+        ToMaster::Failed { run, error } => {
+            json!({ "type": "failed", "run": run, "error": parse(error) })
+        }
+        ToMaster::Recalled { runs } => json!({ "type": "recalled", "runs": runs }),
+        ToMaster::Ipc { run, msg } => json!({ "type": "ipc", "run": run, "msg": parse(msg) }),
+        ToMaster::Request { req, op, args } => {
+            json!({ "type": "request", "req": req, "op": op.name(), "args": parse(args) })
+        }
+    }
+    .to_string())
+}

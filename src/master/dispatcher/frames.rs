@@ -1,0 +1,185 @@
+//! A worker's frames and lines, and its end: the frames read from its ring
+//! and what each means, the line written to it each round, and what its
+//! exit means for the runs it held.
+
+use super::pool::WorkerState;
+use super::Dispatcher;
+use crate::error::{Code, CodedError};
+use crate::sys::{Exit, Signal};
+use crate::wire::events::JsEvent;
+use crate::wire::frames::{self, ToMaster, ToWorker};
+use crate::wire::raw_or_null;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+impl Dispatcher {
+    /// Reads every worker's ring and handles its whole frames.
+    pub(super) fn read_workers(&mut self) {
+        for id in self.pool.worker_ids() {
+            self.read_worker(id);
+        }
+    }
+
+    fn read_worker(&mut self, id: u32) {
+        let Some(w) = self.pool.worker_mut(id) else {
+            return;
+        };
+        let mut bytes = std::mem::take(&mut w.frames);
+        if w.link.read(&mut bytes).is_err() {
+            self.logger.error(&format!(
+                "worker {id} corrupted its shared memory; stopping it"
+            ));
+            w.link.signal(Signal::Kill);
+            return;
+        }
+        let mut pos = 0;
+        while let Some(frame) = frames::next_frame(&bytes, &mut pos) {
+            match frame.and_then(ToMaster::decode) {
+                Ok(msg) => self.on_frame(id, msg),
+                Err(error) => {
+                    self.logger.error(&format!(
+                        "worker {id} sent an unreadable frame ({error}); stopping it"
+                    ));
+                    if let Some(w) = self.pool.worker(id) {
+                        w.link.signal(Signal::Kill);
+                    }
+                    return;
+                }
+            }
+        }
+        bytes.drain(..pos);
+        if let Some(w) = self.pool.worker_mut(id) {
+            w.frames = bytes;
+        }
+    }
+
+    fn on_frame(&mut self, id: u32, msg: ToMaster) {
+        match msg {
+            ToMaster::Ready => self.worker_ready(id),
+            ToMaster::Recalled { runs } => {
+                for run in runs {
+                    self.take_back(run);
+                }
+            }
+            ToMaster::Done { run, value } => self.finish(run, Ok(value)),
+            ToMaster::Failed { run, error } => self.finish(run, Err(&error)),
+            ToMaster::Ipc { run, msg } => self.events.push(&JsEvent::Ipc {
+                worker: id,
+                run,
+                msg: &msg,
+            }),
+            ToMaster::Request { req, op, args } => self.worker_request(id, req, op, args),
+        }
+    }
+
+    fn worker_ready(&mut self, id: u32) {
+        let Some(w) = self.pool.worker_mut(id) else {
+            return;
+        };
+        if w.state != WorkerState::Starting {
+            return;
+        }
+        w.state = WorkerState::Ready;
+        w.idle_since = Instant::now();
+        let took = w.idle_since.duration_since(w.spawned_at);
+        self.spawning.started();
+        self.counters.last_worker_start_ms = Some(took.as_secs_f64() * 1000.0);
+        self.rebalance = true;
+    }
+
+    /// Writes each worker's line of this round; a socket that is full hands
+    /// the rest to JS.
+    pub(super) fn flush_workers(&mut self) {
+        for (id, w) in self.pool.workers_mut() {
+            if let Some(line) = w.take_line() {
+                if w.link.send(line) {
+                    self.events.push(&JsEvent::Blocked { worker: id });
+                }
+            }
+        }
+    }
+
+    /// Arms every worker's ring for a wake-up; `false` when one has frames
+    /// waiting (read them before sleeping).
+    pub(super) fn arm_workers(&mut self) -> bool {
+        self.pool.workers().all(|(_, w)| w.link.arm())
+    }
+
+    pub(super) fn unblocked(&mut self, id: u32) {
+        if let Some(w) = self.pool.worker_mut(id) {
+            if w.link.unblocked() {
+                self.events.push(&JsEvent::Blocked { worker: id });
+            }
+        }
+    }
+
+    pub(super) fn ipc_reply(&mut self, worker: u32, run: u64, msg: Box<RawValue>) {
+        match self.pool.worker_mut(worker) {
+            Some(w) => w.send(&ToWorker::IpcReply { run, msg }),
+            None => self.logger.warn(&format!(
+                "IPC response for worker {worker} dropped: the worker has exited"
+            )),
+        }
+    }
+
+    /// A worker process ended. Its ring still holds every frame it wrote,
+    /// the replies of the runs it finished included: they are read first.
+    /// Then the run it had started and not answered is the one that died
+    /// with it; the runs behind it never started and go back unharmed.
+    pub(super) fn worker_exited(&mut self, id: u32, exit: Exit) {
+        self.read_worker(id);
+        let Some(w) = self.pool.worker(id) else {
+            return;
+        };
+        let (pid, kill, starting, stopping) = (
+            w.link.pid(),
+            w.kill,
+            w.state == WorkerState::Starting,
+            w.is_stopping(),
+        );
+        let Some(exited) = self.pool.exited(id, w.link.running()) else {
+            return;
+        };
+        self.counters.workers_exited += 1;
+        // A worker we killed (timeout, close) was already logged as a warning.
+        if kill.is_none() && (!stopping || exited.lost.is_some()) {
+            self.logger
+                .error(&format!("worker {id} (pid {pid}) {}", exit.describe()));
+        }
+        if starting {
+            self.spawning.failed(Instant::now());
+        }
+        // Unstarted runs first, so none is taken for started when the lost
+        // one leaves its worker.
+        for run in exited.unstarted {
+            self.take_back(run);
+        }
+        if let Some(run) = exited.lost.filter(|&run| !self.lost_to_kill(kill, run)) {
+            if let Some(r) = self.pool.run(run) {
+                let message = format!(
+                    "worker {id} (pid {pid}) {} while running task {}:{}",
+                    exit.describe(),
+                    r.task.task_type,
+                    r.task.id
+                );
+                self.finish(run, Err(&exit_error(&message, &exit)));
+            }
+        }
+        self.pool.remove(id);
+        self.events.push(&JsEvent::Retired { worker: id });
+    }
+}
+
+/// The error of a run whose worker died: `WorkerExitError`, with how.
+fn exit_error(message: &str, exit: &Exit) -> Box<RawValue> {
+    let error = CodedError::new(Code::WorkerExit, message);
+    let json = serde_json::json!({
+        "name": error.code.name(),
+        "message": message,
+        "stack": format!("{}: {message}", error.code.name()),
+        "code": error.code.as_str(),
+        "exitCode": exit.code,
+        "signal": exit.signal,
+    });
+    raw_or_null(json.to_string())
+}

@@ -1,0 +1,356 @@
+//! The pool: the workers, the runs in flight, and the runs each worker
+//! holds (its `sent` queue: the one it runs, then those sent ahead). It
+//! alone changes them, so it alone keeps their invariant:
+//!
+//! > a run is in `runs` exactly when it is in its worker's `sent`, once,
+//! > and that worker's `sent_bytes` is the size of their rows; only the
+//! > first run of a `sent` queue has started.
+//!
+//! `check` asserts it after every call into the dispatcher in debug builds
+//! (the test suites'), and a seeded walk in its tests drives it at random.
+
+use super::run::{Rank, Run, RunTask, Source, Start};
+use crate::master::process::Link;
+use crate::wire::frames::{Line, ToWorker};
+use ahash::AHashMap as HashMap;
+use std::collections::{BTreeMap, VecDeque};
+use tokio::time::Instant;
+
+/// Where a worker is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WorkerState {
+    /// Spawned, not ready yet (it has not built its Cluster).
+    Starting,
+    Ready,
+    /// Asked to stop (or killed); it gets nothing more. Killed at `kill_at`
+    /// if it has not exited by then.
+    Stopping {
+        kill_at: Option<Instant>,
+    },
+}
+
+/// Why the dispatcher stopped a worker that was running a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kill {
+    /// This run went past its time limit.
+    Timeout(u64),
+    /// `close({ timeout })` ran out of time.
+    Close,
+}
+
+/// A run as its worker's queue holds it: what recalling needs, without
+/// looking the run up.
+struct Sent {
+    run: u64,
+    rank: Rank,
+    /// A `Recall` for it was sent.
+    recalling: bool,
+}
+
+pub(super) struct Worker {
+    pub(super) link: Box<dyn Link>,
+    pub(super) state: WorkerState,
+    /// Runs sent to this worker and not answered, in the order it runs them
+    /// (one at a time): the first is the one running, the rest wait.
+    sent: VecDeque<Sent>,
+    /// Size of the rows in `sent`.
+    sent_bytes: usize,
+    pub(super) spawned_at: Instant,
+    pub(super) idle_since: Instant,
+    /// Ring bytes read but not yet a whole frame.
+    pub(super) frames: Vec<u8>,
+    /// Messages for this worker, written at the end of the round.
+    line: Line,
+    /// Why the dispatcher stopped it mid-task, if it did.
+    pub(super) kill: Option<Kill>,
+}
+
+impl Worker {
+    /// Ready and not stopping: it may be given runs.
+    pub(super) fn is_live(&self) -> bool {
+        self.state == WorkerState::Ready
+    }
+
+    pub(super) fn is_stopping(&self) -> bool {
+        matches!(self.state, WorkerState::Stopping { .. })
+    }
+
+    /// Live with nothing to run.
+    pub(super) fn is_idle(&self) -> bool {
+        self.is_live() && self.sent.is_empty()
+    }
+
+    /// Holds no run.
+    pub(super) fn is_empty(&self) -> bool {
+        self.sent.is_empty()
+    }
+
+    /// The run it runs (or is about to), if any.
+    pub(super) fn front(&self) -> Option<u64> {
+        self.sent.front().map(|s| s.run)
+    }
+
+    /// Runs waiting behind the one it runs.
+    pub(super) fn waiting_behind(&self) -> usize {
+        self.sent.len().saturating_sub(1)
+    }
+
+    pub(super) fn send(&mut self, msg: &ToWorker) {
+        self.line.push(msg);
+    }
+
+    /// This round's line, to write (empty when there is none).
+    pub(super) fn take_line(&mut self) -> Option<Vec<u8>> {
+        (!self.line.is_empty()).then(|| self.line.take())
+    }
+}
+
+/// What a worker's exit means for the runs it held.
+pub(super) struct Exited {
+    /// The run it had started and not answered: it died with the worker.
+    pub(super) lost: Option<u64>,
+    /// The runs behind it, which never started.
+    pub(super) unstarted: Vec<u64>,
+}
+
+#[derive(Default)]
+pub(super) struct Pool {
+    workers: BTreeMap<u32, Worker>,
+    runs: HashMap<u64, Run>,
+    next_worker: u32,
+    next_run: u64,
+}
+
+impl Pool {
+    /// The id the next worker spawned gets.
+    pub(super) fn next_worker_id(&mut self) -> u32 {
+        self.next_worker += 1;
+        self.next_worker
+    }
+
+    pub(super) fn add_worker(&mut self, id: u32, link: Box<dyn Link>, now: Instant) {
+        self.workers.insert(
+            id,
+            Worker {
+                link,
+                state: WorkerState::Starting,
+                sent: VecDeque::new(),
+                sent_bytes: 0,
+                spawned_at: now,
+                idle_since: now,
+                frames: Vec::new(),
+                line: Line::default(),
+                kill: None,
+            },
+        );
+    }
+
+    pub(super) fn worker(&self, id: u32) -> Option<&Worker> {
+        self.workers.get(&id)
+    }
+
+    pub(super) fn worker_mut(&mut self, id: u32) -> Option<&mut Worker> {
+        self.workers.get_mut(&id)
+    }
+
+    pub(super) fn workers(&self) -> impl Iterator<Item = (u32, &Worker)> {
+        self.workers.iter().map(|(&id, w)| (id, w))
+    }
+
+    pub(super) fn workers_mut(&mut self) -> impl Iterator<Item = (u32, &mut Worker)> {
+        self.workers.iter_mut().map(|(&id, w)| (id, w))
+    }
+
+    pub(super) fn worker_ids(&self) -> Vec<u32> {
+        self.workers.keys().copied().collect()
+    }
+
+    pub(super) fn has_workers(&self) -> bool {
+        !self.workers.is_empty()
+    }
+
+    pub(super) fn run(&self, run: u64) -> Option<&Run> {
+        self.runs.get(&run)
+    }
+
+    /// Runs in flight (running or sent ahead).
+    pub(super) fn runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// The claim tokens of the persistent runs in flight.
+    pub(super) fn claim_tokens(&self) -> Vec<String> {
+        self.runs
+            .values()
+            .filter_map(|r| r.claim_token().map(str::to_owned))
+            .collect()
+    }
+
+    /// Sends `task` to worker `id` (which must be there) as a new run,
+    /// which starts now if the worker held nothing; its number.
+    pub(super) fn assign(
+        &mut self,
+        id: u32,
+        task: RunTask,
+        rank: Rank,
+        source: Source,
+        start: &Start,
+    ) -> Option<u64> {
+        let w = self.workers.get_mut(&id)?;
+        self.next_run += 1;
+        let run = self.next_run;
+        w.line.push_run(run, &task.row);
+        // Sent ahead, it starts (and says so) when the one before it ends.
+        let starts_now = w.sent.is_empty();
+        w.sent_bytes += task.row.len();
+        w.sent.push_back(Sent {
+            run,
+            rank,
+            recalling: false,
+        });
+        let mut r = Run {
+            worker: id,
+            task,
+            source,
+            started: None,
+            deadline: None,
+        };
+        if starts_now {
+            r.start(start);
+        }
+        self.runs.insert(run, r);
+        Some(run)
+    }
+
+    /// Starts `run`, now the first of its worker's queue.
+    pub(super) fn start(&mut self, run: u64, start: &Start) {
+        if let Some(r) = self.runs.get_mut(&run) {
+            r.start(start);
+        }
+    }
+
+    /// Forgets `run` and takes it off its worker. When it was the one
+    /// running, the next one in that worker's queue starts now (the caller
+    /// starts it): that next run is returned.
+    pub(super) fn unassign(&mut self, run: u64) -> Option<(Run, Option<u64>)> {
+        let r = self.runs.remove(&run)?;
+        let Some(w) = self.workers.get_mut(&r.worker) else {
+            return Some((r, None));
+        };
+        let was_running = w.sent.front().is_some_and(|s| s.run == run);
+        if was_running {
+            w.sent.pop_front();
+        } else {
+            w.sent.retain(|s| s.run != run);
+        }
+        w.sent_bytes = w.sent_bytes.saturating_sub(r.task.row.len());
+        let next = match w.sent.front() {
+            None => {
+                w.idle_since = Instant::now();
+                None
+            }
+            Some(next) if was_running => Some(next.run),
+            Some(_) => None,
+        };
+        Some((r, next))
+    }
+
+    /// Asks live workers for the runs sent ahead (not the one running) that
+    /// `recall` picks by rank; each hands back those it has not started.
+    pub(super) fn recall(&mut self, recall: impl Fn(Rank) -> bool) {
+        for w in self.workers.values_mut() {
+            if w.is_stopping() || w.sent.len() < 2 {
+                continue;
+            }
+            let mut runs = Vec::new();
+            for s in w.sent.iter_mut().skip(1) {
+                if !s.recalling && recall(s.rank) {
+                    s.recalling = true;
+                    runs.push(s.run);
+                }
+            }
+            if !runs.is_empty() {
+                w.line.push(&ToWorker::Recall { runs });
+            }
+        }
+    }
+
+    /// Runs sent ahead, waiting behind a running one, across the pool.
+    pub(super) fn waiting_behind(&self) -> usize {
+        self.workers.values().map(Worker::waiting_behind).sum()
+    }
+
+    pub(super) fn any_idle(&self) -> bool {
+        self.workers.values().any(Worker::is_idle)
+    }
+
+    /// A live worker is idle while another holds runs it has not started
+    /// and that are not being recalled (tasks of uneven length).
+    pub(super) fn idle_beside_waiting(&self) -> bool {
+        let live = || self.workers.values().filter(|w| w.is_live());
+        live().any(|w| w.sent.is_empty())
+            && live().any(|w| w.sent.iter().skip(1).any(|s| !s.recalling))
+    }
+
+    /// The live worker with the fewest runs, among those holding fewer
+    /// than `room` and, unless empty, under `ahead_bytes` of rows.
+    pub(super) fn least_loaded(&self, room: usize, ahead_bytes: usize) -> Option<u32> {
+        self.workers
+            .iter()
+            .filter(|(_, w)| {
+                w.is_live()
+                    && w.sent.len() < room
+                    && (w.sent.is_empty() || w.sent_bytes < ahead_bytes)
+            })
+            .min_by_key(|(_, w)| w.sent.len())
+            .map(|(id, _)| *id)
+    }
+
+    /// What worker `id`'s exit means for its runs: `running` is the run it
+    /// recorded as started last (`Link::running`).
+    pub(super) fn exited(&self, id: u32, running: u64) -> Option<Exited> {
+        let w = self.workers.get(&id)?;
+        let lost = w.sent.iter().find(|s| s.run == running).map(|s| s.run);
+        let unstarted = w
+            .sent
+            .iter()
+            .map(|s| s.run)
+            .filter(|&run| Some(run) != lost)
+            .collect();
+        Some(Exited { lost, unstarted })
+    }
+
+    /// Removes an exited worker, once its runs are handled, and reaps it.
+    pub(super) fn remove(&mut self, id: u32) {
+        if let Some(mut w) = self.workers.remove(&id) {
+            debug_assert!(w.sent.is_empty(), "worker {id} removed with runs");
+            w.link.reap();
+        }
+    }
+
+    /// Asserts the invariant (see the module's comment).
+    pub(super) fn check(&self) {
+        let mut held = 0;
+        for (id, w) in &self.workers {
+            let mut bytes = 0;
+            for (i, s) in w.sent.iter().enumerate() {
+                let Some(r) = self.runs.get(&s.run) else {
+                    panic!("run {} of worker {id} is not in runs", s.run);
+                };
+                assert_eq!(r.worker, *id, "run {} is held by another worker", s.run);
+                assert!(
+                    i == 0 || r.started.is_none(),
+                    "run {} started behind another",
+                    s.run
+                );
+                bytes += r.task.row.len();
+                held += 1;
+            }
+            assert_eq!(bytes, w.sent_bytes, "worker {id}'s sent_bytes");
+        }
+        assert_eq!(held, self.runs.len(), "a run in runs is held by no worker");
+    }
+}
+
+#[cfg(test)]
+mod tests;
