@@ -5,8 +5,8 @@
 
 const identity = require('./identity')
 const { checkTask, fail } = require('./validate')
-const { decode, encode } = require('./codec')
-const { OPS, taskArgs, taskFromObject } = require('./wire')
+const { decode } = require('./codec')
+const { OPS, collectionArgs, taskArgs, taskFromObject } = require('./wire')
 const { invalidArg, codes } = require('./errors')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')
@@ -93,19 +93,13 @@ function meteorSelector (selector) {
   return selector
 }
 
-/** The JSON of a call's arguments; what cannot be carried is a bad argument. */
+/** A collection call's arguments as JSON; what cannot be carried is a bad argument. */
 function argsJson (args, what) {
-  const parts = []
-  for (const key of Object.keys(args)) {
-    let json
-    try {
-      json = encode(args[key], key)
-    } catch (error) {
-      throw invalidArg(`${what}: ${error.message}`)
-    }
-    parts.push(`${JSON.stringify(key)}:${json === undefined ? 'null' : json}`)
+  try {
+    return collectionArgs(args)
+  } catch (error) {
+    throw invalidArg(`${what}: ${error.message}`)
   }
-  return `{${parts.join(',')}}`
 }
 
 /**

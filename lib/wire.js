@@ -5,6 +5,8 @@
 // with their indices named here. Values inside (task data, results, IPC
 // messages) are EJSON JSON text (lib/codec.js).
 
+const { encode } = require('./codec')
+
 // ---------------------------------------------------------------- tasks
 
 /**
@@ -130,6 +132,20 @@ const OPS = Object.freeze({
 })
 
 /**
+ * A collection call's arguments (`CollectionArgs`): `{ selector, modifier,
+ * options }` as given, each EJSON-encoded (`null` for undefined). Throws
+ * what the codec refuses.
+ */
+function collectionArgs (args) {
+  const parts = []
+  for (const key of Object.keys(args)) {
+    const json = encode(args[key], key)
+    parts.push(`${JSON.stringify(key)}:${json === undefined ? 'null' : json}`)
+  }
+  return `{${parts.join(',')}}`
+}
+
+/**
  * A checked task as the arguments of an `addTask` request (`TaskArgs`):
  * `data` and `policy` are JSON text already.
  */
@@ -153,5 +169,6 @@ module.exports = {
   EVENT,
   readDoneBatch,
   OPS,
+  collectionArgs,
   taskArgs
 }
