@@ -5,13 +5,16 @@
 // subjects fork workers that re-run their script; the child prints one
 // `@@result {...}` line. Prints a markdown table and writes bench/results.json.
 //
-//   node bench/run.mjs           full run (a few minutes)
-//   node bench/run.mjs --quick   fewer tasks and repetitions (under a minute)
+//   node bench/run.mjs                     full run (every section)
+//   node bench/run.mjs --quick             fewer tasks and repetitions
+//   node bench/run.mjs --only depth,cold   only these sections (see SECTIONS);
+//                                          the other rows of results.json are kept
+//   node bench/run.mjs --out FILE          write the JSON there instead
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
 import os from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RESULT_PREFIX, median } from './lib/common.mjs'
 import { startServer, findServer, ensureServer } from '../scripts/mongo-server.mjs'
@@ -21,19 +24,83 @@ import { taggedPids, killPids } from '../scripts/lib/processes.mjs'
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const argv = process.argv.slice(2)
-const QUICK = argv.includes('--quick')
-for (const arg of argv) {
-  if (arg !== '--quick') {
-    console.error(`unknown argument ${arg}; usage: node bench/run.mjs [--quick]`)
+
+/** The sections, in the order they run, and the workloads (rows) each one measures. */
+const SECTIONS = {
+  throughput: ['throughput'],
+  latency: ['latencyP50', 'latencyP99'],
+  start: ['start'],
+  persistent: ['persistent'],
+  depth: ['depthRounds', 'depthRoundsRoundTrips', 'depthRoundsServerCpu', 'depthBacklog', 'depthBacklogRoundTrips', 'depthBacklogServerCpu'],
+  payload: ['payloadString100K', 'payloadString1M', 'payloadString16M', 'payloadString50M', 'payloadBytes1M', 'payloadBytes16M', 'payloadReturn16M',
+    'payload50MMasterPeak', 'payload50MWorkerPeak', 'payload50MMasterAfter', 'persistentPayload1M', 'persistentPayload10M'],
+  cold: ['coldBurst', 'coldLatencyP50', 'coldLatencyP99', 'cpu', 'cpuOfIdeal']
+}
+const USAGE = `usage: node bench/run.mjs [--quick] [--only ${Object.keys(SECTIONS).join(',')}] [--out FILE]`
+
+let QUICK = false
+let ONLY = null
+let OUT = null
+for (let i = 0; i < argv.length; i++) {
+  const arg = argv[i]
+  const value = () => {
+    const eq = arg.indexOf('=')
+    if (eq >= 0) return arg.slice(eq + 1)
+    if (i + 1 >= argv.length) { console.error(`${arg} needs a value; ${USAGE}`); process.exit(2) }
+    return argv[++i]
+  }
+  if (arg === '--quick') QUICK = true
+  else if (arg === '--only' || arg.startsWith('--only=')) ONLY = value().split(',').map((x) => x.trim()).filter(Boolean)
+  else if (arg === '--out' || arg.startsWith('--out=')) OUT = value()
+  else {
+    console.error(`unknown argument ${arg}; ${USAGE}`)
     process.exit(2)
   }
 }
+for (const section of ONLY || []) {
+  if (!SECTIONS[section]) {
+    console.error(`unknown section ${section}; sections: ${Object.keys(SECTIONS).join(', ')}`)
+    process.exit(2)
+  }
+}
+/** Whether `section` runs this time. */
+const runs = (section) => !ONLY || ONLY.includes(section)
 
 const SIZES = QUICK
-  ? { tpTasks: 5000, tpReps: 2, tpWarmup: 500, latSamples: 300, latReps: 2, latWarmup: 100, startReps: 3, persTasks: 300, persReps: 1 }
-  : { tpTasks: 20000, tpReps: 3, tpWarmup: 2000, latSamples: 2000, latReps: 3, latWarmup: 500, startReps: 5, persTasks: 2000, persReps: 3 }
+  ? {
+      tpTasks: 5000, tpReps: 2, tpWarmup: 500, latSamples: 300, latReps: 2, latWarmup: 100, startReps: 3, persTasks: 300, persReps: 1,
+      depthRoundTasks: 5000, depthRounds: 1, depthBatch: 1000, depthBacklogTasks: 10000, depthBacklogReps: 1,
+      payloadReps: 3, persPayloadReps: 3,
+      coldTasks: 5000, coldLatencyTasks: 300, coldReps: 2, cpuRounds: 2, cpuTasks: 1300, cpuReps: 1
+    }
+  : {
+      tpTasks: 20000, tpReps: 3, tpWarmup: 2000, latSamples: 2000, latReps: 3, latWarmup: 500, startReps: 5, persTasks: 2000, persReps: 3,
+      depthRoundTasks: 5000, depthRounds: 3, depthBatch: 1000, depthBacklogTasks: 50000, depthBacklogReps: 1,
+      payloadReps: 3, persPayloadReps: 3,
+      coldTasks: 20000, coldLatencyTasks: 300, coldReps: 3, cpuRounds: 2, cpuTasks: 2600, cpuReps: 3
+    }
 /** Budget for one measured step inside a subject (a burst, a latency rep, a persistent rep). */
 const STEP_MS = QUICK ? 20000 : 60000
+/** Budget for draining the backlog at depth (slow before issue #31's fixes: about 6 min for 50,000). */
+const BACKLOG_STEP_MS = QUICK ? 300000 : 900000
+/** Budget for one payload task (the 50 MB string took about 14 s before issue #32's fixes). */
+const PAYLOAD_STEP_MS = 120000
+
+const MB = 1000 * 1000
+/** The payload cases (issue #32): in memory, one worker, one task at a time. */
+const PAYLOAD_CASES = [
+  { workload: 'payloadString100K', label: '100 KB string', kind: 'string', bytes: 100 * 1000 },
+  { workload: 'payloadString1M', label: '1 MB string', kind: 'string', bytes: MB },
+  { workload: 'payloadString16M', label: '16 MB string', kind: 'string', bytes: 16 * MB },
+  { workload: 'payloadString50M', label: '50 MB string', kind: 'string', bytes: 50 * MB, rss: true },
+  { workload: 'payloadBytes1M', label: '1 MB Uint8Array', kind: 'bytes', bytes: MB },
+  { workload: 'payloadBytes16M', label: '16 MB Uint8Array', kind: 'bytes', bytes: 16 * MB },
+  { workload: 'payloadReturn16M', label: '16 MB string returned by the task', kind: 'return', bytes: 16 * MB }
+]
+const PERSISTENT_PAYLOADS = [
+  { workload: 'persistentPayload1M', bytes: MB },
+  { workload: 'persistentPayload10M', bytes: 10 * MB }
+]
 
 // Every process a subject starts carries this tag in its environment, so that
 // the harness can find and end any that outlive their subject, by pid.
@@ -56,6 +123,27 @@ const START_LABELS = {
   workerpool: 'workerpool (1 process)',
   'plain-cluster': 'plain cluster + process.send (1 worker)'
 }
+const DEPTH_SUBJECTS = [
+  { id: 'meteor-cluster', label: 'meteor-cluster (inMemory: false, addTasks by 1,000)', script: 'meteor-cluster.mjs', reference: true, mongoUrlEnv: true },
+  { id: 'mongodb-floor-batched', label: 'floor: batched driver (insertMany 1,000; find 256 + updateMany; deleteMany)', script: 'mongodb-floor.mjs' }
+]
+const PERSISTENT_PAYLOAD_SUBJECTS = [
+  { id: 'meteor-cluster', label: 'meteor-cluster (inMemory: false, 1 worker)', script: 'meteor-cluster.mjs', reference: true, mongoUrlEnv: true },
+  { id: 'mongodb-driver', label: 'plain driver: insertOne, then findOne + deleteOne', script: 'mongodb-floor.mjs' }
+]
+const PAYLOAD_SUBJECTS = [
+  { id: 'meteor-cluster', label: 'meteor-cluster (inMemory: true, 1 worker)', script: 'meteor-cluster.mjs', reference: true },
+  { id: 'plain-cluster', label: 'plain cluster + process.send (1 worker, binary as base64 by hand)', script: 'plain-cluster.mjs' },
+  { id: 'piscina', label: 'piscina (1 thread)', script: 'piscina.mjs' }
+]
+const COLD_SUBJECTS = [
+  { id: 'meteor-cluster', label: 'meteor-cluster', script: 'meteor-cluster.mjs', reference: true },
+  { id: 'plain-cluster', label: 'plain cluster + process.send', script: 'plain-cluster.mjs' },
+  { id: 'piscina', label: 'piscina (2 threads)', script: 'piscina.mjs' },
+  { id: 'workerpool', label: 'workerpool (2 processes)', script: 'workerpool.mjs' }
+]
+const CPU_BASELINE = { id: 'cpu-baseline', label: 'single-core baseline (the same tasks in one process, no pool)', script: 'cpu-baseline.mjs' }
+const CPU_IDEAL = { id: 'cpu-ideal', label: 'ideal: 2 × the single-core baseline' }
 const PERSISTENT_SUBJECTS = [
   { id: 'meteor-cluster', label: 'meteor-cluster (inMemory: false)', script: 'meteor-cluster.mjs', reference: true, mongoUrlEnv: true },
   { id: 'agenda', label: 'agenda 6 + @agendajs/mongo-backend', script: 'agenda.mjs' },
@@ -67,7 +155,29 @@ const WORKLOADS = {
   latencyP50: { title: `in-memory latency add→done p50 (${fmtInt(SIZES.latSamples)} sequential tasks)`, better: 'lower', unit: 'µs' },
   latencyP99: { title: `in-memory latency add→done p99 (${fmtInt(SIZES.latSamples)} sequential tasks)`, better: 'lower', unit: 'µs' },
   start: { title: 'worker start: first task on a cold pool of 1 worker', better: 'lower', unit: 'ms' },
-  persistent: { title: `persistent throughput (${fmtInt(SIZES.persTasks)} tasks, 2 workers)`, better: 'higher', unit: 'tasks/s' }
+  persistent: { title: `persistent throughput (${fmtInt(SIZES.persTasks)} tasks, 2 workers)`, better: 'higher', unit: 'tasks/s' },
+  // Issue #31: the persistent queue at depth, against the batched floor.
+  depthRounds: { title: `persistent at depth: rounds of ${fmtInt(SIZES.depthRoundTasks)} (added by ${fmtInt(SIZES.depthBatch)}, then drained), 2 workers`, better: 'higher', unit: 'tasks/s' },
+  depthRoundsRoundTrips: { title: `persistent at depth: rounds of ${fmtInt(SIZES.depthRoundTasks)} — server round trips per 1,000 tasks`, better: 'lower', unit: 'round trips' },
+  depthRoundsServerCpu: { title: `persistent at depth: rounds of ${fmtInt(SIZES.depthRoundTasks)} — server CPU per 1,000 tasks`, better: 'lower', unit: 'CPU-s' },
+  depthBacklog: { title: `persistent at depth: ${fmtInt(SIZES.depthBacklogTasks)} queued at once, then drained, 2 workers`, better: 'higher', unit: 'tasks/s' },
+  depthBacklogRoundTrips: { title: `persistent at depth: ${fmtInt(SIZES.depthBacklogTasks)} queued — server round trips per 1,000 tasks`, better: 'lower', unit: 'round trips' },
+  depthBacklogServerCpu: { title: `persistent at depth: ${fmtInt(SIZES.depthBacklogTasks)} queued — server CPU per 1,000 tasks`, better: 'lower', unit: 'CPU-s' },
+  // Issue #32: payloads in memory (add → done, one worker, one task at a time).
+  ...Object.fromEntries(PAYLOAD_CASES.map((c) => [c.workload, { title: `payload in memory: ${c.label} (add → done, 1 worker)`, better: 'lower', unit: 'ms' }])),
+  payload50MMasterPeak: { title: 'payload in memory: 50 MB string — peak RSS of the master', better: 'lower', unit: 'MiB' },
+  payload50MWorkerPeak: { title: 'payload in memory: 50 MB string — peak RSS of the worker', better: 'lower', unit: 'MiB' },
+  payload50MMasterAfter: { title: 'payload in memory: 50 MB string — RSS of the master 1 s after the task', better: 'lower', unit: 'MiB' },
+  // Issue #25 will add here: "100,000 job.progress() calls in one task" (ms),
+  // once `job.progress(value)` exists (not before: that API does not exist yet).
+  // Issue #32 item 4: persistent payloads.
+  ...Object.fromEntries(PERSISTENT_PAYLOADS.map((c) => [c.workload, { title: `persistent payload: ${c.bytes / MB} MB string (add → done)`, better: 'lower', unit: 'ms' }])),
+  // Issue #29: the first minute.
+  coldBurst: { title: `cold burst: ${fmtInt(SIZES.coldTasks)} tasks at once on a fresh pool, no warm-up, 2 workers`, better: 'higher', unit: 'tasks/s' },
+  coldLatencyP50: { title: `cold latency: the first ${fmtInt(SIZES.coldLatencyTasks)} sequential tasks on a fresh pool, p50`, better: 'lower', unit: 'µs' },
+  coldLatencyP99: { title: `cold latency: the first ${fmtInt(SIZES.coldLatencyTasks)} sequential tasks on a fresh pool, p99`, better: 'lower', unit: 'µs' },
+  cpu: { title: `CPU-bound: ${fmtInt(SIZES.cpuTasks)} tasks of ${SIZES.cpuRounds} SHA-256 passes over 1 MiB, 2 workers`, better: 'higher', unit: 'tasks/s' },
+  cpuOfIdeal: { title: 'CPU-bound: share of the ideal (2 × the single-core baseline)', better: 'higher', unit: '%' }
 }
 
 // ---------------------------------------------------------------- processes
@@ -177,6 +287,10 @@ function fmtInt (n) {
 function fmtValue (value, unit) {
   if (unit === 'ms') return `${value.toFixed(1)} ms`
   if (unit === 'µs') return `${fmtInt(value)} µs`
+  if (unit === '%') return `${value.toFixed(1)} %`
+  if (unit === 'MiB') return `${fmtInt(value)} MiB`
+  if (unit === 'round trips') return `${value.toFixed(1)} round trips`
+  if (unit === 'CPU-s') return `${value.toFixed(3)} CPU-s`
   return `${fmtInt(value)} ${unit}`
 }
 
@@ -219,76 +333,115 @@ function commandLine () {
 
 const results = []
 
-function record (workload, subject, result, pick = (r) => r.value) {
+/** Records one row: `pick` reads the value, `reps` the repetitions; `extra` fields are kept on the row. */
+function record (workload, subject, result, pick = (r) => r.value, extra = {}) {
   const spec = WORKLOADS[workload]
   const row = { workload, title: spec.title, subject: subject.label, subjectId: subject.id, unit: spec.unit, better: spec.better, reference: Boolean(subject.reference) }
   if (result.error) row.error = result.error
+  else if (result.notApplicable) row.note = result.notApplicable
   else {
-    row.value = pick(result)
-    row.reps = result.reps
+    const value = pick(result)
+    if (value === null || value === undefined || Number.isNaN(value)) row.error = 'not measured'
+    else {
+      row.value = value
+      row.reps = result.reps
+    }
   }
+  Object.assign(row, extra)
   if (result.leftBehind) row.leftBehind = result.leftBehind
   if (result.exitCode !== undefined) row.exitCode = result.exitCode
   results.push(row)
-  progress(`${spec.title} — ${subject.label}: ${row.error ? 'error: ' + row.error : fmtValue(row.value, spec.unit)}${row.leftBehind ? ` (left ${row.leftBehind} processes running; killed)` : ''}`)
+  progress(`${spec.title} — ${subject.label}: ${row.error ? 'error: ' + row.error : row.value === undefined ? `n/a (${row.note})` : fmtValue(row.value, spec.unit)}${row.leftBehind ? ` (left ${row.leftBehind} processes running; killed)` : ''}`)
+}
+
+/**
+ * Runs `reps` fresh child processes per subject, interleaved (A B C A B C…);
+ * `paramsOf(subject)` gives each child's parameters. Resolves with, per
+ * subject id, `{ results: [...], failure, leftBehind }` (it stops a subject
+ * at its first failure).
+ */
+async function interleaved (subjects, workload, reps, paramsOf, { timeoutMs, envOf = () => undefined }) {
+  const out = Object.fromEntries(subjects.map((s) => [s.id, { results: [], failure: null, leftBehind: 0 }]))
+  for (let r = 0; r < reps; r++) {
+    for (const subject of subjects) {
+      const slot = out[subject.id]
+      if (slot.failure) continue
+      const result = await runSubject(subject.script, workload, paramsOf(subject, r), { timeoutMs, env: envOf(subject, r) })
+      slot.leftBehind += result.leftBehind || 0
+      if (result.error) slot.failure = result
+      else slot.results.push(result)
+    }
+  }
+  return out
+}
+
+/** `{ value: median, reps }` of `pick` over an interleaved slot's results, or its failure. */
+function summarize (slot, pick = (r) => r.value) {
+  const leftBehind = slot.leftBehind
+  if (slot.failure) return { ...slot.failure, leftBehind }
+  const values = slot.results.map(pick)
+  return { value: median(values), reps: values, leftBehind }
 }
 
 async function inMemoryWorkloads () {
   const childTimeout = (reps) => 15000 + (reps + 1) * STEP_MS
-  const runs = (workload) => IN_MEMORY_SUBJECTS.filter((s) => !s.only || s.only.includes(workload))
-  for (const subject of runs('throughput')) {
-    const params = { ...subject.params, n: SIZES.tpTasks, reps: SIZES.tpReps, warmup: SIZES.tpWarmup, timeoutMs: STEP_MS, watchdogMs: childTimeout(SIZES.tpReps) - 5000 }
-    record('throughput', subject, await runSubject(subject.script, 'throughput', params, { timeoutMs: childTimeout(SIZES.tpReps) }))
-  }
-  for (const subject of runs('latency')) {
-    const params = { ...subject.params, n: SIZES.latSamples, reps: SIZES.latReps, warmup: SIZES.latWarmup, timeoutMs: STEP_MS, watchdogMs: childTimeout(SIZES.latReps) - 5000 }
-    const result = await runSubject(subject.script, 'latency', params, { timeoutMs: childTimeout(SIZES.latReps) })
-    record('latencyP50', subject, result.error ? result : { ...result, reps: result.reps.p50 }, (r) => r.p50)
-    record('latencyP99', subject, result.error ? result : { ...result, reps: result.reps.p99 }, (r) => r.p99)
-  }
-  for (const subject of runs('start')) {
-    // A cold pool each time: one child process per repetition.
-    const times = []
-    let failure = null
-    let leftBehind = 0
-    for (let r = 0; r < SIZES.startReps && !failure; r++) {
-      const result = await runSubject(subject.script, 'start', { ...subject.params, timeoutMs: STEP_MS, watchdogMs: STEP_MS + 5000 }, { timeoutMs: STEP_MS + 10000 })
-      leftBehind += result.leftBehind || 0
-      if (result.error) failure = result
-      else times.push(result.value)
+  const subjectsOf = (workload) => IN_MEMORY_SUBJECTS.filter((s) => !s.only || s.only.includes(workload))
+  if (runs('throughput')) {
+    for (const subject of subjectsOf('throughput')) {
+      const params = { ...subject.params, n: SIZES.tpTasks, reps: SIZES.tpReps, warmup: SIZES.tpWarmup, timeoutMs: STEP_MS, watchdogMs: childTimeout(SIZES.tpReps) - 5000 }
+      record('throughput', subject, await runSubject(subject.script, 'throughput', params, { timeoutMs: childTimeout(SIZES.tpReps) }))
     }
-    const label = { ...subject, label: START_LABELS[subject.id] || subject.label }
-    record('start', label, failure ? { ...failure, leftBehind } : { value: median(times), reps: times, leftBehind })
+  }
+  if (runs('latency')) {
+    for (const subject of subjectsOf('latency')) {
+      const params = { ...subject.params, n: SIZES.latSamples, reps: SIZES.latReps, warmup: SIZES.latWarmup, timeoutMs: STEP_MS, watchdogMs: childTimeout(SIZES.latReps) - 5000 }
+      const result = await runSubject(subject.script, 'latency', params, { timeoutMs: childTimeout(SIZES.latReps) })
+      record('latencyP50', subject, result.error ? result : { ...result, reps: result.reps.p50 }, (r) => r.p50)
+      record('latencyP99', subject, result.error ? result : { ...result, reps: result.reps.p99 }, (r) => r.p99)
+    }
+  }
+  if (runs('start')) {
+    for (const subject of subjectsOf('start')) {
+      // A cold pool each time: one child process per repetition.
+      const times = []
+      let failure = null
+      let leftBehind = 0
+      for (let r = 0; r < SIZES.startReps && !failure; r++) {
+        const result = await runSubject(subject.script, 'start', { ...subject.params, timeoutMs: STEP_MS, watchdogMs: STEP_MS + 5000 }, { timeoutMs: STEP_MS + 10000 })
+        leftBehind += result.leftBehind || 0
+        if (result.error) failure = result
+        else times.push(result.value)
+      }
+      const label = { ...subject, label: START_LABELS[subject.id] || subject.label }
+      record('start', label, failure ? { ...failure, leftBehind } : { value: median(times), reps: times, leftBehind })
+    }
   }
 }
 
-async function persistentWorkloads () {
-  const skip = (error) => { for (const subject of PERSISTENT_SUBJECTS) record('persistent', subject, { error }) }
-  if (!findServer()) {
-    if (QUICK) return skip('the database server secantusd-rs is not installed (a full run installs it)')
-    try {
-      ensureServer()
-    } catch (error) {
-      return skip(error.message)
-    }
+// ---------------------------------------------------------------- the database
+
+/** Why the database server cannot be had, or null once it is installed. */
+function serverMissing () {
+  if (findServer()) return null
+  if (QUICK) return 'the database server secantusd-rs is not installed (a full run installs it)'
+  try {
+    ensureServer()
+    return null
+  } catch (error) {
+    return error.message
   }
+}
+
+/** Starts a database server (tagged), runs `fn(server)`, stops it; resolves with `fn`'s result. */
+async function withServer (fn) {
   try {
     process.env[DB_TAG] = runTag // tags the server process (startServer passes the environment on)
     server = await startServer('bench')
-  } catch (error) {
-    return skip(`could not start the database server: ${error.message}`)
   } finally {
     delete process.env[DB_TAG]
   }
-  const base = server.url.slice(0, server.url.lastIndexOf('/'))
-  const childTimeout = 15000 + SIZES.persReps * STEP_MS
   try {
-    for (const subject of PERSISTENT_SUBJECTS) {
-      const url = `${base}/bench_${subject.id.replace(/-/g, '_')}_${Date.now()}`
-      const params = { n: SIZES.persTasks, reps: SIZES.persReps, timeoutMs: STEP_MS, watchdogMs: childTimeout - 5000, url }
-      const env = subject.mongoUrlEnv ? { MONGO_URL: url } : undefined
-      record('persistent', subject, await runSubject(subject.script, 'persistent', params, { env, timeoutMs: childTimeout }))
-    }
+    return await fn(server)
   } finally {
     const disposing = server.dispose()
     server = null
@@ -297,70 +450,275 @@ async function persistentWorkloads () {
   }
 }
 
+/** A fresh database's URL on `srv` for a subject and workload. */
+function databaseUrl (srv, subject, workload) {
+  const base = srv.url.slice(0, srv.url.lastIndexOf('/'))
+  return `${base}/bench_${subject.id.replace(/-/g, '_')}_${workload}_${Date.now()}`
+}
+
+async function persistentWorkloads () {
+  const skip = (error) => { for (const subject of PERSISTENT_SUBJECTS) record('persistent', subject, { error }) }
+  const missing = serverMissing()
+  if (missing) return skip(missing)
+  const childTimeout = 15000 + SIZES.persReps * STEP_MS
+  try {
+    await withServer(async (srv) => {
+      for (const subject of PERSISTENT_SUBJECTS) {
+        const url = databaseUrl(srv, subject, 'persistent')
+        const params = { n: SIZES.persTasks, reps: SIZES.persReps, timeoutMs: STEP_MS, watchdogMs: childTimeout - 5000, url }
+        const env = subject.mongoUrlEnv ? { MONGO_URL: url } : undefined
+        record('persistent', subject, await runSubject(subject.script, 'persistent', params, { env, timeoutMs: childTimeout }))
+      }
+    })
+  } catch (error) {
+    skip(`could not start the database server: ${error.message}`)
+  }
+}
+
+/** The depth workload's three rows (tasks/s, round trips and server CPU per 1,000 tasks) from one result. */
+function recordDepth (workload, subject, result) {
+  const rounds = result.rounds || []
+  const detail = rounds.map((r) => ({ rate: r.rate, roundTrips: r.roundTrips, serverCpuS: r.serverCpuS, commands: r.commands, opcounters: r.opcounters }))
+  record(workload, subject, result, (r) => r.value, result.error ? {} : { detail })
+  record(`${workload}RoundTrips`, subject, result.error ? result : { ...result, reps: rounds.map((r) => r.roundTripsPer1000) }, (r) => r.roundTripsPer1000)
+  record(`${workload}ServerCpu`, subject, result.error ? result : { ...result, reps: rounds.map((r) => r.serverCpuSPer1000) }, (r) => r.serverCpuSPer1000)
+}
+
+/**
+ * Issue #31: the persistent queue at depth against the batched floor. Every
+ * child gets a fresh server (its oplog and tables empty, its CPU counted
+ * from its own /proc entry).
+ */
+async function depthWorkloads () {
+  const missing = serverMissing()
+  if (missing) {
+    for (const subject of DEPTH_SUBJECTS) for (const w of ['depthRounds', 'depthBacklog']) recordDepth(w, subject, { error: missing })
+    return
+  }
+  const inFreshServer = async (subject, workload, params, timeoutMs) => {
+    try {
+      return await withServer(async (srv) => {
+        const url = databaseUrl(srv, subject, workload)
+        const env = subject.mongoUrlEnv ? { MONGO_URL: url } : undefined
+        return runSubject(subject.script, workload, { ...params, url, serverPid: srv.pid, watchdogMs: timeoutMs - 5000 }, { env, timeoutMs })
+      })
+    } catch (error) {
+      return { error: `could not start the database server: ${error.message}` }
+    }
+  }
+  // Rounds: one pool per subject, `depthRounds` rounds in it.
+  for (const subject of DEPTH_SUBJECTS) {
+    const params = { n: SIZES.depthRoundTasks, reps: SIZES.depthRounds, batch: SIZES.depthBatch, timeoutMs: STEP_MS }
+    recordDepth('depthRounds', subject, await inFreshServer(subject, 'depthRounds', params, 30000 + SIZES.depthRounds * STEP_MS))
+  }
+  // Backlog: one child per repetition, interleaved.
+  const backlog = Object.fromEntries(DEPTH_SUBJECTS.map((s) => [s.id, { rounds: [], failure: null, leftBehind: 0 }]))
+  for (let r = 0; r < SIZES.depthBacklogReps; r++) {
+    for (const subject of DEPTH_SUBJECTS) {
+      const slot = backlog[subject.id]
+      if (slot.failure) continue
+      const params = { n: SIZES.depthBacklogTasks, batch: SIZES.depthBatch, timeoutMs: BACKLOG_STEP_MS }
+      const result = await inFreshServer(subject, 'depthBacklog', params, 30000 + 2 * BACKLOG_STEP_MS)
+      slot.leftBehind += result.leftBehind || 0
+      if (result.error) slot.failure = result
+      else slot.rounds.push(...result.rounds)
+    }
+  }
+  for (const subject of DEPTH_SUBJECTS) {
+    const slot = backlog[subject.id]
+    const result = slot.failure ? slot.failure : depthSummary(slot.rounds)
+    recordDepth('depthBacklog', subject, { ...result, leftBehind: slot.leftBehind })
+  }
+}
+
+/** As bench/lib/server-meter.mjs `depthResult`: medians over rounds. */
+function depthSummary (rounds) {
+  const med = (key) => {
+    const values = rounds.map((r) => r[key]).filter((v) => v !== null && v !== undefined)
+    return values.length ? median(values) : null
+  }
+  return { value: med('rate'), reps: rounds.map((r) => r.rate), roundTripsPer1000: med('roundTripsPer1000'), serverCpuSPer1000: med('serverCpuSPer1000'), rounds }
+}
+
+// ---------------------------------------------------------------- payloads
+
+/**
+ * Issue #32: payloads in memory, one child per (case, subject), interleaved
+ * by case; the 50 MB string case also gives the peak RSS of the master and
+ * the worker and the master's RSS after. Then the persistent payloads.
+ */
+async function payloadWorkloads () {
+  const childTimeout = 20000 + (SIZES.payloadReps + 1) * PAYLOAD_STEP_MS
+  for (const kase of PAYLOAD_CASES) {
+    for (const subject of PAYLOAD_SUBJECTS) {
+      const params = { kase: { kind: kase.kind, bytes: kase.bytes, label: kase.label }, reps: SIZES.payloadReps, timeoutMs: PAYLOAD_STEP_MS, watchdogMs: childTimeout - 5000 }
+      const result = await runSubject(subject.script, 'payload', params, { timeoutMs: childTimeout })
+      const memory = result.error ? {} : { memory: { masterPeakMiB: result.masterPeakMiB, workerPeakMiB: result.workerPeakMiB, masterAfterMiB: result.masterAfterMiB } }
+      record(kase.workload, subject, result, (r) => r.value, memory)
+      if (kase.rss) {
+        const threads = subject.id === 'piscina'
+        record('payload50MMasterPeak', subject, result, (r) => r.masterPeakMiB, threads ? { note: 'its worker is a thread: counted here' } : {})
+        record('payload50MWorkerPeak', subject, threads && !result.error ? { notApplicable: 'a thread: in the master\'s RSS' } : result, (r) => r.workerPeakMiB)
+        record('payload50MMasterAfter', subject, result, (r) => r.masterAfterMiB)
+      }
+    }
+  }
+  // Issue #25: a "100,000 job.progress() calls in one task" workload goes
+  // here, once that API exists (meteor-cluster and plain cluster + send).
+
+  const skip = (error) => { for (const c of PERSISTENT_PAYLOADS) for (const subject of PERSISTENT_PAYLOAD_SUBJECTS) record(c.workload, subject, { error }) }
+  const missing = serverMissing()
+  if (missing) return skip(missing)
+  const persistentTimeout = 20000 + (SIZES.persPayloadReps + 1) * STEP_MS
+  try {
+    await withServer(async (srv) => {
+      for (const kase of PERSISTENT_PAYLOADS) {
+        for (const subject of PERSISTENT_PAYLOAD_SUBJECTS) {
+          const url = databaseUrl(srv, subject, kase.workload)
+          const params = { bytes: kase.bytes, reps: SIZES.persPayloadReps, timeoutMs: STEP_MS, watchdogMs: persistentTimeout - 5000, url }
+          const env = subject.mongoUrlEnv ? { MONGO_URL: url } : undefined
+          record(kase.workload, subject, await runSubject(subject.script, 'persistentPayload', params, { env, timeoutMs: persistentTimeout }))
+        }
+      }
+    })
+  } catch (error) {
+    skip(`could not start the database server: ${error.message}`)
+  }
+}
+
+// ---------------------------------------------------------------- the first minute
+
+/** Issue #29: a cold burst and the first sequential tasks on fresh pools, and a CPU-bound workload. */
+async function coldWorkloads () {
+  const childTimeout = 20000 + 2 * STEP_MS
+  const common = { timeoutMs: STEP_MS, watchdogMs: childTimeout - 5000 }
+  const burst = await interleaved(COLD_SUBJECTS, 'coldBurst', SIZES.coldReps, () => ({ ...common, n: SIZES.coldTasks }), { timeoutMs: childTimeout })
+  for (const subject of COLD_SUBJECTS) record('coldBurst', subject, summarize(burst[subject.id]))
+  const latency = await interleaved(COLD_SUBJECTS, 'coldLatency', SIZES.coldReps, () => ({ ...common, n: SIZES.coldLatencyTasks }), { timeoutMs: childTimeout })
+  for (const subject of COLD_SUBJECTS) {
+    record('coldLatencyP50', subject, summarize(latency[subject.id], (r) => r.p50))
+    record('coldLatencyP99', subject, summarize(latency[subject.id], (r) => r.p99))
+  }
+
+  // CPU-bound: the same work in every run (SIZES.cpuRounds passes per
+  // task), so that runs compare; the baseline runs before and after the
+  // subjects.
+  const cpuParams = { rounds: SIZES.cpuRounds, n: SIZES.cpuTasks, reps: SIZES.cpuReps, timeoutMs: STEP_MS, watchdogMs: 15000 + (SIZES.cpuReps + 1) * STEP_MS }
+  const cpuTimeout = 20000 + (SIZES.cpuReps + 1) * STEP_MS
+  const baselineParams = { ...cpuParams, n: Math.round(SIZES.cpuTasks / 4) }
+  const baselines = [await runSubject(CPU_BASELINE.script, 'cpuBaseline', baselineParams, { timeoutMs: cpuTimeout })]
+  const rates = {}
+  for (const subject of COLD_SUBJECTS) rates[subject.id] = await runSubject(subject.script, 'cpu', cpuParams, { timeoutMs: cpuTimeout })
+  baselines.push(await runSubject(CPU_BASELINE.script, 'cpuBaseline', baselineParams, { timeoutMs: cpuTimeout }))
+  const failed = baselines.find((b) => b.error)
+  const baseline = failed || { value: median(baselines.flatMap((b) => b.reps)), reps: baselines.flatMap((b) => b.reps) }
+  const cpuDetail = { passesPerTask: SIZES.cpuRounds, tasks: SIZES.cpuTasks, baselineTaskMs: baseline.error ? null : 1000 / baseline.value }
+  record('cpu', CPU_BASELINE, baseline, (r) => r.value, cpuDetail)
+  record('cpu', CPU_IDEAL, baseline.error ? baseline : { value: 2 * baseline.value, reps: baseline.reps.map((v) => 2 * v) }, (r) => r.value, cpuDetail)
+  for (const subject of COLD_SUBJECTS) record('cpu', subject, rates[subject.id], (r) => r.value, cpuDetail)
+  for (const subject of COLD_SUBJECTS) {
+    const result = rates[subject.id]
+    const share = result.error ? result : baseline.error ? baseline : { value: 100 * result.value / (2 * baseline.value), reps: result.reps.map((v) => 100 * v / (2 * baseline.value)) }
+    record('cpuOfIdeal', subject, share)
+  }
+}
+
+// ---------------------------------------------------------------- output
+
 /** Groups the rows by workload (stable) and sets each row's ratio to its workload's reference. */
-function addRatios () {
+function addRatios (rows) {
   const order = Object.keys(WORKLOADS)
-  results.sort((a, b) => order.indexOf(a.workload) - order.indexOf(b.workload))
-  for (const workload of Object.keys(WORKLOADS)) {
-    const rows = results.filter((r) => r.workload === workload)
-    const ref = rows.find((r) => r.reference)
-    for (const row of rows) {
+  rows.sort((a, b) => order.indexOf(a.workload) - order.indexOf(b.workload))
+  for (const workload of order) {
+    const group = rows.filter((r) => r.workload === workload)
+    const ref = group.find((r) => r.reference)
+    for (const row of group) {
       row.ratio = ref && ref.value !== undefined && row.value !== undefined ? row.value / ref.value : null
     }
   }
 }
 
-function table () {
+function table (rows) {
   const lines = [
     '| workload | subject | result | ratio to meteor-cluster |',
     '| --- | --- | --- | --- |'
   ]
-  for (const row of results) {
-    const result = row.error ? `n/a (error: ${row.error.replace(/\|/g, '\\|')})` : fmtValue(row.value, row.unit)
-    const ratio = row.reference && row.ratio !== null ? '1.00 (reference)' : row.ratio === null ? 'n/a' : `${row.ratio.toFixed(2)}×`
-    lines.push(`| ${row.title} | ${row.subject} | ${result}${row.leftBehind ? ` (left ${row.leftBehind} processes running)` : ''} | ${ratio} |`)
+  for (const row of rows) {
+    const result = row.error
+      ? `n/a (${row.error === 'not measured' ? row.error : 'error: ' + row.error.replace(/\|/g, '\\|')})`
+      : row.value === undefined ? 'n/a' : fmtValue(row.value, row.unit)
+    const ratio = row.reference && row.ratio !== null ? '1.00 (reference)' : row.ratio === null || row.ratio === undefined ? 'n/a' : `${row.ratio.toFixed(2)}×`
+    lines.push(`| ${row.title} | ${row.subject} | ${result}${row.note ? ` (${row.note})` : ''}${row.leftBehind ? ` (left ${row.leftBehind} processes running)` : ''} | ${ratio} |`)
   }
   return lines.join('\n')
+}
+
+/** The previous results file, when this run (with --only) adds to it: same quick-ness. */
+function previousResults (out) {
+  if (!ONLY || !existsSync(out)) return null
+  try {
+    const previous = JSON.parse(readFileSync(out, 'utf8'))
+    if (Boolean(previous.quick) !== QUICK || !Array.isArray(previous.results)) return null
+    return previous
+  } catch {
+    return null
+  }
 }
 
 async function main () {
   const started = Date.now()
   const info = machine()
-  progress(`${QUICK ? 'quick' : 'full'} run; meteor-cluster build: ${info.meteorCluster.build}`)
+  const sectionsRun = Object.keys(SECTIONS).filter(runs)
+  progress(`${QUICK ? 'quick' : 'full'} run of ${sectionsRun.join(', ')}; meteor-cluster build: ${info.meteorCluster.build}`)
   if (info.meteorCluster.build !== 'release') {
     progress(`warning: the loaded meteor-cluster addon is not the release build (${info.meteorCluster.build}); \`npm run bench\` builds it`)
   }
-  await inMemoryWorkloads()
-  await persistentWorkloads()
-  addRatios()
+  if (runs('throughput') || runs('latency') || runs('start')) await inMemoryWorkloads()
+  if (runs('persistent')) await persistentWorkloads()
+  if (runs('depth')) await depthWorkloads()
+  if (runs('payload')) await payloadWorkloads()
+  if (runs('cold')) await coldWorkloads()
 
   const command = commandLine()
+  const date = new Date().toISOString()
+  const out = OUT ? resolve(OUT) : join(here, 'results.json')
+  // With --only, the rows of the sections not run are kept from the previous file.
+  const previous = previousResults(out)
+  const measured = new Set(sectionsRun.flatMap((s) => SECTIONS[s]))
+  const kept = previous ? previous.results.filter((r) => !measured.has(r.workload)) : []
+  const rows = [...kept, ...results]
+  addRatios(rows)
+  const sections = { ...(previous && previous.sections) }
+  for (const section of sectionsRun) {
+    sections[section] = { date, command, build: info.meteorCluster.build, commit: info.meteorCluster.commit, loadAverageAtStart: info.loadAverageAtStart }
+  }
   const output = {
     machine: info,
     command,
-    date: new Date().toISOString(),
+    date,
     quick: QUICK,
     durationS: Math.round((Date.now() - started) / 100) / 10,
     sizes: SIZES,
+    sections,
     notes: [
       'ratio = subject ÷ meteor-cluster (meteor-cluster with its defaults).',
-      'tasks/s: higher is better; µs and ms: lower is better.',
-      'Each value is the median over the repetitions listed in `reps`.'
+      'tasks/s and %: higher is better; µs, ms, MiB, round trips and CPU-s: lower is better.',
+      'Each value is the median over the repetitions listed in `reps`.',
+      '`sections` says when each section was last measured (a run with --only keeps the other sections\' rows).'
     ],
-    results
+    results: rows
   }
-  const out = join(here, 'results.json')
   writeFileSync(`${out}.tmp`, JSON.stringify(output, null, 2) + '\n')
   renameSync(`${out}.tmp`, out)
 
-  console.log(table())
+  console.log(table(rows.filter((r) => measured.has(r.workload))))
   console.log()
   console.log(`Machine: ${info.cpus} × ${info.cpuModel}, ${info.memoryGiB} GiB, ${info.platform}, Node ${info.node}; ` +
     `NODE_EXTRA_CA_CERTS ${info.nodeExtraCaCerts}; load average at start ${info.loadAverageAtStart.join(' ')}; meteor-cluster ${info.meteorCluster.version} ` +
     `(${info.meteorCluster.commit}, ${info.meteorCluster.build} build).`)
   console.log(`Command: \`${command}\` (${output.durationS} s). Ratio = subject ÷ meteor-cluster; ` +
-    'tasks/s: higher is better, µs/ms: lower is better; medians over repetitions.')
-  if (existsSync(out)) progress(`wrote ${join('bench', 'results.json')}`)
+    'tasks/s and % of the ideal: higher is better; µs, ms, MiB, round trips and CPU-s: lower is better; medians over repetitions.')
+  if (existsSync(out)) progress(`wrote ${OUT || join('bench', 'results.json')}${kept.length ? ` (kept ${kept.length} rows of other sections from the previous run)` : ''}`)
 }
 
 try {

@@ -1,2 +1,3 @@
-// workerpool's worker process: one method that returns its input.
-require('workerpool').worker({ echo: (x) => x })
+// workerpool's worker process: the echo, and the CPU-bound task.
+const { hashTask } = require('../lib/work.cjs')
+require('workerpool').worker({ echo: (x) => x, hash: hashTask })

@@ -6,5 +6,5 @@ const filename = new URL('../peers/piscina-worker.mjs', import.meta.url).href
 
 runPoolSubject((size) => {
   const pool = new Piscina({ filename, minThreads: size, maxThreads: size })
-  return { run: (x) => pool.run(x), close: () => pool.destroy() }
+  return { run: (x) => pool.run(x), call: (fn, data) => pool.run(data, { name: fn }), close: () => pool.destroy() }
 })

@@ -4,5 +4,5 @@ import { runPoolSubject } from '../lib/pool-subject.mjs'
 
 runPoolSubject((size) => {
   const pool = new PlainClusterPool(size)
-  return { run: (x) => pool.run(x), close: () => pool.close() }
+  return { run: (x) => pool.run(x), call: (fn, data) => pool.call(fn, data), ready: () => pool.ready(), close: () => pool.close() }
 })

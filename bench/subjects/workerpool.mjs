@@ -8,5 +8,13 @@ const script = fileURLToPath(new URL('../peers/workerpool-worker.cjs', import.me
 
 runPoolSubject((size) => {
   const pool = workerpool.pool(script, { minWorkers: size, maxWorkers: size, workerType: 'process' })
-  return { run: (x) => pool.exec('echo', [x]), close: () => pool.terminate() }
+  // No payload task: workerpool is not in the payload table.
+  return {
+    run: (x) => pool.exec('echo', [x]),
+    call: (fn, data) => {
+      if (fn !== 'hash') throw new Error(`workerpool has no ${fn} task here`)
+      return pool.exec('hash', [data])
+    },
+    close: () => pool.terminate()
+  }
 })

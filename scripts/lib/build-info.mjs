@@ -17,7 +17,9 @@ export function buildProfile (root) {
   const addon = readdirSync(root).find((f) => f.endsWith('.node'))
   if (!addon) return 'missing'
   for (const profile of ['release', 'debug']) {
-    for (const dir of [join(root, 'target', 'x86_64-unknown-linux-gnu', profile), join(root, 'target', profile)]) {
+    // CARGO_TARGET_DIR, when set, is where cargo put them.
+    const targets = [process.env.CARGO_TARGET_DIR, join(root, 'target')].filter(Boolean)
+    for (const dir of targets.flatMap((target) => [join(target, 'x86_64-unknown-linux-gnu', profile), join(target, profile)])) {
       if (sameFile(join(root, addon), join(dir, 'libmeteor_cluster.so'))) return profile
     }
   }
