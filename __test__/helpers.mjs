@@ -21,7 +21,7 @@ export function start (file, args = [], { env = {}, onReport = () => {}, execPat
   })
   // A fixture that exits early closes its stdin: a late tell() must not throw.
   child.stdin.on('error', () => {})
-  const result = { reports: [], stdout: '', stderr: '', code: null, signal: null }
+  const result = { name: `${file} ${args.join(' ')}`.trim(), reports: [], stdout: '', stderr: '', code: null, signal: null }
   const waiters = new Set()
   const look = () => {
     for (const waiter of waiters) waiter()
@@ -64,7 +64,7 @@ export function start (file, args = [], { env = {}, onReport = () => {}, execPat
     const end = (error) => {
       waiters.delete(waiter)
       clearTimeout(timer)
-      if (error) reject(new Error(`${file} ${args.join(' ')}: ${error}: ${what}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`))
+      if (error) reject(new Error(`${result.name}: ${error}: ${what}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`))
       else resolve(result)
     }
     const waiter = () => {
@@ -79,13 +79,17 @@ export function start (file, args = [], { env = {}, onReport = () => {}, execPat
 }
 
 /** Runs a fixture to its end; fails (with its output) if it takes over `timeout` ms. */
-export async function run (file, args = [], { timeout = 30000, ...options } = {}) {
-  const result = start(file, args, options)
+export function run (file, args = [], { timeout = 30000, ...options } = {}) {
+  return finished(start(file, args, options), timeout)
+}
+
+/** Waits for a started fixture to end; kills it and fails (with its output) after `timeout` ms. */
+export async function finished (result, timeout = 30000) {
   let timer
   const timedOut = new Promise((resolve, reject) => {
     timer = setTimeout(() => {
       result.child.kill('SIGKILL')
-      reject(new Error(`${file} ${args.join(' ')} did not exit within ${timeout} ms\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`))
+      reject(new Error(`${result.name} did not exit within ${timeout} ms\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`))
     }, timeout)
   })
   try {
