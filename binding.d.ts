@@ -41,7 +41,7 @@ export declare class Master {
   initialize(): void
   setRefreshRate(ms: number): void
   /** Which listeners JS has, so events nobody hears are not built. */
-  setListening(done: boolean, error: boolean, retry: boolean): void
+  setListening(done: boolean, error: boolean, retry: boolean, progress: boolean): void
   /** The master's `respond(msg)` to a worker's IPC message. */
   ipcReply(worker: number, run: number, msg: string): void
   /** What the socket of `worker` would not take, for JS to write. */
@@ -53,6 +53,7 @@ export declare class Master {
   removeById(id: string): string | null
   tasks(): string
   availableTasks(): string
+  workers(): string
   stats(): string
   /**
    * Stops dispatching, hands back what has not started, lets running
@@ -102,6 +103,17 @@ export interface MasterConfig {
   retry?: string
   /** The Cluster's `taskTimeout` in ms. */
   taskTimeout?: number
+  /**
+   * ms a cancelled or timed-out run has to settle once its signal is
+   * aborted, before its worker is stopped.
+   */
+  cancelGrace: number
+  /** Runs after which a worker is retired. */
+  workerMaxTasks?: number
+  /** MiB of resident memory past which a worker is retired. */
+  workerMaxMemory?: number
+  /** What the workers' environment adds to the master's. */
+  workerEnv: Record<string, string>
 }
 
 /**

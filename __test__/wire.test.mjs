@@ -80,6 +80,8 @@ test('every frame a worker writes is read by the master as what was meant', () =
     [wire.frames.recalled([3, 9007199254740991]), { type: 'recalled', runs: [3, 9007199254740991] }],
     [wire.frames.recalled([]), { type: 'recalled', runs: [] }],
     [wire.frames.ipc(4, '{"status":"ü","data":[1]}'), { type: 'ipc', run: 4, msg: { status: 'ü', data: [1] } }],
+    [wire.frames.progress(8, '42.5'), { type: 'progress', run: 8, value: 42.5 }],
+    [wire.frames.progress(8, '{"step":"b","at":{"$date":5}}'), { type: 'progress', run: 8, value: { step: 'b', at: { $date: 5 } } }],
     [wire.frames.request(12, wire.OPS.FIND, '{"selector":{"a":1}}'), { type: 'request', req: 12, op: 'find', args: { selector: { a: 1 } } }]
   ]
   for (const op of Object.values(wire.OPS)) {
@@ -95,6 +97,7 @@ test('a line the master writes is read by a worker as runs and messages, in orde
     [6, SAMPLES[2]],
     { type: wire.TO_WORKER.IPC_REPLY, run: 6, msg: { ok: 'ü"' } },
     { type: wire.TO_WORKER.REPLY, req: 3, ok: false, value: { name: 'TypeError', message: 'm' } },
+    { type: wire.TO_WORKER.ABORT, run: 6, reason: { name: 'TaskCancelledError', message: 'm', code: 'ERR_TASK_CANCELLED' } },
     { type: wire.TO_WORKER.STOP }
   ]
   const line = probe('line', items)

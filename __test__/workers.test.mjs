@@ -171,14 +171,14 @@ test('with prefetch, slow tasks still spread over every worker', async () => {
   assert.equal(pids.size, 2, 'both workers ran tasks')
 })
 
-test('a worker that never builds its Cluster is killed after workerStartTimeout, and another is tried', async () => {
+test('a worker that never builds its Cluster is killed after workerStartTimeout, logged as a start failure, and another is tried', async () => {
   const result = start('scenario.mjs', ['neverReady'])
   const exited = (r) => {
     const stats = reportsOf(r, 'stats')
     return stats.length === 0 ? 0 : stats[stats.length - 1].stats.counters.workersExited
   }
   try {
-    await result.until((r) => exited(r) >= 1 && /did not start within 500ms/.test(r.stderr), 'a worker killed for starting too slowly', 15000)
+    await result.until((r) => exited(r) >= 1 && /workers fail to start: worker 1 \(pid \d+\) did not get ready within workerStartTimeout \(500 ms\)/.test(r.stderr), 'a worker killed for starting too slowly', 15000)
     await result.until((r) => reportsOf(r, 'stats').some((s) => s.stats.counters.workersStarted >= 2), 'another worker started after it')
   } finally {
     result.child.kill('SIGKILL')

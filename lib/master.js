@@ -19,7 +19,7 @@ const { runInMeteor } = require('./meteor')
 /** Node options every worker starts with first (see worker-preload.js). */
 const WORKER_PRELOAD = ['--require', join(__dirname, 'worker-preload.js')]
 
-const listeners = { done: null, error: null, retry: null }
+const listeners = { done: null, error: null, retry: null, progress: null }
 let broker = null
 let native = null
 let closing = null
@@ -51,7 +51,8 @@ function nativeConfig (opts, taskTypes) {
     prefetch: opts.prefetch,
     workerStartTimeout: opts.workerStartTimeout,
     execPath: process.execPath,
-    execArgs: [...WORKER_PRELOAD, ...process.execArgv, ...process.argv.slice(1)],
+    // Later flags win: the workers' own after the master's.
+    execArgs: [...WORKER_PRELOAD, ...process.execArgv, ...opts.workerExecArgv, ...process.argv.slice(1)],
     port: opts.port,
     logs: opts.logs,
     inMemoryOnly: opts.inMemoryOnly,
@@ -60,7 +61,11 @@ function nativeConfig (opts, taskTypes) {
     lease: opts.lease,
     taskTypes,
     retry: opts.retry,
-    taskTimeout: opts.taskTimeout
+    taskTimeout: opts.taskTimeout,
+    cancelGrace: opts.cancelGrace,
+    workerMaxTasks: opts.workerMaxTasks,
+    workerMaxMemory: opts.workerMaxMemory,
+    workerEnv: opts.workerEnv
   }
 }
 
@@ -157,7 +162,8 @@ function onEvent (event) {
   switch (event.type) {
     case EVENT.DONE:
     case EVENT.ERROR:
-    case EVENT.RETRY: {
+    case EVENT.RETRY:
+    case EVENT.PROGRESS: {
       const listener = listeners[event.type]
       if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event))
       break
@@ -196,8 +202,8 @@ function onEvent (event) {
 }
 
 /**
- * What a `done`, `error` or `retry` listener gets: `{ value, task }`, as
- * upstream's. The task is built at once: a lazy getter made per event gave
+ * What a `done`, `error`, `retry` or `progress` listener gets:
+ * `{ value, task }`, as upstream's (`progress`: the value reported). The task is built at once: a lazy getter made per event gave
  * each event a hidden class of its own, which kept every event alive until
  * a full collection and made the master's scavenges 5 times slower.
  */
@@ -387,7 +393,8 @@ function setBroker (fn) {
 /** Tells the dispatcher which listeners exist (events nobody hears are not built). */
 function setListener (type, callback) {
   listeners[type] = callback
-  withNative((m) => m.setListening(listeners.done !== null, listeners.error !== null, listeners.retry !== null))
+  withNative((m) => m.setListening(listeners.done !== null, listeners.error !== null,
+    listeners.retry !== null, listeners.progress !== null))
 }
 
 /**

@@ -11,7 +11,7 @@ const { invalidArg, codes } = require('./errors')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')
 
-const EVENT_TYPES = ['done', 'error', 'retry']
+const EVENT_TYPES = ['done', 'error', 'retry', 'progress']
 
 let masterModule = null
 
@@ -203,7 +203,7 @@ const TaskQueue = {
    */
   addEventListener (type, callback) {
     if (!EVENT_TYPES.includes(type)) {
-      throw fail('TaskQueue.addEventListener', 'eventType', type, '"done", "error" or "retry"')
+      throw fail('TaskQueue.addEventListener', 'eventType', type, '"done", "error", "retry" or "progress"')
     }
     if (typeof callback !== 'function') {
       throw fail('TaskQueue.addEventListener', 'callback', callback, 'a function')
@@ -213,7 +213,7 @@ const TaskQueue = {
 
   removeEventListener (type) {
     if (!EVENT_TYPES.includes(type)) {
-      throw fail('TaskQueue.removeEventListener', 'eventType', type, '"done", "error" or "retry"')
+      throw fail('TaskQueue.removeEventListener', 'eventType', type, '"done", "error", "retry" or "progress"')
     }
     if (!identity.isWorker) masterSide().setListener(type, null)
   },
@@ -259,6 +259,39 @@ const TaskQueue = {
       return failedCall(invalidArg(`${what} takes (selector, [callback]); got ${args.length + (callback ? 1 : 0)} arguments`), what, callback, log)
     }
     return run(OPS.REMOVE, { selector: meteorSelector(args[0]) }, what, callback)
+  },
+
+  /**
+   * `cancel(idOrSelector, [reason], [callback])`: cancels a task by `_id`
+   * (in memory or persistent) or the persistent tasks a selector matches
+   * (as `remove` takes it). A queued task ends at once; a running one has
+   * its `job.signal` aborted, and its worker is stopped if it does not end
+   * within `cancelGrace`. Each ends with an `error` event (code
+   * `ERR_TASK_CANCELLED`, message `reason` when given), is never retried,
+   * and a persistent one stays as a failed document. Resolves with how
+   * many tasks it cancelled. Works in the master and in workers.
+   */
+  cancel (...args) {
+    const what = 'TaskQueue.cancel'
+    const callback = popCallback(args)
+    const [target, reason] = args
+    let call
+    try {
+      if (args.length > 2) throw invalidArg(`${what} takes (idOrSelector, [reason], [callback]); got ${args.length} arguments before the callback`)
+      if (typeof target === 'string') {
+        if (target.length === 0) throw fail(what, 'idOrSelector', target, 'a task\'s _id or a selector')
+        call = { id: target, reason }
+      } else if (target !== null && typeof target === 'object' && !Array.isArray(target)) {
+        call = { selector: meteorSelector(target), reason }
+      } else {
+        throw fail(what, 'idOrSelector', target, 'a task\'s _id or a selector')
+      }
+      if (reason !== undefined && typeof reason !== 'string') throw fail(what, 'reason', reason, 'a string, or nothing')
+    } catch (error) {
+      if (callback === null) throw error
+      return failedCall(error, what, callback, log)
+    }
+    return run(OPS.CANCEL, call, what, callback)
   },
 
   /**

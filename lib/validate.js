@@ -180,7 +180,12 @@ function clusterArgs (taskMap, options, warn) {
     collectionName = d.collectionName,
     lease = d.lease,
     retry,
-    taskTimeout
+    taskTimeout,
+    cancelGrace = d.cancelGrace,
+    workerMaxTasks,
+    workerMaxMemory,
+    workerExecArgv = d.workerExecArgv,
+    workerEnv = d.workerEnv
   } = options
 
   // Options beyond upstream's: strict, nobody relies on leniency there.
@@ -196,6 +201,22 @@ function clusterArgs (taskMap, options, warn) {
     throw fail(where, 'workerStartTimeout', workerStartTimeout, 'a positive integer (ms)')
   }
   const retryText = retryJson(retry, where, sameName)
+  if (!Number.isInteger(cancelGrace) || cancelGrace < 0 || cancelGrace > 0xffffffff) {
+    throw fail(where, 'cancelGrace', cancelGrace, 'a whole number of ms (0 or more)')
+  }
+  if (workerMaxTasks !== undefined && workerMaxTasks !== null && (!Number.isInteger(workerMaxTasks) || workerMaxTasks < 1 || workerMaxTasks > 0xffffffff)) {
+    throw fail(where, 'workerMaxTasks', workerMaxTasks, 'a positive whole number of runs, or nothing')
+  }
+  if (workerMaxMemory !== undefined && workerMaxMemory !== null && (!Number.isInteger(workerMaxMemory) || workerMaxMemory < 1 || workerMaxMemory > 0xffffffff)) {
+    throw fail(where, 'workerMaxMemory', workerMaxMemory, 'a positive whole number of MiB, or nothing')
+  }
+  if (!Array.isArray(workerExecArgv) || !workerExecArgv.every((a) => typeof a === 'string')) {
+    throw fail(where, 'workerExecArgv', workerExecArgv, 'an array of strings (Node options, like "--max-old-space-size=512")')
+  }
+  if (workerEnv === null || typeof workerEnv !== 'object' || Array.isArray(workerEnv) ||
+    !Object.values(workerEnv).every((v) => typeof v === 'string')) {
+    throw fail(where, 'workerEnv', workerEnv, 'an object of strings ({ NAME: "value" })')
+  }
   if (taskTimeout !== undefined && taskTimeout !== null && (!Number.isSafeInteger(taskTimeout) || taskTimeout < 1 || taskTimeout > 0xffffffff)) {
     throw fail(where, 'taskTimeout', taskTimeout, 'a positive whole number of ms')
   }
@@ -271,7 +292,12 @@ function clusterArgs (taskMap, options, warn) {
     collectionName,
     lease,
     retry: retryText,
-    taskTimeout: taskTimeout === null ? undefined : taskTimeout
+    taskTimeout: taskTimeout === null ? undefined : taskTimeout,
+    cancelGrace,
+    workerMaxTasks: workerMaxTasks ?? undefined,
+    workerMaxMemory: workerMaxMemory ?? undefined,
+    workerExecArgv: [...workerExecArgv],
+    workerEnv: { ...workerEnv }
   }
 }
 

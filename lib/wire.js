@@ -63,6 +63,7 @@ const frames = {
   failed: (run, errorJson) => `{"type":"failed","run":${run},"error":${errorJson}}`,
   recalled: (runs) => `{"type":"recalled","runs":${JSON.stringify(runs)}}`,
   ipc: (run, msgJson) => `{"type":"ipc","run":${run},"msg":${msgJson}}`,
+  progress: (run, valueJson) => `{"type":"progress","run":${run},"value":${valueJson}}`,
   request: (req, op, argsJson) => `{"type":"request","req":${req},"op":${JSON.stringify(op)},"args":${argsJson}}`
 }
 
@@ -70,7 +71,7 @@ const frames = {
  * What a master writes to a worker (`ToWorker`): lines, each a JSON array
  * of runs, `[run, taskRow]`, and messages of these types.
  */
-const TO_WORKER = Object.freeze({ IPC_REPLY: 'ipcReply', REPLY: 'reply', RECALL: 'recall', STOP: 'stop' })
+const TO_WORKER = Object.freeze({ IPC_REPLY: 'ipcReply', REPLY: 'reply', RECALL: 'recall', ABORT: 'abort', STOP: 'stop' })
 
 /** Where a run keeps its number and its task row. */
 const RUN = Object.freeze({ NUMBER: 0, ROW: 1 })
@@ -90,7 +91,8 @@ const EVENT = Object.freeze({
   BLOCKED: 'blocked',
   CLOSED: 'closed',
   FATAL: 'fatal',
-  TIMER: 'timer'
+  TIMER: 'timer',
+  PROGRESS: 'progress'
 })
 
 /**
@@ -128,7 +130,8 @@ const OPS = Object.freeze({
   FIND_ONE: 'findOne',
   COUNT: 'count',
   REMOVE: 'remove',
-  UPDATE: 'update'
+  UPDATE: 'update',
+  CANCEL: 'cancel'
 })
 
 /**

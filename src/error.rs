@@ -27,6 +27,8 @@ pub(crate) enum Code {
     WorkerExit,
     /// The task ran longer than its `timeout`.
     TaskTimeout,
+    /// The task was cancelled (`TaskQueue.cancel`).
+    TaskCancelled,
     /// No function for the task's type in the worker's taskMap.
     UnknownTaskType,
     /// A persistent task's document cannot be read (see its message).
@@ -39,7 +41,7 @@ pub(crate) enum Code {
 /// are made in JS only (`UnknownTaskType` in a worker, `MasterOnly`), but
 /// every code is defined here.
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) const ALL: [Code; 13] = [
+pub(crate) const ALL: [Code; 14] = [
     Code::InvalidArg,
     Code::DuplicateId,
     Code::MongoUnavailable,
@@ -50,6 +52,7 @@ pub(crate) const ALL: [Code; 13] = [
     Code::DispatcherFailed,
     Code::WorkerExit,
     Code::TaskTimeout,
+    Code::TaskCancelled,
     Code::UnknownTaskType,
     Code::UndecodableDocument,
     Code::MasterOnly,
@@ -68,6 +71,7 @@ impl Code {
             Code::DispatcherFailed => "ERR_DISPATCHER_FAILED",
             Code::WorkerExit => "ERR_WORKER_EXIT",
             Code::TaskTimeout => "ERR_TASK_TIMEOUT",
+            Code::TaskCancelled => "ERR_TASK_CANCELLED",
             Code::UnknownTaskType => "ERR_UNKNOWN_TASK_TYPE",
             Code::UndecodableDocument => "ERR_UNDECODABLE_DOCUMENT",
             Code::MasterOnly => "ERR_MASTER_ONLY",
@@ -80,6 +84,7 @@ impl Code {
             Code::InvalidArg => "TypeError",
             Code::WorkerExit => "WorkerExitError",
             Code::TaskTimeout => "TaskTimeoutError",
+            Code::TaskCancelled => "TaskCancelledError",
             Code::DispatcherFailed | Code::Closed => "ClusterError",
             Code::UndecodableDocument => "UndecodableDocumentError",
             Code::DuplicateId

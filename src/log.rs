@@ -51,7 +51,7 @@ impl Logger {
     fn enabled(&self, kind: &str) -> bool {
         let namespace = format!("{NS}:{kind}");
         let is_task = kind == "TASK";
-        if is_task && self.level != Level::All {
+        if (is_task || kind == "INFO") && self.level != Level::All {
             return false;
         }
         match &self.debug {
@@ -78,6 +78,16 @@ impl Logger {
         if !pending.is_empty() {
             let _ = std::io::stdout().lock().write_all(pending.as_bytes());
             pending.clear();
+        }
+    }
+
+    /// What the pool did on its own (a worker retired): with task lines,
+    /// on stdout, when `logs` is `'all'`.
+    pub fn info(&self, msg: &str) {
+        if self.enabled("INFO") {
+            use std::fmt::Write as _;
+            let mut pending = self.pending.borrow_mut();
+            let _ = writeln!(pending, "{}:{NS}:INFO {msg}", timestamp());
         }
     }
 

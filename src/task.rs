@@ -64,6 +64,9 @@ pub(crate) struct Task {
     /// For a retried run of a series: when its occurrence was due (the
     /// retry moved `due_date`), so the next one keeps to the series' grid.
     pub(crate) slot: Option<i64>,
+    /// The latest `job.progress(value)` of the run in progress, as JSON
+    /// (in memory; a persistent task keeps it in its document).
+    pub(crate) progress: Option<Box<str>>,
 }
 
 impl Task {

@@ -1,7 +1,7 @@
 //! The `Master` class: the master's queue and pool, driven by JS calls.
 
 use crate::error::{Code, CodedError};
-use crate::master::api::{Cmd, Config, KeepAlive, Query};
+use crate::master::api::{Cmd, Config, KeepAlive, Query, Recycling};
 use crate::master::dispatcher::Dispatcher;
 use crate::master::inbox::{Inbox, Input};
 use crate::master::persistent::{Settings, StoreLink};
@@ -57,6 +57,15 @@ pub struct MasterConfig {
     pub retry: Option<String>,
     /// The Cluster's `taskTimeout` in ms.
     pub task_timeout: Option<u32>,
+    /// ms a cancelled or timed-out run has to settle once its signal is
+    /// aborted, before its worker is stopped.
+    pub cancel_grace: u32,
+    /// Runs after which a worker is retired.
+    pub worker_max_tasks: Option<u32>,
+    /// MiB of resident memory past which a worker is retired.
+    pub worker_max_memory: Option<u32>,
+    /// What the workers' environment adds to the master's.
+    pub worker_env: std::collections::HashMap<String, String>,
 }
 
 impl TryFrom<MasterConfig> for Config {
@@ -84,6 +93,11 @@ impl TryFrom<MasterConfig> for Config {
                 exec_path: config.exec_path,
                 args: config.exec_args,
                 port: config.port,
+                env: {
+                    let mut env: Vec<(String, String)> = config.worker_env.into_iter().collect();
+                    env.sort();
+                    env
+                },
             },
             logs: if config.logs == "error" {
                 log::Level::Error
@@ -101,6 +115,11 @@ impl TryFrom<MasterConfig> for Config {
             task_timeout: config
                 .task_timeout
                 .map(|ms| Duration::from_millis(ms.into())),
+            cancel_grace: Duration::from_millis(config.cancel_grace.into()),
+            recycling: Recycling {
+                max_runs: config.worker_max_tasks.map(u64::from),
+                max_memory: config.worker_max_memory.map(|mib| u64::from(mib) << 20),
+            },
         })
     }
 }
@@ -283,8 +302,23 @@ impl Master {
 
     /// Which listeners JS has, so events nobody hears are not built.
     #[napi]
-    pub fn set_listening(&mut self, env: Env, done: bool, error: bool, retry: bool) -> Result<()> {
-        self.command(&env, Cmd::Listening { done, error, retry })
+    pub fn set_listening(
+        &mut self,
+        env: Env,
+        done: bool,
+        error: bool,
+        retry: bool,
+        progress: bool,
+    ) -> Result<()> {
+        self.command(
+            &env,
+            Cmd::Listening {
+                done,
+                error,
+                retry,
+                progress,
+            },
+        )
     }
 
     /// The master's `respond(msg)` to a worker's IPC message.
@@ -335,6 +369,13 @@ impl Master {
     pub fn available_tasks(&mut self, env: Env) -> Result<String> {
         Ok(self
             .query(&env, Query::AvailableTasks)?
+            .unwrap_or_else(|| "[]".into()))
+    }
+
+    #[napi]
+    pub fn workers(&mut self, env: Env) -> Result<String> {
+        Ok(self
+            .query(&env, Query::Workers)?
             .unwrap_or_else(|| "[]".into()))
     }
 

@@ -173,6 +173,10 @@ fn to_worker(message: Value) -> std::result::Result<ToWorker, String> {
         Some("recall") => ToWorker::Recall {
             runs: read(&message.get("runs").cloned().unwrap_or_default().to_string())?,
         },
+        Some("abort") => ToWorker::Abort {
+            run: number("run"),
+            reason: raw("reason"),
+        },
         Some("stop") => ToWorker::Stop,
         other => return Err(format!("unknown message type {other:?}")),
     })
@@ -191,6 +195,9 @@ fn frame(msg: &ToMaster) -> std::result::Result<String, String> {
         }
         ToMaster::Recalled { runs } => json!({ "type": "recalled", "runs": runs }),
         ToMaster::Ipc { run, msg } => json!({ "type": "ipc", "run": run, "msg": parse(msg) }),
+        ToMaster::Progress { run, value } => {
+            json!({ "type": "progress", "run": run, "value": parse(value) })
+        }
         ToMaster::Request { req, op, args } => {
             json!({ "type": "request", "req": req, "op": op.name(), "args": parse(args) })
         }

@@ -34,6 +34,19 @@ pub(crate) struct Config {
     pub(crate) retry: Option<Retry>,
     /// Time limit of runs of tasks that set none (`taskTimeout`).
     pub(crate) task_timeout: Option<Duration>,
+    /// How long a cancelled or timed-out run has to settle once its
+    /// signal is aborted, before its worker is stopped (`cancelGrace`).
+    pub(crate) cancel_grace: Duration,
+    pub(crate) recycling: Recycling,
+}
+
+/// When a worker is retired and replaced (`workerMaxTasks`, `workerMaxMemory`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Recycling {
+    /// After this many runs.
+    pub(crate) max_runs: Option<u64>,
+    /// Once its resident memory passes this many bytes (checked between runs).
+    pub(crate) max_memory: Option<u64>,
 }
 
 /// Every value comes from the facade (`lib/defaults.js` holds the
@@ -58,6 +71,8 @@ impl Default for Config {
             },
             retry: None,
             task_timeout: None,
+            cancel_grace: Duration::from_secs(5),
+            recycling: Recycling::default(),
         }
     }
 }
@@ -86,6 +101,7 @@ pub(crate) enum Cmd {
         done: bool,
         error: bool,
         retry: bool,
+        progress: bool,
     },
     /// JS finished writing what a worker's socket could not take at once.
     Unblocked {
@@ -109,4 +125,6 @@ pub(crate) enum Query {
     Tasks,
     AvailableTasks,
     Stats,
+    /// `cluster.workers()`: each live worker, what it runs, its memory.
+    Workers,
 }

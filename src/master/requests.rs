@@ -69,8 +69,7 @@ impl NewTask {
                 due_date: args.due_date,
                 data: args.data.get().to_owned(),
                 policy,
-                failures: 0,
-                slot: None,
+                ..Task::default()
             },
         })
     }
@@ -90,6 +89,12 @@ pub(crate) fn check(op: &str, args: &str) -> Result<(), CodedError> {
             .map_err(|e| e.in_call(op.name())),
         _ => Ok(()),
     }
+}
+
+/// A selector as `remove` reads it (Meteor's falsy selectors match
+/// nothing), as a filter.
+pub(crate) fn selector_filter(selector: &Value) -> Result<Document, CodedError> {
+    Ok(meteor::selector(selector)?.filter())
 }
 
 /// Why a collection call failed: the one coded error of the crate.
@@ -136,7 +141,7 @@ pub(crate) async fn collection_call(
                 updated.number_affected
             )
         }
-        Op::AddTask | Op::AddTasks => {
+        Op::AddTask | Op::AddTasks | Op::Cancel => {
             return Err(CallError::invalid(format!(
                 "{} is not a collection call",
                 op.name()

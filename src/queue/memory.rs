@@ -242,6 +242,13 @@ impl MemoryQueue {
         true
     }
 
+    /// The running task at `place` reported progress (JSON).
+    pub(crate) fn set_progress(&mut self, place: Place, json: &str) {
+        if let Some(entry) = self.running(place) {
+            entry.task.progress = Some(json.into());
+        }
+    }
+
     /// Puts a running task back, to run at `due` after `failures` failed
     /// attempts (a retry, or the next run of a series; `slot` as
     /// `Task::slot`); `false` if it is gone.
@@ -259,6 +266,7 @@ impl MemoryQueue {
         entry.task.due_date = due;
         entry.task.failures = failures;
         entry.task.slot = slot;
+        entry.task.progress = None;
         entry.state = State::Scheduled;
         let seq = entry.seq;
         self.scheduled.push(Reverse((due, seq, at)));

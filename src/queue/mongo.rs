@@ -13,6 +13,7 @@
 mod collection;
 mod error;
 mod outcomes;
+mod steering;
 mod task_doc;
 
 use super::ejson;
@@ -28,6 +29,7 @@ use mongodb::{change_stream::ChangeStream, Collection, IndexModel};
 pub use outcomes::Again;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+pub use steering::{cancel_in_change, progress_bson, CancelOutcome};
 pub use task_doc::Undecodable;
 use task_doc::{raw_id, raw_millis, task_from_raw};
 
@@ -53,6 +55,8 @@ pub struct Claimed {
     pub task: Task,
     pub id: Bson,
     pub token: String,
+    /// A cancel was asked for it (its message): it is failed, not run.
+    pub cancel: Option<String>,
 }
 
 /// What one claim got: tasks to run, and documents that could not be read
@@ -326,10 +330,12 @@ impl Store {
                     task,
                     id: raw_id(&document),
                     token: token.to_owned(),
+                    cancel: steering::cancel_of(&document),
                 }),
                 Err(undecodable) => {
                     let error = undecodable.last_error(self.server_now());
-                    self.fail(undecodable.id.clone(), token, error).await?;
+                    self.fail(undecodable.id.clone(), token, error, None)
+                        .await?;
                     claim.undecodable.push(*undecodable);
                 }
             }

@@ -37,6 +37,11 @@ pub(crate) enum JsEvent<'a> {
         attempt: u32,
         next_run_at: Date,
     },
+    /// A running task's latest `job.progress(value)`.
+    Progress {
+        task: &'a RawValue,
+        value: &'a RawValue,
+    },
     /// A task's IPC message, for the `messageBroker`.
     Ipc {
         worker: u32,

@@ -21,10 +21,12 @@ pub(crate) enum Op {
     Count,
     Remove,
     Update,
+    /// Arguments: `CancelArgs`.
+    Cancel,
 }
 
 impl Op {
-    pub(crate) const ALL: [Op; 7] = [
+    pub(crate) const ALL: [Op; 8] = [
         Op::AddTask,
         Op::AddTasks,
         Op::Find,
@@ -32,6 +34,7 @@ impl Op {
         Op::Count,
         Op::Remove,
         Op::Update,
+        Op::Cancel,
     ];
 
     /// Its name on the wire, and in `TaskQueue.<name>` of error messages.
@@ -44,6 +47,7 @@ impl Op {
             Op::Count => "count",
             Op::Remove => "remove",
             Op::Update => "update",
+            Op::Cancel => "cancel",
         }
     }
 
@@ -83,6 +87,18 @@ pub(crate) struct CollectionArgs {
     pub(crate) modifier: Value,
     #[serde(default)]
     pub(crate) options: Value,
+}
+
+/// `TaskQueue.cancel`'s arguments: an `_id` (in memory or persistent) or
+/// a selector (persistent tasks), and what the error will say.
+#[derive(Deserialize)]
+pub(crate) struct CancelArgs {
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) selector: Value,
+    #[serde(default)]
+    pub(crate) reason: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | run row | runs to workers, outcome events | `[_id, taskType, priority, createdAt, dueOffset, data, onGoing]` |
 //! | add row | the facade's batch of in-memory adds | `[_id, taskType, priority, createdAt, dueOffset, data]` |
-//! | object | answers of calls (`findById`, `tasks()`...) | `{ _id, taskType, priority, createdAt, dueDate, data, onGoing }` |
+//! | object | answers of calls (`findById`, `tasks()`...) | `{ _id, taskType, priority, createdAt, dueDate, data, progress?, onGoing }` |
 //!
 //! Dates are ms numbers in rows (`dueOffset` = `dueDate - createdAt`, mostly
 //! 0: a small integer parses without the floating-point path a 13-digit one
@@ -106,6 +106,10 @@ pub(crate) fn object(task: &Task, on_going: bool) -> String {
         task.priority, task.created_at, task.due_date
     );
     out.extend_from_slice(task.data.as_bytes());
+    if let Some(progress) = &task.progress {
+        out.extend_from_slice(br#","progress":"#);
+        out.extend_from_slice(progress.as_bytes());
+    }
     out.extend_from_slice(if on_going {
         br#","onGoing":true}"#
     } else {

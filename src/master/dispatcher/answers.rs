@@ -2,6 +2,7 @@
 //! queue and the pool, and requests (`TaskQueue` calls from JS or workers)
 //! answered by a reply.
 
+use super::pool::WorkerState;
 use super::Dispatcher;
 use crate::error::{Code, CodedError};
 use crate::master::api::Query;
@@ -10,9 +11,10 @@ use crate::master::requests::{self, NewTask};
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
 use crate::wire::frames::ToWorker;
-use crate::wire::request::Op;
+use crate::wire::request::{CancelArgs, Op};
 use crate::wire::{self, json_array, raw_or_null};
 use serde_json::value::RawValue;
+use tokio::time::Instant;
 
 pub(super) use crate::master::requests::Origin;
 
@@ -43,7 +45,45 @@ impl Dispatcher {
                 Some(json_array(&due))
             }
             Query::Stats => Some(self.stats().to_string()),
+            Query::Workers => Some(self.workers_view().to_string()),
         }
+    }
+
+    /// Each worker as `cluster.workers()` gives it; times as ms since the
+    /// epoch (the facade makes Dates of them).
+    fn workers_view(&self) -> serde_json::Value {
+        let (now, now_ms) = (Instant::now(), now_ms());
+        let wall = |at: Instant| now_ms - now.saturating_duration_since(at).as_millis() as i64;
+        let workers: Vec<serde_json::Value> = self
+            .pool
+            .workers()
+            .map(|(id, w)| {
+                let run = w.front().and_then(|run| self.pool.run(run));
+                let task = run.and_then(|r| {
+                    Some(serde_json::json!({
+                        "_id": &*r.task.id,
+                        "taskType": &*r.task.task_type,
+                        "startedAt": wall(r.started?),
+                    }))
+                });
+                let state = match w.state {
+                    WorkerState::Starting => "starting",
+                    WorkerState::Ready if task.is_some() => "running",
+                    WorkerState::Ready => "ready",
+                    WorkerState::Retiring | WorkerState::Stopping { .. } => "retiring",
+                };
+                serde_json::json!({
+                    "id": id,
+                    "pid": w.link.pid(),
+                    "state": state,
+                    "task": task,
+                    "runs": w.runs,
+                    "rssBytes": w.link.rss_bytes(),
+                    "startedAt": wall(w.spawned_at),
+                })
+            })
+            .collect();
+        serde_json::Value::Array(workers)
     }
 
     fn stats(&mut self) -> serde_json::Value {
@@ -102,6 +142,12 @@ impl Dispatcher {
                 let tasks =
                     NewTask::parse_request(&args, many).map_err(|e| e.in_call(op.name()))?;
                 self.add_new(origin, req, tasks, many);
+            }
+            Op::Cancel => {
+                let args: CancelArgs = serde_json::from_str(args.get()).map_err(|e| {
+                    CodedError::invalid(format!("bad arguments: {e}")).in_call("cancel")
+                })?;
+                self.cancel(origin, req, args);
             }
             Op::Find | Op::FindOne | Op::Count | Op::Remove | Op::Update => {
                 if let Err(e) = self.persistent.call(origin, req, op, args) {

@@ -38,8 +38,18 @@ impl Dispatcher {
                 self.ipc_reply(worker, run, msg);
                 Ok(())
             }
-            Cmd::Listening { done, error, retry } => {
-                self.listening = Listening { done, error, retry };
+            Cmd::Listening {
+                done,
+                error,
+                retry,
+                progress,
+            } => {
+                self.listening = Listening {
+                    done,
+                    error,
+                    retry,
+                    progress,
+                };
                 Ok(())
             }
             Cmd::Unblocked { worker } => {
@@ -128,6 +138,10 @@ impl Dispatcher {
         );
         for (origin, req, answer) in handled.answers {
             self.reply(origin, req, answer);
+        }
+        self.cancelled(handled.cancelled);
+        for (claimed, message) in handled.refused {
+            self.fail_cancelled(claimed, &message);
         }
         // Already failed in MongoDB: each ends with its error event now.
         for document in handled.undecodable {

@@ -19,8 +19,13 @@
 //! - `frames`: a worker's frames read, its lines written, its exit.
 //! - `prefetch`: choosing the next task and worker, recalling runs sent ahead.
 //! - `outcomes`: a run's end: done, retried, rescheduled, failed, taken back.
-//! - `deadlines`: runs stopped from outside (`timeout`, `close({ timeout })`).
+//! - `steering`: progress reports; runs stopped from outside (cancel,
+//!   timeout) through their signal; `TaskQueue.cancel`.
+//! - `deadlines`: stopped runs given `cancelGrace`, then their workers
+//!   stopped; `close({ timeout })`.
 //! - `scaling`: growing and shrinking the pool.
+//! - `recycling`: retiring workers after `workerMaxTasks` runs or past
+//!   `workerMaxMemory`.
 //! - `answers`: queries, requests and their replies.
 
 mod answers;
@@ -31,8 +36,10 @@ mod lifecycle;
 mod outcomes;
 mod pool;
 mod prefetch;
+mod recycling;
 mod run;
 mod scaling;
+mod steering;
 #[cfg(test)]
 mod tests;
 
@@ -65,6 +72,10 @@ struct Counters {
     retried: u64,
     workers_started: u64,
     workers_exited: u64,
+    /// Workers retired by `workerMaxTasks` or `workerMaxMemory`.
+    workers_retired: u64,
+    /// Workers that died or timed out before they were ready.
+    worker_start_failures: u64,
     /// ms from spawn to ready of the most recent worker.
     last_worker_start_ms: Option<f64>,
 }
@@ -75,6 +86,7 @@ struct Listening {
     done: bool,
     error: bool,
     retry: bool,
+    progress: bool,
 }
 
 /// The earliest of the times a round needs to look again.
@@ -147,6 +159,7 @@ impl Dispatcher {
                 done: true,
                 error: true,
                 retry: true,
+                progress: true,
             },
         }
     }

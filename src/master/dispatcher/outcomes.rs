@@ -2,7 +2,7 @@
 //! (for a series) rescheduled; its event, its log line, its write to
 //! MongoDB. Or taken back unstarted to its old place in its queue.
 
-use super::run::{RunTask, Source, Start};
+use super::run::{Run, RunTask, Source, Start, StopKind};
 use super::Dispatcher;
 use crate::master::persistent::{Completion, Write};
 use crate::master::requests;
@@ -35,14 +35,41 @@ impl Dispatcher {
             return;
         };
         let now = Instant::now();
+        self.after_run(r.worker, now);
+        self.conclude(r, outcome, now);
+        // Sent ahead, the next run on that worker starts now (logged after
+        // this one's end).
+        if let Some(next) = next {
+            let start = Start {
+                now,
+                default_timeout: self.config.task_timeout,
+                logger: &self.logger,
+            };
+            self.pool.start(next, &start);
+        }
+    }
+
+    /// A run's end, its outcome given: what becomes of its task, its
+    /// event, its log line. A stopped run ends with its stop's error.
+    fn conclude(&mut self, r: Run, outcome: Outcome, now: Instant) {
         self.last_work_at = now;
         let took = r.started.map_or(0, |at| now.duration_since(at).as_millis());
+        let stopped = r
+            .stop
+            .as_ref()
+            .map(|s| (s.kind, raw_or_null(s.error().to_json())));
+        let (outcome, cancelled) = match &stopped {
+            Some((kind, error)) => (Err(&**error), *kind == StopKind::Cancel),
+            None => (outcome, false),
+        };
         let (task, source) = (r.task, r.source);
         let attempt = task.failures + 1;
         let policy = task.policy.as_deref();
         let repeat = policy.and_then(|p| p.repeat.as_ref());
         let retry = policy.and_then(|p| p.retry).or(self.config.retry);
         let then = match (outcome, retry) {
+            // A cancelled task ends, whatever its retries and series say.
+            _ if cancelled => Next::End,
             (Err(_), Some(retry)) if retry.allows_after(attempt) => {
                 Next::Retry(now_ms() + retry.delay_after(attempt) as i64, retry)
             }
@@ -57,15 +84,6 @@ impl Dispatcher {
         // from there, not from when the retry happened to run.
         let slot = repeat.map(|_| task.occurrence);
         self.log_outcome(&task, outcome, took, &then);
-        // Sent ahead, the next run on that worker starts now.
-        if let Some(next) = next {
-            let start = Start {
-                now,
-                default_timeout: self.config.task_timeout,
-                logger: &self.logger,
-            };
-            self.pool.start(next, &start);
-        }
         let event = match (&then, outcome) {
             (Next::Retry(at, _), Err(value)) if self.listening.retry => Some(Event::Retry {
                 value,
@@ -93,6 +111,7 @@ impl Dispatcher {
                     (_, Some(error)) => Write::Fail(error),
                     (_, None) => Write::Delete,
                 },
+                progress: None,
             }),
             Source::Memory(place) => {
                 // A task removed while it ran (`removeById`) stays removed.
@@ -155,9 +174,13 @@ impl Dispatcher {
     /// Puts a run its worker never started back in its queue, at its old place.
     pub(super) fn take_back(&mut self, run: u64) {
         // Only runs that never started come back, so none starts after them.
-        let Some((r, _)) = self.pool.unassign(run) else {
+        let Some(r) = self.pool.take_back(run) else {
             return;
         };
+        // Stopped (cancelled) before it started: it ends, it does not go back.
+        if r.stop.is_some() {
+            return self.conclude(r, Ok(None), Instant::now());
+        }
         match r.source {
             Source::Claimed(claimed) => self.persistent.put_back(*claimed),
             // `false` means it was removed meanwhile: nothing to put back.

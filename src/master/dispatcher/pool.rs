@@ -9,7 +9,7 @@
 //! `check` asserts it after every call into the dispatcher in debug builds
 //! (the test suites'), and a seeded walk in its tests drives it at random.
 
-use super::run::{Rank, Run, RunTask, Source, Start};
+use super::run::{Rank, Run, RunTask, Source, Start, Stop};
 use crate::master::process::Link;
 use crate::wire::frames::{Line, ToWorker};
 use ahash::AHashMap as HashMap;
@@ -22,6 +22,10 @@ pub(super) enum WorkerState {
     /// Spawned, not ready yet (it has not built its Cluster).
     Starting,
     Ready,
+    /// Retired (`workerMaxTasks`, `workerMaxMemory`): it finishes the run
+    /// it runs, hands back what was sent ahead, gets nothing more, and is
+    /// stopped once it holds nothing.
+    Retiring,
     /// Asked to stop (or killed); it gets nothing more. Killed at `kill_at`
     /// if it has not exited by then.
     Stopping {
@@ -32,8 +36,9 @@ pub(super) enum WorkerState {
 /// Why the dispatcher stopped a worker that was running a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kill {
-    /// This run went past its time limit.
-    Timeout(u64),
+    /// This run was stopped (cancelled, or past its time limit) and did
+    /// not end within `cancelGrace`.
+    Stop(u64),
     /// `close({ timeout })` ran out of time.
     Close,
 }
@@ -63,6 +68,14 @@ pub(super) struct Worker {
     line: Line,
     /// Why the dispatcher stopped it mid-task, if it did.
     pub(super) kill: Option<Kill>,
+    /// Runs it finished (done or failed).
+    pub(super) runs: u64,
+    /// Runs it may still be sent (`workerMaxTasks`), if limited.
+    budget: Option<u64>,
+    /// When its memory was last read (`workerMaxMemory`).
+    pub(super) memory_read_at: Option<Instant>,
+    /// Why it failed to start, when the dispatcher stopped it for that.
+    pub(super) start_failure: Option<String>,
 }
 
 impl Worker {
@@ -78,6 +91,11 @@ impl Worker {
     /// Live with nothing to run.
     pub(super) fn is_idle(&self) -> bool {
         self.is_live() && self.sent.is_empty()
+    }
+
+    /// Counts toward the pool's size: not retiring or stopping.
+    pub(super) fn in_service(&self) -> bool {
+        matches!(self.state, WorkerState::Starting | WorkerState::Ready)
     }
 
     /// Holds no run.
@@ -128,7 +146,14 @@ impl Pool {
         self.next_worker
     }
 
-    pub(super) fn add_worker(&mut self, id: u32, link: Box<dyn Link>, now: Instant) {
+    /// A new worker, which may be sent `budget` runs in all, if limited.
+    pub(super) fn add_worker(
+        &mut self,
+        id: u32,
+        link: Box<dyn Link>,
+        now: Instant,
+        budget: Option<u64>,
+    ) {
         self.workers.insert(
             id,
             Worker {
@@ -141,6 +166,10 @@ impl Pool {
                 frames: Vec::new(),
                 line: Line::default(),
                 kill: None,
+                runs: 0,
+                budget,
+                memory_read_at: None,
+                start_failure: None,
             },
         );
     }
@@ -197,6 +226,9 @@ impl Pool {
         start: &Start,
     ) -> Option<u64> {
         let w = self.workers.get_mut(&id)?;
+        if let Some(budget) = &mut w.budget {
+            *budget = budget.checked_sub(1)?;
+        }
         self.next_run += 1;
         let run = self.next_run;
         w.line.push_run(run, &task.row);
@@ -214,6 +246,7 @@ impl Pool {
             source,
             started: None,
             deadline: None,
+            stop: None,
         };
         if starts_now {
             r.start(start);
@@ -222,11 +255,44 @@ impl Pool {
         Some(run)
     }
 
+    /// Stops `run` from outside (see `Stop`); its worker, to tell.
+    pub(super) fn stop(&mut self, run: u64, stop: Stop) -> Option<u32> {
+        let r = self.runs.get_mut(&run)?;
+        r.stop = Some(stop);
+        Some(r.worker)
+    }
+
+    /// Its worker is being stopped for `run`, a stopped run.
+    pub(super) fn mark_killed(&mut self, run: u64) {
+        if let Some(stop) = self.runs.get_mut(&run).and_then(|r| r.stop.as_mut()) {
+            stop.killed = true;
+        }
+    }
+
+    /// The first run in flight whose task `pick` chooses.
+    pub(super) fn find_run(&self, pick: impl Fn(&Run) -> bool) -> Option<u64> {
+        self.runs.iter().find(|(_, r)| pick(r)).map(|(&run, _)| run)
+    }
+
     /// Starts `run`, now the first of its worker's queue.
     pub(super) fn start(&mut self, run: u64, start: &Start) {
         if let Some(r) = self.runs.get_mut(&run) {
             r.start(start);
         }
+    }
+
+    /// Takes back `run`, which its worker never started: the worker may be
+    /// sent another in its place.
+    pub(super) fn take_back(&mut self, run: u64) -> Option<Run> {
+        let (r, _) = self.unassign(run)?;
+        if let Some(budget) = self
+            .workers
+            .get_mut(&r.worker)
+            .and_then(|w| w.budget.as_mut())
+        {
+            *budget += 1;
+        }
+        Some(r)
     }
 
     /// Forgets `run` and takes it off its worker. When it was the one
@@ -259,19 +325,31 @@ impl Pool {
     /// `recall` picks by rank; each hands back those it has not started.
     pub(super) fn recall(&mut self, recall: impl Fn(Rank) -> bool) {
         for w in self.workers.values_mut() {
-            if w.is_stopping() || w.sent.len() < 2 {
-                continue;
+            if !w.is_stopping() {
+                Self::recall_behind(w, &recall);
             }
-            let mut runs = Vec::new();
-            for s in w.sent.iter_mut().skip(1) {
-                if !s.recalling && recall(s.rank) {
-                    s.recalling = true;
-                    runs.push(s.run);
-                }
+        }
+    }
+
+    /// Retires worker `id`: what it was sent ahead is recalled, it gets
+    /// nothing more.
+    pub(super) fn retire(&mut self, id: u32) {
+        if let Some(w) = self.workers.get_mut(&id) {
+            w.state = WorkerState::Retiring;
+            Self::recall_behind(w, &|_| true);
+        }
+    }
+
+    fn recall_behind(w: &mut Worker, recall: &impl Fn(Rank) -> bool) {
+        let mut runs = Vec::new();
+        for s in w.sent.iter_mut().skip(1) {
+            if !s.recalling && recall(s.rank) {
+                s.recalling = true;
+                runs.push(s.run);
             }
-            if !runs.is_empty() {
-                w.line.push(&ToWorker::Recall { runs });
-            }
+        }
+        if !runs.is_empty() {
+            w.line.push(&ToWorker::Recall { runs });
         }
     }
 
@@ -293,12 +371,14 @@ impl Pool {
     }
 
     /// The live worker with the fewest runs, among those holding fewer
-    /// than `room` and, unless empty, under `ahead_bytes` of rows.
+    /// than `room`, under `ahead_bytes` of rows unless empty, and with
+    /// runs left to be sent.
     pub(super) fn least_loaded(&self, room: usize, ahead_bytes: usize) -> Option<u32> {
         self.workers
             .iter()
             .filter(|(_, w)| {
                 w.is_live()
+                    && w.budget != Some(0)
                     && w.sent.len() < room
                     && (w.sent.is_empty() || w.sent_bytes < ahead_bytes)
             })

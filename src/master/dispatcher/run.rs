@@ -1,6 +1,7 @@
 //! A run: one attempt at a task, from its dispatch to a worker to its
 //! outcome. The pool holds the runs in flight.
 
+use crate::error::{Code, CodedError};
 use crate::log::Logger;
 use crate::policy::Policy;
 use crate::queue::memory::Place;
@@ -77,6 +78,49 @@ pub(crate) struct Run {
     pub(crate) started: Option<Instant>,
     /// When its time limit is up, if it has one.
     pub(crate) deadline: Option<Instant>,
+    /// Stopped from outside (cancelled, or past its time limit): it ends
+    /// with this stop's error, whatever it answers.
+    pub(crate) stop: Option<Stop>,
+}
+
+/// Why a run was stopped from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopKind {
+    /// `TaskQueue.cancel`: never retried; a series ends.
+    Cancel,
+    /// Its time limit: a failure like any other (it may be retried).
+    Timeout,
+}
+
+/// A run stopped from outside: its `job.signal` was aborted at `at`; if it
+/// runs past `at` (or its start) + `cancelGrace`, its worker is stopped.
+#[derive(Debug, Clone)]
+pub(crate) struct Stop {
+    pub(crate) kind: StopKind,
+    /// What its error says (not what became of its worker).
+    pub(crate) message: String,
+    pub(crate) at: Instant,
+    /// Its worker was stopped for it.
+    pub(crate) killed: bool,
+}
+
+impl Stop {
+    /// The error it ends with.
+    pub(crate) fn error(&self) -> CodedError {
+        let code = match self.kind {
+            StopKind::Cancel => Code::TaskCancelled,
+            StopKind::Timeout => Code::TaskTimeout,
+        };
+        let message = if self.killed {
+            format!(
+                "{}; it did not end within cancelGrace of its signal's abort, so its worker was stopped",
+                self.message
+            )
+        } else {
+            self.message.clone()
+        };
+        CodedError::new(code, message)
+    }
 }
 
 /// What starting a run needs.

@@ -3,7 +3,7 @@
 //! Each starts a job (`jobs`) whose result comes back as a `StoreEvent`.
 
 use super::jobs::{self, StoreCell};
-use super::{inserts, ClaimState, Connection, Persistent, StoreEvent, MAX_CLAIM};
+use super::{inserts, ClaimState, Connection, Persistent, StoreEvent, MAX_CLAIM, PROGRESS_EVERY};
 use mongodb::bson::Bson;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -75,6 +75,7 @@ impl Persistent {
             self.claim = ClaimState::InFlight { stale: false };
             self.link.spawn(jobs::claim(cell.clone(), want));
         }
+        self.write_progress(&cell, now, &mut at);
         // Renew our leases and hand back expired ones, a third of a lease apart.
         if !self.maintaining {
             if self.maintain_at <= now {
@@ -90,6 +91,34 @@ impl Persistent {
             at(self.maintain_at);
         }
         wake
+    }
+
+    /// Writes the progress that changed, each task's at most every
+    /// `PROGRESS_EVERY`.
+    fn write_progress(
+        &mut self,
+        cell: &Arc<StoreCell>,
+        now: Instant,
+        at: &mut impl FnMut(Instant),
+    ) {
+        if self.progress_writing {
+            return;
+        }
+        let mut writes = Vec::new();
+        for p in self.progress.iter_mut().filter(|p| p.dirty) {
+            let due = p.written_at.map_or(now, |t| t + PROGRESS_EVERY);
+            if due <= now {
+                p.dirty = false;
+                p.written_at = Some(now);
+                writes.push((p.id.clone(), p.token.clone(), p.value.clone()));
+            } else {
+                at(due);
+            }
+        }
+        if !writes.is_empty() {
+            self.progress_writing = true;
+            self.link.spawn(jobs::progress(cell.clone(), writes));
+        }
     }
 
     /// Writes every queued add in one insert.

@@ -72,10 +72,13 @@ pub(super) async fn start(cell: Arc<StoreCell>, report: super::Report) -> StoreE
     };
     report(StoreEvent::Started(Ok(())));
     // Without change streams (a standalone server) polling at refreshRate
-    // is all there is.
+    // is all there is (and lease renewals see cancels).
     if let Ok(mut changes) = store.watch().await {
-        while let Ok(Some(_)) = changes.try_next().await {
-            report(StoreEvent::Changed);
+        while let Ok(Some(change)) = changes.try_next().await {
+            report(match crate::queue::mongo::cancel_in_change(&change) {
+                Some(cancel) => StoreEvent::CancelRequested(vec![cancel]),
+                None => StoreEvent::Changed,
+            });
         }
     }
     StoreEvent::Changed
@@ -107,16 +110,54 @@ pub(super) async fn claim(cell: Arc<StoreCell>, want: usize) -> StoreEvent {
 }
 
 /// Renews this master's leases, re-reads the server's clock, hands back
-/// expired leases.
+/// expired leases, and reads the cancels asked for tasks it holds.
 pub(super) async fn maintain(cell: Arc<StoreCell>, tokens: Vec<String>) -> StoreEvent {
     let result = async {
         let store = cell.get().await?;
         store.renew(&tokens).await?;
         store.sync_clock().await?;
-        Ok::<_, CodedError>(store.recover().await?)
+        let recovered = store.recover().await?;
+        let cancels = store.cancel_requests(&tokens).await?;
+        Ok::<_, CodedError>((recovered, cancels))
     }
     .await;
     StoreEvent::Maintained(result)
+}
+
+/// Writes running tasks' latest progress.
+pub(super) async fn progress(
+    cell: Arc<StoreCell>,
+    writes: Vec<(Bson, String, Bson)>,
+) -> StoreEvent {
+    let result = async {
+        cell.get().await?.set_progress(&writes).await?;
+        Ok::<(), CodedError>(())
+    }
+    .await;
+    StoreEvent::ProgressWritten(result)
+}
+
+/// `TaskQueue.cancel` on the persistent queue.
+pub(super) async fn cancel(
+    cell: Arc<StoreCell>,
+    origin: Origin,
+    req: u64,
+    filter: mongodb::bson::Document,
+    message: String,
+    local: usize,
+) -> StoreEvent {
+    let result = async {
+        let store = cell.get().await?;
+        let token = crate::task::new_id();
+        Ok::<_, CodedError>(store.cancel(filter, &message, &token).await?)
+    }
+    .await;
+    StoreEvent::Cancelled {
+        origin,
+        req,
+        local,
+        result: result.map_err(|e| e.in_call("cancel")),
+    }
 }
 
 /// Inserts a batch of adds in one write: each task's outcome, in order.
@@ -148,7 +189,11 @@ pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> Store
             let (id, token) = (c.id.clone(), c.token.as_str());
             match &c.write {
                 Write::Delete => {}
-                Write::Fail(error) => store.fail(id, token, error.clone()).await?,
+                Write::Fail(error) => {
+                    store
+                        .fail(id, token, error.clone(), c.progress.clone())
+                        .await?
+                }
                 Write::Retry { due, error, slot } => {
                     let again = Again::Retry { slot: *slot };
                     store

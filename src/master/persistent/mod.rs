@@ -48,7 +48,26 @@ pub(crate) struct Completion {
     /// The event to emit once written (none if no listener).
     pub(crate) event: Option<String>,
     pub(crate) write: Write,
+    /// Its last progress, kept on a failed task's document (`complete`
+    /// fills it in).
+    pub(crate) progress: Option<Bson>,
 }
+
+/// A running task's latest progress, to write under its claim: at most
+/// every `PROGRESS_EVERY`.
+struct ProgressWrite {
+    id: Bson,
+    token: String,
+    value: Bson,
+    written_at: Option<Instant>,
+    dirty: bool,
+}
+
+/// A task's progress is written to its document at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// What a cancel changed in MongoDB (`queue::mongo::CancelOutcome`).
+pub(crate) use crate::queue::mongo::CancelOutcome as Cancelled;
 
 /// What a run's end does to its document (always under its own claim).
 pub(crate) enum Write {
@@ -145,6 +164,11 @@ pub(crate) struct Persistent {
     writing: bool,
     write_retry_at: Option<Instant>,
     releasing: bool,
+    /// Running tasks' latest progress, written every `PROGRESS_EVERY`.
+    progress: Vec<ProgressWrite>,
+    progress_writing: bool,
+    /// Cancel jobs in flight.
+    cancelling: usize,
     /// Persistent adds waiting for the next insert.
     inserts: Vec<Insert>,
     /// The adds of the insert in flight (answered when it ends).
@@ -180,6 +204,9 @@ impl Persistent {
             writing: false,
             write_retry_at: None,
             releasing: false,
+            progress: Vec::new(),
+            progress_writing: false,
+            cancelling: 0,
             inserts: Vec::new(),
             inserting: None,
             watcher: None,
@@ -238,6 +265,72 @@ impl Persistent {
         self.buffer.pop_front()
     }
 
+    /// Takes the claimed task `id` out of the buffer (it will not run).
+    pub(crate) fn take_claimed(&mut self, id: &Bson) -> Option<Claimed> {
+        let at = self.buffer.iter().position(|c| &c.id == id)?;
+        self.buffer.remove(at)
+    }
+
+    /// Fails a claimed task that will not run (cancelled), under its claim;
+    /// `event` is emitted once MongoDB has it.
+    pub(crate) fn fail_claimed(
+        &mut self,
+        claimed: Claimed,
+        error: &CodedError,
+        event: Option<String>,
+    ) {
+        let lasting = error.to_json();
+        let raw = serde_json::value::RawValue::from_string(lasting).ok();
+        self.complete(Completion {
+            id: claimed.id,
+            token: claimed.token,
+            event,
+            write: Write::Fail(super::requests::last_error(raw.as_deref())),
+            progress: None,
+        });
+    }
+
+    /// A running task's latest progress: written under its claim, at most
+    /// every `PROGRESS_EVERY` (the latest value wins).
+    pub(crate) fn progress(&mut self, claimed: &Claimed, value: &str) {
+        let value = crate::queue::mongo::progress_bson(value);
+        match self
+            .progress
+            .iter_mut()
+            .find(|p| p.id == claimed.id && p.token == claimed.token)
+        {
+            Some(p) => {
+                p.value = value;
+                p.dirty = true;
+            }
+            None => self.progress.push(ProgressWrite {
+                id: claimed.id.clone(),
+                token: claimed.token.clone(),
+                value,
+                written_at: None,
+                dirty: true,
+            }),
+        }
+    }
+
+    /// Cancels persistent tasks (`selector`, a Meteor selector): answered
+    /// with how many, plus `local` (those cancelled in memory).
+    pub(crate) fn cancel(
+        &mut self,
+        origin: Origin,
+        req: u64,
+        selector: serde_json::Value,
+        message: String,
+        local: usize,
+    ) -> Result<(), CodedError> {
+        let filter = super::requests::selector_filter(&selector)?;
+        let cell = self.cell()?;
+        self.cancelling += 1;
+        self.link
+            .spawn(jobs::cancel(cell, origin, req, filter, message, local));
+        Ok(())
+    }
+
     pub(crate) fn buffered(&self) -> usize {
         self.buffer.len()
     }
@@ -273,7 +366,9 @@ impl Persistent {
 
     /// Whether the master still has persistent work it knows of.
     pub(crate) fn busy(&self) -> bool {
-        !self.buffer.is_empty()
+        self.cancelling > 0
+            || self.progress_writing
+            || !self.buffer.is_empty()
             || !self.inserts.is_empty()
             || self.inserting.is_some()
             || !self.pending.is_empty()
@@ -299,7 +394,17 @@ impl Persistent {
         self.buffer.is_empty() && self.pending.is_empty() && !self.writing && !self.releasing
     }
 
-    pub(crate) fn complete(&mut self, completion: Completion) {
+    pub(crate) fn complete(&mut self, mut completion: Completion) {
+        if let Some(at) = self
+            .progress
+            .iter()
+            .position(|p| p.id == completion.id && p.token == completion.token)
+        {
+            let last = self.progress.swap_remove(at);
+            if matches!(completion.write, Write::Fail(_)) {
+                completion.progress = Some(last.value);
+            }
+        }
         self.pending.push(completion);
     }
 }

@@ -3,13 +3,15 @@
 //! how big the next claim may be, outcomes written or to write again.
 
 use super::{
-    inserts, Answer, ClaimState, Completion, Connection, Persistent, CLAIM_GROWTH, MAX_CLAIM,
+    inserts, Answer, Cancelled, ClaimState, Completion, Connection, Persistent, CLAIM_GROWTH,
+    MAX_CLAIM,
 };
 use crate::error::CodedError;
 use crate::log::Logger;
 use crate::master::requests::Origin;
-use crate::queue::mongo::{Claim, Undecodable};
+use crate::queue::mongo::{Claim, Claimed, Undecodable};
 use crate::wire::events::Events;
+use mongodb::bson::Bson;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -36,7 +38,20 @@ pub(crate) enum StoreEvent {
     },
     /// Something changed in the collection (change stream or a local write).
     Changed,
-    Maintained(Result<u64, CodedError>),
+    /// Leases renewed and recovered (how many), and the cancels asked for
+    /// tasks this master holds.
+    Maintained(Result<(u64, Vec<(Bson, String)>), CodedError>),
+    /// Progress written.
+    ProgressWritten(Result<(), CodedError>),
+    /// A cancel's work in MongoDB; `local` tasks were cancelled in memory.
+    Cancelled {
+        origin: Origin,
+        req: u64,
+        local: usize,
+        result: Result<Cancelled, CodedError>,
+    },
+    /// Cancels asked for tasks (seen in the change stream): `_id` and message.
+    CancelRequested(Vec<(Bson, String)>),
     /// A database job panicked (a bug): the dispatcher stops.
     Panicked(String),
 }
@@ -48,6 +63,12 @@ pub(crate) struct Handled {
     pub(crate) answers: Vec<Answer>,
     /// Claimed documents that could not be read, already failed in MongoDB.
     pub(crate) undecodable: Vec<Undecodable>,
+    /// What cancels changed: tasks ended, and cancels asked for tasks
+    /// that may be held here.
+    pub(crate) cancelled: Cancelled,
+    /// Claimed tasks a cancel was asked for: failed, not run (with the
+    /// cancel's message).
+    pub(crate) refused: Vec<(Claimed, String)>,
 }
 
 impl Persistent {
@@ -104,9 +125,19 @@ impl Persistent {
                             now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
                         });
                         self.poll_at = now + refresh;
+                        // A task cancelled while it waited is failed, not run.
+                        let (refused, claimed): (Vec<_>, Vec<_>) =
+                            claimed.into_iter().partition(|c| c.cancel.is_some());
                         self.buffer.extend(claimed);
                         return Handled {
                             undecodable,
+                            refused: refused
+                                .into_iter()
+                                .map(|mut c| {
+                                    let message = c.cancel.take().unwrap_or_default();
+                                    (c, message)
+                                })
+                                .collect(),
                             ..Handled::default()
                         };
                     }
@@ -152,10 +183,58 @@ impl Persistent {
             StoreEvent::Maintained(result) => {
                 self.maintaining = false;
                 match result {
-                    Ok(recovered) if recovered > 0 => self.may_have_more(),
-                    Ok(_) => {}
+                    Ok((recovered, requested)) => {
+                        if recovered > 0 {
+                            self.may_have_more();
+                        }
+                        return Handled {
+                            cancelled: Cancelled {
+                                requested,
+                                ..Cancelled::default()
+                            },
+                            ..Handled::default()
+                        };
+                    }
                     Err(e) => self.unreachable(logger, &e),
                 }
+            }
+            StoreEvent::ProgressWritten(result) => {
+                self.progress_writing = false;
+                if let Err(e) = result {
+                    self.unreachable(logger, &e);
+                }
+            }
+            StoreEvent::Cancelled {
+                origin,
+                req,
+                local,
+                result,
+            } => {
+                self.cancelling -= 1;
+                self.may_have_more();
+                return match result {
+                    Ok(cancelled) => {
+                        let count = local + cancelled.ended.len() + cancelled.requested.len();
+                        Handled {
+                            answers: vec![(origin, req, Ok(count.to_string()))],
+                            cancelled,
+                            ..Handled::default()
+                        }
+                    }
+                    Err(e) => Handled {
+                        answers: vec![(origin, req, Err(e))],
+                        ..Handled::default()
+                    },
+                };
+            }
+            StoreEvent::CancelRequested(requested) => {
+                return Handled {
+                    cancelled: Cancelled {
+                        requested,
+                        ..Cancelled::default()
+                    },
+                    ..Handled::default()
+                };
             }
             // The dispatcher handles it before it gets here.
             StoreEvent::Panicked(_) => {}

@@ -25,15 +25,23 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a task failed: it stays, is not claimed again, and says why.
-    pub async fn fail(&self, id: Bson, token: &str, error: Document) -> Result<()> {
+    /// Marks a task failed: it stays, is not claimed again, and says why
+    /// (with its last progress, if it reported one).
+    pub async fn fail(
+        &self,
+        id: Bson,
+        token: &str,
+        error: Document,
+        progress: Option<Bson>,
+    ) -> Result<()> {
+        let mut set = doc! { "onGoing": false, "failed": true, "lastError": error, "failedAt": ejson::date(self.server_now()) };
+        if let Some(progress) = progress {
+            set.insert("progress", progress);
+        }
         self.coll
             .update_one(
                 doc! { "_id": id, "lease.token": token },
-                doc! {
-                    "$set": { "onGoing": false, "failed": true, "lastError": error, "failedAt": ejson::date(self.server_now()) },
-                    "$unset": { "lease": "" },
-                },
+                doc! { "$set": set, "$unset": { "lease": "" } },
             )
             .await?;
         Ok(())
@@ -51,7 +59,8 @@ impl Store {
         again: Again,
     ) -> Result<()> {
         let mut set = doc! { "onGoing": false, "dueDate": ejson::date(due) };
-        let mut unset = doc! { "lease": "" };
+        // A retry or the next run starts with no progress of its own.
+        let mut unset = doc! { "lease": "", "progress": "" };
         match error {
             Some(error) => drop(set.insert("lastError", error)),
             None => drop(unset.insert("lastError", "")),

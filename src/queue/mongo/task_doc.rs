@@ -106,6 +106,7 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
         // The claim counted the attempt about to run.
         failures: attempts(doc)?.saturating_sub(1),
         slot: slot(doc)?,
+        progress: None,
     })
 }
 

@@ -36,6 +36,12 @@ impl Link for Quiet {
     }
     fn signal(&self, _signal: Signal) {}
     fn reap(&mut self) {}
+    fn stderr_tail(&self) -> String {
+        String::new()
+    }
+    fn rss_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A run of a task whose row is `bytes` long, from a memory queue (the
@@ -89,7 +95,7 @@ fn every_run_is_held_by_exactly_one_worker_through_any_mix_of_sends_ends_recalls
             // A worker starts (a few at most), and is soon ready.
             0 if model.len() < 4 => {
                 let id = pool.next_worker_id();
-                pool.add_worker(id, Box::new(Quiet), now);
+                pool.add_worker(id, Box::new(Quiet), now, None);
                 pool.worker_mut(id).unwrap().state = WorkerState::Ready;
                 model.insert(id, VecDeque::new());
             }
@@ -167,7 +173,7 @@ fn check_finds_a_run_its_worker_does_not_hold() {
     let mut pool = Pool::default();
     let now = Instant::now();
     let id = pool.next_worker_id();
-    pool.add_worker(id, Box::new(Quiet), now);
+    pool.add_worker(id, Box::new(Quiet), now, None);
     let (task, rank, source) = run_task(&mut queue, 1, 10);
     let start = Start {
         now,
