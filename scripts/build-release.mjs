@@ -15,8 +15,8 @@
 // Cargo's target folder is CARGO_TARGET_DIR when set, else
 // ~/.cache/meteor-cluster/release-target (METEOR_CLUSTER_CACHE or
 // XDG_CACHE_HOME move it): it outlives the clone, so a fresh clone on the
-// same machine (every CI run) compiles only this crate again, about a minute
-// instead of five.
+// same machine (every CI run) compiles only this crate again, not its
+// dependencies.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join, dirname } from 'node:path'

@@ -10,11 +10,11 @@
 // exact command to run. The tests never skip over a missing dependency:
 // they fail with the same command.
 //
-//   database       SecantusDB, the test MongoDB server (cargo install, ~8 min cold)
+//   database       SecantusDB, the test MongoDB server (cargo install: the longest step)
 //   zigbuild       cargo-zigbuild and zig from PyPI, for the release build
 //   node-versions  Node 14.21.3 (with fibers) and Node 22, from the npm registry
 //   package        the release addon and the tarballs in dist/ (`npm run package`;
-//                  ~5.5 min cold, seconds when the addon is up to date)
+//                  seconds when the addon is newer than the Rust sources)
 //   chromium       a Chromium for browser tests (apt-get; root)
 import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
