@@ -43,7 +43,7 @@ function runInProject (file, extraEnv = {}) {
 }
 
 before(() => {
-  // Builds the release addon when the sources changed (about 5 minutes cold); .ci/run does it first.
+  // Builds the release addon when the sources changed (about 5 minutes cold); npm test does it first (scripts/ensure-test-deps.mjs).
   sh('npm', ['run', 'package'], { cwd: root })
   project = mkdtempSync(join(tmpdir(), 'meteor-cluster-install-'))
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'install-test', private: true }))

@@ -335,7 +335,10 @@ function toggleIPC (run) {
     ipcHandlers.set(run, handler)
     try {
       initialize((msg) => {
-        send(frames.ipc(run, encode(msg, 'the IPC message') ?? 'null'))
+        const json = encode(msg, 'the IPC message') ?? 'null'
+        // The task's frames keep the order of its calls.
+        if (progressRun === run) sendProgress()
+        send(frames.ipc(run, json))
       })
     } catch (error) {
       reject(error)
