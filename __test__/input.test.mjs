@@ -106,15 +106,15 @@ refused('addTasks with one bad entry is refused naming its index, and queues non
   /TaskQueue\.addTasks: tasks\[1\]\.priority must be an integer, got string "high"/, { queuesNothing: true })
 
 // Listeners.
-refused('addEventListener with an unknown event type is refused, listing the three types',
+refused('addEventListener with an unknown event type is refused, listing the four types',
   () => TaskQueue.addEventListener('finished', () => {}),
-  /eventType must be "done", "error" or "retry", got string "finished"/)
+  /eventType must be "done", "error", "retry" or "progress", got string "finished"/)
 refused('addEventListener with a listener that is not a function is refused',
   () => TaskQueue.addEventListener('done', 'nope'),
   /callback must be a function, got string "nope"/)
 refused('removeEventListener with an unknown event type is refused',
   () => TaskQueue.removeEventListener('finished'),
-  /TaskQueue\.removeEventListener: eventType must be "done", "error" or "retry", got string "finished"/)
+  /TaskQueue\.removeEventListener: eventType must be "done", "error", "retry" or "progress", got string "finished"/)
 
 // new Cluster: the taskMap, and the options upstream lacked (strict).
 refused('new Cluster with a taskMap entry that is not a function is refused, naming the entry',
@@ -143,3 +143,13 @@ refused('new Cluster with taskTimeout "500" is refused, not converted', () => ne
 // close: the one case that needs a Cluster (it configures the dispatcher, never initialized).
 refused('cluster.close with a negative timeout is refused', () => new Cluster({}, { maxAvailableWorkers: 1, autoInitialize: false }).close({ timeout: -1 }),
   /cluster\.close: timeout must be a whole number of ms, or nothing.*got number -1/)
+
+// Steering: TaskQueue.cancel and the options of recycling.
+refused('cancel with neither an _id nor a selector is refused', () => TaskQueue.cancel(42), /TaskQueue\.cancel: idOrSelector must be a task's _id or a selector, got number 42/)
+refused('cancel with an empty _id is refused', () => TaskQueue.cancel(''), /TaskQueue\.cancel: idOrSelector must be a task's _id or a selector, got string ""/)
+refused('cancel with a reason that is not a string is refused', () => TaskQueue.cancel('id', { why: 1 }), /TaskQueue\.cancel: reason must be a string, or nothing, got object/)
+refused('new Cluster with a negative cancelGrace is refused', () => new Cluster({}, { cancelGrace: -1 }), /new Cluster: cancelGrace must be a whole number of ms \(0 or more\), got number -1/)
+refused('new Cluster with workerMaxTasks of 0 is refused', () => new Cluster({}, { workerMaxTasks: 0 }), /new Cluster: workerMaxTasks must be a positive whole number of runs, or nothing, got number 0/)
+refused('new Cluster with a fractional workerMaxMemory is refused', () => new Cluster({}, { workerMaxMemory: 1.5 }), /new Cluster: workerMaxMemory must be a positive whole number of MiB, or nothing, got number 1.5/)
+refused('new Cluster with workerExecArgv that is not an array of strings is refused', () => new Cluster({}, { workerExecArgv: '--inspect' }), /new Cluster: workerExecArgv must be an array of strings/)
+refused('new Cluster with a workerEnv value that is not a string is refused', () => new Cluster({}, { workerEnv: { N: 1 } }), /new Cluster: workerEnv must be an object of strings/)
