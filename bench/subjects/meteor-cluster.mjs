@@ -14,6 +14,12 @@ const PERSISTENT = ['persistent', 'depthRounds', 'depthBacklog', 'persistentPayl
 const cluster = new Cluster({
   ECHO: (job) => job.data.x,
   PAYLOAD: (job) => work.payloadTask(job.data),
+  // The ms that `calls` progress reports take inside the task.
+  PROGRESS: (job) => {
+    const start = performance.now()
+    for (let i = 0; i < job.data.calls; i++) job.progress(i)
+    return performance.now() - start
+  },
   HASH: (job) => work.hashTask(job.data)
 }, {
   maxAvailableWorkers: ONE_WORKER.includes(workload) ? 1 : 2,
@@ -199,8 +205,14 @@ if (Cluster.isMaster()) {
         return measureColdLatency(params, { ready: () => workersReady(2), one })
       case 'cpu':
         return measureCpu(params, { many: hashes })
-      // Issue #25 (job.progress) will add a "100,000 progress calls in one
-      // task" workload here; see the placeholder in bench/run.mjs.
+      case 'progressCost': {
+        await within(one(0), params.timeoutMs, 'the first (tiny) task')
+        const times = []
+        for (let r = 0; r < params.reps; r++) {
+          times.push(await within(oneOf('PROGRESS', { calls: params.calls }), params.timeoutMs, `rep ${r + 1}`))
+        }
+        return { metric: 'ms', value: median(times), reps: times }
+      }
       default:
         throw new Error(`unknown workload ${workload}`)
     }
