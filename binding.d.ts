@@ -89,7 +89,7 @@ export interface MasterConfig {
   execPath: string
   execArgs: Array<string>
   port: number
-  /** "all" or "error". */
+  /** "all", "error" or "json" (every line, as JSON). */
   logs: string
   inMemoryOnly: boolean
   /** The MongoDB URL (with its database); `None` means no persistent queue. */

@@ -762,8 +762,12 @@ export interface ClusterOptions {
   inMemoryOnly?: boolean
   /** The master's side of IPC: gets each message a task sends. Default none (messages are dropped with a warning). */
   messageBroker?: MessageBroker | null
-  /** `'all'` (default) logs each task's start and end; `'error'` only warnings and errors. */
-  logs?: 'all' | 'error'
+  /**
+   * `'all'` (default) logs each task's start and end; `'error'` only
+   * warnings and errors; `'json'` everything, as one JSON object per line
+   * (also `METEOR_CLUSTER_LOGS=json`).
+   */
+  logs?: 'all' | 'error' | 'json'
   /**
    * `'always'`: keep `maxAvailableWorkers` workers up; a number (ms):
    * keep workers that long after the last task; default `null`: stop idle
@@ -914,6 +918,13 @@ export declare class Cluster {
   stats(): ClusterStats | null
   /** Each live worker, what it runs and its memory (synchronous; master only: throws `ERR_MASTER_ONLY` in a worker). */
   workers(): WorkerInfo[]
+  /**
+   * The master's metrics as Prometheus text (exposition format 0.0.4):
+   * tasks added and finished (by type, queue, outcome), worker exits, run
+   * and wait histograms, queue depth and workers. Rejects with
+   * `ERR_MASTER_ONLY` in a worker.
+   */
+  metrics(): Promise<string>
   /**
    * Stops dispatching, hands back claimed and sent-ahead tasks that have not
    * started, lets running tasks finish (within `timeout`), then stops every

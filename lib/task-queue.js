@@ -8,6 +8,7 @@ const { checkTask, fail } = require('./validate')
 const { decode } = require('./codec')
 const { OPS, collectionArgs, taskArgs, taskFromObject } = require('./wire')
 const { invalidArg, codes } = require('./errors')
+const { traceAdd } = require('./tracing')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')
 
@@ -174,6 +175,7 @@ const TaskQueue = {
       }
       return done === null ? added : callPromise(added, what, done, log)
     }
+    task.trace = traceAdd(task.taskType, task.inMemory ? 'memory' : 'persistent', task._id)
     return add(OPS.ADD_TASK, taskArgs(task), what, done)
   },
 
@@ -189,7 +191,11 @@ const TaskQueue = {
     let json
     try {
       if (!Array.isArray(tasks)) throw fail(what, 'tasks', tasks, 'an array of tasks')
-      json = `[${tasks.map((args, i) => taskArgs(checkTask(args, what, (field) => `tasks[${i}].${field}`))).join(',')}]`
+      json = `[${tasks.map((args, i) => {
+        const task = checkTask(args, what, (field) => `tasks[${i}].${field}`)
+        task.trace = traceAdd(task.taskType, task.inMemory ? 'memory' : 'persistent', task._id)
+        return taskArgs(task)
+      }).join(',')}]`
     } catch (error) {
       if (done === null) throw error
       return failedCall(error, what, done, log)

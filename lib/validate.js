@@ -261,8 +261,8 @@ function clusterArgs (taskMap, options, warn) {
     broker = null
   }
   let level = logs
-  if (level !== 'all' && level !== 'error') {
-    warnOnce(`logs should be "all" or "error" (got ${got(logs)}); logging only warnings and errors, as upstream did`)
+  if (level !== 'all' && level !== 'error' && level !== 'json') {
+    warnOnce(`logs should be "all", "error" or "json" (got ${got(logs)}); logging only warnings and errors, as upstream did`)
     level = 'error'
   }
   let keep = keepAlive

@@ -43,7 +43,7 @@ pub struct MasterConfig {
     pub exec_path: String,
     pub exec_args: Vec<String>,
     pub port: u32,
-    /// "all" or "error".
+    /// "all", "error" or "json" (every line, as JSON).
     pub logs: String,
     pub in_memory_only: bool,
     /// The MongoDB URL (with its database); `None` means no persistent queue.
@@ -95,6 +95,10 @@ impl TryFrom<MasterConfig> for Config {
                 port: config.port,
                 env: {
                     let mut env: Vec<(String, String)> = config.worker_env.into_iter().collect();
+                    // Workers log as their master does.
+                    if config.logs == "json" {
+                        env.push(("METEOR_CLUSTER_LOGS".into(), "json".into()));
+                    }
                     env.sort();
                     env
                 },
@@ -104,6 +108,7 @@ impl TryFrom<MasterConfig> for Config {
             } else {
                 log::Level::All
             },
+            json_logs: config.logs == "json",
             persistent: Settings {
                 in_memory_only: config.in_memory_only,
                 url: config.mongo_url,

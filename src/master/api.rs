@@ -28,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) worker_start_timeout: Duration,
     pub(crate) spawn: SpawnSpec,
     pub(crate) logs: Level,
+    /// Lines as JSON objects (`logs: 'json'`).
+    pub(crate) json_logs: bool,
     /// Where persistent tasks live.
     pub(crate) persistent: Settings,
     /// Retries of tasks that ask for none (the Cluster's `retry`).
@@ -62,6 +64,7 @@ impl Default for Config {
             worker_start_timeout: Duration::from_secs(60),
             spawn: SpawnSpec::default(),
             logs: Level::All,
+            json_logs: false,
             persistent: Settings {
                 in_memory_only: false,
                 url: None,

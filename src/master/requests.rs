@@ -69,6 +69,7 @@ impl NewTask {
                 due_date: args.due_date,
                 data: args.data.get().to_owned(),
                 policy,
+                trace: args.trace.map(|t| t.get().into()),
                 ..Task::default()
             },
         })
@@ -141,7 +142,7 @@ pub(crate) async fn collection_call(
                 updated.number_affected
             )
         }
-        Op::AddTask | Op::AddTasks | Op::Cancel => {
+        Op::AddTask | Op::AddTasks | Op::Cancel | Op::Metrics => {
             return Err(CallError::invalid(format!(
                 "{} is not a collection call",
                 op.name()

@@ -111,7 +111,12 @@ impl MemoryQueue {
     /// them): these are requests, whose ids callers may choose. A series
     /// (`repeat`) already queued under its id stays as it is, and the
     /// series added again is not queued twice.
-    pub(crate) fn push_all(&mut self, tasks: Vec<Task>, now: i64) -> Result<(), DuplicateAt> {
+    /// Returns the types of the tasks it queued.
+    pub(crate) fn push_all(
+        &mut self,
+        tasks: Vec<Task>,
+        now: i64,
+    ) -> Result<Vec<Arc<str>>, DuplicateAt> {
         let mut seen = std::collections::HashSet::new();
         let mut fresh = Vec::with_capacity(tasks.len());
         for (index, task) in tasks.into_iter().enumerate() {
@@ -123,11 +128,12 @@ impl MemoryQueue {
                 fresh.push(task);
             }
         }
+        let types = fresh.iter().map(|t| t.task_type.clone()).collect();
         for task in fresh {
             // Checked above: no id of these is queued.
             let _ = self.push(task, now);
         }
-        Ok(())
+        Ok(types)
     }
 
     fn push_ready(&mut self, order: RunOrder, slot: u32) {

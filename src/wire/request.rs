@@ -23,10 +23,12 @@ pub(crate) enum Op {
     Update,
     /// Arguments: `CancelArgs`.
     Cancel,
+    /// `cluster.metrics()`; no arguments. Answered with `metrics::Family`s.
+    Metrics,
 }
 
 impl Op {
-    pub(crate) const ALL: [Op; 8] = [
+    pub(crate) const ALL: [Op; 9] = [
         Op::AddTask,
         Op::AddTasks,
         Op::Find,
@@ -35,6 +37,7 @@ impl Op {
         Op::Remove,
         Op::Update,
         Op::Cancel,
+        Op::Metrics,
     ];
 
     /// Its name on the wire, and in `TaskQueue.<name>` of error messages.
@@ -48,6 +51,7 @@ impl Op {
             Op::Remove => "remove",
             Op::Update => "update",
             Op::Cancel => "cancel",
+            Op::Metrics => "metrics",
         }
     }
 
@@ -75,6 +79,9 @@ pub(crate) struct TaskArgs {
     pub(crate) timeout: Option<u64>,
     #[serde(default)]
     pub(crate) repeat: Option<RepeatSpec>,
+    /// A traced add's carrier (`{ traceparent, tracestate? }`).
+    #[serde(default)]
+    pub(crate) trace: Option<Box<RawValue>>,
 }
 
 /// A collection call's arguments, as the facade sends them.

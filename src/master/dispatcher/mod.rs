@@ -44,6 +44,7 @@ mod steering;
 mod tests;
 
 use super::api::{Config, KeepAlive};
+use super::metrics::Metrics;
 use super::persistent::{Persistent, StoreLink};
 use super::process::Spawner;
 use crate::error::{Code, CodedError};
@@ -132,6 +133,8 @@ pub(crate) struct Dispatcher {
     /// JS requests not answered yet: their promises hold the process.
     js_requests: usize,
     counters: Counters,
+    /// Per task type, since the master started (`cluster.metrics()`).
+    metrics: Metrics,
     /// A worker became ready, or the pool stops dispatching: spread the
     /// runs sent ahead again (or hand them back).
     rebalance: bool,
@@ -140,6 +143,7 @@ pub(crate) struct Dispatcher {
 
 impl Dispatcher {
     pub(crate) fn new(spawner: Box<dyn Spawner>, store: StoreLink, config: Config) -> Self {
+        crate::log::set_json(config.json_logs);
         Dispatcher {
             logger: Logger::new(config.logs),
             persistent: Persistent::new(store, config.persistent.clone()),
@@ -154,6 +158,7 @@ impl Dispatcher {
             last_work_at: Instant::now(),
             js_requests: 0,
             counters: Counters::default(),
+            metrics: Metrics::default(),
             rebalance: false,
             listening: Listening {
                 done: true,

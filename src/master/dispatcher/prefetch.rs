@@ -7,6 +7,7 @@
 
 use super::run::{Rank, RunTask, Source, Start};
 use super::Dispatcher;
+use crate::master::metrics::Queue;
 use tokio::time::Instant;
 
 /// Runs a worker may hold when the next task is a persistent one: claims
@@ -83,7 +84,9 @@ impl Dispatcher {
                 default_timeout: self.config.task_timeout,
                 logger: &self.logger,
             };
-            self.pool.assign(id, task, rank, source, &start);
+            if let Some(run) = self.pool.assign(id, task, rank, source, &start) {
+                self.observe_start(run);
+            }
         }
     }
 
@@ -91,7 +94,7 @@ impl Dispatcher {
     fn next_task(&mut self, now_ms: i64) -> Option<Next> {
         if let Some((task, order, place)) = self.queue.take_next(now_ms) {
             return Some(Next {
-                task: RunTask::of(task),
+                task: RunTask::of(task, Queue::Memory),
                 rank: Rank {
                     in_memory: true,
                     order,
@@ -101,7 +104,7 @@ impl Dispatcher {
         }
         let claimed = Box::new(self.persistent.take()?);
         Some(Next {
-            task: RunTask::of(&claimed.task),
+            task: RunTask::of(&claimed.task, Queue::Persistent),
             rank: Rank::persistent(&claimed.task),
             source: Source::Claimed(claimed),
         })

@@ -52,6 +52,8 @@ pub(crate) enum StoreEvent {
     },
     /// Cancels asked for tasks (seen in the change stream): `_id` and message.
     CancelRequested(Vec<(Bson, String)>),
+    /// Tasks queued and not running, per type.
+    Depth(Result<Vec<(String, u64)>, CodedError>),
     /// A database job panicked (a bug): the dispatcher stops.
     Panicked(String),
 }
@@ -69,6 +71,10 @@ pub(crate) struct Handled {
     /// Claimed tasks a cancel was asked for: failed, not run (with the
     /// cancel's message).
     pub(crate) refused: Vec<(Claimed, String)>,
+    /// The types of the tasks an insert stored.
+    pub(crate) added: Vec<std::sync::Arc<str>>,
+    /// `metrics` requests to answer now (the depth was counted).
+    pub(crate) metrics: Vec<(Origin, u64)>,
 }
 
 impl Persistent {
@@ -177,6 +183,7 @@ impl Persistent {
                 let inserted = self.inserting.take().unwrap_or_default();
                 return Handled {
                     answers: inserts::answers(&inserted, &outcomes),
+                    added: inserts::stored(&inserted, &outcomes),
                     ..Handled::default()
                 };
             }
@@ -225,6 +232,16 @@ impl Persistent {
                         answers: vec![(origin, req, Err(e))],
                         ..Handled::default()
                     },
+                };
+            }
+            StoreEvent::Depth(result) => {
+                match result {
+                    Ok(depth) => self.depth = Some((now, depth)),
+                    Err(e) => self.unreachable(logger, &e),
+                }
+                return Handled {
+                    metrics: self.depth_waiting.take().unwrap_or_default(),
+                    ..Handled::default()
                 };
             }
             StoreEvent::CancelRequested(requested) => {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::channel::ring::Corrupt;
 use crate::log::{Level, Logger};
+use crate::master::metrics::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::sys::Signal;
 use crate::task::Task;
@@ -61,7 +62,11 @@ fn run_task(queue: &mut MemoryQueue, n: u64, bytes: usize) -> (RunTask, Rank, So
         in_memory: true,
         order,
     };
-    (RunTask::of(task), rank, Source::Memory(place))
+    (
+        RunTask::of(task, Queue::Memory),
+        rank,
+        Source::Memory(place),
+    )
 }
 
 #[test]
