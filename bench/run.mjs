@@ -112,6 +112,7 @@ const runTag = randomUUID()
 const IN_MEMORY_SUBJECTS = [
   { id: 'meteor-cluster', label: 'meteor-cluster', script: 'meteor-cluster.mjs', reference: true },
   { id: 'meteor-cluster-prefetch1', label: 'meteor-cluster (prefetch 1, no tasks sent ahead)', script: 'meteor-cluster.mjs', params: { prefetch: 1 }, only: ['throughput'] },
+  { id: 'meteor-cluster-scraped', label: 'meteor-cluster (cluster.metrics() scraped every 100 ms)', script: 'meteor-cluster.mjs', params: { scrapeMs: 100 }, only: ['throughput'] },
   { id: 'meteor-cluster-spawn', label: 'meteor-cluster (worker spawn → ready, from cluster.stats())', script: 'meteor-cluster.mjs', params: { report: 'spawnToReady' }, only: ['start'] },
   { id: 'piscina', label: 'piscina (2 threads)', script: 'piscina.mjs' },
   { id: 'workerpool', label: 'workerpool (2 processes)', script: 'workerpool.mjs' },

@@ -30,6 +30,12 @@ const cluster = new Cluster({
 
 if (Cluster.isMaster()) {
   watchdog(params.watchdogMs ?? 60000)
+  // What a Prometheus scrape costs the pool: read the metrics every scrapeMs.
+  if (params.scrapeMs) {
+    setInterval(() => cluster.metrics().then((text) => {
+      if (!text.includes('meteor_cluster_tasks_finished_total')) throw new Error('a scrape without the finished counter')
+    }), params.scrapeMs).unref()
+  }
   // One listener per type: the current measurement installs its callback here.
   let onDone = null
   let onError = null
