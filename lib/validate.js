@@ -23,6 +23,68 @@ function fail (where, field, value, expected) {
 /** A field's name as given (the default naming of `checkTask`'s fields). */
 const sameName = (name) => name
 
+/** Each distinct warning is given once per process. */
+const warned = new Set()
+
+/** `warn(message)` unless this message was given before. */
+function warnOnce (warn, message) {
+  if (warned.has(message)) return
+  warned.add(message)
+  warn(message)
+}
+
+/** The fields `addTask` reads; any other is warned about (a typo would be silently ignored). */
+const TASK_FIELDS = new Set(['taskType', 'data', 'priority', '_id', 'dueDate', 'inMemory', 'retry', 'timeout', 'repeat'])
+
+/** `new Cluster`'s options (upstream's and ours). */
+const CLUSTER_OPTIONS = new Set(['port', 'maxAvailableWorkers', 'refreshRate', 'inMemoryOnly', 'messageBroker', 'logs',
+  'keepAlive', 'autoInitialize', 'prefetch', 'workerStartTimeout', 'mongoUrl', 'collectionName', 'lease', 'retry',
+  'taskTimeout', 'cancelGrace', 'workerMaxTasks', 'workerMaxMemory', 'workerExecArgv', 'workerEnv'])
+
+/** Warns once about each key of `object` not in `known`, naming the closest known one. */
+function warnUnknown (object, known, what, warn) {
+  for (const key in object) {
+    if (!known.has(key)) {
+      const near = closest(key, known)
+      warnOnce(warn, `${what} ${JSON.stringify(key)} is not one meteor-cluster knows; it is ignored` +
+        (near === null ? '' : ` (did you mean ${near}?)`))
+    }
+  }
+}
+
+/** The known name nearest to `name` by edit distance (case aside), when near enough to be a typo. */
+function closest (name, known) {
+  const lower = name.toLowerCase()
+  let best = null
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const d = editDistance(lower, candidate.toLowerCase())
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance (a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    row = next
+  }
+  return row[b.length]
+}
+
+/** Where `addTask` warnings go: stderr through the native logger (in workers too). */
+function warnTask (message) {
+  require('./binding').logLine('warn', message)
+}
+
 /**
  * Checks `addTask`'s argument and returns the task to queue, with `data`
  * already as JSON text and `createdAt` set (the one clock a task's dates
@@ -32,6 +94,7 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName) {
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
     throw fail(where, field('its argument'), args, 'an object like { taskType, data }')
   }
+  warnUnknown(args, TASK_FIELDS, `${where}: the task field`, warnTask)
   const {
     taskType,
     data = defaults.TASK.data,
@@ -143,17 +206,10 @@ function numeric (value) {
 
 const WORKERS_TEXT = 'you should not use all the cpus, read more https://github.com/nathanschwarz/meteor-cluster/blob/main/README.md#cpus-allocation'
 
-/** Each distinct warning is given once per process. */
-const warned = new Set()
-
 /** Checks `new Cluster`'s arguments; returns the options with defaults filled in. */
 function clusterArgs (taskMap, options, warn) {
   const where = 'new Cluster'
-  const warnOnce = (message) => {
-    if (warned.has(message)) return
-    warned.add(message)
-    warn(message)
-  }
+  const once = (message) => warnOnce(warn, message)
   if (taskMap === null || typeof taskMap !== 'object' || Array.isArray(taskMap)) {
     throw fail(where, 'taskMap', taskMap, 'an object of { [taskType]: function }')
   }
@@ -163,6 +219,7 @@ function clusterArgs (taskMap, options, warn) {
   if (options === null || typeof options !== 'object') {
     throw fail(where, 'options', options, 'an object')
   }
+  warnUnknown(options, CLUSTER_OPTIONS, `${where}: the option`, warn)
   const max = defaults.cpus()
   const d = defaults.CLUSTER
   const {
@@ -224,27 +281,27 @@ function clusterArgs (taskMap, options, warn) {
   // Upstream's options: never a throw for what upstream accepted.
   let portNumber = numeric(port)
   if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
-    warnOnce(`port should be an integer from 0 to 65535 (got ${got(port)}); using ${d.port}`)
+    once(`port should be an integer from 0 to 65535 (got ${got(port)}); using ${d.port}`)
     portNumber = d.port
   }
-  const rate = refreshRateArg(refreshRate, d.refreshRate, warnOnce)
+  const rate = refreshRateArg(refreshRate, d.refreshRate, once)
   let workers = numeric(maxAvailableWorkers)
   if (!Number.isFinite(workers)) {
-    warnOnce(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${max}, the CPU count`)
+    once(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${max}, the CPU count`)
     workers = max
   } else if (!Number.isInteger(workers)) {
-    warnOnce(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${Math.floor(workers)}`)
+    once(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${Math.floor(workers)}`)
     workers = Math.floor(workers)
   }
   // Upstream's warnings, in its words.
   if (workers > max) {
-    warnOnce(`cannot have ${maxAvailableWorkers} workers, setting max system available: ${max}`)
+    once(`cannot have ${maxAvailableWorkers} workers, setting max system available: ${max}`)
     workers = max
   } else if (workers <= 0) {
-    warnOnce(`cannot have ${maxAvailableWorkers} workers, setting initial value to 1`)
+    once(`cannot have ${maxAvailableWorkers} workers, setting initial value to 1`)
     workers = 1
   }
-  if (workers === max) warnOnce(WORKERS_TEXT)
+  if (workers === max) once(WORKERS_TEXT)
 
   let memoryOnly = inMemoryOnly
   if (typeof memoryOnly !== 'boolean') {
@@ -252,28 +309,28 @@ function clusterArgs (taskMap, options, warn) {
     memoryOnly = typeof memoryOnly === 'string'
       ? !/^\s*(false|no|off|0|)\s*$/i.test(memoryOnly)
       : Boolean(memoryOnly)
-    warnOnce(`inMemoryOnly should be a boolean (got ${got(inMemoryOnly)}); using ${memoryOnly}`)
+    once(`inMemoryOnly should be a boolean (got ${got(inMemoryOnly)}); using ${memoryOnly}`)
   }
   let broker = messageBroker
   if (broker !== null && typeof broker !== 'function') {
-    warnOnce(`messageBroker should be a function (respond, msg) => ... (got ${got(broker)}); ignoring it, ` +
+    once(`messageBroker should be a function (respond, msg) => ... (got ${got(broker)}); ignoring it, ` +
       'so IPC messages from tasks are dropped with a warning')
     broker = null
   }
   let level = logs
   if (level !== 'all' && level !== 'error' && level !== 'json') {
-    warnOnce(`logs should be "all", "error" or "json" (got ${got(logs)}); logging only warnings and errors, as upstream did`)
+    once(`logs should be "all", "error" or "json" (got ${got(logs)}); logging only warnings and errors, as upstream did`)
     level = 'error'
   }
   let keep = keepAlive
   if (typeof keep === 'string' && keep !== 'always') keep = numeric(keep)
   if (keep !== null && keep !== 'always' && !(Number.isInteger(keep) && keep > 0)) {
-    warnOnce(`keepAlive should be "always" or an integer number of ms greater than 0 (got ${got(keepAlive)}); ignoring it`)
+    once(`keepAlive should be "always" or an integer number of ms greater than 0 (got ${got(keepAlive)}); ignoring it`)
     keep = null
   }
   let auto = autoInitialize
   if (typeof auto !== 'boolean') {
-    warnOnce(`autoInitialize should be a boolean (got ${got(auto)}); using ${d.autoInitialize}`)
+    once(`autoInitialize should be a boolean (got ${got(auto)}); using ${d.autoInitialize}`)
     auto = d.autoInitialize
   }
   return {
