@@ -71,6 +71,9 @@ pub(crate) struct Task {
     /// the carrier OpenTelemetry's propagator filled (JSON of an object,
     /// `{ traceparent, tracestate? }`).
     pub(crate) trace: Option<Box<str>>,
+    /// `addTask({ group })`: within a type, groups take turns (and may
+    /// have limits of their own).
+    pub(crate) group: Option<Arc<str>>,
 }
 
 impl Task {

@@ -3,6 +3,7 @@
 
 pub(crate) mod ejson;
 pub(crate) mod memory;
+pub(crate) mod ready;
 pub(crate) mod mongo;
 #[cfg(test)]
 mod store_tests;

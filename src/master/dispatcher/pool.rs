@@ -396,6 +396,11 @@ impl Pool {
             .map(|(id, _)| *id)
     }
 
+    /// Whether worker `id` holds no run (what it is sent next starts at once).
+    pub(super) fn is_idle(&self, id: u32) -> bool {
+        self.workers.get(&id).is_some_and(|w| w.sent.is_empty())
+    }
+
     /// What worker `id`'s exit means for its runs: `running` is the run it
     /// recorded as started last (`Link::running`).
     pub(super) fn exited(&self, id: u32, running: u64) -> Option<Exited> {

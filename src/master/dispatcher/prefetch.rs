@@ -76,7 +76,8 @@ impl Dispatcher {
             let Some(id) = self.pool.least_loaded(room, AHEAD_BYTES) else {
                 return;
             };
-            let Some(Next { task, rank, source }) = self.next_task(now_ms) else {
+            let idle = self.pool.is_idle(id);
+            let Some(Next { task, rank, source }) = self.next_task(now_ms, idle) else {
                 return;
             };
             let start = Start {
@@ -90,9 +91,10 @@ impl Dispatcher {
         }
     }
 
-    /// The next task to run: in-memory ones always before persistent ones.
-    fn next_task(&mut self, now_ms: i64) -> Option<Next> {
-        if let Some((task, order, place)) = self.queue.take_next(now_ms) {
+    /// The next task to run (for a worker with nothing queued when
+    /// `idle`): in-memory ones always before persistent ones.
+    fn next_task(&mut self, now_ms: i64, idle: bool) -> Option<Next> {
+        if let Some((task, order, place)) = self.queue.take_next(now_ms, idle) {
             return Some(Next {
                 task: RunTask::of(task, Queue::Memory),
                 rank: Rank {

@@ -108,6 +108,7 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
         slot: slot(doc)?,
         progress: None,
         trace: trace(doc),
+        group: doc.get_str("group").ok().map(Arc::from),
     })
 }
 
