@@ -114,6 +114,8 @@ export interface MasterConfig {
   workerMaxMemory?: number
   /** What the workers' environment adds to the master's. */
   workerEnv: Record<string, string>
+  /** The Cluster's `limits`, as JSON (`{ [taskType]: limits }`). */
+  limits?: string
 }
 
 /**

@@ -66,7 +66,8 @@ function nativeConfig (opts, taskTypes) {
     cancelGrace: opts.cancelGrace,
     workerMaxTasks: opts.workerMaxTasks,
     workerMaxMemory: opts.workerMaxMemory,
-    workerEnv: opts.workerEnv
+    workerEnv: opts.workerEnv,
+    limits: opts.limits
   }
 }
 

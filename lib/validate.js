@@ -34,12 +34,12 @@ function warnOnce (warn, message) {
 }
 
 /** The fields `addTask` reads; any other is warned about (a typo would be silently ignored). */
-const TASK_FIELDS = new Set(['taskType', 'data', 'priority', '_id', 'dueDate', 'inMemory', 'retry', 'timeout', 'repeat'])
+const TASK_FIELDS = new Set(['taskType', 'data', 'priority', '_id', 'dueDate', 'inMemory', 'retry', 'timeout', 'repeat', 'group'])
 
 /** `new Cluster`'s options (upstream's and ours). */
 const CLUSTER_OPTIONS = new Set(['port', 'maxAvailableWorkers', 'refreshRate', 'inMemoryOnly', 'messageBroker', 'logs',
   'keepAlive', 'autoInitialize', 'prefetch', 'workerStartTimeout', 'mongoUrl', 'collectionName', 'lease', 'retry',
-  'taskTimeout', 'cancelGrace', 'workerMaxTasks', 'workerMaxMemory', 'workerExecArgv', 'workerEnv'])
+  'taskTimeout', 'cancelGrace', 'workerMaxTasks', 'workerMaxMemory', 'workerExecArgv', 'workerEnv', 'limits'])
 
 /** Warns once about each key of `object` not in `known`, naming the closest known one. */
 function warnUnknown (object, known, what, warn) {
@@ -104,7 +104,8 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName) {
     inMemory = defaults.TASK.inMemory,
     retry,
     timeout,
-    repeat
+    repeat,
+    group
   } = args
   if (typeof taskType !== 'string' || taskType.length === 0) {
     throw fail(where, field('taskType'), taskType, 'a non-empty string')
@@ -127,6 +128,9 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName) {
   if (typeof inMemory !== 'boolean') {
     throw fail(where, field('inMemory'), inMemory, 'a boolean')
   }
+  if (group !== undefined && typeof group !== 'string') {
+    throw fail(where, field('group'), group, 'a string (a tenant, a customer...), or nothing')
+  }
   const policy = retry == null && timeout == null && repeat == null
     ? undefined
     : policyJson({ retry, timeout, repeat }, where, field)
@@ -143,7 +147,67 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName) {
     // back as the tag it looks like (as Meteor's collections refuse it too).
     throw invalidArg(`${where}: ${encoded.escapedAt} has keys EJSON reserves for its types ($date, $binary, $type...), which a persistent task cannot store; rename them, or use inMemory: true`)
   }
-  return { _id, taskType, priority, dueDate: due, createdAt: now, data: encoded.json, inMemory, policy }
+  return { _id, taskType, priority, dueDate: due, createdAt: now, data: encoded.json, inMemory, policy, group }
+}
+
+const LIMITS_FIELDS = new Set(['concurrency', 'rate', 'perGroup'])
+const BOUNDS_FIELDS = new Set(['concurrency', 'rate'])
+const RATE_FIELDS = new Set(['max', 'per'])
+const MAX_U32 = 0xffffffff
+
+/** Throws a TypeError for a key of `object` not in `known` (limits are strict: a typo would lift a limit). */
+function refuseUnknown (object, known, where, path) {
+  for (const key in object) {
+    if (!known.has(key)) {
+      const near = closest(key, known)
+      throw invalidArg(`${where}: ${path} has no field ${JSON.stringify(key)}` +
+        (near === null ? `; its fields are ${[...known].join(', ')}` : ` (did you mean ${near}?)`))
+    }
+  }
+}
+
+/** `{ concurrency?, rate?: { max, per } }` checked; the same object. */
+function checkBounds (bounds, where, path, fields) {
+  if (bounds === null || typeof bounds !== 'object' || Array.isArray(bounds)) {
+    throw fail(where, path, bounds, 'an object like { concurrency: 2, rate: { max: 10, per: 1000 } }')
+  }
+  refuseUnknown(bounds, fields, where, path)
+  const { concurrency, rate } = bounds
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_U32)) {
+    throw fail(where, `${path}.concurrency`, concurrency, 'a positive whole number of runs at once')
+  }
+  if (rate !== undefined) {
+    if (rate === null || typeof rate !== 'object' || Array.isArray(rate)) {
+      throw fail(where, `${path}.rate`, rate, 'an object { max, per }: at most max starts per per ms')
+    }
+    refuseUnknown(rate, RATE_FIELDS, where, `${path}.rate`)
+    if (!Number.isInteger(rate.max) || rate.max < 1 || rate.max > MAX_U32) {
+      throw fail(where, `${path}.rate.max`, rate.max, 'a positive whole number of starts')
+    }
+    if (!Number.isInteger(rate.per) || rate.per < 1 || rate.per > MAX_U32) {
+      throw fail(where, `${path}.rate.per`, rate.per, 'a positive whole number of ms')
+    }
+  }
+  return bounds
+}
+
+/**
+ * A type's limits, `{ concurrency?, rate?: { max, per }, perGroup?: {
+ * concurrency?, rate? } }`, checked; as JSON text (`null` for null).
+ */
+function limitsJson (limits, where, path) {
+  if (limits === null) return 'null'
+  checkBounds(limits, where, path, LIMITS_FIELDS)
+  const out = {}
+  if (limits.concurrency !== undefined) out.concurrency = limits.concurrency
+  if (limits.rate !== undefined) out.rate = { max: limits.rate.max, per: limits.rate.per }
+  if (limits.perGroup !== undefined) {
+    const g = checkBounds(limits.perGroup, where, `${path}.perGroup`, BOUNDS_FIELDS)
+    out.perGroup = {}
+    if (g.concurrency !== undefined) out.perGroup.concurrency = g.concurrency
+    if (g.rate !== undefined) out.perGroup.rate = { max: g.rate.max, per: g.rate.per }
+  }
+  return JSON.stringify(out)
 }
 
 /**
@@ -242,7 +306,8 @@ function clusterArgs (taskMap, options, warn) {
     workerMaxTasks,
     workerMaxMemory,
     workerExecArgv = d.workerExecArgv,
-    workerEnv = d.workerEnv
+    workerEnv = d.workerEnv,
+    limits
   } = options
 
   // Options beyond upstream's: strict, nobody relies on leniency there.
@@ -276,6 +341,16 @@ function clusterArgs (taskMap, options, warn) {
   }
   if (taskTimeout !== undefined && taskTimeout !== null && (!Number.isSafeInteger(taskTimeout) || taskTimeout < 1 || taskTimeout > 0xffffffff)) {
     throw fail(where, 'taskTimeout', taskTimeout, 'a positive whole number of ms')
+  }
+  let limitsText
+  if (limits !== undefined && limits !== null) {
+    if (typeof limits !== 'object' || Array.isArray(limits)) {
+      throw fail(where, 'limits', limits, 'an object { [taskType]: { concurrency, rate, perGroup } }')
+    }
+    limitsText = `{${Object.entries(limits).map(([taskType, l]) => {
+      if (l === null) throw fail(where, `limits[${JSON.stringify(taskType)}]`, l, 'an object (TaskQueue.setLimits(taskType, null) clears limits)')
+      return `${JSON.stringify(taskType)}:${limitsJson(l, where, `limits[${JSON.stringify(taskType)}]`)}`
+    }).join(',')}}`
   }
 
   // Upstream's options: never a throw for what upstream accepted.
@@ -354,7 +429,8 @@ function clusterArgs (taskMap, options, warn) {
     workerMaxTasks: workerMaxTasks ?? undefined,
     workerMaxMemory: workerMaxMemory ?? undefined,
     workerExecArgv: [...workerExecArgv],
-    workerEnv: { ...workerEnv }
+    workerEnv: { ...workerEnv },
+    limits: limitsText
   }
 }
 
@@ -371,4 +447,4 @@ function refreshRateArg (value, fallback, warn) {
   return fallback
 }
 
-module.exports = { checkTask, clusterArgs, refreshRateArg, fail }
+module.exports = { checkTask, clusterArgs, refreshRateArg, limitsJson, fail }

@@ -138,7 +138,8 @@ const OPS = Object.freeze({
   REMOVE: 'remove',
   UPDATE: 'update',
   CANCEL: 'cancel',
-  METRICS: 'metrics'
+  METRICS: 'metrics',
+  SET_LIMITS: 'setLimits'
 })
 
 /**
@@ -162,9 +163,10 @@ function collectionArgs (args) {
 function taskArgs (task) {
   const policy = task.policy === undefined ? '' : `,${task.policy.slice(1, -1)}`
   const trace = task.trace === null || task.trace === undefined ? '' : `,"trace":${task.trace}`
+  const group = task.group === undefined ? '' : `,"group":${JSON.stringify(task.group)}`
   return `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
     `"priority":${task.priority},"createdAt":${task.createdAt},"dueDate":${task.dueDate},` +
-    `"inMemory":${task.inMemory},"data":${task.data}${policy}${trace}}`
+    `"inMemory":${task.inMemory},"data":${task.data}${policy}${trace}${group}}`
 }
 
 module.exports = {

@@ -18,6 +18,7 @@
 pub mod bindings;
 mod channel;
 mod error;
+mod limits;
 mod log;
 mod master;
 mod policy;

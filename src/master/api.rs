@@ -2,6 +2,7 @@
 //! that change its state (`Cmd`) and the ones that only read it (`Query`).
 
 use super::persistent::Settings;
+use crate::limits::Limits;
 use crate::log::Level;
 use crate::policy::Retry;
 use crate::sys::SpawnSpec;
@@ -40,6 +41,8 @@ pub(crate) struct Config {
     /// signal is aborted, before its worker is stopped (`cancelGrace`).
     pub(crate) cancel_grace: Duration,
     pub(crate) recycling: Recycling,
+    /// The Cluster's `limits`, by task type.
+    pub(crate) limits: Vec<(String, Limits)>,
 }
 
 /// When a worker is retired and replaced (`workerMaxTasks`, `workerMaxMemory`).
@@ -76,6 +79,7 @@ impl Default for Config {
             task_timeout: None,
             cancel_grace: Duration::from_secs(5),
             recycling: Recycling::default(),
+            limits: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod api;
 pub(crate) mod dispatcher;
 pub(crate) mod inbox;
+pub(crate) mod limiter;
 pub(crate) mod metrics;
 mod node_ipc;
 pub(crate) mod persistent;

@@ -134,8 +134,6 @@ impl MemoryQueue {
         Ok(types)
     }
 
-
-
     /// Moves every task due at `now` from the schedule to the ready heap.
     fn promote(&mut self, now: i64) {
         while let Some(Reverse((due, seq, slot))) = self.scheduled.peek().copied() {
@@ -169,7 +167,9 @@ impl MemoryQueue {
     pub(crate) fn peek_next(&mut self, now: i64) -> Option<RunOrder> {
         self.promote(now);
         let slots = &self.slots;
-        self.ready.peek(true, |p| is_ready(slots, p)).map(|(order, _)| order)
+        self.ready
+            .peek(true, |p| is_ready(slots, p))
+            .map(|(order, _)| order)
     }
 
     /// The ready tasks, by type and group: to block and unblock them.

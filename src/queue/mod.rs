@@ -3,8 +3,8 @@
 
 pub(crate) mod ejson;
 pub(crate) mod memory;
-pub(crate) mod ready;
 pub(crate) mod mongo;
+pub(crate) mod ready;
 #[cfg(test)]
 mod store_tests;
 #[cfg(test)]

@@ -296,10 +296,6 @@ impl<H: Copy + Ord> ReadySet<H> {
         slot
     }
 
-    fn type_of(&self, name: &str) -> Option<u32> {
-        self.by_name.get(name).copied()
-    }
-
     /// Puts the type's head in `top` when it changed (without checking that
     /// its tasks are live: `pop` and `peek` do).
     fn advertise(&mut self, slot: u32) {
@@ -336,7 +332,11 @@ impl<H: Copy + Ord> ReadySet<H> {
 
     /// The task that starts next (for a worker with nothing queued when
     /// `idle`), without taking it.
-    pub(crate) fn peek(&mut self, idle: bool, live: impl FnMut(H) -> bool) -> Option<(RunOrder, H)> {
+    pub(crate) fn peek(
+        &mut self,
+        idle: bool,
+        live: impl FnMut(H) -> bool,
+    ) -> Option<(RunOrder, H)> {
         self.find(idle, live, false)
     }
 
@@ -445,9 +445,11 @@ impl<H: Copy + Ord> ReadySet<H> {
     }
 
     /// Whether the type is blocked.
+    #[cfg(test)]
     pub(crate) fn is_blocked(&self, task_type: &str) -> bool {
-        self.type_of(task_type)
-            .is_some_and(|t| self.types[t as usize].blocked)
+        self.by_name
+            .get(task_type)
+            .is_some_and(|&t| self.types[t as usize].blocked)
     }
 }
 

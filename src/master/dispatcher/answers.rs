@@ -12,7 +12,7 @@ use crate::master::requests::{self, NewTask};
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
 use crate::wire::frames::ToWorker;
-use crate::wire::request::{CancelArgs, Op};
+use crate::wire::request::{CancelArgs, Op, SetLimitsArgs};
 use crate::wire::{self, json_array, raw_or_null};
 use serde_json::value::RawValue;
 use tokio::time::Instant;
@@ -151,6 +151,10 @@ impl Dispatcher {
                 self.cancel(origin, req, args);
             }
             Op::Metrics => self.metrics_request(origin, req),
+            Op::SetLimits => {
+                let args = SetLimitsArgs::parse(&args)?;
+                self.set_limits(origin, req, args);
+            }
             Op::Find | Op::FindOne | Op::Count | Op::Remove | Op::Update => {
                 if let Err(e) = self.persistent.call(origin, req, op, args) {
                     self.reply(origin, req, Err(e.in_call(op.name())));

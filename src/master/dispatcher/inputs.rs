@@ -26,6 +26,7 @@ impl Dispatcher {
                 self.logger.set_level(config.logs);
                 self.persistent.configure(config.persistent.clone());
                 self.config = *config;
+                self.set_configured_limits();
                 Ok(())
             }
             Cmd::Initialize => {

@@ -26,6 +26,7 @@
 //! - `scaling`: growing and shrinking the pool.
 //! - `recycling`: retiring workers after `workerMaxTasks` runs or past
 //!   `workerMaxMemory`.
+//! - `limiting`: runs counted against their type's limits (`Limiter`).
 //! - `answers`: queries, requests and their replies.
 
 mod answers;
@@ -33,6 +34,7 @@ mod deadlines;
 mod frames;
 mod inputs;
 mod lifecycle;
+mod limiting;
 mod outcomes;
 mod pool;
 mod prefetch;
@@ -44,6 +46,7 @@ mod steering;
 mod tests;
 
 use super::api::{Config, KeepAlive};
+use super::limiter::Limiter;
 use super::metrics::Metrics;
 use super::persistent::{Persistent, StoreLink};
 use super::process::Spawner;
@@ -135,6 +138,7 @@ pub(crate) struct Dispatcher {
     counters: Counters,
     /// Per task type, since the master started (`cluster.metrics()`).
     metrics: Metrics,
+    limiter: Limiter,
     /// A worker became ready, or the pool stops dispatching: spread the
     /// runs sent ahead again (or hand them back).
     rebalance: bool,
@@ -144,7 +148,7 @@ pub(crate) struct Dispatcher {
 impl Dispatcher {
     pub(crate) fn new(spawner: Box<dyn Spawner>, store: StoreLink, config: Config) -> Self {
         crate::log::set_json(config.json_logs);
-        Dispatcher {
+        let mut dispatcher = Dispatcher {
             logger: Logger::new(config.logs),
             persistent: Persistent::new(store, config.persistent.clone()),
             config,
@@ -159,6 +163,7 @@ impl Dispatcher {
             js_requests: 0,
             counters: Counters::default(),
             metrics: Metrics::default(),
+            limiter: Limiter::default(),
             rebalance: false,
             listening: Listening {
                 done: true,
@@ -166,7 +171,9 @@ impl Dispatcher {
                 retry: true,
                 progress: true,
             },
-        }
+        };
+        dispatcher.set_configured_limits();
+        dispatcher
     }
 
     /// What the socket of `worker` would not take, for JS to write.
@@ -275,6 +282,7 @@ impl Dispatcher {
             self.last_work_at = now;
         }
         self.wake_when_due(now, now_ms, &mut wake);
+        self.limit_tick(now, now_ms, &mut wake);
         self.scale(demand.waiting, now, &mut wake);
         self.enforce_deadlines(now, &mut wake);
         wake.0

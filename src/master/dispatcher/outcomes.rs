@@ -36,6 +36,7 @@ impl Dispatcher {
         let Some((r, next)) = self.pool.unassign(run) else {
             return;
         };
+        self.limit_ended(&r.task);
         let now = Instant::now();
         self.after_run(r.worker, now);
         self.conclude(r, outcome, now);
@@ -224,6 +225,7 @@ impl Dispatcher {
         let Some(r) = self.pool.take_back(run) else {
             return;
         };
+        self.limit_ended(&r.task);
         // Stopped (cancelled) before it started: it ends, it does not go back.
         if r.stop.is_some() {
             return self.conclude(r, Ok(None), Instant::now());

@@ -210,6 +210,14 @@ impl Pool {
         self.runs.len()
     }
 
+    /// The tasks of the runs in flight of `task_type`.
+    pub(super) fn runs_of<'a>(&'a self, task_type: &'a str) -> impl Iterator<Item = &'a RunTask> {
+        self.runs
+            .values()
+            .map(|r| &r.task)
+            .filter(move |t| &*t.task_type == task_type)
+    }
+
     /// The claim tokens of the persistent runs in flight.
     pub(super) fn claim_tokens(&self) -> Vec<String> {
         self.runs

@@ -85,8 +85,14 @@ impl Dispatcher {
                 default_timeout: self.config.task_timeout,
                 logger: &self.logger,
             };
+            // Counted only where some type is limited (no clones on the hot path).
+            let limited =
+                (!self.limiter.is_empty()).then(|| (task.task_type.clone(), task.group.clone()));
             if let Some(run) = self.pool.assign(id, task, rank, source, &start) {
                 self.observe_start(run);
+                if let Some((task_type, group)) = limited {
+                    self.limit_sent(&task_type, group.as_ref());
+                }
             }
         }
     }
@@ -104,7 +110,11 @@ impl Dispatcher {
                 source: Source::Memory(place),
             });
         }
-        let claimed = Box::new(self.persistent.take()?);
+        let limiter = &mut self.limiter;
+        let claimed = Box::new(
+            self.persistent
+                .take(|task| limiter.admits(&task.task_type, task.group.as_ref(), idle, now_ms))?,
+        );
         Some(Next {
             task: RunTask::of(&claimed.task, Queue::Persistent),
             rank: Rank::persistent(&claimed.task),

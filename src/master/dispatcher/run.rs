@@ -17,6 +17,7 @@ use tokio::time::Instant;
 pub(crate) struct RunTask {
     pub(crate) id: Arc<str>,
     pub(crate) task_type: Arc<str>,
+    pub(crate) group: Option<Arc<str>>,
     /// The task as sent to the worker (`wire::task::row`); its events carry
     /// it. Plain text: it becomes a `RawValue` (a validating parse) only
     /// for an event that carries it, not for the `done` columns of the hot
@@ -37,6 +38,7 @@ impl RunTask {
         RunTask {
             id: task.id.clone(),
             task_type: task.task_type.clone(),
+            group: task.group.clone(),
             row: wire::task::run_row(task, queue.label()),
             occurrence: task.slot.unwrap_or(task.due_date),
             due: task.due_date,

@@ -271,8 +271,9 @@ impl Persistent {
         self.buffer.front().map(|c| &c.task)
     }
 
-    pub(crate) fn take(&mut self) -> Option<Claimed> {
-        self.buffer.pop_front()
+    pub(crate) fn take(&mut self, mut admits: impl FnMut(&Task) -> bool) -> Option<Claimed> {
+        let at = self.buffer.iter().position(|c| admits(&c.task))?;
+        self.buffer.remove(at)
     }
 
     /// Takes the claimed task `id` out of the buffer (it will not run).

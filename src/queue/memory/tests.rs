@@ -78,7 +78,10 @@ fn ids_are_indexed_from_the_first_lookup_until_the_queue_empties() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 1, 0, 0), 0).unwrap();
     q.push(task("b", 1, 0, 0), 0).unwrap();
-    let (a, b) = (q.take_next(0, true).unwrap().2, q.take_next(0, true).unwrap().2);
+    let (a, b) = (
+        q.take_next(0, true).unwrap().2,
+        q.take_next(0, true).unwrap().2,
+    );
     assert!(q.complete(a).is_some());
     // Built now, from the tasks queued: "b" is found, "a" is gone.
     assert_eq!(

@@ -43,13 +43,27 @@ fn a_group_added_after_a_backlog_gets_its_turn_at_once() {
         set.pop(true, |_| true);
     }
     for i in 0..10 {
-        set.push(&t, Some(&small), order(0, 2000 + i, 2000 + i as u64), 2000 + i as u32);
+        set.push(
+            &t,
+            Some(&small),
+            order(0, 2000 + i, 2000 + i as u64),
+            2000 + i as u32,
+        );
     }
-    let next: Vec<u32> = (0..20).map(|_| set.pop(true, |_| true).unwrap().1).collect();
+    let next: Vec<u32> = (0..20)
+        .map(|_| set.pop(true, |_| true).unwrap().1)
+        .collect();
     let small_started: Vec<usize> = (0..20).filter(|&i| next[i] >= 2000).collect();
-    assert_eq!(small_started.len(), 10, "all ten in the next twenty: {next:?}");
+    assert_eq!(
+        small_started.len(),
+        10,
+        "all ten in the next twenty: {next:?}"
+    );
     // Taking turns: never two of the small group in a row.
-    assert!(small_started.windows(2).all(|w| w[1] - w[0] == 2), "{next:?}");
+    assert!(
+        small_started.windows(2).all(|w| w[1] - w[0] == 2),
+        "{next:?}"
+    );
 }
 
 #[test]
@@ -206,7 +220,12 @@ fn seeded_walks_with_groups_lose_nothing_and_keep_priority() {
                 0..=4 => {
                     let (ty, g) = (rng.gen_range(0..2), rng.gen_range(0..4));
                     let p = rng.gen_range(0..3);
-                    set.push(&types[ty], groups.get(g), order(p, rng.gen_range(0..50), step as u64), step);
+                    set.push(
+                        &types[ty],
+                        groups.get(g),
+                        order(p, rng.gen_range(0..50), step as u64),
+                        step,
+                    );
                     model.push((p, step, ty, g));
                 }
                 5 => {
