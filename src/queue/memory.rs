@@ -150,13 +150,13 @@ impl MemoryQueue {
         }
     }
 
-    /// The next task to run at `now` (for a worker with nothing queued
-    /// when `idle`), now marked as running, with its rank and its place
-    /// (which its run names to complete or requeue it).
-    pub(crate) fn take_next(&mut self, now: i64, idle: bool) -> Option<(&Task, RunOrder, Place)> {
+    /// The next task to run at `now` (for a worker that holds `held`
+    /// runs), now marked as running, with its rank and its place (which
+    /// its run names to complete or requeue it).
+    pub(crate) fn take_next(&mut self, now: i64, held: usize) -> Option<(&Task, RunOrder, Place)> {
         self.promote(now);
         let slots = &self.slots;
-        let (order, place) = self.ready.pop(idle, |p| is_ready(slots, p))?;
+        let (order, place) = self.ready.pop(held, |p| is_ready(slots, p))?;
         self.ready_count -= 1;
         let entry = self.slots[place.slot as usize].as_mut()?;
         entry.state = State::Running;
@@ -168,7 +168,7 @@ impl MemoryQueue {
         self.promote(now);
         let slots = &self.slots;
         self.ready
-            .peek(true, |p| is_ready(slots, p))
+            .peek(0, |p| is_ready(slots, p))
             .map(|(order, _)| order)
     }
 

@@ -11,7 +11,9 @@
 //!
 //! A type or a group can be blocked (its limit is reached): its tasks stay
 //! and are skipped, and other types and groups run. A type can also be
-//! held for idle workers (a rate limit: its start must follow its send).
+//! held for idle workers (a rate limit: its start must follow its send),
+//! and a type with named groups is sent at most `GROUPED_AHEAD` deep, so
+//! a group that arrives later does not wait behind runs sent ahead.
 //!
 //! The owner names tasks by a handle `H` and may drop them without telling
 //! this set: `pop` and `peek` ask `live(handle)` and skip those that are
@@ -22,6 +24,9 @@ use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
+
+/// Runs a worker may hold before it is sent a task of a type with groups.
+const GROUPED_AHEAD: usize = 2;
 
 /// A group's name; `None` for the tasks added without one.
 pub(crate) type GroupName = Option<Arc<str>>;
@@ -102,6 +107,8 @@ struct Type<H> {
     advertised: Option<RunOrder>,
     blocked: bool,
     idle_only: bool,
+    /// It had a named group (so groups may come and take turns).
+    grouped: bool,
 }
 
 impl<H: Copy + Ord> Type<H> {
@@ -119,7 +126,13 @@ impl<H: Copy + Ord> Type<H> {
             advertised: None,
             blocked: false,
             idle_only: false,
+            grouped: false,
         }
+    }
+
+    /// Whether a worker that holds `held` runs may be sent one of these.
+    fn fits(&self, held: usize) -> bool {
+        held == 0 || (!self.idle_only && (!self.grouped || held < GROUPED_AHEAD))
     }
 
     fn slot_of(&self, group: Option<&str>) -> Option<u32> {
@@ -324,30 +337,35 @@ impl<H: Copy + Ord> ReadySet<H> {
     ) {
         let t = self.type_slot(task_type);
         let ty = &mut self.types[t as usize];
+        ty.grouped |= group.is_some();
         let g = ty.group_slot(group);
         ty.group(g).push(order, handle);
         ty.advertise(g);
         self.advertise(t);
     }
 
-    /// The task that starts next (for a worker with nothing queued when
-    /// `idle`), without taking it.
+    /// The task that starts next (for a worker that holds `held` runs),
+    /// without taking it.
     pub(crate) fn peek(
         &mut self,
-        idle: bool,
+        held: usize,
         live: impl FnMut(H) -> bool,
     ) -> Option<(RunOrder, H)> {
-        self.find(idle, live, false)
+        self.find(held, live, false)
     }
 
-    /// Takes the task that starts next (for a worker with nothing queued when `idle`).
-    pub(crate) fn pop(&mut self, idle: bool, live: impl FnMut(H) -> bool) -> Option<(RunOrder, H)> {
-        self.find(idle, live, true)
+    /// Takes the task that starts next (for a worker that holds `held` runs).
+    pub(crate) fn pop(
+        &mut self,
+        held: usize,
+        live: impl FnMut(H) -> bool,
+    ) -> Option<(RunOrder, H)> {
+        self.find(held, live, true)
     }
 
     fn find(
         &mut self,
-        idle: bool,
+        held: usize,
         mut live: impl FnMut(H) -> bool,
         take: bool,
     ) -> Option<(RunOrder, H)> {
@@ -364,7 +382,7 @@ impl<H: Copy + Ord> ReadySet<H> {
                 }
                 continue;
             }
-            if t.idle_only && !idle {
+            if !t.fits(held) {
                 passed.push(self.top.pop().expect("peeked"));
                 continue;
             }

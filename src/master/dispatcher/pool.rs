@@ -404,9 +404,9 @@ impl Pool {
             .map(|(id, _)| *id)
     }
 
-    /// Whether worker `id` holds no run (what it is sent next starts at once).
-    pub(super) fn is_idle(&self, id: u32) -> bool {
-        self.workers.get(&id).is_some_and(|w| w.sent.is_empty())
+    /// The runs worker `id` holds (0: what it is sent next starts at once).
+    pub(super) fn held(&self, id: u32) -> usize {
+        self.workers.get(&id).map_or(0, |w| w.sent.len())
     }
 
     /// What worker `id`'s exit means for its runs: `running` is the run it

@@ -76,8 +76,8 @@ impl Dispatcher {
             let Some(id) = self.pool.least_loaded(room, AHEAD_BYTES) else {
                 return;
             };
-            let idle = self.pool.is_idle(id);
-            let Some(Next { task, rank, source }) = self.next_task(now_ms, idle) else {
+            let held = self.pool.held(id);
+            let Some(Next { task, rank, source }) = self.next_task(now_ms, held) else {
                 return;
             };
             let start = Start {
@@ -97,10 +97,10 @@ impl Dispatcher {
         }
     }
 
-    /// The next task to run (for a worker with nothing queued when
-    /// `idle`): in-memory ones always before persistent ones.
-    fn next_task(&mut self, now_ms: i64, idle: bool) -> Option<Next> {
-        if let Some((task, order, place)) = self.queue.take_next(now_ms, idle) {
+    /// The next task to run (for a worker that holds `held` runs):
+    /// in-memory ones always before persistent ones.
+    fn next_task(&mut self, now_ms: i64, held: usize) -> Option<Next> {
+        if let Some((task, order, place)) = self.queue.take_next(now_ms, held) {
             return Some(Next {
                 task: RunTask::of(task, Queue::Memory),
                 rank: Rank {
@@ -111,10 +111,9 @@ impl Dispatcher {
             });
         }
         let limiter = &mut self.limiter;
-        let claimed = Box::new(
-            self.persistent
-                .take(|task| limiter.admits(&task.task_type, task.group.as_ref(), idle, now_ms))?,
-        );
+        let claimed = Box::new(self.persistent.take(|task| {
+            limiter.admits(&task.task_type, task.group.as_ref(), held == 0, now_ms)
+        })?);
         Some(Next {
             task: RunTask::of(&claimed.task, Queue::Persistent),
             rank: Rank::persistent(&claimed.task),

@@ -22,7 +22,7 @@ fn fill(ready: &mut ReadySet<u32>, t: &Arc<str>, group: Option<&Arc<str>>, from:
 }
 
 fn next(ready: &mut ReadySet<u32>) -> Option<u32> {
-    ready.pop(true, |_| true).map(|(_, h)| h)
+    ready.pop(0, |_| true).map(|(_, h)| h)
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn a_rate_admits_max_sends_per_window_and_its_slack() {
         !limiter.admits("API", None, false, 0),
         "only to idle workers"
     );
-    assert_eq!(ready.pop(false, |_| true), None, "held for idle workers");
+    assert_eq!(ready.pop(1, |_| true), None, "held for idle workers");
     for at in [0, 10, 20] {
         assert!(next(&mut ready).is_some());
         limiter.sent(&t, None, at, &mut ready);

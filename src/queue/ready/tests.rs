@@ -15,7 +15,7 @@ fn name(s: &str) -> Arc<str> {
 
 /// Pops everything (all live, idle workers): the handles in start order.
 fn drain(set: &mut ReadySet<u32>) -> Vec<u32> {
-    std::iter::from_fn(|| set.pop(true, |_| true).map(|(_, h)| h)).collect()
+    std::iter::from_fn(|| set.pop(0, |_| true).map(|(_, h)| h)).collect()
 }
 
 #[test]
@@ -40,7 +40,7 @@ fn a_group_added_after_a_backlog_gets_its_turn_at_once() {
     }
     // Five of the backlog start, then the small group arrives.
     for _ in 0..5 {
-        set.pop(true, |_| true);
+        set.pop(0, |_| true);
     }
     for i in 0..10 {
         set.push(
@@ -50,9 +50,7 @@ fn a_group_added_after_a_backlog_gets_its_turn_at_once() {
             2000 + i as u32,
         );
     }
-    let next: Vec<u32> = (0..20)
-        .map(|_| set.pop(true, |_| true).unwrap().1)
-        .collect();
+    let next: Vec<u32> = (0..20).map(|_| set.pop(0, |_| true).unwrap().1).collect();
     let small_started: Vec<usize> = (0..20).filter(|&i| next[i] >= 2000).collect();
     assert_eq!(
         small_started.len(),
@@ -104,10 +102,10 @@ fn a_blocked_type_waits_and_the_others_run() {
     set.push(&b, None, order(0, 2, 2), 2);
     set.set_type_blocked(&a, true);
     assert!(set.is_blocked("A"));
-    assert_eq!(set.peek(true, |_| true).map(|x| x.1), Some(2));
+    assert_eq!(set.peek(0, |_| true).map(|x| x.1), Some(2));
     assert_eq!(drain(&mut set), vec![2]);
     set.push(&a, None, order(9, 3, 3), 3);
-    assert_eq!(set.pop(true, |_| true), None);
+    assert_eq!(set.pop(0, |_| true), None);
     set.set_type_blocked(&a, false);
     assert_eq!(drain(&mut set), vec![0, 1, 3]);
 }
@@ -134,9 +132,9 @@ fn an_idle_only_type_goes_only_to_idle_workers() {
     set.set_idle_only(&a, true);
     set.push(&a, None, order(9, 0, 0), 0);
     set.push(&b, None, order(0, 1, 1), 1);
-    assert_eq!(set.pop(false, |_| true).map(|x| x.1), Some(1));
-    assert_eq!(set.pop(false, |_| true), None);
-    assert_eq!(set.pop(true, |_| true).map(|x| x.1), Some(0));
+    assert_eq!(set.pop(1, |_| true).map(|x| x.1), Some(1));
+    assert_eq!(set.pop(1, |_| true), None);
+    assert_eq!(set.pop(0, |_| true).map(|x| x.1), Some(0));
 }
 
 #[test]
@@ -148,10 +146,10 @@ fn tasks_gone_are_skipped() {
     }
     let gone = [0u32, 1, 3];
     let live = |h: u32| !gone.contains(&h);
-    assert_eq!(set.peek(true, live).map(|x| x.1), Some(2));
-    assert_eq!(set.pop(true, live).map(|x| x.1), Some(2));
-    assert_eq!(set.pop(true, live).map(|x| x.1), Some(4));
-    assert_eq!(set.pop(true, live), None);
+    assert_eq!(set.peek(0, live).map(|x| x.1), Some(2));
+    assert_eq!(set.pop(0, live).map(|x| x.1), Some(2));
+    assert_eq!(set.pop(0, live).map(|x| x.1), Some(4));
+    assert_eq!(set.pop(0, live), None);
 }
 
 /// Without groups, whatever the pushes, blocks and removals: each pop is
@@ -190,7 +188,7 @@ fn seeded_walks_match_a_sorted_list() {
                         .filter(|&&(_, _, ty)| !blocked[ty])
                         .max_by_key(|&&(o, _, _)| o)
                         .map(|&(o, h, _)| (o, h));
-                    let got = set.pop(true, |h| !gone.contains(&h));
+                    let got = set.pop(0, |h| !gone.contains(&h));
                     assert_eq!(got, expected, "seed {seed} step {step}");
                     if let Some((_, h)) = got {
                         model.retain(|&(_, x, _)| x != h);
@@ -245,7 +243,7 @@ fn seeded_walks_with_groups_lose_nothing_and_keep_priority() {
                         .filter(|&&(_, _, ty, g)| !blocked[ty][g])
                         .map(|&(p, ..)| p)
                         .max();
-                    let got = set.pop(true, |h| !gone.contains(&h));
+                    let got = set.pop(0, |h| !gone.contains(&h));
                     let got = got.map(|(o, h)| {
                         let &(p, _, ty, g) = model.iter().find(|m| m.1 == h).expect("a live task");
                         assert!(!blocked[ty][g], "seed {seed}: a blocked group ran");
@@ -265,10 +263,21 @@ fn seeded_walks_with_groups_lose_nothing_and_keep_priority() {
                 }
             }
         }
-        while let Some((_, h)) = set.pop(true, |h| !gone.contains(&h)) {
+        while let Some((_, h)) = set.pop(0, |h| !gone.contains(&h)) {
             assert!(started.insert(h), "seed {seed}: {h} started twice");
             model.retain(|&(_, x, _, _)| x != h);
         }
         assert!(model.is_empty(), "seed {seed}: never started: {model:?}");
     }
+}
+
+#[test]
+fn a_type_with_groups_is_sent_only_a_few_deep() {
+    let mut set = ReadySet::default();
+    let (grouped, plain) = (name("G"), name("P"));
+    set.push(&grouped, Some(&name("a")), order(9, 0, 0), 0);
+    set.push(&plain, None, order(0, 1, 1), 1);
+    assert_eq!(set.pop(GROUPED_AHEAD, |_| true).map(|x| x.1), Some(1));
+    assert_eq!(set.pop(GROUPED_AHEAD, |_| true), None);
+    assert_eq!(set.pop(GROUPED_AHEAD - 1, |_| true).map(|x| x.1), Some(0));
 }

@@ -57,7 +57,7 @@ fn run_task(queue: &mut MemoryQueue, n: u64, bytes: usize) -> (RunTask, Rank, So
     queue
         .push(task, 0)
         .unwrap_or_else(|_| unreachable!("ids are distinct"));
-    let (task, order, place) = queue.take_next(0, true).expect("a task was just queued");
+    let (task, order, place) = queue.take_next(0, 0).expect("a task was just queued");
     let rank = Rank {
         in_memory: true,
         order,
