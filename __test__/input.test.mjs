@@ -153,3 +153,23 @@ refused('new Cluster with workerMaxTasks of 0 is refused', () => new Cluster({},
 refused('new Cluster with a fractional workerMaxMemory is refused', () => new Cluster({}, { workerMaxMemory: 1.5 }), /new Cluster: workerMaxMemory must be a positive whole number of MiB, or nothing, got number 1.5/)
 refused('new Cluster with workerExecArgv that is not an array of strings is refused', () => new Cluster({}, { workerExecArgv: '--inspect' }), /new Cluster: workerExecArgv must be an array of strings/)
 refused('new Cluster with a workerEnv value that is not a string is refused', () => new Cluster({}, { workerEnv: { N: 1 } }), /new Cluster: workerEnv must be an object of strings/)
+
+// Flow control: limits are strict (a typo would lift a limit), and a group is a string.
+addTask('addTask with a numeric group is refused', { ...good, group: 42 },
+  /TaskQueue\.addTask: group must be a string \(a tenant, a customer\.\.\.\), or nothing, got number 42/)
+refused('setLimits without a taskType is refused', () => TaskQueue.setLimits('', { concurrency: 1 }),
+  /TaskQueue\.setLimits: taskType must be a non-empty string, got string ""/)
+refused('setLimits without limits is refused (null clears them)', () => TaskQueue.setLimits('T'),
+  /TaskQueue\.setLimits: limits must be an object \{ concurrency, rate, perGroup \}, or null to clear them, got undefined/)
+refused('setLimits with a concurrency of 0 is refused', () => TaskQueue.setLimits('T', { concurrency: 0 }),
+  /TaskQueue\.setLimits: limits\.concurrency must be a positive whole number of runs at once, got number 0/)
+refused('setLimits with a misspelt field is refused, naming the closest one', () => TaskQueue.setLimits('T', { concurency: 2 }),
+  /TaskQueue\.setLimits: limits has no field "concurency" \(did you mean concurrency\?\)/)
+refused('setLimits with a rate without its window is refused', () => TaskQueue.setLimits('T', { rate: { max: 10 } }),
+  /TaskQueue\.setLimits: limits\.rate\.per must be a positive whole number of ms, got undefined/)
+refused('setLimits with perGroup.perGroup is refused', () => TaskQueue.setLimits('T', { perGroup: { perGroup: {} } }),
+  /TaskQueue\.setLimits: limits\.perGroup has no field "perGroup"; its fields are concurrency, rate/)
+refused('new Cluster with limits of a type that are not an object is refused, naming the type', () => new Cluster({}, { limits: { T: 5 } }),
+  /new Cluster: limits\["T"\] must be an object like \{ concurrency: 2, rate: \{ max: 10, per: 1000 \} \}, got number 5/)
+refused('new Cluster with a fractional rate.max is refused', () => new Cluster({}, { limits: { T: { rate: { max: 1.5, per: 1000 } } } }),
+  /new Cluster: limits\["T"\]\.rate\.max must be a positive whole number of starts, got number 1\.5/)

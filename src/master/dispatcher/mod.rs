@@ -275,6 +275,8 @@ impl Dispatcher {
         let now = Instant::now();
         let now_ms = now_ms();
         let mut wake = Wake::default();
+        // Windows that moved on free their types before dispatch.
+        self.limit_tick(now, now_ms, &mut wake);
         self.place_runs(now_ms);
         let demand = self.demand(now_ms);
         self.drive_store(demand.claims, &mut wake);
@@ -282,6 +284,7 @@ impl Dispatcher {
             self.last_work_at = now;
         }
         self.wake_when_due(now, now_ms, &mut wake);
+        // And the windows this round's starts filled, when they free.
         self.limit_tick(now, now_ms, &mut wake);
         self.scale(demand.waiting, now, &mut wake);
         self.enforce_deadlines(now, &mut wake);
