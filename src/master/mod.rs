@@ -4,6 +4,7 @@
 
 pub(crate) mod api;
 pub(crate) mod dispatcher;
+pub(crate) mod fleet;
 pub(crate) mod inbox;
 pub(crate) mod limiter;
 pub(crate) mod metrics;
