@@ -12,6 +12,7 @@
 
 mod collection;
 mod error;
+mod limits;
 mod outcomes;
 mod steering;
 mod task_doc;
@@ -76,6 +77,8 @@ pub struct Store {
     /// The same collection read as raw BSON, so every read converts one
     /// document at a time (see `queue::ejson`).
     raw: Collection<RawDocumentBuf>,
+    /// `<collection>.limits`: the limits documents (`limits`).
+    limits: Collection<Document>,
     owner: String,
     lease: Duration,
     /// Server clock minus local clock, in ms, so leases are in server time.
@@ -113,6 +116,7 @@ impl Store {
         let coll: Collection<Document> = db.collection(collection);
         let store = Store {
             raw: coll.clone_with_type(),
+            limits: db.collection(&format!("{collection}.limits")),
             coll,
             owner,
             lease,
@@ -203,6 +207,9 @@ impl Store {
                         document.extend(policy_fields(policy));
                     }
                     document.extend(trace_fields(task.trace.as_deref()));
+                    if let Some(group) = &task.group {
+                        document.insert("group", &**group);
+                    }
                     documents.push(document);
                     outcomes.push(Ok(()));
                 }
