@@ -83,27 +83,9 @@ pub(super) async fn start(cell: Arc<StoreCell>, report: super::Report) -> StoreE
 
 pub(super) async fn claim(cell: Arc<StoreCell>, want: usize) -> StoreEvent {
     let types = &cell.settings.task_types;
-    let result = async {
-        let store = cell.get().await?;
-        let claim = store.claim(types, want).await?;
-        let next_due = if claim.more {
-            None
-        } else {
-            store.next_due(types).await.ok().flatten()
-        };
-        Ok::<_, CodedError>((claim, next_due))
-    }
-    .await;
-    match result {
-        Ok((claimed, next_due)) => StoreEvent::Claimed {
-            result: Ok(claimed),
-            next_due,
-        },
-        Err(e) => StoreEvent::Claimed {
-            result: Err(e),
-            next_due: None,
-        },
-    }
+    StoreEvent::Claimed(
+        async { Ok::<_, CodedError>(cell.get().await?.claim(types, want).await?) }.await,
+    )
 }
 
 /// Renews this master's leases, re-reads the server's clock, hands back

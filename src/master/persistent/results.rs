@@ -16,11 +16,9 @@ use tokio::time::Instant;
 pub(crate) enum StoreEvent {
     Started(Result<(), CodedError>),
     /// Claimed tasks (and documents that could not be read, already
-    /// failed in MongoDB), and whether more may be due right now.
-    Claimed {
-        result: Result<Claim, CodedError>,
-        next_due: Option<i64>,
-    },
+    /// failed in MongoDB), whether more may be due right now, and if not,
+    /// when the next one is.
+    Claimed(Result<Claim, CodedError>),
     Written {
         batch: Vec<Completion>,
         result: Result<(), CodedError>,
@@ -82,7 +80,7 @@ impl Persistent {
                     self.unreachable(logger, &e);
                 }
             },
-            StoreEvent::Claimed { result, next_due } => {
+            StoreEvent::Claimed(result) => {
                 let stale = self.claim == ClaimState::InFlight { stale: true };
                 self.claim = ClaimState::Idle;
                 match result {
@@ -90,6 +88,7 @@ impl Persistent {
                         tasks: claimed,
                         undecodable,
                         more,
+                        next_due,
                     }) => {
                         // Tasks added while it ran may not have been seen.
                         self.exhausted = !more && !stale;
@@ -198,14 +197,7 @@ mod tests {
     }
 
     fn nothing_claimed() -> StoreEvent {
-        StoreEvent::Claimed {
-            result: Ok(Claim {
-                tasks: Vec::new(),
-                undecodable: Vec::new(),
-                more: false,
-            }),
-            next_due: None,
-        }
+        StoreEvent::Claimed(Ok(Claim::default()))
     }
 
     #[tokio::test(start_paused = true)]
