@@ -125,7 +125,11 @@ impl Store {
         &self.coll
     }
 
-    /// Creates the indexes the claim and the recovery use (idempotent).
+    /// Creates the indexes (idempotent): `meteorCluster_claim` (`onGoing`,
+    /// then the claim's order) serves claims, and by its `onGoing: true`
+    /// part the claimed documents (renewal, recovery); `taskType_1`, as
+    /// upstream made it, serves `remove({ taskType })`. Writes by `_id` use
+    /// the `_id` index. Every index costs each insert, claim and delete.
     pub async fn ensure_indexes(&self) -> Result<()> {
         let index = |keys: Document, name: &str| {
             IndexModel::builder()
@@ -142,10 +146,6 @@ impl Store {
                         keys
                     },
                     "meteorCluster_claim",
-                ),
-                index(
-                    doc! { "onGoing": 1, "lease.expires": 1 },
-                    "meteorCluster_lease",
                 ),
                 index(doc! { "taskType": 1 }, "taskType_1"),
             ])

@@ -12,8 +12,13 @@ use crate::task::RunOrder;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::options::ReturnDocument;
-use std::future::IntoFuture;
 use std::sync::atomic::Ordering;
+
+/// Most candidates one `updateMany` of a claim takes: the test server
+/// re-reads the whole filter, `$in` list included, for each document it
+/// updates, so a long list costs it more per document (MongoDB does not
+/// mind either way).
+const TAKE_BATCH: usize = 256;
 
 /// Whether a document's `attempts` already count this claim.
 #[derive(Clone, Copy)]
@@ -65,20 +70,15 @@ impl Store {
         let ids: Vec<Bson> = found.iter().map(|d| raw_id(d)).collect();
         // Still atomic per document: the update takes a candidate only if it
         // is still claimable, so one another master took meanwhile is not ours.
-        let mut take = filter;
-        take.insert("_id", doc! { "$in": &ids });
-        let update = self
-            .coll
-            .update_many(take, self.lease_doc(&token))
-            .into_future();
+        let take = self.take(&ids, &filter, &token);
         // A short claim also asks when the next task is due, at the same time.
-        let (updated, next_due) = if more {
-            (update.await?, None)
+        let (taken, next_due) = if more {
+            (take.await?, None)
         } else {
-            let (updated, next_due) = tokio::join!(update, self.next_due(types));
-            (updated?, next_due.ok().flatten())
+            let (taken, next_due) = tokio::join!(take, self.next_due(types));
+            (taken?, next_due.ok().flatten())
         };
-        let mut claim = if updated.modified_count as usize == found.len() {
+        let mut claim = if taken == found.len() {
             self.claimed(found, Read::BeforeClaim, &token).await?
         } else {
             // Another master took some first: read what this token holds.
@@ -94,6 +94,20 @@ impl Store {
         claim.more = more;
         claim.next_due = next_due;
         Ok(claim)
+    }
+
+    /// Takes the candidates `ids` that are still `claimable` under `token`;
+    /// returns how many it took. `updateMany`s of at most `TAKE_BATCH` ids,
+    /// one after the other. `_id` stays apart in an `$and`: beside a
+    /// top-level `$nor` the test server would not look the ids up by index.
+    async fn take(&self, ids: &[Bson], claimable: &Document, token: &str) -> Result<usize> {
+        let mut taken = 0;
+        for some in ids.chunks(TAKE_BATCH) {
+            let filter = doc! { "$and": [ { "_id": { "$in": some } }, claimable.clone() ] };
+            let updated = self.coll.update_many(filter, self.lease_doc(token)).await?;
+            taken += updated.modified_count as usize;
+        }
+        Ok(taken)
     }
 
     /// A claim that found nothing due: when the next task is.

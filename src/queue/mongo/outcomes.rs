@@ -90,7 +90,8 @@ impl Store {
         Ok(())
     }
 
-    /// Extends every lease this master holds, in one write.
+    /// Extends every lease this master holds, in one write (the claimed
+    /// documents, through the claim index's `onGoing`).
     pub async fn renew(&self, tokens: &[String]) -> Result<()> {
         if tokens.is_empty() {
             return Ok(());
@@ -107,16 +108,18 @@ impl Store {
     }
 
     /// Hands back tasks whose lease expired, and upstream's `onGoing: true`
-    /// documents that have no lease at all; returns how many.
+    /// documents that have no lease at all; returns how many. Served by the
+    /// claim index's `onGoing` (the claimed documents only); the `$or` stays
+    /// inside an `$and`, where the test server still uses that index.
     pub async fn recover(&self) -> Result<u64> {
         let now = ejson::date(self.server_now());
         let result = self
             .coll
             .update_many(
-                doc! {
-                    "onGoing": true,
-                    "$or": [ { "lease.expires": { "$lt": now } }, { "lease": { "$exists": false } } ],
-                },
+                doc! { "$and": [
+                    { "onGoing": true },
+                    { "$or": [ { "lease.expires": { "$lt": now } }, { "lease": { "$exists": false } } ] },
+                ] },
                 doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" } },
             )
             .await?;
