@@ -3,7 +3,7 @@
 //! Each starts a job (`jobs`) whose result comes back as a `StoreEvent`.
 
 use super::jobs::{self, StoreCell};
-use super::{inserts, ClaimState, Connection, Persistent, StoreEvent, MAX_CLAIM};
+use super::{inserts, ClaimState, Connection, Persistent, StoreEvent};
 use mongodb::bson::Bson;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -67,13 +67,11 @@ impl Persistent {
         if self.exhausted {
             at(self.poll_at);
         }
-        let want = want
-            .max(self.claim_size)
-            .saturating_sub(self.buffer.len())
-            .min(MAX_CLAIM);
-        if claim && self.claim == ClaimState::Idle && !self.exhausted && want > 0 {
+        let ask = self.ahead.ask(want, self.buffer.len());
+        if claim && self.claim == ClaimState::Idle && !self.exhausted && ask > 0 {
             self.claim = ClaimState::InFlight { stale: false };
-            self.link.spawn(jobs::claim(cell.clone(), want));
+            self.ahead.claim_started();
+            self.link.spawn(jobs::claim(cell.clone(), ask));
         }
         // Renew our leases and hand back expired ones, a third of a lease apart.
         if !self.maintaining {

@@ -4,6 +4,7 @@
 //! call runs as a future on the tokio runtime (`jobs`), whose result comes
 //! back through the inbox as a `StoreEvent`.
 
+mod ahead;
 mod due;
 mod inserts;
 mod jobs;
@@ -22,14 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-
-/// Most tasks one claim round takes.
-const MAX_CLAIM: usize = 256;
-/// The claim batch grows while claims come back full and the workers had
-/// already run out of claimed tasks: a sorted claim costs about as much for
-/// 256 tasks as for one, so a backlog drains in big rounds, yet a master
-/// with slow tasks never hoards what other masters could run.
-const CLAIM_GROWTH: usize = 4;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -131,8 +124,8 @@ pub(crate) struct Persistent {
     /// The unreachable warning was logged (once per outage).
     warned: bool,
     claim: ClaimState,
-    /// How many tasks the next claim may take beyond what the pool needs now.
-    claim_size: usize,
+    /// How many tasks to claim ahead of the workers.
+    ahead: ahead::Ahead,
     /// The last claim found fewer tasks than it asked for.
     exhausted: bool,
     /// When a scheduled persistent task becomes due, if one is known.
@@ -169,7 +162,7 @@ impl Persistent {
             connection: Connection::Down { retry_at: None },
             warned: false,
             claim: ClaimState::Idle,
-            claim_size: 0,
+            ahead: ahead::Ahead::default(),
             exhausted: false,
             next_due_at: None,
             poll_at: now,
@@ -299,7 +292,9 @@ impl Persistent {
         self.buffer.is_empty() && self.pending.is_empty() && !self.writing && !self.releasing
     }
 
+    /// A claimed task's run ended.
     pub(crate) fn complete(&mut self, completion: Completion) {
+        self.ahead.run_finished();
         self.pending.push(completion);
     }
 }

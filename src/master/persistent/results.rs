@@ -2,9 +2,7 @@
 //! the persistent side makes of each: connection state, claimed tasks and
 //! how big the next claim may be, outcomes written or to write again.
 
-use super::{
-    inserts, Answer, ClaimState, Completion, Connection, Persistent, CLAIM_GROWTH, MAX_CLAIM,
-};
+use super::{inserts, Answer, ClaimState, Completion, Connection, Persistent};
 use crate::error::CodedError;
 use crate::log::Logger;
 use crate::master::requests::Origin;
@@ -50,7 +48,7 @@ pub(crate) struct Handled {
 
 impl Persistent {
     /// Takes a job's result. `workers_idle`: a ready worker has nothing to
-    /// run, the one case in which claims grow. Returns what the dispatcher
+    /// run, the one case in which claims grow (`ahead`). Returns what the dispatcher
     /// must do next: answers to give, and claimed documents that could not
     /// be read (each fails alone, with an error event).
     pub(crate) fn handle(
@@ -92,13 +90,9 @@ impl Persistent {
                     }) => {
                         // Tasks added while it ran may not have been seen.
                         self.exhausted = !more && !stale;
-                        self.claim_size = if more && self.buffer.is_empty() && workers_idle {
-                            (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
-                        } else if more {
-                            self.claim_size
-                        } else {
-                            0
-                        };
+                        let bytes = claimed.iter().map(|c| c.task.data.len()).sum();
+                        let starved = self.buffer.is_empty() && workers_idle;
+                        self.ahead.claimed(claimed.len(), bytes, more, starved);
                         self.next_due_at = next_due.map(|due| {
                             now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
                         });
