@@ -33,7 +33,8 @@ impl Persistent {
         }
         let Ok(cell) = self.cell() else { return None };
         if !self.pending.is_empty() && !self.writing {
-            match self.write_retry_at {
+            let more_coming = self.running > 0 || !self.buffer.is_empty();
+            match self.write_retry_at.or(self.pending.write_at(more_coming)) {
                 Some(t) if t > now => at(t),
                 _ => self.write(&cell),
             }
@@ -80,7 +81,7 @@ impl Persistent {
                 self.maintain_at = now + cell.lease() / 3;
                 let mut tokens = running();
                 tokens.extend(self.buffer.iter().map(|c| c.token.clone()));
-                tokens.extend(self.pending.iter().map(|c| c.token.clone()));
+                tokens.extend(self.pending.tokens().cloned());
                 tokens.sort_unstable();
                 tokens.dedup();
                 self.link.spawn(jobs::maintain(cell.clone(), tokens));
@@ -120,7 +121,7 @@ impl Persistent {
     fn write(&mut self, cell: &Arc<StoreCell>) {
         self.writing = true;
         self.write_retry_at = None;
-        let batch = std::mem::take(&mut self.pending);
+        let batch = self.pending.take();
         self.link.spawn(jobs::write(cell.clone(), batch));
     }
 

@@ -9,7 +9,8 @@ use crate::master::requests::{self, Origin};
 use crate::queue::mongo::{Again, Store};
 use crate::task::Task;
 use crate::wire::request::Op;
-use futures_util::TryStreamExt;
+use futures_util::future::try_join_all;
+use futures_util::{FutureExt, TryStreamExt};
 use mongodb::bson::Bson;
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -115,8 +116,9 @@ pub(super) async fn insert(cell: Arc<StoreCell>, tasks: Vec<Task>) -> StoreEvent
     StoreEvent::Inserted(outcomes)
 }
 
-/// Writes finished runs' outcomes: removes the done (in one write), marks
-/// the failed, sets up retries and the next runs of series.
+/// Writes finished runs' outcomes, all at once: removes the done (one
+/// write per claim), marks the failed, sets up retries and the next runs of
+/// series (one write each).
 pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> StoreEvent {
     let result = async {
         let store = cell.get().await?;
@@ -125,26 +127,21 @@ pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> Store
             .filter(|c| matches!(c.write, Write::Delete))
             .map(|c| (c.id.clone(), c.token.clone()))
             .collect();
-        store.complete(&done).await?;
-        for c in &batch {
+        let updates = batch.iter().filter_map(|c| {
             let (id, token) = (c.id.clone(), c.token.as_str());
-            match &c.write {
-                Write::Delete => {}
-                Write::Fail(error) => store.fail(id, token, error.clone()).await?,
+            let (due, error, again) = match &c.write {
+                Write::Delete => return None,
+                Write::Fail(error) => return Some(store.fail(id, token, error.clone()).boxed()),
                 Write::Retry { due, error, slot } => {
-                    let again = Again::Retry { slot: *slot };
-                    store
-                        .retry_at(id, token, *due, Some(error.clone()), again)
-                        .await?
+                    (*due, Some(error.clone()), Again::Retry { slot: *slot })
                 }
-                Write::Reschedule { due, error } => {
-                    let again = Again::NextInSeries;
-                    store
-                        .retry_at(id, token, *due, error.clone(), again)
-                        .await?
-                }
-            }
-        }
+                Write::Reschedule { due, error } => (*due, error.clone(), Again::NextInSeries),
+            };
+            Some(store.retry_at(id, token, due, error, again).boxed())
+        });
+        let (deleted, updated) = tokio::join!(store.complete(&done), try_join_all(updates));
+        deleted?;
+        updated?;
         Ok::<(), CodedError>(())
     }
     .await;

@@ -9,6 +9,7 @@ mod due;
 mod inserts;
 mod jobs;
 mod results;
+mod unwritten;
 
 use super::requests::Origin;
 use crate::error::{Code, CodedError};
@@ -134,7 +135,10 @@ pub(crate) struct Persistent {
     maintain_at: Instant,
     maintaining: bool,
     buffer: VecDeque<Claimed>,
-    pending: Vec<Completion>,
+    /// Outcomes not yet written.
+    pending: unwritten::Unwritten,
+    /// Claimed tasks handed to workers and not ended or handed back.
+    running: usize,
     writing: bool,
     write_retry_at: Option<Instant>,
     releasing: bool,
@@ -169,7 +173,8 @@ impl Persistent {
             maintain_at: now,
             maintaining: false,
             buffer: VecDeque::new(),
-            pending: Vec::new(),
+            pending: unwritten::Unwritten::default(),
+            running: 0,
             writing: false,
             write_retry_at: None,
             releasing: false,
@@ -228,7 +233,9 @@ impl Persistent {
     }
 
     pub(crate) fn take(&mut self) -> Option<Claimed> {
-        self.buffer.pop_front()
+        let claimed = self.buffer.pop_front()?;
+        self.running += 1;
+        Some(claimed)
     }
 
     pub(crate) fn buffered(&self) -> usize {
@@ -237,6 +244,7 @@ impl Persistent {
 
     /// Returns a claimed task a worker handed back to its place in the buffer.
     pub(crate) fn put_back(&mut self, claimed: Claimed) {
+        self.running = self.running.saturating_sub(1);
         let rank = RunOrder::of(&claimed.task, 0);
         let at = self
             .buffer
@@ -292,8 +300,9 @@ impl Persistent {
         self.buffer.is_empty() && self.pending.is_empty() && !self.writing && !self.releasing
     }
 
-    /// A claimed task's run ended.
+    /// A claimed task's run ended: its outcome is written with the next batch.
     pub(crate) fn complete(&mut self, completion: Completion) {
+        self.running = self.running.saturating_sub(1);
         self.ahead.run_finished();
         self.pending.push(completion);
     }

@@ -118,8 +118,7 @@ impl Persistent {
                         }
                     }
                     Err(e) => {
-                        batch.append(&mut self.pending);
-                        self.pending = batch;
+                        self.pending.put_back(batch);
                         self.write_retry_at = Some(now + refresh);
                         self.unreachable(logger, &e);
                     }
