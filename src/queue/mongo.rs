@@ -238,14 +238,20 @@ impl Store {
     }
 
     /// Inserts and hand-backs made by any process, where the server has
-    /// change streams. Events stay raw: only their arrival matters, and a
-    /// document that cannot be read must not end the stream.
+    /// change streams. Only their arrival matters: an event carries nothing
+    /// but its resume token. Claims (which set `onGoing: true`) make nothing
+    /// claimable, and one event per claimed task would keep the stream and
+    /// the master busy while a backlog drains.
     pub async fn watch(&self) -> Result<ChangeStream<RawDocumentBuf>> {
         Ok(self
             .coll
             .watch()
             .pipeline([
-                doc! { "$match": { "operationType": { "$in": ["insert", "update", "replace"] } } },
+                doc! { "$match": { "$or": [
+                    { "operationType": { "$in": ["insert", "replace"] } },
+                    { "operationType": "update", "updateDescription.updatedFields.onGoing": { "$ne": true } },
+                ] } },
+                doc! { "$project": { "_id": 1 } },
             ])
             .await?
             .with_type::<RawDocumentBuf>())

@@ -8,6 +8,10 @@ use mongodb::bson::Bson;
 use std::sync::Arc;
 use tokio::time::Instant;
 
+/// Tasks in one insert of ours that close the change stream (see
+/// `insert_batch`); fewer cost less in events than closing it would.
+const QUIET_INSERT: usize = 100;
+
 impl Persistent {
     /// Starts whatever database work is due; `want` is how many tasks the
     /// pool could take now, `claim` whether to claim at all (not paused or
@@ -96,6 +100,12 @@ impl Persistent {
         let batch = std::mem::take(&mut self.inserts);
         let tasks = inserts::tasks_of(&batch);
         self.inserting = Some(batch);
+        // Claims follow this insert whatever the change stream says, and
+        // its events would cost the server as much as the insert: the
+        // stream closes until a claim comes back short.
+        if tasks.len() >= QUIET_INSERT {
+            self.set_draining(true);
+        }
         match self.cell() {
             Ok(cell) => {
                 self.link.spawn(jobs::insert(cell, tasks));
@@ -113,9 +123,13 @@ impl Persistent {
         if let Some(watcher) = self.watcher.take() {
             watcher.abort();
         }
-        self.watcher = self
-            .link
-            .spawn(jobs::start(cell.clone(), self.link.report.clone()));
+        let (listen, listening) = tokio::sync::watch::channel(!self.draining);
+        self.listen = Some(listen);
+        self.watcher = self.link.spawn(jobs::start(
+            cell.clone(),
+            self.link.report.clone(),
+            listening,
+        ));
     }
 
     fn write(&mut self, cell: &Arc<StoreCell>) {

@@ -15,6 +15,7 @@ use mongodb::bson::Bson;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// The store of one URL and collection, connected once, by the first job
 /// that needs it.
@@ -57,8 +58,13 @@ impl StoreCell {
 }
 
 /// Indexes, the server's clock, recovery of expired leases; then, where the
-/// server has change streams, a `Changed` event for each change.
-pub(super) async fn start(cell: Arc<StoreCell>, report: super::Report) -> StoreEvent {
+/// server has change streams, a `Changed` event for each change while
+/// `listen` says so.
+pub(super) async fn start(
+    cell: Arc<StoreCell>,
+    report: super::Report,
+    listen: watch::Receiver<bool>,
+) -> StoreEvent {
     let started = async {
         let store = cell.get().await?;
         store.ensure_indexes().await?;
@@ -72,14 +78,39 @@ pub(super) async fn start(cell: Arc<StoreCell>, report: super::Report) -> StoreE
         Err(e) => return StoreEvent::Started(Err(e)),
     };
     report(StoreEvent::Started(Ok(())));
-    // Without change streams (a standalone server) polling at refreshRate
-    // is all there is.
-    if let Ok(mut changes) = store.watch().await {
-        while let Ok(Some(_)) = changes.try_next().await {
-            report(StoreEvent::Changed);
+    watch_changes(store, &report, listen).await;
+    StoreEvent::Changed
+}
+
+/// Reports every change while `listen` is true. The stream is closed while
+/// it is false (a backlog draining, when every claim finds tasks anyway), so
+/// that the server does not turn each write into an event meanwhile; when it
+/// opens again, a `Changed` stands for whatever happened while it was
+/// closed (the claim it starts reads after the stream opened). Without
+/// change streams (a standalone server) polling at refreshRate is all
+/// there is.
+async fn watch_changes(store: &Store, report: &super::Report, mut listen: watch::Receiver<bool>) {
+    loop {
+        if listen.wait_for(|on| *on).await.is_err() {
+            return;
+        }
+        let Ok(mut changes) = store.watch().await else {
+            return;
+        };
+        report(StoreEvent::Changed);
+        loop {
+            tokio::select! {
+                change = changes.try_next() => match change {
+                    Ok(Some(_)) => report(StoreEvent::Changed),
+                    _ => return,
+                },
+                on = listen.wait_for(|on| !*on) => match on {
+                    Ok(_) => break,
+                    Err(_) => return,
+                },
+            }
         }
     }
-    StoreEvent::Changed
 }
 
 pub(super) async fn claim(cell: Arc<StoreCell>, want: usize) -> StoreEvent {

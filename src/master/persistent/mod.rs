@@ -147,6 +147,10 @@ pub(crate) struct Persistent {
     /// The adds of the insert in flight (answered when it ends).
     inserting: Option<Vec<Insert>>,
     watcher: Option<JoinHandle<()>>,
+    /// Tells the watcher whether to keep a change stream open.
+    listen: Option<tokio::sync::watch::Sender<bool>>,
+    /// The last claim came back full: a backlog is draining.
+    draining: bool,
 }
 
 impl Persistent {
@@ -181,6 +185,8 @@ impl Persistent {
             inserts: Vec::new(),
             inserting: None,
             watcher: None,
+            listen: None,
+            draining: false,
         }
     }
 

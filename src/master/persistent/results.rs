@@ -93,6 +93,7 @@ impl Persistent {
                         let bytes = claimed.iter().map(|c| c.task.data.len()).sum();
                         let starved = self.buffer.is_empty() && workers_idle;
                         self.ahead.claimed(claimed.len(), bytes, more, starved);
+                        self.set_draining(more);
                         self.next_due_at = next_due.map(|due| {
                             now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
                         });
@@ -162,6 +163,15 @@ impl Persistent {
         self.exhausted = false;
         if let ClaimState::InFlight { stale } = &mut self.claim {
             *stale = true;
+        }
+    }
+
+    /// While claims come back full, every claim finds tasks anyway: the
+    /// change stream closes, and opens again with the first short claim.
+    pub(super) fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+        if let Some(listen) = &self.listen {
+            listen.send_if_modified(|on| std::mem::replace(on, !draining) == draining);
         }
     }
 
