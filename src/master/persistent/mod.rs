@@ -200,6 +200,7 @@ impl Persistent {
             if let Some(watcher) = self.watcher.take() {
                 watcher.abort();
             }
+            self.listen = None;
         }
         self.settings = settings;
         self.exhausted = false;
