@@ -39,7 +39,7 @@ impl Store {
         if types.is_empty() || n == 0 {
             return Ok(Claim::default());
         }
-        let filter = claimable(types, Some(self.server_now()));
+        let filter = claimable(types, self.server_now());
         let token = crate::task::new_id();
         if n == 1 {
             let found = self
@@ -53,8 +53,17 @@ impl Store {
             };
             return self.claimed(vec![found], Read::AfterClaim, &token).await;
         }
-        // The whole documents, in one reply (a batch as large as the limit).
-        let found: Vec<RawDocumentBuf> = self
+        let found = self.candidates(&filter, n).await?;
+        if found.is_empty() {
+            return self.nothing_due(types).await;
+        }
+        self.take_candidates(types, n, &filter, found, &token).await
+    }
+
+    /// The best `n` documents `filter` matches, whole, in one reply (a batch
+    /// as large as the limit).
+    async fn candidates(&self, filter: &Document, n: usize) -> Result<Vec<RawDocumentBuf>> {
+        Ok(self
             .raw
             .find(filter.clone())
             .sort(order_doc())
@@ -62,15 +71,24 @@ impl Store {
             .batch_size(n as u32)
             .await?
             .try_collect()
-            .await?;
-        if found.is_empty() {
-            return self.nothing_due(types).await;
-        }
+            .await?)
+    }
+
+    /// Takes the candidates `found` (of a claim of `n`) that are still
+    /// `claimable`, under `token`.
+    async fn take_candidates(
+        &self,
+        types: &[String],
+        n: usize,
+        claimable: &Document,
+        found: Vec<RawDocumentBuf>,
+        token: &str,
+    ) -> Result<Claim> {
         let more = found.len() == n;
         let ids: Vec<Bson> = found.iter().map(|d| raw_id(d)).collect();
         // Still atomic per document: the update takes a candidate only if it
         // is still claimable, so one another master took meanwhile is not ours.
-        let take = self.take(&ids, &filter, &token);
+        let take = self.take(&ids, claimable, token);
         // A short claim also asks when the next task is due, at the same time.
         let (taken, next_due) = if more {
             (take.await?, None)
@@ -79,17 +97,17 @@ impl Store {
             (taken?, next_due.ok().flatten())
         };
         let mut claim = if taken == found.len() {
-            self.claimed(found, Read::BeforeClaim, &token).await?
+            self.claimed(found, Read::BeforeClaim, token).await?
         } else {
             // Another master took some first: read what this token holds.
             let mine: Vec<RawDocumentBuf> = self
                 .raw
-                .find(doc! { "_id": { "$in": &ids }, "lease.token": &token })
+                .find(held_by(&ids, token))
                 .batch_size(ids.len() as u32)
                 .await?
                 .try_collect()
                 .await?;
-            self.claimed(mine, Read::AfterClaim, &token).await?
+            self.claimed(mine, Read::AfterClaim, token).await?
         };
         claim.more = more;
         claim.next_due = next_due;
@@ -97,14 +115,15 @@ impl Store {
     }
 
     /// Takes the candidates `ids` that are still `claimable` under `token`;
-    /// returns how many it took. `updateMany`s of at most `TAKE_BATCH` ids,
-    /// one after the other. `_id` stays apart in an `$and`: beside a
-    /// top-level `$nor` the test server would not look the ids up by index.
+    /// returns how many it took: `updateMany`s of at most `TAKE_BATCH` ids,
+    /// one after the other.
     async fn take(&self, ids: &[Bson], claimable: &Document, token: &str) -> Result<usize> {
         let mut taken = 0;
         for some in ids.chunks(TAKE_BATCH) {
-            let filter = doc! { "$and": [ { "_id": { "$in": some } }, claimable.clone() ] };
-            let updated = self.coll.update_many(filter, self.lease_doc(token)).await?;
+            let updated = self
+                .coll
+                .update_many(take_filter(some, claimable), self.lease_doc(token))
+                .await?;
             taken += updated.modified_count as usize;
         }
         Ok(taken)
@@ -158,11 +177,9 @@ impl Store {
 
     /// When the earliest claimable task that is not yet due becomes due.
     pub async fn next_due(&self, types: &[String]) -> Result<Option<i64>> {
-        let mut filter = claimable(types, None);
-        filter.insert("dueDate", doc! { "$gt": ejson::date(self.server_now()) });
         let next = self
             .raw
-            .find_one(filter)
+            .find_one(not_due_yet(types, self.server_now()))
             .sort(doc! { "dueDate": 1 })
             .projection(doc! { "dueDate": 1 })
             .await?;
@@ -182,20 +199,44 @@ impl Store {
     }
 }
 
-/// Unclaimed, not failed, of these types, and due by `now` when given.
-/// Served by the claim index (`onGoing`, then the claim's sort). Failed
-/// documents are left out with `$nor` rather than `failed: {$ne: true}`:
-/// the same documents and the same plan on MongoDB, while the test server
-/// then reads the collection in one pass instead of document by document
-/// through the index (see docs/ARCHITECTURE.md, claims).
-fn claimable(types: &[String], now: Option<i64>) -> Document {
-    let mut filter = doc! {
+/// Unclaimed, not failed, of these types, and due by `now`. Served by the
+/// claim index (`onGoing`, then the claim's sort). Failed documents are
+/// left out with `$nor` rather than `failed: {$ne: true}`: the same
+/// documents and the same plan on MongoDB, while the test server then reads
+/// the collection in one pass instead of document by document through the
+/// index (docs/ARCHITECTURE.md, persistent tasks).
+pub(crate) fn claimable(types: &[String], now: i64) -> Document {
+    let mut filter = unclaimed(types);
+    filter.insert("dueDate", doc! { "$lte": ejson::date(now) });
+    filter
+}
+
+/// Claimable but due after `now`.
+pub(crate) fn not_due_yet(types: &[String], now: i64) -> Document {
+    let mut filter = unclaimed(types);
+    filter.insert("dueDate", doc! { "$gt": ejson::date(now) });
+    filter
+}
+
+fn unclaimed(types: &[String]) -> Document {
+    doc! {
         "onGoing": false,
         "$nor": [ { "failed": true } ],
         "taskType": { "$in": types },
-    };
-    if let Some(now) = now {
-        filter.insert("dueDate", doc! { "$lte": ejson::date(now) });
     }
-    filter
 }
+
+/// The candidates `ids` still `claimable`. The ids stay apart in an `$and`:
+/// beside a top-level `$nor` the test server would not look them up by
+/// index.
+pub(crate) fn take_filter(ids: &[Bson], claimable: &Document) -> Document {
+    doc! { "$and": [ { "_id": { "$in": ids } }, claimable.clone() ] }
+}
+
+/// Which of `ids` this claim holds.
+pub(crate) fn held_by(ids: &[Bson], token: &str) -> Document {
+    doc! { "_id": { "$in": ids }, "lease.token": token }
+}
+
+#[cfg(test)]
+mod tests;

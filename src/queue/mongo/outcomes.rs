@@ -100,7 +100,7 @@ impl Store {
         // from (its answer lost) expires, and any master can run its tasks.
         self.coll
             .update_many(
-                doc! { "onGoing": true, "lease.owner": &self.owner, "lease.token": { "$in": tokens } },
+                renewal_filter(&self.owner, tokens),
                 doc! { "$set": { "lease.expires": self.lease_expiry() } },
             )
             .await?;
@@ -112,19 +112,29 @@ impl Store {
     /// claim index's `onGoing` (the claimed documents only); the `$or` stays
     /// inside an `$and`, where the test server still uses that index.
     pub async fn recover(&self) -> Result<u64> {
-        let now = ejson::date(self.server_now());
         let result = self
             .coll
             .update_many(
-                doc! { "$and": [
-                    { "onGoing": true },
-                    { "$or": [ { "lease.expires": { "$lt": now } }, { "lease": { "$exists": false } } ] },
-                ] },
+                recovery_filter(self.server_now()),
                 doc! { "$set": { "onGoing": false }, "$unset": { "lease": "" } },
             )
             .await?;
         Ok(result.modified_count)
     }
+}
+
+/// The claims `owner` holds under `tokens` (renewal).
+pub(crate) fn renewal_filter(owner: &str, tokens: &[String]) -> Document {
+    doc! { "onGoing": true, "lease.owner": owner, "lease.token": { "$in": tokens } }
+}
+
+/// Claimed documents whose lease expired by `now`, or that have none
+/// (upstream's `onGoing: true`).
+pub(crate) fn recovery_filter(now: i64) -> Document {
+    doc! { "$and": [
+        { "onGoing": true },
+        { "$or": [ { "lease.expires": { "$lt": ejson::date(now) } }, { "lease": { "$exists": false } } ] },
+    ] }
 }
 
 /// One filter per claim token, `{ _id: { $in: ids }, "lease.token": token }`,
