@@ -79,6 +79,7 @@ mod tests {
             token: "claim".to_owned(),
             event: None,
             write: Write::Delete,
+            progress: None,
         }
     }
 
