@@ -177,6 +177,72 @@ impl Store {
         Ok(claim)
     }
 
+    /// Up to `n` due candidates of `task_type`, best first; when the type
+    /// has groups (`grouped`), fair across them: the best of each group in
+    /// turn at equal priority (tasks without a group are a group of their
+    /// own), a higher priority first whatever its group. Read, not taken.
+    pub async fn fair_candidates(
+        &self,
+        task_type: &str,
+        n: usize,
+        grouped: bool,
+    ) -> Result<Vec<RawDocumentBuf>> {
+        let types = [task_type.to_owned()];
+        let filter = claimable(&types, self.server_now());
+        if !grouped || n == 0 {
+            return self.candidates(&filter, n).await;
+        }
+        let mut groups: Vec<Bson> = self.coll.distinct("group", filter.clone()).await?;
+        groups.push(Bson::Null);
+        let each = groups.into_iter().map(|group| {
+            let mut filter = filter.clone();
+            filter.insert("group", group);
+            async move { self.candidates(&filter, n).await }
+        });
+        let lists = futures_util::future::try_join_all(each).await?;
+        Ok(fair_merge(lists, n))
+    }
+
+    /// Claims the candidates `found` (read by `fair_candidates` of
+    /// `task_type`, in the order to run them) that are still claimable;
+    /// `more`: the collection may hold more.
+    pub async fn claim_these(
+        &self,
+        task_type: &str,
+        found: Vec<RawDocumentBuf>,
+        more: bool,
+    ) -> Result<Claim> {
+        if found.is_empty() {
+            return Ok(Claim::default());
+        }
+        let types = [task_type.to_owned()];
+        let filter = claimable(&types, self.server_now());
+        let token = crate::task::new_id();
+        let n = if more { found.len() } else { found.len() + 1 };
+        let order: Vec<Bson> = found.iter().map(|d| raw_id(d)).collect();
+        let mut claim = self
+            .take_candidates(&types, n, &filter, found, &token)
+            .await?;
+        // In the fair order they were read in, not the claim's sort.
+        claim
+            .tasks
+            .sort_by_key(|c| order.iter().position(|id| *id == c.id));
+        Ok(claim)
+    }
+
+    /// The task types with grouped tasks waiting, among `types`.
+    pub async fn grouped_types(&self, types: &[String]) -> Result<Vec<String>> {
+        let mut filter = unclaimed(types);
+        filter.insert("group", doc! { "$exists": true });
+        Ok(self
+            .coll
+            .distinct("taskType", filter)
+            .await?
+            .into_iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect())
+    }
+
     /// When the earliest claimable task that is not yet due becomes due.
     pub async fn next_due(&self, types: &[String]) -> Result<Option<i64>> {
         let next = self
@@ -233,6 +299,35 @@ fn unclaimed(types: &[String]) -> Document {
 /// index.
 pub(crate) fn take_filter(ids: &[Bson], claimable: &Document) -> Document {
     doc! { "$and": [ { "_id": { "$in": ids } }, claimable.clone() ] }
+}
+
+/// Up to `n` documents from `lists` (each best first): the best priority
+/// first, and at equal priority each list in turn.
+fn fair_merge(lists: Vec<Vec<RawDocumentBuf>>, n: usize) -> Vec<RawDocumentBuf> {
+    let priority = |d: &RawDocumentBuf| match d.get("priority") {
+        Ok(Some(p)) => p.as_i64().or(p.as_i32().map(i64::from)).unwrap_or(0),
+        _ => 0,
+    };
+    let mut lists: Vec<std::collections::VecDeque<RawDocumentBuf>> =
+        lists.into_iter().map(Into::into).collect();
+    let mut out = Vec::with_capacity(n);
+    let mut turn = 0;
+    while out.len() < n {
+        let Some(best) = lists.iter().filter_map(|l| l.front().map(priority)).max() else {
+            break;
+        };
+        // The next list in turn whose head has the best priority.
+        let count = lists.len();
+        let Some(i) = (0..count)
+            .map(|k| (turn + k) % count)
+            .find(|&i| lists[i].front().is_some_and(|d| priority(d) == best))
+        else {
+            break;
+        };
+        out.extend(lists[i].pop_front());
+        turn = i + 1;
+    }
+    out
 }
 
 /// Which of `ids` this claim holds.
