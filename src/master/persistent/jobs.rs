@@ -366,6 +366,11 @@ pub(super) async fn write_holdings(
     let types = holdings.iter().map(|(t, _)| t.clone()).collect();
     let result = async {
         let store = cell.get().await?;
+        let exp = store.server_now() + cell.lease().as_millis() as i64;
+        let holdings: Vec<_> = holdings
+            .into_iter()
+            .map(|(t, h)| (t, Holding { exp, ..h }))
+            .collect();
         try_join_all(holdings.iter().map(|(t, h)| store.write_holding(t, h))).await?;
         Ok::<(), CodedError>(())
     }
