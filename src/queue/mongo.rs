@@ -21,6 +21,7 @@ mod task_doc;
 use super::ejson;
 use crate::policy::Policy;
 use crate::task::{Task, ORDER_FIELDS};
+pub use claim::Turns;
 pub use collection::{FindOptions, Modifier, UpdateOptions};
 pub use error::{Result, StoreError};
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};

@@ -155,15 +155,11 @@ impl Persistent {
                 .limits
                 .contains_key(&task_type)
                 .then(|| self.special.holding(&task_type, self.buffer.iter()));
-            let grouped = self.special.grouped.contains(&task_type);
+            // The turns travel with the claim (one at a time per type) and come back.
+            let turns = self.special.grouped.get_mut(&task_type).map(std::mem::take);
             self.special.busy.insert(task_type.clone());
-            self.link.spawn(jobs::claim_type(
-                cell.clone(),
-                task_type,
-                n,
-                grouped,
-                limited,
-            ));
+            self.link
+                .spawn(jobs::claim_type(cell.clone(), task_type, n, turns, limited));
         }
     }
 

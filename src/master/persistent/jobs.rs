@@ -8,8 +8,8 @@ use crate::error::CodedError;
 use crate::limits::Limits;
 use crate::master::fleet::{self, Holding};
 use crate::master::requests::{self, Origin};
-use crate::queue::mongo::Claim;
 use crate::queue::mongo::{Again, Store};
+use crate::queue::mongo::{Claim, Turns};
 use crate::queue::ready::GroupName;
 use crate::task::Task;
 use crate::wire::request::Op;
@@ -268,6 +268,8 @@ pub(super) async fn call(
 /// What a claim of one type got, and when that type may claim again.
 pub(crate) struct TypeClaim {
     pub(crate) claim: Claim,
+    /// Its groups' turns, counted on (with groups).
+    pub(crate) turns: Option<Turns>,
     /// Its tasks' starts were counted against a rate: they must start by
     /// then (local clock), or go back.
     pub(crate) start_by: Option<tokio::time::Instant>,
@@ -287,25 +289,29 @@ pub(super) async fn claim_type(
     cell: Arc<StoreCell>,
     task_type: Arc<str>,
     n: usize,
-    grouped: bool,
+    mut turns: Option<Turns>,
     limited: Option<Holding>,
 ) -> StoreEvent {
     let result = async {
         let store = cell.get().await?;
-        let found = store.fair_candidates(&task_type, n, grouped).await?;
+        // A limited type counts only the turns it takes.
+        let before = limited.as_ref().and(turns.clone());
+        let found = store.fair_candidates(&task_type, n, turns.as_mut()).await?;
         let more = found.len() == n;
-        let nothing = |wait| TypeClaim {
+        let nothing = |wait, turns| TypeClaim {
             claim: Claim::default(),
+            turns,
             start_by: None,
             wait,
         };
         if found.is_empty() {
-            return Ok(nothing(None));
+            return Ok(nothing(None, turns));
         }
         let Some(mine) = limited else {
             let claim = store.claim_these(&task_type, found, more).await?;
             return Ok(TypeClaim {
                 claim,
+                turns,
                 start_by: None,
                 wait: None,
             });
@@ -319,7 +325,10 @@ pub(super) async fn claim_type(
             if take.admitted.is_empty() {
                 let frees = fleet::rate_frees_at(&doc, now)
                     .map(|at| Duration::from_millis((at - now).max(1) as u64));
-                return Ok(nothing(Some(frees.unwrap_or(special::BLOCKED_RETRY))));
+                return Ok(nothing(
+                    Some(frees.unwrap_or(special::BLOCKED_RETRY)),
+                    before,
+                ));
             }
             if !store.take_limits(&task_type, doc.version, &take).await? {
                 continue;
@@ -340,14 +349,21 @@ pub(super) async fn claim_type(
                 holding.exp = take.mine.exp;
                 store.write_holding(&task_type, &holding).await?;
             }
+            let turns = before.map(|mut turns| {
+                for c in &claim.tasks {
+                    turns.took(&c.task.group);
+                }
+                turns
+            });
             return Ok(TypeClaim {
                 claim,
+                turns,
                 start_by,
                 wait: None,
             });
         }
         // Other masters kept writing first: try again soon.
-        Ok(nothing(Some(special::BLOCKED_RETRY)))
+        Ok(nothing(Some(special::BLOCKED_RETRY), before))
     }
     .await;
     StoreEvent::TypeClaimed { task_type, result }

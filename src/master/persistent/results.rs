@@ -255,9 +255,15 @@ impl Persistent {
                 match result {
                     Ok(TypeClaim {
                         claim,
+                        turns,
                         start_by,
                         wait,
                     }) => {
+                        if let (Some(turns), Some(kept)) =
+                            (turns, self.special.grouped.get_mut(&task_type))
+                        {
+                            *kept = turns;
+                        }
                         if let Some(wait) = wait {
                             self.special.wait_until.insert(task_type, now + wait);
                         }
@@ -300,10 +306,11 @@ impl Persistent {
             StoreEvent::GroupsFound(result) => {
                 self.special.finding_groups = false;
                 match result {
-                    Ok(types) => self
-                        .special
-                        .grouped
-                        .extend(types.into_iter().map(Arc::from)),
+                    Ok(types) => {
+                        for t in types {
+                            self.special.grouped.entry(Arc::from(t)).or_default();
+                        }
+                    }
                     Err(e) => self.unreachable(logger, &e),
                 }
             }
@@ -342,7 +349,10 @@ impl Persistent {
     /// with groups is claimed on its own from now on.
     fn buffer_claimed(&mut self, claimed: Vec<Claimed>) -> Vec<(Claimed, String)> {
         for c in claimed.iter().filter(|c| c.task.group.is_some()) {
-            self.special.grouped.insert(c.task.task_type.clone());
+            self.special
+                .grouped
+                .entry(c.task.task_type.clone())
+                .or_default();
         }
         let (refused, claimed): (Vec<_>, Vec<_>) =
             claimed.into_iter().partition(|c| c.cancel.is_some());

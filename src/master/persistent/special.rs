@@ -6,7 +6,7 @@
 
 use crate::limits::Limits;
 use crate::master::fleet::Holding;
-use crate::queue::mongo::Claimed;
+use crate::queue::mongo::{Claimed, Turns};
 use crate::queue::ready::GroupName;
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::sync::Arc;
@@ -30,8 +30,8 @@ pub(super) fn key(claimed: &Claimed) -> (String, String) {
 pub(super) struct Special {
     /// Types with limits, as last read (or set here).
     pub(super) limits: HashMap<Arc<str>, Limits>,
-    /// Types seen with grouped tasks.
-    pub(super) grouped: HashSet<Arc<str>>,
+    /// Types seen with grouped tasks, and their groups' turns.
+    pub(super) grouped: HashMap<Arc<str>, Turns>,
     /// Persistent runs in workers: their type and group, by claim token and `_id`.
     pub(super) running: HashMap<(String, String), (Arc<str>, GroupName)>,
     /// Limited types whose holdings changed since written.
@@ -56,7 +56,7 @@ pub(super) struct Special {
 impl Special {
     /// Whether `task_type` is claimed on its own.
     pub(super) fn is_special(&self, task_type: &str) -> bool {
-        self.limits.contains_key(task_type) || self.grouped.contains(task_type)
+        self.limits.contains_key(task_type) || self.grouped.contains_key(task_type)
     }
 
     /// This master's holdings of `task_type`: its `buffered` claims and
