@@ -21,6 +21,19 @@ use ahash::AHashMap as HashMap;
 /// `Persistent`) and the start counted stays counted.
 pub(crate) const FLEET_RATE_SLACK_MS: i64 = 100;
 
+/// How many of a type's slots, fleet-wide, claims ahead of the workers
+/// may fill: half its concurrency, so that the rest stays for workers
+/// that would start a task now, whichever master they belong to. None:
+/// the type is never claimed ahead (a rate counts a start when it is
+/// claimed, and per-group limits are taken group by group as workers free
+/// up).
+pub(crate) fn ahead_room(limits: &Limits) -> Option<u32> {
+    if limits.has_rate() || !limits.group().is_empty() {
+        return None;
+    }
+    Some(limits.whole.concurrency.map_or(u32::MAX, |c| c / 2))
+}
+
 /// One master's holdings of a type.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Holding {
@@ -64,6 +77,11 @@ pub(crate) struct LimitsDoc {
 pub(crate) struct Take {
     /// Indices into the candidates, in their order.
     pub(crate) admitted: Vec<usize>,
+    /// The limits refused a candidate.
+    pub(crate) blocked: bool,
+    /// A candidate claimed ahead was refused only for being ahead (the
+    /// fleet holds `ahead_room` already).
+    pub(crate) ahead_refused: bool,
     pub(crate) mine: Holding,
     pub(crate) starts: Vec<(i64, GroupName)>,
     /// Entries of masters whose holdings expired, to remove.
@@ -86,7 +104,9 @@ impl Count {
 
 /// Which of `candidates` (their groups, best first) this master may start
 /// now, holding `mine` (its claimed and running tasks of the type, which
-/// its own entry in `doc` may not show yet), at server time `now`.
+/// its own entry in `doc` may not show yet), at server time `now`. The
+/// last `ahead` candidates are claims ahead of the workers (a backlog
+/// draining): they are admitted only within `ahead_room`.
 pub(crate) fn take(
     doc: &LimitsDoc,
     me: &str,
@@ -94,6 +114,7 @@ pub(crate) fn take(
     candidates: &[GroupName],
     now: i64,
     lease_ms: i64,
+    ahead: usize,
 ) -> Take {
     let limits = doc.limits.unwrap_or_default();
     let group_bounds = limits.group();
@@ -116,6 +137,9 @@ pub(crate) fn take(
     let mut new_mine = mine.clone();
     let mut new_starts: Vec<(i64, GroupName)> = doc.starts.clone();
     let mut admitted = Vec::new();
+    let (mut blocked, mut ahead_refused) = (false, false);
+    let first_ahead = candidates.len().saturating_sub(ahead);
+    let room = ahead_room(&limits);
     for (i, group) in candidates.iter().enumerate() {
         let count = groups.entry(group.clone()).or_insert_with(|| Count {
             held: mine.group(group) + others.clone().map(|h| h.group(group)).sum::<u32>(),
@@ -127,6 +151,11 @@ pub(crate) fn take(
             }),
         });
         if !whole.admits(&limits.whole) || !count.admits(&group_bounds) {
+            blocked = true;
+            continue;
+        }
+        if i >= first_ahead && room.is_none_or(|room| whole.held >= room) {
+            ahead_refused = true;
             continue;
         }
         admitted.push(i);
@@ -148,6 +177,8 @@ pub(crate) fn take(
     new_mine.exp = now + lease_ms;
     Take {
         admitted,
+        blocked,
+        ahead_refused,
         mine: new_mine,
         starts: new_starts,
         expired: doc

@@ -114,8 +114,11 @@ impl Persistent {
     }
 
     /// Claims of the types claimed one at a time (limited, or with
-    /// groups): each for what the pool could take now (`want`), never
-    /// ahead, and a limited type only as its limits admit.
+    /// groups): each for what the pool could take now (`want`), and a
+    /// limited type only as its limits admit. A limited type whose limits
+    /// allow it (`Special::ahead_room`) is also claimed ahead of the
+    /// workers while a backlog drains faster than claims come back, as
+    /// the shared claim is (`Ahead`).
     fn claim_special(
         &mut self,
         cell: &Arc<StoreCell>,
@@ -146,8 +149,16 @@ impl Persistent {
                 .iter()
                 .filter(|c| c.task.task_type == task_type)
                 .count();
-            let n = want.saturating_sub(buffered);
-            if n == 0 {
+            let demand = want.saturating_sub(buffered);
+            let room = self.special.ahead_room(&task_type);
+            let ask = match room {
+                Some(_) => {
+                    let ahead = self.special.ahead.entry(task_type.clone()).or_default();
+                    ahead.ask(want, buffered).max(demand)
+                }
+                None => demand,
+            };
+            if ask == 0 {
                 continue;
             }
             let limited = self
@@ -155,11 +166,33 @@ impl Persistent {
                 .limits
                 .contains_key(&task_type)
                 .then(|| self.special.holding(&task_type, self.buffer.iter()));
+            // Ahead of the workers, only what the room left by this
+            // master's own holdings allows (the others' are counted when
+            // the limits document is read).
+            let n = match (room, &limited) {
+                (Some(room), Some(mine)) if ask > demand => {
+                    let left = room.saturating_sub(mine.n) as usize;
+                    ask.min(demand.saturating_add(left))
+                }
+                _ => demand,
+            };
+            if n == 0 {
+                continue;
+            }
+            if let Some(ahead) = self.special.ahead.get_mut(&task_type) {
+                ahead.claim_started();
+            }
             // The turns travel with the claim (one at a time per type) and come back.
             let turns = self.special.grouped.get_mut(&task_type).map(std::mem::take);
             self.special.busy.insert(task_type.clone());
-            self.link
-                .spawn(jobs::claim_type(cell.clone(), task_type, n, turns, limited));
+            self.link.spawn(jobs::claim_type(
+                cell.clone(),
+                task_type,
+                n,
+                n - demand,
+                turns,
+                limited,
+            ));
         }
     }
 
@@ -237,6 +270,9 @@ impl Persistent {
     ) -> Result<(), crate::error::CodedError> {
         let cell = self.cell()?;
         self.special.set(&task_type, limits);
+        if limits.is_some() {
+            self.hand_back_claims_of(&task_type);
+        }
         self.link.spawn(jobs::set_limits(
             cell,
             vec![(task_type.to_string(), limits)],
