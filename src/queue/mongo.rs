@@ -10,15 +10,18 @@
 //! A claim's later writes are in `outcomes`, errors in `error`, the
 //! upstream collection calls in `calls`.
 
+mod board;
 mod collection;
 mod error;
 mod outcomes;
+mod registry;
 mod steering;
 mod task_doc;
 
 use super::ejson;
 use crate::policy::Policy;
 use crate::task::{RunOrder, Task, ORDER_FIELDS};
+pub use board::{ListQuery, TypeCounts};
 pub use collection::{FindOptions, Modifier, UpdateOptions};
 pub use error::{Result, StoreError};
 use futures_util::TryStreamExt;

@@ -6,6 +6,7 @@ use super::pool::WorkerState;
 use super::Dispatcher;
 use crate::error::{Code, CodedError};
 use crate::sys::{Exit, Signal};
+use crate::task::now_ms;
 use crate::wire::events::JsEvent;
 use crate::wire::frames::{self, ToMaster, ToWorker};
 use crate::wire::raw_or_null;
@@ -158,6 +159,9 @@ impl Dispatcher {
         for run in exited.unstarted {
             self.take_back(run);
         }
+        let blamed = exited.lost.and_then(|run| self.pool.run(run));
+        let task = blamed.map(|r| (&*r.task.id, &*r.task.task_type));
+        self.exits.record(now_ms(), id, pid, &exit, task);
         if let Some(run) = exited.lost.filter(|&run| !self.lost_to_kill(kill, run)) {
             if let Some(r) = self.pool.run(run) {
                 let message = format!(

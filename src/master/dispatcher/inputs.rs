@@ -57,10 +57,7 @@ impl Dispatcher {
                 Ok(())
             }
             Cmd::Pause => {
-                let was = self.lifecycle;
-                self.lifecycle = self.lifecycle.pause();
-                // What waits in the workers has not started: it comes back.
-                self.rebalance |= was != self.lifecycle;
+                self.pause();
                 Ok(())
             }
             Cmd::Resume => {
@@ -77,6 +74,14 @@ impl Dispatcher {
         };
         self.advance();
         result
+    }
+
+    /// Stops starting tasks (`pause()`, or a dashboard through the registry).
+    pub(super) fn pause(&mut self) {
+        let was = self.lifecycle;
+        self.lifecycle = self.lifecycle.pause();
+        // What waits in the workers has not started: it comes back.
+        self.rebalance |= was != self.lifecycle;
     }
 
     /// Answers a JS call that only reads the in-memory queue or the pool.
@@ -142,6 +147,9 @@ impl Dispatcher {
         self.cancelled(handled.cancelled);
         for (claimed, message) in handled.refused {
             self.fail_cancelled(claimed, &message);
+        }
+        if let Some(request) = handled.master_request {
+            self.master_request(request);
         }
         // Already failed in MongoDB: each ends with its error event now.
         for document in handled.undecodable {

@@ -27,9 +27,13 @@
 //! - `recycling`: retiring workers after `workerMaxTasks` runs or past
 //!   `workerMaxMemory`.
 //! - `answers`: queries, requests and their replies.
+//! - `exits`: the last worker exits, with the task each was blamed for.
+//! - `registry`: this master's heartbeat in the masters' registry, and
+//!   the pause or resume a dashboard asked for through it.
 
 mod answers;
 mod deadlines;
+mod exits;
 mod frames;
 mod inputs;
 mod lifecycle;
@@ -37,6 +41,7 @@ mod outcomes;
 mod pool;
 mod prefetch;
 mod recycling;
+mod registry;
 mod run;
 mod scaling;
 mod steering;
@@ -136,6 +141,7 @@ pub(crate) struct Dispatcher {
     /// runs sent ahead again (or hand them back).
     rebalance: bool,
     listening: Listening,
+    exits: exits::RecentExits,
 }
 
 impl Dispatcher {
@@ -161,6 +167,7 @@ impl Dispatcher {
                 retry: true,
                 progress: true,
             },
+            exits: exits::RecentExits::default(),
         }
     }
 
@@ -321,6 +328,7 @@ impl Dispatcher {
         if self.lifecycle.handing_back() {
             self.persistent.release();
         }
+        self.drive_registry(wake);
     }
 
     /// Wakes when the next scheduled in-memory task is due.

@@ -7,6 +7,7 @@
 mod due;
 mod inserts;
 mod jobs;
+mod registry;
 mod results;
 
 use super::requests::Origin;
@@ -87,6 +88,7 @@ pub(crate) enum Write {
 }
 
 pub(crate) use inserts::{Answer, Insert};
+pub(crate) use registry::{MasterRequest, Snapshot};
 pub(crate) use results::StoreEvent;
 
 /// How a database job's result reaches the dispatcher (through the inbox).
@@ -174,6 +176,8 @@ pub(crate) struct Persistent {
     /// The adds of the insert in flight (answered when it ends).
     inserting: Option<Vec<Insert>>,
     watcher: Option<JoinHandle<()>>,
+    /// This master's document in the masters' registry.
+    registry: registry::Registry,
 }
 
 impl Persistent {
@@ -210,6 +214,7 @@ impl Persistent {
             inserts: Vec::new(),
             inserting: None,
             watcher: None,
+            registry: registry::Registry::default(),
         }
     }
 
@@ -391,7 +396,11 @@ impl Persistent {
 
     /// Nothing claimed, nothing left to write: safe to report closed.
     pub(crate) fn settled(&self) -> bool {
-        self.buffer.is_empty() && self.pending.is_empty() && !self.writing && !self.releasing
+        self.buffer.is_empty()
+            && self.pending.is_empty()
+            && !self.writing
+            && !self.releasing
+            && self.registry_settled()
     }
 
     pub(crate) fn complete(&mut self, mut completion: Completion) {

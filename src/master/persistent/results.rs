@@ -2,6 +2,7 @@
 //! the persistent side makes of each: connection state, claimed tasks and
 //! how big the next claim may be, outcomes written or to write again.
 
+use super::registry::MasterRequest;
 use super::{
     inserts, Answer, Cancelled, ClaimState, Completion, Connection, Persistent, CLAIM_GROWTH,
     MAX_CLAIM,
@@ -52,6 +53,11 @@ pub(crate) enum StoreEvent {
     },
     /// Cancels asked for tasks (seen in the change stream): `_id` and message.
     CancelRequested(Vec<(Bson, String)>),
+    /// This master's registry heartbeat written, with the request a
+    /// dashboard left in its document.
+    Heartbeat(Result<Option<String>, CodedError>),
+    /// This master's registry document removed (closing).
+    Unregistered,
     /// A database job panicked (a bug): the dispatcher stops.
     Panicked(String),
 }
@@ -69,6 +75,8 @@ pub(crate) struct Handled {
     /// Claimed tasks a cancel was asked for: failed, not run (with the
     /// cancel's message).
     pub(crate) refused: Vec<(Claimed, String)>,
+    /// A dashboard asked this master to pause or resume.
+    pub(crate) master_request: Option<MasterRequest>,
 }
 
 impl Persistent {
@@ -236,6 +244,16 @@ impl Persistent {
                     ..Handled::default()
                 };
             }
+            StoreEvent::Heartbeat(result) => match self.heartbeat_written(result) {
+                Ok(master_request) => {
+                    return Handled {
+                        master_request,
+                        ..Handled::default()
+                    }
+                }
+                Err(e) => self.unreachable(logger, &e),
+            },
+            StoreEvent::Unregistered => self.unregistered(),
             // The dispatcher handles it before it gets here.
             StoreEvent::Panicked(_) => {}
         }
