@@ -69,7 +69,11 @@ async function main (args, { env = process.env, out = console.log } = {}) {
   const { port } = server.address()
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host
   out(`meteor-cluster dashboard: serving ${o.collection} on http://${shown}:${port}/${o.readOnly ? ' (read-only)' : ''}`)
-  const stop = () => server.close(() => process.exit(0))
+  const stop = () => {
+    server.close(() => process.exit(0))
+    // Idle keep-alive connections would hold the close (Node 18.2+ has this).
+    if (typeof server.closeAllConnections === 'function') server.closeAllConnections()
+  }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
   return server
