@@ -47,7 +47,7 @@ ${meta('version', version)}
     <h2 id="confirm-title">Are you sure?</h2>
     <p id="confirm-text"></p>
     <div class="buttons">
-      <button value="cancel" type="submit" class="secondary">Cancel</button>
+      <button value="cancel" type="submit" class="secondary">Go back</button>
       <button value="ok" type="submit" id="confirm-ok" class="danger">Confirm</button>
     </div>
   </form>
