@@ -45,8 +45,10 @@ fn from_json(value: &Value) -> Option<Bson> {
     Some(match value {
         Value::Null => Bson::Null,
         Value::String(s) => Bson::String(s.clone()),
+        // The smallest type that holds it, as drivers store small numbers:
+        // the server's index bounds then compare like with like.
         Value::Number(n) => match n.as_i64() {
-            Some(i) => Bson::Int64(i),
+            Some(i) => i32::try_from(i).map_or(Bson::Int64(i), Bson::Int32),
             None => Bson::Double(n.as_f64()?),
         },
         Value::Object(o) => match (o.get("$date"), o.get("$oid")) {
@@ -69,7 +71,8 @@ mod tests {
                 Bson::DateTime(DateTime::from_millis(1_700_000_000_123)),
                 Bson::String("a\"b".into()),
             ),
-            (Bson::Int64(-5), Bson::String("ü".into())),
+            (Bson::Int32(-5), Bson::String("ü".into())),
+            (Bson::Int64(1 << 40), Bson::String("big".into())),
             (Bson::Double(2.5), Bson::ObjectId(ObjectId::new())),
             (Bson::Null, Bson::String(String::new())),
         ] {
