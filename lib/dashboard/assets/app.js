@@ -159,7 +159,7 @@
       h('h2', { id: 'chart-title' }, 'Done and failed per minute, last hour'),
       h('p', { class: 'muted small', id: 'chart-note' }),
       h('div', { class: 'chart', id: 'chart', role: 'img', 'aria-label': 'Tasks done and failed per minute over the last hour' }))
-    fill(main, counts, memory, chartCard)
+    fill(main, counts, chartCard, memory)
     let plot = null
     let lastChart = null
     const onResize = () => { if (plot) plot.setSize({ width: chartWidth(), height: 240 }) }
