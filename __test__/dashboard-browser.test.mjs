@@ -103,6 +103,12 @@ test('the task list: filter by type and state, page by cursor, open a task whose
   await page.locator('#next-page').waitFor()
   const first = await page.locator('tbody tr td.id').allInnerTexts()
   assert.equal(first.length, 50)
+  // A refresh keeps a keyboard user's focus on the same control.
+  await page.locator('tbody tr td.id a').nth(3).focus()
+  const focusedBefore = await page.evaluate(() => document.activeElement.textContent)
+  const refreshed = await page.evaluate(() => document.querySelector('#status').textContent)
+  await page.waitForFunction((before) => document.querySelector('#status').textContent !== before, refreshed)
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), focusedBefore, 'the focus survives a refresh')
   await page.locator('#next-page').click()
   await page.waitForFunction(() => /Page 2/.test(document.querySelector('main p.muted').textContent))
   const second = await page.locator('tbody tr td.id').allInnerTexts()

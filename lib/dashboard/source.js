@@ -67,7 +67,7 @@ class Source {
   async overview () {
     const local = this.local()
     const board = this.persistent()
-    const [persistent, masters] = board === null ? [null, []] : await Promise.all([this.call(BOARD_OPS.OVERVIEW), this.masters()])
+    const [persistent, masters] = board === null ? [null, { masters: [] }] : await Promise.all([this.call(BOARD_OPS.OVERVIEW), this.masters()])
     const stats = local === null ? null : local.stats()
     return {
       now: persistent ? persistent.now : Date.now(),

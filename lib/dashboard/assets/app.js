@@ -38,10 +38,26 @@
     }
   }
 
+  /**
+   * Replaces `el`'s content in one step (no flicker). A keyboard user's
+   * focus inside it moves to the same control in the new content (same
+   * tag, link target, action and text), so a refresh never drops it.
+   */
   function fill (el, ...children) {
+    const focused = document.activeElement
+    const key = focused && focused !== el && el.contains(focused) ? focusKey(focused) : null
     const fragment = document.createDocumentFragment()
     append(fragment, children)
     el.replaceChildren(fragment)
+    if (key !== null) {
+      const again = [...el.querySelectorAll(key.tag)].find((candidate) => focusKey(candidate).id === key.id)
+      if (again) again.focus({ preventScroll: true })
+    }
+  }
+
+  function focusKey (node) {
+    const tag = node.tagName.toLowerCase()
+    return { tag, id: [tag, node.getAttribute('href'), node.getAttribute('data-action'), node.textContent].join('\n') }
   }
 
   // ------------------------------------------------------------ formats
