@@ -1,8 +1,9 @@
 //! Counts per task type and state, which take a pass over the whole
 //! collection: never counted in a request. A request gets the last counts
 //! with their age, and starts a new count in the background when they are
-//! older than `FRESH` (or twice what the last count took, so a slow count
-//! on a big collection does not keep the server busy).
+//! older than `FRESH`, or than `SPACING` times what the last count took: a
+//! slow count on a big collection then keeps the server busy a small
+//! share of the time, never most of it.
 
 use crate::queue::mongo::{Store, TypeCounts};
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,8 @@ use tokio::time::Instant;
 
 /// Counts younger than this are not counted again.
 const FRESH: Duration = Duration::from_secs(5);
+/// A count starts at most once per this many times the last one's length.
+const SPACING: u32 = 5;
 
 /// Cheap to clone: the background count and the requests share one state.
 #[derive(Default, Clone)]
@@ -40,7 +43,7 @@ impl Counts {
         let stale = state
             .last
             .as_ref()
-            .is_none_or(|c| c.done_at.elapsed() >= FRESH.max(c.took * 2));
+            .is_none_or(|c| c.done_at.elapsed() >= FRESH.max(c.took * SPACING));
         if stale && !state.counting {
             state.counting = true;
             let (counts, store) = (self.clone(), store.clone());
