@@ -116,7 +116,7 @@ async function measure (coll, get) {
       floor: () => Promise.all([
         (async () => {
           await coll.estimatedDocumentCount()
-          await coll.find(due(), { projection: { dueDate: 1 } }).sort({ dueDate: 1, _id: 1 }).limit(1).toArray()
+          await coll.find(due(), { projection: { dueDate: 1 } }).sort({ dueDate: 1, _id: 1 }).hint('meteorCluster_board_dueDate').limit(1).toArray()
         })(),
         masters.find({ expiresAt: { $gt: nowDate() } }).sort({ startedAt: 1, _id: 1 }).limit(200).toArray()
       ])

@@ -14,6 +14,9 @@ use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::options::IndexOptions;
 use mongodb::IndexModel;
 
+/// The index of the due-date order (see `ensure_board_indexes`).
+const DUE_DATE_INDEX: &str = "meteorCluster_board_dueDate";
+
 /// One task type's counts.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -124,12 +127,24 @@ impl Store {
     pub async fn oldest_due(&self, now: i64) -> Result<Option<i64>> {
         let mut filter = state_filter(TaskState::Due, now);
         filter.insert("dueDate", doc! { "$lte": ejson::date(now) });
-        let found = self
-            .raw
-            .find_one(filter)
-            .sort(doc! { "dueDate": 1, "_id": 1 })
-            .projection(doc! { "dueDate": 1 })
-            .await?;
+        let oldest = |hint: Option<&str>| {
+            let mut find = self
+                .raw
+                .find_one(filter.clone())
+                .sort(doc! { "dueDate": 1, "_id": 1 })
+                .projection(doc! { "dueDate": 1 });
+            if let Some(name) = hint {
+                find = find.hint(mongodb::options::Hint::Name(name.to_owned()));
+            }
+            find
+        };
+        // The planner may prefer the claim index (its prefix matches the
+        // filter) and sort in memory; the due-date index reads the oldest
+        // first. Without that index (not made yet), the plain query.
+        let found = match oldest(Some(DUE_DATE_INDEX)).await {
+            Ok(found) => found,
+            Err(_) => oldest(None).await?,
+        };
         Ok(found.and_then(|d| super::task_doc::raw_millis(d.get("dueDate").ok().flatten())))
     }
 
