@@ -123,6 +123,7 @@ test('the task list: filter by type and state, page by cursor, open a task whose
   await page.getByRole('link', { name: markupId, exact: true }).click()
   await page.locator('#data').waitFor()
   assert.match(await page.locator('#data').innerText(), /"html": "<img src=x onerror=\\"window.__xss=1\\"><script>/)
+  assert.match(await page.locator('#data').innerText(), /"when": \{\s+"\$date": \d+/, 'dates in data as EJSON')
   assert.equal(await page.locator('#last-error').innerText(), `Error: ${MARKUP}`)
   assert.match(await page.locator('main h2').first().innerText(), /Task x<img/)
   await assertInert(page)

@@ -5,7 +5,7 @@
 // tasks, live workers and stats, its pause/resume, and `TaskQueue.cancel`.
 
 const binding = require('../binding')
-const { decode } = require('../codec')
+const { encode } = require('../codec')
 const { errorFrom } = require('../errors')
 const { BOARD_OPS, boardListArgs, boardArgs } = require('../wire')
 const { HttpError } = require('./http')
@@ -20,14 +20,20 @@ function boardCall (board, op, args = '{}') {
   })
 }
 
-/** EJSON `{ $date: ms }` as ms numbers (what the page reads), other tags as they are. */
+/** Fields shown as EJSON, as stored: a task's data and progress keep their tags. */
+const AS_STORED = new Set(['data', 'progress'])
+
+/**
+ * EJSON `{ $date: ms }` as ms numbers (what the page reads), other tags as
+ * they are; a task's data and progress stay EJSON.
+ */
 function decodeDates (value) {
   if (Array.isArray(value)) return value.map(decodeDates)
   if (value === null || typeof value !== 'object') return value
   const keys = Object.keys(value)
   if (keys.length === 1 && keys[0] === '$date' && typeof value.$date === 'number') return value.$date
   const out = {}
-  for (const key of keys) out[key] = decodeDates(value[key])
+  for (const key of keys) out[key] = AS_STORED.has(key) ? value[key] : decodeDates(value[key])
   return out
 }
 
@@ -171,10 +177,17 @@ function notFound (message) {
   return error
 }
 
-/** A task object with its Dates as ms (as the addon's answers give them). */
+/** An in-memory task as the addon's answers give one: Dates as ms, data and progress as EJSON. */
 function plain (task) {
   const out = {}
-  for (const [key, value] of Object.entries(task)) out[key] = value instanceof Date ? +value : value
+  for (const [key, value] of Object.entries(task)) {
+    if (AS_STORED.has(key)) {
+      const json = encode(value, key)
+      out[key] = json === undefined ? null : JSON.parse(json)
+    } else {
+      out[key] = value instanceof Date ? +value : value
+    }
+  }
   return out
 }
 
