@@ -10,6 +10,7 @@
 //   node bench/run.mjs --only depth,cold   only these sections (see SECTIONS);
 //                                          the other rows of results.json are kept
 //   node bench/run.mjs --out FILE          write the JSON there instead
+// The dashboard section writes bench/results-dashboard.json (FILE-dashboard.json).
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
@@ -737,6 +738,18 @@ async function main () {
 
   const command = commandLine()
   const date = new Date().toISOString()
+  // The dashboard's rows (minutes of filling a million tasks) have a file
+  // of their own, bench/results-dashboard.json, and a table of their own.
+  if (runs('dashboard')) {
+    const dashboardRows = results.filter((r) => r.workload.startsWith('dashboard_'))
+    results.splice(0, results.length, ...results.filter((r) => !r.workload.startsWith('dashboard_')))
+    addRatios(dashboardRows)
+    const dashboardOut = OUT ? resolve(`${OUT.replace(/\.json$/, '')}-dashboard.json`) : join(here, 'results-dashboard.json')
+    writeFileSync(dashboardOut, JSON.stringify({ machine: info, command, date, quick: QUICK, durationS: Math.round((Date.now() - started) / 100) / 10, sizes: { dashboardSizes: SIZES.dashboardSizes, dashboardReps: SIZES.dashboardReps }, results: dashboardRows }, null, 2) + '\n')
+    console.log(table(dashboardRows))
+    progress(`wrote ${dashboardOut}`)
+    if (sectionsRun.length === 1) return
+  }
   const out = OUT ? resolve(OUT) : join(here, 'results.json')
   // With --only, the rows of the sections not run are kept from the previous file.
   const previous = previousResults(out)

@@ -89,16 +89,23 @@ async function fill (coll, from, size) {
   return size
 }
 
-/** Median ms of `reps` runs of `fn`, after one warm-up. */
-async function timed (fn) {
-  await fn()
-  const times = []
+/**
+ * Median ms of `reps` runs of `handler` and of `floor`, alternated (h, f,
+ * h, f, ...) so that a busy moment of the machine hits both alike, after
+ * one warm-up of each.
+ */
+async function timedPair (handler, floor) {
+  await handler()
+  await floor()
+  const times = { handler: [], floor: [] }
   for (let r = 0; r < params.reps; r++) {
-    const t = now()
-    await fn()
-    times.push(now() - t)
+    for (const [name, fn] of [['handler', handler], ['floor', floor]]) {
+      const t = now()
+      await fn()
+      times[name].push(now() - t)
+    }
   }
-  return { ms: median(times), reps: times }
+  return { handler: { ms: median(times.handler), reps: times.handler }, floor: { ms: median(times.floor), reps: times.floor } }
 }
 
 async function measure (coll, get) {
@@ -145,9 +152,7 @@ async function measure (coll, get) {
   // window after it, as most requests run.
   out.backgroundCount = await backgroundCount(get)
   for (const [name, r] of Object.entries(requests)) {
-    // Interleaved, so a busy moment of the machine hits both alike.
-    const handler = await timed(r.handler)
-    const floor = await timed(r.floor)
+    const { handler, floor } = await timedPair(r.handler, r.floor)
     out[name] = { handlerMs: handler.ms, floorMs: floor.ms, ratio: handler.ms / floor.ms, handlerReps: handler.reps, floorReps: floor.reps }
     // Progress on stderr: a long run shows where it is.
     process.stderr.write(`dashboard bench: ${name}: handler ${handler.ms.toFixed(1)} ms, floor ${floor.ms.toFixed(1)} ms\n`)
