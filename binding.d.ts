@@ -102,7 +102,7 @@ export interface MasterConfig {
   execPath: string
   execArgs: Array<string>
   port: number
-  /** "all" or "error". */
+  /** "all", "error" or "json" (every line, as JSON). */
   logs: string
   inMemoryOnly: boolean
   /** The MongoDB URL (with its database); `None` means no persistent queue. */
@@ -127,6 +127,8 @@ export interface MasterConfig {
   workerMaxMemory?: number
   /** What the workers' environment adds to the master's. */
   workerEnv: Record<string, string>
+  /** The Cluster's `limits`, as JSON (`{ [taskType]: limits }`). */
+  limits?: string
 }
 
 /**

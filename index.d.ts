@@ -79,6 +79,8 @@ export interface Task<Data = TaskData, Type extends string = string> {
    * task objects, and persistent documents); absent before the first.
    */
   progress?: EJSONValue
+  /** Its `group` (a tenant, a customer...), when it was added with one. */
+  group?: string
 }
 
 /**
@@ -170,6 +172,40 @@ export interface NewTaskFields<Type extends string = string> {
    * `inMemory.removeById(_id)`.
    */
   repeat?: RepeatOptions | null
+  /**
+   * Any string (a tenant, a customer...): within a task type, groups take
+   * turns at equal priority, so one group's backlog does not starve
+   * another's; `perGroup` limits bound each group. Tasks without one form
+   * a group of their own. Stored as `group`.
+   */
+  group?: string
+}
+
+/** At most `max` starts in any window of `per` ms. */
+export interface RateLimit {
+  /** Starts per window (a positive whole number). */
+  max: number
+  /** The window, in ms (a positive whole number). */
+  per: number
+}
+
+/** A concurrency and a rate, each optional. */
+export interface LimitBounds {
+  /** At most this many running at once. */
+  concurrency?: number
+  /** At most `max` starts in any window of `per` ms. */
+  rate?: RateLimit
+}
+
+/**
+ * A task type's limits. For persistent tasks they hold across every master
+ * sharing the collection (they live in `<collection>.limits`); in-memory
+ * tasks obey them within their master. A task waiting on a limit is not
+ * failed and not counted as an attempt, and other types keep running.
+ */
+export interface Limits extends LimitBounds {
+  /** The bounds of each group of the type, on its own. */
+  perGroup?: LimitBounds
 }
 
 /** `data` of a new task: optional when `{}` is a valid one (its default). */
@@ -692,6 +728,13 @@ export interface TaskQueueCommon {
   cancel(idOrSelector: string | Selector, reason?: string, callback?: Callback<number>): Promise<number>
   cancel(idOrSelector: string | Selector, callback: Callback<number>): Promise<number>
 
+  /**
+   * Replaces `taskType`'s limits (no merge; `null` clears them). Resolves
+   * once they are stored; every master obeys them within a second (or
+   * `refreshRate`). In the master and in workers.
+   */
+  setLimits(taskType: TaskType, limits: Limits | null, callback?: Callback<void>): Promise<void>
+
   /** The master's in-memory tasks. */
   inMemory: InMemoryQueue
 }
@@ -764,8 +807,12 @@ export interface ClusterOptions {
   inMemoryOnly?: boolean
   /** The master's side of IPC: gets each message a task sends. Default none (messages are dropped with a warning). */
   messageBroker?: MessageBroker | null
-  /** `'all'` (default) logs each task's start and end; `'error'` only warnings and errors. */
-  logs?: 'all' | 'error'
+  /**
+   * `'all'` (default) logs each task's start and end; `'error'` only
+   * warnings and errors; `'json'` everything, as one JSON object per line
+   * (also `METEOR_CLUSTER_LOGS=json`).
+   */
+  logs?: 'all' | 'error' | 'json'
   /**
    * `'always'`: keep `maxAvailableWorkers` workers up; a number (ms):
    * keep workers that long after the last task; default `null`: stop idle
@@ -813,6 +860,11 @@ export interface ClusterOptions {
   workerExecArgv?: string[]
   /** What every worker's environment adds to the master's. Default none. */
   workerEnv?: { [name: string]: string }
+  /**
+   * Limits by task type, written when the master starts: they replace the
+   * stored limits of the types named (others are left alone). Default none.
+   */
+  limits?: { [taskType: string]: Limits }
 }
 
 /** A worker as `cluster.workers()` shows it. */
@@ -931,6 +983,13 @@ export declare class Cluster {
   stats(): ClusterStats | null
   /** Each live worker, what it runs and its memory (synchronous; master only: throws `ERR_MASTER_ONLY` in a worker). */
   workers(): WorkerInfo[]
+  /**
+   * The master's metrics as Prometheus text (exposition format 0.0.4):
+   * tasks added and finished (by type, queue, outcome), worker exits, run
+   * and wait histograms, queue depth and workers. Rejects with
+   * `ERR_MASTER_ONLY` in a worker.
+   */
+  metrics(): Promise<string>
   /**
    * Stops dispatching, hands back claimed and sent-ahead tasks that have not
    * started, lets running tasks finish (within `timeout`), then stops every

@@ -106,15 +106,15 @@ refused('addTasks with one bad entry is refused naming its index, and queues non
   /TaskQueue\.addTasks: tasks\[1\]\.priority must be an integer, got string "high"/, { queuesNothing: true })
 
 // Listeners.
-refused('addEventListener with an unknown event type is refused, listing the three types',
+refused('addEventListener with an unknown event type is refused, listing the four types',
   () => TaskQueue.addEventListener('finished', () => {}),
-  /eventType must be "done", "error" or "retry", got string "finished"/)
+  /eventType must be "done", "error", "retry" or "progress", got string "finished"/)
 refused('addEventListener with a listener that is not a function is refused',
   () => TaskQueue.addEventListener('done', 'nope'),
   /callback must be a function, got string "nope"/)
 refused('removeEventListener with an unknown event type is refused',
   () => TaskQueue.removeEventListener('finished'),
-  /TaskQueue\.removeEventListener: eventType must be "done", "error" or "retry", got string "finished"/)
+  /TaskQueue\.removeEventListener: eventType must be "done", "error", "retry" or "progress", got string "finished"/)
 
 // new Cluster: the taskMap, and the options upstream lacked (strict).
 refused('new Cluster with a taskMap entry that is not a function is refused, naming the entry',
@@ -143,3 +143,33 @@ refused('new Cluster with taskTimeout "500" is refused, not converted', () => ne
 // close: the one case that needs a Cluster (it configures the dispatcher, never initialized).
 refused('cluster.close with a negative timeout is refused', () => new Cluster({}, { maxAvailableWorkers: 1, autoInitialize: false }).close({ timeout: -1 }),
   /cluster\.close: timeout must be a whole number of ms, or nothing.*got number -1/)
+
+// Steering: TaskQueue.cancel and the options of recycling.
+refused('cancel with neither an _id nor a selector is refused', () => TaskQueue.cancel(42), /TaskQueue\.cancel: idOrSelector must be a task's _id or a selector, got number 42/)
+refused('cancel with an empty _id is refused', () => TaskQueue.cancel(''), /TaskQueue\.cancel: idOrSelector must be a task's _id or a selector, got string ""/)
+refused('cancel with a reason that is not a string is refused', () => TaskQueue.cancel('id', { why: 1 }), /TaskQueue\.cancel: reason must be a string, or nothing, got object/)
+refused('new Cluster with a negative cancelGrace is refused', () => new Cluster({}, { cancelGrace: -1 }), /new Cluster: cancelGrace must be a whole number of ms \(0 or more\), got number -1/)
+refused('new Cluster with workerMaxTasks of 0 is refused', () => new Cluster({}, { workerMaxTasks: 0 }), /new Cluster: workerMaxTasks must be a positive whole number of runs, or nothing, got number 0/)
+refused('new Cluster with a fractional workerMaxMemory is refused', () => new Cluster({}, { workerMaxMemory: 1.5 }), /new Cluster: workerMaxMemory must be a positive whole number of MiB, or nothing, got number 1.5/)
+refused('new Cluster with workerExecArgv that is not an array of strings is refused', () => new Cluster({}, { workerExecArgv: '--inspect' }), /new Cluster: workerExecArgv must be an array of strings/)
+refused('new Cluster with a workerEnv value that is not a string is refused', () => new Cluster({}, { workerEnv: { N: 1 } }), /new Cluster: workerEnv must be an object of strings/)
+
+// Flow control: limits are strict (a typo would lift a limit), and a group is a string.
+addTask('addTask with a numeric group is refused', { ...good, group: 42 },
+  /TaskQueue\.addTask: group must be a string \(a tenant, a customer\.\.\.\), or nothing, got number 42/)
+refused('setLimits without a taskType is refused', () => TaskQueue.setLimits('', { concurrency: 1 }),
+  /TaskQueue\.setLimits: taskType must be a non-empty string, got string ""/)
+refused('setLimits without limits is refused (null clears them)', () => TaskQueue.setLimits('T'),
+  /TaskQueue\.setLimits: limits must be an object \{ concurrency, rate, perGroup \}, or null to clear them, got undefined/)
+refused('setLimits with a concurrency of 0 is refused', () => TaskQueue.setLimits('T', { concurrency: 0 }),
+  /TaskQueue\.setLimits: limits\.concurrency must be a positive whole number of runs at once, got number 0/)
+refused('setLimits with a misspelt field is refused, naming the closest one', () => TaskQueue.setLimits('T', { concurency: 2 }),
+  /TaskQueue\.setLimits: limits has no field "concurency" \(did you mean concurrency\?\)/)
+refused('setLimits with a rate without its window is refused', () => TaskQueue.setLimits('T', { rate: { max: 10 } }),
+  /TaskQueue\.setLimits: limits\.rate\.per must be a positive whole number of ms, got undefined/)
+refused('setLimits with perGroup.perGroup is refused', () => TaskQueue.setLimits('T', { perGroup: { perGroup: {} } }),
+  /TaskQueue\.setLimits: limits\.perGroup has no field "perGroup"; its fields are concurrency, rate/)
+refused('new Cluster with limits of a type that are not an object is refused, naming the type', () => new Cluster({}, { limits: { T: 5 } }),
+  /new Cluster: limits\["T"\] must be an object like \{ concurrency: 2, rate: \{ max: 10, per: 1000 \} \}, got number 5/)
+refused('new Cluster with a fractional rate.max is refused', () => new Cluster({}, { limits: { T: { rate: { max: 1.5, per: 1000 } } } }),
+  /new Cluster: limits\["T"\]\.rate\.max must be a positive whole number of starts, got number 1\.5/)

@@ -29,7 +29,7 @@ test('both sides name the same row fields, request operations and error codes', 
   const names = JSON.parse(probe('names', ''))
   assert.deepEqual(names.rowFields.map((_, i) => i), Object.values(wire.ROW).sort((a, b) => a - b))
   assert.deepEqual(Object.keys(wire.ROW).map((key) => names.rowFields[wire.ROW[key]]),
-    ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing'])
+    ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing', 'traced'])
   assert.deepEqual(Object.values(wire.OPS).sort(), [...names.ops].sort())
   assert.deepEqual(Object.values(codes).sort(), names.codes.map(([code]) => code).sort())
 })
@@ -39,6 +39,14 @@ test('a run row Rust writes is read by JS as the task it was', () => {
     const row = JSON.parse(probe('row', s))
     assert.deepEqual(wire.taskFromRow(row), { ...taskOf(s), onGoing: true }, s._id)
   }
+})
+
+test('a traced task\'s run row carries what its run span needs: its attempt, its queue and its add\'s carrier', () => {
+  const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'k=v' }
+  const row = JSON.parse(probe('runRow', { ...SAMPLES[1], trace: carrier, failures: 2 }))
+  assert.deepEqual(row[wire.ROW.TRACED], { attempt: 3, queue: 'persistent', carrier })
+  assert.deepEqual(wire.taskFromRow(row), { ...taskOf(SAMPLES[1]), onGoing: true })
+  assert.equal(JSON.parse(probe('runRow', SAMPLES[1])).length, wire.ROW.TRACED, 'an untraced row has no such field')
 })
 
 test('the object form Rust answers calls with is read by JS as the task it was', () => {
@@ -51,10 +59,12 @@ test('the object form Rust answers calls with is read by JS as the task it was',
   }
 })
 
-test('add rows JS writes are read by Rust with every field, in one batch', () => {
-  const rows = SAMPLES.map((s) => wire.addRow(s._id.replace(/["\\]/g, '_'), JSON.stringify(s.taskType), s.priority, s.createdAt, s.dueDate, JSON.stringify(s.data)))
+test('add rows JS writes are read by Rust with every field, in one batch, a traced one with its carrier', () => {
+  const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }
+  const traced = (i) => i === 2 ? JSON.stringify(carrier) : null
+  const rows = SAMPLES.map((s, i) => wire.addRow(s._id.replace(/["\\]/g, '_'), JSON.stringify(s.taskType), s.priority, s.createdAt, s.dueDate, JSON.stringify(s.data), traced(i)))
   const read = JSON.parse(probe('addRows', wire.addBatch(rows)))
-  assert.deepEqual(read, SAMPLES.map((s) => ({ ...s, _id: s._id.replace(/["\\]/g, '_') })))
+  assert.deepEqual(read, SAMPLES.map((s, i) => ({ ...s, _id: s._id.replace(/["\\]/g, '_'), ...(i === 2 ? { trace: carrier } : {}) })))
 })
 
 test('addTask and addTasks arguments JS writes are read by Rust, createdAt from JS', () => {

@@ -36,6 +36,7 @@ const SECTIONS = {
   payload: ['payloadString100K', 'payloadString1M', 'payloadString16M', 'payloadString50M', 'payloadBytes1M', 'payloadBytes16M', 'payloadReturn16M',
     'payload50MMasterPeak', 'payload50MWorkerPeak', 'payload50MMasterAfter', 'persistentPayload1M', 'persistentPayload10M'],
   cold: ['coldBurst', 'coldLatencyP50', 'coldLatencyP99', 'cpu', 'cpuOfIdeal'],
+  progress: ['progressCost'],
   dashboard: [] // filled below, one row per request and collection size
 }
 const USAGE = `usage: node bench/run.mjs [--quick] [--only ${Object.keys(SECTIONS).join(',')}] [--out FILE]`
@@ -115,6 +116,7 @@ const runTag = randomUUID()
 const IN_MEMORY_SUBJECTS = [
   { id: 'meteor-cluster', label: 'meteor-cluster', script: 'meteor-cluster.mjs', reference: true },
   { id: 'meteor-cluster-prefetch1', label: 'meteor-cluster (prefetch 1, no tasks sent ahead)', script: 'meteor-cluster.mjs', params: { prefetch: 1 }, only: ['throughput'] },
+  { id: 'meteor-cluster-scraped', label: 'meteor-cluster (cluster.metrics() scraped every 100 ms)', script: 'meteor-cluster.mjs', params: { scrapeMs: 100 }, only: ['throughput'] },
   { id: 'meteor-cluster-spawn', label: 'meteor-cluster (worker spawn → ready, from cluster.stats())', script: 'meteor-cluster.mjs', params: { report: 'spawnToReady' }, only: ['start'] },
   { id: 'piscina', label: 'piscina (2 threads)', script: 'piscina.mjs' },
   { id: 'workerpool', label: 'workerpool (2 processes)', script: 'workerpool.mjs' },
@@ -172,8 +174,8 @@ const WORKLOADS = {
   payload50MMasterPeak: { title: 'payload in memory: 50 MB string — peak RSS of the master', better: 'lower', unit: 'MiB' },
   payload50MWorkerPeak: { title: 'payload in memory: 50 MB string — peak RSS of the worker', better: 'lower', unit: 'MiB' },
   payload50MMasterAfter: { title: 'payload in memory: 50 MB string — RSS of the master 1 s after the task', better: 'lower', unit: 'MiB' },
-  // Issue #25 will add here: "100,000 job.progress() calls in one task" (ms),
-  // once `job.progress(value)` exists (not before: that API does not exist yet).
+  // Issue #25: what reporting progress costs a task.
+  progressCost: { title: '100,000 job.progress() calls in one task: time they add to it (measured in the task)', better: 'lower', unit: 'ms' },
   // Issue #32 item 4: persistent payloads.
   ...Object.fromEntries(PERSISTENT_PAYLOADS.map((c) => [c.workload, { title: `persistent payload: ${c.bytes / MB} MB string (add → done)`, better: 'lower', unit: 'ms' }])),
   // Issue #29: the first minute.
@@ -619,8 +621,6 @@ async function payloadWorkloads () {
       }
     }
   }
-  // Issue #25: a "100,000 job.progress() calls in one task" workload goes
-  // here, once that API exists (meteor-cluster and plain cluster + send).
 
   const skip = (error) => { for (const c of PERSISTENT_PAYLOADS) for (const subject of PERSISTENT_PAYLOAD_SUBJECTS) record(c.workload, subject, { error }) }
   const missing = serverMissing()
@@ -733,6 +733,11 @@ async function main () {
   if (runs('persistent')) await persistentWorkloads()
   if (runs('depth')) await depthWorkloads()
   if (runs('payload')) await payloadWorkloads()
+  if (runs('progress')) {
+    const subject = IN_MEMORY_SUBJECTS.find((s) => s.id === 'meteor-cluster')
+    const params = { calls: 100000, reps: QUICK ? 3 : 5, timeoutMs: STEP_MS }
+    record('progressCost', subject, await runSubject(subject.script, 'progressCost', params, { timeoutMs: 20000 + 2 * STEP_MS }))
+  }
   if (runs('cold')) await coldWorkloads()
   if (runs('dashboard')) await dashboardWorkloads()
 

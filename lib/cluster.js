@@ -97,6 +97,15 @@ class Cluster {
     return workers
   }
 
+  /**
+   * The master's metrics as Prometheus text (exposition format 0.0.4):
+   * counters since it started, histograms, gauges. Rejects with
+   * `ERR_MASTER_ONLY` in a worker.
+   */
+  metrics () {
+    return require('./metrics').metrics()
+  }
+
   /** Stops starting tasks (and claiming persistent ones); running tasks finish. */
   pause () {
     if (!identity.isWorker) require('./master').withNative((m) => m.pause())

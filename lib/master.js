@@ -14,6 +14,7 @@ const { EVENT, addRow, addBatch, readDoneBatch, taskFromRow } = require('./wire'
 const PendingRequests = require('./pending-requests')
 const defaults = require('./defaults')
 const { newId } = require('./ids')
+const { traceAdd } = require('./tracing')
 const { runInMeteor } = require('./meteor')
 
 /** Node options every worker starts with first (see worker-preload.js). */
@@ -67,7 +68,8 @@ function nativeConfig (opts, taskTypes) {
     cancelGrace: opts.cancelGrace,
     workerMaxTasks: opts.workerMaxTasks,
     workerMaxMemory: opts.workerMaxMemory,
-    workerEnv: opts.workerEnv
+    workerEnv: opts.workerEnv,
+    limits: opts.limits
   }
 }
 
@@ -378,7 +380,7 @@ function addInMemory (task) {
   const id = newId()
   const promise = new Promise(capture)
   pending.push(id, resolveNext, rejectNext, promise)
-  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data))
+  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, traceAdd(task.taskType, 'memory', id)))
   if (adds.length >= ADD_BATCH) {
     flushAdds()
   } else if (!flushQueued) {

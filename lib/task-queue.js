@@ -4,10 +4,11 @@
 // to the master over the worker's channel (workers hold no MongoDB client).
 
 const identity = require('./identity')
-const { checkTask, fail } = require('./validate')
+const { checkTask, limitsJson, fail } = require('./validate')
 const { decode } = require('./codec')
 const { OPS, collectionArgs, taskArgs, taskFromObject } = require('./wire')
 const { invalidArg, codes } = require('./errors')
+const { traceAdd } = require('./tracing')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')
 
@@ -165,7 +166,7 @@ const TaskQueue = {
     // hand-over; a plain promise (a failed hand-over is logged by the master).
     // One with an _id of its own (it can be a duplicate) or a policy goes at
     // once, as a call.
-    if (task.inMemory && !identity.isWorker && task._id === null && task.policy === undefined) {
+    if (task.inMemory && !identity.isWorker && task._id === null && task.policy === undefined && task.group === undefined) {
       let added
       try {
         added = masterSide().addInMemory(task)
@@ -174,6 +175,7 @@ const TaskQueue = {
       }
       return done === null ? added : callPromise(added, what, done, log)
     }
+    task.trace = traceAdd(task.taskType, task.inMemory ? 'memory' : 'persistent', task._id)
     return add(OPS.ADD_TASK, taskArgs(task), what, done)
   },
 
@@ -189,7 +191,11 @@ const TaskQueue = {
     let json
     try {
       if (!Array.isArray(tasks)) throw fail(what, 'tasks', tasks, 'an array of tasks')
-      json = `[${tasks.map((args, i) => taskArgs(checkTask(args, what, (field) => `tasks[${i}].${field}`))).join(',')}]`
+      json = `[${tasks.map((args, i) => {
+        const task = checkTask(args, what, (field) => `tasks[${i}].${field}`)
+        task.trace = traceAdd(task.taskType, task.inMemory ? 'memory' : 'persistent', task._id)
+        return taskArgs(task)
+      }).join(',')}]`
     } catch (error) {
       if (done === null) throw error
       return failedCall(error, what, done, log)
@@ -292,6 +298,28 @@ const TaskQueue = {
       return failedCall(error, what, callback, log)
     }
     return run(OPS.CANCEL, call, what, callback)
+  },
+
+  /**
+   * `setLimits(taskType, limits, [callback])`: replaces the limits of
+   * `taskType` (`{ concurrency?, rate?: { max, per }, perGroup?: {
+   * concurrency?, rate? } }`; `null` clears them). Persistent tasks obey
+   * them in every master sharing the collection, in-memory ones in each
+   * master. Resolves once they are stored. Works in masters and workers.
+   */
+  setLimits (taskType, limits, callback) {
+    const what = 'TaskQueue.setLimits'
+    const done = trailingCallback(what, callback, '(error)')
+    let args
+    try {
+      if (typeof taskType !== 'string' || taskType.length === 0) throw fail(what, 'taskType', taskType, 'a non-empty string')
+      if (limits === undefined) throw fail(what, 'limits', limits, 'an object { concurrency, rate, perGroup }, or null to clear them')
+      args = `{"taskType":${JSON.stringify(taskType)},"limits":${limitsJson(limits, what, 'limits')}}`
+    } catch (error) {
+      if (done === null) throw error
+      return failedCall(error, what, done, log)
+    }
+    return callPromise(request(OPS.SET_LIMITS, args).then(() => undefined), what, done, log)
   },
 
   /**

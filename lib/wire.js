@@ -12,15 +12,21 @@ const { encode } = require('./codec')
 /**
  * A task row's fields, in order (`ROW_FIELDS` in src/wire/task.rs): runs
  * and outcome events carry a task as `[_id, taskType, priority, createdAt,
- * dueOffset, data, onGoing]`, dates as ms and `dueOffset = dueDate -
- * createdAt`; an add row (the facade's batch of in-memory adds) is its
- * first six fields.
+ * dueOffset, data, onGoing, traced?]`, dates as ms and `dueOffset =
+ * dueDate - createdAt`; `traced`, `{ attempt, queue, carrier }`, only for
+ * a task added in a traced span (lib/tracing.js). An add row (the facade's
+ * batch of in-memory adds) is the first six fields, then a traced add's
+ * carrier.
  */
-const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6 })
+const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6, TRACED: 7 })
 
-/** An add row; `typeJson` is the task type as JSON text, `data` EJSON text. */
-function addRow (id, typeJson, priority, createdAt, dueDate, data) {
-  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}]`
+/**
+ * An add row; `typeJson` is the task type as JSON text, `data` EJSON
+ * text, `carrier` a traced add's carrier as JSON text, or null.
+ */
+function addRow (id, typeJson, priority, createdAt, dueDate, data, carrier) {
+  const traced = carrier === null || carrier === undefined ? '' : `,${carrier}`
+  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}${traced}]`
 }
 
 /** A batch of add rows, as `Master.addTasks` takes it. */
@@ -131,7 +137,9 @@ const OPS = Object.freeze({
   COUNT: 'count',
   REMOVE: 'remove',
   UPDATE: 'update',
-  CANCEL: 'cancel'
+  CANCEL: 'cancel',
+  METRICS: 'metrics',
+  SET_LIMITS: 'setLimits'
 })
 
 /**
@@ -154,9 +162,11 @@ function collectionArgs (args) {
  */
 function taskArgs (task) {
   const policy = task.policy === undefined ? '' : `,${task.policy.slice(1, -1)}`
+  const trace = task.trace === null || task.trace === undefined ? '' : `,"trace":${task.trace}`
+  const group = task.group === undefined ? '' : `,"group":${JSON.stringify(task.group)}`
   return `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
     `"priority":${task.priority},"createdAt":${task.createdAt},"dueDate":${task.dueDate},` +
-    `"inMemory":${task.inMemory},"data":${task.data}${policy}}`
+    `"inMemory":${task.inMemory},"data":${task.data}${policy}${trace}${group}}`
 }
 
 // ---------------------------------------------------------------- dashboard

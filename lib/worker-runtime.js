@@ -12,6 +12,8 @@ const { decode, encode } = require('./codec')
 const { encodeError, errorFrom } = require('./errors')
 const { ROW, RUN, TO_WORKER, frames } = require('./wire')
 const Abort = require('./abort')
+const identity = require('./identity')
+const { runTraced } = require('./tracing')
 const PendingRequests = require('./pending-requests')
 const { runInMeteor, whenAppStarted } = require('./meteor')
 
@@ -247,7 +249,7 @@ function invoke (run, row) {
   }
   const ipc = toggleIPC(run)
   current = run
-  return runInMeteor((job) => fn(job, ipc), job)
+  return runTraced(row[ROW.TRACED], job, identity.workerId, () => runInMeteor((job) => fn(job, ipc), job))
 }
 
 /**

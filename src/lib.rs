@@ -20,6 +20,7 @@ pub mod bindings;
 mod board;
 mod channel;
 mod error;
+mod limits;
 mod log;
 mod master;
 mod policy;

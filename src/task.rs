@@ -67,6 +67,13 @@ pub(crate) struct Task {
     /// The latest `job.progress(value)` of the run in progress, as JSON
     /// (in memory; a persistent task keeps it in its document).
     pub(crate) progress: Option<Box<str>>,
+    /// The trace context of the add, when it was made in a traced span:
+    /// the carrier OpenTelemetry's propagator filled (JSON of an object,
+    /// `{ traceparent, tracestate? }`).
+    pub(crate) trace: Option<Box<str>>,
+    /// `addTask({ group })`: within a type, groups take turns (and may
+    /// have limits of their own).
+    pub(crate) group: Option<Arc<str>>,
 }
 
 impl Task {

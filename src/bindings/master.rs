@@ -1,6 +1,7 @@
 //! The `Master` class: the master's queue and pool, driven by JS calls.
 
 use crate::error::{Code, CodedError};
+use crate::limits::Limits;
 use crate::master::api::{Cmd, Config, KeepAlive, Query, Recycling};
 use crate::master::dispatcher::Dispatcher;
 use crate::master::inbox::{Inbox, Input};
@@ -44,7 +45,7 @@ pub struct MasterConfig {
     pub exec_path: String,
     pub exec_args: Vec<String>,
     pub port: u32,
-    /// "all" or "error".
+    /// "all", "error" or "json" (every line, as JSON).
     pub logs: String,
     pub in_memory_only: bool,
     /// The MongoDB URL (with its database); `None` means no persistent queue.
@@ -67,6 +68,8 @@ pub struct MasterConfig {
     pub worker_max_memory: Option<u32>,
     /// What the workers' environment adds to the master's.
     pub worker_env: std::collections::HashMap<String, String>,
+    /// The Cluster's `limits`, as JSON (`{ [taskType]: limits }`).
+    pub limits: Option<String>,
 }
 
 impl TryFrom<MasterConfig> for Config {
@@ -84,6 +87,13 @@ impl TryFrom<MasterConfig> for Config {
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| CodedError::invalid(format!("new Cluster: retry: {e}")))?;
+        let limits: Vec<(String, Limits)> = match config.limits.as_deref() {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str::<std::collections::BTreeMap<String, Limits>>(json)
+                .map_err(|e| CodedError::invalid(format!("new Cluster: limits: {e}")))?
+                .into_iter()
+                .collect(),
+        };
         Ok(Config {
             max_workers: config.max_workers.max(1) as usize,
             refresh_rate: Duration::from_millis(config.refresh_rate.into()),
@@ -96,6 +106,10 @@ impl TryFrom<MasterConfig> for Config {
                 port: config.port,
                 env: {
                     let mut env: Vec<(String, String)> = config.worker_env.into_iter().collect();
+                    // Workers log as their master does.
+                    if config.logs == "json" {
+                        env.push(("METEOR_CLUSTER_LOGS".into(), "json".into()));
+                    }
                     env.sort();
                     env
                 },
@@ -105,6 +119,7 @@ impl TryFrom<MasterConfig> for Config {
             } else {
                 log::Level::All
             },
+            json_logs: config.logs == "json",
             persistent: Settings {
                 in_memory_only: config.in_memory_only,
                 url: config.mongo_url,
@@ -121,6 +136,7 @@ impl TryFrom<MasterConfig> for Config {
                 max_runs: config.worker_max_tasks.map(u64::from),
                 max_memory: config.worker_max_memory.map(|mib| u64::from(mib) << 20),
             },
+            limits,
         })
     }
 }

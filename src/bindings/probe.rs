@@ -27,6 +27,10 @@ struct Sample {
     created_at: i64,
     due_date: i64,
     data: Box<RawValue>,
+    #[serde(default)]
+    trace: Option<Box<RawValue>>,
+    #[serde(default)]
+    failures: u32,
 }
 
 impl Sample {
@@ -38,6 +42,8 @@ impl Sample {
             created_at: self.created_at,
             due_date: self.due_date,
             data: self.data.get().to_owned(),
+            trace: self.trace.map(|t| t.get().into()),
+            failures: self.failures,
             ..Task::default()
         }
     }
@@ -45,14 +51,18 @@ impl Sample {
 
 /// A task as the samples give it back.
 fn sample(task: &Task) -> Value {
-    json!({
+    let mut sample = json!({
         "_id": &*task.id,
         "taskType": &*task.task_type,
         "priority": task.priority,
         "createdAt": task.created_at,
         "dueDate": task.due_date,
         "data": serde_json::from_str::<Value>(&task.data).unwrap_or(Value::Null),
-    })
+    });
+    if let Some(trace) = &task.trace {
+        sample["trace"] = serde_json::from_str(trace).unwrap_or(Value::Null);
+    }
+    sample
 }
 
 fn read<T: for<'a> Deserialize<'a>>(input: &str) -> std::result::Result<T, String> {
@@ -79,6 +89,7 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
         .to_string(),
         // Rust writes: a task's run row and object form.
         "row" => wire::task::row(&read::<Sample>(input)?.task(), true),
+        "runRow" => wire::task::run_row(&read::<Sample>(input)?.task(), "persistent"),
         "object" => wire::task::object(&read::<Sample>(input)?.task(), false),
         // Rust reads what JS wrote: a batch of add rows, a request's tasks.
         "addRows" => {

@@ -2,6 +2,7 @@
 //! that change its state (`Cmd`) and the ones that only read it (`Query`).
 
 use super::persistent::Settings;
+use crate::limits::Limits;
 use crate::log::Level;
 use crate::policy::Retry;
 use crate::sys::SpawnSpec;
@@ -28,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) worker_start_timeout: Duration,
     pub(crate) spawn: SpawnSpec,
     pub(crate) logs: Level,
+    /// Lines as JSON objects (`logs: 'json'`).
+    pub(crate) json_logs: bool,
     /// Where persistent tasks live.
     pub(crate) persistent: Settings,
     /// Retries of tasks that ask for none (the Cluster's `retry`).
@@ -38,6 +41,8 @@ pub(crate) struct Config {
     /// signal is aborted, before its worker is stopped (`cancelGrace`).
     pub(crate) cancel_grace: Duration,
     pub(crate) recycling: Recycling,
+    /// The Cluster's `limits`, by task type.
+    pub(crate) limits: Vec<(String, Limits)>,
 }
 
 /// When a worker is retired and replaced (`workerMaxTasks`, `workerMaxMemory`).
@@ -62,6 +67,7 @@ impl Default for Config {
             worker_start_timeout: Duration::from_secs(60),
             spawn: SpawnSpec::default(),
             logs: Level::All,
+            json_logs: false,
             persistent: Settings {
                 in_memory_only: false,
                 url: None,
@@ -73,6 +79,7 @@ impl Default for Config {
             task_timeout: None,
             cancel_grace: Duration::from_secs(5),
             recycling: Recycling::default(),
+            limits: Vec::new(),
         }
     }
 }

@@ -11,11 +11,12 @@ use crate::policy::PolicySpec;
 use crate::queue::ejson;
 use crate::queue::mongo::Store;
 use crate::task::{new_id, now_ms, Task};
-use crate::wire::request::{CollectionArgs, Op, TaskArgs};
+use crate::wire::request::{CollectionArgs, Op, SetLimitsArgs, TaskArgs};
 use crate::wire::{json_array, json_string};
 use mongodb::bson::{Bson, Document};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Who asked, so the answer goes back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +70,8 @@ impl NewTask {
                 due_date: args.due_date,
                 data: args.data.get().to_owned(),
                 policy,
+                trace: args.trace.map(|t| t.get().into()),
+                group: args.group.map(Arc::from),
                 ..Task::default()
             },
         })
@@ -87,7 +90,15 @@ pub(crate) fn check(op: &str, args: &str) -> Result<(), CodedError> {
         Op::AddTask | Op::AddTasks => NewTask::parse_request(&args, op == Op::AddTasks)
             .map(drop)
             .map_err(|e| e.in_call(op.name())),
+        Op::SetLimits => SetLimitsArgs::parse(&args).map(drop),
         _ => Ok(()),
+    }
+}
+
+impl SetLimitsArgs {
+    pub(crate) fn parse(args: &RawValue) -> Result<SetLimitsArgs, CodedError> {
+        serde_json::from_str(args.get())
+            .map_err(|e| CodedError::invalid(format!("bad arguments: {e}")).in_call("setLimits"))
     }
 }
 
@@ -141,7 +152,7 @@ pub(crate) async fn collection_call(
                 updated.number_affected
             )
         }
-        Op::AddTask | Op::AddTasks | Op::Cancel => {
+        Op::AddTask | Op::AddTasks | Op::Cancel | Op::Metrics | Op::SetLimits => {
             return Err(CallError::invalid(format!(
                 "{} is not a collection call",
                 op.name()

@@ -205,6 +205,7 @@ impl Store {
                     if let Some(policy) = &task.policy {
                         document.extend(policy_fields(policy));
                     }
+                    document.extend(trace_fields(task.trace.as_deref()));
                     documents.push(document);
                     outcomes.push(Ok(()));
                 }
@@ -396,6 +397,20 @@ fn policy_fields(policy: &Policy) -> Document {
     if let Some(repeat) = &policy.repeat {
         if let Ok(repeat) = mongodb::bson::to_bson(repeat.spec()) {
             fields.insert("repeat", repeat);
+        }
+    }
+    fields
+}
+
+/// A traced add's context, as stored: `traceparent` (and `tracestate`).
+fn trace_fields(carrier: Option<&str>) -> Document {
+    let mut fields = Document::new();
+    let carrier: serde_json::Value = carrier
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default();
+    for key in ["traceparent", "tracestate"] {
+        if let Some(value) = carrier.get(key).and_then(|v| v.as_str()) {
+            fields.insert(key, value);
         }
     }
     fields

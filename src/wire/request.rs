@@ -3,6 +3,7 @@
 //! later by a reply with the same number. `OPS` in `lib/wire.js` names the
 //! same operations.
 
+use crate::limits::Limits;
 use crate::policy::{RepeatSpec, Retry};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -23,10 +24,14 @@ pub(crate) enum Op {
     Update,
     /// Arguments: `CancelArgs`.
     Cancel,
+    /// `cluster.metrics()`; no arguments. Answered with `metrics::Family`s.
+    Metrics,
+    /// Arguments: `SetLimitsArgs`.
+    SetLimits,
 }
 
 impl Op {
-    pub(crate) const ALL: [Op; 8] = [
+    pub(crate) const ALL: [Op; 10] = [
         Op::AddTask,
         Op::AddTasks,
         Op::Find,
@@ -35,6 +40,8 @@ impl Op {
         Op::Remove,
         Op::Update,
         Op::Cancel,
+        Op::Metrics,
+        Op::SetLimits,
     ];
 
     /// Its name on the wire, and in `TaskQueue.<name>` of error messages.
@@ -48,6 +55,8 @@ impl Op {
             Op::Remove => "remove",
             Op::Update => "update",
             Op::Cancel => "cancel",
+            Op::Metrics => "metrics",
+            Op::SetLimits => "setLimits",
         }
     }
 
@@ -75,6 +84,19 @@ pub(crate) struct TaskArgs {
     pub(crate) timeout: Option<u64>,
     #[serde(default)]
     pub(crate) repeat: Option<RepeatSpec>,
+    /// A traced add's carrier (`{ traceparent, tracestate? }`).
+    #[serde(default)]
+    pub(crate) trace: Option<Box<RawValue>>,
+    #[serde(default)]
+    pub(crate) group: Option<String>,
+}
+
+/// `TaskQueue.setLimits(taskType, limits)`: `null` clears them.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SetLimitsArgs {
+    pub(crate) task_type: String,
+    pub(crate) limits: Option<Limits>,
 }
 
 /// A collection call's arguments, as the facade sends them.

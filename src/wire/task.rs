@@ -2,8 +2,8 @@
 //!
 //! | form | where | shape |
 //! | --- | --- | --- |
-//! | run row | runs to workers, outcome events | `[_id, taskType, priority, createdAt, dueOffset, data, onGoing]` |
-//! | add row | the facade's batch of in-memory adds | `[_id, taskType, priority, createdAt, dueOffset, data]` |
+//! | run row | runs to workers, outcome events | `[_id, taskType, priority, createdAt, dueOffset, data, onGoing, traced?]` |
+//! | add row | the facade's batch of in-memory adds | `[_id, taskType, priority, createdAt, dueOffset, data, carrier?]` |
 //! | object | answers of calls (`findById`, `tasks()`...) | `{ _id, taskType, priority, createdAt, dueDate, data, progress?, onGoing }` |
 //!
 //! Dates are ms numbers in rows (`dueOffset` = `dueDate - createdAt`, mostly
@@ -15,13 +15,16 @@
 use crate::task::{push_int, Task};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
 
 /// The fields of a row, in order (`ROW` in `lib/wire.js`); an add row is
-/// the first six.
+/// the first six, and its seventh is a traced add's carrier. The last,
+/// `traced`, is there only for a task added in a traced span:
+/// `{ attempt, queue, carrier }`, what the worker's run span needs.
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) const ROW_FIELDS: [&str; 7] = [
+pub(crate) const ROW_FIELDS: [&str; 8] = [
     "_id",
     "taskType",
     "priority",
@@ -29,6 +32,7 @@ pub(crate) const ROW_FIELDS: [&str; 7] = [
     "dueOffset",
     "data",
     "onGoing",
+    "traced",
 ];
 
 /// The run row of `task`, as runs and outcome events carry it.
@@ -52,6 +56,21 @@ pub(crate) fn row(task: &Task, on_going: bool) -> String {
     String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
 }
 
+/// The run row of `task` for a worker, from `queue` (`"memory"` or
+/// `"persistent"`): with what its run span needs when it was traced.
+pub(crate) fn run_row(task: &Task, queue: &str) -> String {
+    let mut row = row(task, true);
+    if let Some(carrier) = &task.trace {
+        row.pop();
+        let _ = write!(
+            row,
+            r#",{{"attempt":{},"queue":"{queue}","carrier":{carrier}}}]"#,
+            task.failures + 1
+        );
+    }
+    row
+}
+
 /// The facade's batch of in-memory adds, `[addRow, ...]` (plain tasks
 /// only: one with a policy or its own `_id` is a request).
 pub(crate) fn parse_add_rows(json: &str) -> Result<Vec<Task>, String> {
@@ -64,6 +83,7 @@ pub(crate) fn parse_add_rows(json: &str) -> Result<Vec<Task>, String> {
         f64,
         f64,
         &'a RawValue,
+        #[serde(default, borrow)] Option<&'a RawValue>,
     );
     let rows: Vec<AddRow> =
         serde_json::from_str(json).map_err(|e| format!("unreadable batch of adds: {e}"))?;
@@ -72,7 +92,7 @@ pub(crate) fn parse_add_rows(json: &str) -> Result<Vec<Task>, String> {
     Ok(rows
         .into_iter()
         .map(
-            |AddRow(id, task_type, priority, created_at, due_offset, data)| {
+            |AddRow(id, task_type, priority, created_at, due_offset, data, carrier)| {
                 let task_type = match &last_type {
                     Some(t) if **t == *task_type => t.clone(),
                     _ => last_type.insert(Arc::from(task_type)).clone(),
@@ -85,6 +105,7 @@ pub(crate) fn parse_add_rows(json: &str) -> Result<Vec<Task>, String> {
                     created_at,
                     due_date: created_at + due_offset as i64,
                     data: data.get().to_owned(),
+                    trace: carrier.map(|c| c.get().into()),
                     ..Task::default()
                 }
             },

@@ -6,7 +6,7 @@ import {
   type AnyTask, type AnyTaskDocument, type CallError, type ClusterStats, type Cursor,
   type EJSONValue, type ErrorCode, type Task, type TaskData, type TaskError, type TaskType,
   type ToggleIPC, type UpsertResult, type WorkerExitError, type ThrownError, type BrokerMessage,
-  type Job, type WorkerInfo, type ProgressEvent, type TaskCancelledError
+  type Job, type WorkerInfo, type ProgressEvent, type TaskCancelledError, type Limits
 } from 'meteor-cluster'
 import { check, given, type Equal } from '../assert.js'
 
@@ -324,6 +324,7 @@ function cluster () {
     workerMaxMemory: 512,
     workerExecArgv: ['--max-old-space-size=512'],
     workerEnv: { NODE_ENV: 'production' },
+    limits: { REPORT: { concurrency: 2 }, IMPORT: { rate: { max: 10, per: 1000 }, perGroup: { concurrency: 1 } } },
     messageBroker: (respond, message) => {
       check<Equal<typeof message, BrokerMessage>>()
       const worker: number = message.id[0]
@@ -442,6 +443,15 @@ async function steering (c: Cluster) {
   TaskQueue.cancel('id', (error, count) => { if (!error) check<Equal<typeof count, number>>() })
   // @ts-expect-error the reason is a string
   TaskQueue.cancel('id', 42)
+  const limits: Limits = { concurrency: 2, rate: { max: 10, per: 1000 }, perGroup: { concurrency: 1 } }
+  await TaskQueue.setLimits('REPORT', limits)
+  await TaskQueue.setLimits('REPORT', null)
+  // @ts-expect-error a rate needs its window
+  TaskQueue.setLimits('REPORT', { rate: { max: 10 } })
+  await TaskQueue.addTask({ taskType: 'IMPORT', data: {}, group: 'tenant-42' })
+  TaskQueue.addEventListener('done', ({ task }) => {
+    check<Equal<typeof task.group, string | undefined>>()
+  })
   TaskQueue.addEventListener('progress', (event) => {
     check<Equal<typeof event, ProgressEvent>>()
     const value: EJSONValue = event.value

@@ -6,12 +6,13 @@ use super::pool::WorkerState;
 use super::Dispatcher;
 use crate::error::{Code, CodedError};
 use crate::master::api::Query;
+use crate::master::metrics::{Gauges, Queue};
 use crate::master::persistent::Insert;
 use crate::master::requests::{self, NewTask};
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
 use crate::wire::frames::ToWorker;
-use crate::wire::request::{CancelArgs, Op};
+use crate::wire::request::{CancelArgs, Op, SetLimitsArgs};
 use crate::wire::{self, json_array, raw_or_null};
 use serde_json::value::RawValue;
 use tokio::time::Instant;
@@ -150,6 +151,11 @@ impl Dispatcher {
                 })?;
                 self.cancel(origin, req, args);
             }
+            Op::Metrics => self.metrics_request(origin, req),
+            Op::SetLimits => {
+                let args = SetLimitsArgs::parse(&args)?;
+                self.set_limits(origin, req, args);
+            }
             Op::Find | Op::FindOne | Op::Count | Op::Remove | Op::Update => {
                 if let Err(e) = self.persistent.call(origin, req, op, args) {
                     self.reply(origin, req, Err(e.in_call(op.name())));
@@ -157,6 +163,59 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+
+    /// `cluster.metrics()`: answered now, or once the persistent queue's
+    /// depth is counted (it is counted at most every few seconds).
+    fn metrics_request(&mut self, origin: Origin, req: u64) {
+        if self.persistent.depth_for(origin, req) {
+            self.answer_metrics(&[(origin, req)]);
+        }
+    }
+
+    /// Answers `metrics` requests with every family, gauges as they are now.
+    pub(super) fn answer_metrics(&mut self, waiting: &[(Origin, u64)]) {
+        let mut depth: Vec<(String, Queue, u64)> = Vec::new();
+        for (task, running) in self.queue.all() {
+            if running {
+                continue;
+            }
+            match depth.iter_mut().find(|(t, _, _)| *t == *task.task_type) {
+                Some(entry) => entry.2 += 1,
+                None => depth.push((task.task_type.to_string(), Queue::Memory, 1)),
+            }
+        }
+        for (task_type, n) in self.persistent.depth() {
+            depth.push((task_type.clone(), Queue::Persistent, *n));
+        }
+        let mut workers = [
+            ("starting", 0),
+            ("ready", 0),
+            ("running", 0),
+            ("retiring", 0),
+        ];
+        for (_, w) in self.pool.workers() {
+            let state = match w.state {
+                WorkerState::Starting => 0,
+                WorkerState::Ready if w.front().is_some() => 2,
+                WorkerState::Ready => 1,
+                WorkerState::Retiring | WorkerState::Stopping { .. } => 3,
+            };
+            workers[state].1 += 1;
+        }
+        let gauges = Gauges {
+            depth,
+            running: self.pool.runs() as u64,
+            workers: workers.to_vec(),
+            reachable: self
+                .persistent
+                .enabled()
+                .then(|| self.persistent.reachable()),
+        };
+        let json = serde_json::to_string(&self.metrics.families(&gauges)).unwrap_or_default();
+        for &(origin, req) in waiting {
+            self.reply(origin, req, Ok(json.clone()));
+        }
     }
 
     /// Adds a request's tasks: in-memory ones at once (all or none: a
@@ -171,7 +230,11 @@ impl Dispatcher {
             .partition(|(_, t)| t.in_memory);
         let indices: Vec<usize> = in_memory.iter().map(|(index, _)| *index).collect();
         let tasks = in_memory.into_iter().map(|(_, t)| t.task).collect();
-        if let Err(duplicate) = self.queue.push_all(tasks, now_ms()) {
+        let queued = self.queue.push_all(tasks, now_ms());
+        for task_type in queued.as_deref().unwrap_or_default() {
+            self.metrics.added(task_type, Queue::Memory, 1);
+        }
+        if let Err(duplicate) = queued {
             let e = CodedError::new(
                 Code::DuplicateId,
                 format!(

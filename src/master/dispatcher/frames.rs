@@ -5,6 +5,8 @@
 use super::pool::WorkerState;
 use super::Dispatcher;
 use crate::error::{Code, CodedError};
+use crate::log::Fields;
+use crate::master::metrics::ExitReason;
 use crate::sys::{Exit, Signal};
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
@@ -133,7 +135,7 @@ impl Dispatcher {
         let Some(w) = self.pool.worker(id) else {
             return;
         };
-        let (pid, kill, stopping) = (w.link.pid(), w.kill, w.is_stopping());
+        let (pid, kill, stopping, retired) = (w.link.pid(), w.kill, w.is_stopping(), w.retired);
         // It died before it was ready, or was killed for not getting ready.
         let start_failure = match (&w.start_failure, w.state) {
             (Some(why), _) => Some(why.clone()),
@@ -147,12 +149,22 @@ impl Dispatcher {
             return;
         };
         self.counters.workers_exited += 1;
+        let crashed = kill.is_none() && (!stopping || exited.lost.is_some());
+        self.metrics.worker_exited(match () {
+            _ if start_failure.is_some() || crashed => ExitReason::Crashed,
+            _ if kill.is_some() => ExitReason::Timeout,
+            _ if retired => ExitReason::Retired,
+            _ => ExitReason::Idle,
+        });
         if let Some(why) = start_failure {
             self.start_failed(id, pid, &why, &stderr);
-        } else if kill.is_none() && (!stopping || exited.lost.is_some()) {
+        } else if crashed {
             // A worker we killed (timeout, close) was already logged as a warning.
-            self.logger
-                .error(&format!("worker {id} (pid {pid}) {}", exit.describe()));
+            self.logger.error_event(
+                "worker_exit",
+                &format!("worker {id} (pid {pid}) {}", exit.describe()),
+                &Fields::worker(id, pid),
+            );
         }
         // Unstarted runs first, so none is taken for started when the lost
         // one leaves its worker.
@@ -193,10 +205,14 @@ impl Dispatcher {
             } else {
                 format!("its stderr ends with:\n{last_words}\n")
             };
-            self.logger.error(&format!(
-                "workers fail to start: worker {id} (pid {pid}) {why}; {quoted}trying again in {}, then less often (up to every 30 s); queued tasks wait, and this is logged again only if the failure changes",
-                super::scaling::seconds(wait)
-            ));
+            self.logger.error_event(
+                "worker_start_failed",
+                &format!(
+                    "workers fail to start: worker {id} (pid {pid}) {why}; {quoted}trying again in {}, then less often (up to every 30 s); queued tasks wait, and this is logged again only if the failure changes",
+                    super::scaling::seconds(wait)
+                ),
+                &Fields::worker(id, pid),
+            );
         }
     }
 }

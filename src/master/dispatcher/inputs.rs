@@ -4,8 +4,10 @@
 
 use super::{Dispatcher, Listening};
 use crate::error::{Code, CodedError};
+use crate::log::Fields;
 use crate::master::api::{Cmd, Query};
 use crate::master::inbox::Input;
+use crate::master::metrics::{Outcome, Queue};
 use crate::master::persistent::StoreEvent;
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
@@ -20,9 +22,11 @@ impl Dispatcher {
         let result = match cmd {
             Cmd::AddTasks(batch) => self.add_rows(&batch),
             Cmd::Configure(config) => {
+                crate::log::set_json(config.json_logs);
                 self.logger.set_level(config.logs);
                 self.persistent.configure(config.persistent.clone());
                 self.config = *config;
+                self.set_configured_limits();
                 Ok(())
             }
             Cmd::Initialize => {
@@ -112,6 +116,7 @@ impl Dispatcher {
             wire::task::parse_add_rows(batch).map_err(|e| CodedError::new(Code::InvalidArg, e))?;
         let now = now_ms();
         for task in tasks {
+            self.metrics.added(&task.task_type, Queue::Memory, 1);
             if let Err(refused) = self.queue.push(task, now) {
                 self.logger.error(&format!(
                     "an in-memory task with _id {:?} already exists",
@@ -141,10 +146,16 @@ impl Dispatcher {
             self.config.refresh_rate,
             self.pool.any_idle(),
         );
+        for task_type in &handled.added {
+            self.metrics.added(task_type, Queue::Persistent, 1);
+        }
         for (origin, req, answer) in handled.answers {
             self.reply(origin, req, answer);
         }
         self.cancelled(handled.cancelled);
+        if !handled.metrics.is_empty() {
+            self.answer_metrics(&handled.metrics);
+        }
         for (claimed, message) in handled.refused {
             self.fail_cancelled(claimed, &message);
         }
@@ -155,7 +166,25 @@ impl Dispatcher {
         for document in handled.undecodable {
             self.counters.failed += 1;
             let error = document.error();
-            self.logger.error(&error.message);
+            let task_type = serde_json::from_str::<serde_json::Value>(&document.task_json)
+                .ok()
+                .and_then(|t| t["taskType"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            self.metrics.finished(
+                &task_type.as_str().into(),
+                Queue::Persistent,
+                Outcome::Failed,
+                None,
+            );
+            self.logger.error_event(
+                "failed",
+                &error.message,
+                &Fields {
+                    task_type: Some(&task_type),
+                    code: Some(error.code.as_str()),
+                    ..Fields::default()
+                },
+            );
             if self.listening.error {
                 let value = raw_or_null(error.to_json());
                 let task = raw_or_null(document.task_json);

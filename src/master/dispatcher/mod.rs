@@ -26,6 +26,7 @@
 //! - `scaling`: growing and shrinking the pool.
 //! - `recycling`: retiring workers after `workerMaxTasks` runs or past
 //!   `workerMaxMemory`.
+//! - `limiting`: runs counted against their type's limits (`Limiter`).
 //! - `answers`: queries, requests and their replies.
 //! - `exits`: the last worker exits, with the task each was blamed for.
 //! - `registry`: this master's heartbeat in the masters' registry, and
@@ -37,6 +38,7 @@ mod exits;
 mod frames;
 mod inputs;
 mod lifecycle;
+mod limiting;
 mod outcomes;
 mod pool;
 mod prefetch;
@@ -49,6 +51,8 @@ mod steering;
 mod tests;
 
 use super::api::{Config, KeepAlive};
+use super::limiter::Limiter;
+use super::metrics::Metrics;
 use super::persistent::{Persistent, StoreLink};
 use super::process::Spawner;
 use crate::error::{Code, CodedError};
@@ -137,6 +141,9 @@ pub(crate) struct Dispatcher {
     /// JS requests not answered yet: their promises hold the process.
     js_requests: usize,
     counters: Counters,
+    /// Per task type, since the master started (`cluster.metrics()`).
+    metrics: Metrics,
+    limiter: Limiter,
     /// A worker became ready, or the pool stops dispatching: spread the
     /// runs sent ahead again (or hand them back).
     rebalance: bool,
@@ -146,7 +153,8 @@ pub(crate) struct Dispatcher {
 
 impl Dispatcher {
     pub(crate) fn new(spawner: Box<dyn Spawner>, store: StoreLink, config: Config) -> Self {
-        Dispatcher {
+        crate::log::set_json(config.json_logs);
+        let mut dispatcher = Dispatcher {
             logger: Logger::new(config.logs),
             persistent: Persistent::new(store, config.persistent.clone()),
             config,
@@ -160,6 +168,8 @@ impl Dispatcher {
             last_work_at: Instant::now(),
             js_requests: 0,
             counters: Counters::default(),
+            metrics: Metrics::default(),
+            limiter: Limiter::default(),
             rebalance: false,
             listening: Listening {
                 done: true,
@@ -168,7 +178,9 @@ impl Dispatcher {
                 progress: true,
             },
             exits: exits::RecentExits::default(),
-        }
+        };
+        dispatcher.set_configured_limits();
+        dispatcher
     }
 
     /// What the socket of `worker` would not take, for JS to write.
@@ -270,6 +282,8 @@ impl Dispatcher {
         let now = Instant::now();
         let now_ms = now_ms();
         let mut wake = Wake::default();
+        // Windows that moved on free their types before dispatch.
+        self.limit_tick(now, now_ms, &mut wake);
         self.place_runs(now_ms);
         let demand = self.demand(now_ms);
         self.drive_store(demand.claims, &mut wake);
@@ -277,6 +291,8 @@ impl Dispatcher {
             self.last_work_at = now;
         }
         self.wake_when_due(now, now_ms, &mut wake);
+        // And the windows this round's starts filled, when they free.
+        self.limit_tick(now, now_ms, &mut wake);
         self.scale(demand.waiting, now, &mut wake);
         self.enforce_deadlines(now, &mut wake);
         wake.0

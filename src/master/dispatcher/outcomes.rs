@@ -4,6 +4,8 @@
 
 use super::run::{Run, RunTask, Source, Start, StopKind};
 use super::Dispatcher;
+use crate::log::Fields;
+use crate::master::metrics::Outcome as Measured;
 use crate::master::persistent::{Completion, Write};
 use crate::master::requests;
 use crate::policy::Retry;
@@ -34,6 +36,7 @@ impl Dispatcher {
         let Some((r, next)) = self.pool.unassign(run) else {
             return;
         };
+        self.limit_ended(&r.task);
         let now = Instant::now();
         self.after_run(r.worker, now);
         self.conclude(r, outcome, now);
@@ -46,6 +49,15 @@ impl Dispatcher {
                 logger: &self.logger,
             };
             self.pool.start(next, &start);
+            self.observe_start(next);
+        }
+    }
+
+    /// A run that started now: how long after its due date (`metrics`).
+    pub(super) fn observe_start(&mut self, run: u64) {
+        if let Some(r) = self.pool.run(run).filter(|r| r.started.is_some()) {
+            let waited = (now_ms() - r.task.due) as f64 / 1000.0;
+            self.metrics.started(&r.task.task_type, waited);
         }
     }
 
@@ -53,7 +65,8 @@ impl Dispatcher {
     /// event, its log line. A stopped run ends with its stop's error.
     fn conclude(&mut self, r: Run, outcome: Outcome, now: Instant) {
         self.last_work_at = now;
-        let took = r.started.map_or(0, |at| now.duration_since(at).as_millis());
+        let ran_for = r.started.map(|at| now.duration_since(at));
+        let took = ran_for.map_or(0, |d| d.as_millis());
         let stopped = r
             .stop
             .as_ref()
@@ -62,6 +75,7 @@ impl Dispatcher {
             Some((kind, error)) => (Err(&**error), *kind == StopKind::Cancel),
             None => (outcome, false),
         };
+        let (worker, queue) = (r.worker, r.queue());
         let (task, source) = (r.task, r.source);
         let attempt = task.failures + 1;
         let policy = task.policy.as_deref();
@@ -83,7 +97,20 @@ impl Dispatcher {
         // A retry of a series' run remembers its slot: the series goes on
         // from there, not from when the retry happened to run.
         let slot = repeat.map(|_| task.occurrence);
-        self.log_outcome(&task, outcome, took, &then);
+        let measured = match (&then, outcome, stopped.as_ref().map(|(kind, _)| *kind)) {
+            (Next::Retry(..), _, _) => Measured::Retried,
+            (_, Ok(_), _) => Measured::Done,
+            (_, Err(_), Some(StopKind::Cancel)) => Measured::Cancelled,
+            (_, Err(_), Some(StopKind::Timeout)) => Measured::TimedOut,
+            (_, Err(_), None) => Measured::Failed,
+        };
+        self.metrics.finished(
+            &task.task_type,
+            queue,
+            measured,
+            ran_for.map(|d| d.as_secs_f64()),
+        );
+        self.log_outcome(&task, worker, outcome, took, &then);
         let event = match (&then, outcome) {
             (Next::Retry(at, _), Err(value)) if self.listening.retry => Some(Event::Retry {
                 value,
@@ -138,14 +165,29 @@ impl Dispatcher {
         }
     }
 
-    fn log_outcome(&mut self, task: &RunTask, outcome: Outcome, took: u128, then: &Next) {
+    fn log_outcome(
+        &mut self,
+        task: &RunTask,
+        worker: u32,
+        outcome: Outcome,
+        took: u128,
+        then: &Next,
+    ) {
+        let fields = Fields::task(&task.task_type, &task.id)
+            .in_worker(worker, self.pool.pid(worker))
+            .took(took);
         match outcome {
             Ok(_) => {
                 self.counters.done += 1;
                 self.logger
-                    .task(&task.task_type, &task.id, format_args!("done in {took} ms"));
+                    .task("done", &fields, format_args!("done in {took} ms"));
             }
             Err(error) => {
+                let (message, code) = error_message(error);
+                let event = match then {
+                    Next::Retry(..) => "retry",
+                    _ => "failed",
+                };
                 let what = match then {
                     Next::Retry(at, retry) => {
                         self.counters.retried += 1;
@@ -161,12 +203,18 @@ impl Dispatcher {
                         "failed".to_owned()
                     }
                 };
-                self.logger.error(&format!(
-                    "task {}:{} {what} after {took} ms: {}",
-                    task.task_type,
-                    task.id,
-                    error_message(error)
-                ));
+                let fields = match &code {
+                    Some(code) => fields.code(code),
+                    None => fields,
+                };
+                self.logger.error_event(
+                    event,
+                    &format!(
+                        "task {}:{} {what} after {took} ms: {message}",
+                        task.task_type, task.id
+                    ),
+                    &fields,
+                );
             }
         }
     }
@@ -177,6 +225,7 @@ impl Dispatcher {
         let Some(r) = self.pool.take_back(run) else {
             return;
         };
+        self.limit_ended(&r.task);
         // Stopped (cancelled) before it started: it ends, it does not go back.
         if r.stop.is_some() {
             return self.conclude(r, Ok(None), Instant::now());
@@ -215,14 +264,20 @@ impl<'a> Event<'a> {
     }
 }
 
-/// The `message` of a serialized error, for log lines.
-fn error_message(error: &RawValue) -> String {
+/// The `message` and `code` of a serialized error, for log lines.
+fn error_message(error: &RawValue) -> (String, Option<String>) {
     #[derive(Deserialize)]
     struct Message {
         message: Option<String>,
+        code: Option<serde_json::Value>,
     }
-    serde_json::from_str::<Message>(error.get())
-        .ok()
+    let read = serde_json::from_str::<Message>(error.get()).ok();
+    let code = read
+        .as_ref()
+        .and_then(|m| m.code.as_ref())
+        .and_then(|c| c.as_str().map(str::to_owned));
+    let message = read
         .and_then(|m| m.message)
-        .unwrap_or_else(|| error.get().to_owned())
+        .unwrap_or_else(|| error.get().to_owned());
+    (message, code)
 }

@@ -76,6 +76,8 @@ pub(super) struct Worker {
     pub(super) memory_read_at: Option<Instant>,
     /// Why it failed to start, when the dispatcher stopped it for that.
     pub(super) start_failure: Option<String>,
+    /// It was retired (`workerMaxTasks`, `workerMaxMemory`).
+    pub(super) retired: bool,
 }
 
 impl Worker {
@@ -170,6 +172,7 @@ impl Pool {
                 budget,
                 memory_read_at: None,
                 start_failure: None,
+                retired: false,
             },
         );
     }
@@ -205,6 +208,14 @@ impl Pool {
     /// Runs in flight (running or sent ahead).
     pub(super) fn runs(&self) -> usize {
         self.runs.len()
+    }
+
+    /// The tasks of the runs in flight of `task_type`.
+    pub(super) fn runs_of<'a>(&'a self, task_type: &'a str) -> impl Iterator<Item = &'a RunTask> {
+        self.runs
+            .values()
+            .map(|r| &r.task)
+            .filter(move |t| &*t.task_type == task_type)
     }
 
     /// The claim tokens of the persistent runs in flight.
@@ -249,7 +260,7 @@ impl Pool {
             stop: None,
         };
         if starts_now {
-            r.start(start);
+            r.start(start, w.link.pid());
         }
         self.runs.insert(run, r);
         Some(run)
@@ -277,8 +288,14 @@ impl Pool {
     /// Starts `run`, now the first of its worker's queue.
     pub(super) fn start(&mut self, run: u64, start: &Start) {
         if let Some(r) = self.runs.get_mut(&run) {
-            r.start(start);
+            let pid = self.workers.get(&r.worker).map_or(0, |w| w.link.pid());
+            r.start(start, pid);
         }
+    }
+
+    /// The pid of worker `id` (0 once it is gone).
+    pub(super) fn pid(&self, id: u32) -> u32 {
+        self.workers.get(&id).map_or(0, |w| w.link.pid())
     }
 
     /// Takes back `run`, which its worker never started: the worker may be
@@ -336,6 +353,7 @@ impl Pool {
     pub(super) fn retire(&mut self, id: u32) {
         if let Some(w) = self.workers.get_mut(&id) {
             w.state = WorkerState::Retiring;
+            w.retired = true;
             Self::recall_behind(w, &|_| true);
         }
     }
@@ -384,6 +402,11 @@ impl Pool {
             })
             .min_by_key(|(_, w)| w.sent.len())
             .map(|(id, _)| *id)
+    }
+
+    /// The runs worker `id` holds (0: what it is sent next starts at once).
+    pub(super) fn held(&self, id: u32) -> usize {
+        self.workers.get(&id).map_or(0, |w| w.sent.len())
     }
 
     /// What worker `id`'s exit means for its runs: `running` is the run it

@@ -6,6 +6,7 @@
 
 use super::pool::WorkerState;
 use super::Dispatcher;
+use crate::log::Fields;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -50,9 +51,13 @@ impl Dispatcher {
         };
         if let Some(why) = why {
             self.counters.workers_retired += 1;
-            self.logger.info(&format!(
-                "worker {id} (pid {pid}) retired: {why}; it finishes its run and a fresh worker takes over"
-            ));
+            self.logger.info(
+                "worker_retired",
+                &format!(
+                    "worker {id} (pid {pid}) retired: {why}; it finishes its run and a fresh worker takes over"
+                ),
+                &Fields::worker(id, pid),
+            );
             self.pool.retire(id);
         }
     }

@@ -2,7 +2,8 @@
 //! outcome. The pool holds the runs in flight.
 
 use crate::error::{Code, CodedError};
-use crate::log::Logger;
+use crate::log::{Fields, Logger};
+use crate::master::metrics::Queue;
 use crate::policy::Policy;
 use crate::queue::memory::Place;
 use crate::queue::mongo::Claimed;
@@ -16,6 +17,7 @@ use tokio::time::Instant;
 pub(crate) struct RunTask {
     pub(crate) id: Arc<str>,
     pub(crate) task_type: Arc<str>,
+    pub(crate) group: Option<Arc<str>>,
     /// The task as sent to the worker (`wire::task::row`); its events carry
     /// it. Plain text: it becomes a `RawValue` (a validating parse) only
     /// for an event that carries it, not for the `done` columns of the hot
@@ -24,18 +26,22 @@ pub(crate) struct RunTask {
     /// When the occurrence this run belongs to was due: its `dueDate`, or
     /// for a retry of a series' run, the slot it was retried from.
     pub(crate) occurrence: i64,
+    /// When this attempt was due (ms).
+    pub(crate) due: i64,
     /// Attempts that failed before this one.
     pub(crate) failures: u32,
     pub(crate) policy: Option<Arc<Policy>>,
 }
 
 impl RunTask {
-    pub(crate) fn of(task: &Task) -> RunTask {
+    pub(crate) fn of(task: &Task, queue: Queue) -> RunTask {
         RunTask {
             id: task.id.clone(),
             task_type: task.task_type.clone(),
-            row: wire::task::row(task, true),
+            group: task.group.clone(),
+            row: wire::task::run_row(task, queue.label()),
             occurrence: task.slot.unwrap_or(task.due_date),
+            due: task.due_date,
             failures: task.failures,
             policy: task.policy.clone(),
         }
@@ -133,8 +139,9 @@ pub(crate) struct Start<'a> {
 
 impl Run {
     /// The run starts now (it was sent to an idle worker, or the run before
-    /// it ended): its duration and its time limit count from here.
-    pub(crate) fn start(&mut self, start: &Start) {
+    /// it ended): its duration and its time limit count from here. `pid`:
+    /// its worker's.
+    pub(crate) fn start(&mut self, start: &Start, pid: u32) {
         self.started = Some(start.now);
         let timeout = self
             .task
@@ -143,9 +150,18 @@ impl Run {
             .and_then(|p| p.timeout)
             .or(start.default_timeout);
         self.deadline = timeout.map(|t| start.now + t);
+        let fields = Fields::task(&self.task.task_type, &self.task.id).in_worker(self.worker, pid);
         start
             .logger
-            .task(&self.task.task_type, &self.task.id, format_args!("started"));
+            .task("started", &fields, format_args!("started"));
+    }
+
+    /// Which queue its task came from.
+    pub(crate) fn queue(&self) -> Queue {
+        match self.source {
+            Source::Memory(_) => Queue::Memory,
+            Source::Claimed(_) => Queue::Persistent,
+        }
     }
 
     /// The claim token of a persistent run.

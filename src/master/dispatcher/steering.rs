@@ -9,6 +9,8 @@ use super::answers::Origin;
 use super::run::{Source, Stop, StopKind};
 use super::Dispatcher;
 use crate::error::{Code, CodedError};
+use crate::log::Fields;
+use crate::master::metrics::{Outcome, Queue};
 use crate::master::persistent::Cancelled;
 use crate::queue::mongo::Claimed;
 use crate::wire::events::JsEvent;
@@ -105,10 +107,16 @@ impl Dispatcher {
             return 0;
         };
         self.counters.failed += 1;
-        self.logger.error(&format!(
-            "task {}:{} cancelled before it ran: {message}",
-            task.task_type, task.id
-        ));
+        self.metrics
+            .finished(&task.task_type, Queue::Memory, Outcome::Cancelled, None);
+        self.logger.error_event(
+            "cancelled",
+            &format!(
+                "task {}:{} cancelled before it ran: {message}",
+                task.task_type, task.id
+            ),
+            &Fields::task(&task.task_type, &task.id).code(Code::TaskCancelled.as_str()),
+        );
         if self.listening.error {
             let error = CodedError::new(Code::TaskCancelled, message);
             let row = raw_or_null(crate::wire::task::row(&task, false));
@@ -126,12 +134,26 @@ impl Dispatcher {
     /// stopped here when this master holds them (another master sees its
     /// own in its change stream or at its next lease renewal).
     pub(super) fn cancelled(&mut self, cancelled: Cancelled) {
-        for (task_json, error) in cancelled.ended {
+        for (task_type, task_json, error) in cancelled.ended {
             self.counters.failed += 1;
-            self.logger.error(&format!(
-                "a task was cancelled before it ran: {}",
-                error.message
-            ));
+            self.metrics.finished(
+                &task_type.as_str().into(),
+                Queue::Persistent,
+                Outcome::Cancelled,
+                None,
+            );
+            self.logger.error_event(
+                "cancelled",
+                &format!(
+                    "a {task_type} task was cancelled before it ran: {}",
+                    error.message
+                ),
+                &Fields {
+                    task_type: Some(&task_type),
+                    code: Some(error.code.as_str()),
+                    ..Fields::default()
+                },
+            );
             if self.listening.error {
                 let task = raw_or_null(task_json);
                 let value = raw_or_null(error.to_json());
@@ -166,10 +188,16 @@ impl Dispatcher {
         let task = &claimed.task;
         let error = CodedError::new(Code::TaskCancelled, message);
         self.counters.failed += 1;
-        self.logger.error(&format!(
-            "task {}:{} cancelled before it ran: {message}",
-            task.task_type, task.id
-        ));
+        self.metrics
+            .finished(&task.task_type, Queue::Persistent, Outcome::Cancelled, None);
+        self.logger.error_event(
+            "cancelled",
+            &format!(
+                "task {}:{} cancelled before it ran: {message}",
+                task.task_type, task.id
+            ),
+            &Fields::task(&task.task_type, &task.id).code(error.code.as_str()),
+        );
         let event = self.listening.error.then(|| {
             let task = raw_or_null(crate::wire::task::row(task, false));
             let value = raw_or_null(error.to_json());

@@ -124,6 +124,12 @@ pub(super) async fn maintain(cell: Arc<StoreCell>, tokens: Vec<String>) -> Store
     StoreEvent::Maintained(result)
 }
 
+/// Counts the tasks queued and not running, per type.
+pub(super) async fn depth(cell: Arc<StoreCell>) -> StoreEvent {
+    let result = async { Ok::<_, CodedError>(cell.get().await?.queued_by_type().await?) }.await;
+    StoreEvent::Depth(result)
+}
+
 /// Writes running tasks' latest progress.
 pub(super) async fn progress(
     cell: Arc<StoreCell>,

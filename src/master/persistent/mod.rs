@@ -66,6 +66,10 @@ struct ProgressWrite {
 
 /// A task's progress is written to its document at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// The tasks queued in MongoDB, per type, are counted at most this often
+/// (for `cluster.metrics()`): on a large collection a count costs the
+/// server seconds.
+const DEPTH_EVERY: Duration = Duration::from_secs(10);
 
 /// What a cancel changed in MongoDB (`queue::mongo::CancelOutcome`).
 pub(crate) use crate::queue::mongo::CancelOutcome as Cancelled;
@@ -171,6 +175,10 @@ pub(crate) struct Persistent {
     progress_writing: bool,
     /// Cancel jobs in flight.
     cancelling: usize,
+    /// Tasks queued and not running in MongoDB, per type, and when counted.
+    depth: Option<(Instant, Vec<(String, u64)>)>,
+    /// `metrics` requests waiting for the count in flight (if any).
+    depth_waiting: Option<Vec<(Origin, u64)>>,
     /// Persistent adds waiting for the next insert.
     inserts: Vec<Insert>,
     /// The adds of the insert in flight (answered when it ends).
@@ -211,6 +219,8 @@ impl Persistent {
             progress: Vec::new(),
             progress_writing: false,
             cancelling: 0,
+            depth: None,
+            depth_waiting: None,
             inserts: Vec::new(),
             inserting: None,
             watcher: None,
@@ -266,8 +276,9 @@ impl Persistent {
         self.buffer.front().map(|c| &c.task)
     }
 
-    pub(crate) fn take(&mut self) -> Option<Claimed> {
-        self.buffer.pop_front()
+    pub(crate) fn take(&mut self, mut admits: impl FnMut(&Task) -> bool) -> Option<Claimed> {
+        let at = self.buffer.iter().position(|c| admits(&c.task))?;
+        self.buffer.remove(at)
     }
 
     /// Takes the claimed task `id` out of the buffer (it will not run).
@@ -316,6 +327,44 @@ impl Persistent {
                 dirty: true,
             }),
         }
+    }
+
+    /// Whether a `metrics` request can be answered now: yes without a
+    /// persistent queue, or with a count younger than `DEPTH_EVERY` (an
+    /// older one is counted again meanwhile). Otherwise it waits for the
+    /// count (`StoreEvent::Depth`).
+    pub(crate) fn depth_for(&mut self, origin: Origin, req: u64) -> bool {
+        if !self.enabled() {
+            return true;
+        }
+        let Ok(cell) = self.cell() else {
+            return true;
+        };
+        let fresh = self
+            .depth
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < DEPTH_EVERY);
+        if fresh {
+            return true;
+        }
+        match &mut self.depth_waiting {
+            Some(waiting) => waiting.push((origin, req)),
+            None => {
+                self.depth_waiting = Some(vec![(origin, req)]);
+                self.link.spawn(jobs::depth(cell));
+            }
+        }
+        false
+    }
+
+    /// The last count of tasks queued in MongoDB, per type.
+    pub(crate) fn depth(&self) -> &[(String, u64)] {
+        self.depth.as_ref().map_or(&[], |(_, d)| d.as_slice())
+    }
+
+    /// Whether MongoDB answers, as far as this master knows.
+    pub(crate) fn reachable(&self) -> bool {
+        self.connection == Connection::Up && !self.warned
     }
 
     /// Cancels persistent tasks (`selector`, a Meteor selector): answered
@@ -372,6 +421,7 @@ impl Persistent {
     /// Whether the master still has persistent work it knows of.
     pub(crate) fn busy(&self) -> bool {
         self.cancelling > 0
+            || self.depth_waiting.is_some()
             || self.progress_writing
             || !self.buffer.is_empty()
             || !self.inserts.is_empty()
@@ -387,7 +437,7 @@ impl Persistent {
     pub(crate) fn stats(&self) -> serde_json::Value {
         serde_json::json!({
             "enabled": self.enabled(),
-            "reachable": self.connection == Connection::Up && !self.warned,
+            "reachable": self.reachable(),
             "claimed": self.buffer.len(),
             "unwritten": self.pending.len(),
             "inserting": self.inserts.iter().map(|i| i.tasks.len()).sum::<usize>(),

@@ -58,6 +58,8 @@ pub(crate) enum StoreEvent {
     Heartbeat(Result<Option<String>, CodedError>),
     /// This master's registry document removed (closing).
     Unregistered,
+    /// Tasks queued and not running, per type.
+    Depth(Result<Vec<(String, u64)>, CodedError>),
     /// A database job panicked (a bug): the dispatcher stops.
     Panicked(String),
 }
@@ -77,6 +79,10 @@ pub(crate) struct Handled {
     pub(crate) refused: Vec<(Claimed, String)>,
     /// A dashboard asked this master to pause or resume.
     pub(crate) master_request: Option<MasterRequest>,
+    /// The types of the tasks an insert stored.
+    pub(crate) added: Vec<std::sync::Arc<str>>,
+    /// `metrics` requests to answer now (the depth was counted).
+    pub(crate) metrics: Vec<(Origin, u64)>,
 }
 
 impl Persistent {
@@ -185,6 +191,7 @@ impl Persistent {
                 let inserted = self.inserting.take().unwrap_or_default();
                 return Handled {
                     answers: inserts::answers(&inserted, &outcomes),
+                    added: inserts::stored(&inserted, &outcomes),
                     ..Handled::default()
                 };
             }
@@ -233,6 +240,16 @@ impl Persistent {
                         answers: vec![(origin, req, Err(e))],
                         ..Handled::default()
                     },
+                };
+            }
+            StoreEvent::Depth(result) => {
+                match result {
+                    Ok(depth) => self.depth = Some((now, depth)),
+                    Err(e) => self.unreachable(logger, &e),
+                }
+                return Handled {
+                    metrics: self.depth_waiting.take().unwrap_or_default(),
+                    ..Handled::default()
                 };
             }
             StoreEvent::CancelRequested(requested) => {

@@ -15,9 +15,9 @@ use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 /// What a cancel did in MongoDB.
 #[derive(Default)]
 pub struct CancelOutcome {
-    /// Queued tasks it ended: each task (its row, or the object it was
-    /// when unreadable) and its error.
-    pub ended: Vec<(String, CodedError)>,
+    /// Queued tasks it ended: each task's type, the task (its row, or the
+    /// object it was when unreadable) and its error.
+    pub ended: Vec<(String, String, CodedError)>,
     /// Running tasks it marked: their `_id` and the cancel's message.
     pub requested: Vec<(Bson, String)>,
 }
@@ -85,11 +85,33 @@ impl Store {
                 Ok(task) => crate::wire::task::row(&task, false),
                 Err(undecodable) => undecodable.task_json,
             };
-            outcome
-                .ended
-                .push((task, CodedError::new(Code::TaskCancelled, message)));
+            let task_type = document.get_str("taskType").unwrap_or_default().to_owned();
+            let error = CodedError::new(Code::TaskCancelled, message);
+            outcome.ended.push((task_type, task, error));
         }
         Ok(outcome)
+    }
+
+    /// Tasks queued and not running (due or not, not failed), per type.
+    pub async fn queued_by_type(&self) -> Result<Vec<(String, u64)>> {
+        let pipeline = [
+            doc! { "$match": { "onGoing": false, "failed": { "$ne": true } } },
+            doc! { "$group": { "_id": "$taskType", "n": { "$sum": 1 } } },
+        ];
+        let groups: Vec<Document> = self.coll.aggregate(pipeline).await?.try_collect().await?;
+        Ok(groups
+            .iter()
+            .map(|g| {
+                let task_type = g.get_str("_id").unwrap_or_default().to_owned();
+                let n = match g.get("n") {
+                    Some(Bson::Int32(n)) => *n as u64,
+                    Some(Bson::Int64(n)) => *n as u64,
+                    Some(Bson::Double(n)) => *n as u64,
+                    _ => 0,
+                };
+                (task_type, n)
+            })
+            .collect())
     }
 
     /// The cancels asked for tasks this master holds under `tokens`.

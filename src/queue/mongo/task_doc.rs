@@ -107,6 +107,8 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
         failures: attempts(doc)?.saturating_sub(1),
         slot: slot(doc)?,
         progress: None,
+        trace: trace(doc),
+        group: doc.get_str("group").ok().map(Arc::from),
     })
 }
 
@@ -230,6 +232,19 @@ fn due_date(doc: &RawDocument, created_at: i64) -> Result<i64, DecodeError> {
         None | Some(RawBsonRef::Null) => Ok(created_at),
         some => raw_millis(some).ok_or_else(|| wrong("dueDate", "a date", some)),
     }
+}
+
+/// The trace context its add recorded (`traceparent`, `tracestate`), as
+/// the carrier JSON a worker extracts it from. A field that is not a
+/// string is ignored: tracing never fails a task.
+fn trace(doc: &RawDocument) -> Option<Box<str>> {
+    let text = |key| doc.get_str(key).ok();
+    let traceparent = text("traceparent")?;
+    let mut carrier = serde_json::json!({ "traceparent": traceparent });
+    if let Some(tracestate) = text("tracestate") {
+        carrier["tracestate"] = tracestate.into();
+    }
+    Some(carrier.to_string().into())
 }
 
 /// When a retried run of a series was due (written with its retry).

@@ -1,6 +1,7 @@
 use super::*;
 use crate::channel::ring::Corrupt;
 use crate::log::{Level, Logger};
+use crate::master::metrics::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::sys::Signal;
 use crate::task::Task;
@@ -56,12 +57,16 @@ fn run_task(queue: &mut MemoryQueue, n: u64, bytes: usize) -> (RunTask, Rank, So
     queue
         .push(task, 0)
         .unwrap_or_else(|_| unreachable!("ids are distinct"));
-    let (task, order, place) = queue.take_next(0).expect("a task was just queued");
+    let (task, order, place) = queue.take_next(0, 0).expect("a task was just queued");
     let rank = Rank {
         in_memory: true,
         order,
     };
-    (RunTask::of(task), rank, Source::Memory(place))
+    (
+        RunTask::of(task, Queue::Memory),
+        rank,
+        Source::Memory(place),
+    )
 }
 
 #[test]
