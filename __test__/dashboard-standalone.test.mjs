@@ -4,6 +4,7 @@
 // asked here reaches the master through its registry document.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import { setup, teardown, freshUrl, withDb } from './mongo.mjs'
 import { startApp, stopApp, seed, eventually, startStandalone, runStandalone } from './dashboard-helpers.mjs'
 
@@ -63,6 +64,22 @@ test('it prints the URL it serves (--port 0 picks one), on loopback, and shows t
     assert.equal(tasks.json.tasks.length, 35)
     const overview = await eventually(async () => (await fetchJson(`${s.url}/api/overview`)).json.persistent.counts, 'counts')
     assert.ok(overview.byType.some((t) => t.taskType === 'OTHER' && t.total === 35))
+  } finally {
+    s.child.kill('SIGTERM')
+  }
+})
+
+test('on loopback without credentials it answers only to a loopback Host (a rebound name is refused)', async () => {
+  const s = await startStandalone(['dashboard', '--mongo-url', url, '--port', '0'])
+  try {
+    const port = new URL(s.url).port
+    const ask = (host) => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/api/overview', headers: { host } }, (res) => { res.resume(); resolve(res.statusCode) }).on('error', reject)
+    })
+    assert.equal(await ask(`127.0.0.1:${port}`), 200)
+    assert.equal(await ask(`localhost:${port}`), 200)
+    assert.equal(await ask(`evil.example:${port}`), 403)
+    assert.equal(await ask('evil.example'), 403)
   } finally {
     s.child.kill('SIGTERM')
   }

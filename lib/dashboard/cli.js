@@ -61,12 +61,24 @@ async function main (args, { env = process.env, out = console.log } = {}) {
     mongoUrl: o.mongoUrl,
     collectionName: o.collection
   })
-  const server = http.createServer((req, res) => handler(req, res))
+  // On loopback without credentials, only requests that name this server
+  // by a loopback host are served: a page elsewhere whose name was
+  // rebound to 127.0.0.1 (DNS rebinding) sends its own name as Host.
+  let hosts = null
+  const server = http.createServer((req, res) => {
+    if (hosts !== null && !hosts.has(String(req.headers.host).toLowerCase())) {
+      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8' })
+      res.end('refused: this dashboard answers only to a loopback Host (127.0.0.1, localhost, [::1])')
+      return
+    }
+    handler(req, res)
+  })
   await new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, resolve)
   })
   const { port } = server.address()
+  if (o.user === undefined) hosts = new Set(['127.0.0.1', 'localhost', '[::1]', o.host].flatMap((h) => [h, `${h}:${port}`]))
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host
   out(`meteor-cluster dashboard: serving ${o.collection} on http://${shown}:${port}/${o.readOnly ? ' (read-only)' : ''}`)
   const stop = () => {
