@@ -7,9 +7,8 @@ export declare class Board {
   constructor(mongoUrl: string, collectionName: string)
   /**
    * Runs `op` (one of `BOARD_OPS` in `lib/wire.js`) with `args` (JSON);
-   * resolves with `{"ok":true,"value":answer}` or
-   * `{"ok":false,"value":{name,message,code}}`, as JSON text. An
-   * unknown op throws at once.
+   * resolves with its answer or its error, as `wire::board::answer`
+   * writes them. An unknown op throws at once.
    */
   call(op: string, args: string): Promise<string>
 }

@@ -183,3 +183,14 @@ test('the dashboard\'s arguments JS writes are read by Rust as meant, and a fiel
   assert.throws(() => board(wire.BOARD_OPS.LIST, JSON.stringify({ sort: 'priority', limit: 1, extra: 1 })), /unknown field/)
   assert.throws(() => board(wire.BOARD_OPS.LIST, JSON.stringify({ sort: 'size', limit: 1 })), /unknown variant/)
 })
+
+test('a dashboard answer Rust writes is read by JS: the value, or the error with its name and code', () => {
+  const names = JSON.parse(probe('names', ''))
+  const { errorFrom } = require('../lib/errors.js')
+  const value = { now: 5, tasks: [{ _id: 'ü"', data: { at: { $date: 1 } } }], next: null }
+  assert.deepEqual(wire.readBoardAnswer(probe('boardAnswer', { ok: true, value }), errorFrom), value)
+  for (const code of ['ERR_NOT_FOUND', 'ERR_INVALID_ARG', 'ERR_MONGO_UNAVAILABLE']) {
+    assert.throws(() => wire.readBoardAnswer(probe('boardAnswer', { ok: false, value: code }), errorFrom),
+      (error) => error.code === code && error.message === 'm "q"' && error.name === names.codes.find(([c]) => c === code)[1])
+  }
+})

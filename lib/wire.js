@@ -213,6 +213,16 @@ const boardArgs = {
   master: (master) => JSON.stringify({ master })
 }
 
+/**
+ * What `Board.call` resolves with (`wire::board::answer`): the answer, or
+ * throws the error `errorFrom` makes of it.
+ */
+function readBoardAnswer (json, errorFrom) {
+  const { ok, value } = JSON.parse(json)
+  if (!ok) throw errorFrom(value)
+  return value
+}
+
 module.exports = {
   ROW,
   addRow,
@@ -232,5 +242,6 @@ module.exports = {
   TASK_STATES,
   SORTS,
   boardListArgs,
-  boardArgs
+  boardArgs,
+  readBoardAnswer
 }

@@ -7,17 +7,13 @@
 const binding = require('../binding')
 const { encode } = require('../codec')
 const { errorFrom } = require('../errors')
-const { BOARD_OPS, boardListArgs, boardArgs } = require('../wire')
+const { BOARD_OPS, boardListArgs, boardArgs, readBoardAnswer } = require('../wire')
 const { HttpError } = require('./http')
 const os = require('os')
 
 /** A `Board.call` as a Promise of its answer (decoded EJSON); a refusal rejects with a coded error. */
 function boardCall (board, op, args = '{}') {
-  return board.call(op, args).then((json) => {
-    const { ok, value } = JSON.parse(json)
-    if (!ok) throw errorFrom(value)
-    return decodeDates(value)
-  })
+  return board.call(op, args).then((json) => decodeDates(readBoardAnswer(json, errorFrom)))
 }
 
 /** Fields shown as EJSON, as stored: a task's data and progress keep their tags. */

@@ -27,9 +27,8 @@ impl Board {
     }
 
     /// Runs `op` (one of `BOARD_OPS` in `lib/wire.js`) with `args` (JSON);
-    /// resolves with `{"ok":true,"value":answer}` or
-    /// `{"ok":false,"value":{name,message,code}}`, as JSON text. An
-    /// unknown op throws at once.
+    /// resolves with its answer or its error, as `wire::board::answer`
+    /// writes them. An unknown op throws at once.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn call<'env>(&self, env: &'env Env, op: String, args: String) -> Result<Object<'env>> {
         let op = BoardOp::parse(&op).ok_or_else(|| {
@@ -44,10 +43,7 @@ impl Board {
         let (deferred, promise) = env.create_deferred::<String, _>()?;
         let inner = self.inner.clone();
         runtime.spawn(async move {
-            let answer = match inner.call(op, &args).await {
-                Ok(value) => format!(r#"{{"ok":true,"value":{value}}}"#),
-                Err(e) => format!(r#"{{"ok":false,"value":{}}}"#, e.to_json()),
-            };
+            let answer = crate::wire::board::answer(inner.call(op, &args).await);
             deferred.resolve(move |_| Ok(answer));
         });
         Ok(promise)

@@ -156,6 +156,26 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             }
             .to_string()
         }
+        // A dashboard answer as `Board.call` resolves: `{ ok, value }` in,
+        // the answer (or the error, its code by name) written by Rust.
+        "boardAnswer" => {
+            #[derive(Deserialize)]
+            struct Given {
+                ok: bool,
+                value: Box<RawValue>,
+            }
+            let given: Given = read(input)?;
+            let result = if given.ok {
+                Ok(given.value.get().to_owned())
+            } else {
+                let code = error::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == given.value.get().trim_matches('"'))
+                    .ok_or("unknown code")?;
+                Err(CodedError::new(code, "m \"q\""))
+            };
+            wire::board::answer(result)
+        }
         // A worker's frame, read as the master reads it.
         "frame" => frame(&ToMaster::decode(input.as_bytes())?)?,
         // A master's line, as Rust writes it: runs (`[run, sample]`) and messages.

@@ -12,7 +12,18 @@
 //! | `masters` | `{ masters: [registry document], now }` |
 //! | an action | `{ changed: n }` |
 
+use crate::error::CodedError;
 use serde::Deserialize;
+
+/// What `Board.call` resolves with: `{"ok":true,"value":answer}`, or
+/// `{"ok":false,"value":{name,message,code}}` (`readBoardAnswer` in
+/// `lib/wire.js` reads it).
+pub(crate) fn answer(result: Result<String, CodedError>) -> String {
+    match result {
+        Ok(value) => format!(r#"{{"ok":true,"value":{value}}}"#),
+        Err(e) => format!(r#"{{"ok":false,"value":{}}}"#, e.to_json()),
+    }
+}
 
 /// A dashboard call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
