@@ -936,7 +936,7 @@ export interface ClusterStats {
     /** ms from spawn to ready of the most recent worker; `null` before the first. */
     lastWorkerStartMs: number | null
   }
-  /** The last worker exits, newest first, each with the task it was blamed for (if any); `at` in ms. */
+  /** The last worker exits that were not clean stops (a crash, a kill, a failed start), newest first, each with the task it was blamed for (if any); `at` in ms. */
   recentExits: WorkerExit[]
 }
 

@@ -292,6 +292,19 @@ test('cancel: a running task is stopped through its signal and ends failed with 
   assert.equal(doc.failed, true)
   assert.equal(doc.lastError.code, 'ERR_TASK_CANCELLED')
   assert.equal((await post('/jobs/api/tasks/block1/cancel', sameOrigin())).status, 404)
+  const [own] = (await get('/jobs/api/masters')).json.masters
+  assert.ok(!own.exits.some((e) => e.task && e.task._id === 'block1'), 'a task that stops on its signal keeps its worker')
+})
+
+test('a task that ignores its signal: cancel stops its worker, and the masters view lists that exit, blamed on the task', async () => {
+  await addDoc(url, { _id: 'spin1', taskType: 'STEPS', data: { steps: 1000, every: 300 } })
+  await eventually(async () => (await get('/jobs/api/masters')).json.masters.some((m) => m.workers.some((w) => w.task && w.task._id === 'spin1')), 'spin1 runs')
+  assert.deepEqual((await post('/jobs/api/tasks/spin1/cancel', sameOrigin())).json, { changed: 1 })
+  await app.until((r) => r.reports.some((x) => x.kind === 'error' && x.id === 'spin1' && x.code === 'ERR_TASK_CANCELLED'), 'spin1 cancelled')
+  const exit = await eventually(async () => (await get('/jobs/api/masters')).json.masters[0].exits.find((e) => e.task && e.task._id === 'spin1'), 'its worker\'s exit')
+  assert.equal(exit.task.taskType, 'STEPS')
+  assert.equal(typeof exit.pid, 'number')
+  assert.ok(exit.signal !== null || exit.code !== 0, JSON.stringify(exit))
 })
 
 test('the masters\' registry: a heartbeat document with host, pid, version, task types, counters, workers and history, a TTL index, the dashboard\'s indexes; pause and resume the master', async () => {

@@ -123,7 +123,10 @@ class Source {
     }
     own.local = true
     own.workers = local.workers().map((w) => ({ ...w, startedAt: +w.startedAt, task: w.task && { ...w.task, startedAt: +w.task.startedAt } }))
-    own.paused = local.stats().paused
+    const stats = local.stats()
+    own.paused = stats.paused
+    own.counters = stats.counters
+    own.exits = stats.recentExits
     return answer
   }
 

@@ -1,6 +1,7 @@
-//! The last worker exits, each with the task it was blamed for: what a
-//! dashboard shows of a pool's recent troubles (`stats().recentExits`,
-//! and the masters' registry).
+//! The last worker exits that were not clean stops (a crash, a kill, a
+//! failed start), each with the task it was blamed for: what a dashboard
+//! shows of a pool's recent troubles (`stats().recentExits`, and the
+//! masters' registry).
 
 use crate::sys::Exit;
 use std::collections::VecDeque;
