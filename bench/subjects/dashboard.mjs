@@ -55,7 +55,6 @@ runSubject(async () => {
 async function indexes (coll) {
   await coll.createIndexes([
     { key: { onGoing: 1, priority: -1, createdAt: 1 }, name: 'meteorCluster_claim' },
-    { key: { onGoing: 1, 'lease.expires': 1 }, name: 'meteorCluster_lease' },
     { key: { taskType: 1 }, name: 'taskType_1' },
     { key: { priority: -1, _id: 1 }, name: 'meteorCluster_board_priority' },
     { key: { dueDate: 1, _id: 1 }, name: 'meteorCluster_board_dueDate' },

@@ -3,10 +3,14 @@
 //! Each starts a job (`jobs`) whose result comes back as a `StoreEvent`.
 
 use super::jobs::{self, StoreCell};
-use super::{inserts, ClaimState, Connection, Persistent, StoreEvent, MAX_CLAIM, PROGRESS_EVERY};
+use super::{inserts, ClaimState, Connection, Persistent, StoreEvent, PROGRESS_EVERY};
 use mongodb::bson::Bson;
 use std::sync::Arc;
 use tokio::time::Instant;
+
+/// Tasks in one insert of ours that close the change stream (see
+/// `insert_batch`); fewer cost less in events than closing it would.
+const QUIET_INSERT: usize = 100;
 
 impl Persistent {
     /// Starts whatever database work is due; `want` is how many tasks the
@@ -33,7 +37,8 @@ impl Persistent {
         }
         let Ok(cell) = self.cell() else { return None };
         if !self.pending.is_empty() && !self.writing {
-            match self.write_retry_at {
+            let more_coming = self.running > 0 || !self.buffer.is_empty();
+            match self.write_retry_at.or(self.pending.write_at(more_coming)) {
                 Some(t) if t > now => at(t),
                 _ => self.write(&cell),
             }
@@ -67,13 +72,11 @@ impl Persistent {
         if self.exhausted {
             at(self.poll_at);
         }
-        let want = want
-            .max(self.claim_size)
-            .saturating_sub(self.buffer.len())
-            .min(MAX_CLAIM);
-        if claim && self.claim == ClaimState::Idle && !self.exhausted && want > 0 {
+        let ask = self.ahead.ask(want, self.buffer.len());
+        if claim && self.claim == ClaimState::Idle && !self.exhausted && ask > 0 {
             self.claim = ClaimState::InFlight { stale: false };
-            self.link.spawn(jobs::claim(cell.clone(), want));
+            self.ahead.claim_started();
+            self.link.spawn(jobs::claim(cell.clone(), ask));
         }
         self.write_progress(&cell, now, &mut at);
         // Renew our leases and hand back expired ones, a third of a lease apart.
@@ -83,7 +86,7 @@ impl Persistent {
                 self.maintain_at = now + cell.lease() / 3;
                 let mut tokens = running();
                 tokens.extend(self.buffer.iter().map(|c| c.token.clone()));
-                tokens.extend(self.pending.iter().map(|c| c.token.clone()));
+                tokens.extend(self.pending.tokens().cloned());
                 tokens.sort_unstable();
                 tokens.dedup();
                 self.link.spawn(jobs::maintain(cell.clone(), tokens));
@@ -126,6 +129,12 @@ impl Persistent {
         let batch = std::mem::take(&mut self.inserts);
         let tasks = inserts::tasks_of(&batch);
         self.inserting = Some(batch);
+        // Claims follow this insert whatever the change stream says, and
+        // its events would cost the server as much as the insert: the
+        // stream closes until a claim comes back short.
+        if tasks.len() >= QUIET_INSERT {
+            self.set_draining(true);
+        }
         match self.cell() {
             Ok(cell) => {
                 self.link.spawn(jobs::insert(cell, tasks));
@@ -143,15 +152,19 @@ impl Persistent {
         if let Some(watcher) = self.watcher.take() {
             watcher.abort();
         }
-        self.watcher = self
-            .link
-            .spawn(jobs::start(cell.clone(), self.link.report.clone()));
+        let (listen, listening) = tokio::sync::watch::channel(!self.draining);
+        self.listen = Some(listen);
+        self.watcher = self.link.spawn(jobs::start(
+            cell.clone(),
+            self.link.report.clone(),
+            listening,
+        ));
     }
 
     fn write(&mut self, cell: &Arc<StoreCell>) {
         self.writing = true;
         self.write_retry_at = None;
-        let batch = std::mem::take(&mut self.pending);
+        let batch = self.pending.take();
         self.link.spawn(jobs::write(cell.clone(), batch));
     }
 

@@ -9,11 +9,13 @@ use crate::master::requests::{self, Origin};
 use crate::queue::mongo::{Again, Store};
 use crate::task::Task;
 use crate::wire::request::Op;
-use futures_util::TryStreamExt;
+use futures_util::future::try_join_all;
+use futures_util::{FutureExt, TryStreamExt};
 use mongodb::bson::Bson;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// The store of one URL and collection, connected once, by the first job
 /// that needs it.
@@ -56,8 +58,13 @@ impl StoreCell {
 }
 
 /// Indexes, the server's clock, recovery of expired leases; then, where the
-/// server has change streams, a `Changed` event for each change.
-pub(super) async fn start(cell: Arc<StoreCell>, report: super::Report) -> StoreEvent {
+/// server has change streams, a `Changed` event for each change while
+/// `listen` says so.
+pub(super) async fn start(
+    cell: Arc<StoreCell>,
+    report: super::Report,
+    listen: watch::Receiver<bool>,
+) -> StoreEvent {
     let started = async {
         let store = cell.get().await?;
         store.ensure_indexes().await?;
@@ -71,42 +78,49 @@ pub(super) async fn start(cell: Arc<StoreCell>, report: super::Report) -> StoreE
         Err(e) => return StoreEvent::Started(Err(e)),
     };
     report(StoreEvent::Started(Ok(())));
-    // Without change streams (a standalone server) polling at refreshRate
-    // is all there is (and lease renewals see cancels).
-    if let Ok(mut changes) = store.watch().await {
-        while let Ok(Some(change)) = changes.try_next().await {
-            report(match crate::queue::mongo::cancel_in_change(&change) {
-                Some(cancel) => StoreEvent::CancelRequested(vec![cancel]),
-                None => StoreEvent::Changed,
-            });
+    watch_changes(store, &report, listen).await;
+    StoreEvent::Changed
+}
+
+/// Reports every change while `listen` is true. The stream is closed while
+/// it is false (a backlog draining, when every claim finds tasks anyway), so
+/// that the server does not turn each write into an event meanwhile; when it
+/// opens again, a `Changed` stands for whatever happened while it was
+/// closed (the claim it starts reads after the stream opened). Without
+/// change streams (a standalone server) polling at refreshRate is all
+/// there is.
+async fn watch_changes(store: &Store, report: &super::Report, mut listen: watch::Receiver<bool>) {
+    loop {
+        if listen.wait_for(|on| *on).await.is_err() {
+            return;
+        }
+        let Ok(mut changes) = store.watch().await else {
+            return;
+        };
+        report(StoreEvent::Changed);
+        loop {
+            tokio::select! {
+                change = changes.try_next() => match change {
+                    Ok(Some(change)) => report(match crate::queue::mongo::cancel_in_change(&change) {
+                        Some(cancel) => StoreEvent::CancelRequested(vec![cancel]),
+                        None => StoreEvent::Changed,
+                    }),
+                    _ => return,
+                },
+                on = listen.wait_for(|on| !*on) => match on {
+                    Ok(_) => break,
+                    Err(_) => return,
+                },
+            }
         }
     }
-    StoreEvent::Changed
 }
 
 pub(super) async fn claim(cell: Arc<StoreCell>, want: usize) -> StoreEvent {
     let types = &cell.settings.task_types;
-    let result = async {
-        let store = cell.get().await?;
-        let claim = store.claim(types, want).await?;
-        let next_due = if claim.more {
-            None
-        } else {
-            store.next_due(types).await.ok().flatten()
-        };
-        Ok::<_, CodedError>((claim, next_due))
-    }
-    .await;
-    match result {
-        Ok((claimed, next_due)) => StoreEvent::Claimed {
-            result: Ok(claimed),
-            next_due,
-        },
-        Err(e) => StoreEvent::Claimed {
-            result: Err(e),
-            next_due: None,
-        },
-    }
+    StoreEvent::Claimed(
+        async { Ok::<_, CodedError>(cell.get().await?.claim(types, want).await?) }.await,
+    )
 }
 
 /// Renews this master's leases, re-reads the server's clock, hands back
@@ -180,8 +194,9 @@ pub(super) async fn insert(cell: Arc<StoreCell>, tasks: Vec<Task>) -> StoreEvent
     StoreEvent::Inserted(outcomes)
 }
 
-/// Writes finished runs' outcomes: removes the done (in one write), marks
-/// the failed, sets up retries and the next runs of series.
+/// Writes finished runs' outcomes, all at once: removes the done (one
+/// write per claim), marks the failed, sets up retries and the next runs of
+/// series (one write each).
 pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> StoreEvent {
     let result = async {
         let store = cell.get().await?;
@@ -190,30 +205,23 @@ pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> Store
             .filter(|c| matches!(c.write, Write::Delete))
             .map(|c| (c.id.clone(), c.token.clone()))
             .collect();
-        store.complete(&done).await?;
-        for c in &batch {
+        let updates = batch.iter().filter_map(|c| {
             let (id, token) = (c.id.clone(), c.token.as_str());
-            match &c.write {
-                Write::Delete => {}
+            let (due, error, again) = match &c.write {
+                Write::Delete => return None,
                 Write::Fail(error) => {
-                    store
-                        .fail(id, token, error.clone(), c.progress.clone())
-                        .await?
+                    return Some(store.fail(id, token, error.clone(), c.progress.clone()).boxed())
                 }
                 Write::Retry { due, error, slot } => {
-                    let again = Again::Retry { slot: *slot };
-                    store
-                        .retry_at(id, token, *due, Some(error.clone()), again)
-                        .await?
+                    (*due, Some(error.clone()), Again::Retry { slot: *slot })
                 }
-                Write::Reschedule { due, error } => {
-                    let again = Again::NextInSeries;
-                    store
-                        .retry_at(id, token, *due, error.clone(), again)
-                        .await?
-                }
-            }
-        }
+                Write::Reschedule { due, error } => (*due, error.clone(), Again::NextInSeries),
+            };
+            Some(store.retry_at(id, token, due, error, again).boxed())
+        });
+        let (deleted, updated) = tokio::join!(store.complete(&done), try_join_all(updates));
+        deleted?;
+        updated?;
         Ok::<(), CodedError>(())
     }
     .await;

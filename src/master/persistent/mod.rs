@@ -4,11 +4,13 @@
 //! call runs as a future on the tokio runtime (`jobs`), whose result comes
 //! back through the inbox as a `StoreEvent`.
 
+mod ahead;
 mod due;
 mod inserts;
 mod jobs;
 mod registry;
 mod results;
+mod unwritten;
 
 use super::requests::Origin;
 use crate::error::{Code, CodedError};
@@ -23,14 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-
-/// Most tasks one claim round takes.
-const MAX_CLAIM: usize = 256;
-/// The claim batch grows while claims come back full and the workers had
-/// already run out of claimed tasks: a sorted claim costs about as much for
-/// 256 tasks as for one, so a backlog drains in big rounds, yet a master
-/// with slow tasks never hoards what other masters could run.
-const CLAIM_GROWTH: usize = 4;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -156,8 +150,8 @@ pub(crate) struct Persistent {
     /// The unreachable warning was logged (once per outage).
     warned: bool,
     claim: ClaimState,
-    /// How many tasks the next claim may take beyond what the pool needs now.
-    claim_size: usize,
+    /// How many tasks to claim ahead of the workers.
+    ahead: ahead::Ahead,
     /// The last claim found fewer tasks than it asked for.
     exhausted: bool,
     /// When a scheduled persistent task becomes due, if one is known.
@@ -166,7 +160,10 @@ pub(crate) struct Persistent {
     maintain_at: Instant,
     maintaining: bool,
     buffer: VecDeque<Claimed>,
-    pending: Vec<Completion>,
+    /// Outcomes not yet written.
+    pending: unwritten::Unwritten,
+    /// Claimed tasks handed to workers and not ended or handed back.
+    running: usize,
     writing: bool,
     write_retry_at: Option<Instant>,
     releasing: bool,
@@ -186,6 +183,10 @@ pub(crate) struct Persistent {
     watcher: Option<JoinHandle<()>>,
     /// This master's document in the masters' registry.
     registry: registry::Registry,
+    /// Tells the watcher whether to keep a change stream open.
+    listen: Option<tokio::sync::watch::Sender<bool>>,
+    /// The last claim came back full: a backlog is draining.
+    draining: bool,
 }
 
 impl Persistent {
@@ -205,14 +206,15 @@ impl Persistent {
             connection: Connection::Down { retry_at: None },
             warned: false,
             claim: ClaimState::Idle,
-            claim_size: 0,
+            ahead: ahead::Ahead::default(),
             exhausted: false,
             next_due_at: None,
             poll_at: now,
             maintain_at: now,
             maintaining: false,
             buffer: VecDeque::new(),
-            pending: Vec::new(),
+            pending: unwritten::Unwritten::default(),
+            running: 0,
             writing: false,
             write_retry_at: None,
             releasing: false,
@@ -225,6 +227,8 @@ impl Persistent {
             inserting: None,
             watcher: None,
             registry: registry::Registry::default(),
+            listen: None,
+            draining: false,
         }
     }
 
@@ -238,6 +242,7 @@ impl Persistent {
             if let Some(watcher) = self.watcher.take() {
                 watcher.abort();
             }
+            self.listen = None;
         }
         self.settings = settings;
         self.exhausted = false;
@@ -276,9 +281,12 @@ impl Persistent {
         self.buffer.front().map(|c| &c.task)
     }
 
+    /// The first claimed task `admits` lets run now, to run.
     pub(crate) fn take(&mut self, mut admits: impl FnMut(&Task) -> bool) -> Option<Claimed> {
         let at = self.buffer.iter().position(|c| admits(&c.task))?;
-        self.buffer.remove(at)
+        let claimed = self.buffer.remove(at)?;
+        self.running += 1;
+        Some(claimed)
     }
 
     /// Takes the claimed task `id` out of the buffer (it will not run).
@@ -297,7 +305,7 @@ impl Persistent {
     ) {
         let lasting = error.to_json();
         let raw = serde_json::value::RawValue::from_string(lasting).ok();
-        self.complete(Completion {
+        self.record(Completion {
             id: claimed.id,
             token: claimed.token,
             event,
@@ -391,6 +399,7 @@ impl Persistent {
 
     /// Returns a claimed task a worker handed back to its place in the buffer.
     pub(crate) fn put_back(&mut self, claimed: Claimed) {
+        self.running = self.running.saturating_sub(1);
         let rank = RunOrder::of(&claimed.task, 0);
         let at = self
             .buffer
@@ -453,7 +462,15 @@ impl Persistent {
             && self.registry_settled()
     }
 
-    pub(crate) fn complete(&mut self, mut completion: Completion) {
+    /// A claimed task's run ended: its outcome is written with the next batch.
+    pub(crate) fn complete(&mut self, completion: Completion) {
+        self.running = self.running.saturating_sub(1);
+        self.ahead.run_finished();
+        self.record(completion);
+    }
+
+    /// Queues a claimed task's outcome (with its last progress when it failed).
+    fn record(&mut self, mut completion: Completion) {
         if let Some(at) = self
             .progress
             .iter()

@@ -3,10 +3,7 @@
 //! how big the next claim may be, outcomes written or to write again.
 
 use super::registry::MasterRequest;
-use super::{
-    inserts, Answer, Cancelled, ClaimState, Completion, Connection, Persistent, CLAIM_GROWTH,
-    MAX_CLAIM,
-};
+use super::{inserts, Answer, Cancelled, ClaimState, Completion, Connection, Persistent};
 use crate::error::CodedError;
 use crate::log::Logger;
 use crate::master::requests::Origin;
@@ -19,11 +16,9 @@ use tokio::time::Instant;
 pub(crate) enum StoreEvent {
     Started(Result<(), CodedError>),
     /// Claimed tasks (and documents that could not be read, already
-    /// failed in MongoDB), and whether more may be due right now.
-    Claimed {
-        result: Result<Claim, CodedError>,
-        next_due: Option<i64>,
-    },
+    /// failed in MongoDB), whether more may be due right now, and if not,
+    /// when the next one is.
+    Claimed(Result<Claim, CodedError>),
     Written {
         batch: Vec<Completion>,
         result: Result<(), CodedError>,
@@ -87,7 +82,7 @@ pub(crate) struct Handled {
 
 impl Persistent {
     /// Takes a job's result. `workers_idle`: a ready worker has nothing to
-    /// run, the one case in which claims grow. Returns what the dispatcher
+    /// run, the one case in which claims grow (`ahead`). Returns what the dispatcher
     /// must do next: answers to give, and claimed documents that could not
     /// be read (each fails alone, with an error event).
     pub(crate) fn handle(
@@ -117,7 +112,7 @@ impl Persistent {
                     self.unreachable(logger, &e);
                 }
             },
-            StoreEvent::Claimed { result, next_due } => {
+            StoreEvent::Claimed(result) => {
                 let stale = self.claim == ClaimState::InFlight { stale: true };
                 self.claim = ClaimState::Idle;
                 match result {
@@ -125,16 +120,14 @@ impl Persistent {
                         tasks: claimed,
                         undecodable,
                         more,
+                        next_due,
                     }) => {
                         // Tasks added while it ran may not have been seen.
                         self.exhausted = !more && !stale;
-                        self.claim_size = if more && self.buffer.is_empty() && workers_idle {
-                            (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
-                        } else if more {
-                            self.claim_size
-                        } else {
-                            0
-                        };
+                        let bytes = claimed.iter().map(|c| c.task.data.len()).sum();
+                        let starved = self.buffer.is_empty() && workers_idle;
+                        self.ahead.claimed(claimed.len(), bytes, more, starved);
+                        self.set_draining(more);
                         self.next_due_at = next_due.map(|due| {
                             now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
                         });
@@ -170,8 +163,7 @@ impl Persistent {
                         }
                     }
                     Err(e) => {
-                        batch.append(&mut self.pending);
-                        self.pending = batch;
+                        self.pending.put_back(batch);
                         self.write_retry_at = Some(now + refresh);
                         self.unreachable(logger, &e);
                     }
@@ -287,6 +279,15 @@ impl Persistent {
         }
     }
 
+    /// While claims come back full, every claim finds tasks anyway: the
+    /// change stream closes, and opens again with the first short claim.
+    pub(super) fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+        if let Some(listen) = &self.listen {
+            listen.send_if_modified(|on| std::mem::replace(on, !draining) == draining);
+        }
+    }
+
     /// Logs the first failure of an outage, once until MongoDB works again.
     fn unreachable(&mut self, logger: &Logger, error: &CodedError) {
         if !self.warned {
@@ -312,14 +313,7 @@ mod tests {
     }
 
     fn nothing_claimed() -> StoreEvent {
-        StoreEvent::Claimed {
-            result: Ok(Claim {
-                tasks: Vec::new(),
-                undecodable: Vec::new(),
-                more: false,
-            }),
-            next_due: None,
-        }
+        StoreEvent::Claimed(Ok(Claim::default()))
     }
 
     #[tokio::test(start_paused = true)]
