@@ -29,7 +29,7 @@ test('both sides name the same row fields, request operations and error codes', 
   const names = JSON.parse(probe('names', ''))
   assert.deepEqual(names.rowFields.map((_, i) => i), Object.values(wire.ROW).sort((a, b) => a - b))
   assert.deepEqual(Object.keys(wire.ROW).map((key) => names.rowFields[wire.ROW[key]]),
-    ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing', 'traced'])
+    ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing', 'extra'])
   assert.deepEqual(Object.values(wire.OPS).sort(), [...names.ops].sort())
   assert.deepEqual(Object.values(codes).sort(), names.codes.map(([code]) => code).sort())
 })
@@ -44,9 +44,21 @@ test('a run row Rust writes is read by JS as the task it was', () => {
 test('a traced task\'s run row carries what its run span needs: its attempt, its queue and its add\'s carrier', () => {
   const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'k=v' }
   const row = JSON.parse(probe('runRow', { ...SAMPLES[1], trace: carrier, failures: 2 }))
-  assert.deepEqual(row[wire.ROW.TRACED], { attempt: 3, queue: 'persistent', carrier })
+  assert.deepEqual(row[wire.ROW.EXTRA], { attempt: 3, queue: 'persistent', carrier })
   assert.deepEqual(wire.taskFromRow(row), { ...taskOf(SAMPLES[1]), onGoing: true })
-  assert.equal(JSON.parse(probe('runRow', SAMPLES[1])).length, wire.ROW.TRACED, 'an untraced row has no such field')
+  assert.equal(JSON.parse(probe('runRow', SAMPLES[1])).length, wire.ROW.EXTRA, 'an untraced row has no such field')
+})
+
+test('a task\'s group travels in its run row and its object form, traced or not', () => {
+  const group = 'tenant "42" ✓'
+  const row = JSON.parse(probe('runRow', { ...SAMPLES[1], group }))
+  assert.deepEqual(row[wire.ROW.EXTRA], { group })
+  assert.deepEqual(wire.taskFromRow(row), { ...taskOf(SAMPLES[1]), onGoing: true, group })
+  const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }
+  const traced = JSON.parse(probe('runRow', { ...SAMPLES[1], group, trace: carrier }))
+  assert.deepEqual(traced[wire.ROW.EXTRA], { group, attempt: 1, queue: 'persistent', carrier })
+  const object = JSON.parse(probe('object', { ...SAMPLES[1], group }))
+  assert.equal(object.group, group)
 })
 
 test('the object form Rust answers calls with is read by JS as the task it was', () => {

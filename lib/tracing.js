@@ -60,11 +60,11 @@ function traceAdd (taskType, queue, id) {
 
 /**
  * Runs `fn()` (a task function's call) inside its run span when its task
- * was traced (`traced`: `{ attempt, queue, carrier }` of its row), the
+ * was traced (`traced`: its row's extra, `{ attempt, queue, carrier }`), the
  * span ended with the outcome; else just runs it.
  */
 function runTraced (traced, job, workerId, fn) {
-  const o = traced === undefined ? null : otel()
+  const o = traced === undefined || traced.carrier === undefined ? null : otel()
   if (o === null) return fn()
   const parent = o.propagation.extract(o.ROOT_CONTEXT, traced.carrier)
   const span = o.trace.getTracer(SYSTEM).startSpan(`${SYSTEM} run ${job.taskType}`, {

@@ -12,13 +12,13 @@ const { encode } = require('./codec')
 /**
  * A task row's fields, in order (`ROW_FIELDS` in src/wire/task.rs): runs
  * and outcome events carry a task as `[_id, taskType, priority, createdAt,
- * dueOffset, data, onGoing, traced?]`, dates as ms and `dueOffset =
- * dueDate - createdAt`; `traced`, `{ attempt, queue, carrier }`, only for
- * a task added in a traced span (lib/tracing.js). An add row (the facade's
- * batch of in-memory adds) is the first six fields, then a traced add's
- * carrier.
+ * dueOffset, data, onGoing, extra?]`, dates as ms and `dueOffset =
+ * dueDate - createdAt`; `extra`, `{ group?, attempt?, queue?, carrier? }`,
+ * only for a task with a group or added in a traced span (the last three
+ * for lib/tracing.js). An add row (the facade's batch of in-memory adds)
+ * is the first six fields, then a traced add's carrier.
  */
-const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6, TRACED: 7 })
+const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6, EXTRA: 7 })
 
 /**
  * An add row; `typeJson` is the task type as JSON text, `data` EJSON
@@ -34,9 +34,14 @@ function addBatch (rows) {
   return `[${rows.join(',')}]`
 }
 
-/** A task as task functions and listeners get it (one shape for every task object). */
-function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing) {
-  return { _id, taskType, priority, createdAt: new Date(createdAt), dueDate: new Date(dueDate), data, onGoing }
+/**
+ * A task as task functions and listeners get it (one shape for every task
+ * object); `group` only when it has one.
+ */
+function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing, group) {
+  const task = { _id, taskType, priority, createdAt: new Date(createdAt), dueDate: new Date(dueDate), data, onGoing }
+  if (group !== undefined) task.group = group
+  return task
 }
 
 /**
@@ -46,8 +51,9 @@ function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing)
 function taskFromRow (row) {
   if (!Array.isArray(row)) return row
   const createdAt = row[ROW.CREATED_AT]
+  const extra = row[ROW.EXTRA]
   return taskObject(row[ROW.ID], row[ROW.TYPE], row[ROW.PRIORITY], createdAt,
-    createdAt + row[ROW.DUE_OFFSET], row[ROW.DATA], row[ROW.ON_GOING])
+    createdAt + row[ROW.DUE_OFFSET], row[ROW.DATA], row[ROW.ON_GOING], extra === undefined ? undefined : extra.group)
 }
 
 /** A task in the object form calls answer with, decoded: its dates as Dates. */

@@ -60,6 +60,8 @@ class Job {
     this.dueDate = new Date(createdAt + row[ROW.DUE_OFFSET])
     this.data = row[ROW.DATA]
     this.onGoing = row[ROW.ON_GOING]
+    const extra = row[ROW.EXTRA]
+    if (extra !== undefined && extra.group !== undefined) this.group = extra.group
     this.#run = run
   }
 
@@ -249,7 +251,7 @@ function invoke (run, row) {
   }
   const ipc = toggleIPC(run)
   current = run
-  return runTraced(row[ROW.TRACED], job, identity.workerId, () => runInMeteor((job) => fn(job, ipc), job))
+  return runTraced(row[ROW.EXTRA], job, identity.workerId, () => runInMeteor((job) => fn(job, ipc), job))
 }
 
 /**

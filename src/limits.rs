@@ -71,3 +71,23 @@ mod tests {
         assert!(none.is_empty() && !none.has_rate());
     }
 }
+
+#[cfg(test)]
+mod bson_tests {
+    use super::*;
+
+    #[test]
+    fn limits_read_back_from_bson_as_stored() {
+        let limits: Limits = serde_json::from_str(
+            r#"{"concurrency":2,"rate":{"max":3,"per":1000},"perGroup":{"concurrency":1}}"#,
+        )
+        .unwrap();
+        let stored = mongodb::bson::to_document(&limits).unwrap();
+        let read: Limits = mongodb::bson::from_document(stored).unwrap();
+        assert_eq!(read, limits);
+        let by_node =
+            mongodb::bson::doc! { "concurrency": 2i32, "perGroup": { "concurrency": 1i32 } };
+        let read: Limits = mongodb::bson::from_document(by_node).unwrap();
+        assert_eq!(read.whole.concurrency, Some(2));
+    }
+}

@@ -126,6 +126,7 @@ impl TryFrom<MasterConfig> for Config {
                 collection: config.collection_name,
                 lease: Duration::from_millis(config.lease.into()),
                 task_types: config.task_types,
+                limits,
             },
             retry,
             task_timeout: config
@@ -136,7 +137,6 @@ impl TryFrom<MasterConfig> for Config {
                 max_runs: config.worker_max_tasks.map(u64::from),
                 max_memory: config.worker_max_memory.map(|mib| u64::from(mib) << 20),
             },
-            limits,
         })
     }
 }

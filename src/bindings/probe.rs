@@ -31,6 +31,8 @@ struct Sample {
     trace: Option<Box<RawValue>>,
     #[serde(default)]
     failures: u32,
+    #[serde(default)]
+    group: Option<String>,
 }
 
 impl Sample {
@@ -44,6 +46,7 @@ impl Sample {
             data: self.data.get().to_owned(),
             trace: self.trace.map(|t| t.get().into()),
             failures: self.failures,
+            group: self.group.map(Into::into),
             ..Task::default()
         }
     }

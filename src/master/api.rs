@@ -2,7 +2,6 @@
 //! that change its state (`Cmd`) and the ones that only read it (`Query`).
 
 use super::persistent::Settings;
-use crate::limits::Limits;
 use crate::log::Level;
 use crate::policy::Retry;
 use crate::sys::SpawnSpec;
@@ -41,8 +40,6 @@ pub(crate) struct Config {
     /// signal is aborted, before its worker is stopped (`cancelGrace`).
     pub(crate) cancel_grace: Duration,
     pub(crate) recycling: Recycling,
-    /// The Cluster's `limits`, by task type.
-    pub(crate) limits: Vec<(String, Limits)>,
 }
 
 /// When a worker is retired and replaced (`workerMaxTasks`, `workerMaxMemory`).
@@ -74,12 +71,12 @@ impl Default for Config {
                 collection: "taskQueue".to_owned(),
                 lease: Duration::from_secs(30),
                 task_types: Vec::new(),
+                limits: Vec::new(),
             },
             retry: None,
             task_timeout: None,
             cancel_grace: Duration::from_secs(5),
             recycling: Recycling::default(),
-            limits: Vec::new(),
         }
     }
 }

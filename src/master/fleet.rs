@@ -31,6 +31,15 @@ pub(crate) struct Holding {
 }
 
 impl Holding {
+    /// One more task, of `group`.
+    pub(crate) fn add(&mut self, group: &GroupName) {
+        self.n += 1;
+        match self.groups.iter_mut().find(|(g, _)| g == group) {
+            Some((_, n)) => *n += 1,
+            None => self.groups.push((group.clone(), 1)),
+        }
+    }
+
     fn group(&self, group: &GroupName) -> u32 {
         self.groups
             .iter()
@@ -123,11 +132,7 @@ pub(crate) fn take(
         admitted.push(i);
         whole.held += 1;
         count.held += 1;
-        new_mine.n += 1;
-        match new_mine.groups.iter_mut().find(|(g, _)| g == group) {
-            Some((_, n)) => *n += 1,
-            None => new_mine.groups.push((group.clone(), 1)),
-        }
+        new_mine.add(group);
         if limits.has_rate() {
             whole.starts += 1;
             count.starts += 1;
@@ -152,6 +157,41 @@ pub(crate) fn take(
             .map(|(m, _)| m.clone())
             .collect(),
     }
+}
+
+/// When a window of `doc`'s rates admits a start again, if a rate is
+/// what holds the type (server time, ms).
+pub(crate) fn rate_frees_at(doc: &LimitsDoc, now: i64) -> Option<i64> {
+    let limits = doc.limits?;
+    let whole = limits.whole.rate.and_then(|rate| {
+        let window = rate.per as i64 + FLEET_RATE_SLACK_MS;
+        let mut recent: Vec<i64> = doc
+            .starts
+            .iter()
+            .map(|(t, _)| *t)
+            .filter(|t| *t > now - window)
+            .collect();
+        recent.sort_unstable();
+        let max = rate.max as usize;
+        (recent.len() >= max).then(|| recent[recent.len() - max] + window)
+    });
+    // A group's window: the soonest any group frees (one of them may wait).
+    let group = limits.group().rate.and_then(|rate| {
+        let window = rate.per as i64 + FLEET_RATE_SLACK_MS;
+        let mut by_group: HashMap<&GroupName, Vec<i64>> = HashMap::new();
+        for (t, g) in doc.starts.iter().filter(|(t, _)| *t > now - window) {
+            by_group.entry(g).or_default().push(*t);
+        }
+        by_group
+            .into_values()
+            .filter(|starts| starts.len() >= rate.max as usize)
+            .map(|mut starts| {
+                starts.sort_unstable();
+                starts[starts.len() - rate.max as usize] + window
+            })
+            .min()
+    });
+    whole.into_iter().chain(group).max()
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use super::ejson;
 use crate::policy::Policy;
 use crate::task::{Task, ORDER_FIELDS};
 pub use board::{ListQuery, TypeCounts};
+pub use claim::Turns;
 pub use collection::{FindOptions, Modifier, UpdateOptions};
 pub use error::{Result, StoreError};
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
@@ -159,6 +160,17 @@ impl Store {
                     "meteorCluster_claim",
                 ),
                 index(doc! { "taskType": 1 }, "taskType_1"),
+                // Grouped tasks only (it costs nothing to others): the
+                // claims that take groups in turn read each group by it.
+                IndexModel::builder()
+                    .keys(doc! { "taskType": 1, "group": 1, "onGoing": 1, "priority": -1, "createdAt": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("meteorCluster_group".to_owned())
+                            .partial_filter_expression(doc! { "group": { "$exists": true } })
+                            .build(),
+                    )
+                    .build(),
             ])
             .await?;
         Ok(())

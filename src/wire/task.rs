@@ -2,9 +2,9 @@
 //!
 //! | form | where | shape |
 //! | --- | --- | --- |
-//! | run row | runs to workers, outcome events | `[_id, taskType, priority, createdAt, dueOffset, data, onGoing, traced?]` |
+//! | run row | runs to workers, outcome events | `[_id, taskType, priority, createdAt, dueOffset, data, onGoing, extra?]` |
 //! | add row | the facade's batch of in-memory adds | `[_id, taskType, priority, createdAt, dueOffset, data, carrier?]` |
-//! | object | answers of calls (`findById`, `tasks()`...) | `{ _id, taskType, priority, createdAt, dueDate, data, progress?, onGoing }` |
+//! | object | answers of calls (`findById`, `tasks()`...) | `{ _id, taskType, priority, createdAt, dueDate, data, progress?, group?, onGoing }` |
 //!
 //! Dates are ms numbers in rows (`dueOffset` = `dueDate - createdAt`, mostly
 //! 0: a small integer parses without the floating-point path a 13-digit one
@@ -15,14 +15,14 @@
 use crate::task::{push_int, Task};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
 
 /// The fields of a row, in order (`ROW` in `lib/wire.js`); an add row is
 /// the first six, and its seventh is a traced add's carrier. The last,
-/// `traced`, is there only for a task added in a traced span:
-/// `{ attempt, queue, carrier }`, what the worker's run span needs.
+/// `extra`, is there only for a task with a group or added in a traced
+/// span: `{ group?, attempt?, queue?, carrier? }` (the last three what
+/// the worker's run span needs).
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub(crate) const ROW_FIELDS: [&str; 8] = [
     "_id",
@@ -32,7 +32,7 @@ pub(crate) const ROW_FIELDS: [&str; 8] = [
     "dueOffset",
     "data",
     "onGoing",
-    "traced",
+    "extra",
 ];
 
 /// The run row of `task`, as runs and outcome events carry it.
@@ -57,17 +57,32 @@ pub(crate) fn row(task: &Task, on_going: bool) -> String {
 }
 
 /// The run row of `task` for a worker, from `queue` (`"memory"` or
-/// `"persistent"`): with what its run span needs when it was traced.
+/// `"persistent"`): with its group, and what its run span needs when it
+/// was traced.
 pub(crate) fn run_row(task: &Task, queue: &str) -> String {
     let mut row = row(task, true);
+    if task.trace.is_none() && task.group.is_none() {
+        return row;
+    }
+    row.pop();
+    let mut extra = Vec::with_capacity(64);
+    extra.extend_from_slice(b",{");
+    if let Some(group) = &task.group {
+        extra.extend_from_slice(br#""group":"#);
+        json_str(&mut extra, group);
+    }
     if let Some(carrier) = &task.trace {
-        row.pop();
+        if task.group.is_some() {
+            extra.push(b',');
+        }
         let _ = write!(
-            row,
-            r#",{{"attempt":{},"queue":"{queue}","carrier":{carrier}}}]"#,
+            extra,
+            r#""attempt":{},"queue":"{queue}","carrier":{carrier}"#,
             task.failures + 1
         );
     }
+    extra.extend_from_slice(b"}]");
+    row.push_str(std::str::from_utf8(&extra).unwrap_or("}]"));
     row
 }
 
@@ -130,6 +145,10 @@ pub(crate) fn object(task: &Task, on_going: bool) -> String {
     if let Some(progress) = &task.progress {
         out.extend_from_slice(br#","progress":"#);
         out.extend_from_slice(progress.as_bytes());
+    }
+    if let Some(group) = &task.group {
+        out.extend_from_slice(br#","group":"#);
+        json_str(&mut out, group);
     }
     out.extend_from_slice(if on_going {
         br#","onGoing":true}"#

@@ -149,6 +149,9 @@ impl Dispatcher {
         for task_type in &handled.added {
             self.metrics.added(task_type, Queue::Persistent, 1);
         }
+        for (task_type, limits) in handled.limits {
+            self.set_local_limits(&task_type, limits);
+        }
         for (origin, req, answer) in handled.answers {
             self.reply(origin, req, answer);
         }

@@ -42,15 +42,25 @@ impl Dispatcher {
         }
     }
 
-    /// `TaskQueue.setLimits`: set here, and answered.
+    /// `TaskQueue.setLimits`: obeyed here at once; with a persistent
+    /// queue, answered once stored for every master, else at once.
     pub(super) fn set_limits(&mut self, origin: Origin, req: u64, args: SetLimitsArgs) {
-        self.set_local_limits(&Arc::from(args.task_type), args.limits);
-        self.reply(origin, req, Ok("null".to_owned()));
+        let task_type: Arc<str> = Arc::from(args.task_type);
+        self.set_local_limits(&task_type, args.limits);
+        if !self.persistent.enabled() {
+            return self.reply(origin, req, Ok("null".to_owned()));
+        }
+        if let Err(e) = self
+            .persistent
+            .set_limits(origin, req, task_type, args.limits)
+        {
+            self.reply(origin, req, Err(e.in_call("setLimits")));
+        }
     }
 
     /// The Cluster's `limits` option, set here.
     pub(super) fn set_configured_limits(&mut self) {
-        for (task_type, limits) in self.config.limits.clone() {
+        for (task_type, limits) in self.config.persistent.limits.clone() {
             self.set_local_limits(&Arc::from(task_type), Some(limits));
         }
     }

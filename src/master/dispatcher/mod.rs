@@ -309,11 +309,12 @@ impl Dispatcher {
     }
 
     /// What waits for a worker now, and how many persistent tasks to claim:
-    /// one for every worker and one more round, after the in-memory tasks,
-    /// which always go first. Not `prefetch` per worker: claims taken
-    /// ahead are hidden from other masters sharing the collection; the
-    /// claim batch grows by itself while workers drain a backlog faster
-    /// than claims come back.
+    /// one for each worker that would start it now, after the in-memory
+    /// tasks, which always go first. Nothing ahead of the workers: claims
+    /// held by a master are hidden from the others sharing the collection,
+    /// so a long task claimed ahead would wait here while another master
+    /// sits idle. Only where workers drain a backlog faster than claims
+    /// come back does the batch grow (`persistent::ahead`).
     fn demand(&mut self, now_ms: i64) -> Demand {
         if !self.lifecycle.dispatching() {
             return Demand {
@@ -325,7 +326,10 @@ impl Dispatcher {
         Demand {
             // Runs sent ahead behind a running one wait too.
             waiting: in_memory + self.persistent.buffered() + self.pool.waiting_behind(),
-            claims: (2 * self.config.max_workers).saturating_sub(self.pool.runs() + in_memory),
+            claims: self
+                .config
+                .max_workers
+                .saturating_sub(self.pool.busy_workers() + in_memory),
         }
     }
 

@@ -404,6 +404,11 @@ impl Pool {
             .map(|(id, _)| *id)
     }
 
+    /// Workers that hold a run (running it, or about to).
+    pub(super) fn busy_workers(&self) -> usize {
+        self.workers.values().filter(|w| !w.sent.is_empty()).count()
+    }
+
     /// The runs worker `id` holds (0: what it is sent next starts at once).
     pub(super) fn held(&self, id: u32) -> usize {
         self.workers.get(&id).map_or(0, |w| w.sent.len())

@@ -100,3 +100,16 @@ fn no_limits_admit_everything() {
     let take = take(&d, "me", &Holding::default(), &[None, None], 0, LEASE);
     assert_eq!(take.admitted, vec![0, 1]);
 }
+
+#[test]
+fn a_full_window_says_when_it_frees() {
+    let d = LimitsDoc {
+        starts: vec![(100, None), (200, None), (300, None)],
+        ..doc(r#"{"rate":{"max":2,"per":1000}}"#)
+    };
+    assert_eq!(
+        rate_frees_at(&d, 400),
+        Some(200 + 1000 + FLEET_RATE_SLACK_MS)
+    );
+    assert_eq!(rate_frees_at(&doc(r#"{"concurrency":1}"#), 400), None);
+}

@@ -3,10 +3,14 @@
 //! asynchronously, so `mongodb+srv://` URLs (resolved through DNS) work
 //! like any other; a failed connection is tried again by the next job.
 
-use super::{Completion, Settings, StoreEvent, Write};
+use super::{special, Completion, Settings, StoreEvent, Write};
 use crate::error::CodedError;
+use crate::limits::Limits;
+use crate::master::fleet::{self, Holding};
 use crate::master::requests::{self, Origin};
 use crate::queue::mongo::{Again, Store};
+use crate::queue::mongo::{Claim, Turns};
+use crate::queue::ready::GroupName;
 use crate::task::Task;
 use crate::wire::request::Op;
 use futures_util::future::try_join_all;
@@ -116,10 +120,10 @@ async fn watch_changes(store: &Store, report: &super::Report, mut listen: watch:
     }
 }
 
-pub(super) async fn claim(cell: Arc<StoreCell>, want: usize) -> StoreEvent {
-    let types = &cell.settings.task_types;
+/// Claims up to `want` tasks of `types` (those claimed together), best first.
+pub(super) async fn claim(cell: Arc<StoreCell>, types: Vec<String>, want: usize) -> StoreEvent {
     StoreEvent::Claimed(
-        async { Ok::<_, CodedError>(cell.get().await?.claim(types, want).await?) }.await,
+        async { Ok::<_, CodedError>(cell.get().await?.claim(&types, want).await?) }.await,
     )
 }
 
@@ -210,7 +214,11 @@ pub(super) async fn write(cell: Arc<StoreCell>, batch: Vec<Completion>) -> Store
             let (due, error, again) = match &c.write {
                 Write::Delete => return None,
                 Write::Fail(error) => {
-                    return Some(store.fail(id, token, error.clone(), c.progress.clone()).boxed())
+                    return Some(
+                        store
+                            .fail(id, token, error.clone(), c.progress.clone())
+                            .boxed(),
+                    )
                 }
                 Write::Retry { due, error, slot } => {
                     (*due, Some(error.clone()), Again::Retry { slot: *slot })
@@ -254,5 +262,166 @@ pub(super) async fn call(
         origin,
         req,
         result: result.map_err(|e| e.in_call(op.name())),
+    }
+}
+
+/// What a claim of one type got, and when that type may claim again.
+pub(crate) struct TypeClaim {
+    pub(crate) claim: Claim,
+    /// Its groups' turns, counted on (with groups).
+    pub(crate) turns: Option<Turns>,
+    /// Its tasks' starts were counted against a rate: they must start by
+    /// then (local clock), or go back.
+    pub(crate) start_by: Option<tokio::time::Instant>,
+    /// Nothing was admitted: not before then.
+    pub(crate) wait: Option<Duration>,
+}
+
+/// Most times a claim of a limited type reads the limits document again
+/// after another master wrote it first.
+const CONTENDED_TRIES: usize = 8;
+
+/// Claims up to `n` tasks of `task_type`: fair across its groups when it
+/// has some, and with `limited` (this master's holdings now) only what its
+/// limits document admits across masters (taken there by compare-and-set
+/// first, then claimed; slots that found no task are given back).
+pub(super) async fn claim_type(
+    cell: Arc<StoreCell>,
+    task_type: Arc<str>,
+    n: usize,
+    mut turns: Option<Turns>,
+    limited: Option<Holding>,
+) -> StoreEvent {
+    let result = async {
+        let store = cell.get().await?;
+        // A limited type counts only the turns it takes.
+        let before = limited.as_ref().and(turns.clone());
+        let found = store.fair_candidates(&task_type, n, turns.as_mut()).await?;
+        let more = found.len() == n;
+        let nothing = |wait, turns| TypeClaim {
+            claim: Claim::default(),
+            turns,
+            start_by: None,
+            wait,
+        };
+        if found.is_empty() {
+            return Ok(nothing(None, turns));
+        }
+        let Some(mine) = limited else {
+            let claim = store.claim_these(&task_type, found, more).await?;
+            return Ok(TypeClaim {
+                claim,
+                turns,
+                start_by: None,
+                wait: None,
+            });
+        };
+        let groups: Vec<GroupName> = found.iter().map(group_of).collect();
+        let lease = cell.lease().as_millis() as i64;
+        for _ in 0..CONTENDED_TRIES {
+            let doc = store.limits_doc(&task_type).await?;
+            let now = store.server_now();
+            let take = fleet::take(&doc, store.holder(), &mine, &groups, now, lease);
+            if take.admitted.is_empty() {
+                let frees = fleet::rate_frees_at(&doc, now)
+                    .map(|at| Duration::from_millis((at - now).max(1) as u64));
+                return Ok(nothing(
+                    Some(frees.unwrap_or(special::BLOCKED_RETRY)),
+                    before,
+                ));
+            }
+            if !store.take_limits(&task_type, doc.version, &take).await? {
+                continue;
+            }
+            let start_by = doc.limits.is_some_and(|l| l.has_rate()).then(|| {
+                tokio::time::Instant::now()
+                    + Duration::from_millis(fleet::FLEET_RATE_SLACK_MS as u64 / 2)
+            });
+            let chosen: Vec<_> = take.admitted.iter().map(|&i| found[i].clone()).collect();
+            let asked = chosen.len();
+            let claim = store.claim_these(&task_type, chosen, more).await?;
+            if claim.tasks.len() < asked {
+                // Slots that found no task (another master claimed it first) go back.
+                let mut holding = mine.clone();
+                for c in &claim.tasks {
+                    holding.add(&c.task.group);
+                }
+                holding.exp = take.mine.exp;
+                store.write_holding(&task_type, &holding).await?;
+            }
+            let turns = before.map(|mut turns| {
+                for c in &claim.tasks {
+                    turns.took(&c.task.group);
+                }
+                turns
+            });
+            return Ok(TypeClaim {
+                claim,
+                turns,
+                start_by,
+                wait: None,
+            });
+        }
+        // Other masters kept writing first: try again soon.
+        Ok(nothing(Some(special::BLOCKED_RETRY), before))
+    }
+    .await;
+    StoreEvent::TypeClaimed { task_type, result }
+}
+
+/// A candidate's group, as stored.
+fn group_of(doc: &mongodb::bson::RawDocumentBuf) -> GroupName {
+    doc.get_str("group").ok().map(Arc::from)
+}
+
+/// Writes this master's holdings of each type.
+pub(super) async fn write_holdings(
+    cell: Arc<StoreCell>,
+    holdings: Vec<(Arc<str>, Holding)>,
+) -> StoreEvent {
+    let types = holdings.iter().map(|(t, _)| t.clone()).collect();
+    let result = async {
+        let store = cell.get().await?;
+        let exp = store.server_now() + cell.lease().as_millis() as i64;
+        let holdings: Vec<_> = holdings
+            .into_iter()
+            .map(|(t, h)| (t, Holding { exp, ..h }))
+            .collect();
+        try_join_all(holdings.iter().map(|(t, h)| store.write_holding(t, h))).await?;
+        Ok::<(), CodedError>(())
+    }
+    .await;
+    StoreEvent::HoldingsWritten { types, result }
+}
+
+/// Reads every type's limits.
+pub(super) async fn read_limits(cell: Arc<StoreCell>) -> StoreEvent {
+    let result = async { Ok::<_, CodedError>(cell.get().await?.all_limits().await?) }.await;
+    StoreEvent::LimitsRead(result)
+}
+
+/// Which of this master's types have grouped tasks waiting.
+pub(super) async fn find_groups(cell: Arc<StoreCell>) -> StoreEvent {
+    let types = &cell.settings.task_types;
+    let result = async { Ok::<_, CodedError>(cell.get().await?.grouped_types(types).await?) }.await;
+    StoreEvent::GroupsFound(result)
+}
+
+/// Stores `limits` of each type (`None` clears them); `answer`, when a
+/// call made it, is answered once stored.
+pub(super) async fn set_limits(
+    cell: Arc<StoreCell>,
+    limits: Vec<(String, Option<Limits>)>,
+    answer: Option<(Origin, u64)>,
+) -> StoreEvent {
+    let result = async {
+        let store = cell.get().await?;
+        try_join_all(limits.iter().map(|(t, l)| store.set_limits(t, l.as_ref()))).await?;
+        Ok::<(), CodedError>(())
+    }
+    .await;
+    StoreEvent::LimitsSet {
+        answer,
+        result: result.map_err(|e| e.in_call("setLimits")),
     }
 }

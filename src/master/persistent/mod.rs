@@ -10,10 +10,12 @@ mod inserts;
 mod jobs;
 mod registry;
 mod results;
+mod special;
 mod unwritten;
 
 use super::requests::Origin;
 use crate::error::{Code, CodedError};
+use crate::limits::Limits;
 use crate::queue::mongo::Claimed;
 use crate::task::{RunOrder, Task};
 use crate::wire::request::Op;
@@ -34,6 +36,8 @@ pub(crate) struct Settings {
     pub(crate) collection: String,
     pub(crate) lease: Duration,
     pub(crate) task_types: Vec<String>,
+    /// The Cluster's `limits`: stored when the master connects.
+    pub(crate) limits: Vec<(String, Limits)>,
 }
 
 /// The outcome of a persistent run, written before its event is emitted.
@@ -187,13 +191,17 @@ pub(crate) struct Persistent {
     listen: Option<tokio::sync::watch::Sender<bool>>,
     /// The last claim came back full: a backlog is draining.
     draining: bool,
+    /// Types claimed one at a time (limited, or with groups).
+    special: special::Special,
+    /// Claims that missed their start (`Special::start_by`), to hand back.
+    late: Vec<(Bson, String)>,
 }
 
 impl Persistent {
     pub(crate) fn new(link: StoreLink, settings: Settings) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let now = Instant::now();
-        Persistent {
+        let mut persistent = Persistent {
             link,
             settings,
             cell: None,
@@ -229,7 +237,21 @@ impl Persistent {
             registry: registry::Registry::default(),
             listen: None,
             draining: false,
+            special: special::Special::default(),
+            late: Vec::new(),
+        };
+        persistent.configure_limits();
+        persistent
+    }
+
+    /// The Cluster's limits: obeyed here at once (their types are claimed
+    /// apart from now on), stored when connected.
+    fn configure_limits(&mut self) {
+        for (task_type, limits) in &self.settings.limits {
+            self.special
+                .set(&Arc::from(task_type.as_str()), Some(*limits));
         }
+        self.special.to_write = self.settings.limits.clone();
     }
 
     /// Takes new settings; a changed URL or collection means a new store.
@@ -246,6 +268,7 @@ impl Persistent {
         }
         self.settings = settings;
         self.exhausted = false;
+        self.configure_limits();
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -281,18 +304,51 @@ impl Persistent {
         self.buffer.front().map(|c| &c.task)
     }
 
-    /// The first claimed task `admits` lets run now, to run.
+    /// The first claimed task `admits` lets run now, to run. A claim that
+    /// missed its start (a rate counted it earlier) goes back instead.
     pub(crate) fn take(&mut self, mut admits: impl FnMut(&Task) -> bool) -> Option<Claimed> {
+        if !self.special.start_by.is_empty() {
+            self.drop_late();
+        }
         let at = self.buffer.iter().position(|c| admits(&c.task))?;
         let claimed = self.buffer.remove(at)?;
         self.running += 1;
+        self.special.running.insert(
+            special::key(&claimed),
+            (claimed.task.task_type.clone(), claimed.task.group.clone()),
+        );
         Some(claimed)
+    }
+
+    /// Moves the claims that missed their start to `late`, to hand back.
+    fn drop_late(&mut self) {
+        let now = Instant::now();
+        let late: Vec<String> = self
+            .special
+            .start_by
+            .iter()
+            .filter(|(_, at)| **at < now)
+            .map(|(token, _)| token.clone())
+            .collect();
+        for token in late {
+            self.special.start_by.remove(&token);
+            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.buffer)
+                .into_iter()
+                .partition(|c| c.token == token);
+            self.buffer = kept.into();
+            for c in gone {
+                self.special.released(&c.task.task_type);
+                self.late.push((c.id, c.token));
+            }
+        }
     }
 
     /// Takes the claimed task `id` out of the buffer (it will not run).
     pub(crate) fn take_claimed(&mut self, id: &Bson) -> Option<Claimed> {
         let at = self.buffer.iter().position(|c| &c.id == id)?;
-        self.buffer.remove(at)
+        let claimed = self.buffer.remove(at)?;
+        self.special.released(&claimed.task.task_type);
+        Some(claimed)
     }
 
     /// Fails a claimed task that will not run (cancelled), under its claim;
@@ -400,6 +456,7 @@ impl Persistent {
     /// Returns a claimed task a worker handed back to its place in the buffer.
     pub(crate) fn put_back(&mut self, claimed: Claimed) {
         self.running = self.running.saturating_sub(1);
+        self.special.running.remove(&special::key(&claimed));
         let rank = RunOrder::of(&claimed.task, 0);
         let at = self
             .buffer
@@ -466,6 +523,10 @@ impl Persistent {
     pub(crate) fn complete(&mut self, completion: Completion) {
         self.running = self.running.saturating_sub(1);
         self.ahead.run_finished();
+        let key = (completion.token.clone(), completion.id.to_string());
+        if let Some((task_type, _)) = self.special.running.remove(&key) {
+            self.special.released(&task_type);
+        }
         self.record(completion);
     }
 

@@ -3,13 +3,16 @@
 //! how big the next claim may be, outcomes written or to write again.
 
 use super::registry::MasterRequest;
+use super::jobs::TypeClaim;
 use super::{inserts, Answer, Cancelled, ClaimState, Completion, Connection, Persistent};
 use crate::error::CodedError;
+use crate::limits::Limits;
 use crate::log::Logger;
 use crate::master::requests::Origin;
 use crate::queue::mongo::{Claim, Claimed, Undecodable};
 use crate::wire::events::Events;
 use mongodb::bson::Bson;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -55,6 +58,25 @@ pub(crate) enum StoreEvent {
     Unregistered,
     /// Tasks queued and not running, per type.
     Depth(Result<Vec<(String, u64)>, CodedError>),
+    /// A claim of one type (limited, or with groups).
+    TypeClaimed {
+        task_type: Arc<str>,
+        result: Result<TypeClaim, CodedError>,
+    },
+    /// This master's holdings of these limited types written.
+    HoldingsWritten {
+        types: Vec<Arc<str>>,
+        result: Result<(), CodedError>,
+    },
+    /// Every type's limits, read.
+    LimitsRead(Result<Vec<(String, Option<Limits>)>, CodedError>),
+    /// The types with grouped tasks waiting.
+    GroupsFound(Result<Vec<String>, CodedError>),
+    /// Limits stored (for a `setLimits` call to answer, or the Cluster's).
+    LimitsSet {
+        answer: Option<(Origin, u64)>,
+        result: Result<(), CodedError>,
+    },
     /// A database job panicked (a bug): the dispatcher stops.
     Panicked(String),
 }
@@ -78,6 +100,8 @@ pub(crate) struct Handled {
     pub(crate) added: Vec<std::sync::Arc<str>>,
     /// `metrics` requests to answer now (the depth was counted).
     pub(crate) metrics: Vec<(Origin, u64)>,
+    /// Types whose limits changed (to obey in this master too).
+    pub(crate) limits: Vec<(Arc<str>, Option<Limits>)>,
 }
 
 impl Persistent {
@@ -132,19 +156,9 @@ impl Persistent {
                             now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
                         });
                         self.poll_at = now + refresh;
-                        // A task cancelled while it waited is failed, not run.
-                        let (refused, claimed): (Vec<_>, Vec<_>) =
-                            claimed.into_iter().partition(|c| c.cancel.is_some());
-                        self.buffer.extend(claimed);
                         return Handled {
                             undecodable,
-                            refused: refused
-                                .into_iter()
-                                .map(|mut c| {
-                                    let message = c.cancel.take().unwrap_or_default();
-                                    (c, message)
-                                })
-                                .collect(),
+                            refused: self.buffer_claimed(claimed),
                             ..Handled::default()
                         };
                     }
@@ -244,6 +258,85 @@ impl Persistent {
                     ..Handled::default()
                 };
             }
+            StoreEvent::TypeClaimed { task_type, result } => {
+                self.special.busy.remove(&task_type);
+                match result {
+                    Ok(TypeClaim {
+                        claim,
+                        turns,
+                        start_by,
+                        wait,
+                    }) => {
+                        if let (Some(turns), Some(kept)) =
+                            (turns, self.special.grouped.get_mut(&task_type))
+                        {
+                            *kept = turns;
+                        }
+                        if let Some(wait) = wait {
+                            self.special.wait_until.insert(task_type, now + wait);
+                        }
+                        if let (Some(at), Some(first)) = (start_by, claim.tasks.first()) {
+                            self.special.start_by.insert(first.token.clone(), at);
+                        }
+                        return Handled {
+                            undecodable: claim.undecodable,
+                            refused: self.buffer_claimed(claim.tasks),
+                            ..Handled::default()
+                        };
+                    }
+                    Err(e) => {
+                        self.connection = retry;
+                        self.unreachable(logger, &e);
+                    }
+                }
+            }
+            StoreEvent::HoldingsWritten { types, result } => {
+                for t in &types {
+                    self.special.busy.remove(t);
+                }
+                if let Err(e) = result {
+                    self.special.dirty.extend(types);
+                    self.unreachable(logger, &e);
+                }
+            }
+            StoreEvent::LimitsRead(result) => {
+                self.special.reading_limits = false;
+                match result {
+                    Ok(all) => {
+                        return Handled {
+                            limits: self.special.read(all),
+                            ..Handled::default()
+                        }
+                    }
+                    Err(e) => self.unreachable(logger, &e),
+                }
+            }
+            StoreEvent::GroupsFound(result) => {
+                self.special.finding_groups = false;
+                match result {
+                    Ok(types) => {
+                        for t in types {
+                            self.special.grouped.entry(Arc::from(t)).or_default();
+                        }
+                    }
+                    Err(e) => self.unreachable(logger, &e),
+                }
+            }
+            StoreEvent::LimitsSet { answer, result } => {
+                let Some((origin, req)) = answer else {
+                    self.special.writing_config = false;
+                    if let Err(e) = result {
+                        logger.warn(&format!(
+                            "could not store the Cluster's limits (retrying): {e}"
+                        ));
+                    }
+                    return Handled::default();
+                };
+                return Handled {
+                    answers: vec![(origin, req, result.map(|()| "null".to_owned()))],
+                    ..Handled::default()
+                };
+            }
             StoreEvent::CancelRequested(requested) => {
                 return Handled {
                     cancelled: Cancelled {
@@ -267,6 +360,28 @@ impl Persistent {
             StoreEvent::Panicked(_) => {}
         }
         Handled::default()
+    }
+
+    /// Puts claimed tasks in the buffer, but those a cancel was asked for,
+    /// which are returned to fail (with the cancel's message). A type seen
+    /// with groups is claimed on its own from now on.
+    fn buffer_claimed(&mut self, claimed: Vec<Claimed>) -> Vec<(Claimed, String)> {
+        for c in claimed.iter().filter(|c| c.task.group.is_some()) {
+            self.special
+                .grouped
+                .entry(c.task.task_type.clone())
+                .or_default();
+        }
+        let (refused, claimed): (Vec<_>, Vec<_>) =
+            claimed.into_iter().partition(|c| c.cancel.is_some());
+        self.buffer.extend(claimed);
+        refused
+            .into_iter()
+            .map(|mut c| {
+                let message = c.cancel.take().unwrap_or_default();
+                (c, message)
+            })
+            .collect()
     }
 
     /// The collection may hold claimable tasks again (an add, a change,
@@ -330,6 +445,7 @@ mod tests {
                 collection: "taskQueue".to_owned(),
                 lease: Duration::from_secs(30),
                 task_types: vec!["T".to_owned()],
+                limits: Vec::new(),
             },
         );
         p.start_due_work(4, true, true, Vec::new);

@@ -8,11 +8,15 @@
 
 use super::task_doc::{raw_id, raw_millis, task_before_claim, task_from_raw};
 use super::{ejson, order_doc, Claim, Claimed, Result, Store};
+use crate::queue::ready::GroupName;
 use crate::task::RunOrder;
+use ahash::AHashMap as HashMap;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::options::ReturnDocument;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Most candidates one `updateMany` of a claim takes: the test server
 /// re-reads the whole filter, `$in` list included, for each document it
@@ -177,6 +181,74 @@ impl Store {
         Ok(claim)
     }
 
+    /// Up to `n` due candidates of `task_type`, best first; when the type
+    /// has groups (`turns`, the groups' turns so far), fair across them: at
+    /// equal priority the group that had fewest turns goes next (tasks
+    /// without a group are a group of their own), a higher priority first
+    /// whatever its group. Read, not taken; `turns` counts them.
+    pub async fn fair_candidates(
+        &self,
+        task_type: &str,
+        n: usize,
+        turns: Option<&mut Turns>,
+    ) -> Result<Vec<RawDocumentBuf>> {
+        let types = [task_type.to_owned()];
+        let filter = claimable(&types, self.server_now());
+        let Some(turns) = turns.filter(|_| n > 0) else {
+            return self.candidates(&filter, n).await;
+        };
+        let mut groups: Vec<Bson> = self.coll.distinct("group", filter.clone()).await?;
+        groups.push(Bson::Null);
+        let names: Vec<GroupName> = groups.iter().map(|g| g.as_str().map(Arc::from)).collect();
+        let each = groups.into_iter().map(|group| {
+            let mut filter = filter.clone();
+            filter.insert("group", group);
+            async move { self.candidates(&filter, n).await }
+        });
+        let lists = futures_util::future::try_join_all(each).await?;
+        Ok(turns.merge(names.into_iter().zip(lists).collect(), n))
+    }
+
+    /// Claims the candidates `found` (read by `fair_candidates` of
+    /// `task_type`, in the order to run them) that are still claimable;
+    /// `more`: the collection may hold more.
+    pub async fn claim_these(
+        &self,
+        task_type: &str,
+        found: Vec<RawDocumentBuf>,
+        more: bool,
+    ) -> Result<Claim> {
+        if found.is_empty() {
+            return Ok(Claim::default());
+        }
+        let types = [task_type.to_owned()];
+        let filter = claimable(&types, self.server_now());
+        let token = crate::task::new_id();
+        let n = if more { found.len() } else { found.len() + 1 };
+        let order: Vec<Bson> = found.iter().map(|d| raw_id(d)).collect();
+        let mut claim = self
+            .take_candidates(&types, n, &filter, found, &token)
+            .await?;
+        // In the fair order they were read in, not the claim's sort.
+        claim
+            .tasks
+            .sort_by_key(|c| order.iter().position(|id| *id == c.id));
+        Ok(claim)
+    }
+
+    /// The task types with grouped tasks waiting, among `types`.
+    pub async fn grouped_types(&self, types: &[String]) -> Result<Vec<String>> {
+        let mut filter = unclaimed(types);
+        filter.insert("group", doc! { "$exists": true });
+        Ok(self
+            .coll
+            .distinct("taskType", filter)
+            .await?
+            .into_iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect())
+    }
+
     /// When the earliest claimable task that is not yet due becomes due.
     pub async fn next_due(&self, types: &[String]) -> Result<Option<i64>> {
         let next = self
@@ -233,6 +305,70 @@ fn unclaimed(types: &[String]) -> Document {
 /// index.
 pub(crate) fn take_filter(ids: &[Bson], claimable: &Document) -> Document {
     doc! { "$and": [ { "_id": { "$in": ids } }, claimable.clone() ] }
+}
+
+/// The turns the groups of one type had (start-time fair queuing, as in
+/// `queue::ready`): at equal priority the group with fewest goes next, and
+/// a group that appears starts level with the last one served.
+#[derive(Debug, Default, Clone)]
+pub struct Turns {
+    taken: HashMap<GroupName, u64>,
+    level: u64,
+}
+
+impl Turns {
+    /// Up to `n` documents from each group's list (best first), in the
+    /// order they should run; their turns counted.
+    fn merge(
+        &mut self,
+        lists: Vec<(GroupName, Vec<RawDocumentBuf>)>,
+        n: usize,
+    ) -> Vec<RawDocumentBuf> {
+        let priority = |d: &RawDocumentBuf| match d.get("priority") {
+            Ok(Some(p)) => p.as_i64().or(p.as_i32().map(i64::from)).unwrap_or(0),
+            _ => 0,
+        };
+        // Groups with nothing waiting are forgotten: they start level when back.
+        self.taken.retain(|g, _| {
+            lists
+                .iter()
+                .any(|(name, list)| name == g && !list.is_empty())
+        });
+        let mut lists: Vec<(GroupName, VecDeque<RawDocumentBuf>)> = lists
+            .into_iter()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(g, list)| (g, list.into()))
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let Some(best) = lists
+                .iter()
+                .filter_map(|(_, l)| l.front().map(priority))
+                .max()
+            else {
+                break;
+            };
+            let level = self.level;
+            let Some((group, list)) = lists
+                .iter_mut()
+                .filter(|(_, l)| l.front().is_some_and(|d| priority(d) == best))
+                .min_by_key(|(g, _)| self.taken.get(g).copied().unwrap_or(level))
+            else {
+                break;
+            };
+            out.extend(list.pop_front());
+            let group = group.clone();
+            self.took(&group);
+        }
+        out
+    }
+
+    /// `group` had its turn.
+    pub fn took(&mut self, group: &GroupName) {
+        let taken = self.taken.entry(group.clone()).or_insert(self.level);
+        self.level = *taken;
+        *taken += 1;
+    }
 }
 
 /// Which of `ids` this claim holds.

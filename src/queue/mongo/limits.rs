@@ -54,7 +54,10 @@ impl Store {
             .iter()
             .filter_map(|d| {
                 let task_type = d.get_str("_id").ok()?.to_owned();
-                Some((task_type, d.get_document("limits").ok().and_then(read_limits)))
+                Some((
+                    task_type,
+                    d.get_document("limits").ok().and_then(read_limits),
+                ))
             })
             .collect())
     }
@@ -82,7 +85,10 @@ impl Store {
                         .iter()
                         .filter_map(|s| {
                             let s = s.as_document()?;
-                            Some((s.get_datetime("t").ok()?.timestamp_millis(), group_of(s.get("g"))))
+                            Some((
+                                s.get_datetime("t").ok()?.timestamp_millis(),
+                                group_of(s.get("g")),
+                            ))
                         })
                         .collect()
                 })
@@ -115,12 +121,7 @@ impl Store {
         update.insert("$set", set);
         update.insert("$inc", doc! { "v": 1i64 });
         let upsert = version == 0;
-        match self
-            .limits
-            .update_one(filter, update)
-            .upsert(upsert)
-            .await
-        {
+        match self.limits.update_one(filter, update).upsert(upsert).await {
             Ok(result) => Ok(result.matched_count == 1 || result.upserted_id.is_some()),
             Err(e) => match StoreError::from(e) {
                 // Two first writers: the other made it.
@@ -165,7 +166,9 @@ fn read_limits(d: &Document) -> Option<Limits> {
 }
 
 fn group_bson(group: &GroupName) -> Bson {
-    group.as_deref().map_or(Bson::Null, |g| Bson::String(g.to_owned()))
+    group
+        .as_deref()
+        .map_or(Bson::Null, |g| Bson::String(g.to_owned()))
 }
 
 fn group_of(value: Option<&Bson>) -> GroupName {
@@ -178,7 +181,7 @@ fn group_of(value: Option<&Bson>) -> GroupName {
 impl Store {
     /// This master's key in `held`: the random part of its owner name
     /// (a host name may hold dots, which a field name cannot).
-    fn holder(&self) -> &str {
+    pub(crate) fn holder(&self) -> &str {
         self.owner.rsplit(':').next().unwrap_or(&self.owner)
     }
 

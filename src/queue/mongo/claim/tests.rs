@@ -323,3 +323,58 @@ async fn every_query_the_queue_sends_is_one_an_index_serves() {
         .unwrap();
     assert_eq!(left.len(), 50, "explaining changed nothing");
 }
+
+/// A candidate document named `id`, at `priority`.
+fn candidate(id: &str, priority: i64) -> mongodb::bson::RawDocumentBuf {
+    mongodb::bson::RawDocumentBuf::from_document(&doc! { "_id": id, "priority": priority }).unwrap()
+}
+
+fn doc_ids(docs: &[mongodb::bson::RawDocumentBuf]) -> Vec<String> {
+    docs.iter()
+        .map(|d| d.get_str("_id").unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn groups_take_turns_across_claims_and_a_new_group_starts_level() {
+    use super::Turns;
+    use std::sync::Arc;
+    let (a, b): (crate::queue::ready::GroupName, _) = (Some(Arc::from("a")), Some(Arc::from("b")));
+    let mut turns = Turns::default();
+    let backlog = |from: usize| {
+        (from..from + 3)
+            .map(|i| candidate(&format!("a{i}"), 0))
+            .collect::<Vec<_>>()
+    };
+    // Claims of one: a alone takes its turns.
+    for i in 0..3 {
+        let got = turns.merge(vec![(a.clone(), backlog(i))], 1);
+        assert_eq!(doc_ids(&got), vec![format!("a{i}")]);
+    }
+    // b arrives: claims of one alternate from now on, not b three times.
+    let b_list = |from: usize| {
+        (from..from + 3)
+            .map(|i| candidate(&format!("b{i}"), 0))
+            .collect::<Vec<_>>()
+    };
+    let mut order = Vec::new();
+    let (mut ai, mut bi) = (3, 0);
+    for _ in 0..4 {
+        let got = doc_ids(&turns.merge(vec![(a.clone(), backlog(ai)), (b.clone(), b_list(bi))], 1));
+        if got[0].starts_with('a') {
+            ai += 1
+        } else {
+            bi += 1
+        }
+        order.extend(got);
+    }
+    assert_eq!(
+        order.iter().filter(|id| id.starts_with('b')).count(),
+        2,
+        "{order:?}"
+    );
+    // A higher priority goes first whatever the turns.
+    let urgent = vec![candidate("a-urgent", 9)];
+    let got = turns.merge(vec![(a, urgent), (b, b_list(bi))], 2);
+    assert_eq!(doc_ids(&got)[0], "a-urgent");
+}
