@@ -2,8 +2,8 @@
 //! the persistent side makes of each: connection state, claimed tasks and
 //! how big the next claim may be, outcomes written or to write again.
 
-use super::registry::MasterRequest;
 use super::jobs::TypeClaim;
+use super::registry::MasterRequest;
 use super::{inserts, Answer, Cancelled, ClaimState, Completion, Connection, Persistent};
 use crate::error::CodedError;
 use crate::limits::Limits;
