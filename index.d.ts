@@ -333,6 +333,8 @@ export interface ErrorNames {
   ERR_UNDECODABLE_DOCUMENT: 'UndecodableDocumentError'
   /** A master-only call made in a worker. */
   ERR_MASTER_ONLY: 'Error'
+  /** A dashboard action found no task (or master) in the state it needs: it changed meanwhile. */
+  ERR_NOT_FOUND: 'NotFoundError'
 }
 
 /** The stable codes errors carry. */
@@ -934,6 +936,21 @@ export interface ClusterStats {
     /** ms from spawn to ready of the most recent worker; `null` before the first. */
     lastWorkerStartMs: number | null
   }
+  /** The last worker exits that were not clean stops (a crash, a kill, a failed start), newest first, each with the task it was blamed for (if any); `at` in ms. */
+  recentExits: WorkerExit[]
+}
+
+/** A worker's end, as `stats().recentExits` and the dashboard show it. */
+export interface WorkerExit {
+  /** When it ended (ms since the epoch). */
+  at: number
+  id: number
+  pid: number
+  /** Its exit code, or `null` when a signal ended it. */
+  code: number | null
+  signal: string | null
+  /** The run it was blamed for (it died running it), or `null`. */
+  task: { _id: string, taskType: string } | null
 }
 
 /** `cluster.close`'s options. */

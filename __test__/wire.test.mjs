@@ -168,3 +168,41 @@ test('a doneBatch stops delivering when the listener is gone', () => {
   wire.readDoneBatch(batch, () => ++seen < 2)
   assert.equal(seen, 2)
 })
+
+test('the dashboard\'s calls: both sides name the same ops, states and sorts', () => {
+  const names = JSON.parse(probe('names', ''))
+  assert.deepEqual(Object.values(wire.BOARD_OPS).sort(), [...names.boardOps].sort())
+  assert.deepEqual([...wire.TASK_STATES], names.taskStates)
+  assert.deepEqual([...wire.SORTS], names.sorts)
+})
+
+test('the dashboard\'s arguments JS writes are read by Rust as meant, and a field Rust does not know is refused', () => {
+  const board = (op, args) => JSON.parse(probe('board', { op, args: JSON.parse(args) }))
+  const full = { taskType: 'ty "p" ü', state: 'failed', idPrefix: 'a\\b', sort: 'dueDate', after: 'WzEsMl0', limit: 50 }
+  assert.deepEqual(board(wire.BOARD_OPS.LIST, wire.boardListArgs(full)), full)
+  assert.deepEqual(board(wire.BOARD_OPS.LIST, wire.boardListArgs({ sort: 'priority', limit: 1 })),
+    { taskType: null, state: null, idPrefix: null, sort: 'priority', after: null, limit: 1 })
+  for (const state of wire.TASK_STATES) assert.equal(board(wire.BOARD_OPS.LIST, wire.boardListArgs({ state, sort: 'createdAt', limit: 2 })).state, state)
+  for (const op of [wire.BOARD_OPS.TASK, wire.BOARD_OPS.RETRY, wire.BOARD_OPS.RUN_NOW, wire.BOARD_OPS.CANCEL, wire.BOARD_OPS.REMOVE]) {
+    assert.deepEqual(board(op, wire.boardArgs.id('x"ü')), { id: 'x"ü' }, op)
+  }
+  for (const op of [wire.BOARD_OPS.RETRY_FAILED, wire.BOARD_OPS.REMOVE_FAILED]) {
+    assert.deepEqual(board(op, wire.boardArgs.taskType('T')), { taskType: 'T' }, op)
+  }
+  for (const op of [wire.BOARD_OPS.PAUSE, wire.BOARD_OPS.RESUME]) {
+    assert.deepEqual(board(op, wire.boardArgs.master('h:1:x')), { master: 'h:1:x' }, op)
+  }
+  assert.throws(() => board(wire.BOARD_OPS.LIST, JSON.stringify({ sort: 'priority', limit: 1, extra: 1 })), /unknown field/)
+  assert.throws(() => board(wire.BOARD_OPS.LIST, JSON.stringify({ sort: 'size', limit: 1 })), /unknown variant/)
+})
+
+test('a dashboard answer Rust writes is read by JS: the value, or the error with its name and code', () => {
+  const names = JSON.parse(probe('names', ''))
+  const { errorFrom } = require('../lib/errors.js')
+  const value = { now: 5, tasks: [{ _id: 'ü"', data: { at: { $date: 1 } } }], next: null }
+  assert.deepEqual(wire.readBoardAnswer(probe('boardAnswer', { ok: true, value }), errorFrom), value)
+  for (const code of ['ERR_NOT_FOUND', 'ERR_INVALID_ARG', 'ERR_MONGO_UNAVAILABLE']) {
+    assert.throws(() => wire.readBoardAnswer(probe('boardAnswer', { ok: false, value: code }), errorFrom),
+      (error) => error.code === code && error.message === 'm "q"' && error.name === names.codes.find(([c]) => c === code)[1])
+  }
+})

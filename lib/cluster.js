@@ -23,6 +23,7 @@ class Cluster {
     checkMongoUrl(opts)
     const side = require('./master')
     side.setBroker(opts.messageBroker)
+    side.setCluster(this)
     side.configure(opts, Object.keys(taskMap))
     if (opts.autoInitialize) this.initialize()
   }

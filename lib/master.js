@@ -34,6 +34,8 @@ const sockets = new Map()
 /** Where the workers' wake-up bytes are read to (their content means nothing). */
 const wakeBytes = Buffer.alloc(64)
 let timer = null
+/** The Cluster made in this process (the dashboard reads its queue). */
+let current = null
 
 function log (level, message) {
   binding.logLine(level, message)
@@ -388,6 +390,15 @@ function addInMemory (task) {
   return promise
 }
 
+/** The Cluster of this process, as `new Cluster` recorded it, or null. */
+function cluster () {
+  return current
+}
+
+function setCluster (instance) {
+  current = instance
+}
+
 function setBroker (fn) {
   broker = fn
 }
@@ -415,4 +426,4 @@ function close (timeout) {
   return promise
 }
 
-module.exports = { master, withNative, configure, listeners, setListener, setBroker, addInMemory, request, close }
+module.exports = { master, withNative, configure, listeners, setListener, setBroker, setCluster, cluster, addInMemory, request, close }

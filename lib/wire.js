@@ -175,6 +175,60 @@ function taskArgs (task) {
     `"inMemory":${task.inMemory},"data":${task.data}${policy}${trace}${group}}`
 }
 
+// ---------------------------------------------------------------- dashboard
+
+/** The dashboard's calls into the addon (`BoardOp` in src/wire/board.rs), `Board.call(op, args)`. */
+const BOARD_OPS = Object.freeze({
+  OVERVIEW: 'overview',
+  LIST: 'list',
+  TASK: 'task',
+  MASTERS: 'masters',
+  RETRY: 'retry',
+  RETRY_FAILED: 'retryFailed',
+  RUN_NOW: 'runNow',
+  CANCEL: 'cancel',
+  REMOVE: 'remove',
+  REMOVE_FAILED: 'removeFailed',
+  PAUSE: 'pause',
+  RESUME: 'resume'
+})
+
+/** A task's states as the dashboard counts and filters them (`TaskState`). */
+const TASK_STATES = Object.freeze(['due', 'scheduled', 'running', 'failed', 'recurring'])
+
+/** The orders of a task list (`Sort`): priority and createdAt descending, dueDate ascending. */
+const SORTS = Object.freeze(['priority', 'dueDate', 'createdAt'])
+
+/**
+ * The arguments of a `list` call (`ListArgs`), from checked values:
+ * `after` is the `next` cursor of the page before, carried as it came.
+ */
+function boardListArgs ({ taskType, state, idPrefix, sort, after, limit }) {
+  const args = { sort, limit }
+  if (taskType !== undefined) args.taskType = taskType
+  if (state !== undefined) args.state = state
+  if (idPrefix !== undefined) args.idPrefix = idPrefix
+  if (after !== undefined) args.after = after
+  return JSON.stringify(args)
+}
+
+/** The arguments of a call on one task (`IdArgs`), a type's failed tasks (`TypeArgs`) or a master (`MasterArgs`). */
+const boardArgs = {
+  id: (id) => JSON.stringify({ id }),
+  taskType: (taskType) => JSON.stringify({ taskType }),
+  master: (master) => JSON.stringify({ master })
+}
+
+/**
+ * What `Board.call` resolves with (`wire::board::answer`): the answer, or
+ * throws the error `errorFrom` makes of it.
+ */
+function readBoardAnswer (json, errorFrom) {
+  const { ok, value } = JSON.parse(json)
+  if (!ok) throw errorFrom(value)
+  return value
+}
+
 module.exports = {
   ROW,
   addRow,
@@ -189,5 +243,11 @@ module.exports = {
   readDoneBatch,
   OPS,
   collectionArgs,
-  taskArgs
+  taskArgs,
+  BOARD_OPS,
+  TASK_STATES,
+  SORTS,
+  boardListArgs,
+  boardArgs,
+  readBoardAnswer
 }

@@ -85,6 +85,21 @@ function perfSummary (bench) {
     'Tasks/s: higher is better; µs and ms: lower is better.'].join('\n')
 }
 
+/** The dashboard's requests at each size: the handler against the driver's floor (bench/results-dashboard.json). */
+function dashboardTable (bench) {
+  const lines = ['| request | handler | the same queries with the driver | handler ÷ floor |', '| --- | ---: | ---: | ---: |']
+  const workloads = [...new Set(bench.results.map((r) => r.workload))]
+  for (const workload of workloads) {
+    const rows = bench.results.filter((r) => r.workload === workload)
+    const handler = rows.find((r) => r.subjectId === 'meteor-cluster-dashboard')
+    const floor = rows.find((r) => r.subjectId === 'mongodb-driver-floor')
+    const cell = (row) => (row && hasValue(row) ? formatValue(row.value, row.unit) : '–')
+    const ratio = handler && floor && hasValue(handler) && hasValue(floor) ? `${(handler.value / floor.value).toFixed(2)}` : '–'
+    lines.push(`| ${rows[0].title.replace(/^dashboard at /, '')} | ${cell(handler)} | ${cell(floor)} | ${ratio} |`)
+  }
+  return [lines.join('\n'), '', `Run: ${benchRunLine(bench)} Medians of ${bench.sizes.dashboardReps} runs after a warm-up each; the counts ran in the background, before the requests were timed.`].join('\n')
+}
+
 // ------------------------------------------------------------ chaos run
 
 /** The chaos run's table, with how it ran and what it met. */
@@ -114,13 +129,14 @@ function chaosTable (chaos) {
 const GENERATORS = {
   'perf-summary': () => perfSummary(readJson('bench/results.json')),
   'perf-table': () => perfTable(readJson('bench/results.json')),
+  'dashboard-table': () => dashboardTable(readJson('bench/results-dashboard.json')),
   'chaos-table': () => chaosTable(readJson('docs/chaos-report.json'))
 }
 
 /** Which generated sections each file holds. */
 export const SECTIONS = {
   'README.md': ['perf-summary'],
-  'docs/PERFORMANCE.md': ['perf-table'],
+  'docs/PERFORMANCE.md': ['perf-table', 'dashboard-table'],
   'docs/RELIABILITY.md': ['chaos-table']
 }
 

@@ -35,13 +35,16 @@ pub(crate) enum Code {
     UndecodableDocument,
     /// A master-only call made in a worker.
     MasterOnly,
+    /// A dashboard action found no task (or master) in the state it needs:
+    /// removed, finished or changed meanwhile.
+    NotFound,
 }
 
 /// Every code: the wire test checks the facade's list against it. Some
 /// are made in JS only (`UnknownTaskType` in a worker, `MasterOnly`), but
 /// every code is defined here.
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) const ALL: [Code; 14] = [
+pub(crate) const ALL: [Code; 15] = [
     Code::InvalidArg,
     Code::DuplicateId,
     Code::MongoUnavailable,
@@ -56,6 +59,7 @@ pub(crate) const ALL: [Code; 14] = [
     Code::UnknownTaskType,
     Code::UndecodableDocument,
     Code::MasterOnly,
+    Code::NotFound,
 ];
 
 impl Code {
@@ -75,6 +79,7 @@ impl Code {
             Code::UnknownTaskType => "ERR_UNKNOWN_TASK_TYPE",
             Code::UndecodableDocument => "ERR_UNDECODABLE_DOCUMENT",
             Code::MasterOnly => "ERR_MASTER_ONLY",
+            Code::NotFound => "ERR_NOT_FOUND",
         }
     }
 
@@ -87,6 +92,7 @@ impl Code {
             Code::TaskCancelled => "TaskCancelledError",
             Code::DispatcherFailed | Code::Closed => "ClusterError",
             Code::UndecodableDocument => "UndecodableDocumentError",
+            Code::NotFound => "NotFoundError",
             Code::DuplicateId
             | Code::MongoUnavailable
             | Code::MongoConfig

@@ -20,14 +20,15 @@ use std::time::Duration;
 
 /// The runtime of the MongoDB jobs and the cluster handshakes: one thread
 /// (on a 2-core machine a second one only added cross-thread wake-ups).
-static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Lazy::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("meteor-cluster")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-});
+pub(crate) static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> =
+    Lazy::new(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("meteor-cluster")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    });
 
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 

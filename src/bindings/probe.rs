@@ -5,6 +5,7 @@
 use crate::error::{self, CodedError};
 use crate::master::requests::NewTask;
 use crate::task::Task;
+use crate::wire::board::{BoardOp, IdArgs, ListArgs, MasterArgs, Sort, TaskState, TypeArgs};
 use crate::wire::events::{Events, JsEvent};
 use crate::wire::frames::{Line, ToMaster, ToWorker};
 use crate::wire::request::Op;
@@ -84,6 +85,9 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             "rowFields": wire::task::ROW_FIELDS,
             "ops": Op::ALL.map(Op::name),
             "codes": error::ALL.map(|c| (c.as_str(), c.name())),
+            "boardOps": BoardOp::ALL.map(BoardOp::name),
+            "taskStates": TaskState::ALL.map(TaskState::name),
+            "sorts": Sort::ALL.map(Sort::name),
         })
         .to_string(),
         // Rust writes: a task's run row and object form.
@@ -115,6 +119,65 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
                 })
                 .collect();
             Value::Array(tasks).to_string()
+        }
+        // The dashboard's arguments, as Rust reads what JS wrote.
+        "board" => {
+            #[derive(Deserialize)]
+            struct Call {
+                op: String,
+                args: Box<RawValue>,
+            }
+            let call: Call = read(input)?;
+            let op = BoardOp::parse(&call.op).ok_or("unknown board op")?;
+            let args = call.args.get();
+            match op {
+                BoardOp::List => {
+                    let a: ListArgs = read(args)?;
+                    json!({
+                        "taskType": a.task_type,
+                        "state": a.state.map(TaskState::name),
+                        "idPrefix": a.id_prefix,
+                        "sort": a.sort.name(),
+                        "after": a.after,
+                        "limit": a.limit,
+                    })
+                }
+                BoardOp::Task
+                | BoardOp::Retry
+                | BoardOp::RunNow
+                | BoardOp::Cancel
+                | BoardOp::Remove => {
+                    json!({ "id": read::<IdArgs>(args)?.id })
+                }
+                BoardOp::RetryFailed | BoardOp::RemoveFailed => {
+                    json!({ "taskType": read::<TypeArgs>(args)?.task_type })
+                }
+                BoardOp::Pause | BoardOp::Resume => {
+                    json!({ "master": read::<MasterArgs>(args)?.master })
+                }
+                BoardOp::Overview | BoardOp::Masters => json!({}),
+            }
+            .to_string()
+        }
+        // A dashboard answer as `Board.call` resolves: `{ ok, value }` in,
+        // the answer (or the error, its code by name) written by Rust.
+        "boardAnswer" => {
+            #[derive(Deserialize)]
+            struct Given {
+                ok: bool,
+                value: Box<RawValue>,
+            }
+            let given: Given = read(input)?;
+            let result = if given.ok {
+                Ok(given.value.get().to_owned())
+            } else {
+                let code = error::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == given.value.get().trim_matches('"'))
+                    .ok_or("unknown code")?;
+                Err(CodedError::new(code, "m \"q\""))
+            };
+            wire::board::answer(result)
         }
         // A worker's frame, read as the master reads it.
         "frame" => frame(&ToMaster::decode(input.as_bytes())?)?,

@@ -225,5 +225,23 @@ pub(crate) fn rate_frees_at(doc: &LimitsDoc, now: i64) -> Option<i64> {
     whole.into_iter().chain(group).max()
 }
 
+/// What a type's limits document says is in use at server time `now`,
+/// fleet-wide: tasks held by live masters, those masters, and the starts
+/// in the type's rate window (for the dashboard).
+pub(crate) fn usage(doc: &LimitsDoc, now: i64) -> serde_json::Value {
+    let live: Vec<&Holding> = doc
+        .held
+        .iter()
+        .map(|(_, h)| h)
+        .filter(|h| h.exp > now)
+        .collect();
+    let window = doc.limits.and_then(|l| l.whole.rate).map(|r| r.per as i64);
+    serde_json::json!({
+        "running": live.iter().map(|h| h.n).sum::<u32>(),
+        "masters": live.iter().filter(|h| h.n > 0).count(),
+        "startsInWindow": window.map(|w| doc.starts.iter().filter(|(t, _)| *t > now - w).count()),
+    })
+}
+
 #[cfg(test)]
 mod tests;

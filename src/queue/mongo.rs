@@ -10,17 +10,20 @@
 //! A claim's later writes are in `outcomes`, errors in `error`, the
 //! upstream collection calls in `collection`.
 
+mod board;
 mod claim;
 mod collection;
 mod error;
 mod limits;
 mod outcomes;
+mod registry;
 mod steering;
 mod task_doc;
 
 use super::ejson;
 use crate::policy::Policy;
 use crate::task::{Task, ORDER_FIELDS};
+pub use board::{ListQuery, TypeCounts};
 pub use claim::Turns;
 pub use collection::{FindOptions, Modifier, UpdateOptions};
 pub use error::{Result, StoreError};

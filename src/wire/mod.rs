@@ -6,9 +6,11 @@
 //! - `frames`: master -> worker lines and worker -> master frames.
 //! - `events`: what the dispatcher hands JS after each call.
 //! - `request`: `TaskQueue` calls (an `Op` and its arguments).
+//! - `board`: the dashboard's calls (`BoardOp`, arguments, answers).
 //!
 //! Payloads only JS reads (task data, results, IPC messages) stay raw JSON.
 
+pub(crate) mod board;
 pub(crate) mod events;
 pub(crate) mod frames;
 pub(crate) mod request;

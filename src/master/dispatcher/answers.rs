@@ -52,7 +52,7 @@ impl Dispatcher {
 
     /// Each worker as `cluster.workers()` gives it; times as ms since the
     /// epoch (the facade makes Dates of them).
-    fn workers_view(&self) -> serde_json::Value {
+    pub(super) fn workers_view(&self) -> serde_json::Value {
         let (now, now_ms) = (Instant::now(), now_ms());
         let wall = |at: Instant| now_ms - now.saturating_duration_since(at).as_millis() as i64;
         let workers: Vec<serde_json::Value> = self
@@ -87,7 +87,7 @@ impl Dispatcher {
         serde_json::Value::Array(workers)
     }
 
-    fn stats(&mut self) -> serde_json::Value {
+    pub(super) fn stats(&mut self) -> serde_json::Value {
         let now = now_ms();
         let workers = || self.pool.workers().map(|(_, w)| w);
         serde_json::json!({
@@ -101,6 +101,7 @@ impl Dispatcher {
             "persistent": self.persistent.stats(),
             "paused": self.lifecycle.paused(),
             "counters": &self.counters,
+            "recentExits": self.exits.view(),
         })
     }
 

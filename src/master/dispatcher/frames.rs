@@ -8,6 +8,7 @@ use crate::error::{Code, CodedError};
 use crate::log::Fields;
 use crate::master::metrics::ExitReason;
 use crate::sys::{Exit, Signal};
+use crate::task::now_ms;
 use crate::wire::events::JsEvent;
 use crate::wire::frames::{self, ToMaster, ToWorker};
 use crate::wire::raw_or_null;
@@ -169,6 +170,13 @@ impl Dispatcher {
         // one leaves its worker.
         for run in exited.unstarted {
             self.take_back(run);
+        }
+        // A worker that was asked to stop (idle, retired, closing) and
+        // did so cleanly is no trouble to show.
+        if !(stopping && exited.lost.is_none() && exit.code == Some(0)) {
+            let blamed = exited.lost.and_then(|run| self.pool.run(run));
+            let task = blamed.map(|r| (&*r.task.id, &*r.task.task_type));
+            self.exits.record(now_ms(), id, pid, &exit, task);
         }
         if let Some(run) = exited.lost.filter(|&run| !self.lost_to_kill(kill, run)) {
             if let Some(r) = self.pool.run(run) {

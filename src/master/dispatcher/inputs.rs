@@ -61,10 +61,7 @@ impl Dispatcher {
                 Ok(())
             }
             Cmd::Pause => {
-                let was = self.lifecycle;
-                self.lifecycle = self.lifecycle.pause();
-                // What waits in the workers has not started: it comes back.
-                self.rebalance |= was != self.lifecycle;
+                self.pause();
                 Ok(())
             }
             Cmd::Resume => {
@@ -81,6 +78,14 @@ impl Dispatcher {
         };
         self.advance();
         result
+    }
+
+    /// Stops starting tasks (`pause()`, or a dashboard through the registry).
+    pub(super) fn pause(&mut self) {
+        let was = self.lifecycle;
+        self.lifecycle = self.lifecycle.pause();
+        // What waits in the workers has not started: it comes back.
+        self.rebalance |= was != self.lifecycle;
     }
 
     /// Answers a JS call that only reads the in-memory queue or the pool.
@@ -156,6 +161,9 @@ impl Dispatcher {
         }
         for (claimed, message) in handled.refused {
             self.fail_cancelled(claimed, &message);
+        }
+        if let Some(request) = handled.master_request {
+            self.master_request(request);
         }
         // Already failed in MongoDB: each ends with its error event now.
         for document in handled.undecodable {

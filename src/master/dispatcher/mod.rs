@@ -28,9 +28,13 @@
 //!   `workerMaxMemory`.
 //! - `limiting`: runs counted against their type's limits (`Limiter`).
 //! - `answers`: queries, requests and their replies.
+//! - `exits`: the last worker exits, with the task each was blamed for.
+//! - `registry`: this master's heartbeat in the masters' registry, and
+//!   the pause or resume a dashboard asked for through it.
 
 mod answers;
 mod deadlines;
+mod exits;
 mod frames;
 mod inputs;
 mod lifecycle;
@@ -39,6 +43,7 @@ mod outcomes;
 mod pool;
 mod prefetch;
 mod recycling;
+mod registry;
 mod run;
 mod scaling;
 mod steering;
@@ -143,6 +148,7 @@ pub(crate) struct Dispatcher {
     /// runs sent ahead again (or hand them back).
     rebalance: bool,
     listening: Listening,
+    exits: exits::RecentExits,
 }
 
 impl Dispatcher {
@@ -171,6 +177,7 @@ impl Dispatcher {
                 retry: true,
                 progress: true,
             },
+            exits: exits::RecentExits::default(),
         };
         dispatcher.set_configured_limits();
         dispatcher
@@ -341,6 +348,7 @@ impl Dispatcher {
         if self.lifecycle.handing_back() {
             self.persistent.release();
         }
+        self.drive_registry(wake);
     }
 
     /// Wakes when the next scheduled in-memory task is due.

@@ -44,7 +44,7 @@ impl StoreCell {
         self.settings.lease
     }
 
-    async fn get(&self) -> Result<&Arc<Store>, CodedError> {
+    pub(super) async fn get(&self) -> Result<&Arc<Store>, CodedError> {
         self.store
             .get_or_try_init(|| async {
                 Store::connect(

@@ -8,6 +8,7 @@ mod ahead;
 mod due;
 mod inserts;
 mod jobs;
+mod registry;
 mod results;
 mod special;
 mod unwritten;
@@ -89,6 +90,7 @@ pub(crate) enum Write {
 }
 
 pub(crate) use inserts::{Answer, Insert};
+pub(crate) use registry::{MasterRequest, Snapshot};
 pub(crate) use results::StoreEvent;
 
 /// How a database job's result reaches the dispatcher (through the inbox).
@@ -183,6 +185,8 @@ pub(crate) struct Persistent {
     /// The adds of the insert in flight (answered when it ends).
     inserting: Option<Vec<Insert>>,
     watcher: Option<JoinHandle<()>>,
+    /// This master's document in the masters' registry.
+    registry: registry::Registry,
     /// Tells the watcher whether to keep a change stream open.
     listen: Option<tokio::sync::watch::Sender<bool>>,
     /// The last claim came back full: a backlog is draining.
@@ -231,6 +235,7 @@ impl Persistent {
             inserts: Vec::new(),
             inserting: None,
             watcher: None,
+            registry: registry::Registry::default(),
             listen: None,
             draining: false,
             special: special::Special::default(),
@@ -526,7 +531,11 @@ impl Persistent {
 
     /// Nothing claimed, nothing left to write: safe to report closed.
     pub(crate) fn settled(&self) -> bool {
-        self.buffer.is_empty() && self.pending.is_empty() && !self.writing && !self.releasing
+        self.buffer.is_empty()
+            && self.pending.is_empty()
+            && !self.writing
+            && !self.releasing
+            && self.registry_settled()
     }
 
     /// A claimed task's run ended: its outcome is written with the next batch.

@@ -3,6 +3,7 @@
 //! how big the next claim may be, outcomes written or to write again.
 
 use super::jobs::TypeClaim;
+use super::registry::MasterRequest;
 use super::{inserts, Answer, Cancelled, ClaimState, Completion, Connection, Persistent};
 use crate::error::CodedError;
 use crate::limits::Limits;
@@ -50,6 +51,11 @@ pub(crate) enum StoreEvent {
     },
     /// Cancels asked for tasks (seen in the change stream): `_id` and message.
     CancelRequested(Vec<(Bson, String)>),
+    /// This master's registry heartbeat written, with the request a
+    /// dashboard left in its document.
+    Heartbeat(Result<Option<String>, CodedError>),
+    /// This master's registry document removed (closing).
+    Unregistered,
     /// Tasks queued and not running, per type.
     Depth(Result<Vec<(String, u64)>, CodedError>),
     /// A claim of one type (limited, or with groups).
@@ -88,6 +94,8 @@ pub(crate) struct Handled {
     /// Claimed tasks a cancel was asked for: failed, not run (with the
     /// cancel's message).
     pub(crate) refused: Vec<(Claimed, String)>,
+    /// A dashboard asked this master to pause or resume.
+    pub(crate) master_request: Option<MasterRequest>,
     /// The types of the tasks an insert stored.
     pub(crate) added: Vec<std::sync::Arc<str>>,
     /// `metrics` requests to answer now (the depth was counted).
@@ -353,6 +361,16 @@ impl Persistent {
                     ..Handled::default()
                 };
             }
+            StoreEvent::Heartbeat(result) => match self.heartbeat_written(result) {
+                Ok(master_request) => {
+                    return Handled {
+                        master_request,
+                        ..Handled::default()
+                    }
+                }
+                Err(e) => self.unreachable(logger, &e),
+            },
+            StoreEvent::Unregistered => self.unregistered(),
             // The dispatcher handles it before it gets here.
             StoreEvent::Panicked(_) => {}
         }

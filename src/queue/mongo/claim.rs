@@ -9,13 +9,12 @@
 use super::task_doc::{raw_id, raw_millis, task_before_claim, task_from_raw};
 use super::{ejson, order_doc, Claim, Claimed, Result, Store};
 use crate::queue::ready::GroupName;
-use crate::task::RunOrder;
+use crate::task::{now_ms, RunOrder};
 use ahash::AHashMap as HashMap;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::options::ReturnDocument;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Most candidates one `updateMany` of a claim takes: the test server
@@ -43,7 +42,7 @@ impl Store {
         if types.is_empty() || n == 0 {
             return Ok(Claim::default());
         }
-        let filter = claimable(types, self.server_now());
+        let filter = claimable(types, now_ms());
         let token = crate::task::new_id();
         if n == 1 {
             let found = self
@@ -193,7 +192,7 @@ impl Store {
         turns: Option<&mut Turns>,
     ) -> Result<Vec<RawDocumentBuf>> {
         let types = [task_type.to_owned()];
-        let filter = claimable(&types, self.server_now());
+        let filter = claimable(&types, now_ms());
         let Some(turns) = turns.filter(|_| n > 0) else {
             return self.candidates(&filter, n).await;
         };
@@ -222,7 +221,7 @@ impl Store {
             return Ok(Claim::default());
         }
         let types = [task_type.to_owned()];
-        let filter = claimable(&types, self.server_now());
+        let filter = claimable(&types, now_ms());
         let token = crate::task::new_id();
         let n = if more { found.len() } else { found.len() + 1 };
         let order: Vec<Bson> = found.iter().map(|d| raw_id(d)).collect();
@@ -253,13 +252,11 @@ impl Store {
     pub async fn next_due(&self, types: &[String]) -> Result<Option<i64>> {
         let next = self
             .raw
-            .find_one(not_due_yet(types, self.server_now()))
+            .find_one(not_due_yet(types, now_ms()))
             .sort(doc! { "dueDate": 1 })
             .projection(doc! { "dueDate": 1 })
             .await?;
-        Ok(next
-            .and_then(|d| raw_millis(d.get("dueDate").ok().flatten()))
-            .map(|due| due - self.clock_offset.load(Ordering::Relaxed)))
+        Ok(next.and_then(|d| raw_millis(d.get("dueDate").ok().flatten())))
     }
 
     fn lease_doc(&self, token: &str) -> Document {
@@ -273,7 +270,10 @@ impl Store {
     }
 }
 
-/// Unclaimed, not failed, of these types, and due by `now`. Served by the
+/// Unclaimed, not failed, of these types, and due by `now`, this machine's
+/// clock: due dates come from the clock of the process that added the
+/// task, and a task must not start before its own (the server's clock
+/// times only leases). Served by the
 /// claim index (`onGoing`, then the claim's sort). Failed documents are
 /// left out with `$nor` rather than `failed: {$ne: true}`: the same
 /// documents and the same plan on MongoDB, while the test server then reads
