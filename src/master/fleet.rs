@@ -106,7 +106,8 @@ impl Count {
 /// now, holding `mine` (its claimed and running tasks of the type, which
 /// its own entry in `doc` may not show yet), at server time `now`. The
 /// last `ahead` candidates are claims ahead of the workers (a backlog
-/// draining): they are admitted only within `ahead_room`.
+/// draining): they are admitted only within `ahead_room`, and only when
+/// half of it at least is free.
 pub(crate) fn take(
     doc: &LimitsDoc,
     me: &str,
@@ -140,6 +141,7 @@ pub(crate) fn take(
     let (mut blocked, mut ahead_refused) = (false, false);
     let first_ahead = candidates.len().saturating_sub(ahead);
     let room = ahead_room(&limits);
+    let mut ahead_open: Option<bool> = None;
     for (i, group) in candidates.iter().enumerate() {
         let count = groups.entry(group.clone()).or_insert_with(|| Count {
             held: mine.group(group) + others.clone().map(|h| h.group(group)).sum::<u32>(),
@@ -154,9 +156,20 @@ pub(crate) fn take(
             blocked = true;
             continue;
         }
-        if i >= first_ahead && room.is_none_or(|room| whole.held >= room) {
-            ahead_refused = true;
-            continue;
+        if i >= first_ahead {
+            // Ahead only in chunks: when at least half the room is free at
+            // the first candidate ahead, so that a backlog is not claimed a
+            // few tasks at a time (each claim reads and writes the document).
+            let held = whole.held;
+            let open = *ahead_open.get_or_insert_with(|| {
+                room.is_some_and(|room| {
+                    u64::from(room - held.min(room)) * 2 >= u64::from(room.max(1))
+                })
+            });
+            if !open || room.is_none_or(|room| held >= room) {
+                ahead_refused = true;
+                continue;
+            }
         }
         admitted.push(i);
         whole.held += 1;

@@ -114,6 +114,15 @@ fn claims_ahead_fill_at_most_half_the_concurrency_fleet_wide() {
     let half = take(&d, "me", &Holding::default(), &nones(8), 500, LEASE, 7);
     assert_eq!(half.admitted, vec![0, 1, 2, 3, 4]);
     assert_eq!(half.mine.n, 5);
+    // Ahead in chunks: 3 of the 5 ahead are held, so none until 3 free up.
+    let mut d = doc(r#"{"concurrency":10}"#);
+    d.held = vec![("other".into(), holding(3, 1000))];
+    let chunk = take(&d, "me", &Holding::default(), &nones(4), 500, LEASE, 4);
+    assert!(chunk.admitted.is_empty() && chunk.ahead_refused);
+    d.held = vec![("other".into(), holding(2, 1000))];
+    let chunk = take(&d, "me", &Holding::default(), &nones(4), 500, LEASE, 4);
+    assert_eq!(chunk.admitted, vec![0, 1, 2], "3 of 5 free: up to the room");
+    let d = doc(r#"{"concurrency":10}"#);
     // The workers' own claims still go up to the limit, and no further.
     let last = take(&d, "me", &holding(9, 0), &nones(3), 500, LEASE, 0);
     assert_eq!(last.admitted, vec![0]);

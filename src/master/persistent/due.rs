@@ -168,11 +168,14 @@ impl Persistent {
                 .then(|| self.special.holding(&task_type, self.buffer.iter()));
             // Ahead of the workers, only what the room left by this
             // master's own holdings allows (the others' are counted when
-            // the limits document is read).
+            // the limits document is read), and in chunks: not until half
+            // the room is free (`fleet::take` does the same fleet-wide).
             let n = match (room, &limited) {
                 (Some(room), Some(mine)) if ask > demand => {
-                    let left = room.saturating_sub(mine.n) as usize;
-                    ask.min(demand.saturating_add(left))
+                    let left = room.saturating_sub(mine.n);
+                    let chunk = u64::from(left) * 2 >= u64::from(room.max(1));
+                    let ahead = if chunk { left as usize } else { 0 };
+                    ask.min(demand.saturating_add(ahead))
                 }
                 _ => demand,
             };
@@ -212,7 +215,17 @@ impl Persistent {
             .filter(|t| !self.special.busy.contains(*t))
             .cloned()
             .collect();
-        if !dirty.is_empty() {
+        let holdings_due = match self.special.write_holdings_at {
+            Some(t) if t > now => {
+                if !dirty.is_empty() {
+                    at(t);
+                }
+                false
+            }
+            _ => true,
+        };
+        if !dirty.is_empty() && holdings_due {
+            self.special.write_holdings_at = Some(now + special::WRITE_HOLDINGS_EVERY);
             let holdings = dirty
                 .iter()
                 .map(|t| {

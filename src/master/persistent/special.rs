@@ -23,6 +23,12 @@ pub(super) const FIND_GROUPS_EVERY: std::time::Duration = std::time::Duration::f
 /// masters' runs end meanwhile).
 pub(super) const BLOCKED_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// How often a master writes its holdings as runs end (claims write them
+/// too): slots given back reach other masters within this, sooner than a
+/// blocked claim retries (`BLOCKED_RETRY`), and a backlog of short tasks
+/// does not cost a write per round trip.
+pub(super) const WRITE_HOLDINGS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A claimed task's key while it runs: its claim token and `_id`.
 pub(super) fn key(claimed: &Claimed) -> (String, String) {
     (claimed.token.clone(), claimed.id.to_string())
@@ -49,6 +55,8 @@ pub(super) struct Special {
     /// Claims of rate-limited types must start by then (their starts were
     /// counted when they were admitted), by claim token.
     pub(super) start_by: HashMap<String, Instant>,
+    /// When holdings may be written next (`WRITE_HOLDINGS_EVERY`).
+    pub(super) write_holdings_at: Option<Instant>,
     pub(super) read_limits_at: Option<Instant>,
     pub(super) reading_limits: bool,
     pub(super) find_groups_at: Option<Instant>,
