@@ -11,7 +11,6 @@ const binding = require('./binding')
 const { decode, encode } = require('./codec')
 const { encodeError, errorFrom } = require('./errors')
 const { ROW, RUN, TO_WORKER, frames } = require('./wire')
-const Abort = require('./abort')
 const identity = require('./identity')
 const { runTraced } = require('./tracing')
 const PendingRequests = require('./pending-requests')
@@ -94,9 +93,13 @@ class Job {
   }
 }
 
+/** lib/abort.js, loaded when a task first asks for its signal (not at start). */
+let Abort = null
+
 function controllerOf (run) {
   let controller = controllers.get(run)
   if (controller === undefined) {
+    if (Abort === null) Abort = require('./abort')
     controller = new Abort()
     controllers.set(run, controller)
   }
