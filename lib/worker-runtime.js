@@ -11,7 +11,6 @@ const binding = require('./binding')
 const { decode, encode } = require('./codec')
 const { encodeError, errorFrom } = require('./errors')
 const { ROW, RUN, TO_WORKER, frames } = require('./wire')
-const Abort = require('./abort')
 const identity = require('./identity')
 const { runTraced } = require('./tracing')
 const PendingRequests = require('./pending-requests')
@@ -94,9 +93,13 @@ class Job {
   }
 }
 
+/** lib/abort.js, loaded when a task first asks for its signal (not at start). */
+let Abort = null
+
 function controllerOf (run) {
   let controller = controllers.get(run)
   if (controller === undefined) {
+    if (Abort === null) Abort = require('./abort')
     controller = new Abort()
     controllers.set(run, controller)
   }
@@ -279,6 +282,7 @@ function reply (run, ok, value, next) {
 /** Runs queued tasks in order, one at a time; async ones are awaited. */
 function runQueued () {
   if (running) return
+  handBackLate()
   // The first run is recorded here; each next one with its predecessor's reply.
   if (head < queued.length) binding.workerBegin(queued[head][RUN.NUMBER])
   while (head < queued.length) {
@@ -312,8 +316,27 @@ function runQueued () {
   binding.workerLinger()
 }
 
+/**
+ * Hands back, unstarted, the runs at the front whose start deadline (a
+ * rate's `startBy`, in the row's extra) has passed: the rate counted
+ * their start when they were sent, and a later start could crowd a
+ * window. A rate-limited run goes only to an idle worker, so it is first.
+ */
+function handBackLate () {
+  let late = null
+  while (head < queued.length) {
+    const extra = queued[head][RUN.ROW][ROW.EXTRA]
+    if (extra === undefined || extra.startBy === undefined || Date.now() <= extra.startBy) break
+    if (late === null) late = []
+    late.push(queued[head][RUN.NUMBER])
+    queued[head++] = undefined
+  }
+  if (late !== null) send(frames.recalled(late))
+}
+
 /** The run after the one running now, when it is here already. */
 function nextRun () {
+  handBackLate()
   return head < queued.length ? queued[head][RUN.NUMBER] : undefined
 }
 

@@ -104,10 +104,13 @@ impl Count {
 
 /// Which of `candidates` (their groups, best first) this master may start
 /// now, holding `mine` (its claimed and running tasks of the type, which
-/// its own entry in `doc` may not show yet), at server time `now`. The
-/// last `ahead` candidates are claims ahead of the workers (a backlog
-/// draining): they are admitted only within `ahead_room`, and only when
-/// half of it at least is free.
+/// its own entry in `doc` may not show yet), at server time `now`. Their
+/// starts are recorded `lag` ms later: when they may start at the latest,
+/// less the slack (a start may come later than it is recorded by the
+/// slack, never more; earlier is safe). The last `ahead` candidates are
+/// claims ahead of the workers (a backlog draining): they are admitted
+/// only within `ahead_room`, and only when half of it at least is free.
+#[allow(clippy::too_many_arguments)] // the decision's inputs, all plain values
 pub(crate) fn take(
     doc: &LimitsDoc,
     me: &str,
@@ -115,6 +118,7 @@ pub(crate) fn take(
     candidates: &[GroupName],
     now: i64,
     lease_ms: i64,
+    lag: i64,
     ahead: usize,
 ) -> Take {
     let limits = doc.limits.unwrap_or_default();
@@ -178,7 +182,7 @@ pub(crate) fn take(
         if limits.has_rate() {
             whole.starts += 1;
             count.starts += 1;
-            new_starts.push((now, group.clone()));
+            new_starts.push((now + lag, group.clone()));
         }
     }
     // Starts older than every window are dropped.

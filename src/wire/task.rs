@@ -20,9 +20,11 @@ use std::sync::Arc;
 
 /// The fields of a row, in order (`ROW` in `lib/wire.js`); an add row is
 /// the first six, and its seventh is a traced add's carrier. The last,
-/// `extra`, is there only for a task with a group or added in a traced
-/// span: `{ group?, attempt?, queue?, carrier? }` (the last three what
-/// the worker's run span needs).
+/// `extra`, is there only for a task with a group, a start deadline or
+/// added in a traced span: `{ group?, startBy?, attempt?, queue?,
+/// carrier? }` (`startBy`: this machine's epoch ms after which the worker
+/// hands the run back unstarted, for a rate; the last three what the
+/// worker's run span needs).
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub(crate) const ROW_FIELDS: [&str; 8] = [
     "_id",
@@ -57,27 +59,35 @@ pub(crate) fn row(task: &Task, on_going: bool) -> String {
 }
 
 /// The run row of `task` for a worker, from `queue` (`"memory"` or
-/// `"persistent"`): with its group, and what its run span needs when it
-/// was traced.
-pub(crate) fn run_row(task: &Task, queue: &str) -> String {
+/// `"persistent"`): with its group, the deadline of its start, and what
+/// its run span needs when it was traced.
+pub(crate) fn run_row(task: &Task, queue: &str, start_by: Option<i64>) -> String {
     let mut row = row(task, true);
-    if task.trace.is_none() && task.group.is_none() {
+    if task.trace.is_none() && task.group.is_none() && start_by.is_none() {
         return row;
     }
     row.pop();
     let mut extra = Vec::with_capacity(64);
     extra.extend_from_slice(b",{");
-    if let Some(group) = &task.group {
-        extra.extend_from_slice(br#""group":"#);
-        json_str(&mut extra, group);
-    }
-    if let Some(carrier) = &task.trace {
-        if task.group.is_some() {
+    let field = |extra: &mut Vec<u8>, name: &str| {
+        if extra.len() > 2 {
             extra.push(b',');
         }
+        let _ = write!(extra, r#""{name}":"#);
+    };
+    if let Some(group) = &task.group {
+        field(&mut extra, "group");
+        json_str(&mut extra, group);
+    }
+    if let Some(at) = start_by {
+        field(&mut extra, "startBy");
+        push_int(&mut extra, at);
+    }
+    if let Some(carrier) = &task.trace {
+        field(&mut extra, "attempt");
         let _ = write!(
             extra,
-            r#""attempt":{},"queue":"{queue}","carrier":{carrier}"#,
+            r#"{},"queue":"{queue}","carrier":{carrier}"#,
             task.failures + 1
         );
     }

@@ -188,6 +188,7 @@ impl Persistent {
             // The turns travel with the claim (one at a time per type) and come back.
             let turns = self.special.grouped.get_mut(&task_type).map(std::mem::take);
             self.special.busy.insert(task_type.clone());
+            let lag = self.special.lag.ms();
             self.link.spawn(jobs::claim_type(
                 cell.clone(),
                 task_type,
@@ -195,6 +196,7 @@ impl Persistent {
                 n - demand,
                 turns,
                 limited,
+                lag,
             ));
         }
     }
