@@ -64,6 +64,36 @@ test('concurrency across masters: 3 masters of 2 workers never run more than the
   assert.equal(maxOverlap(runs), 3, 'the limit, reached and never passed')
 })
 
+test('concurrency across masters while a backlog drains: claims go ahead of the workers, and the limit still holds fleet-wide', async (t) => {
+  const url = freshUrl()
+  const started = await masters(url, 3, { WORKERS: '2', LIMITS: JSON.stringify({ WORK: { concurrency: 4 } }) })
+  // Short tasks: the workers outrun the claims, so each master claims
+  // ahead of its workers (within half the concurrency, fleet-wide).
+  await add(url, [{ n: 600 }])
+  // Meanwhile, the holdings in the limits document (the dashboard's view):
+  // claimed and running tasks together never pass the limit either.
+  let draining = true
+  const held = withDb(url, async (db) => {
+    let most = 0
+    let ahead = 0
+    while (draining) {
+      const doc = await db.collection('taskQueue.limits').findOne({ _id: 'WORK' })
+      const entries = Object.values(doc?.held ?? {}).filter((h) => h.exp > new Date())
+      most = Math.max(most, entries.reduce((sum, h) => sum + h.n, 0))
+      ahead = Math.max(ahead, ...entries.map((h) => h.n))
+    }
+    return { most, ahead }
+  })
+  const runs = await ended(url, 600)
+  draining = false
+  const { most, ahead } = await held
+  await stop(started)
+  assert.equal(runs.length, 600, 'each task ran once')
+  assert.ok(maxOverlap(runs) <= 4, `at most the limit at once: ${maxOverlap(runs)}`)
+  assert.ok(most <= 4, `held at once, fleet-wide: ${most}`)
+  t.diagnostic(`most running at once ${maxOverlap(runs)}, held ${most}; most held by one master of 2 workers ${ahead}`)
+})
+
 test('rate across masters: no window of `per` ms sees more than `max` starts, fleet-wide', async () => {
   const url = freshUrl()
   const started = await masters(url, 3, { WORKERS: '2', LIMITS: JSON.stringify({ WORK: { rate: { max: 3, per: 1000 } } }) })

@@ -37,6 +37,7 @@ const SECTIONS = {
     'payload50MMasterPeak', 'payload50MWorkerPeak', 'payload50MMasterAfter', 'persistentPayload1M', 'persistentPayload10M'],
   cold: ['coldBurst', 'coldLatencyP50', 'coldLatencyP99', 'cpu', 'cpuOfIdeal'],
   progress: ['progressCost'],
+  limits: ['limitsOne', 'limitsOneRoundTrips', 'limitsOneUpdates', 'limitsFleet', 'limitsFleetRoundTrips', 'limitsFleetUpdates', 'limitsFleetConflicts'],
   dashboard: [] // filled below, one row per request and collection size
 }
 const USAGE = `usage: node bench/run.mjs [--quick] [--only ${Object.keys(SECTIONS).join(',')}] [--out FILE]`
@@ -75,6 +76,7 @@ const SIZES = QUICK
       depthRoundTasks: 5000, depthRounds: 1, depthBatch: 1000, depthBacklogTasks: 10000, depthBacklogReps: 1,
       payloadReps: 3, persPayloadReps: 3,
       coldTasks: 5000, coldLatencyTasks: 300, coldReps: 2, cpuRounds: 2, cpuTasks: 1300, cpuReps: 1,
+      limitsRoundTasks: 2000, limitsRounds: 1, limitsWarmup: 500, limitsFleetTasks: 2000, limitsFleetReps: 1, limitsMasters: 4, limitsFleetWorkers: 2,
       dashboardSizes: [20000], dashboardReps: 3
     }
   : {
@@ -82,6 +84,7 @@ const SIZES = QUICK
       depthRoundTasks: 5000, depthRounds: 3, depthBatch: 1000, depthBacklogTasks: 50000, depthBacklogReps: 1,
       payloadReps: 3, persPayloadReps: 3,
       coldTasks: 20000, coldLatencyTasks: 300, coldReps: 3, cpuRounds: 2, cpuTasks: 2600, cpuReps: 3,
+      limitsRoundTasks: 5000, limitsRounds: 3, limitsWarmup: 1000, limitsFleetTasks: 10000, limitsFleetReps: 3, limitsMasters: 4, limitsFleetWorkers: 2,
       dashboardSizes: [200000, 1000000], dashboardReps: 5
     }
 /** Budget for one measured step inside a subject (a burst, a latency rep, a persistent rep). */
@@ -90,6 +93,10 @@ const STEP_MS = QUICK ? 20000 : 60000
 const BACKLOG_STEP_MS = QUICK ? 300000 : 900000
 /** Budget for one payload task (the 50 MB string took about 14 s before issue #32's fixes). */
 const PAYLOAD_STEP_MS = 120000
+/** Budget for one measured step of the limits section (a limited round of 5,000 took about a minute before issue #28's fix). */
+const LIMITS_STEP_MS = QUICK ? 120000 : 300000
+/** The limit the `limits` section sets: above what the pools could run at once, so it never binds; what it costs is the bookkeeping. */
+const LIMITS_OPTION = { ECHO: { concurrency: 1000 } }
 
 const MB = 1000 * 1000
 /** The payload cases (issue #32): in memory, one worker, one task at a time. */
@@ -148,6 +155,10 @@ const COLD_SUBJECTS = [
   { id: 'piscina', label: 'piscina (2 threads)', script: 'piscina.mjs' },
   { id: 'workerpool', label: 'workerpool (2 processes)', script: 'workerpool.mjs' }
 ]
+const LIMITS_SUBJECTS = [
+  { id: 'meteor-cluster', label: 'meteor-cluster (no limits)', reference: true, params: {} },
+  { id: 'meteor-cluster-limited', label: 'meteor-cluster (limits: { ECHO: { concurrency: 1000 } })', params: { limits: LIMITS_OPTION } }
+]
 const CPU_BASELINE = { id: 'cpu-baseline', label: 'single-core baseline (the same tasks in one process, no pool)', script: 'cpu-baseline.mjs' }
 const CPU_IDEAL = { id: 'cpu-ideal', label: 'ideal: 2 × the single-core baseline' }
 const PERSISTENT_SUBJECTS = [
@@ -183,7 +194,15 @@ const WORKLOADS = {
   coldLatencyP50: { title: `cold latency: the first ${fmtInt(SIZES.coldLatencyTasks)} sequential tasks on a fresh pool, p50`, better: 'lower', unit: 'µs' },
   coldLatencyP99: { title: `cold latency: the first ${fmtInt(SIZES.coldLatencyTasks)} sequential tasks on a fresh pool, p99`, better: 'lower', unit: 'µs' },
   cpu: { title: `CPU-bound: ${fmtInt(SIZES.cpuTasks)} tasks of ${SIZES.cpuRounds} SHA-256 passes over 1 MiB, 2 workers`, better: 'higher', unit: 'tasks/s' },
-  cpuOfIdeal: { title: 'CPU-bound: share of the ideal (2 × the single-core baseline)', better: 'higher', unit: '%' }
+  cpuOfIdeal: { title: 'CPU-bound: share of the ideal (2 × the single-core baseline)', better: 'higher', unit: '%' },
+  // Issue #28: what limits cost the persistent queue.
+  limitsOne: { title: `limits: persistent rounds of ${fmtInt(SIZES.limitsRoundTasks)} (added by ${fmtInt(SIZES.depthBatch)}, then drained), 1 master of 2 workers`, better: 'higher', unit: 'tasks/s' },
+  limitsOneRoundTrips: { title: `limits: rounds of ${fmtInt(SIZES.limitsRoundTasks)}, 1 master — server round trips per 1,000 tasks`, better: 'lower', unit: 'round trips' },
+  limitsOneUpdates: { title: `limits: rounds of ${fmtInt(SIZES.limitsRoundTasks)}, 1 master — limits-document updates per 1,000 tasks`, better: 'lower', unit: 'updates' },
+  limitsFleet: { title: `limits: ${fmtInt(SIZES.limitsFleetTasks)} queued, drained by ${SIZES.limitsMasters} masters (processes) of ${SIZES.limitsFleetWorkers} workers`, better: 'higher', unit: 'tasks/s' },
+  limitsFleetRoundTrips: { title: `limits: ${fmtInt(SIZES.limitsFleetTasks)} queued, ${SIZES.limitsMasters} masters — server round trips per 1,000 tasks`, better: 'lower', unit: 'round trips' },
+  limitsFleetUpdates: { title: `limits: ${fmtInt(SIZES.limitsFleetTasks)} queued, ${SIZES.limitsMasters} masters — limits-document updates per 1,000 tasks`, better: 'lower', unit: 'updates' },
+  limitsFleetConflicts: { title: `limits: ${fmtInt(SIZES.limitsFleetTasks)} queued, ${SIZES.limitsMasters} masters — compare-and-set conflicts per 1,000 tasks`, better: 'lower', unit: 'conflicts' }
 }
 
 // ---------------------------------------------------------------- processes
@@ -295,7 +314,7 @@ function fmtValue (value, unit) {
   if (unit === 'µs') return `${fmtInt(value)} µs`
   if (unit === '%') return `${value.toFixed(1)} %`
   if (unit === 'MiB') return `${fmtInt(value)} MiB`
-  if (unit === 'round trips') return `${value.toFixed(1)} round trips`
+  if (unit === 'round trips' || unit === 'updates' || unit === 'conflicts') return `${value.toFixed(1)} ${unit}`
   if (unit === 'CPU-s') return `${value.toFixed(3)} CPU-s`
   return `${fmtInt(value)} ${unit}`
 }
@@ -598,6 +617,82 @@ function depthSummary (rounds) {
   return { value: med('rate'), reps: rounds.map((r) => r.rate), roundTripsPer1000: med('roundTripsPer1000'), serverCpuSPer1000: med('serverCpuSPer1000'), rounds }
 }
 
+// ---------------------------------------------------------------- limits
+
+/**
+ * Issue #28: what limits cost, side by side in one run. The same workload
+ * without limits and with `limits: { ECHO: { concurrency: 1000 } }` (more
+ * than the pools can run at once: the limit never binds, so the difference
+ * is what the bookkeeping costs): rounds of 5,000 in 1 master of 2
+ * workers (after a warm-up round), then a backlog drained by 4 masters
+ * (processes) of 2 workers. Every child gets a fresh server; the
+ * subjects are interleaved (A B A B …).
+ */
+async function limitsWorkloads () {
+  const missing = serverMissing()
+  const rows = {
+    limitsOne: ['limitsOne', 'limitsOneRoundTrips', 'limitsOneUpdates'],
+    limitsFleet: ['limitsFleet', 'limitsFleetRoundTrips', 'limitsFleetUpdates', 'limitsFleetConflicts']
+  }
+  if (missing) {
+    for (const subject of LIMITS_SUBJECTS) for (const w of Object.values(rows).flat()) record(w, subject, { error: missing })
+    return
+  }
+  const inFreshServer = async (script, subject, workload, params, timeoutMs) => {
+    try {
+      return await withServer(async (srv) => {
+        const url = databaseUrl(srv, subject, workload)
+        const all = { ...params, ...subject.params, url, serverPid: srv.pid, watchdogMs: timeoutMs - 5000 }
+        return runSubject(script, workload, all, { env: { MONGO_URL: url }, timeoutMs })
+      })
+    } catch (error) {
+      return { error: `could not start the database server: ${error.message}` }
+    }
+  }
+  /** Per subject: its rounds over every child, or its first failure. */
+  const slots = () => Object.fromEntries(LIMITS_SUBJECTS.map((s) => [s.id, { rounds: [], failure: null, leftBehind: 0 }]))
+  const run = async (slot, result) => {
+    slot.leftBehind += result.leftBehind || 0
+    if (result.error) slot.failure = result
+    else slot.rounds.push(...(result.rounds || [{ ...result, rate: result.value }]))
+  }
+  const one = slots()
+  for (const subject of LIMITS_SUBJECTS) {
+    const params = { n: SIZES.limitsRoundTasks, reps: SIZES.limitsRounds, warmup: SIZES.limitsWarmup, batch: SIZES.depthBatch, timeoutMs: LIMITS_STEP_MS }
+    await run(one[subject.id], await inFreshServer('meteor-cluster.mjs', subject, 'limitsRounds', params, 30000 + (SIZES.limitsRounds + 1) * LIMITS_STEP_MS))
+  }
+  const fleet = slots()
+  for (let r = 0; r < SIZES.limitsFleetReps; r++) {
+    for (const subject of LIMITS_SUBJECTS) {
+      if (fleet[subject.id].failure) continue
+      const params = { masters: SIZES.limitsMasters, workers: SIZES.limitsFleetWorkers, n: SIZES.limitsFleetTasks, batch: SIZES.depthBatch, timeoutMs: LIMITS_STEP_MS }
+      await run(fleet[subject.id], await inFreshServer('meteor-cluster-fleet.mjs', subject, 'limitsFleet', params, 30000 + 3 * LIMITS_STEP_MS))
+    }
+  }
+  for (const subject of LIMITS_SUBJECTS) {
+    const limited = Boolean(subject.params.limits)
+    for (const [workload, slot] of [['limitsOne', one[subject.id]], ['limitsFleet', fleet[subject.id]]]) {
+      const leftBehind = slot.leftBehind
+      if (slot.failure) {
+        for (const w of rows[workload]) if (limited || !/Updates|Conflicts/.test(w)) record(w, subject, { ...slot.failure, leftBehind })
+        continue
+      }
+      const rounds = slot.rounds
+      const of = (pick) => {
+        const values = rounds.map(pick).filter((v) => v !== null && v !== undefined)
+        return values.length ? { value: median(values), reps: values, leftBehind } : { error: 'not measured' }
+      }
+      const detail = rounds.map((r) => ({ rate: r.rate, roundTrips: r.roundTrips, serverCpuS: r.serverCpuS, commands: r.commands, limitsDoc: r.limitsDoc, perMaster: r.perMaster }))
+      record(workload, subject, of((r) => r.rate), (r) => r.value, { detail })
+      record(`${workload}RoundTrips`, subject, of((r) => r.roundTripsPer1000))
+      // The limits document is written only with limits.
+      if (!limited) continue
+      record(`${workload}Updates`, subject, of((r) => r.limitsDoc && r.limitsDoc.per1000.updates))
+      if (workload === 'limitsFleet') record('limitsFleetConflicts', subject, of((r) => r.limitsDoc && r.limitsDoc.per1000.unchanged))
+    }
+  }
+}
+
 // ---------------------------------------------------------------- payloads
 
 /**
@@ -739,6 +834,7 @@ async function main () {
     record('progressCost', subject, await runSubject(subject.script, 'progressCost', params, { timeoutMs: 20000 + 2 * STEP_MS }))
   }
   if (runs('cold')) await coldWorkloads()
+  if (runs('limits')) await limitsWorkloads()
   if (runs('dashboard')) await dashboardWorkloads()
 
   const command = commandLine()
@@ -776,7 +872,7 @@ async function main () {
     sections,
     notes: [
       'ratio = subject ÷ meteor-cluster (meteor-cluster with its defaults).',
-      'tasks/s and %: higher is better; µs, ms, MiB, round trips and CPU-s: lower is better.',
+      'tasks/s and %: higher is better; µs, ms, MiB, round trips, updates, conflicts and CPU-s: lower is better.',
       'Each value is the median over the repetitions listed in `reps`.',
       '`sections` says when each section was last measured (a run with --only keeps the other sections\' rows).'
     ],
@@ -791,7 +887,7 @@ async function main () {
     `NODE_EXTRA_CA_CERTS ${info.nodeExtraCaCerts}; load average at start ${info.loadAverageAtStart.join(' ')}; meteor-cluster ${info.meteorCluster.version} ` +
     `(${info.meteorCluster.commit}, ${info.meteorCluster.build} build).`)
   console.log(`Command: \`${command}\` (${output.durationS} s). Ratio = subject ÷ meteor-cluster; ` +
-    'tasks/s and % of the ideal: higher is better; µs, ms, MiB, round trips and CPU-s: lower is better; medians over repetitions.')
+    'tasks/s and % of the ideal: higher is better; µs, ms, MiB, round trips, updates, conflicts and CPU-s: lower is better; medians over repetitions.')
   if (existsSync(out)) progress(`wrote ${OUT || join('bench', 'results.json')}${kept.length ? ` (kept ${kept.length} rows of other sections from the previous run)` : ''}`)
 }
 

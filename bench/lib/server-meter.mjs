@@ -9,6 +9,14 @@
 // `opcounters` is kept as mongod defines it (inserts, updates and deletes
 // counted by document or statement, not by request). CPU is the server
 // process's utime + stime from /proc/<pid>/stat.
+//
+// With `limits` (a queue's collection name), the meter also counts what
+// the window did to that queue's limits documents (`<collection>.limits`):
+// the updates and reads the server served on that namespace (`top`), and
+// from the oplog the updates that changed a document, split into
+// compare-and-set writes (they bump the version `v`) and holdings writes;
+// an update that changed nothing is a compare-and-set that lost to another
+// master's write (or, rarely, a holdings entry removed twice).
 import { readFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { MongoClient } from 'mongodb'
@@ -58,25 +66,63 @@ function delta (after, before) {
   return out
 }
 
+/** The `top` counters of namespace `ns` (zero when the server has not seen it), and the server's operation time. */
+async function topOf (admin, ns) {
+  const reply = await admin.command({ top: 1 })
+  const entry = (reply.totals && reply.totals[ns]) || {}
+  const count = (key) => Number((entry[key] && entry[key].count) || 0)
+  return { updates: count('update'), reads: count('queries') + count('getmore'), opTime: reply.operationTime }
+}
+
+/** What a window did to the limits documents of namespace `ns`, between two `topOf` readings. */
+async function limitsCost (client, ns, before, after, tasks) {
+  const written = await client.db('local').collection('oplog.rs')
+    .find({ ns, ts: { $gt: before.opTime, $lte: after.opTime } })
+    .project({ op: 1, o: 1 })
+    .toArray()
+  // A compare-and-set bumps `v` (the first one inserts the document with it).
+  const bumps = (entry) => entry.op === 'i'
+    ? entry.o && entry.o.v !== undefined
+    : Boolean(entry.o && entry.o.diff && entry.o.diff.updatedFields && 'v' in entry.o.diff.updatedFields)
+  const casWrites = written.filter(bumps).length
+  const updates = after.updates - before.updates
+  const out = {
+    updates,
+    reads: after.reads - before.reads,
+    casWrites,
+    holdingsWrites: written.length - casWrites,
+    unchanged: Math.max(0, updates - written.length)
+  }
+  const per1000 = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v / tasks * 1000]))
+  return { ...out, per1000 }
+}
+
 /**
  * Connects a client of its own to the server at `url` (pid `pid`);
  * `start()` and `stop(tasks)` bracket a window, and `stop` returns what the
- * window cost, per 1,000 tasks too. `close()` disconnects.
+ * window cost, per 1,000 tasks too. `limits`: the collection whose limits
+ * documents to count too (`stop` then returns `limitsDoc`). `close()`
+ * disconnects.
  */
-export async function serverMeter ({ url, pid }) {
+export async function serverMeter ({ url, pid, limits = null }) {
   // Few heartbeats of its own: they would be counted as round trips.
   const client = new MongoClient(url, { maxPoolSize: 1, heartbeatFrequencyMS: 600000, serverMonitoringMode: 'poll' })
   await client.connect()
   const admin = client.db('admin')
   const status = async () => snapshotOf(await admin.command({ serverStatus: 1 }))
+  const limitsNs = limits && `${client.db().databaseName}.${limits}.limits`
   let before = null
   return {
     async start () {
-      before = { ...(await status()), cpu: cpuSeconds(pid) }
+      // The meter's own `top` is read before the window opens.
+      const top = limitsNs ? await topOf(admin, limitsNs) : null
+      before = { ...(await status()), cpu: cpuSeconds(pid), top }
     },
     async stop (tasks) {
       const cpu = cpuSeconds(pid)
       const after = await status()
+      // Read after the window's last request (serverStatus) was counted.
+      const limitsDoc = limitsNs ? await limitsCost(client, limitsNs, before.top, await topOf(admin, limitsNs), tasks) : undefined
       // The window holds one request of ours: the serverStatus of `stop`
       // (a request is counted when it is read, before its reply is built).
       const commands = delta(after.commands, before.commands)
@@ -93,7 +139,8 @@ export async function serverMeter ({ url, pid }) {
         serverCpuS: cpuS,
         serverCpuSPer1000: cpuS === null ? null : cpuS / tasks * 1000,
         commands,
-        opcounters
+        opcounters,
+        ...(limitsDoc ? { limitsDoc } : {})
       }
     },
     close: () => client.close()

@@ -10,7 +10,7 @@ import work from '../lib/work.cjs'
 const { workload, params } = args()
 const t0 = now() // the "first task on a cold pool" clock starts at new Cluster
 const ONE_WORKER = ['start', 'payload', 'persistentPayload']
-const PERSISTENT = ['persistent', 'depthRounds', 'depthBacklog', 'persistentPayload']
+const PERSISTENT = ['persistent', 'depthRounds', 'depthBacklog', 'persistentPayload', 'limitsRounds']
 const cluster = new Cluster({
   ECHO: (job) => job.data.x,
   PAYLOAD: (job) => work.payloadTask(job.data),
@@ -25,7 +25,8 @@ const cluster = new Cluster({
   maxAvailableWorkers: ONE_WORKER.includes(workload) ? 1 : 2,
   logs: 'error',
   keepAlive: 'always',
-  ...(params.prefetch === undefined ? {} : { prefetch: params.prefetch })
+  ...(params.prefetch === undefined ? {} : { prefetch: params.prefetch }),
+  ...(params.limits === undefined ? {} : { limits: params.limits })
 })
 
 if (Cluster.isMaster()) {
@@ -116,10 +117,19 @@ if (Cluster.isMaster()) {
   /** `TaskQueue.addTasks` of tasks `from`..`from + count - 1`. */
   const addBatch = (from, count) => TaskQueue.addTasks(Array.from({ length: count }, (_, i) => ({ taskType: 'ECHO', data: { x: from + i }, inMemory: false })))
 
-  /** Depth, rounds: add `n` (all `addTasks` of `batch` issued at once), drain, repeat; with the server's cost. */
+  /**
+   * Depth, rounds: add `n` (all `addTasks` of `batch` issued at once), drain, repeat; with the server's cost.
+   * `params.warmup`: tasks of one round first, not measured.
+   */
   const depthRounds = async (meter) => {
     const rounds = []
     const n = params.n
+    if (params.warmup) {
+      const done = doneCount(params.warmup)
+      const adds = []
+      for (let from = 0; from < params.warmup; from += params.batch) adds.push(addBatch(from, Math.min(params.batch, params.warmup - from)))
+      await within(Promise.all([done, ...adds]), params.timeoutMs, `the warm-up round (${params.warmup} tasks)`)
+    }
     for (let r = 0; r < params.reps; r++) {
       const done = doneCount(n)
       await meter.start()
@@ -156,11 +166,14 @@ if (Cluster.isMaster()) {
     return [{ rate: n / (ms / 1000), ...cost }]
   }
 
-  /** With a meter of the server's cost (round trips, CPU) around each measured window. */
-  const metered = async (measure) => {
+  /**
+   * With a meter of the server's cost (round trips, CPU) around each
+   * measured window; `limits`: also what it did to the limits documents.
+   */
+  const metered = async (measure, { limits = false } = {}) => {
     if (!process.env.MONGO_URL) throw new Error('MONGO_URL is not set')
     const { serverMeter, depthResult } = await import('../lib/server-meter.mjs')
-    const meter = await serverMeter({ url: process.env.MONGO_URL, pid: params.serverPid })
+    const meter = await serverMeter({ url: process.env.MONGO_URL, pid: params.serverPid, limits: limits ? 'taskQueue' : null })
     try {
       return depthResult(await measure(meter))
     } finally {
@@ -190,6 +203,8 @@ if (Cluster.isMaster()) {
         return metered(depthRounds)
       case 'depthBacklog':
         return metered(depthBacklog)
+      case 'limitsRounds':
+        return metered(depthRounds, { limits: true })
       case 'persistentPayload': {
         if (!process.env.MONGO_URL) throw new Error('MONGO_URL is not set')
         await within(oneOf('ECHO', { x: 0 }, true), params.timeoutMs, 'the first (tiny) task')

@@ -21,6 +21,19 @@ use ahash::AHashMap as HashMap;
 /// `Persistent`) and the start counted stays counted.
 pub(crate) const FLEET_RATE_SLACK_MS: i64 = 100;
 
+/// How many of a type's slots, fleet-wide, claims ahead of the workers
+/// may fill: half its concurrency, so that the rest stays for workers
+/// that would start a task now, whichever master they belong to. None:
+/// the type is never claimed ahead (a rate counts a start when it is
+/// claimed, and per-group limits are taken group by group as workers free
+/// up).
+pub(crate) fn ahead_room(limits: &Limits) -> Option<u32> {
+    if limits.has_rate() || !limits.group().is_empty() {
+        return None;
+    }
+    Some(limits.whole.concurrency.map_or(u32::MAX, |c| c / 2))
+}
+
 /// One master's holdings of a type.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Holding {
@@ -64,6 +77,11 @@ pub(crate) struct LimitsDoc {
 pub(crate) struct Take {
     /// Indices into the candidates, in their order.
     pub(crate) admitted: Vec<usize>,
+    /// The limits refused a candidate.
+    pub(crate) blocked: bool,
+    /// A candidate claimed ahead was refused only for being ahead (the
+    /// fleet holds `ahead_room` already).
+    pub(crate) ahead_refused: bool,
     pub(crate) mine: Holding,
     pub(crate) starts: Vec<(i64, GroupName)>,
     /// Entries of masters whose holdings expired, to remove.
@@ -89,7 +107,10 @@ impl Count {
 /// its own entry in `doc` may not show yet), at server time `now`. Their
 /// starts are recorded `lag` ms later: when they may start at the latest,
 /// less the slack (a start may come later than it is recorded by the
-/// slack, never more; earlier is safe).
+/// slack, never more; earlier is safe). The last `ahead` candidates are
+/// claims ahead of the workers (a backlog draining): they are admitted
+/// only within `ahead_room`, and only when half of it at least is free.
+#[allow(clippy::too_many_arguments)] // the decision's inputs, all plain values
 pub(crate) fn take(
     doc: &LimitsDoc,
     me: &str,
@@ -98,6 +119,7 @@ pub(crate) fn take(
     now: i64,
     lease_ms: i64,
     lag: i64,
+    ahead: usize,
 ) -> Take {
     let limits = doc.limits.unwrap_or_default();
     let group_bounds = limits.group();
@@ -120,6 +142,10 @@ pub(crate) fn take(
     let mut new_mine = mine.clone();
     let mut new_starts: Vec<(i64, GroupName)> = doc.starts.clone();
     let mut admitted = Vec::new();
+    let (mut blocked, mut ahead_refused) = (false, false);
+    let first_ahead = candidates.len().saturating_sub(ahead);
+    let room = ahead_room(&limits);
+    let mut ahead_open: Option<bool> = None;
     for (i, group) in candidates.iter().enumerate() {
         let count = groups.entry(group.clone()).or_insert_with(|| Count {
             held: mine.group(group) + others.clone().map(|h| h.group(group)).sum::<u32>(),
@@ -131,7 +157,23 @@ pub(crate) fn take(
             }),
         });
         if !whole.admits(&limits.whole) || !count.admits(&group_bounds) {
+            blocked = true;
             continue;
+        }
+        if i >= first_ahead {
+            // Ahead only in chunks: when at least half the room is free at
+            // the first candidate ahead, so that a backlog is not claimed a
+            // few tasks at a time (each claim reads and writes the document).
+            let held = whole.held;
+            let open = *ahead_open.get_or_insert_with(|| {
+                room.is_some_and(|room| {
+                    u64::from(room - held.min(room)) * 2 >= u64::from(room.max(1))
+                })
+            });
+            if !open || room.is_none_or(|room| held >= room) {
+                ahead_refused = true;
+                continue;
+            }
         }
         admitted.push(i);
         whole.held += 1;
@@ -152,6 +194,8 @@ pub(crate) fn take(
     new_mine.exp = now + lease_ms;
     Take {
         admitted,
+        blocked,
+        ahead_refused,
         mine: new_mine,
         starts: new_starts,
         expired: doc

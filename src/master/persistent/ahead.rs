@@ -55,6 +55,12 @@ impl Ahead {
         self.finished = true;
     }
 
+    /// A claim ahead was refused (a limited type whose share of claims
+    /// ahead the fleet holds): back to the pool's own demand.
+    pub(super) fn refused(&mut self) {
+        self.batch = 0;
+    }
+
     /// A claim came back with `claimed` tasks holding `bytes` of data.
     /// `full`: the collection may hold more due tasks. `starved`: the
     /// workers ran out of claimed tasks and one sits idle.

@@ -114,8 +114,11 @@ impl Persistent {
     }
 
     /// Claims of the types claimed one at a time (limited, or with
-    /// groups): each for what the pool could take now (`want`), never
-    /// ahead, and a limited type only as its limits admit.
+    /// groups): each for what the pool could take now (`want`), and a
+    /// limited type only as its limits admit. A limited type whose limits
+    /// allow it (`Special::ahead_room`) is also claimed ahead of the
+    /// workers while a backlog drains faster than claims come back, as
+    /// the shared claim is (`Ahead`).
     fn claim_special(
         &mut self,
         cell: &Arc<StoreCell>,
@@ -146,8 +149,16 @@ impl Persistent {
                 .iter()
                 .filter(|c| c.task.task_type == task_type)
                 .count();
-            let n = want.saturating_sub(buffered);
-            if n == 0 {
+            let demand = want.saturating_sub(buffered);
+            let room = self.special.ahead_room(&task_type);
+            let ask = match room {
+                Some(_) => {
+                    let ahead = self.special.ahead.entry(task_type.clone()).or_default();
+                    ahead.ask(want, buffered).max(demand)
+                }
+                None => demand,
+            };
+            if ask == 0 {
                 continue;
             }
             let limited = self
@@ -155,6 +166,25 @@ impl Persistent {
                 .limits
                 .contains_key(&task_type)
                 .then(|| self.special.holding(&task_type, self.buffer.iter()));
+            // Ahead of the workers, only what the room left by this
+            // master's own holdings allows (the others' are counted when
+            // the limits document is read), and in chunks: not until half
+            // the room is free (`fleet::take` does the same fleet-wide).
+            let n = match (room, &limited) {
+                (Some(room), Some(mine)) if ask > demand => {
+                    let left = room.saturating_sub(mine.n);
+                    let chunk = u64::from(left) * 2 >= u64::from(room.max(1));
+                    let ahead = if chunk { left as usize } else { 0 };
+                    ask.min(demand.saturating_add(ahead))
+                }
+                _ => demand,
+            };
+            if n == 0 {
+                continue;
+            }
+            if let Some(ahead) = self.special.ahead.get_mut(&task_type) {
+                ahead.claim_started();
+            }
             // The turns travel with the claim (one at a time per type) and come back.
             let turns = self.special.grouped.get_mut(&task_type).map(std::mem::take);
             self.special.busy.insert(task_type.clone());
@@ -163,6 +193,7 @@ impl Persistent {
                 cell.clone(),
                 task_type,
                 n,
+                n - demand,
                 turns,
                 limited,
                 lag,
@@ -186,7 +217,17 @@ impl Persistent {
             .filter(|t| !self.special.busy.contains(*t))
             .cloned()
             .collect();
-        if !dirty.is_empty() {
+        let holdings_due = match self.special.write_holdings_at {
+            Some(t) if t > now => {
+                if !dirty.is_empty() {
+                    at(t);
+                }
+                false
+            }
+            _ => true,
+        };
+        if !dirty.is_empty() && holdings_due {
+            self.special.write_holdings_at = Some(now + special::WRITE_HOLDINGS_EVERY);
             let holdings = dirty
                 .iter()
                 .map(|t| {
@@ -244,6 +285,9 @@ impl Persistent {
     ) -> Result<(), crate::error::CodedError> {
         let cell = self.cell()?;
         self.special.set(&task_type, limits);
+        if limits.is_some() {
+            self.hand_back_claims_of(&task_type);
+        }
         self.link.spawn(jobs::set_limits(
             cell,
             vec![(task_type.to_string(), limits)],

@@ -278,21 +278,27 @@ pub(crate) struct TypeClaim {
     pub(crate) start_by: Option<tokio::time::Instant>,
     /// Nothing was admitted: not before then.
     pub(crate) wait: Option<Duration>,
+    /// Nothing was admitted because only claims ahead of the workers were
+    /// asked, and the fleet holds its share of those already.
+    pub(crate) refused_ahead: bool,
 }
 
 /// Most times a claim of a limited type reads the limits document again
 /// after another master wrote it first.
 const CONTENDED_TRIES: usize = 8;
 
-/// Claims up to `n` tasks of `task_type`: fair across its groups when it
-/// has some, and with `limited` (this master's holdings now) only what its
-/// limits document admits across masters (taken there by compare-and-set
-/// first, then claimed; slots that found no task are given back). A rate's
-/// starts are recorded `lag` ms after the admission (`special::Lag`).
+/// Claims up to `n` tasks of `task_type`, the last `ahead` of them ahead
+/// of the workers: fair across its groups when it has some, and with
+/// `limited` (this master's holdings now) only what its limits document
+/// admits across masters (taken there by compare-and-set first, then
+/// claimed; slots that found no task are given back). The candidates and
+/// the document are read at once. A rate's starts are recorded `lag` ms
+/// after the admission (`special::Lag`).
 pub(super) async fn claim_type(
     cell: Arc<StoreCell>,
     task_type: Arc<str>,
     n: usize,
+    ahead: usize,
     mut turns: Option<Turns>,
     limited: Option<Holding>,
     lag: i64,
@@ -301,16 +307,23 @@ pub(super) async fn claim_type(
         let store = cell.get().await?;
         // A limited type counts only the turns it takes.
         let before = limited.as_ref().and(turns.clone());
-        let found = store.fair_candidates(&task_type, n, turns.as_mut()).await?;
+        let candidates = store.fair_candidates(&task_type, n, turns.as_mut());
+        let (found, mut read) = if limited.is_some() {
+            let (found, doc) = tokio::try_join!(candidates, store.limits_doc(&task_type))?;
+            (found, Some(doc))
+        } else {
+            (candidates.await?, None)
+        };
         let more = found.len() == n;
-        let nothing = |wait, turns| TypeClaim {
+        let nothing = |wait, turns, refused_ahead| TypeClaim {
             claim: Claim::default(),
             turns,
             start_by: None,
             wait,
+            refused_ahead,
         };
         if found.is_empty() {
-            return Ok(nothing(None, turns));
+            return Ok(nothing(None, turns, false));
         }
         let Some(mine) = limited else {
             let claim = store.claim_these(&task_type, found, more).await?;
@@ -319,20 +332,30 @@ pub(super) async fn claim_type(
                 turns,
                 start_by: None,
                 wait: None,
+                refused_ahead: false,
             });
         };
         let groups: Vec<GroupName> = found.iter().map(group_of).collect();
+        // The candidates for the workers come first; those past them are ahead.
+        let ahead = found.len().saturating_sub(n - ahead);
         let lease = cell.lease().as_millis() as i64;
         for _ in 0..CONTENDED_TRIES {
-            let doc = store.limits_doc(&task_type).await?;
+            let doc = match read.take() {
+                Some(doc) => doc,
+                None => store.limits_doc(&task_type).await?,
+            };
             let (now, admitted_at) = (store.server_now(), tokio::time::Instant::now());
-            let take = fleet::take(&doc, store.holder(), &mine, &groups, now, lease, lag);
+            let take = fleet::take(&doc, store.holder(), &mine, &groups, now, lease, lag, ahead);
             if take.admitted.is_empty() {
+                if !take.blocked {
+                    return Ok(nothing(None, before, take.ahead_refused));
+                }
                 let frees = fleet::rate_frees_at(&doc, now)
                     .map(|at| Duration::from_millis((at - now).max(1) as u64));
                 return Ok(nothing(
                     Some(frees.unwrap_or(special::BLOCKED_RETRY)),
                     before,
+                    false,
                 ));
             }
             if !store.take_limits(&task_type, doc.version, &take).await? {
@@ -366,10 +389,11 @@ pub(super) async fn claim_type(
                 turns,
                 start_by,
                 wait: None,
+                refused_ahead: false,
             });
         }
         // Other masters kept writing first: try again soon.
-        Ok(nothing(Some(special::BLOCKED_RETRY), before))
+        Ok(nothing(Some(special::BLOCKED_RETRY), before, false))
     }
     .await;
     StoreEvent::TypeClaimed { task_type, result }

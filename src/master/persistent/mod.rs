@@ -194,7 +194,8 @@ pub(crate) struct Persistent {
     draining: bool,
     /// Types claimed one at a time (limited, or with groups).
     special: special::Special,
-    /// Claims that missed their start (`Special::start_by`), to hand back.
+    /// Claims to hand back: those that missed their start
+    /// (`Special::start_by`), and those of a type whose limits changed.
     late: Vec<(Bson, String)>,
 }
 
@@ -358,6 +359,24 @@ impl Persistent {
                 self.special.released(&c.task.task_type);
                 self.late.push((c.id, c.token));
             }
+        }
+    }
+
+    /// `task_type`'s limits changed: its claims that wait for a worker go
+    /// back to the collection (to `late`), so that the new limits hold at
+    /// once fleet-wide; the claims ahead taken under the old ones (up to
+    /// half their concurrency) would otherwise start beside them.
+    pub(super) fn hand_back_claims_of(&mut self, task_type: &str) {
+        if !self.buffer.iter().any(|c| &*c.task.task_type == task_type) {
+            return;
+        }
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.buffer)
+            .into_iter()
+            .partition(|c| &*c.task.task_type == task_type);
+        self.buffer = kept.into();
+        for c in gone {
+            self.special.released(&c.task.task_type);
+            self.late.push((c.id, c.token));
         }
     }
 
@@ -554,6 +573,9 @@ impl Persistent {
         self.ahead.run_finished();
         let key = (completion.token.clone(), completion.id.to_string());
         if let Some((task_type, _)) = self.special.running.remove(&key) {
+            if let Some(ahead) = self.special.ahead.get_mut(&task_type) {
+                ahead.run_finished();
+            }
             self.special.released(&task_type);
         }
         self.record(completion);

@@ -266,11 +266,22 @@ impl Persistent {
                         turns,
                         start_by,
                         wait,
+                        refused_ahead,
                     }) => {
                         if let (Some(turns), Some(kept)) =
                             (turns, self.special.grouped.get_mut(&task_type))
                         {
                             *kept = turns;
+                        }
+                        if let Some(ahead) = self.special.ahead.get_mut(&task_type) {
+                            if refused_ahead {
+                                ahead.refused();
+                            } else {
+                                let starved = workers_idle
+                                    && !self.buffer.iter().any(|c| c.task.task_type == task_type);
+                                let bytes = claim.tasks.iter().map(|c| c.task.data.len()).sum();
+                                ahead.claimed(claim.tasks.len(), bytes, claim.more, starved);
+                            }
                         }
                         if let Some(wait) = wait {
                             self.special.wait_until.insert(task_type, now + wait);
@@ -303,10 +314,14 @@ impl Persistent {
                 self.special.reading_limits = false;
                 match result {
                     Ok(all) => {
-                        return Handled {
-                            limits: self.special.read(all),
-                            ..Handled::default()
+                        let limits = self.special.read(all);
+                        for (task_type, _) in limits.iter().filter(|(_, l)| l.is_some()) {
+                            self.hand_back_claims_of(task_type);
                         }
+                        return Handled {
+                            limits,
+                            ..Handled::default()
+                        };
                     }
                     Err(e) => self.unreachable(logger, &e),
                 }
@@ -462,5 +477,54 @@ mod tests {
         // A claim that started after the insert and finds nothing: done.
         handle(&mut p, nothing_claimed());
         assert!(!p.busy());
+    }
+
+    fn claimed(id: &str, task_type: &str) -> Claimed {
+        Claimed {
+            task: crate::task::Task {
+                id: id.into(),
+                task_type: task_type.into(),
+                ..crate::task::Task::default()
+            },
+            id: mongodb::bson::Bson::String(id.to_owned()),
+            token: "k".to_owned(),
+            cancel: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn claims_waiting_for_a_worker_go_back_when_their_types_limits_change() {
+        let link = StoreLink {
+            report: Arc::new(|_| {}),
+            runtime: None,
+        };
+        let mut p = Persistent::new(
+            link,
+            Settings {
+                in_memory_only: false,
+                url: Some("mongodb://127.0.0.1:9/test".to_owned()),
+                collection: "taskQueue".to_owned(),
+                lease: Duration::from_secs(30),
+                task_types: vec!["T".to_owned(), "U".to_owned()],
+                limits: Vec::new(),
+            },
+        );
+        p.buffer
+            .extend([claimed("a", "T"), claimed("b", "U"), claimed("c", "T")]);
+        let limits = serde_json::from_str(r#"{"concurrency":2}"#).unwrap();
+        let read = || StoreEvent::LimitsRead(Ok(vec![("T".to_owned(), Some(limits))]));
+        handle(&mut p, read());
+        let kept: Vec<_> = p.buffer.iter().map(|c| c.task.id.to_string()).collect();
+        assert_eq!(kept, ["b"], "the other type's claim stays");
+        let back: Vec<_> = p.late.iter().map(|(id, _)| id.to_string()).collect();
+        assert_eq!(
+            back,
+            ["\"a\"", "\"c\""],
+            "handed back, claimed under the old limits"
+        );
+        // The same limits read again: nothing changed, nothing goes back.
+        p.buffer.push_back(claimed("d", "T"));
+        handle(&mut p, read());
+        assert_eq!(p.buffer.len(), 2);
     }
 }

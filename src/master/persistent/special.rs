@@ -2,10 +2,12 @@
 //! (claimed only as the limits documents admit, `master::fleet`) and those
 //! with groups (claimed fair across groups). The other types share one
 //! claim. Here: which types are which, this master's holdings of each
-//! limited type (claimed and not ended), and the per-type work in flight.
+//! limited type (claimed and not ended), how far ahead of the workers each
+//! is claimed, and the per-type work in flight.
 
+use super::ahead::Ahead;
 use crate::limits::Limits;
-use crate::master::fleet::Holding;
+use crate::master::fleet::{self, Holding};
 use crate::queue::mongo::{Claimed, Turns};
 use crate::queue::ready::GroupName;
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
@@ -20,6 +22,12 @@ pub(super) const FIND_GROUPS_EVERY: std::time::Duration = std::time::Duration::f
 /// How soon a limited type that admitted nothing is tried again (other
 /// masters' runs end meanwhile).
 pub(super) const BLOCKED_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How often a master writes its holdings as runs end (claims write them
+/// too): slots given back reach other masters within this, sooner than a
+/// blocked claim retries (`BLOCKED_RETRY`), and a backlog of short tasks
+/// does not cost a write per round trip.
+pub(super) const WRITE_HOLDINGS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A claimed task's key while it runs: its claim token and `_id`.
 pub(super) fn key(claimed: &Claimed) -> (String, String) {
@@ -62,6 +70,9 @@ pub(super) struct Special {
     pub(super) limits: HashMap<Arc<str>, Limits>,
     /// Types seen with grouped tasks, and their groups' turns.
     pub(super) grouped: HashMap<Arc<str>, Turns>,
+    /// How far ahead of the workers each limited type is claimed (as the
+    /// shared claim is, `Ahead`), within its room (`ahead_room`).
+    pub(super) ahead: HashMap<Arc<str>, Ahead>,
     /// Persistent runs in workers: their type and group, by claim token and `_id`.
     pub(super) running: HashMap<(String, String), (Arc<str>, GroupName)>,
     /// Limited types whose holdings changed since written.
@@ -74,6 +85,8 @@ pub(super) struct Special {
     /// Claims of rate-limited types must be sent by then (their starts
     /// were counted when they were admitted), by claim token.
     pub(super) start_by: HashMap<String, Instant>,
+    /// When holdings may be written next (`WRITE_HOLDINGS_EVERY`).
+    pub(super) write_holdings_at: Option<Instant>,
     /// How long after its admission a rate's start is recorded (`Lag`).
     pub(super) lag: Lag,
     pub(super) read_limits_at: Option<Instant>,
@@ -108,6 +121,16 @@ impl Special {
             }
         }
         holding
+    }
+
+    /// How many of `task_type`'s slots claims ahead of the workers may
+    /// fill, fleet-wide (`fleet::ahead_room`): none for a type that is not
+    /// limited or has groups (whose turns are taken claim by claim).
+    pub(super) fn ahead_room(&self, task_type: &str) -> Option<u32> {
+        if self.grouped.contains_key(task_type) {
+            return None;
+        }
+        fleet::ahead_room(self.limits.get(task_type)?)
     }
 
     /// A task of `task_type` left this master's holdings.
@@ -158,5 +181,6 @@ impl Special {
             }
         }
         self.wait_until.remove(task_type);
+        self.ahead.remove(task_type);
     }
 }
