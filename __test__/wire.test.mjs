@@ -11,6 +11,7 @@ const require = createRequire(import.meta.url)
 const binding = require('../lib/binding.js')
 const wire = require('../lib/wire.js')
 const { codes } = require('../lib/errors.js')
+const { FrameReader, CHUNK_BYTES } = require('../lib/frame-reader.js')
 
 const probe = (kind, input) => binding.wireProbe(kind, typeof input === 'string' ? input : JSON.stringify(input))
 
@@ -25,8 +26,27 @@ const SAMPLES = [
 
 const taskOf = (s) => ({ ...s, createdAt: new Date(s.createdAt), dueDate: new Date(s.dueDate) })
 
-test('both sides name the same row fields, request operations and error codes', () => {
+/**
+ * The frames in `bytes` as the worker's reader gets them, when the socket
+ * hands them over in reads of the `sizes` given (the last one repeated).
+ */
+function readFrames (bytes, sizes) {
+  const frames = []
+  const reader = new FrameReader((buffer, start, end) => frames.push(buffer.toString('utf8', start, end)))
+  let at = 0
+  for (let i = 0; at < bytes.length; i++) {
+    const into = reader.next()
+    const n = Math.min(into.length, sizes[Math.min(i, sizes.length - 1)], bytes.length - at)
+    bytes.copy(into, 0, at, at + n)
+    reader.onRead(n, into)
+    at += n
+  }
+  return frames
+}
+
+test('both sides name the same row fields, request operations, error codes and frame limit', () => {
   const names = JSON.parse(probe('names', ''))
+  assert.equal(names.maxFrame, wire.FRAME.MAX_BYTES)
   assert.deepEqual(names.rowFields.map((_, i) => i), Object.values(wire.ROW).sort((a, b) => a - b))
   assert.deepEqual(Object.keys(wire.ROW).map((key) => names.rowFields[wire.ROW[key]]),
     ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing'])
@@ -97,9 +117,10 @@ test('a line the master writes is read by a worker as runs and messages, in orde
     { type: wire.TO_WORKER.REPLY, req: 3, ok: false, value: { name: 'TypeError', message: 'm' } },
     { type: wire.TO_WORKER.STOP }
   ]
-  const line = probe('line', items)
-  assert.ok(line.endsWith('\n') && !line.slice(0, -1).includes('\n'), 'one line')
-  const read = JSON.parse(line)
+  const bytes = binding.wireProbeBytes('line', JSON.stringify(items))
+  const frames = readFrames(bytes, [bytes.length])
+  assert.equal(frames.length, 1, 'one frame')
+  const read = JSON.parse(frames[0])
   assert.equal(read.length, items.length)
   for (const [i, item] of items.entries()) {
     if (Array.isArray(item)) {
@@ -110,6 +131,22 @@ test('a line the master writes is read by a worker as runs and messages, in orde
       assert.deepEqual(read[i], item)
     }
   }
+})
+
+test('frames of any size are read whole, however the socket splits them', () => {
+  const texts = ['[]', '[1]', 'x'.repeat(CHUNK_BYTES - 9), 'é'.repeat(CHUNK_BYTES + 3), '[' + '7,'.repeat(3 * CHUNK_BYTES) + '0]', '[0]']
+  const bytes = Buffer.concat(texts.map((text) => {
+    const body = Buffer.from(text)
+    const head = Buffer.alloc(wire.FRAME.HEADER_BYTES)
+    head.writeUInt32LE(body.length)
+    return Buffer.concat([head, body])
+  }))
+  for (const sizes of [[bytes.length], [1], [3, 5, 7], [CHUNK_BYTES], [CHUNK_BYTES - 1, 2], [100, CHUNK_BYTES * 2]]) {
+    assert.deepEqual(readFrames(bytes, sizes), texts, `reads of ${sizes}`)
+  }
+  const huge = Buffer.alloc(wire.FRAME.HEADER_BYTES)
+  huge.writeUInt32LE(wire.FRAME.MAX_BYTES + 1)
+  assert.throws(() => readFrames(huge, [4]), /corrupt/)
 })
 
 test('events Rust hands over are read by JS: done in a batch (columns) or alone, error, retry', () => {

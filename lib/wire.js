@@ -54,6 +54,13 @@ function taskFromObject (task) {
 // ------------------------------------------------- master <-> worker
 
 /**
+ * Framing, in both directions (src/wire/frames.rs): a little-endian u32
+ * length, then that many bytes; a longer frame means a corrupt stream
+ * (`MAX_FRAME`).
+ */
+const FRAME = Object.freeze({ HEADER_BYTES: 4, MAX_BYTES: 512 * 1024 * 1024 })
+
+/**
  * What a worker writes to its master's ring (`ToMaster` in
  * src/wire/frames.rs), each a JSON text; the addon writes `done` frames
  * itself, from the value (`workerDone`). JSON arguments are EJSON text.
@@ -67,7 +74,7 @@ const frames = {
 }
 
 /**
- * What a master writes to a worker (`ToWorker`): lines, each a JSON array
+ * What a master writes to a worker (`ToWorker`): frames, each a JSON array
  * of runs, `[run, taskRow]`, and messages of these types.
  */
 const TO_WORKER = Object.freeze({ IPC_REPLY: 'ipcReply', REPLY: 'reply', RECALL: 'recall', STOP: 'stop' })
@@ -163,6 +170,7 @@ module.exports = {
   taskObject,
   taskFromRow,
   taskFromObject,
+  FRAME,
   frames,
   TO_WORKER,
   RUN,

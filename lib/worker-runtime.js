@@ -1,6 +1,6 @@
 'use strict'
 // The worker's side. The master's messages arrive on this worker's own
-// event loop (a socket on fd 4, one JSON array per line); tasks run one at a
+// event loop (a socket on fd 4, one JSON array per frame); tasks run one at a
 // time through the taskMap; each reply is written to shared memory (the
 // native `workerSend`) before the next task starts, so whatever ends this
 // process, the master knows what finished. A task that throws or rejects
@@ -11,12 +11,12 @@ const binding = require('./binding')
 const { decode, encode } = require('./codec')
 const { encodeError } = require('./errors')
 const { RUN, TO_WORKER, frames, taskFromRow } = require('./wire')
+const { FrameReader } = require('./frame-reader')
 const PendingRequests = require('./pending-requests')
 const { runInMeteor, whenAppStarted } = require('./meteor')
 
 /** The socket the master writes to (see src/channel). */
 const LINK_FD = 4
-const NEWLINE = 10
 
 let connected = false
 let taskMap = null
@@ -26,16 +26,16 @@ let head = 0
 let running = false
 const ipcHandlers = new Map()
 const requests = new PendingRequests()
-/** Bytes of a line not complete yet. */
-let partial = null
+const reader = new FrameReader(onFrame)
 
 function connect () {
   if (connected) return
   connected = true
   binding.workerConnect()
-  // `onread`: the bytes land in one reused buffer and go straight to
-  // `onData`, without a Buffer per read and the stream machinery.
-  const socket = new net.Socket({ fd: LINK_FD, readable: true, writable: true, onread: { buffer: Buffer.alloc(65536), callback: onRead } })
+  // `onread`: the bytes land where the reader says (one reused buffer, or
+  // a large frame's own) and go straight to it, without a Buffer per read
+  // and the stream machinery.
+  const socket = new net.Socket({ fd: LINK_FD, readable: true, writable: true, onread: { buffer: () => reader.next(), callback: onRead } })
   // The master is gone: a worker has nothing left to do. (A busy worker is
   // ended by the native watchdog instead.)
   socket.on('close', () => process.exit(0))
@@ -53,30 +53,13 @@ function send (frame) {
   binding.workerSend(frame)
 }
 
-function onRead (length, buffer) {
-  onData(buffer.subarray(0, length))
+/** The master's frames: runs and messages, a JSON array each. */
+function onFrame (bytes, start, end) {
+  onLine(bytes.toString('utf8', start, end))
 }
 
-/** `chunk` is only valid during this call (its buffer is reused). */
-function onData (chunk) {
-  let start = 0
-  let end = chunk.indexOf(NEWLINE)
-  if (end === -1) {
-    partial = partial === null ? Buffer.from(chunk) : Buffer.concat([partial, chunk])
-    return
-  }
-  if (partial !== null) {
-    onLine(Buffer.concat([partial, chunk.subarray(0, end)]).toString('utf8'))
-    partial = null
-    start = end + 1
-    end = chunk.indexOf(NEWLINE, start)
-  }
-  while (end !== -1) {
-    onLine(chunk.toString('utf8', start, end))
-    start = end + 1
-    end = chunk.indexOf(NEWLINE, start)
-  }
-  if (start < chunk.length) partial = Buffer.from(chunk.subarray(start))
+function onRead (length, buffer) {
+  reader.onRead(length, buffer)
   runQueued()
 }
 

@@ -71,6 +71,7 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             "rowFields": wire::task::ROW_FIELDS,
             "ops": Op::ALL.map(Op::name),
             "codes": error::ALL.map(|c| (c.as_str(), c.name())),
+            "maxFrame": wire::frames::MAX_FRAME,
         })
         .to_string(),
         // Rust writes: a task's run row and object form.
@@ -104,22 +105,6 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
         }
         // A worker's frame, read as the master reads it.
         "frame" => frame(&ToMaster::decode(input.as_bytes())?)?,
-        // A master's line, as Rust writes it: runs (`[run, sample]`) and messages.
-        "line" => {
-            let mut line = Line::default();
-            for item in read::<Vec<Value>>(input)? {
-                match item {
-                    Value::Array(run) => {
-                        let number = run.first().and_then(Value::as_u64).unwrap_or(0);
-                        let task =
-                            read::<Sample>(&run.get(1).cloned().unwrap_or_default().to_string())?;
-                        line.push_run(number, &wire::task::row(&task.task(), true));
-                    }
-                    message => line.push(&to_worker(message)?),
-                }
-            }
-            String::from_utf8(line.take()).map_err(|e| e.to_string())?
-        }
         // Events, as the dispatcher hands them: `done` with a value (in a
         // row, they become a `doneBatch`), then an `error` and a `retry`.
         "events" => {
@@ -151,6 +136,38 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
                 });
             }
             events.take()
+        }
+        other => return Err(format!("unknown probe {other:?}")),
+    })
+}
+
+/// Runs one side of a shape that is bytes rather than text: `kind` names
+/// it, `input` is JSON.
+#[napi(skip_typescript)]
+pub fn wire_probe_bytes(kind: String, input: String) -> Result<Buffer> {
+    probe_bytes(&kind, &input)
+        .map(Buffer::from)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("{kind}: {e}")))
+}
+
+fn probe_bytes(kind: &str, input: &str) -> std::result::Result<Vec<u8>, String> {
+    Ok(match kind {
+        // A master's line (one frame), as Rust writes it: runs (`[run,
+        // sample]`) and messages.
+        "line" => {
+            let mut line = Line::default();
+            for item in read::<Vec<Value>>(input)? {
+                match item {
+                    Value::Array(run) => {
+                        let number = run.first().and_then(Value::as_u64).unwrap_or(0);
+                        let task =
+                            read::<Sample>(&run.get(1).cloned().unwrap_or_default().to_string())?;
+                        line.push_run(number, &wire::task::row(&task.task(), true));
+                    }
+                    message => line.push(&to_worker(message)?),
+                }
+            }
+            line.take()
         }
         other => return Err(format!("unknown probe {other:?}")),
     })

@@ -3,10 +3,14 @@
 //! messages) travel as raw JSON, never parsed on the way. The worker's side
 //! of every shape is `lib/wire.js`; `channel` is how they travel.
 //!
-//! - Master to worker: a line per round, a JSON array of runs
-//!   (`[run, taskRow]`, see `wire::task`) and `ToWorker` messages.
-//! - Worker to master: `ToMaster` frames, each a little-endian u32 length
-//!   then the JSON, in the worker's ring.
+//! Both directions are frames: a little-endian u32 length, then that many
+//! bytes, so a reader knows a frame's size before its bytes arrive.
+//!
+//! - Master to worker: a frame per round on the worker's socket (a `Line`),
+//!   a JSON array of runs (`[run, taskRow]`, see `wire::task`) and
+//!   `ToWorker` messages.
+//! - Worker to master: `ToMaster` frames, each a JSON object, in the
+//!   worker's ring.
 
 use super::null;
 use super::request::Op;
@@ -184,7 +188,8 @@ pub(crate) fn next_frame<'a>(buf: &'a [u8], pos: &mut usize) -> Option<Result<&'
     Some(Ok(body))
 }
 
-/// One line of messages to a worker, built in place: `[m1,m2,...]\n`.
+/// One round of messages to a worker, built in place as one frame: a
+/// length, then `[m1,m2,...]`.
 #[derive(Default)]
 pub(crate) struct Line {
     bytes: Vec<u8>,
@@ -192,8 +197,13 @@ pub(crate) struct Line {
 
 impl Line {
     fn open(&mut self) {
-        self.bytes
-            .push(if self.bytes.is_empty() { b'[' } else { b',' });
+        if self.bytes.is_empty() {
+            // The length, written when the line is taken.
+            self.bytes.extend_from_slice(&[0; 4]);
+            self.bytes.push(b'[');
+        } else {
+            self.bytes.push(b',');
+        }
     }
 
     /// Adds a run, `[run, taskRow]`, written around the task's row without
@@ -217,10 +227,12 @@ impl Line {
         self.bytes.is_empty()
     }
 
-    /// The finished line, and the builder emptied for the next one.
+    /// The finished frame, and the builder emptied for the next one.
     pub(crate) fn take(&mut self) -> Vec<u8> {
         if !self.bytes.is_empty() {
-            self.bytes.extend_from_slice(b"]\n");
+            self.bytes.push(b']');
+            let len = (self.bytes.len() - 4) as u32;
+            self.bytes[..4].copy_from_slice(&len.to_le_bytes());
         }
         std::mem::take(&mut self.bytes)
     }
@@ -253,16 +265,19 @@ mod tests {
     }
 
     #[test]
-    fn a_line_holds_its_messages_as_one_json_array() {
+    fn a_line_holds_its_messages_as_one_json_array_in_one_frame() {
         let mut line = Line::default();
         assert!(line.is_empty());
         line.push_run(7, r#"["a"]"#);
         line.push(&ToWorker::Recall { runs: vec![3, 4] });
         line.push(&ToWorker::Stop);
         let bytes = line.take();
+        let mut pos = 0;
+        let json = next_frame(&bytes, &mut pos).unwrap().unwrap();
+        assert_eq!(pos, bytes.len(), "one frame");
         assert_eq!(
-            std::str::from_utf8(&bytes).unwrap(),
-            "[[7,[\"a\"]],{\"type\":\"recall\",\"runs\":[3,4]},{\"type\":\"stop\"}]\n"
+            std::str::from_utf8(json).unwrap(),
+            "[[7,[\"a\"]],{\"type\":\"recall\",\"runs\":[3,4]},{\"type\":\"stop\"}]"
         );
         assert!(line.take().is_empty());
     }

@@ -1,5 +1,5 @@
 //! The dispatcher against fake workers, on tokio's paused clock: no
-//! processes, no sleeps. A fake worker records the lines written to it and
+//! processes, no sleeps. A fake worker records the messages written to it and
 //! replies by putting frames in its "ring".
 
 use super::{deadlines, scaling, Dispatcher};
@@ -46,11 +46,12 @@ impl Link for FakeLink {
         if w.full {
             return true;
         }
-        let text = String::from_utf8(line).unwrap();
-        for line in text.lines() {
-            let messages: Vec<Value> = serde_json::from_str(line).unwrap();
+        let mut pos = 0;
+        while let Some(frame) = crate::wire::frames::next_frame(&line, &mut pos) {
+            let messages: Vec<Value> = serde_json::from_slice(frame.unwrap()).unwrap();
             w.received.extend(messages);
         }
+        assert_eq!(pos, line.len(), "whole frames");
         false
     }
     fn take_blocked(&mut self) -> Vec<u8> {
