@@ -12,32 +12,35 @@ export declare class Master {
    */
   constructor(onWake: () => void, config: MasterConfig)
   /**
-   * Every event since the last call, as a JSON array; holds or releases
-   * the event loop as the dispatcher now has work or not.
+   * Every event since the last call, as a JSON array (with the parts
+   * they name, if any); holds or releases the event loop as the
+   * dispatcher now has work or not.
    */
-  takeEvents(): string
+  takeEvents(): string | Handover
   /**
    * The master was woken (by another thread's input, a worker's socket
    * or the timer): takes the inputs, reads the workers, dispatches;
    * returns the events, as `takeEvents` (one call per wake-up, not two).
    */
-  wake(): string
+  wake(): string | Handover
   /**
    * The timer of the last `timer` event went off: `wake`, and announce
    * the time to come back again.
    */
-  timerFired(): string
+  timerFired(): string | Handover
   /**
    * In-memory tasks the facade buffered (a burst of `addTask` calls), as
-   * add rows (`lib/wire.js`); returns the events, as `wake`.
+   * add rows (`lib/wire.js`), and the blobs their data refers to;
+   * returns the events, as `wake`.
    */
-  addTasks(batch: string): string
+  addTasks(batch: string, blobs?: Array<string | Uint8Array> | undefined | null): string | Handover
   configure(config: MasterConfig): void
   /**
    * Starts a request (`op`, one of `OPS` in `lib/wire.js`), answered by
-   * a `reply` event with this `req`. Bad arguments throw at once.
+   * a `reply` event with this `req`; an add's tasks' data may refer to
+   * `blobs`. Bad arguments throw at once.
    */
-  request(req: number, op: string, args: string): void
+  request(req: number, op: string, args: string, blobs?: Array<string | Uint8Array> | undefined | null): void
   initialize(): void
   setRefreshRate(ms: number): void
   /** Which listeners JS has, so events nobody hears are not built. */
@@ -72,6 +75,15 @@ export declare class Master {
  * checks its adds so that a bad one throws where it is made.
  */
 export declare function checkRequest(op: string, args: string): void
+
+/**
+ * Events that name parts: `json` is the events' JSON array, and the
+ * `dataPart` or `valuePart` of an event is a place in `parts`.
+ */
+export interface Handover {
+  json: string
+  parts: Array<Part>
+}
 
 /** Writes a warning ("warn") or error line the way the dispatcher does. */
 export declare function logLine(level: string, message: string): void
@@ -117,6 +129,17 @@ export declare function mongoUrlProblem(url: string): string | null
  */
 export declare function newIds(count: number): string
 
+/** A value's EJSON text and its blobs (`decode` in `lib/codec.js`). */
+export interface Part {
+  json: Buffer
+  /**
+   * A letter per blob: "t" for text (UTF-8), "b" for bytes
+   * (`BLOB_KINDS` in `lib/wire.js`).
+   */
+  kinds: string
+  blobs: Array<Buffer>
+}
+
 /** Records that run `run` starts now. */
 export declare function workerBegin(run: number): void
 
@@ -124,11 +147,13 @@ export declare function workerBegin(run: number): void
 export declare function workerConnect(): void
 
 /**
- * Writes the `done` frame of run `run`: its value's JSON, or nothing for
- * `undefined`. Then records run `next` as started, when given: the next
- * run of a batch starts without a call of its own.
+ * Writes the `done` message of run `run`: its value's JSON, or nothing
+ * for `undefined`, and the blobs the JSON refers to (strings and
+ * Uint8Arrays, see `encodeParts` in `lib/codec.js`). Then records run
+ * `next` as started, when given: the next run of a batch starts without a
+ * call of its own.
  */
-export declare function workerDone(run: number, value?: string | undefined | null, next?: number | undefined | null): void
+export declare function workerDone(run: number, value?: string | undefined | null, next?: number | undefined | null, blobs?: Array<string | Uint8Array> | undefined | null): void
 
 /**
  * Called when this worker has run all it was sent: waits briefly for the
@@ -137,7 +162,7 @@ export declare function workerDone(run: number, value?: string | undefined | nul
 export declare function workerLinger(): void
 
 /**
- * Writes a frame (a JSON text) for the master; once this returns, the
+ * Writes a message (a JSON text) for the master; once this returns, the
  * worker's death cannot lose it.
  */
-export declare function workerSend(frame: string): void
+export declare function workerSend(message: string): void

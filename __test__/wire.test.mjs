@@ -32,7 +32,10 @@ const taskOf = (s) => ({ ...s, createdAt: new Date(s.createdAt), dueDate: new Da
  */
 function readFrames (bytes, sizes) {
   const frames = []
-  const reader = new FrameReader((buffer, start, end) => frames.push(buffer.toString('utf8', start, end)))
+  const reader = new FrameReader((kind, buffer, start, end) => {
+    if (kind === wire.FRAME.BYTES) frames.push(new Uint8Array(buffer.subarray(start, end)))
+    else frames.push(`${kind === wire.FRAME.TEXT ? 'text:' : ''}${buffer.toString('utf8', start, end)}`)
+  })
   let at = 0
   for (let i = 0; at < bytes.length; i++) {
     const into = reader.next()
@@ -135,18 +138,102 @@ test('a line the master writes is read by a worker as runs and messages, in orde
 
 test('frames of any size are read whole, however the socket splits them', () => {
   const texts = ['[]', '[1]', 'x'.repeat(CHUNK_BYTES - 9), 'é'.repeat(CHUNK_BYTES + 3), '[' + '7,'.repeat(3 * CHUNK_BYTES) + '0]', '[0]']
-  const bytes = Buffer.concat(texts.map((text) => {
-    const body = Buffer.from(text)
+  const blob = Uint8Array.from({ length: CHUNK_BYTES * 2 + 5 }, (_, i) => i & 255)
+  const frame = (kind, body) => {
     const head = Buffer.alloc(wire.FRAME.HEADER_BYTES)
-    head.writeUInt32LE(body.length)
+    wire.writeFrameHeader(head, 0, kind, body.length)
     return Buffer.concat([head, body])
-  }))
+  }
+  const bytes = Buffer.concat([
+    ...texts.map((text) => frame(wire.FRAME.JSON, Buffer.from(text))),
+    frame(wire.FRAME.BYTES, blob),
+    frame(wire.FRAME.BYTES, Buffer.from([7])),
+    frame(wire.FRAME.TEXT, Buffer.from('é'.repeat(CHUNK_BYTES)))
+  ])
+  const expected = [...texts, blob, Uint8Array.from([7]), `text:${'é'.repeat(CHUNK_BYTES)}`]
   for (const sizes of [[bytes.length], [1], [3, 5, 7], [CHUNK_BYTES], [CHUNK_BYTES - 1, 2], [100, CHUNK_BYTES * 2]]) {
-    assert.deepEqual(readFrames(bytes, sizes), texts, `reads of ${sizes}`)
+    assert.deepEqual(readFrames(bytes, sizes), expected, `reads of ${sizes}`)
   }
   const huge = Buffer.alloc(wire.FRAME.HEADER_BYTES)
   huge.writeUInt32LE(wire.FRAME.MAX_BYTES + 1)
   assert.throws(() => readFrames(huge, [4]), /corrupt/)
+  huge.writeUInt32LE((3 << wire.FRAME.KIND_SHIFT) >>> 0)
+  assert.throws(() => readFrames(huge, [4]), /corrupt/)
+})
+
+test('a run whose data has blobs comes in a frame of its own after them, and a worker reads the data it was', () => {
+  const { encodeParts, decode, BLOB_MIN } = require('../lib/codec.js')
+  const data = { s: 'é'.repeat(BLOB_MIN), b: Uint8Array.from({ length: BLOB_MIN }, (_, i) => i & 255), when: new Date(5), own: { $binary: 1 } }
+  const { json, blobs } = encodeParts(data, 'data')
+  const sample = { ...SAMPLES[1], data: JSON.parse(json), blobs: blobs.map((b) => typeof b === 'string' ? { text: b } : { bytes: [...b] }) }
+  const items = [{ type: wire.TO_WORKER.STOP }, [5, sample], [6, SAMPLES[0]]]
+  const bytes = binding.wireProbeBytes('line', JSON.stringify(items))
+  // As the worker reads them: blobs gathered for the next JSON frame.
+  const messages = []
+  let pending = []
+  const reader = new FrameReader((kind, buffer, start, end) => {
+    if (kind === wire.FRAME.JSON) {
+      messages.push(...decode(buffer.toString('utf8', start, end), pending))
+      pending = []
+    } else if (kind === wire.FRAME.TEXT) {
+      pending.push(buffer.toString('utf8', start, end))
+    } else {
+      pending.push(reader.isShared(buffer) ? new Uint8Array(buffer.subarray(start, end)) : buffer)
+    }
+  })
+  for (let at = 0; at < bytes.length;) {
+    const into = reader.next()
+    const n = Math.min(into.length, bytes.length - at)
+    bytes.copy(into, 0, at, at + n)
+    reader.onRead(n, into)
+    at += n
+  }
+  assert.equal(messages.length, 3)
+  assert.deepEqual(messages[0], { type: wire.TO_WORKER.STOP })
+  const task = wire.taskFromRow(messages[1][wire.RUN.ROW])
+  assert.deepEqual(task, { ...taskOf(SAMPLES[1]), data, onGoing: true })
+  assert.equal(Object.getPrototypeOf(task.data.b), Uint8Array.prototype)
+  assert.deepEqual(wire.taskFromRow(messages[2][wire.RUN.ROW]), { ...taskOf(SAMPLES[0]), onGoing: true })
+})
+
+test('large data and values go beside the events as parts, and JS reads them as they were', () => {
+  const { encodeParts, BLOB_MIN } = require('../lib/codec.js')
+  const data = { rows: ['x'.repeat(BLOB_MIN), 'short'], bin: Uint8Array.from({ length: BLOB_MIN + 1 }, (_, i) => (i * 7) & 255) }
+  const value = { pdf: Uint8Array.from({ length: BLOB_MIN }, (_, i) => i & 255), text: 'ü'.repeat(BLOB_MIN) }
+  const parts = (v) => {
+    const { json, blobs } = encodeParts(v, 'data')
+    return { json: JSON.parse(json), blobs: blobs.map((b) => typeof b === 'string' ? { text: b } : { bytes: [...b] }) }
+  }
+  const large = parts(data)
+  const big = { ...SAMPLES[2], data: large.json, blobs: large.blobs }
+  const returned = parts(value)
+  const handover = binding.wireProbeHandover(JSON.stringify([
+    { task: SAMPLES[0], value: 1 },
+    { task: big, value: 2 },
+    { task: SAMPLES[1], value: returned.json, valueBlobs: returned.blobs },
+    { task: big, error: true }
+  ]))
+  assert.equal(typeof handover, 'object', 'events that name parts come with them')
+  const events = JSON.parse(handover.json)
+  const types = events.map((e) => e.type)
+  assert.deepEqual(types, [wire.EVENT.DONE, wire.EVENT.DONE, wire.EVENT.DONE, wire.EVENT.ERROR])
+  // As master.js builds a listener's { value, task }.
+  const taskOfEvent = (event) => {
+    const task = wire.taskFromRow(event.task)
+    if (event.dataPart !== undefined) wire.setPartData(task, handover.parts[event.dataPart])
+    return task
+  }
+  assert.deepEqual(taskOfEvent(events[0]), { ...taskOf(SAMPLES[0]), onGoing: true })
+  assert.equal(events[1].task[wire.ROW.DATA], null, 'large data is not in the row')
+  assert.deepEqual(taskOfEvent(events[1]), { ...taskOf(SAMPLES[2]), data, onGoing: true })
+  assert.equal(events[1].value, 2)
+  assert.equal(events[2].value, undefined)
+  const back = wire.partValue(handover.parts[events[2].valuePart])
+  assert.deepEqual(back, value)
+  assert.equal(Object.getPrototypeOf(back.pdf), Uint8Array.prototype)
+  assert.deepEqual(taskOfEvent(events[3]).data, data)
+  // With nothing large, the events are the JSON alone.
+  assert.equal(typeof binding.wireProbeHandover(JSON.stringify([{ task: SAMPLES[0], value: 1 }])), 'string')
 })
 
 test('events Rust hands over are read by JS: done in a batch (columns) or alone, error, retry', () => {

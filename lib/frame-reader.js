@@ -1,6 +1,6 @@
 'use strict'
-// Reads frames (`FRAME` in wire.js: a u32 length, then that many bytes)
-// off a socket through `net.Socket`'s `onread`, whose buffer may change at
+// Reads frames (`FRAME` in wire.js: a u32 header, then that many bytes) off
+// a socket through `net.Socket`'s `onread`, whose buffer may change at
 // every read. Small frames arrive many to a read in one reused buffer; the
 // rest of a large one is read straight into a buffer of its own size. So
 // every byte is copied at most once, whatever the size of the frame.
@@ -12,17 +12,20 @@ const CHUNK_BYTES = 65536
 
 class FrameReader {
   /**
-   * `onFrame(bytes, start, end)` gets each frame's bytes; `bytes` is only
-   * valid during the call when it is the reused buffer (`isShared`).
+   * `onFrame(kind, bytes, start, end)` gets each frame's kind (`FRAME.JSON`,
+   * `BYTES`, `TEXT`) and bytes. `bytes` is only valid during the call when
+   * it is the reused buffer (`isShared`); a bytes frame read on its own is
+   * a plain Uint8Array of exactly its bytes, which the callee may keep.
    */
   constructor (onFrame) {
     this.onFrame = onFrame
     this.chunk = Buffer.allocUnsafe(CHUNK_BYTES)
-    /** A length not read whole yet (a read ended inside it). */
+    /** A header not read whole yet (a read ended inside it). */
     this.head = Buffer.alloc(FRAME.HEADER_BYTES)
     this.headFilled = 0
-    /** The frame being filled, when a read ended inside it. */
+    /** The frame being filled, when a read ended inside it, and its kind. */
     this.body = null
+    this.kind = FRAME.JSON
     this.filled = 0
   }
 
@@ -51,15 +54,15 @@ class FrameReader {
     while (at < n) {
       if (this.body !== null) {
         const take = Math.min(n - at, this.body.length - this.filled)
-        buffer.copy(this.body, this.filled, at, at + take)
+        this.body.set(buffer.subarray(at, at + take), this.filled)
         this.filled += take
         at += take
         if (this.filled === this.body.length) this.finish()
         continue
       }
-      let length
+      let header
       if (this.headFilled === 0 && n - at >= FRAME.HEADER_BYTES) {
-        length = buffer.readUInt32LE(at)
+        header = buffer.readUInt32LE(at)
         at += FRAME.HEADER_BYTES
       } else {
         const take = Math.min(n - at, FRAME.HEADER_BYTES - this.headFilled)
@@ -68,14 +71,20 @@ class FrameReader {
         at += take
         if (this.headFilled < FRAME.HEADER_BYTES) return
         this.headFilled = 0
-        length = this.head.readUInt32LE(0)
+        header = this.head.readUInt32LE(0)
       }
-      if (length > FRAME.MAX_BYTES) throw new Error(`a frame of ${length} bytes is larger than ${FRAME.MAX_BYTES}: the stream is corrupt`)
+      const kind = header >>> FRAME.KIND_SHIFT
+      const length = header & FRAME.LENGTH_BITS
+      if (kind > FRAME.TEXT || length > FRAME.MAX_BYTES) {
+        throw new Error(`a frame header of ${header} (kind ${kind}, ${length} bytes) is impossible: the stream is corrupt`)
+      }
       if (n - at >= length) {
-        this.onFrame(buffer, at, at + length)
+        this.onFrame(kind, buffer, at, at + length)
         at += length
       } else {
-        this.body = Buffer.allocUnsafeSlow(length)
+        // Bytes get a plain Uint8Array, which becomes the value itself.
+        this.body = kind === FRAME.BYTES ? new Uint8Array(length) : Buffer.allocUnsafeSlow(length)
+        this.kind = kind
         this.filled = 0
       }
     }
@@ -84,7 +93,7 @@ class FrameReader {
   finish () {
     const body = this.body
     this.body = null
-    this.onFrame(body, 0, body.length)
+    this.onFrame(this.kind, body, 0, body.length)
   }
 }
 

@@ -10,7 +10,7 @@ const { join } = require('path')
 const binding = require('./binding')
 const { decode, encode } = require('./codec')
 const { errorFrom } = require('./errors')
-const { EVENT, addRow, addBatch, readDoneBatch, taskFromRow } = require('./wire')
+const { EVENT, addRow, addBatch, partValue, readDoneBatch, setPartData, taskFromRow } = require('./wire')
 const PendingRequests = require('./pending-requests')
 const defaults = require('./defaults')
 const { newId } = require('./ids')
@@ -26,7 +26,10 @@ let closing = null
 let failed = null
 const requests = new PendingRequests()
 let delivering = false
-/** Batches of events (JSON arrays) taken and not yet delivered, in order. */
+/**
+ * Batches of events taken and not yet delivered, in order: JSON arrays, or
+ * `{ json, parts }` when events name large payloads (`Handover`).
+ */
 const backlog = []
 /** Each worker's socket (our own copy of it), by worker id. */
 const sockets = new Map()
@@ -144,7 +147,12 @@ function deliverEvents (taken) {
   delivering = true
   try {
     while (backlog.length > 0) {
-      for (const event of decode(backlog.shift())) onEvent(event)
+      const events = backlog.shift()
+      if (typeof events === 'string') {
+        for (const event of decode(events)) onEvent(event, null)
+      } else {
+        for (const event of decode(events.json)) onEvent(event, events.parts)
+      }
     }
   } catch (error) {
     log('error', `could not read events from the dispatcher: ${(error && error.stack) || error}`)
@@ -153,13 +161,14 @@ function deliverEvents (taken) {
   }
 }
 
-function onEvent (event) {
+/** One event; `parts` are the large payloads its batch came with, if any. */
+function onEvent (event, parts) {
   switch (event.type) {
     case EVENT.DONE:
     case EVENT.ERROR:
     case EVENT.RETRY: {
       const listener = listeners[event.type]
-      if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event))
+      if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event, parts))
       break
     }
     case EVENT.DONE_BATCH:
@@ -199,10 +208,12 @@ function onEvent (event) {
  * What a `done`, `error` or `retry` listener gets: `{ value, task }`, as
  * upstream's. The task is built at once: a lazy getter made per event gave
  * each event a hidden class of its own, which kept every event alive until
- * a full collection and made the master's scavenges 5 times slower.
+ * a full collection and made the master's scavenges 5 times slower. Only
+ * large data, which comes as a part, is decoded when first read.
  */
-function taskEvent ({ type, value, task, attempt, nextRunAt }) {
-  const event = { value, task: taskFromRow(task) }
+function taskEvent ({ type, value, task, attempt, nextRunAt, dataPart, valuePart }, parts) {
+  const event = { value: valuePart === undefined ? value : partValue(parts[valuePart]), task: taskFromRow(task) }
+  if (dataPart !== undefined) setPartData(event.task, parts[dataPart])
   if (type === EVENT.RETRY) {
     event.attempt = attempt
     event.nextRunAt = nextRunAt
@@ -288,15 +299,19 @@ function onIpc ({ worker, run, msg }) {
 
 /**
  * A request (`op`, one of `OPS`) the dispatcher answers later; resolves
- * with its answer. Bad arguments throw at once.
+ * with its answer. Bad arguments throw at once. An add's tasks' data may
+ * refer to `blobs` (strings and Uint8Arrays, handed over now).
  */
-function request (op, argsJson) {
+function request (op, argsJson, blobs) {
   if (failed !== null) return Promise.reject(failed)
-  return requests.start((req) => withNative((m) => m.request(req, op, argsJson)))
+  const given = blobs !== undefined && blobs.length > 0 ? blobs : undefined
+  return requests.start((req) => withNative((m) => m.request(req, op, argsJson, given)))
 }
 
 /** In-memory adds not handed to the dispatcher yet, as JSON texts. */
 let adds = []
+/** The blobs their data refers to, in order (strings and Uint8Arrays). */
+let addBlobs = []
 let flushQueued = false
 /**
  * The adds of the next hand-over, four entries each: id, resolve, reject,
@@ -337,11 +352,13 @@ function rejectAdds (settlers, error) {
 function flushAdds () {
   const rows = adds
   const settlers = pending
+  const blobs = addBlobs.length > 0 ? addBlobs : undefined
   adds = []
   pending = []
+  if (blobs !== undefined) addBlobs = []
   if (rows.length === 0) return
   try {
-    withEvents((m) => m.addTasks(addBatch(rows)))
+    withEvents((m) => m.addTasks(addBatch(rows), blobs))
   } catch (error) {
     log('error', `${rows.length} in-memory tasks could not be queued: ${error.message}`)
     rejectAdds(settlers, error)
@@ -370,8 +387,13 @@ function addInMemory (task) {
   const id = newId()
   const promise = new Promise(capture)
   pending.push(id, resolveNext, rejectNext, promise)
-  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data))
-  if (adds.length >= ADD_BATCH) {
+  const blobs = task.blobs
+  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, blobs.length))
+  if (blobs.length > 0) {
+    for (const blob of blobs) addBlobs.push(blob)
+    // At once: the addon copies the bytes before the caller can change them.
+    flushAdds()
+  } else if (adds.length >= ADD_BATCH) {
     flushAdds()
   } else if (!flushQueued) {
     flushQueued = true

@@ -5,7 +5,7 @@
 // with their indices named here. Values inside (task data, results, IPC
 // messages) are EJSON JSON text (lib/codec.js).
 
-const { encode } = require('./codec')
+const { decode, encode } = require('./codec')
 
 // ---------------------------------------------------------------- tasks
 
@@ -18,9 +18,14 @@ const { encode } = require('./codec')
  */
 const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6 })
 
-/** An add row; `typeJson` is the task type as JSON text, `data` EJSON text. */
-function addRow (id, typeJson, priority, createdAt, dueDate, data) {
-  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}]`
+/**
+ * An add row; `typeJson` is the task type as JSON text, `data` EJSON text.
+ * Data that refers to blobs (`encodeParts`) says how many in a seventh
+ * field: the batch's blobs are handed over with it, in order.
+ */
+function addRow (id, typeJson, priority, createdAt, dueDate, data, blobCount) {
+  const blobs = blobCount > 0 ? `,${blobCount}` : ''
+  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}${blobs}]`
 }
 
 /** A batch of add rows, as `Master.addTasks` takes it. */
@@ -31,6 +36,25 @@ function addBatch (rows) {
 /** A task as task functions and listeners get it (one shape for every task object). */
 function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing) {
   return { _id, taskType, priority, createdAt: new Date(createdAt), dueDate: new Date(dueDate), data, onGoing }
+}
+
+/**
+ * Gives `task` the data of `part` (a large payload handed over beside the
+ * events), decoded when first read: a listener that does not look at it
+ * costs nothing.
+ */
+function setPartData (task, part) {
+  const own = (value) => Object.defineProperty(task, 'data', { value, writable: true, enumerable: true, configurable: true })
+  Object.defineProperty(task, 'data', {
+    get () {
+      const data = partValue(part)
+      own(data)
+      return data
+    },
+    set: own,
+    enumerable: true,
+    configurable: true
+  })
 }
 
 /**
@@ -54,11 +78,53 @@ function taskFromObject (task) {
 // ------------------------------------------------- master <-> worker
 
 /**
- * Framing, in both directions (src/wire/frames.rs): a little-endian u32
- * length, then that many bytes; a longer frame means a corrupt stream
- * (`MAX_FRAME`).
+ * Framing, in both directions (src/wire/framing.rs): a little-endian u32
+ * header, then that many bytes. Its low 30 bits are the length (at most
+ * `MAX_BYTES`: more means a corrupt stream), its top two the kind: a JSON
+ * message, or a blob (bytes or UTF-8 text) of the next JSON message, which
+ * refers to the blobs sent before it as `{"$binary": i}` (lib/codec.js).
  */
-const FRAME = Object.freeze({ HEADER_BYTES: 4, MAX_BYTES: 512 * 1024 * 1024 })
+const FRAME = Object.freeze({
+  HEADER_BYTES: 4,
+  MAX_BYTES: 512 * 1024 * 1024,
+  LENGTH_BITS: 0x3fffffff,
+  KIND_SHIFT: 30,
+  JSON: 0,
+  BYTES: 1,
+  TEXT: 2
+})
+
+/** The header of a frame of `kind` and `length` bytes, written at `at`. */
+function writeFrameHeader (buffer, at, kind, length) {
+  buffer.writeUInt32LE(((kind << FRAME.KIND_SHIFT) | length) >>> 0, at)
+}
+
+/**
+ * The kinds of a part's blobs (`Part` in src/bindings/parts.rs), a letter
+ * each in `kinds`.
+ */
+const BLOB_KINDS = Object.freeze({ TEXT: 't', BYTES: 'b' })
+
+/** A Buffer's bytes as a plain Uint8Array; a copy unless it has its memory to itself. */
+function ownBytes (buffer) {
+  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) {
+    return new Uint8Array(buffer.buffer, 0, buffer.byteLength)
+  }
+  return new Uint8Array(buffer)
+}
+
+/**
+ * The value of a part (a large payload handed over beside the events):
+ * its text as a Buffer, and its blobs, decoded with `decode`.
+ */
+function partValue ({ json, kinds, blobs }) {
+  const values = new Array(blobs.length)
+  for (let i = 0; i < blobs.length; i++) {
+    const blob = blobs[i]
+    values[i] = kinds[i] === BLOB_KINDS.TEXT ? blob.toString('utf8') : ownBytes(blob)
+  }
+  return decode(json.toString('utf8'), values)
+}
 
 /**
  * What a worker writes to its master's ring (`ToMaster` in
@@ -154,13 +220,15 @@ function collectionArgs (args) {
 
 /**
  * A checked task as the arguments of an `addTask` request (`TaskArgs`):
- * `data` and `policy` are JSON text already.
+ * `data` and `policy` are JSON text already; data that refers to blobs
+ * says how many (the request's blobs are handed over with it, in order).
  */
 function taskArgs (task) {
   const policy = task.policy === undefined ? '' : `,${task.policy.slice(1, -1)}`
+  const blobs = task.blobs !== undefined && task.blobs.length > 0 ? `,"blobs":${task.blobs.length}` : ''
   return `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
     `"priority":${task.priority},"createdAt":${task.createdAt},"dueDate":${task.dueDate},` +
-    `"inMemory":${task.inMemory},"data":${task.data}${policy}}`
+    `"inMemory":${task.inMemory},"data":${task.data}${policy}${blobs}}`
 }
 
 module.exports = {
@@ -170,7 +238,11 @@ module.exports = {
   taskObject,
   taskFromRow,
   taskFromObject,
+  setPartData,
   FRAME,
+  writeFrameHeader,
+  BLOB_KINDS,
+  partValue,
   frames,
   TO_WORKER,
   RUN,

@@ -8,9 +8,9 @@
 
 const net = require('net')
 const binding = require('./binding')
-const { decode, encode } = require('./codec')
+const { decode, encode, encodeParts } = require('./codec')
 const { encodeError } = require('./errors')
-const { RUN, TO_WORKER, frames, taskFromRow } = require('./wire')
+const { FRAME, RUN, TO_WORKER, frames, taskFromRow } = require('./wire')
 const { FrameReader } = require('./frame-reader')
 const PendingRequests = require('./pending-requests')
 const { runInMeteor, whenAppStarted } = require('./meteor')
@@ -27,6 +27,8 @@ let running = false
 const ipcHandlers = new Map()
 const requests = new PendingRequests()
 const reader = new FrameReader(onFrame)
+/** Blobs of the master's next JSON frame (strings and Uint8Arrays). */
+let blobs = []
 
 function connect () {
   if (connected) return
@@ -53,9 +55,21 @@ function send (frame) {
   binding.workerSend(frame)
 }
 
-/** The master's frames: runs and messages, a JSON array each. */
-function onFrame (bytes, start, end) {
-  onLine(bytes.toString('utf8', start, end))
+/**
+ * The master's frames: runs and messages, a JSON array each, after the
+ * blobs its runs' data refers to.
+ */
+function onFrame (kind, bytes, start, end) {
+  if (kind === FRAME.JSON) {
+    const these = blobs
+    if (these.length > 0) blobs = []
+    onLine(bytes.toString('utf8', start, end), these)
+  } else if (kind === FRAME.TEXT) {
+    blobs.push(bytes.toString('utf8', start, end))
+  } else {
+    // A frame read on its own is its bytes; one in the reused buffer is copied.
+    blobs.push(reader.isShared(bytes) ? new Uint8Array(bytes.subarray(start, end)) : bytes)
+  }
 }
 
 function onRead (length, buffer) {
@@ -63,10 +77,10 @@ function onRead (length, buffer) {
   runQueued()
 }
 
-function onLine (line) {
+function onLine (line, blobs) {
   let messages
   try {
-    messages = decode(line)
+    messages = decode(line, blobs)
   } catch (error) {
     binding.logLine('error', `worker could not read a message from the master: ${error.stack}`)
     return
@@ -130,7 +144,8 @@ function reply (run, ok, value, next) {
   ipcHandlers.delete(run)
   if (ok) {
     try {
-      binding.workerDone(run, encode(value, 'the task result'), next)
+      const { json, blobs } = encodeParts(value, 'the task result')
+      binding.workerDone(run, json, next, blobs.length === 0 ? undefined : blobs)
       return
     } catch (error) {
       value = error

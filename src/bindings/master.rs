@@ -1,5 +1,6 @@
 //! The `Master` class: the master's queue and pool, driven by JS calls.
 
+use super::parts::{blobs_from_js, handover, Handover};
 use crate::error::{Code, CodedError};
 use crate::master::api::{Cmd, Config, KeepAlive, Query};
 use crate::master::dispatcher::Dispatcher;
@@ -212,20 +213,21 @@ impl Master {
         Ok(())
     }
 
-    /// Every event since the last call, as a JSON array; holds or releases
-    /// the event loop as the dispatcher now has work or not.
-    #[napi]
-    pub fn take_events(&mut self, env: Env) -> Result<String> {
+    /// Every event since the last call, as a JSON array (with the parts
+    /// they name, if any); holds or releases the event loop as the
+    /// dispatcher now has work or not.
+    #[napi(ts_return_type = "string | Handover")]
+    pub fn take_events(&mut self, env: Env) -> Result<Either<String, Handover>> {
         let (events, busy) = self.guarded(&env, |d| (d.take_events(), d.busy()))?;
         self.set_referred(&env, busy)?;
-        Ok(events)
+        Ok(handover(events))
     }
 
     /// The master was woken (by another thread's input, a worker's socket
     /// or the timer): takes the inputs, reads the workers, dispatches;
     /// returns the events, as `takeEvents` (one call per wake-up, not two).
-    #[napi]
-    pub fn wake(&mut self, env: Env) -> Result<String> {
+    #[napi(ts_return_type = "string | Handover")]
+    pub fn wake(&mut self, env: Env) -> Result<Either<String, Handover>> {
         let inputs = self.inbox.take();
         self.guarded(&env, |d| d.inputs(inputs))?;
         self.take_events(env)
@@ -233,17 +235,23 @@ impl Master {
 
     /// The timer of the last `timer` event went off: `wake`, and announce
     /// the time to come back again.
-    #[napi]
-    pub fn timer_fired(&mut self, env: Env) -> Result<String> {
+    #[napi(ts_return_type = "string | Handover")]
+    pub fn timer_fired(&mut self, env: Env) -> Result<Either<String, Handover>> {
         self.guarded(&env, |d| d.timer_fired())?;
         self.wake(env)
     }
 
     /// In-memory tasks the facade buffered (a burst of `addTask` calls), as
-    /// add rows (`lib/wire.js`); returns the events, as `wake`.
-    #[napi]
-    pub fn add_tasks(&mut self, env: Env, batch: String) -> Result<String> {
-        self.command(&env, Cmd::AddTasks(batch))?;
+    /// add rows (`lib/wire.js`), and the blobs their data refers to;
+    /// returns the events, as `wake`.
+    #[napi(ts_return_type = "string | Handover")]
+    pub fn add_tasks(
+        &mut self,
+        env: Env,
+        batch: String,
+        blobs: Option<Vec<Either<String, Uint8Array>>>,
+    ) -> Result<Either<String, Handover>> {
+        self.command(&env, Cmd::AddTasks(batch, blobs_from_js(blobs)))?;
         self.take_events(env)
     }
 
@@ -254,9 +262,17 @@ impl Master {
     }
 
     /// Starts a request (`op`, one of `OPS` in `lib/wire.js`), answered by
-    /// a `reply` event with this `req`. Bad arguments throw at once.
+    /// a `reply` event with this `req`; an add's tasks' data may refer to
+    /// `blobs`. Bad arguments throw at once.
     #[napi]
-    pub fn request(&mut self, env: Env, req: u32, op: String, args: String) -> Result<()> {
+    pub fn request(
+        &mut self,
+        env: Env,
+        req: u32,
+        op: String,
+        args: String,
+        blobs: Option<Vec<Either<String, Uint8Array>>>,
+    ) -> Result<()> {
         let op = Op::parse(&op)
             .ok_or_else(|| CodedError::invalid(format!("unknown TaskQueue call {op:?}")));
         let request = op.and_then(|op| Ok((op, raw_json(args, "the call's arguments")?)));
@@ -267,6 +283,7 @@ impl Master {
                 req: req.into(),
                 op,
                 args,
+                blobs: blobs_from_js(blobs),
             },
         )
     }

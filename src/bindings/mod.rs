@@ -2,6 +2,7 @@
 //! (public: they are the addon's exports).
 
 pub mod master;
+pub mod parts;
 #[cfg(debug_assertions)]
 pub mod probe;
 pub mod worker;

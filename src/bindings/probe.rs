@@ -2,11 +2,13 @@
 //! side of every wire shape, for `__test__/wire.test.mjs` to run samples
 //! through both sides. Left out of the typings.
 
+use super::parts::{handover, Handover};
 use crate::error::{self, CodedError};
 use crate::master::requests::NewTask;
 use crate::task::Task;
-use crate::wire::events::{Events, JsEvent};
-use crate::wire::frames::{Line, ToMaster, ToWorker};
+use crate::wire::events::{self, Events, JsEvent};
+use crate::wire::frames::{self, Line, ToMaster, ToWorker};
+use crate::wire::payload::{Blob, Payload, LARGE};
 use crate::wire::request::Op;
 use crate::wire::{self, raw_or_null};
 use napi::bindgen_prelude::*;
@@ -15,7 +17,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-/// A task as the samples give it: dates in ms, `data` as JSON.
+/// A task as the samples give it: dates in ms, `data` as JSON, and the
+/// blobs it refers to, if any.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Sample {
@@ -26,6 +29,32 @@ struct Sample {
     created_at: i64,
     due_date: i64,
     data: Box<RawValue>,
+    #[serde(default)]
+    blobs: Vec<SampleBlob>,
+}
+
+/// A blob as samples give it: `{ "text": "..." }` or `{ "bytes": [1, 2] }`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum SampleBlob {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl SampleBlob {
+    fn blob(self) -> Blob {
+        match self {
+            SampleBlob::Text(text) => Blob::text(text),
+            SampleBlob::Bytes(bytes) => Blob::bytes(bytes),
+        }
+    }
+}
+
+fn payload(json: &RawValue, blobs: Vec<SampleBlob>) -> Payload {
+    Payload::new(
+        json.get().to_owned(),
+        blobs.into_iter().map(SampleBlob::blob).collect(),
+    )
 }
 
 impl Sample {
@@ -36,7 +65,7 @@ impl Sample {
             priority: self.priority,
             created_at: self.created_at,
             due_date: self.due_date,
-            data: self.data.get().to_owned(),
+            data: payload(&self.data, self.blobs),
             ..Task::default()
         }
     }
@@ -50,7 +79,7 @@ fn sample(task: &Task) -> Value {
         "priority": task.priority,
         "createdAt": task.created_at,
         "dueDate": task.due_date,
-        "data": serde_json::from_str::<Value>(&task.data).unwrap_or(Value::Null),
+        "data": serde_json::from_str::<Value>(&task.data.inline()).unwrap_or(Value::Null),
     })
 }
 
@@ -71,7 +100,7 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             "rowFields": wire::task::ROW_FIELDS,
             "ops": Op::ALL.map(Op::name),
             "codes": error::ALL.map(|c| (c.as_str(), c.name())),
-            "maxFrame": wire::frames::MAX_FRAME,
+            "maxFrame": wire::framing::MAX_FRAME,
         })
         .to_string(),
         // Rust writes: a task's run row and object form.
@@ -79,7 +108,7 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
         "object" => wire::task::object(&read::<Sample>(input)?.task(), false),
         // Rust reads what JS wrote: a batch of add rows, a request's tasks.
         "addRows" => {
-            let tasks = wire::task::parse_add_rows(input)?;
+            let tasks = wire::task::parse_add_rows(input, Vec::new())?;
             Value::Array(tasks.iter().map(sample).collect()).to_string()
         }
         "request" => {
@@ -90,7 +119,7 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             }
             let r: Request = read(input)?;
             let op = Op::parse(&r.op).ok_or("unknown op")?;
-            let tasks = NewTask::parse_request(&r.args, op == Op::AddTasks)
+            let tasks = NewTask::parse_request(&r.args, op == Op::AddTasks, Vec::new())
                 .map_err(|e: CodedError| e.message)?;
             let tasks: Vec<Value> = tasks
                 .iter()
@@ -118,7 +147,11 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             let mut last = None;
             for o in outcomes {
                 let task = o.task.task();
-                events.push_done(&task, wire::task::row(&task, true), o.value.as_deref());
+                let value = o
+                    .value
+                    .as_deref()
+                    .map(|raw| frames::Value { raw, large: None });
+                events.push_done(&task, wire::task::Row::of(&task, true), value);
                 last = Some(task);
             }
             if let Some(task) = last {
@@ -127,15 +160,17 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
                 events.push(&JsEvent::Error {
                     task: &row,
                     value: &error,
+                    data_part: None,
                 });
                 events.push(&JsEvent::Retry {
                     task: &row,
                     value: &error,
                     attempt: 2,
                     next_run_at: wire::events::Date(task.due_date),
+                    data_part: None,
                 });
             }
-            events.take()
+            events.take().0
         }
         other => return Err(format!("unknown probe {other:?}")),
     })
@@ -162,7 +197,7 @@ fn probe_bytes(kind: &str, input: &str) -> std::result::Result<Vec<u8>, String> 
                         let number = run.first().and_then(Value::as_u64).unwrap_or(0);
                         let task =
                             read::<Sample>(&run.get(1).cloned().unwrap_or_default().to_string())?;
-                        line.push_run(number, &wire::task::row(&task.task(), true));
+                        line.push_run(number, &wire::task::Row::of(&task.task(), true));
                     }
                     message => line.push(&to_worker(message)?),
                 }
@@ -171,6 +206,44 @@ fn probe_bytes(kind: &str, input: &str) -> std::result::Result<Vec<u8>, String> 
         }
         other => return Err(format!("unknown probe {other:?}")),
     })
+}
+
+/// Outcome events of tasks whose data or value may be large, as the
+/// dispatcher hands them to JS: the JSON alone, or with its parts.
+#[napi(skip_typescript)]
+pub fn wire_probe_handover(input: String) -> Result<Either<String, Handover>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Ended {
+        task: Sample,
+        value: Option<Box<RawValue>>,
+        #[serde(default)]
+        value_blobs: Vec<SampleBlob>,
+        #[serde(default)]
+        error: bool,
+    }
+    let outcomes: Vec<Ended> =
+        read(&input).map_err(|e| Error::new(Status::InvalidArg, format!("handover: {e}")))?;
+    let mut events = Events::default();
+    for o in outcomes {
+        let task = o.task.task();
+        let row = wire::task::Row::of(&task, true);
+        let value = o.value.as_deref();
+        let large = value
+            .filter(|raw| !o.value_blobs.is_empty() || raw.get().len() >= LARGE)
+            .map(|raw| payload(raw, o.value_blobs));
+        let value = value.map(|raw| frames::Value {
+            raw,
+            large: large.as_ref(),
+        });
+        if o.error {
+            let error = raw_or_null(r#"{"name":"Error","message":"m"}"#.to_owned());
+            events.push_outcome(events::Outcome::Error(&error), &row);
+        } else {
+            events.push_done(&task, row, value);
+        }
+    }
+    Ok(handover(events.take()))
 }
 
 /// A `ToWorker` message from its JSON (as JS reads it).

@@ -11,6 +11,7 @@ use super::inbox::{Inbox, Input};
 use super::node_ipc;
 use crate::channel::ring::{Corrupt, Ring, RING_BYTES};
 use crate::sys::{self, Mapping, Signal, SpawnSpec, WorkerFds};
+use crate::wire::framing::Source;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -19,8 +20,9 @@ pub(crate) trait Spawner {
     fn spawn(&mut self, id: u32, spec: &SpawnSpec) -> io::Result<Box<dyn Link>>;
 }
 
-/// The dispatcher's handle on one worker.
-pub(crate) trait Link {
+/// The dispatcher's handle on one worker; as a `Source`, it moves the
+/// worker's unread frame bytes (from its ring) to the end of a buffer.
+pub(crate) trait Link: Source {
     fn pid(&self) -> u32;
     /// JS's own copy of the worker's socket, to watch for wake-ups; given once.
     fn take_js_fd(&mut self) -> Option<i32>;
@@ -32,8 +34,6 @@ pub(crate) trait Link {
     /// JS wrote what it took: writes what queued meanwhile; `true` when
     /// blocked again.
     fn unblocked(&mut self) -> bool;
-    /// Moves the worker's unread frame bytes to the end of `out`.
-    fn read(&mut self, out: &mut Vec<u8>) -> Result<usize, Corrupt>;
     /// Asks to be woken by the worker's next frame; `false` when frame
     /// bytes are already waiting (read them first).
     fn arm(&self) -> bool;
@@ -146,10 +146,6 @@ impl Link for Process {
         !self.queued.is_empty() && self.write_queued()
     }
 
-    fn read(&mut self, out: &mut Vec<u8>) -> Result<usize, Corrupt> {
-        self.ring.read_into(out)
-    }
-
     fn arm(&self) -> bool {
         self.ring.arm()
     }
@@ -169,6 +165,12 @@ impl Link for Process {
             self.reaped = true;
             sys::reap(self.pid);
         }
+    }
+}
+
+impl Source for Process {
+    fn read(&mut self, out: &mut Vec<u8>, max: usize) -> Result<usize, Corrupt> {
+        self.ring.read_into(out, max)
     }
 }
 

@@ -183,7 +183,7 @@ impl Store {
         let mut outcomes: Vec<Result<()>> = Vec::with_capacity(tasks.len());
         let mut positions = Vec::with_capacity(tasks.len());
         for (i, task) in tasks.iter().enumerate() {
-            match ejson::doc_from_json(&task.data, "data") {
+            match ejson::doc_from_json(&task.data.inline(), "data") {
                 Ok(data) => {
                     positions.push(i);
                     let mut document = doc! {

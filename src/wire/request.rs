@@ -71,6 +71,10 @@ pub(crate) struct TaskArgs {
     pub(crate) timeout: Option<u64>,
     #[serde(default)]
     pub(crate) repeat: Option<RepeatSpec>,
+    /// How many blobs `data` refers to, taken in order from the request's
+    /// list (see `wire::payload`).
+    #[serde(default)]
+    pub(crate) blobs: usize,
 }
 
 /// A collection call's arguments, as the facade sends them.

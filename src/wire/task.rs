@@ -12,6 +12,7 @@
 //! carried as is. `lib/wire.js` reads and writes the same shapes, with the
 //! indices of `ROW_FIELDS`.
 
+use super::payload::{check_size, Blob, Payload};
 use crate::task::{push_int, Task};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -31,30 +32,111 @@ pub(crate) const ROW_FIELDS: [&str; 7] = [
     "onGoing",
 ];
 
-/// The run row of `task`, as runs and outcome events carry it.
+/// The run row of `task`, as runs and outcome events carry it, as one
+/// text (large data written in, see `Row::inline`).
 pub(crate) fn row(task: &Task, on_going: bool) -> String {
-    let mut out = Vec::with_capacity(64 + task.id.len() + task.task_type.len() + task.data.len());
-    out.push(b'[');
-    json_str(&mut out, &task.id);
-    out.push(b',');
-    json_str(&mut out, &task.task_type);
-    for n in [
-        task.priority,
-        task.created_at,
-        task.due_date - task.created_at,
-    ] {
+    Row::of(task, on_going).into_inline()
+}
+
+/// A task's run row, as its worker and its outcome events get it. Small
+/// data is written into the text; large data (`Payload::is_large`) stays
+/// beside it, shared rather than copied, and goes where the text leaves a
+/// gap.
+pub(crate) struct Row {
+    text: String,
+    /// Large data, and the place of its gap in `text`.
+    large: Option<(Payload, usize)>,
+}
+
+impl Row {
+    pub(crate) fn of(task: &Task, on_going: bool) -> Row {
+        let large = task.data.is_large();
+        let inline = if large { 0 } else { task.data.json().len() };
+        let mut out = Vec::with_capacity(64 + task.id.len() + task.task_type.len() + inline);
+        out.push(b'[');
+        json_str(&mut out, &task.id);
         out.push(b',');
-        push_int(&mut out, n);
+        json_str(&mut out, &task.task_type);
+        for n in [
+            task.priority,
+            task.created_at,
+            task.due_date - task.created_at,
+        ] {
+            out.push(b',');
+            push_int(&mut out, n);
+        }
+        out.push(b',');
+        let gap = out.len();
+        if !large {
+            out.extend_from_slice(task.data.json().as_bytes());
+        }
+        out.extend_from_slice(if on_going { b",true]" } else { b",false]" });
+        Row {
+            text: String::from_utf8(out).unwrap_or_else(|_| "null".to_owned()),
+            large: large.then(|| (task.data.clone(), gap)),
+        }
     }
-    out.push(b',');
-    out.extend_from_slice(task.data.as_bytes());
-    out.extend_from_slice(if on_going { b",true]" } else { b",false]" });
-    String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
+
+    /// Bytes of the row, its data's blobs included.
+    pub(crate) fn len(&self) -> usize {
+        self.text.len() + self.large.as_ref().map_or(0, |(data, _)| data.size())
+    }
+
+    /// A row whose data is in `text`.
+    pub(crate) fn from_text(text: String) -> Row {
+        Row { text, large: None }
+    }
+
+    /// The whole text when the data is in it.
+    pub(crate) fn text(&self) -> Option<&str> {
+        self.large.is_none().then_some(self.text.as_str())
+    }
+
+    /// The whole text when the data is in it, else the row itself.
+    pub(crate) fn into_text(self) -> Result<String, Row> {
+        match self.large {
+            None => Ok(self.text),
+            Some(_) => Err(self),
+        }
+    }
+
+    /// The text before and after the gap, and the large data that goes there.
+    pub(crate) fn large(&self) -> Option<(&str, &Payload, &str)> {
+        let (data, gap) = self.large.as_ref()?;
+        Some((&self.text[..*gap], data, &self.text[*gap..]))
+    }
+
+    /// The row with `null` where the large data goes (which then travels
+    /// apart), or the whole row.
+    pub(crate) fn without_data(&self) -> Cow<'_, str> {
+        match self.large() {
+            None => Cow::Borrowed(&self.text),
+            Some((head, _, tail)) => Cow::Owned(format!("{head}null{tail}")),
+        }
+    }
+
+    /// The row as one text, its data written in whatever its size (blobs as
+    /// strings and base64), for where nothing can travel beside it.
+    pub(crate) fn into_inline(self) -> String {
+        match self.large() {
+            None => self.text,
+            Some((head, data, tail)) => {
+                let data = data.inline();
+                let mut out = String::with_capacity(head.len() + data.len() + tail.len());
+                out.push_str(head);
+                out.push_str(&data);
+                out.push_str(tail);
+                out
+            }
+        }
+    }
 }
 
 /// The facade's batch of in-memory adds, `[addRow, ...]` (plain tasks
-/// only: one with a policy or its own `_id` is a request).
-pub(crate) fn parse_add_rows(json: &str) -> Result<Vec<Task>, String> {
+/// only: one with a policy or its own `_id` is a request), and the blobs
+/// of their data, in order: a row whose data refers to blobs says how
+/// many in a seventh field.
+pub(crate) fn parse_add_rows(json: &str, blobs: Vec<Blob>) -> Result<Vec<Task>, String> {
     /// Strings borrowed from the batch where they hold no escape.
     #[derive(serde::Deserialize)]
     struct AddRow<'a>(
@@ -64,37 +146,51 @@ pub(crate) fn parse_add_rows(json: &str) -> Result<Vec<Task>, String> {
         f64,
         f64,
         &'a RawValue,
+        #[serde(default)] usize,
     );
     let rows: Vec<AddRow> =
         serde_json::from_str(json).map_err(|e| format!("unreadable batch of adds: {e}"))?;
+    let named: usize = rows.iter().map(|row| row.6).sum();
+    if named != blobs.len() {
+        return Err(format!(
+            "a batch of adds whose data refers to {named} blobs came with {}",
+            blobs.len()
+        ));
+    }
+    let mut blobs = blobs.into_iter();
     // A burst is mostly of one type: its tasks share one copy.
     let mut last_type: Option<Arc<str>> = None;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
-            |AddRow(id, task_type, priority, created_at, due_offset, data)| {
+            |AddRow(id, task_type, priority, created_at, due_offset, data, count)| {
                 let task_type = match &last_type {
                     Some(t) if **t == *task_type => t.clone(),
                     _ => last_type.insert(Arc::from(task_type)).clone(),
                 };
+                let data = match count {
+                    0 => Payload::from(data.get()),
+                    n => Payload::new(data.get().to_owned(), blobs.by_ref().take(n).collect()),
+                };
+                check_size(&data).map_err(|e| format!("task {id}: {e}"))?;
                 let created_at = created_at as i64;
-                Task {
+                Ok(Task {
                     id: Arc::from(id),
                     task_type,
                     priority,
                     created_at,
                     due_date: created_at + due_offset as i64,
-                    data: data.get().to_owned(),
+                    data,
                     ..Task::default()
-                }
+                })
             },
         )
-        .collect())
+        .collect()
 }
 
 /// The object form of `task`, as calls answer with it.
 pub(crate) fn object(task: &Task, on_going: bool) -> String {
-    let mut out = Vec::with_capacity(112 + task.id.len() + task.task_type.len() + task.data.len());
+    let data = task.data.inline();
+    let mut out = Vec::with_capacity(112 + task.id.len() + task.task_type.len() + data.len());
     out.extend_from_slice(br#"{"_id":"#);
     json_str(&mut out, &task.id);
     out.extend_from_slice(br#","taskType":"#);
@@ -105,7 +201,7 @@ pub(crate) fn object(task: &Task, on_going: bool) -> String {
         r#","priority":{},"createdAt":{{"$date":{}}},"dueDate":{{"$date":{}}},"data":"#,
         task.priority, task.created_at, task.due_date
     );
-    out.extend_from_slice(task.data.as_bytes());
+    out.extend_from_slice(data.as_bytes());
     out.extend_from_slice(if on_going {
         br#","onGoing":true}"#
     } else {
@@ -128,6 +224,7 @@ mod tests {
     fn add_rows_parse_with_their_data_untouched_and_share_their_type() {
         let tasks = parse_add_rows(
             r#"[["a","T\"x",3,10,10,{"d":[1,{"$date":5}]}],["b\u0062","T\"x",-1,7,0,{}],["c","U",1,0,0,{}]]"#,
+            Vec::new(),
         )
         .unwrap();
         assert_eq!(tasks.len(), 3);
@@ -140,7 +237,7 @@ mod tests {
         assert_eq!(&*tasks[1].id, "bb");
         assert!(Arc::ptr_eq(&tasks[0].task_type, &tasks[1].task_type));
         assert_eq!(&*tasks[2].task_type, "U");
-        assert!(parse_add_rows("[[1]]").is_err());
+        assert!(parse_add_rows("[[1]]", Vec::new()).is_err());
     }
 
     #[test]

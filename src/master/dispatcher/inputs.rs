@@ -9,6 +9,7 @@ use crate::master::inbox::Input;
 use crate::master::persistent::StoreEvent;
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
+use crate::wire::payload::Blob;
 use crate::wire::{self, raw_or_null};
 use tokio::time::Instant;
 
@@ -18,7 +19,7 @@ impl Dispatcher {
     pub(crate) fn command(&mut self, cmd: Cmd) -> Result<(), CodedError> {
         self.check_alive()?;
         let result = match cmd {
-            Cmd::AddTasks(batch) => self.add_rows(&batch),
+            Cmd::AddTasks(batch, blobs) => self.add_rows(&batch, blobs),
             Cmd::Configure(config) => {
                 self.logger.set_level(config.logs);
                 self.persistent.configure(config.persistent.clone());
@@ -33,7 +34,12 @@ impl Dispatcher {
                 self.config.refresh_rate = rate;
                 Ok(())
             }
-            Cmd::Request { req, op, args } => self.js_request(req, op, args),
+            Cmd::Request {
+                req,
+                op,
+                args,
+                blobs,
+            } => self.js_request(req, op, args, blobs),
             Cmd::IpcReply { worker, run, msg } => {
                 self.ipc_reply(worker, run, msg);
                 Ok(())
@@ -92,9 +98,9 @@ impl Dispatcher {
 
     /// The facade's batch of in-memory adds (add rows, `wire::task`). Their
     /// ids were made by the facade, unique by construction.
-    fn add_rows(&mut self, batch: &str) -> Result<(), CodedError> {
-        let tasks =
-            wire::task::parse_add_rows(batch).map_err(|e| CodedError::new(Code::InvalidArg, e))?;
+    fn add_rows(&mut self, batch: &str, blobs: Vec<Blob>) -> Result<(), CodedError> {
+        let tasks = wire::task::parse_add_rows(batch, blobs)
+            .map_err(|e| CodedError::new(Code::InvalidArg, e))?;
         let now = now_ms();
         for task in tasks {
             if let Err(refused) = self.queue.push(task, now) {
@@ -140,6 +146,7 @@ impl Dispatcher {
                 self.events.push(&JsEvent::Error {
                     task: &task,
                     value: &value,
+                    data_part: None,
                 });
             }
         }

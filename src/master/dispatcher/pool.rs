@@ -12,6 +12,7 @@
 use super::run::{Rank, Run, RunTask, Source, Start};
 use crate::master::process::Link;
 use crate::wire::frames::{Line, ToWorker};
+use crate::wire::framing::FrameReader;
 use ahash::AHashMap as HashMap;
 use std::collections::{BTreeMap, VecDeque};
 use tokio::time::Instant;
@@ -57,8 +58,8 @@ pub(super) struct Worker {
     sent_bytes: usize,
     pub(super) spawned_at: Instant,
     pub(super) idle_since: Instant,
-    /// Ring bytes read but not yet a whole frame.
-    pub(super) frames: Vec<u8>,
+    /// Its ring's frames, read as they arrive.
+    pub(super) reader: FrameReader,
     /// Messages for this worker, written at the end of the round.
     line: Line,
     /// Why the dispatcher stopped it mid-task, if it did.
@@ -138,7 +139,7 @@ impl Pool {
                 sent_bytes: 0,
                 spawned_at: now,
                 idle_since: now,
-                frames: Vec::new(),
+                reader: FrameReader::default(),
                 line: Line::default(),
                 kill: None,
             },

@@ -6,7 +6,7 @@ use crate::policy::Policy;
 use crate::queue::memory::Place;
 use crate::queue::mongo::Claimed;
 use crate::task::{RunOrder, Task};
-use crate::wire;
+use crate::wire::task::Row;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -15,11 +15,11 @@ use tokio::time::Instant;
 pub(crate) struct RunTask {
     pub(crate) id: Arc<str>,
     pub(crate) task_type: Arc<str>,
-    /// The task as sent to the worker (`wire::task::row`); its events carry
-    /// it. Plain text: it becomes a `RawValue` (a validating parse) only
-    /// for an event that carries it, not for the `done` columns of the hot
-    /// path.
-    pub(crate) row: String,
+    /// The task as sent to the worker (`wire::task::Row`, which shares
+    /// large data rather than copying it); its events carry it. Plain text:
+    /// it becomes a `RawValue` (a validating parse) only for an event that
+    /// carries it, not for the `done` columns of the hot path.
+    pub(crate) row: Row,
     /// When the occurrence this run belongs to was due: its `dueDate`, or
     /// for a retry of a series' run, the slot it was retried from.
     pub(crate) occurrence: i64,
@@ -33,7 +33,7 @@ impl RunTask {
         RunTask {
             id: task.id.clone(),
             task_type: task.task_type.clone(),
-            row: wire::task::row(task, true),
+            row: Row::of(task, true),
             occurrence: task.slot.unwrap_or(task.due_date),
             failures: task.failures,
             policy: task.policy.clone(),

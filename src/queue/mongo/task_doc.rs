@@ -101,7 +101,7 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
         priority: priority(doc)?,
         created_at,
         due_date: due_date(doc, created_at)?,
-        data: data(doc)?,
+        data: data(doc)?.into(),
         policy: policy(doc)?,
         // The claim counted the attempt about to run.
         failures: attempts(doc)?.saturating_sub(1),
