@@ -33,24 +33,20 @@ export declare class Master {
    * add rows (`lib/wire.js`), and the blobs their data refers to;
    * returns the events, as `wake`.
    */
-  addTasks(batch: string, blobs?: Array<string | Uint8Array> | undefined | null): string | Handover
+  addTasks(batch: string, blobs?: Array<Uint8Array> | undefined | null, kinds?: string | undefined | null): string | Handover
   configure(config: MasterConfig): void
   /**
    * Starts a request (`op`, one of `OPS` in `lib/wire.js`), answered by
    * a `reply` event with this `req`; an add's tasks' data may refer to
    * `blobs`. Bad arguments throw at once.
    */
-  request(req: number, op: string, args: string, blobs?: Array<string | Uint8Array> | undefined | null): void
+  request(req: number, op: string, args: string, blobs?: Array<Uint8Array> | undefined | null, kinds?: string | undefined | null): void
   initialize(): void
   setRefreshRate(ms: number): void
   /** Which listeners JS has, so events nobody hears are not built. */
   setListening(done: boolean, error: boolean, retry: boolean): void
   /** The master's `respond(msg)` to a worker's IPC message. */
   ipcReply(worker: number, run: number, msg: string): void
-  /** What the socket of `worker` would not take, for JS to write. */
-  takeBlocked(worker: number): Buffer
-  /** JS wrote what `take_blocked` gave it. */
-  unblocked(worker: number): void
   findById(id: string): string | null
   /** The removed task, or null. */
   removeById(id: string): string | null
@@ -148,12 +144,12 @@ export declare function workerConnect(): void
 
 /**
  * Writes the `done` message of run `run`: its value's JSON, or nothing
- * for `undefined`, and the blobs the JSON refers to (strings and
- * Uint8Arrays, see `encodeParts` in `lib/codec.js`). Then records run
- * `next` as started, when given: the next run of a batch starts without a
- * call of its own.
+ * for `undefined`, and the blobs the JSON refers to, with a letter of
+ * `kinds` each (`addonBlobs` in `lib/wire.js`). Then records run `next`
+ * as started, when given: the next run of a batch starts without a call
+ * of its own.
  */
-export declare function workerDone(run: number, value?: string | undefined | null, next?: number | undefined | null, blobs?: Array<string | Uint8Array> | undefined | null): void
+export declare function workerDone(run: number, value?: string | undefined | null, next?: number | undefined | null, blobs?: Array<Uint8Array> | undefined | null, kinds?: string | undefined | null): void
 
 /**
  * Called when this worker has run all it was sent: waits briefly for the

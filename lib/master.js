@@ -10,7 +10,7 @@ const { join } = require('path')
 const binding = require('./binding')
 const { decode, encode } = require('./codec')
 const { errorFrom } = require('./errors')
-const { EVENT, addRow, addBatch, partValue, readDoneBatch, setPartData, taskFromRow } = require('./wire')
+const { EVENT, addonBlobs, addRow, addBatch, partValue, readDoneBatch, setPartData, taskFromRow } = require('./wire')
 const PendingRequests = require('./pending-requests')
 const defaults = require('./defaults')
 const { newId } = require('./ids')
@@ -186,9 +186,6 @@ function onEvent (event, parts) {
     case EVENT.RETIRED:
       unwatch(event.worker)
       break
-    case EVENT.BLOCKED:
-      writeBlocked(event.worker)
-      break
     case EVENT.CLOSED:
       if (closing !== null) {
         closing.resolve()
@@ -250,14 +247,6 @@ function unwatch (worker) {
   }
 }
 
-/** Writes what a worker's socket would not take at once, through Node. */
-function writeBlocked (worker) {
-  const socket = sockets.get(worker)
-  const bytes = native.takeBlocked(worker)
-  if (!socket || bytes.length === 0) return
-  socket.write(bytes, () => withNative((m) => m.unblocked(worker)))
-}
-
 /** The one timer: when the dispatcher must look again (earlier than before). */
 function setTimer (ms) {
   if (timer !== null) clearTimeout(timer)
@@ -304,8 +293,11 @@ function onIpc ({ worker, run, msg }) {
  */
 function request (op, argsJson, blobs) {
   if (failed !== null) return Promise.reject(failed)
-  const given = blobs !== undefined && blobs.length > 0 ? blobs : undefined
-  return requests.start((req) => withNative((m) => m.request(req, op, argsJson, given)))
+  if (blobs === undefined || blobs.length === 0) {
+    return requests.start((req) => withNative((m) => m.request(req, op, argsJson)))
+  }
+  const { bytes, kinds } = addonBlobs(blobs)
+  return requests.start((req) => withNative((m) => m.request(req, op, argsJson, bytes, kinds)))
 }
 
 /** In-memory adds not handed to the dispatcher yet, as JSON texts. */
@@ -352,13 +344,13 @@ function rejectAdds (settlers, error) {
 function flushAdds () {
   const rows = adds
   const settlers = pending
-  const blobs = addBlobs.length > 0 ? addBlobs : undefined
+  const blobs = addBlobs.length > 0 ? addonBlobs(addBlobs) : undefined
   adds = []
   pending = []
   if (blobs !== undefined) addBlobs = []
   if (rows.length === 0) return
   try {
-    withEvents((m) => m.addTasks(addBatch(rows), blobs))
+    withEvents((m) => blobs === undefined ? m.addTasks(addBatch(rows)) : m.addTasks(addBatch(rows), blobs.bytes, blobs.kinds))
   } catch (error) {
     log('error', `${rows.length} in-memory tasks could not be queued: ${error.message}`)
     rejectAdds(settlers, error)

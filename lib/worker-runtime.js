@@ -10,7 +10,7 @@ const net = require('net')
 const binding = require('./binding')
 const { decode, encode, encodeParts } = require('./codec')
 const { encodeError } = require('./errors')
-const { FRAME, RUN, TO_WORKER, frames, taskFromRow } = require('./wire')
+const { FRAME, RUN, TO_WORKER, addonBlobs, frames, taskFromRow, textOf } = require('./wire')
 const { FrameReader } = require('./frame-reader')
 const PendingRequests = require('./pending-requests')
 const { runInMeteor, whenAppStarted } = require('./meteor')
@@ -63,9 +63,9 @@ function onFrame (kind, bytes, start, end) {
   if (kind === FRAME.JSON) {
     const these = blobs
     if (these.length > 0) blobs = []
-    onLine(bytes.toString('utf8', start, end), these)
+    onLine(textOf(bytes, start, end), these)
   } else if (kind === FRAME.TEXT) {
-    blobs.push(bytes.toString('utf8', start, end))
+    blobs.push(textOf(bytes, start, end))
   } else {
     // A frame read on its own is its bytes; one in the reused buffer is copied.
     blobs.push(reader.isShared(bytes) ? new Uint8Array(bytes.subarray(start, end)) : bytes)
@@ -145,7 +145,12 @@ function reply (run, ok, value, next) {
   if (ok) {
     try {
       const { json, blobs } = encodeParts(value, 'the task result')
-      binding.workerDone(run, json, next, blobs.length === 0 ? undefined : blobs)
+      if (blobs.length === 0) {
+        binding.workerDone(run, json, next)
+      } else {
+        const { bytes, kinds } = addonBlobs(blobs)
+        binding.workerDone(run, json, next, bytes, kinds)
+      }
       return
     } catch (error) {
       value = error

@@ -249,9 +249,12 @@ impl Master {
         &mut self,
         env: Env,
         batch: String,
-        blobs: Option<Vec<Either<String, Uint8Array>>>,
+        blobs: Option<Vec<Uint8Array>>,
+        kinds: Option<String>,
     ) -> Result<Either<String, Handover>> {
-        self.command(&env, Cmd::AddTasks(batch, blobs_from_js(blobs)))?;
+        let blobs = blobs_from_js(blobs, kinds)
+            .map_err(|e| throw(&env, CodedError::invalid(format!("addTasks: {e}"))))?;
+        self.command(&env, Cmd::AddTasks(batch, blobs))?;
         self.take_events(env)
     }
 
@@ -271,19 +274,23 @@ impl Master {
         req: u32,
         op: String,
         args: String,
-        blobs: Option<Vec<Either<String, Uint8Array>>>,
+        blobs: Option<Vec<Uint8Array>>,
+        kinds: Option<String>,
     ) -> Result<()> {
         let op = Op::parse(&op)
             .ok_or_else(|| CodedError::invalid(format!("unknown TaskQueue call {op:?}")));
-        let request = op.and_then(|op| Ok((op, raw_json(args, "the call's arguments")?)));
-        let (op, args) = request.map_err(|e| throw(&env, e))?;
+        let request = op.and_then(|op| {
+            let blobs = blobs_from_js(blobs, kinds).map_err(CodedError::invalid)?;
+            Ok((op, raw_json(args, "the call's arguments")?, blobs))
+        });
+        let (op, args, blobs) = request.map_err(|e| throw(&env, e))?;
         self.command(
             &env,
             Cmd::Request {
                 req: req.into(),
                 op,
                 args,
-                blobs: blobs_from_js(blobs),
+                blobs,
             },
         )
     }
@@ -316,18 +323,6 @@ impl Master {
                 msg,
             },
         )
-    }
-
-    /// What the socket of `worker` would not take, for JS to write.
-    #[napi]
-    pub fn take_blocked(&mut self, env: Env, worker: u32) -> Result<Buffer> {
-        Ok(self.guarded(&env, |d| d.take_blocked(worker))?.into())
-    }
-
-    /// JS wrote what `take_blocked` gave it.
-    #[napi]
-    pub fn unblocked(&mut self, env: Env, worker: u32) -> Result<()> {
-        self.command(&env, Cmd::Unblocked { worker })
     }
 
     #[napi]

@@ -26,17 +26,52 @@ pub struct Part {
     pub blobs: Vec<Buffer>,
 }
 
-/// Blobs as JS gives them (`encodeParts` in `lib/codec.js`): a string is
-/// text, a Uint8Array bytes (copied now: the caller may change it after).
-pub(crate) fn blobs_from_js(blobs: Option<Vec<Either<String, Uint8Array>>>) -> Vec<Blob> {
+/// Blobs as JS hands them over (`addonBlobs` in `lib/wire.js`): each as
+/// bytes, with a letter of `kinds` saying whether it is text or bytes.
+/// They are copied now: the caller may change them after.
+pub(crate) fn blobs_from_js(
+    blobs: Option<Vec<Uint8Array>>,
+    kinds: Option<String>,
+) -> std::result::Result<Vec<Blob>, String> {
+    let blobs = blobs.unwrap_or_default();
+    let kinds = kinds.unwrap_or_default();
+    if kinds.len() != blobs.len() {
+        return Err(format!(
+            "{} blobs came with {} kinds",
+            blobs.len(),
+            kinds.len()
+        ));
+    }
     blobs
-        .unwrap_or_default()
-        .into_iter()
-        .map(|blob| match blob {
-            Either::A(text) => Blob::text(text),
-            Either::B(bytes) => Blob::bytes(Bytes::copy_from_slice(&bytes)),
+        .iter()
+        .zip(kinds.bytes())
+        .map(|(bytes, letter)| {
+            let bytes = Bytes::copy_from_slice(bytes);
+            match kind_of(letter)? {
+                BlobKind::Bytes => Ok(Blob::bytes(bytes)),
+                BlobKind::Text => {
+                    Blob::text_from(bytes).ok_or_else(|| "a text blob that is not UTF-8".to_owned())
+                }
+            }
         })
         .collect()
+}
+
+/// A blob's kind from its letter in a `kinds` string.
+pub(crate) fn kind_of(letter: u8) -> std::result::Result<BlobKind, String> {
+    match letter {
+        b'b' => Ok(BlobKind::Bytes),
+        b't' => Ok(BlobKind::Text),
+        other => Err(format!("unknown blob kind {:?}", other as char)),
+    }
+}
+
+/// The letter of a blob's kind.
+fn letter_of(kind: BlobKind) -> char {
+    match kind {
+        BlobKind::Text => 't',
+        BlobKind::Bytes => 'b',
+    }
 }
 
 /// The events alone, or with their parts.
@@ -54,13 +89,7 @@ fn part(payload: Payload) -> Part {
     let (json, blobs) = payload.into_parts();
     Part {
         json: buffer(json),
-        kinds: blobs
-            .iter()
-            .map(|blob| match blob.kind() {
-                BlobKind::Text => 't',
-                BlobKind::Bytes => 'b',
-            })
-            .collect(),
+        kinds: blobs.iter().map(|blob| letter_of(blob.kind())).collect(),
         blobs: blobs
             .into_iter()
             .map(|blob| buffer(blob.into_data()))

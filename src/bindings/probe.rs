@@ -202,7 +202,7 @@ fn probe_bytes(kind: &str, input: &str) -> std::result::Result<Vec<u8>, String> 
                     message => line.push(&to_worker(message)?),
                 }
             }
-            line.take()
+            line.take().concat()
         }
         other => return Err(format!("unknown probe {other:?}")),
     })

@@ -1,5 +1,6 @@
 //! The worker's functions: connect to the master, write frames, record runs.
 
+use super::parts::kind_of;
 use crate::wire::payload::BlobKind;
 use crate::worker;
 use napi::bindgen_prelude::*;
@@ -19,25 +20,34 @@ pub fn worker_send(message: String) -> Result<()> {
 }
 
 /// Writes the `done` message of run `run`: its value's JSON, or nothing
-/// for `undefined`, and the blobs the JSON refers to (strings and
-/// Uint8Arrays, see `encodeParts` in `lib/codec.js`). Then records run
-/// `next` as started, when given: the next run of a batch starts without a
-/// call of its own.
+/// for `undefined`, and the blobs the JSON refers to, with a letter of
+/// `kinds` each (`addonBlobs` in `lib/wire.js`). Then records run `next`
+/// as started, when given: the next run of a batch starts without a call
+/// of its own.
 #[napi]
 pub fn worker_done(
     run: i64,
     value: Option<String>,
     next: Option<i64>,
-    blobs: Option<Vec<Either<String, Uint8Array>>>,
+    blobs: Option<Vec<Uint8Array>>,
+    kinds: Option<String>,
 ) -> Result<()> {
     let blobs = blobs.unwrap_or_default();
-    let pieces: Vec<(BlobKind, &[u8])> = blobs
+    let kinds = kinds.unwrap_or_default();
+    let invalid = |e: String| Error::new(Status::InvalidArg, e);
+    if kinds.len() != blobs.len() {
+        return Err(invalid(format!(
+            "{} blobs came with {} kinds",
+            blobs.len(),
+            kinds.len()
+        )));
+    }
+    let pieces = blobs
         .iter()
-        .map(|blob| match blob {
-            Either::A(text) => (BlobKind::Text, text.as_bytes()),
-            Either::B(bytes) => (BlobKind::Bytes, &bytes[..]),
-        })
-        .collect();
+        .zip(kinds.bytes())
+        .map(|(bytes, letter)| Ok((kind_of(letter)?, &bytes[..])))
+        .collect::<std::result::Result<Vec<(BlobKind, &[u8])>, String>>()
+        .map_err(invalid)?;
     worker::send_done(run as u64, value.as_deref(), &pieces)
         .and_then(|()| next.map_or(Ok(()), |next| worker::begin(next as u64)))
         .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))

@@ -91,10 +91,6 @@ pub(crate) enum Cmd {
         error: bool,
         retry: bool,
     },
-    /// JS finished writing what a worker's socket could not take at once.
-    Unblocked {
-        worker: u32,
-    },
     /// Stop starting tasks (running ones finish), until `Resume`.
     Pause,
     Resume,

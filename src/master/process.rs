@@ -3,15 +3,18 @@
 //! reads its frames, and signals and reaps it. The real ones start Node
 //! processes; the dispatcher's unit tests use fakes.
 //!
-//! Each worker has a socket (runs in, wake-ups out), a shared ring (its
-//! frames out), Node's IPC channel (served by `node_ipc`) and a thread that
-//! waits for it to end and says so through the inbox.
+//! Each worker has a socket (runs in, wake-ups out; what it cannot take at
+//! once is written by `outgoing`), a shared ring (its frames out), Node's
+//! IPC channel (served by `node_ipc`) and a thread that waits for it to end
+//! and says so through the inbox.
 
 use super::inbox::{Inbox, Input};
 use super::node_ipc;
+use super::outgoing::Outgoing;
 use crate::channel::ring::{Corrupt, Ring, RING_BYTES};
 use crate::sys::{self, Mapping, Signal, SpawnSpec, WorkerFds};
 use crate::wire::framing::Source;
+use bytes::Bytes;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -26,14 +29,12 @@ pub(crate) trait Link: Source {
     fn pid(&self) -> u32;
     /// JS's own copy of the worker's socket, to watch for wake-ups; given once.
     fn take_js_fd(&mut self) -> Option<i32>;
-    /// Writes a line of messages; `true` when the socket would not take it
-    /// all and JS must write the rest (`take_blocked`, then `unblocked`).
-    fn send(&mut self, line: Vec<u8>) -> bool;
-    /// What the socket would not take, for JS to write; empty if nothing.
-    fn take_blocked(&mut self) -> Vec<u8>;
-    /// JS wrote what it took: writes what queued meanwhile; `true` when
-    /// blocked again.
-    fn unblocked(&mut self) -> bool;
+    /// Writes a round's frames (`Line::take`) to the worker, in order; when
+    /// its socket is full, a writer writes the rest and reports
+    /// `Input::Written` (see `outgoing`).
+    fn send(&mut self, chunks: Vec<Bytes>);
+    /// The writer of this worker's socket wrote all it had.
+    fn written(&mut self);
     /// Asks to be woken by the worker's next frame; `false` when frame
     /// bytes are already waiting (read them first).
     fn arm(&self) -> bool;
@@ -80,8 +81,7 @@ impl Spawner for ProcessSpawner {
             socket: socket.into(),
             js_fd: Some(js_fd),
             ring,
-            queued: Vec::new(),
-            blocked: false,
+            outgoing: Outgoing::new(id, self.runtime.clone(), self.inbox.clone()),
             reaped: false,
             ipc,
         }))
@@ -93,26 +93,9 @@ struct Process {
     socket: OwnedFd,
     js_fd: Option<OwnedFd>,
     ring: Ring,
-    /// Bytes waiting for the socket while JS writes what it could not take.
-    queued: Vec<u8>,
-    blocked: bool,
+    outgoing: Outgoing,
     reaped: bool,
     ipc: tokio::task::JoinHandle<()>,
-}
-
-impl Process {
-    /// Writes `queued` as far as the socket takes it; `true` when blocked.
-    fn write_queued(&mut self) -> bool {
-        match sys::write_some(self.socket.as_raw_fd(), &self.queued) {
-            Ok(n) => {
-                self.queued.drain(..n);
-                self.blocked = !self.queued.is_empty();
-            }
-            // A dead worker's socket: its exit is on its way; drop the bytes.
-            Err(_) => self.queued.clear(),
-        }
-        self.blocked
-    }
 }
 
 impl Link for Process {
@@ -124,26 +107,12 @@ impl Link for Process {
         self.js_fd.take().map(IntoRawFd::into_raw_fd)
     }
 
-    fn send(&mut self, line: Vec<u8>) -> bool {
-        let was_blocked = self.blocked;
-        if self.queued.is_empty() {
-            self.queued = line;
-        } else {
-            self.queued.extend_from_slice(&line);
-        }
-        if was_blocked {
-            return false;
-        }
-        self.write_queued()
+    fn send(&mut self, chunks: Vec<Bytes>) {
+        self.outgoing.send(&self.socket, chunks);
     }
 
-    fn take_blocked(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.queued)
-    }
-
-    fn unblocked(&mut self) -> bool {
-        self.blocked = false;
-        !self.queued.is_empty() && self.write_queued()
+    fn written(&mut self) {
+        self.outgoing.written(&self.socket);
     }
 
     fn arm(&self) -> bool {

@@ -71,9 +71,6 @@ pub(crate) enum JsEvent<'a> {
     Spawned { worker: u32, fd: i32 },
     /// A worker is gone; JS closes its copy of the socket.
     Retired { worker: u32 },
-    /// A worker's socket is full: JS takes what is left (`takeBlocked`),
-    /// writes it, and says `unblocked` when it is written.
-    Blocked { worker: u32 },
     /// `close()` finished.
     Closed,
     /// The dispatcher failed and stopped; every pending call must fail.

@@ -16,10 +16,11 @@
 
 use super::framing::{self, FrameKind};
 use super::null;
-use super::payload::{Blob, Payload};
+use super::payload::Payload;
 use super::request::Op;
 use super::task::Row;
 use crate::task::push_int;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -176,20 +177,18 @@ pub(crate) fn json_frame_with(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)
     out[start..start + framing::HEADER].copy_from_slice(&framing::header(FrameKind::Json, len));
 }
 
-/// Appends the frames of `blobs`, which the next JSON frame refers to.
-pub(crate) fn push_blobs(out: &mut Vec<u8>, blobs: &[Blob]) {
-    for blob in blobs {
-        framing::push_frame(out, FrameKind::Blob(blob.kind()), blob.data());
-    }
-}
-
 /// One round of messages to a worker, built in place: a JSON frame,
-/// `[m1,m2,...]`, or several when a run's data is large.
+/// `[m1,m2,...]`, or several when a run's data is large. Large data is
+/// not copied into it: the round is a list of chunks, some of them the
+/// data's own bytes.
 #[derive(Default)]
 pub(crate) struct Line {
-    /// Frames done.
+    /// Chunks done.
+    chunks: Vec<Bytes>,
+    /// Bytes after them.
     bytes: Vec<u8>,
-    /// Where the header of the JSON frame being built is, if one is.
+    /// Where the header of the JSON frame being built is in `bytes`, if
+    /// one is.
     open: Option<usize>,
 }
 
@@ -217,34 +216,48 @@ impl Line {
 
     /// Adds a run, `[run, taskRow]`, written around the task's row without
     /// copying it twice (the hot path of dispatch). A run whose data is
-    /// large goes in a frame of its own, after its blobs: the blob numbers
-    /// in its data count from its own first blob.
+    /// large goes in a frame of its own, after its blobs (the blob numbers
+    /// in its data count from its own first blob), and neither its text nor
+    /// its blobs are copied.
     pub(crate) fn push_run(&mut self, run: u64, row: &Row) {
         let Some((head, data, tail)) = row.large() else {
             self.open();
-            self.push_run_text(run, row.text().unwrap_or("null").as_bytes(), b"", b"");
+            self.bytes.push(b'[');
+            push_int(&mut self.bytes, run);
+            self.bytes.push(b',');
+            self.bytes
+                .extend_from_slice(row.text().unwrap_or("null").as_bytes());
+            self.bytes.push(b']');
             return;
         };
         self.close();
-        push_blobs(&mut self.bytes, data.blobs());
-        self.open();
-        self.push_run_text(
-            run,
-            head.as_bytes(),
-            data.json().as_bytes(),
-            tail.as_bytes(),
-        );
-        self.close();
+        for blob in data.blobs() {
+            let kind = FrameKind::Blob(blob.kind());
+            self.bytes
+                .extend_from_slice(&framing::header(kind, blob.data().len()));
+            self.push_shared(blob.data().clone());
+        }
+        let mut before = Vec::with_capacity(16 + head.len());
+        before.extend_from_slice(b"[[");
+        push_int(&mut before, run);
+        before.push(b',');
+        before.extend_from_slice(head.as_bytes());
+        let after = [tail.as_bytes(), b"]]"].concat();
+        let len = before.len() + data.json().len() + after.len();
+        self.bytes
+            .extend_from_slice(&framing::header(FrameKind::Json, len));
+        self.bytes.extend_from_slice(&before);
+        self.push_shared(data.json_bytes().clone());
+        self.bytes.extend_from_slice(&after);
     }
 
-    fn push_run_text(&mut self, run: u64, head: &[u8], data: &[u8], tail: &[u8]) {
-        self.bytes.push(b'[');
-        push_int(&mut self.bytes, run);
-        self.bytes.push(b',');
-        self.bytes.extend_from_slice(head);
-        self.bytes.extend_from_slice(data);
-        self.bytes.extend_from_slice(tail);
-        self.bytes.push(b']');
+    /// Appends bytes held elsewhere, after those written so far.
+    fn push_shared(&mut self, bytes: Bytes) {
+        if !self.bytes.is_empty() {
+            self.chunks
+                .push(Bytes::from(std::mem::take(&mut self.bytes)));
+        }
+        self.chunks.push(bytes);
     }
 
     pub(crate) fn push(&mut self, msg: &ToWorker) {
@@ -254,13 +267,18 @@ impl Line {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.bytes.is_empty() && self.chunks.is_empty()
     }
 
-    /// The finished frames, and the builder emptied for the next round.
-    pub(crate) fn take(&mut self) -> Vec<u8> {
+    /// The finished frames, as chunks to write in order, and the builder
+    /// emptied for the next round.
+    pub(crate) fn take(&mut self) -> Vec<Bytes> {
         self.close();
-        std::mem::take(&mut self.bytes)
+        if !self.bytes.is_empty() {
+            self.chunks
+                .push(Bytes::from(std::mem::take(&mut self.bytes)));
+        }
+        std::mem::take(&mut self.chunks)
     }
 }
 
@@ -274,6 +292,7 @@ pub(crate) struct Value<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::payload::Blob;
     use super::*;
 
     #[test]
@@ -318,7 +337,7 @@ mod tests {
         line.push_run(7, &Row::of(&task("{}".into()), true));
         line.push(&ToWorker::Recall { runs: vec![3, 4] });
         line.push(&ToWorker::Stop);
-        let messages = framing::messages(&line.take()).unwrap();
+        let messages = framing::messages(&line.take().concat()).unwrap();
         assert_eq!(messages.len(), 1, "one frame");
         assert_eq!(
             text(&messages[0].0),
@@ -339,7 +358,14 @@ mod tests {
         line.push(&ToWorker::Stop);
         line.push_run(8, &Row::of(&task(large), true));
         line.push_run(9, &Row::of(&task("{}".into()), true));
-        let messages = framing::messages(&line.take()).unwrap();
+        let chunks = line.take();
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c.as_ptr() == blobs[0].data().as_ptr()),
+            "a blob is written from its own bytes"
+        );
+        let messages = framing::messages(&chunks.concat()).unwrap();
         let texts: Vec<&str> = messages.iter().map(|(json, _)| text(json)).collect();
         assert_eq!(
             texts,

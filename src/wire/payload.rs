@@ -127,6 +127,11 @@ impl Payload {
         unsafe { std::str::from_utf8_unchecked(&self.json) }
     }
 
+    /// The text as shared bytes, to write without copying it.
+    pub(crate) fn json_bytes(&self) -> &Bytes {
+        &self.json
+    }
+
     pub(crate) fn blobs(&self) -> &[Blob] {
         &self.blobs
     }

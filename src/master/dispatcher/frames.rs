@@ -116,14 +116,12 @@ impl Dispatcher {
         self.rebalance = true;
     }
 
-    /// Writes each worker's line of this round; a socket that is full hands
-    /// the rest to JS.
+    /// Writes each worker's line of this round (a full socket leaves the
+    /// rest to a writer).
     pub(super) fn flush_workers(&mut self) {
-        for (id, w) in self.pool.workers_mut() {
+        for (_, w) in self.pool.workers_mut() {
             if let Some(line) = w.take_line() {
-                if w.link.send(line) {
-                    self.events.push(&JsEvent::Blocked { worker: id });
-                }
+                w.link.send(line);
             }
         }
     }
@@ -134,11 +132,10 @@ impl Dispatcher {
         self.pool.workers().all(|(_, w)| w.link.arm())
     }
 
-    pub(super) fn unblocked(&mut self, id: u32) {
+    /// The writer of worker `id`'s socket wrote all it had.
+    pub(super) fn written(&mut self, id: u32) {
         if let Some(w) = self.pool.worker_mut(id) {
-            if w.link.unblocked() {
-                self.events.push(&JsEvent::Blocked { worker: id });
-            }
+            w.link.written();
         }
     }
 

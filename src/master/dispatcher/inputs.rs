@@ -48,10 +48,6 @@ impl Dispatcher {
                 self.listening = Listening { done, error, retry };
                 Ok(())
             }
-            Cmd::Unblocked { worker } => {
-                self.unblocked(worker);
-                Ok(())
-            }
             Cmd::Pause => {
                 let was = self.lifecycle;
                 self.lifecycle = self.lifecycle.pause();
@@ -91,6 +87,7 @@ impl Dispatcher {
             match input {
                 Input::WorkerExited { worker, exit } => self.worker_exited(worker, exit),
                 Input::Store(event) => self.store_event(event),
+                Input::Written { worker } => self.written(worker),
             }
         }
         self.advance();

@@ -152,14 +152,6 @@ impl Dispatcher {
         }
     }
 
-    /// What the socket of `worker` would not take, for JS to write.
-    pub(crate) fn take_blocked(&mut self, worker: u32) -> Vec<u8> {
-        self.pool
-            .worker_mut(worker)
-            .map(|w| w.link.take_blocked())
-            .unwrap_or_default()
-    }
-
     /// Every event since the last take, with a `timer` event when `advance`
     /// must run before the timer JS holds, and the large payloads they name.
     /// A timer that goes off early is harmless (`timer_fired` asks again),

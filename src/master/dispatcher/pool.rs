@@ -14,6 +14,7 @@ use crate::master::process::Link;
 use crate::wire::frames::{Line, ToWorker};
 use crate::wire::framing::FrameReader;
 use ahash::AHashMap as HashMap;
+use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
 use tokio::time::Instant;
 
@@ -100,8 +101,8 @@ impl Worker {
         self.line.push(msg);
     }
 
-    /// This round's line, to write (empty when there is none).
-    pub(super) fn take_line(&mut self) -> Option<Vec<u8>> {
+    /// This round's line, to write (`None` when there is none).
+    pub(super) fn take_line(&mut self) -> Option<Vec<Bytes>> {
         (!self.line.is_empty()).then(|| self.line.take())
     }
 }

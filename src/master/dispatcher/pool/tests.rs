@@ -23,15 +23,8 @@ impl Link for Quiet {
     fn take_js_fd(&mut self) -> Option<i32> {
         None
     }
-    fn send(&mut self, _line: Vec<u8>) -> bool {
-        false
-    }
-    fn take_blocked(&mut self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn unblocked(&mut self) -> bool {
-        false
-    }
+    fn send(&mut self, _chunks: Vec<bytes::Bytes>) {}
+    fn written(&mut self) {}
     fn arm(&self) -> bool {
         true
     }

@@ -27,8 +27,8 @@ struct FakeWorker {
     running: u64,
     signals: Vec<Signal>,
     reaped: bool,
-    /// The socket takes nothing: every line is left to JS.
-    full: bool,
+    /// Reports of its socket's writer that reached it.
+    written: usize,
 }
 
 type Shared = Rc<RefCell<FakeWorker>>;
@@ -51,22 +51,15 @@ impl Link for FakeLink {
     fn take_js_fd(&mut self) -> Option<i32> {
         None
     }
-    fn send(&mut self, line: Vec<u8>) -> bool {
+    fn send(&mut self, chunks: Vec<bytes::Bytes>) {
         let mut w = self.0.borrow_mut();
-        if w.full {
-            return true;
-        }
-        for (json, _) in framing::messages(&line).unwrap() {
+        for (json, _) in framing::messages(&chunks.concat()).unwrap() {
             let messages: Vec<Value> = serde_json::from_slice(&json).unwrap();
             w.received.extend(messages);
         }
-        false
     }
-    fn take_blocked(&mut self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn unblocked(&mut self) -> bool {
-        false
+    fn written(&mut self) {
+        self.0.borrow_mut().written += 1;
     }
     fn arm(&self) -> bool {
         self.0.borrow().ring.is_empty()
@@ -501,18 +494,13 @@ async fn a_failed_spawn_is_retried_after_the_backoff() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_full_socket_hands_the_rest_to_js() {
+async fn a_socket_writer_s_report_reaches_its_worker_and_no_other() {
     let mut h = harness(config(1));
     h.add("a", 1);
-    h.worker(0).borrow_mut().full = true;
     h.ready(0);
-    let blocked: Vec<Value> = h
-        .events()
-        .into_iter()
-        .filter(|e| e["type"] == "blocked")
-        .collect();
-    assert_eq!(blocked.len(), 1);
-    assert_eq!(blocked[0]["worker"], 1);
+    h.d.inputs(vec![Input::Written { worker: 1 }]);
+    h.d.inputs(vec![Input::Written { worker: 99 }]);
+    assert_eq!(h.worker(0).borrow().written, 1);
 }
 
 #[tokio::test(start_paused = true)]
