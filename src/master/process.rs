@@ -19,6 +19,9 @@ use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
+/// The send buffer asked for on each worker's socket.
+const SEND_BUFFER: usize = 4 << 20;
+
 pub(crate) trait Spawner {
     fn spawn(&mut self, id: u32, spec: &SpawnSpec) -> io::Result<Box<dyn Link>>;
 }
@@ -75,6 +78,9 @@ impl Spawner for ProcessSpawner {
             })?;
         let ipc = self.runtime.spawn(node_ipc::serve(ipc, id));
         socket.set_nonblocking(true)?;
+        // A large payload crosses in fewer turns of writer and reader (each
+        // a wait for a CPU on a busy machine); the system may give less.
+        let _ = sys::set_send_buffer(socket.as_raw_fd(), SEND_BUFFER);
         let js_fd = sys::dup_above(socket.as_raw_fd(), 0)?;
         Ok(Box::new(Process {
             pid,

@@ -58,6 +58,26 @@ pub(crate) fn write_some(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// Asks for a send buffer of `bytes` on the socket `fd`; the system gives
+/// what its limit allows (`net.core.wmem_max` on Linux).
+pub(crate) fn set_send_buffer(fd: RawFd, bytes: usize) -> io::Result<()> {
+    let size = bytes.min(libc::c_int::MAX as usize) as libc::c_int;
+    // SAFETY: setsockopt on a descriptor we hold, with a c_int option value.
+    let done = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Writes as much of `chunks`, in order, to the non-blocking `fd` as it
 /// takes now, in one call; how many bytes went (0 when it would block).
 pub(crate) fn writev_some(fd: RawFd, chunks: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
