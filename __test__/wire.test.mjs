@@ -161,6 +161,38 @@ test('frames of any size are read whole, however the socket splits them', () => 
   assert.throws(() => readFrames(huge, [4]), /corrupt/)
 })
 
+test('large text frames are read into one kept buffer, let go of when a larger one comes; bytes get their own', () => {
+  const frame = (kind, body) => {
+    const head = Buffer.alloc(wire.FRAME.HEADER_BYTES)
+    wire.writeFrameHeader(head, 0, kind, body.length)
+    return Buffer.concat([head, body])
+  }
+  const released = []
+  const seen = []
+  const reader = new FrameReader((kind, buffer, start, end) => seen.push({ kind, buffer, length: end - start, first: buffer[start] }), (b) => released.push(b))
+  const feed = (bytes) => {
+    for (let at = 0; at < bytes.length;) {
+      const into = reader.next()
+      const n = Math.min(into.length, bytes.length - at)
+      bytes.copy(into, 0, at, at + n)
+      reader.onRead(n, into)
+      at += n
+    }
+  }
+  feed(frame(wire.FRAME.TEXT, Buffer.from('a'.repeat(3 * CHUNK_BYTES))))
+  feed(frame(wire.FRAME.JSON, Buffer.from('"' + 'b'.repeat(2 * CHUNK_BYTES) + '"')))
+  feed(frame(wire.FRAME.BYTES, Buffer.alloc(2 * CHUNK_BYTES, 1)))
+  feed(frame(wire.FRAME.TEXT, Buffer.from('c'.repeat(4 * CHUNK_BYTES))))
+  assert.deepEqual(seen.map((s) => [s.length, String.fromCharCode(s.first)]),
+    [[3 * CHUNK_BYTES, 'a'], [2 * CHUNK_BYTES + 2, '"'], [2 * CHUNK_BYTES, '\x01'], [4 * CHUNK_BYTES, 'c']])
+  assert.equal(seen[0].buffer.buffer, seen[1].buffer.buffer, 'the second is read into the first one\'s buffer')
+  assert.notEqual(seen[2].buffer.buffer, seen[0].buffer.buffer, 'bytes are not read into the kept buffer')
+  assert.equal(seen[2].buffer.buffer.byteLength, 2 * CHUNK_BYTES, 'bytes have a buffer of their own size')
+  assert.equal(released.length, 1, 'the kept buffer, too small for the last frame, was let go of')
+  assert.equal(released[0].buffer, seen[0].buffer.buffer)
+  clearTimeout(reader.spareTimer)
+})
+
 test('a run whose data has blobs comes in a frame of its own after them, and a worker reads the data it was', () => {
   const { encodeParts, decode, BLOB_MIN } = require('../lib/codec.js')
   const data = { s: 'é'.repeat(BLOB_MIN), b: Uint8Array.from({ length: BLOB_MIN }, (_, i) => i & 255), when: new Date(5), own: { $binary: 1 } }
@@ -220,7 +252,7 @@ test('large data and values go beside the events as parts, and JS reads them as 
   // As master.js builds a listener's { value, task }.
   const taskOfEvent = (event) => {
     const task = wire.taskFromRow(event.task)
-    if (event.dataPart !== undefined) wire.setPartData(task, handover.parts[event.dataPart])
+    if (event.dataPart !== undefined) wire.setPartData(task, handover.parts[event.dataPart], binding.openPart, binding.releaseBuffer)
     return task
   }
   assert.deepEqual(taskOfEvent(events[0]), { ...taskOf(SAMPLES[0]), onGoing: true })
@@ -228,10 +260,11 @@ test('large data and values go beside the events as parts, and JS reads them as 
   assert.deepEqual(taskOfEvent(events[1]), { ...taskOf(SAMPLES[2]), data, onGoing: true })
   assert.equal(events[1].value, 2)
   assert.equal(events[2].value, undefined)
-  const back = wire.partValue(handover.parts[events[2].valuePart])
+  const back = wire.partValue(binding.openPart(handover.parts[events[2].valuePart]), binding.releaseBuffer)
   assert.deepEqual(back, value)
   assert.equal(Object.getPrototypeOf(back.pdf), Uint8Array.prototype)
   assert.deepEqual(taskOfEvent(events[3]).data, data)
+  assert.equal(binding.openPart(handover.parts[events[2].valuePart]), null, 'a part opens once')
   // With nothing large, the events are the JSON alone.
   assert.equal(typeof binding.wireProbeHandover(JSON.stringify([{ task: SAMPLES[0], value: 1 }])), 'string')
 })

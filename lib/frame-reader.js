@@ -4,21 +4,34 @@
 // every read. Small frames arrive many to a read in one reused buffer; the
 // rest of a large one is read straight into a buffer of its own size. So
 // every byte is copied at most once, whatever the size of the frame.
+//
+// A large text or JSON frame is read once into a string, so its buffer is
+// kept for the next one (touching fresh memory costs more than the copy),
+// and let go of after a while without one.
 
 const { FRAME } = require('./wire')
 
 /** The reused buffer small frames are read into. */
 const CHUNK_BYTES = 65536
+/** How long a kept buffer waits for the next large frame. */
+const SPARE_KEPT_MS = 1000
 
 class FrameReader {
   /**
    * `onFrame(kind, bytes, start, end)` gets each frame's kind (`FRAME.JSON`,
    * `BYTES`, `TEXT`) and bytes. `bytes` is only valid during the call when
    * it is the reused buffer (`isShared`); a bytes frame read on its own is
-   * a plain Uint8Array of exactly its bytes, which the callee may keep.
+   * a plain Uint8Array of exactly its bytes, which the callee may keep; a
+   * text or JSON frame must be read during the call. `release(buffer)`
+   * lets go of a buffer's memory at once.
    */
-  constructor (onFrame) {
+  constructor (onFrame, release = () => {}) {
     this.onFrame = onFrame
+    this.release = release
+    /** The buffer large text and JSON frames are read into, kept for the next. */
+    this.spare = null
+    this.spareUsed = false
+    this.spareTimer = null
     this.chunk = Buffer.allocUnsafe(CHUNK_BYTES)
     /** A header not read whole yet (a read ended inside it). */
     this.head = Buffer.alloc(FRAME.HEADER_BYTES)
@@ -83,10 +96,40 @@ class FrameReader {
         at += length
       } else {
         // Bytes get a plain Uint8Array, which becomes the value itself.
-        this.body = kind === FRAME.BYTES ? new Uint8Array(length) : Buffer.allocUnsafeSlow(length)
+        this.body = kind === FRAME.BYTES ? new Uint8Array(length) : this.spareOf(length)
         this.kind = kind
         this.filled = 0
       }
+    }
+  }
+
+  /** `length` bytes of the kept buffer, grown when too small. */
+  spareOf (length) {
+    if (this.spare === null || this.spare.length < length) {
+      if (this.spare !== null) this.release(this.spare)
+      this.spare = Buffer.allocUnsafeSlow(length)
+    }
+    this.spareUsed = true
+    if (this.spareTimer === null) {
+      this.spareTimer = setTimeout(() => this.dropSpare(), SPARE_KEPT_MS)
+      this.spareTimer.unref()
+    }
+    return this.spare.subarray(0, length)
+  }
+
+  /** Lets the kept buffer go when no large frame came since the last look. */
+  dropSpare () {
+    this.spareTimer = null
+    if (this.spareUsed) {
+      this.spareUsed = false
+      this.spareTimer = setTimeout(() => this.dropSpare(), SPARE_KEPT_MS)
+      this.spareTimer.unref()
+      return
+    }
+    // Not while one is read into it.
+    if (this.spare !== null && (this.body === null || this.body.buffer !== this.spare.buffer)) {
+      this.release(this.spare)
+      this.spare = null
     }
   }
 

@@ -209,8 +209,8 @@ function onEvent (event, parts) {
  * large data, which comes as a part, is decoded when first read.
  */
 function taskEvent ({ type, value, task, attempt, nextRunAt, dataPart, valuePart }, parts) {
-  const event = { value: valuePart === undefined ? value : partValue(parts[valuePart]), task: taskFromRow(task) }
-  if (dataPart !== undefined) setPartData(event.task, parts[dataPart])
+  const event = { value: valuePart === undefined ? value : partValue(binding.openPart(parts[valuePart]), binding.releaseBuffer), task: taskFromRow(task) }
+  if (dataPart !== undefined) setPartData(event.task, parts[dataPart], binding.openPart, binding.releaseBuffer)
   if (type === EVENT.RETRY) {
     event.attempt = attempt
     event.nextRunAt = nextRunAt
@@ -296,7 +296,7 @@ function request (op, argsJson, blobs) {
   if (blobs === undefined || blobs.length === 0) {
     return requests.start((req) => withNative((m) => m.request(req, op, argsJson)))
   }
-  const { bytes, kinds } = addonBlobs(blobs)
+  const { bytes, kinds } = addonBlobs(blobs, binding.allocBlob)
   return requests.start((req) => withNative((m) => m.request(req, op, argsJson, bytes, kinds)))
 }
 
@@ -344,7 +344,7 @@ function rejectAdds (settlers, error) {
 function flushAdds () {
   const rows = adds
   const settlers = pending
-  const blobs = addBlobs.length > 0 ? addonBlobs(addBlobs) : undefined
+  const blobs = addBlobs.length > 0 ? addonBlobs(addBlobs, binding.allocBlob) : undefined
   adds = []
   pending = []
   if (blobs !== undefined) addBlobs = []

@@ -41,14 +41,14 @@ function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing)
 
 /**
  * Gives `task` the data of `part` (a large payload handed over beside the
- * events), decoded when first read: a listener that does not look at it
- * costs nothing.
+ * events), opened (`open(part)`) and decoded (`partValue`, with `release`)
+ * when first read: a listener that does not look at it costs nothing.
  */
-function setPartData (task, part) {
+function setPartData (task, part, open, release) {
   const own = (value) => Object.defineProperty(task, 'data', { value, writable: true, enumerable: true, configurable: true })
   Object.defineProperty(task, 'data', {
     get () {
-      const data = partValue(part)
+      const data = partValue(open(part), release)
       own(data)
       return data
     },
@@ -109,16 +109,20 @@ const BLOB_KINDS = Object.freeze({ TEXT: 't', BYTES: 'b' })
 
 /**
  * Blobs as the addon takes them (`encodeParts` gives strings and
- * Uint8Arrays): a string as its UTF-8 bytes (Buffer.from does that several
- * times faster than the addon's own string conversion), and the kinds.
+ * Uint8Arrays), and their kinds: a string as its UTF-8 bytes, written into
+ * a Buffer `alloc(length)` gives (in the master, the addon's own memory,
+ * which the blob then keeps: `allocBlob`). Writing UTF-8 in JS is several
+ * times faster than the addon's string conversion.
  */
-function addonBlobs (blobs) {
+function addonBlobs (blobs, alloc) {
   const bytes = new Array(blobs.length)
   let kinds = ''
   for (let i = 0; i < blobs.length; i++) {
     const blob = blobs[i]
     if (typeof blob === 'string') {
-      bytes[i] = Buffer.from(blob, 'utf8')
+      const buffer = alloc(Buffer.byteLength(blob, 'utf8'))
+      buffer.write(blob, 0, 'utf8')
+      bytes[i] = buffer
       kinds += BLOB_KINDS.TEXT
     } else {
       bytes[i] = blob
@@ -148,16 +152,25 @@ function ownBytes (buffer) {
 }
 
 /**
- * The value of a part (a large payload handed over beside the events):
- * its text as a Buffer, and its blobs, decoded with `decode`.
+ * The value of an opened part (a large payload handed over beside the
+ * events, `openPart`): its text as a Buffer, and its blobs, decoded with
+ * `decode`. Buffers read into strings are then let go of (`release`), so
+ * their memory does not wait for a collection.
  */
-function partValue ({ json, kinds, blobs }) {
+function partValue ({ json, kinds, blobs }, release) {
   const values = new Array(blobs.length)
   for (let i = 0; i < blobs.length; i++) {
     const blob = blobs[i]
-    values[i] = kinds[i] === BLOB_KINDS.TEXT ? textOf(blob, 0, blob.length) : ownBytes(blob)
+    if (kinds[i] === BLOB_KINDS.TEXT) {
+      values[i] = textOf(blob, 0, blob.length)
+      release(blob)
+    } else {
+      values[i] = ownBytes(blob)
+    }
   }
-  return decode(textOf(json, 0, json.length), values)
+  const text = textOf(json, 0, json.length)
+  release(json)
+  return decode(text, values)
 }
 
 /**

@@ -148,7 +148,7 @@ function reply (run, ok, value, next) {
       if (blobs.length === 0) {
         binding.workerDone(run, json, next)
       } else {
-        const { bytes, kinds } = addonBlobs(blobs)
+        const { bytes, kinds } = addonBlobs(blobs, Buffer.allocUnsafeSlow)
         binding.workerDone(run, json, next, bytes, kinds)
       }
       return

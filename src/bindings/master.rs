@@ -249,7 +249,7 @@ impl Master {
         &mut self,
         env: Env,
         batch: String,
-        blobs: Option<Vec<Uint8Array>>,
+        blobs: Option<Vec<TypedArray>>,
         kinds: Option<String>,
     ) -> Result<Either<String, Handover>> {
         let blobs = blobs_from_js(blobs, kinds)
@@ -274,7 +274,7 @@ impl Master {
         req: u32,
         op: String,
         args: String,
-        blobs: Option<Vec<Uint8Array>>,
+        blobs: Option<Vec<TypedArray>>,
         kinds: Option<String>,
     ) -> Result<()> {
         let op = Op::parse(&op)
