@@ -266,6 +266,8 @@ export interface ErrorNames {
   ERR_UNDECODABLE_DOCUMENT: 'UndecodableDocumentError'
   /** A master-only call made in a worker. */
   ERR_MASTER_ONLY: 'Error'
+  /** A persistent task larger than MongoDB stores in one document (16 MB); it was not sent. */
+  ERR_DOCUMENT_TOO_LARGE: 'TaskQueueError'
 }
 
 /** The stable codes errors carry. */

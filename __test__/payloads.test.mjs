@@ -50,3 +50,17 @@ test('persistent tasks carry large strings, binaries and nested data through Mon
   const result = await run('payloads.mjs', ['persistent'], { timeout: 120000, env: { MONGO_URL: freshUrl() } })
   assertWhole(result, ['unicode persistent', 'binary persistent', 'nested persistent'])
 })
+
+test('a persistent task over MongoDB\'s 16 MB is refused before anything is sent, with its _id, type, size and the limit', async () => {
+  const result = await run('payloads.mjs', ['tooLarge'], { timeout: 120000, env: { MONGO_URL: freshUrl() } })
+  assert.equal(result.code, 0, result.stderr)
+  const [{ one, many, stored }] = reportsOf(result, 'refused')
+  for (const [refused, call, id, index] of [[one, 'addTask', 'big-one', ''], [many, 'addTasks', 'big-two', 'tasks[1]: ']]) {
+    assert.equal(refused.ok, false, `${call} is refused`)
+    assert.equal(refused.code, 'ERR_DOCUMENT_TOO_LARGE')
+    assert.equal(refused.name, 'TaskQueueError')
+    assert.match(refused.message, new RegExp(`^TaskQueue\\.${call}: ${index.replace(/[[\]]/g, '\\$&')}task "${id}" \\(PARKED\\) is [\\d,]+ bytes \\(1[67]\\.\\d MB\\) as a MongoDB document, more than the 16,777,216 bytes \\(16 MB\\) MongoDB stores in one`))
+    assert.doesNotMatch(refused.message, /Error \{|kind:|BsonError|Io\(/, 'no driver debug text')
+  }
+  assert.deepEqual(stored, ['fits'], 'the task that fits is stored, neither large one was sent')
+})

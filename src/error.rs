@@ -33,13 +33,15 @@ pub(crate) enum Code {
     UndecodableDocument,
     /// A master-only call made in a worker.
     MasterOnly,
+    /// A persistent task larger than MongoDB stores in one document.
+    DocumentTooLarge,
 }
 
 /// Every code: the wire test checks the facade's list against it. Some
 /// are made in JS only (`UnknownTaskType` in a worker, `MasterOnly`), but
 /// every code is defined here.
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) const ALL: [Code; 13] = [
+pub(crate) const ALL: [Code; 14] = [
     Code::InvalidArg,
     Code::DuplicateId,
     Code::MongoUnavailable,
@@ -53,6 +55,7 @@ pub(crate) const ALL: [Code; 13] = [
     Code::UnknownTaskType,
     Code::UndecodableDocument,
     Code::MasterOnly,
+    Code::DocumentTooLarge,
 ];
 
 impl Code {
@@ -71,6 +74,7 @@ impl Code {
             Code::UnknownTaskType => "ERR_UNKNOWN_TASK_TYPE",
             Code::UndecodableDocument => "ERR_UNDECODABLE_DOCUMENT",
             Code::MasterOnly => "ERR_MASTER_ONLY",
+            Code::DocumentTooLarge => "ERR_DOCUMENT_TOO_LARGE",
         }
     }
 
@@ -86,7 +90,8 @@ impl Code {
             | Code::MongoUnavailable
             | Code::MongoConfig
             | Code::Mongo
-            | Code::NoPersistentQueue => "TaskQueueError",
+            | Code::NoPersistentQueue
+            | Code::DocumentTooLarge => "TaskQueueError",
             Code::UnknownTaskType | Code::MasterOnly => "Error",
         }
     }

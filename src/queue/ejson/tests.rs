@@ -342,3 +342,37 @@ fn lenient_conversion_keeps_a_malformed_tag_as_the_object_it_looks_like() {
         })
     );
 }
+
+#[test]
+fn blobs_are_stored_from_their_bytes_as_strings_and_binaries_and_numbers_without_them_are_refused()
+{
+    use crate::wire::payload::{Blob, Payload};
+    let payload = Payload::new(
+        json!({ "s": { "$binary": 0 }, "b": [{ "$binary": 1 }], "small": { "$binary": "AAE=" } })
+            .to_string(),
+        vec![
+            Blob::text("é\"x".to_owned()),
+            Blob::bytes(vec![0u8, 1, 255]),
+        ],
+    );
+    let doc = doc_from_payload(&payload, "data").unwrap();
+    assert_eq!(doc.get_str("s").unwrap(), "é\"x");
+    assert_eq!(
+        doc.get_array("b").unwrap()[0],
+        Bson::Binary(Binary {
+            subtype: BinarySubtype::Generic,
+            bytes: vec![0, 1, 255],
+        })
+    );
+    assert_eq!(
+        doc.get_binary_generic("small").unwrap(),
+        &vec![0u8, 1],
+        "base64 text stays what it was"
+    );
+    // A number with no such blob is a malformed tag.
+    let missing = Payload::from(json!({ "s": { "$binary": 2 } }).to_string());
+    assert_eq!(
+        doc_from_payload(&missing, "data").unwrap_err().path,
+        "data.s.$binary"
+    );
+}
