@@ -356,6 +356,9 @@ impl Store {
             .watch()
             .pipeline([
                 doc! { "$match": { "operationType": { "$in": ["insert", "update", "replace"] } } },
+                // Only an event's arrival matters: a large task's document
+                // is not sent again to say it was inserted.
+                doc! { "$project": { "fullDocument": 0 } },
             ])
             .await?
             .with_type::<RawDocumentBuf>())

@@ -17,6 +17,10 @@ use std::fmt;
 /// frames of their own and reach JS beside the events, not inside them.
 pub(crate) const LARGE: usize = 64 * 1024;
 
+/// Strings and binaries at least this long (bytes) become blobs where the
+/// addon makes payloads (`BLOB_MIN` in `lib/codec.js` where JS does).
+pub(crate) const BLOB_MIN: usize = 64 * 1024;
+
 /// What a blob holds: a string's UTF-8 text, or a binary's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BlobKind {

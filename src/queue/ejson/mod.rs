@@ -22,7 +22,7 @@ mod tests;
 pub(crate) use error::{raw_reason, Path};
 pub use error::{DecodeError, Reason};
 pub use read::document_json;
-pub(crate) use read::value_json;
+pub(crate) use read::{value_json, value_payload};
 #[cfg(test)]
 pub use write::doc_from_json;
 pub(crate) use write::doc_from_payload;

@@ -376,3 +376,45 @@ fn blobs_are_stored_from_their_bytes_as_strings_and_binaries_and_numbers_without
         "data.s.$binary"
     );
 }
+
+#[test]
+fn large_strings_and_binaries_are_read_as_blobs_except_inside_a_custom_type() {
+    use crate::wire::payload::{Blob, BLOB_MIN};
+    let long = "é".repeat(BLOB_MIN);
+    let bytes: Vec<u8> = (0..BLOB_MIN).map(|i| i as u8).collect();
+    let binary = |bytes: &[u8]| Binary {
+        subtype: BinarySubtype::Generic,
+        bytes: bytes.to_vec(),
+    };
+    let doc = doc! {
+        "s": &long,
+        "b": [binary(&bytes), binary(&[1, 2])],
+        "short": "x",
+        "custom": { "EJSON$type": "T", "EJSON$value": { "EJSONv": &long } },
+    };
+    let raw = RawDocumentBuf::from_document(&doc).unwrap();
+    let payload = value_payload(
+        mongodb::bson::RawBsonRef::Document(&raw),
+        &Path::Root("data"),
+    )
+    .unwrap();
+    assert!(
+        payload.blobs() == [Blob::text(long.clone()), Blob::bytes(bytes)],
+        "the long string and the large binary are the blobs"
+    );
+    let json: Value = serde_json::from_str(payload.json()).unwrap();
+    assert_eq!(json["s"], json!({ "$binary": 0 }));
+    assert_eq!(json["b"], json!([{ "$binary": 1 }, { "$binary": "AQI=" }]));
+    assert_eq!(json["short"], "x");
+    assert_eq!(json["custom"]["$type"], "T");
+    assert!(
+        json["custom"]["$value"]["v"] == long,
+        "a custom type's value stays JSON"
+    );
+    // As text alone, every one is written in.
+    assert!(
+        serde_json::from_str::<Value>(&document_json(&raw, "").unwrap()).unwrap()
+            == serde_json::from_str::<Value>(&payload.inline()).unwrap(),
+        "the payload is the document's text with its blobs taken out"
+    );
+}
