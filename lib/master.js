@@ -10,7 +10,7 @@ const { join } = require('path')
 const binding = require('./binding')
 const { decode, encode } = require('./codec')
 const { errorFrom } = require('./errors')
-const { EVENT, addonBlobs, addRow, addBatch, partValue, readDoneBatch, setPartData, taskFromRow } = require('./wire')
+const { EVENT, addonBlobs, addRow, addRowWithBlobs, addBatch, partValue, readDoneBatch, setPartData, taskFromRow } = require('./wire')
 const PendingRequests = require('./pending-requests')
 const defaults = require('./defaults')
 const { newId } = require('./ids')
@@ -380,12 +380,15 @@ function addInMemory (task) {
   const promise = new Promise(capture)
   pending.push(id, resolveNext, rejectNext, promise)
   const blobs = task.blobs
-  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, blobs.length))
   if (blobs.length > 0) {
+    adds.push(addRowWithBlobs(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, blobs.length))
     for (const blob of blobs) addBlobs.push(blob)
     // At once: the addon copies the bytes before the caller can change them.
     flushAdds()
-  } else if (adds.length >= ADD_BATCH) {
+    return promise
+  }
+  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data))
+  if (adds.length >= ADD_BATCH) {
     flushAdds()
   } else if (!flushQueued) {
     flushQueued = true

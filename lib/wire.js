@@ -19,14 +19,17 @@ const { isAscii } = require('buffer')
  */
 const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6 })
 
+/** An add row; `typeJson` is the task type as JSON text, `data` EJSON text. */
+function addRow (id, typeJson, priority, createdAt, dueDate, data) {
+  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}]`
+}
+
 /**
- * An add row; `typeJson` is the task type as JSON text, `data` EJSON text.
- * Data that refers to blobs (`encodeParts`) says how many in a seventh
- * field: the batch's blobs are handed over with it, in order.
+ * An add row whose data refers to `blobCount` blobs (`encodeParts`), in a
+ * seventh field: the batch's blobs are handed over with it, in order.
  */
-function addRow (id, typeJson, priority, createdAt, dueDate, data, blobCount) {
-  const blobs = blobCount > 0 ? `,${blobCount}` : ''
-  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}${blobs}]`
+function addRowWithBlobs (id, typeJson, priority, createdAt, dueDate, data, blobCount) {
+  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data},${blobCount}]`
 }
 
 /** A batch of add rows, as `Master.addTasks` takes it. */
@@ -280,6 +283,7 @@ function taskArgs (task) {
 module.exports = {
   ROW,
   addRow,
+  addRowWithBlobs,
   addBatch,
   taskObject,
   taskFromRow,

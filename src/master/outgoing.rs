@@ -14,6 +14,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+/// Chunks given to one write; the rest go in the next.
+const WRITE_CHUNKS: usize = 32;
+
 /// The bytes bound for one worker, and its writer when the socket is full.
 pub(crate) struct Outgoing {
     worker: u32,
@@ -87,8 +90,12 @@ impl Drop for Outgoing {
 /// is written.
 fn write_now(fd: RawFd, chunks: &mut VecDeque<Bytes>) -> io::Result<()> {
     while !chunks.is_empty() {
-        let slices: Vec<IoSlice> = chunks.iter().map(|c| IoSlice::new(c)).collect();
-        let mut n = sys::writev_some(fd, &slices)?;
+        let mut slices = [IoSlice::new(&[]); WRITE_CHUNKS];
+        let count = chunks.len().min(WRITE_CHUNKS);
+        for (slice, chunk) in slices.iter_mut().zip(chunks.iter()) {
+            *slice = IoSlice::new(chunk);
+        }
+        let mut n = sys::writev_some(fd, &slices[..count])?;
         if n == 0 {
             return Ok(());
         }

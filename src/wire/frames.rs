@@ -247,7 +247,7 @@ impl Line {
         self.bytes
             .extend_from_slice(&framing::header(FrameKind::Json, len));
         self.bytes.extend_from_slice(&before);
-        self.push_shared(data.json_bytes().clone());
+        self.push_shared(data.json_bytes());
         self.bytes.extend_from_slice(&after);
     }
 

@@ -83,9 +83,6 @@ impl Message<'_> {
     }
 }
 
-/// What a `FrameReader` hands each whole message to.
-pub(crate) type OnMessage<'f> = dyn FnMut(Message) -> Result<(), String> + 'f;
-
 /// Where a `FrameReader` gets bytes: moves up to `max` of them to the end
 /// of `out` and says how many (a worker's ring, `Link::read`).
 pub(crate) trait Source {
@@ -126,7 +123,10 @@ impl FrameReader {
     /// Hands each whole message read so far to `on_message`, in order, and
     /// keeps the rest; a large frame begun moves to a buffer of its own. A
     /// stream that cannot be frames is `Err`.
-    pub(crate) fn drain(&mut self, on_message: &mut OnMessage) -> Result<(), String> {
+    pub(crate) fn drain<F>(&mut self, mut on_message: F) -> Result<(), String>
+    where
+        F: FnMut(Message) -> Result<(), String>,
+    {
         if self
             .large
             .as_ref()
@@ -134,7 +134,7 @@ impl FrameReader {
         {
             if let Some(Large { kind, bytes, .. }) = self.large.take() {
                 let bytes = Bytes::from(bytes);
-                frame(&mut self.blobs, kind, &bytes, Some(&bytes), on_message)?;
+                frame(&mut self.blobs, kind, &bytes, Some(&bytes), &mut on_message)?;
             }
         }
         let mut pos = 0;
@@ -143,7 +143,7 @@ impl FrameReader {
             let start = pos + HEADER;
             if let Some(body) = self.buf.get(start..start + len) {
                 pos = start + len;
-                frame(&mut self.blobs, kind, body, None, on_message)?;
+                frame(&mut self.blobs, kind, body, None, &mut on_message)?;
                 continue;
             }
             if len > SPLIT {
@@ -161,13 +161,16 @@ impl FrameReader {
 
 /// One whole frame: a blob is kept for the next message, a message is
 /// handed on with the blobs kept for it.
-fn frame(
+fn frame<F>(
     blobs: &mut Vec<Blob>,
     kind: FrameKind,
     body: &[u8],
     shared: Option<&Bytes>,
-    on_message: &mut OnMessage,
-) -> Result<(), String> {
+    on_message: &mut F,
+) -> Result<(), String>
+where
+    F: FnMut(Message) -> Result<(), String>,
+{
     let owned = || {
         shared
             .cloned()
@@ -210,12 +213,12 @@ pub(crate) fn messages(mut bytes: &[u8]) -> Result<Vec<OwnedMessage>, String> {
     let mut out = Vec::new();
     let mut reader = FrameReader::default();
     while reader.fill(&mut bytes)? > 0 {
-        reader.drain(&mut |m: Message| {
+        reader.drain(|m: Message| {
             out.push((m.json.to_vec(), m.blobs));
             Ok(())
         })?;
     }
-    reader.drain(&mut |m: Message| {
+    reader.drain(|m: Message| {
         out.push((m.json.to_vec(), m.blobs));
         Ok(())
     })?;
@@ -305,7 +308,7 @@ mod tests {
                 loop {
                     let n = reader.fill(&mut source).unwrap();
                     reader
-                        .drain(&mut |m: Message| {
+                        .drain(|m: Message| {
                             got.push((String::from_utf8(m.json.to_vec()).unwrap(), m.blobs));
                             Ok(())
                         })

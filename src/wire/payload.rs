@@ -107,33 +107,72 @@ impl fmt::Debug for Blob {
 /// EJSON JSON text and its blobs.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Payload {
-    /// Valid UTF-8 (every constructor takes a `String` or checks).
-    json: Bytes,
-    blobs: Vec<Blob>,
+    json: Text,
+    /// Boxed, not a `Vec`: every task has a payload, and most none.
+    blobs: Box<[Blob]>,
+}
+
+/// A payload's text (valid UTF-8): owned when small (most tasks: nothing
+/// shares it), shared bytes when the payload is large.
+#[derive(Clone, PartialEq, Eq)]
+enum Text {
+    Owned(String),
+    Shared(Bytes),
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text::Owned(String::new())
+    }
+}
+
+impl Text {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Owned(text) => text.as_bytes(),
+            Text::Shared(bytes) => bytes,
+        }
+    }
 }
 
 impl Payload {
     pub(crate) fn new(json: String, blobs: Vec<Blob>) -> Payload {
+        let json = if blobs.is_empty() && json.len() < LARGE {
+            Text::Owned(json)
+        } else {
+            Text::Shared(Bytes::from(json))
+        };
         Payload {
-            json: Bytes::from(json),
-            blobs,
+            json,
+            blobs: blobs.into_boxed_slice(),
         }
     }
 
     /// From JSON text as shared bytes; `None` when they are not UTF-8.
     pub(crate) fn from_json(json: Bytes, blobs: Vec<Blob>) -> Option<Payload> {
         std::str::from_utf8(&json).ok()?;
-        Some(Payload { json, blobs })
+        Some(Payload {
+            json: Text::Shared(json),
+            blobs: blobs.into_boxed_slice(),
+        })
     }
 
     pub(crate) fn json(&self) -> &str {
-        // SAFETY: `json` is UTF-8: it comes from a `String`.
-        unsafe { std::str::from_utf8_unchecked(&self.json) }
+        match &self.json {
+            Text::Owned(text) => text,
+            // SAFETY: shared text is UTF-8: it comes from a `String`, or
+            // was checked (`from_json`).
+            Text::Shared(bytes) => unsafe { std::str::from_utf8_unchecked(bytes) },
+        }
     }
 
-    /// The text as shared bytes, to write without copying it.
-    pub(crate) fn json_bytes(&self) -> &Bytes {
-        &self.json
+    /// The text as shared bytes, to write without copying it (a small
+    /// payload's is copied).
+    pub(crate) fn json_bytes(&self) -> Bytes {
+        match &self.json {
+            Text::Owned(text) => Bytes::copy_from_slice(text.as_bytes()),
+            Text::Shared(bytes) => bytes.clone(),
+        }
     }
 
     pub(crate) fn blobs(&self) -> &[Blob] {
@@ -142,17 +181,22 @@ impl Payload {
 
     /// Its text (UTF-8) and its blobs.
     pub(crate) fn into_parts(self) -> (Bytes, Vec<Blob>) {
-        (self.json, self.blobs)
+        let json = match self.json {
+            Text::Owned(text) => Bytes::from(text),
+            Text::Shared(bytes) => bytes,
+        };
+        (json, self.blobs.into_vec())
     }
 
     /// Bytes of text and blobs.
     pub(crate) fn size(&self) -> usize {
-        self.json.len() + self.blobs.iter().map(|b| b.bytes.len()).sum::<usize>()
+        self.json().len() + self.blobs.iter().map(|b| b.bytes.len()).sum::<usize>()
     }
 
-    /// Whether it travels on its own (see `LARGE`): it has blobs, or is big.
+    /// Whether it travels on its own (see `LARGE`): it has blobs, or is
+    /// big (a payload made from shared bytes is taken to be).
     pub(crate) fn is_large(&self) -> bool {
-        !self.blobs.is_empty() || self.json.len() >= LARGE
+        matches!(self.json, Text::Shared(_))
     }
 
     /// The value as plain EJSON text, its blobs written into it (strings,
@@ -162,7 +206,7 @@ impl Payload {
             return Cow::Borrowed(self.json());
         }
         let mut out = Vec::with_capacity(self.size() + self.size() / 3);
-        let json = self.json.as_ref();
+        let json = self.json.as_bytes();
         let mut copied = 0;
         for (at, end, index) in blob_refs(json) {
             let Some(blob) = self.blobs.get(index) else {
@@ -187,7 +231,7 @@ pub(crate) fn check_size(data: &Payload) -> Result<(), String> {
         .blobs
         .iter()
         .map(|b| b.bytes.len())
-        .chain([data.json.len() + ROOM])
+        .chain([data.json().len() + ROOM])
         .max()
         .unwrap_or(0);
     if largest > MAX_FRAME {
@@ -200,8 +244,8 @@ pub(crate) fn check_size(data: &Payload) -> Result<(), String> {
 
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.json.len() > 200 {
-            write!(f, "{} bytes of JSON", self.json.len())?;
+        if self.json().len() > 200 {
+            write!(f, "{} bytes of JSON", self.json().len())?;
         } else {
             write!(f, "{}", self.json())?;
         }

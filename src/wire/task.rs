@@ -33,7 +33,8 @@ pub(crate) const ROW_FIELDS: [&str; 7] = [
 ];
 
 /// The run row of `task`, as runs and outcome events carry it, as one
-/// text (large data written in, see `Row::inline`).
+/// text (large data written in, see `Row::into_inline`).
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub(crate) fn row(task: &Task, on_going: bool) -> String {
     Row::of(task, on_going).into_inline()
 }
@@ -44,8 +45,9 @@ pub(crate) fn row(task: &Task, on_going: bool) -> String {
 /// gap.
 pub(crate) struct Row {
     text: String,
-    /// Large data, and the place of its gap in `text`.
-    large: Option<(Payload, usize)>,
+    /// Large data, and the place of its gap in `text` (boxed: a run holds
+    /// its row, and most rows have none).
+    large: Option<Box<(Payload, usize)>>,
 }
 
 impl Row {
@@ -73,13 +75,13 @@ impl Row {
         out.extend_from_slice(if on_going { b",true]" } else { b",false]" });
         Row {
             text: String::from_utf8(out).unwrap_or_else(|_| "null".to_owned()),
-            large: large.then(|| (task.data.clone(), gap)),
+            large: large.then(|| Box::new((task.data.clone(), gap))),
         }
     }
 
     /// Bytes of the row, its data's blobs included.
     pub(crate) fn len(&self) -> usize {
-        self.text.len() + self.large.as_ref().map_or(0, |(data, _)| data.size())
+        self.text.len() + self.large.as_ref().map_or(0, |large| large.0.size())
     }
 
     /// A row whose data is in `text`.
@@ -102,7 +104,7 @@ impl Row {
 
     /// The text before and after the gap, and the large data that goes there.
     pub(crate) fn large(&self) -> Option<(&str, &Payload, &str)> {
-        let (data, gap) = self.large.as_ref()?;
+        let (data, gap) = &**self.large.as_ref()?;
         Some((&self.text[..*gap], data, &self.text[*gap..]))
     }
 

@@ -37,7 +37,7 @@ impl Dispatcher {
                 Ok(n) => n,
                 Err(error) => break Err(error),
             };
-            if let Err(error) = reader.drain(&mut |message| self.on_message(id, message)) {
+            if let Err(error) = reader.drain(|message| self.on_message(id, message)) {
                 break Err(error);
             }
             if read == 0 {
