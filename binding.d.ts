@@ -21,6 +21,18 @@ export type TypedArray =
   | BigInt64Array
   | BigUint64Array
 
+/** A dashboard's view of one queue collection (and its masters' registry). */
+export declare class Board {
+  /** Checks the URL (it must name a database); connects on the first call. */
+  constructor(mongoUrl: string, collectionName: string)
+  /**
+   * Runs `op` (one of `BOARD_OPS` in `lib/wire.js`) with `args` (JSON);
+   * resolves with its answer or its error, as `wire::board::answer`
+   * writes them. An unknown op throws at once.
+   */
+  call(op: string, args: string): Promise<string>
+}
+
 /**
  * The master's queue and pool; one per process, made by the JS facade.
  * Every call runs on the JS thread, straight into the dispatcher.
@@ -64,7 +76,7 @@ export declare class Master {
   initialize(): void
   setRefreshRate(ms: number): void
   /** Which listeners JS has, so events nobody hears are not built. */
-  setListening(done: boolean, error: boolean, retry: boolean): void
+  setListening(done: boolean, error: boolean, retry: boolean, progress: boolean): void
   /** The master's `respond(msg)` to a worker's IPC message. */
   ipcReply(worker: number, run: number, msg: string): void
   findById(id: string): string | null
@@ -72,6 +84,7 @@ export declare class Master {
   removeById(id: string): string | null
   tasks(): string
   availableTasks(): string
+  workers(): string
   stats(): string
   /**
    * Stops dispatching, hands back what has not started, lets running
@@ -122,7 +135,7 @@ export interface MasterConfig {
   execPath: string
   execArgs: Array<string>
   port: number
-  /** "all" or "error". */
+  /** "all", "error" or "json" (every line, as JSON). */
   logs: string
   inMemoryOnly: boolean
   /** The MongoDB URL (with its database); `None` means no persistent queue. */
@@ -136,6 +149,19 @@ export interface MasterConfig {
   retry?: string
   /** The Cluster's `taskTimeout` in ms. */
   taskTimeout?: number
+  /**
+   * ms a cancelled or timed-out run has to settle once its signal is
+   * aborted, before its worker is stopped.
+   */
+  cancelGrace: number
+  /** Runs after which a worker is retired. */
+  workerMaxTasks?: number
+  /** MiB of resident memory past which a worker is retired. */
+  workerMaxMemory?: number
+  /** What the workers' environment adds to the master's. */
+  workerEnv: Record<string, string>
+  /** The Cluster's `limits`, as JSON (`{ [taskType]: limits }`). */
+  limits?: string
 }
 
 /**

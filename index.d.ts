@@ -74,6 +74,35 @@ export interface Task<Data = TaskData, Type extends string = string> {
   dueDate: Date
   /** Running, or sent ahead to a worker. */
   onGoing: boolean
+  /**
+   * The latest `job.progress(value)` of its run in progress (in-memory
+   * task objects, and persistent documents); absent before the first.
+   */
+  progress?: EJSONValue
+  /** Its `group` (a tenant, a customer...), when it was added with one. */
+  group?: string
+}
+
+/**
+ * What a task function gets: the task, and what steers it while it runs.
+ * It serializes as the plain task (`toJSON`).
+ */
+export type Job<T extends Task = AnyTask> = T & {
+  /**
+   * Reports how far along the task is: a number from 0 to 100, or any
+   * EJSON value. The master fires a `progress` event; a persistent task's
+   * document keeps the latest in `progress`. Cheap in a tight loop: only
+   * the latest value is sent (at most every 100 ms, and always before the
+   * task's outcome).
+   */
+  progress(value: EJSONValue): void
+  /**
+   * Aborted when the task is cancelled (`TaskQueue.cancel`, reason a
+   * `TaskCancelledError`) or runs past its time limit (a
+   * `TaskTimeoutError`). A task that then ends within `cancelGrace` keeps
+   * its worker; one that does not has its worker stopped.
+   */
+  readonly signal: AbortSignal
 }
 
 /**
@@ -143,6 +172,40 @@ export interface NewTaskFields<Type extends string = string> {
    * `inMemory.removeById(_id)`.
    */
   repeat?: RepeatOptions | null
+  /**
+   * Any string (a tenant, a customer...): within a task type, groups take
+   * turns at equal priority, so one group's backlog does not starve
+   * another's; `perGroup` limits bound each group. Tasks without one form
+   * a group of their own. Stored as `group`.
+   */
+  group?: string
+}
+
+/** At most `max` starts in any window of `per` ms. */
+export interface RateLimit {
+  /** Starts per window (a positive whole number). */
+  max: number
+  /** The window, in ms (a positive whole number). */
+  per: number
+}
+
+/** A concurrency and a rate, each optional. */
+export interface LimitBounds {
+  /** At most this many running at once. */
+  concurrency?: number
+  /** At most `max` starts in any window of `per` ms. */
+  rate?: RateLimit
+}
+
+/**
+ * A task type's limits. For persistent tasks they hold across every master
+ * sharing the collection (they live in `<collection>.limits`); in-memory
+ * tasks obey them within their master. A task waiting on a limit is not
+ * failed and not counted as an attempt, and other types keep running.
+ */
+export interface Limits extends LimitBounds {
+  /** The bounds of each group of the type, on its own. */
+  perGroup?: LimitBounds
 }
 
 /** `data` of a new task: optional when `{}` is a valid one (its default). */
@@ -165,7 +228,7 @@ export type NewTask<K extends TaskType = TaskType> = Typed extends true
  * rejection fails the task (or retries it); the worker keeps serving.
  */
 export type TaskFunction<K extends TaskType = TaskType> =
-  (job: TaskOf<K>, toggleIPC: ToggleIPC) => unknown
+  (job: Job<TaskOf<K>>, toggleIPC: ToggleIPC) => unknown
 
 /**
  * A task function of the untyped taskMap. Its `job` may be annotated with a
@@ -173,7 +236,7 @@ export type TaskFunction<K extends TaskType = TaskType> =
  * parameter may: the data is whatever the task was added with.
  */
 type LooseTaskFunction = {
-  bivariance(job: Task, toggleIPC: ToggleIPC): unknown
+  bivariance(job: Job<Task>, toggleIPC: ToggleIPC): unknown
 }['bivariance']
 
 /**
@@ -226,6 +289,8 @@ export interface TaskDocument<Data = TaskData, Type extends string = string> ext
   repeat?: RepeatOptions
   /** While a run of its series waits for a retry: when that occurrence was due (the series goes on from there). */
   slot?: Date
+  /** A cancel asked for it (`TaskQueue.cancel`): by which cancel, why, when. */
+  cancel?: { token: string, reason: string, at: Date }
 }
 
 /** Any task's document: with `TaskTypes` augmented, a union that `taskType` tells apart. */
@@ -260,6 +325,8 @@ export interface ErrorNames {
   ERR_WORKER_EXIT: 'WorkerExitError'
   /** The task ran longer than its `timeout`. */
   ERR_TASK_TIMEOUT: 'TaskTimeoutError'
+  /** The task was cancelled (`TaskQueue.cancel`). */
+  ERR_TASK_CANCELLED: 'TaskCancelledError'
   /** The worker's taskMap has no function for the task's type. */
   ERR_UNKNOWN_TASK_TYPE: 'Error'
   /** A persistent task's document cannot be read (its message says what and where). */
@@ -268,6 +335,8 @@ export interface ErrorNames {
   ERR_MASTER_ONLY: 'Error'
   /** A persistent task larger than MongoDB stores in one document (16 MB); it was not sent. */
   ERR_DOCUMENT_TOO_LARGE: 'TaskQueueError'
+  /** A dashboard action found no task (or master) in the state it needs: it changed meanwhile. */
+  ERR_NOT_FOUND: 'NotFoundError'
 }
 
 /** The stable codes errors carry. */
@@ -297,13 +366,29 @@ export interface WorkerExitError {
   signal: string | null
 }
 
-/** A run took longer than its `timeout`; its worker was stopped. */
+/**
+ * A run took longer than its `timeout`: its `job.signal` was aborted with
+ * this error, and its worker stopped if it did not end within `cancelGrace`.
+ */
 export interface TaskTimeoutError {
   name: 'TaskTimeoutError'
   code: 'ERR_TASK_TIMEOUT'
-  /** Which task, and its timeout in ms. */
+  /** Which task, and its timeout in ms (and whether its worker was stopped). */
   message: string
   /** Not set today: the error is made by the master, not thrown by the task. */
+  stack?: string
+}
+
+/**
+ * The task was cancelled (`TaskQueue.cancel`): queued, it ended at once;
+ * running, its `job.signal` was aborted with this error. Never retried.
+ */
+export interface TaskCancelledError {
+  name: 'TaskCancelledError'
+  code: 'ERR_TASK_CANCELLED'
+  /** The cancel's `reason`, when one was given (and whether its worker was stopped). */
+  message: string
+  /** Not set: the error is made by the master. */
   stack?: string
 }
 
@@ -356,6 +441,7 @@ export interface ThrownError {
 export type TaskError =
   | WorkerExitError
   | TaskTimeoutError
+  | TaskCancelledError
   | UndecodableDocumentError
   | UnknownTaskTypeError
   | ThrownError
@@ -396,6 +482,14 @@ export interface RetryEvent<T = AnyTask> {
   nextRunAt: Date
 }
 
+/** A running task reported progress (`job.progress(value)`). */
+export interface ProgressEvent<T = AnyTask> {
+  /** The value reported (the latest of a burst). */
+  value: EJSONValue
+  /** The task. */
+  task: T
+}
+
 /** The events `TaskQueue.addEventListener` takes, by type. */
 export interface TaskEvents {
   /** A task finished. */
@@ -404,6 +498,8 @@ export interface TaskEvents {
   error: ErrorEvent
   /** A failed attempt will be retried. */
   retry: RetryEvent
+  /** A running task reported progress; a task's progress events come before its `done` or `error`. */
+  progress: ProgressEvent
 }
 
 /** A value a query may hold: anything EJSON carries, `undefined` fields being left out. */
@@ -621,6 +717,26 @@ export interface TaskQueueCommon {
   /** The same as `remove`. */
   removeAsync: TaskQueueCommon['remove']
 
+  /**
+   * Cancels a task by `_id` (in memory or persistent) or the persistent
+   * tasks `selector` matches (as `remove` takes it). A queued task ends at
+   * once; a running one has its `job.signal` aborted, and its worker is
+   * stopped if it does not end within `cancelGrace`. Each fires `error`
+   * with `ERR_TASK_CANCELLED` (message: `reason`, when given), is never
+   * retried (a series ends), and a persistent one stays as a failed
+   * document. A task another master runs is reached through MongoDB.
+   * Resolves with how many tasks it cancelled. In the master and in workers.
+   */
+  cancel(idOrSelector: string | Selector, reason?: string, callback?: Callback<number>): Promise<number>
+  cancel(idOrSelector: string | Selector, callback: Callback<number>): Promise<number>
+
+  /**
+   * Replaces `taskType`'s limits (no merge; `null` clears them). Resolves
+   * once they are stored; every master obeys them within a second (or
+   * `refreshRate`). In the master and in workers.
+   */
+  setLimits(taskType: TaskType, limits: Limits | null, callback?: Callback<void>): Promise<void>
+
   /** The master's in-memory tasks. */
   inMemory: InMemoryQueue
 }
@@ -693,8 +809,12 @@ export interface ClusterOptions {
   inMemoryOnly?: boolean
   /** The master's side of IPC: gets each message a task sends. Default none (messages are dropped with a warning). */
   messageBroker?: MessageBroker | null
-  /** `'all'` (default) logs each task's start and end; `'error'` only warnings and errors. */
-  logs?: 'all' | 'error'
+  /**
+   * `'all'` (default) logs each task's start and end; `'error'` only
+   * warnings and errors; `'json'` everything, as one JSON object per line
+   * (also `METEOR_CLUSTER_LOGS=json`).
+   */
+  logs?: 'all' | 'error' | 'json'
   /**
    * `'always'`: keep `maxAvailableWorkers` workers up; a number (ms):
    * keep workers that long after the last task; default `null`: stop idle
@@ -726,6 +846,47 @@ export interface ClusterOptions {
   retry?: RetryOptions | null
   /** The time limit in ms of every run of a task added without its own `timeout`. Default none. */
   taskTimeout?: number | null
+  /**
+   * ms a cancelled or timed-out run has to end once its `job.signal` is
+   * aborted, before its worker is stopped. Default 5000.
+   */
+  cancelGrace?: number
+  /** Retire a worker after this many runs (a fresh one takes over). Default none. */
+  workerMaxTasks?: number | null
+  /**
+   * Retire a worker whose resident memory (read from the system between
+   * runs; Linux) passes this many MiB, after its run. Default none.
+   */
+  workerMaxMemory?: number | null
+  /** Node options for every worker, after the master's (`['--max-old-space-size=512']`). Default none. */
+  workerExecArgv?: string[]
+  /** What every worker's environment adds to the master's. Default none. */
+  workerEnv?: { [name: string]: string }
+  /**
+   * Limits by task type, written when the master starts: they replace the
+   * stored limits of the types named (others are left alone). Default none.
+   */
+  limits?: { [taskType: string]: Limits }
+}
+
+/** A worker as `cluster.workers()` shows it. */
+export interface WorkerInfo {
+  /** Its id (`cluster.worker.id` in the worker). */
+  id: number
+  pid: number
+  /**
+   * `'starting'` (not ready yet), `'ready'` (idle), `'running'` (a task),
+   * `'retiring'` (retired or stopping: it takes no more tasks).
+   */
+  state: 'starting' | 'ready' | 'running' | 'retiring'
+  /** The task it runs. */
+  task: { _id: string, taskType: string, startedAt: Date } | null
+  /** Runs it finished. */
+  runs: number
+  /** Its resident memory, read from the system (null where it does not say: only Linux does). */
+  rssBytes: number | null
+  /** When it was spawned. */
+  startedAt: Date
 }
 
 /** What `cluster.stats()` returns: a snapshot of the master. */
@@ -770,9 +931,28 @@ export interface ClusterStats {
     workersStarted: number
     /** Workers exited. */
     workersExited: number
+    /** Workers retired by `workerMaxTasks` or `workerMaxMemory`. */
+    workersRetired: number
+    /** Workers that died, or timed out, before they were ready. */
+    workerStartFailures: number
     /** ms from spawn to ready of the most recent worker; `null` before the first. */
     lastWorkerStartMs: number | null
   }
+  /** The last worker exits that were not clean stops (a crash, a kill, a failed start), newest first, each with the task it was blamed for (if any); `at` in ms. */
+  recentExits: WorkerExit[]
+}
+
+/** A worker's end, as `stats().recentExits` and the dashboard show it. */
+export interface WorkerExit {
+  /** When it ended (ms since the epoch). */
+  at: number
+  id: number
+  pid: number
+  /** Its exit code, or `null` when a signal ended it. */
+  code: number | null
+  signal: string | null
+  /** The run it was blamed for (it died running it), or `null`. */
+  task: { _id: string, taskType: string } | null
 }
 
 /** `cluster.close`'s options. */
@@ -803,6 +983,15 @@ export declare class Cluster {
   setRefreshRate(refreshRate: NumberLike): void
   /** A snapshot of the master; `null` in a worker. */
   stats(): ClusterStats | null
+  /** Each live worker, what it runs and its memory (synchronous; master only: throws `ERR_MASTER_ONLY` in a worker). */
+  workers(): WorkerInfo[]
+  /**
+   * The master's metrics as Prometheus text (exposition format 0.0.4):
+   * tasks added and finished (by type, queue, outcome), worker exits, run
+   * and wait histograms, queue depth and workers. Rejects with
+   * `ERR_MASTER_ONLY` in a worker.
+   */
+  metrics(): Promise<string>
   /**
    * Stops dispatching, hands back claimed and sent-ahead tasks that have not
    * started, lets running tasks finish (within `timeout`), then stops every

@@ -1,7 +1,7 @@
 // Upstream's call styles against a real database, in real masters and workers.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { run, reportsOf } from './helpers.mjs'
+import { run, start, finished, reportsOf } from './helpers.mjs'
 import { setup, teardown, freshUrl } from './mongo.mjs'
 
 before(setup)
@@ -58,18 +58,32 @@ test('addTask, findOne, count, update, remove and the cursor methods take a trai
 })
 
 test('a failed call nobody awaits is logged once and never an unhandled rejection: an unawaited duplicate addTask leaves the master and the worker running', async () => {
-  const result = await calls('unhandled')
+  const master = start('calls.mjs', ['unhandled'], { env: { MONGO_URL: freshUrl() } })
+  const lines = (r, pattern) => r.stderr.split('\n').filter((line) => pattern.test(line))
+  const duplicates = (r) => lines(r, /TaskQueue\.addTask failed.*"uniqueTaskId00001" already exists.*\[ERR_DUPLICATE_ID\]/)
+  // The master waits at each step for the test to see its log lines.
+  try {
+    await master.until((r) => lines(r, /failed and nothing awaited or caught it/).length >= 4, "the master's four unawaited failures are logged")
+    master.tell('four failures logged')
+    await master.until((r) => reportsOf(r, 'late').length === 1 && duplicates(r).length >= 2, 'the late duplicate is logged')
+    master.tell('late failure logged')
+    await master.until((r) => reportsOf(r, 'worker').length === 1 && duplicates(r).length >= 3, "the worker's duplicate is logged")
+    master.tell("worker's failure logged")
+  } catch (error) {
+    master.child.kill('SIGKILL')
+    throw error
+  }
+  const result = await finished(master, 60000)
   assert.equal(result.code, 0, result.stderr)
   assert.equal(result.signal, null)
   assert.doesNotMatch(result.stderr, /Unhandled|unhandledRejection|triggerUncaughtException/)
   assert.ok(reportsOf(result, 'alive').length === 1, 'the master lived on')
-  const lines = (pattern) => result.stderr.split('\n').filter((line) => pattern.test(line))
-  const logged = lines(/failed and nothing awaited or caught it/)
+  const logged = lines(result, /failed and nothing awaited or caught it/)
   // The master's unawaited duplicate, the late one, and the worker's.
-  assert.equal(lines(/TaskQueue\.addTask failed.*"uniqueTaskId00001" already exists.*\[ERR_DUPLICATE_ID\]/).length, 3, logged.join('\n'))
-  assert.equal(lines(/TaskQueue\.addTask failed.*"uniqueInMemory001" already exists.*\[ERR_DUPLICATE_ID\]/).length, 1, logged.join('\n'))
-  assert.equal(lines(/TaskQueue\.update failed.*mixes update operators \(\$set\) with plain fields \(plain\).*\[ERR_INVALID_ARG\]/).length, 1)
-  assert.equal(lines(/TaskQueue\.find\(\)\.fetch failed.*limit must be a non-negative integer.*\[ERR_INVALID_ARG\]/).length, 1)
+  assert.equal(duplicates(result).length, 3, logged.join('\n'))
+  assert.equal(lines(result, /TaskQueue\.addTask failed.*"uniqueInMemory001" already exists.*\[ERR_DUPLICATE_ID\]/).length, 1, logged.join('\n'))
+  assert.equal(lines(result, /TaskQueue\.update failed.*mixes update operators \(\$set\) with plain fields \(plain\).*\[ERR_INVALID_ARG\]/).length, 1)
+  assert.equal(lines(result, /TaskQueue\.find\(\)\.fetch failed.*limit must be a non-negative integer.*\[ERR_INVALID_ARG\]/).length, 1)
   assert.equal(logged.length, 6, `nothing else is logged (a cursor never read does not run):\n${logged.join('\n')}`)
   assert.match(logged[0], /nschwarz:cluster:ERROR/)
 

@@ -115,7 +115,11 @@ test('a document that cannot be read fails alone: the others in its batch run, i
   const { url, result } = await storedOnce()
   assert.equal(result.code, 0, result.stderr)
   const done = reportsOf(result, 'done').map((e) => e.task._id).sort()
-  assert.deepEqual(done, ['bsonTypes0000001', 'valid00000000001', 'valid00000000002', 'valid00000000003'])
+  assert.deepEqual(done, ['afterTheFailure1', 'bsonTypes0000001', 'valid00000000001', 'valid00000000002', 'valid00000000003'],
+    'the readable documents ran, and the task added after the failure')
+  const [calls] = reportsOf(result, 'calls')
+  assert.deepEqual(calls.settled.filter((e) => e.endsWith('undecodable00001')), ['error undecodable00001'],
+    'the unreadable one failed once and did not run again, though a task below it in priority was claimed after it')
   assert.doesNotMatch(result.stderr, /unavailable|reachable again/, 'a decoding problem is not a database outage')
   await withDb(url, async (db) => {
     const bad = await db.collection('taskQueue').findOne({ _id: 'undecodable00001' })
@@ -128,7 +132,6 @@ test('a document that cannot be read fails alone: the others in its batch run, i
     assert.match(bad.lastError.message, /_id "undecodable00001" cannot be read: data\.nested\.\$date: \$date must be/)
     assert.ok(bad.lastError.at instanceof Date)
   })
-  const [calls] = reportsOf(result, 'calls')
   assert.equal(calls.all.ok, false, 'find() meets the unreadable document')
   assert.match(calls.all.message, /_id "undecodable00001" cannot be read: data\.nested\.\$date/)
   assert.doesNotMatch(calls.all.message, /unavailable/)

@@ -100,3 +100,12 @@ test('examples/graceful-shutdown.mjs: on SIGTERM, close({ timeout }) lets the sh
   ])
   assert.match(result.stderr, /close\(\): worker \d+ still runs a task after the timeout; stopping it/)
 })
+
+test('examples/progress-and-cancel.mjs: progress events in order, a queued task cancelled at once, a running one through its signal with the reason as its message', async () => {
+  const result = await example('progress-and-cancel')
+  assert.deepEqual(matching(result, /^first: /), ['first: 20%', 'first: 40%', 'first: 60%', 'first: 80%', 'first: 100%', 'first: 5 batches imported'])
+  assert.deepEqual(matching(result, /^third: /), ['third: ERR_TASK_CANCELLED: not needed after all'])
+  assert.deepEqual(matching(result, /^second: /), ['second: 20%', 'second: ERR_TASK_CANCELLED: the upload was withdrawn'])
+  assert.deepEqual(matching(result, /^cancelled /), ['cancelled 1 task', 'cancelled 1 task'])
+  assert.deepEqual(matching(result, /^workers running: /), ['workers running: IMPORT'])
+})

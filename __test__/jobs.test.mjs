@@ -2,7 +2,7 @@
 // close, from the public API with real workers and the real database.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { run, reportsOf } from './helpers.mjs'
@@ -11,21 +11,16 @@ import { setup, teardown, freshUrl, withDb } from './mongo.mjs'
 before(setup)
 after(teardown)
 
+/** Runs `jobs.mjs <args>` in a folder of its own; `lines(name)` are the lines its tasks logged in `<name>.log`. */
 async function jobs (args, { url = freshUrl(), env = {}, timeout = 60000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'meteor-cluster-jobs-'))
   try {
     const result = await run('jobs.mjs', args, { timeout, env: { MONGO_URL: url, JOBS_DIR: dir, ...env } })
     assert.equal(result.code, 0, result.stderr)
-    const lines = (name) => {
-      try {
-        return readFileSync(join(dir, `${name}.log`), 'utf8').trim().split('\n')
-      } catch {
-        return []
-      }
-    }
-    return { result, lines, url }
+    const logs = new Map(readdirSync(dir).map((file) => [file, readFileSync(join(dir, file), 'utf8').trim().split('\n')]))
+    return { result, lines: (name) => logs.get(`${name}.log`) || [], url }
   } finally {
-    if (!process.env.KEEP_JOBS_DIR) setTimeout(() => rmSync(dir, { recursive: true, force: true }), 0)
+    if (!process.env.KEEP_JOBS_DIR) rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -114,13 +109,14 @@ for (const where of ['memory', 'persistent']) {
     const { result } = await jobs(['series', where])
     const [series] = reportsOf(result, 'series')
     assert.equal(series.first, 'everyFew')
-    assert.equal(series.again, 'everyFew')
-    const done = events(result).filter((e) => e.type === 'done')
-    assert.ok(done.every((e) => e.id === 'everyFew'))
+    assert.equal(series.again, 'everyFew', 'adding it again resolves with the same _id')
+    const done = events(result, 'everyFew').filter((e) => e.type === 'done')
     const due = done.map((e) => e.value.due)
     assert.equal(new Set(due).size, due.length, `each run is another occurrence: ${due}`)
     for (let k = 1; k < due.length; k++) assert.ok(due[k] - due[k - 1] >= 250, 'occurrences every 250 ms or more')
-    assert.ok(series.after <= series.ended + 1, 'removed: at most the run already going finishes')
+    assert.equal(series.gone, true, 'removed, it is no longer in the queue')
+    assert.equal(events(result, 'afterSeries').length, 1, 'a task due after its next three occurrences ran')
+    assert.ok(series.after <= series.ended + 1, `removed: at most the run already going finishes (${series.ended} runs at its removal, ${series.after} after)`)
   })
 }
 
@@ -171,13 +167,16 @@ test('a cron series runs on its schedule in its time zone; a bad expression, zon
   assert.equal(cron.runs[1].due % 1000, 0, 'occurrences fall on whole seconds')
 })
 
-test('pause() starts nothing (stats says paused) until resume()', async () => {
+test('pause() starts nothing until resume(): stats says paused, the tasks queued and none running or done', async () => {
   const { result } = await jobs(['pause'])
-  const [pause] = reportsOf(result, 'pause')
-  assert.equal(pause.whilePaused.done, 0)
-  assert.equal(pause.whilePaused.stats.paused, true)
-  assert.equal(pause.after, 4)
-  assert.equal(pause.paused, false)
+  const [{ whilePaused, after, paused }] = reportsOf(result, 'pause')
+  assert.equal(whilePaused.stats.paused, true)
+  assert.equal(whilePaused.stats.inMemory.queued, 4, 'the four tasks are queued')
+  assert.equal(whilePaused.stats.running, 0, 'none is running or sent to a worker')
+  assert.equal(whilePaused.stats.counters.done, 0, 'none is done')
+  assert.equal(whilePaused.events, 0, 'no event came')
+  assert.equal(after, 4, 'after resume() all four ran')
+  assert.equal(paused, false)
 })
 
 test('pause() hands the persistent tasks this master claimed and has not started back to the collection', async () => {

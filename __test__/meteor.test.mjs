@@ -26,6 +26,7 @@ async function meteorApp (env) {
   assert.equal(stats.stats.counters.workersStarted, 2, 'two workers, no respawn loop')
   assert.equal(stats.stats.counters.workersExited, 0)
   assert.equal(reportsOf(result, 'taskError').length, 0)
+  assert.deepEqual(reportsOf(result, 'probe').map((r) => r.value), ['probed'], 'the PROBE task waited for the master to probe its server')
   return result
 }
 
@@ -42,24 +43,24 @@ function assertWorkersAreClusterWorkers (result) {
   if (who[0].pid !== who[1].pid) assert.notEqual(who[0].id, who[1].id, 'live workers have distinct ids')
 }
 
-test('with webapp listening on PORT in every process, the master keeps its port and no worker dies', async () => {
+test('with webapp listening on PORT in every process, the master answers on its port before, while and after workers run tasks, and no worker dies', async () => {
   const port = await freePort()
   const result = await meteorApp({ PORT: String(port), UNIX_SOCKET_PATH: '' })
   for (const when of ['before', 'during', 'after']) {
     assert.match(reportsOf(result, when)[0].answer, /^master \d+$/, `the master answers on its port ${when} the work`)
   }
-  assert.ok(reportsOf(result, 'during')[0].running > 0, 'probed while workers still ran tasks')
+  assert.ok(reportsOf(result, 'during')[0].running > 0, 'probed while a worker ran a task')
   assertWorkersAreClusterWorkers(result)
 })
 
-test('with webapp on UNIX_SOCKET_PATH in every process, the master keeps its socket and workers bind none', async () => {
+test('with webapp on UNIX_SOCKET_PATH in every process, the master answers on its socket before, while and after workers run tasks, and workers bind none', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'meteor-cluster-sock-'))
   try {
     const result = await meteorApp({ UNIX_SOCKET_PATH: join(dir, 'app.sock'), PORT: String(await freePort()) })
     for (const when of ['before', 'during', 'after']) {
       assert.match(reportsOf(result, when)[0].answer, /^master \d+$/, `the master answers on its socket ${when} the work`)
     }
-    assert.ok(reportsOf(result, 'during')[0].running > 0, 'probed while workers still ran tasks')
+    assert.ok(reportsOf(result, 'during')[0].running > 0, 'probed while a worker ran a task')
     assert.deepEqual(reportsOf(result, 'during')[0].workerSockets, [], 'no worker socket file exists')
     assertWorkersAreClusterWorkers(result)
   } finally {

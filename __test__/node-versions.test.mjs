@@ -1,6 +1,6 @@
 // The package on the oldest and a newer supported Node: Node 14.21.3
 // (Meteor 2) and Node 22, binaries from the npm registry installed by
-// scripts/node-versions.mjs (.ci/run does it). A missing binary fails, with
+// scripts/node-versions.mjs (npm test does it, scripts/ensure-test-deps.mjs). A missing binary fails, with
 // the command that installs it.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'

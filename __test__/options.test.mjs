@@ -16,7 +16,7 @@ test('numeric strings work for port, maxAvailableWorkers, refreshRate and keepAl
   assert.ok(done.every((d) => d.port === '4567'), `workers got PORT ${done.map((d) => d.port)}`)
   assert.equal(new Set(done.map((d) => d.pid)).size, 1, "maxAvailableWorkers '1' means one worker")
   assert.doesNotMatch(result.stdout, /nschwarz:cluster:ENV:.* started/, 'no task lines')
-  assert.equal(count(result.stderr, 'logs should be "all" or "error" (got string "verbose"); logging only warnings and errors'), 1, result.stderr)
+  assert.equal(count(result.stderr, 'logs should be "all", "error" or "json" (got string "verbose"); logging only warnings and errors'), 1, result.stderr)
   assert.doesNotMatch(result.stderr, /port should|maxAvailableWorkers should|refreshRate should|keepAlive should/)
 })
 
@@ -31,7 +31,7 @@ for (const [inMemoryOnly, expected] of [['false', false], ['true', true]]) {
       `inMemoryOnly should be a boolean (got string "${inMemoryOnly}"); using ${expected}`,
       'messageBroker should be a function (respond, msg) => ... (got string "nope"); ignoring it',
       'autoInitialize should be a boolean (got string "yes"); using true',
-      'logs should be "all" or "error" (got null); logging only warnings and errors',
+      'logs should be "all", "error" or "json" (got null); logging only warnings and errors',
       ALL_CPUS
     ]) {
       assert.equal(count(result.stderr, warning), 1, `expected once: ${warning}\n${result.stderr}`)
@@ -60,6 +60,20 @@ test('Cluster.maxWorkers() and the default worker count come from os.cpus() wher
   const [{ maxWorkers, cpus: count }] = reportsOf(result, 'cpus')
   assert.equal(maxWorkers, count)
   assert.equal(reportsOf(result, 'done').length, 2)
+})
+
+test('an option or a task field meteor-cluster does not know is warned about once, naming the closest known one, and ignored', async () => {
+  const result = await options('typos')
+  assert.equal(result.code, 0, result.stderr)
+  for (const warning of [
+    'new Cluster: the option "refreshrate" is not one meteor-cluster knows; it is ignored (did you mean refreshRate?)',
+    'new Cluster: the option "keepalive" is not one meteor-cluster knows; it is ignored (did you mean keepAlive?)',
+    'new Cluster: the option "frobnicate" is not one meteor-cluster knows; it is ignored\n',
+    'TaskQueue.addTask: the task field "priorty" is not one meteor-cluster knows; it is ignored (did you mean priority?)',
+    'TaskQueue.addTask: the task field "dueData" is not one meteor-cluster knows; it is ignored (did you mean dueDate?)'
+  ]) {
+    assert.equal(count(result.stderr, warning), 1, `expected once: ${warning}\n${result.stderr}`)
+  }
 })
 
 test('setRefreshRate takes a numeric string, and warns about garbage instead of throwing', async () => {

@@ -43,7 +43,7 @@ function runInProject (file, extraEnv = {}) {
 }
 
 before(() => {
-  // Builds the release addon when the sources changed (about 5 minutes cold); .ci/run does it first.
+  // Builds the release addon when the sources changed (about 5 minutes cold); npm test does it first (scripts/ensure-test-deps.mjs).
   sh('npm', ['run', 'package'], { cwd: root })
   project = mkdtempSync(join(tmpdir(), 'meteor-cluster-install-'))
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'install-test', private: true }))
@@ -70,6 +70,12 @@ test('npm run package writes the main and the platform tarball, versions in step
   const mainFiles = sh('tar', ['tzf', mainTarball]).split('\n')
   assert.ok(mainFiles.includes('package/lib/binding.js') && mainFiles.includes('package/index.d.ts'))
   assert.ok(!mainFiles.some((f) => f.endsWith('.node')), 'no addon in the main package')
+  for (const file of ['dashboard.js', 'dashboard.mjs', 'dashboard.d.ts', 'bin/meteor-cluster.js', 'lib/dashboard/index.js',
+    'lib/dashboard/assets/app.js', 'lib/dashboard/assets/vendor/uPlot.iife.min.js']) {
+    assert.ok(mainFiles.includes(`package/${file}`), `the dashboard ships ${file}`)
+  }
+  assert.deepEqual(main.bin, { 'meteor-cluster': 'bin/meteor-cluster.js' })
+  assert.deepEqual(Object.keys(main.exports['./dashboard']), ['types', 'import', 'require'])
 
   const target = platforms.supported().find((t) => t.id === here)
   const platform = manifestIn(platformTarball)

@@ -52,7 +52,7 @@ test('both sides name the same row fields, request operations, error codes and f
   assert.equal(names.maxFrame, wire.FRAME.MAX_BYTES)
   assert.deepEqual(names.rowFields.map((_, i) => i), Object.values(wire.ROW).sort((a, b) => a - b))
   assert.deepEqual(Object.keys(wire.ROW).map((key) => names.rowFields[wire.ROW[key]]),
-    ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing'])
+    ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing', 'extra'])
   assert.deepEqual(Object.values(wire.OPS).sort(), [...names.ops].sort())
   assert.deepEqual(Object.values(codes).sort(), names.codes.map(([code]) => code).sort())
 })
@@ -62,6 +62,26 @@ test('a run row Rust writes is read by JS as the task it was', () => {
     const row = JSON.parse(probe('row', s))
     assert.deepEqual(wire.taskFromRow(row), { ...taskOf(s), onGoing: true }, s._id)
   }
+})
+
+test('a traced task\'s run row carries what its run span needs: its attempt, its queue and its add\'s carrier', () => {
+  const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'k=v' }
+  const row = JSON.parse(probe('runRow', { ...SAMPLES[1], trace: carrier, failures: 2 }))
+  assert.deepEqual(row[wire.ROW.EXTRA], { attempt: 3, queue: 'persistent', carrier })
+  assert.deepEqual(wire.taskFromRow(row), { ...taskOf(SAMPLES[1]), onGoing: true })
+  assert.equal(JSON.parse(probe('runRow', SAMPLES[1])).length, wire.ROW.EXTRA, 'an untraced row has no such field')
+})
+
+test('a task\'s group travels in its run row and its object form, traced or not', () => {
+  const group = 'tenant "42" ✓'
+  const row = JSON.parse(probe('runRow', { ...SAMPLES[1], group }))
+  assert.deepEqual(row[wire.ROW.EXTRA], { group })
+  assert.deepEqual(wire.taskFromRow(row), { ...taskOf(SAMPLES[1]), onGoing: true, group })
+  const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }
+  const traced = JSON.parse(probe('runRow', { ...SAMPLES[1], group, trace: carrier }))
+  assert.deepEqual(traced[wire.ROW.EXTRA], { group, attempt: 1, queue: 'persistent', carrier })
+  const object = JSON.parse(probe('object', { ...SAMPLES[1], group }))
+  assert.equal(object.group, group)
 })
 
 test('the object form Rust answers calls with is read by JS as the task it was', () => {
@@ -74,10 +94,12 @@ test('the object form Rust answers calls with is read by JS as the task it was',
   }
 })
 
-test('add rows JS writes are read by Rust with every field, in one batch', () => {
-  const rows = SAMPLES.map((s) => wire.addRow(s._id.replace(/["\\]/g, '_'), JSON.stringify(s.taskType), s.priority, s.createdAt, s.dueDate, JSON.stringify(s.data)))
+test('add rows JS writes are read by Rust with every field, in one batch, a traced one with its carrier', () => {
+  const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }
+  const traced = (i) => i === 2 ? JSON.stringify(carrier) : null
+  const rows = SAMPLES.map((s, i) => wire.addRow(s._id.replace(/["\\]/g, '_'), JSON.stringify(s.taskType), s.priority, s.createdAt, s.dueDate, JSON.stringify(s.data), traced(i)))
   const read = JSON.parse(probe('addRows', wire.addBatch(rows)))
-  assert.deepEqual(read, SAMPLES.map((s) => ({ ...s, _id: s._id.replace(/["\\]/g, '_') })))
+  assert.deepEqual(read, SAMPLES.map((s, i) => ({ ...s, _id: s._id.replace(/["\\]/g, '_'), ...(i === 2 ? { trace: carrier } : {}) })))
 })
 
 test('addTask and addTasks arguments JS writes are read by Rust, createdAt from JS', () => {
@@ -103,6 +125,8 @@ test('every frame a worker writes is read by the master as what was meant', () =
     [wire.frames.recalled([3, 9007199254740991]), { type: 'recalled', runs: [3, 9007199254740991] }],
     [wire.frames.recalled([]), { type: 'recalled', runs: [] }],
     [wire.frames.ipc(4, '{"status":"ü","data":[1]}'), { type: 'ipc', run: 4, msg: { status: 'ü', data: [1] } }],
+    [wire.frames.progress(8, '42.5'), { type: 'progress', run: 8, value: 42.5 }],
+    [wire.frames.progress(8, '{"step":"b","at":{"$date":5}}'), { type: 'progress', run: 8, value: { step: 'b', at: { $date: 5 } } }],
     [wire.frames.request(12, wire.OPS.FIND, '{"selector":{"a":1}}'), { type: 'request', req: 12, op: 'find', args: { selector: { a: 1 } } }]
   ]
   for (const op of Object.values(wire.OPS)) {
@@ -118,6 +142,7 @@ test('a line the master writes is read by a worker as runs and messages, in orde
     [6, SAMPLES[2]],
     { type: wire.TO_WORKER.IPC_REPLY, run: 6, msg: { ok: 'ü"' } },
     { type: wire.TO_WORKER.REPLY, req: 3, ok: false, value: { name: 'TypeError', message: 'm' } },
+    { type: wire.TO_WORKER.ABORT, run: 6, reason: { name: 'TaskCancelledError', message: 'm', code: 'ERR_TASK_CANCELLED' } },
     { type: wire.TO_WORKER.STOP }
   ]
   const bytes = binding.wireProbeBytes('line', JSON.stringify(items))
@@ -299,4 +324,42 @@ test('a doneBatch stops delivering when the listener is gone', () => {
   let seen = 0
   wire.readDoneBatch(batch, () => ++seen < 2)
   assert.equal(seen, 2)
+})
+
+test('the dashboard\'s calls: both sides name the same ops, states and sorts', () => {
+  const names = JSON.parse(probe('names', ''))
+  assert.deepEqual(Object.values(wire.BOARD_OPS).sort(), [...names.boardOps].sort())
+  assert.deepEqual([...wire.TASK_STATES], names.taskStates)
+  assert.deepEqual([...wire.SORTS], names.sorts)
+})
+
+test('the dashboard\'s arguments JS writes are read by Rust as meant, and a field Rust does not know is refused', () => {
+  const board = (op, args) => JSON.parse(probe('board', { op, args: JSON.parse(args) }))
+  const full = { taskType: 'ty "p" ü', state: 'failed', idPrefix: 'a\\b', sort: 'dueDate', after: 'WzEsMl0', limit: 50 }
+  assert.deepEqual(board(wire.BOARD_OPS.LIST, wire.boardListArgs(full)), full)
+  assert.deepEqual(board(wire.BOARD_OPS.LIST, wire.boardListArgs({ sort: 'priority', limit: 1 })),
+    { taskType: null, state: null, idPrefix: null, sort: 'priority', after: null, limit: 1 })
+  for (const state of wire.TASK_STATES) assert.equal(board(wire.BOARD_OPS.LIST, wire.boardListArgs({ state, sort: 'createdAt', limit: 2 })).state, state)
+  for (const op of [wire.BOARD_OPS.TASK, wire.BOARD_OPS.RETRY, wire.BOARD_OPS.RUN_NOW, wire.BOARD_OPS.CANCEL, wire.BOARD_OPS.REMOVE]) {
+    assert.deepEqual(board(op, wire.boardArgs.id('x"ü')), { id: 'x"ü' }, op)
+  }
+  for (const op of [wire.BOARD_OPS.RETRY_FAILED, wire.BOARD_OPS.REMOVE_FAILED]) {
+    assert.deepEqual(board(op, wire.boardArgs.taskType('T')), { taskType: 'T' }, op)
+  }
+  for (const op of [wire.BOARD_OPS.PAUSE, wire.BOARD_OPS.RESUME]) {
+    assert.deepEqual(board(op, wire.boardArgs.master('h:1:x')), { master: 'h:1:x' }, op)
+  }
+  assert.throws(() => board(wire.BOARD_OPS.LIST, JSON.stringify({ sort: 'priority', limit: 1, extra: 1 })), /unknown field/)
+  assert.throws(() => board(wire.BOARD_OPS.LIST, JSON.stringify({ sort: 'size', limit: 1 })), /unknown variant/)
+})
+
+test('a dashboard answer Rust writes is read by JS: the value, or the error with its name and code', () => {
+  const names = JSON.parse(probe('names', ''))
+  const { errorFrom } = require('../lib/errors.js')
+  const value = { now: 5, tasks: [{ _id: 'ü"', data: { at: { $date: 1 } } }], next: null }
+  assert.deepEqual(wire.readBoardAnswer(probe('boardAnswer', { ok: true, value }), errorFrom), value)
+  for (const code of ['ERR_NOT_FOUND', 'ERR_INVALID_ARG', 'ERR_MONGO_UNAVAILABLE']) {
+    assert.throws(() => wire.readBoardAnswer(probe('boardAnswer', { ok: false, value: code }), errorFrom),
+      (error) => error.code === code && error.message === 'm "q"' && error.name === names.codes.find(([c]) => c === code)[1])
+  }
 })

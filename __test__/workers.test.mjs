@@ -66,41 +66,44 @@ for (const [asked, expected, warning] of [
 async function keepAliveRun (mode) {
   const result = await run('scenario.mjs', ['keepAlive', mode], { timeout: 20000 })
   assert.equal(result.code, 0, result.stderr)
-  const [{ stoppedAfter }] = reportsOf(result, 'idle')
   const [closed] = reportsOf(result, 'closed')
-  assert.equal(closed.exited, 1, 'close() stops the worker')
-  return stoppedAfter
+  assert.equal(closed.exited, 1, 'one worker exited in all: no other was started, and close() stops a kept one')
+  return result
 }
 
 test('without keepAlive an idle worker stops after refreshRate', async () => {
-  const stoppedAfter = await keepAliveRun('none')
-  assert.ok(stoppedAfter !== null && stoppedAfter >= 100, `stopped ${stoppedAfter} ms after its task`)
+  const [{ stoppedAfter }] = reportsOf(await keepAliveRun('none'), 'idle')
+  assert.ok(stoppedAfter >= 100, `stopped ${stoppedAfter} ms after its task, before refreshRate (100 ms)`)
 })
 
-test('keepAlive as a number keeps idle workers that long', async () => {
-  const stoppedAfter = await keepAliveRun('ms')
-  assert.ok(stoppedAfter === null || stoppedAfter >= 1500, `stopped ${stoppedAfter} ms after its task`)
+test('keepAlive as a number keeps an idle worker that long, then stops it', async () => {
+  const [{ stoppedAfter }] = reportsOf(await keepAliveRun('ms'), 'idle')
+  assert.ok(stoppedAfter >= 1500, `stopped ${stoppedAfter} ms after its task, before keepAlive (1500 ms)`)
 })
 
-test("keepAlive 'always' keeps workers until close()", async () => {
-  assert.equal(await keepAliveRun('always'), null, 'still running 2 s after its task')
+test("keepAlive 'always' keeps an idle worker until close(): a task due 2 s after the last one runs on the same worker", async () => {
+  const [kept] = reportsOf(await keepAliveRun('always'), 'kept')
+  assert.ok(kept.idleMs >= 2000, `the worker was idle ${kept.idleMs} ms`)
+  assert.equal(kept.samePid, true, 'the second task ran in the same worker process')
+  assert.equal(kept.workersStarted, 1, 'no worker was started for it')
+  assert.equal(kept.workersExited, 0, 'none had exited')
 })
 
 test('a script that has finished its work exits by itself', async () => {
+  // run() fails if the script is still up after 10 s.
   const result = await run('scenario.mjs', ['idleExit'], { timeout: 10000 })
   assert.equal(result.code, 0, result.stderr)
   assert.equal(reportsOf(result, 'done').length, 1)
 })
 
 test('workers exit when their master is killed with SIGKILL', async () => {
-  const pids = []
-  const result = start('scenario.mjs', ['hang'], {
-    onReport: (r) => { if (r.kind === 'worker') pids.push(r.pid) }
-  })
-  assert.ok(await waitFor(() => pids.length === 2, 15000), `workers did not report\n${result.stderr}`)
+  const result = start('scenario.mjs', ['hang'])
+  await result.until((r) => reportsOf(r, 'worker').length === 2, 'both workers ran a task (and hold a HANG now)')
+  const pids = reportsOf(result, 'worker').map((r) => r.pid)
   assert.ok(pids.every(alive), 'workers run before the kill')
   result.child.kill('SIGKILL')
   await result.exited
+  // Nothing announces another process's end: /proc is polled.
   assert.ok(await waitFor(() => !pids.some(alive), 5000), `orphan workers left: ${pids.filter(alive)}`)
 })
 
@@ -168,14 +171,18 @@ test('with prefetch, slow tasks still spread over every worker', async () => {
   assert.equal(pids.size, 2, 'both workers ran tasks')
 })
 
-test('a worker that never builds its Cluster is killed after workerStartTimeout, and another is tried', async () => {
-  let exited = 0
-  const result = start('scenario.mjs', ['neverReady'], {
-    onReport: (r) => { if (r.kind === 'stats') exited = r.stats.counters.workersExited }
-  })
-  const tried = await waitFor(() => exited >= 1 && /did not start within 500ms/.test(result.stderr), 15000)
-  result.child.kill('SIGKILL')
+test('a worker that never builds its Cluster is killed after workerStartTimeout, logged as a start failure, and another is tried', async () => {
+  const result = start('scenario.mjs', ['neverReady'])
+  const exited = (r) => {
+    const stats = reportsOf(r, 'stats')
+    return stats.length === 0 ? 0 : stats[stats.length - 1].stats.counters.workersExited
+  }
+  try {
+    await result.until((r) => exited(r) >= 1 && /workers fail to start: worker 1 \(pid \d+\) did not get ready within workerStartTimeout \(500 ms\)/.test(r.stderr), 'a worker killed for starting too slowly', 15000)
+    await result.until((r) => reportsOf(r, 'stats').some((s) => s.stats.counters.workersStarted >= 2), 'another worker started after it')
+  } finally {
+    result.child.kill('SIGKILL')
+  }
   await result.exited
-  assert.ok(tried, `no worker was killed for starting too slowly\n${result.stderr}`)
   assert.equal(reportsOf(result, 'done').length, 0)
 })

@@ -10,6 +10,7 @@
 //   node bench/run.mjs --only depth,cold   only these sections (see SECTIONS);
 //                                          the other rows of results.json are kept
 //   node bench/run.mjs --out FILE          write the JSON there instead
+// The dashboard section writes bench/results-dashboard.json (FILE-dashboard.json).
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
@@ -34,7 +35,9 @@ const SECTIONS = {
   depth: ['depthRounds', 'depthRoundsRoundTrips', 'depthRoundsServerCpu', 'depthBacklog', 'depthBacklogRoundTrips', 'depthBacklogServerCpu'],
   payload: ['payloadString100K', 'payloadString1M', 'payloadString16M', 'payloadString50M', 'payloadBytes1M', 'payloadBytes16M', 'payloadReturn16M',
     'payload50MMasterPeak', 'payload50MWorkerPeak', 'payload50MMasterAfter', 'persistentPayload1M', 'persistentPayload10M'],
-  cold: ['coldBurst', 'coldLatencyP50', 'coldLatencyP99', 'cpu', 'cpuOfIdeal']
+  cold: ['coldBurst', 'coldLatencyP50', 'coldLatencyP99', 'cpu', 'cpuOfIdeal'],
+  progress: ['progressCost'],
+  dashboard: [] // filled below, one row per request and collection size
 }
 const USAGE = `usage: node bench/run.mjs [--quick] [--only ${Object.keys(SECTIONS).join(',')}] [--out FILE]`
 
@@ -71,13 +74,15 @@ const SIZES = QUICK
       tpTasks: 5000, tpReps: 2, tpWarmup: 500, latSamples: 300, latReps: 2, latWarmup: 100, startReps: 3, persTasks: 300, persReps: 1,
       depthRoundTasks: 5000, depthRounds: 1, depthBatch: 1000, depthBacklogTasks: 10000, depthBacklogReps: 1,
       payloadReps: 3, persPayloadReps: 3,
-      coldTasks: 5000, coldLatencyTasks: 300, coldReps: 2, cpuRounds: 2, cpuTasks: 1300, cpuReps: 1
+      coldTasks: 5000, coldLatencyTasks: 300, coldReps: 2, cpuRounds: 2, cpuTasks: 1300, cpuReps: 1,
+      dashboardSizes: [20000], dashboardReps: 3
     }
   : {
       tpTasks: 20000, tpReps: 3, tpWarmup: 2000, latSamples: 2000, latReps: 3, latWarmup: 500, startReps: 5, persTasks: 2000, persReps: 3,
       depthRoundTasks: 5000, depthRounds: 3, depthBatch: 1000, depthBacklogTasks: 50000, depthBacklogReps: 1,
       payloadReps: 3, persPayloadReps: 3,
-      coldTasks: 20000, coldLatencyTasks: 300, coldReps: 3, cpuRounds: 2, cpuTasks: 2600, cpuReps: 3
+      coldTasks: 20000, coldLatencyTasks: 300, coldReps: 3, cpuRounds: 2, cpuTasks: 2600, cpuReps: 3,
+      dashboardSizes: [200000, 1000000], dashboardReps: 5
     }
 /** Budget for one measured step inside a subject (a burst, a latency rep, a persistent rep). */
 const STEP_MS = QUICK ? 20000 : 60000
@@ -111,6 +116,7 @@ const runTag = randomUUID()
 const IN_MEMORY_SUBJECTS = [
   { id: 'meteor-cluster', label: 'meteor-cluster', script: 'meteor-cluster.mjs', reference: true },
   { id: 'meteor-cluster-prefetch1', label: 'meteor-cluster (prefetch 1, no tasks sent ahead)', script: 'meteor-cluster.mjs', params: { prefetch: 1 }, only: ['throughput'] },
+  { id: 'meteor-cluster-scraped', label: 'meteor-cluster (cluster.metrics() scraped every 100 ms)', script: 'meteor-cluster.mjs', params: { scrapeMs: 100 }, only: ['throughput'] },
   { id: 'meteor-cluster-spawn', label: 'meteor-cluster (worker spawn → ready, from cluster.stats())', script: 'meteor-cluster.mjs', params: { report: 'spawnToReady' }, only: ['start'] },
   { id: 'piscina', label: 'piscina (2 threads)', script: 'piscina.mjs' },
   { id: 'workerpool', label: 'workerpool (2 processes)', script: 'workerpool.mjs' },
@@ -168,8 +174,8 @@ const WORKLOADS = {
   payload50MMasterPeak: { title: 'payload in memory: 50 MB string — peak RSS of the master', better: 'lower', unit: 'MiB' },
   payload50MWorkerPeak: { title: 'payload in memory: 50 MB string — peak RSS of the worker', better: 'lower', unit: 'MiB' },
   payload50MMasterAfter: { title: 'payload in memory: 50 MB string — RSS of the master 1 s after the task', better: 'lower', unit: 'MiB' },
-  // Issue #25 will add here: "100,000 job.progress() calls in one task" (ms),
-  // once `job.progress(value)` exists (not before: that API does not exist yet).
+  // Issue #25: what reporting progress costs a task.
+  progressCost: { title: '100,000 job.progress() calls in one task: time they add to it (measured in the task)', better: 'lower', unit: 'ms' },
   // Issue #32 item 4: persistent payloads.
   ...Object.fromEntries(PERSISTENT_PAYLOADS.map((c) => [c.workload, { title: `persistent payload: ${c.bytes / MB} MB string (add → done)`, better: 'lower', unit: 'ms' }])),
   // Issue #29: the first minute.
@@ -334,6 +340,58 @@ function commandLine () {
 const results = []
 
 /** Records one row: `pick` reads the value, `reps` the repetitions; `extra` fields are kept on the row. */
+// Issue #26: the dashboard at depth. Each request, through the handler,
+// against the same queries sent with the driver (the server's floor).
+const DASHBOARD_REQUESTS = {
+  overview: 'GET /api/overview (estimated total, oldest due, masters)',
+  listByPriority: 'GET /api/tasks (by priority)',
+  listNextPage: 'GET /api/tasks?after= (the second page, keyset)',
+  listByDueDate: 'GET /api/tasks?sort=dueDate',
+  listByCreatedAt: 'GET /api/tasks?sort=createdAt',
+  listTypeAndState: 'GET /api/tasks?type=&state=failed',
+  listIdPrefix: 'GET /api/tasks?prefix=',
+  task: 'GET /api/tasks/:id',
+  masters: 'GET /api/masters'
+}
+const dashboardWorkload = (name, size) => `dashboard_${name}_${size}`
+for (const size of SIZES.dashboardSizes) {
+  for (const [name, title] of Object.entries(DASHBOARD_REQUESTS)) {
+    WORKLOADS[dashboardWorkload(name, size)] = { title: `dashboard at ${fmtInt(size)} tasks: ${title}`, better: 'lower', unit: 'ms' }
+    SECTIONS.dashboard.push(dashboardWorkload(name, size))
+  }
+  WORKLOADS[dashboardWorkload('count', size)] = { title: `dashboard at ${fmtInt(size)} tasks: counts per type and state (in the background, never in a request)`, better: 'lower', unit: 'ms' }
+  SECTIONS.dashboard.push(dashboardWorkload('count', size))
+}
+const DASHBOARD_HANDLER = { id: 'meteor-cluster-dashboard', label: 'meteor-cluster dashboard (handler over HTTP)', reference: true }
+const DASHBOARD_FLOOR = { id: 'mongodb-driver-floor', label: 'the same queries with the mongodb driver (floor)' }
+
+async function dashboardWorkloads () {
+  const skip = (error) => {
+    for (const workload of SECTIONS.dashboard) record(workload, DASHBOARD_HANDLER, { error })
+  }
+  const missing = serverMissing()
+  if (missing) return skip(missing)
+  // Filling a million tasks takes minutes on this server; every step is bounded inside.
+  const timeoutMs = 300000 + 3 * Math.max(...SIZES.dashboardSizes)
+  try {
+    await withServer(async (srv) => {
+      const url = databaseUrl(srv, DASHBOARD_HANDLER, 'dashboard')
+      const result = await runSubject('dashboard.mjs', 'dashboard', { url, sizes: SIZES.dashboardSizes, reps: SIZES.dashboardReps, timeoutMs: STEP_MS, watchdogMs: timeoutMs - 5000 }, { timeoutMs })
+      if (result.error) return skip(result.error)
+      for (const at of result.sizes) {
+        for (const name of Object.keys(DASHBOARD_REQUESTS)) {
+          const m = at[name]
+          record(dashboardWorkload(name, at.tasks), DASHBOARD_HANDLER, { value: m.handlerMs, reps: m.handlerReps })
+          record(dashboardWorkload(name, at.tasks), DASHBOARD_FLOOR, { value: m.floorMs, reps: m.floorReps })
+        }
+        record(dashboardWorkload('count', at.tasks), DASHBOARD_HANDLER, { value: at.backgroundCount.ms, reps: [at.backgroundCount.ms] })
+      }
+    })
+  } catch (error) {
+    skip(`could not start the database server: ${error.message}`)
+  }
+}
+
 function record (workload, subject, result, pick = (r) => r.value, extra = {}) {
   const spec = WORKLOADS[workload]
   const row = { workload, title: spec.title, subject: subject.label, subjectId: subject.id, unit: spec.unit, better: spec.better, reference: Boolean(subject.reference) }
@@ -563,8 +621,6 @@ async function payloadWorkloads () {
       }
     }
   }
-  // Issue #25: a "100,000 job.progress() calls in one task" workload goes
-  // here, once that API exists (meteor-cluster and plain cluster + send).
 
   const skip = (error) => { for (const c of PERSISTENT_PAYLOADS) for (const subject of PERSISTENT_PAYLOAD_SUBJECTS) record(c.workload, subject, { error }) }
   const missing = serverMissing()
@@ -677,10 +733,28 @@ async function main () {
   if (runs('persistent')) await persistentWorkloads()
   if (runs('depth')) await depthWorkloads()
   if (runs('payload')) await payloadWorkloads()
+  if (runs('progress')) {
+    const subject = IN_MEMORY_SUBJECTS.find((s) => s.id === 'meteor-cluster')
+    const params = { calls: 100000, reps: QUICK ? 3 : 5, timeoutMs: STEP_MS }
+    record('progressCost', subject, await runSubject(subject.script, 'progressCost', params, { timeoutMs: 20000 + 2 * STEP_MS }))
+  }
   if (runs('cold')) await coldWorkloads()
+  if (runs('dashboard')) await dashboardWorkloads()
 
   const command = commandLine()
   const date = new Date().toISOString()
+  // The dashboard's rows (minutes of filling a million tasks) have a file
+  // of their own, bench/results-dashboard.json, and a table of their own.
+  if (runs('dashboard')) {
+    const dashboardRows = results.filter((r) => r.workload.startsWith('dashboard_'))
+    results.splice(0, results.length, ...results.filter((r) => !r.workload.startsWith('dashboard_')))
+    addRatios(dashboardRows)
+    const dashboardOut = OUT ? resolve(`${OUT.replace(/\.json$/, '')}-dashboard.json`) : join(here, 'results-dashboard.json')
+    writeFileSync(dashboardOut, JSON.stringify({ machine: info, command, date, quick: QUICK, durationS: Math.round((Date.now() - started) / 100) / 10, sizes: { dashboardSizes: SIZES.dashboardSizes, dashboardReps: SIZES.dashboardReps }, results: dashboardRows }, null, 2) + '\n')
+    console.log(table(dashboardRows))
+    progress(`wrote ${dashboardOut}`)
+    if (sectionsRun.length === 1) return
+  }
   const out = OUT ? resolve(OUT) : join(here, 'results.json')
   // With --only, the rows of the sections not run are kept from the previous file.
   const previous = previousResults(out)

@@ -1,10 +1,13 @@
 // Compiled with `tsc --noEmit --strict -p examples` to check index.d.ts
 // against the way the README uses the API.
-import { Cluster, TaskQueue, type Task, type ToggleIPC } from 'meteor-cluster'
+import { Cluster, TaskQueue, type Job, type Task, type ToggleIPC } from 'meteor-cluster'
 
 const taskMap = {
   SYNC: (job: Task) => job.data,
-  ASYNC: async (job: Task<{ timeout: number }>) => job.data.timeout,
+  ASYNC: async (job: Job<Task<{ timeout: number }>>) => {
+    job.progress(50)
+    return job.signal.aborted ? 0 : job.data.timeout
+  },
   PING: (_job: Task, toggleIPC: ToggleIPC) =>
     toggleIPC((msg: string, closeIPC) => closeIPC(msg), (send) => send({ status: 4, data: 'ping' }))
 }

@@ -5,6 +5,7 @@
 const identity = require('./identity')
 const { clusterArgs, refreshRateArg, fail } = require('./validate')
 const { cpus } = require('./defaults')
+const { codes } = require('./errors')
 
 /** Upstream's option warnings, in the master only (workers would repeat them). */
 function warn (message) {
@@ -22,6 +23,7 @@ class Cluster {
     checkMongoUrl(opts)
     const side = require('./master')
     side.setBroker(opts.messageBroker)
+    side.setCluster(this)
     side.configure(opts, Object.keys(taskMap))
     if (opts.autoInitialize) this.initialize()
   }
@@ -72,6 +74,36 @@ class Cluster {
       throw fail('cluster.close', 'timeout', timeout, 'a whole number of ms, or nothing (wait for running tasks)')
     }
     return require('./master').close(timeout)
+  }
+
+  /**
+   * Each live worker of the master (synchronous; master only): `{ id,
+   * pid, state: 'starting' | 'ready' | 'running' | 'retiring', task: {
+   * _id, taskType, startedAt } | null, runs, rssBytes, startedAt }`.
+   * `rssBytes` is read from the system, not asked of the worker (null
+   * where the system does not say: only Linux does).
+   */
+  workers () {
+    if (identity.isWorker) {
+      const error = new Error('cluster.workers() is only available in the master process')
+      error.code = codes.MASTER_ONLY
+      throw error
+    }
+    const workers = JSON.parse(require('./master').withNative((m) => m.workers()))
+    for (const w of workers) {
+      w.startedAt = new Date(w.startedAt)
+      if (w.task !== null) w.task.startedAt = new Date(w.task.startedAt)
+    }
+    return workers
+  }
+
+  /**
+   * The master's metrics as Prometheus text (exposition format 0.0.4):
+   * counters since it started, histograms, gauges. Rejects with
+   * `ERR_MASTER_ONLY` in a worker.
+   */
+  metrics () {
+    return require('./metrics').metrics()
   }
 
   /** Stops starting tasks (and claiming persistent ones); running tasks finish. */

@@ -23,7 +23,10 @@ const CLUSTER = Object.freeze({
   prefetch: 256,
   workerStartTimeout: 60000,
   collectionName: 'taskQueue',
-  lease: 30000
+  lease: 30000,
+  cancelGrace: 5000,
+  workerExecArgv: Object.freeze([]),
+  workerEnv: Object.freeze({})
 })
 
 /** The MongoDB URL when the Cluster names none: Meteor's. */

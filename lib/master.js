@@ -14,12 +14,13 @@ const { EVENT, addonBlobs, addRow, addRowWithBlobs, addBatch, partValue, readDon
 const PendingRequests = require('./pending-requests')
 const defaults = require('./defaults')
 const { newId } = require('./ids')
+const { traceAdd } = require('./tracing')
 const { runInMeteor } = require('./meteor')
 
 /** Node options every worker starts with first (see worker-preload.js). */
 const WORKER_PRELOAD = ['--require', join(__dirname, 'worker-preload.js')]
 
-const listeners = { done: null, error: null, retry: null }
+const listeners = { done: null, error: null, retry: null, progress: null }
 let broker = null
 let native = null
 let closing = null
@@ -36,6 +37,8 @@ const sockets = new Map()
 /** Where the workers' wake-up bytes are read to (their content means nothing). */
 const wakeBytes = Buffer.alloc(64)
 let timer = null
+/** The Cluster made in this process (the dashboard reads its queue). */
+let current = null
 
 function log (level, message) {
   binding.logLine(level, message)
@@ -54,7 +57,8 @@ function nativeConfig (opts, taskTypes) {
     prefetch: opts.prefetch,
     workerStartTimeout: opts.workerStartTimeout,
     execPath: process.execPath,
-    execArgs: [...WORKER_PRELOAD, ...process.execArgv, ...process.argv.slice(1)],
+    // Later flags win: the workers' own after the master's.
+    execArgs: [...WORKER_PRELOAD, ...process.execArgv, ...opts.workerExecArgv, ...process.argv.slice(1)],
     port: opts.port,
     logs: opts.logs,
     inMemoryOnly: opts.inMemoryOnly,
@@ -63,7 +67,12 @@ function nativeConfig (opts, taskTypes) {
     lease: opts.lease,
     taskTypes,
     retry: opts.retry,
-    taskTimeout: opts.taskTimeout
+    taskTimeout: opts.taskTimeout,
+    cancelGrace: opts.cancelGrace,
+    workerMaxTasks: opts.workerMaxTasks,
+    workerMaxMemory: opts.workerMaxMemory,
+    workerEnv: opts.workerEnv,
+    limits: opts.limits
   }
 }
 
@@ -166,7 +175,8 @@ function onEvent (event, parts) {
   switch (event.type) {
     case EVENT.DONE:
     case EVENT.ERROR:
-    case EVENT.RETRY: {
+    case EVENT.RETRY:
+    case EVENT.PROGRESS: {
       const listener = listeners[event.type]
       if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event, parts))
       break
@@ -202,8 +212,8 @@ function onEvent (event, parts) {
 }
 
 /**
- * What a `done`, `error` or `retry` listener gets: `{ value, task }`, as
- * upstream's. The task is built at once: a lazy getter made per event gave
+ * What a `done`, `error`, `retry` or `progress` listener gets:
+ * `{ value, task }`, as upstream's (`progress`: the value reported). The task is built at once: a lazy getter made per event gave
  * each event a hidden class of its own, which kept every event alive until
  * a full collection and made the master's scavenges 5 times slower. Only
  * large data, which comes as a part, is decoded when first read.
@@ -379,15 +389,16 @@ function addInMemory (task) {
   const id = newId()
   const promise = new Promise(capture)
   pending.push(id, resolveNext, rejectNext, promise)
+  const carrier = traceAdd(task.taskType, 'memory', id)
   const blobs = task.blobs
   if (blobs.length > 0) {
-    adds.push(addRowWithBlobs(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, blobs.length))
+    adds.push(addRowWithBlobs(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, carrier, blobs.length))
     for (const blob of blobs) addBlobs.push(blob)
     // At once: the addon copies the bytes before the caller can change them.
     flushAdds()
     return promise
   }
-  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data))
+  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, carrier))
   if (adds.length >= ADD_BATCH) {
     flushAdds()
   } else if (!flushQueued) {
@@ -397,6 +408,15 @@ function addInMemory (task) {
   return promise
 }
 
+/** The Cluster of this process, as `new Cluster` recorded it, or null. */
+function cluster () {
+  return current
+}
+
+function setCluster (instance) {
+  current = instance
+}
+
 function setBroker (fn) {
   broker = fn
 }
@@ -404,7 +424,8 @@ function setBroker (fn) {
 /** Tells the dispatcher which listeners exist (events nobody hears are not built). */
 function setListener (type, callback) {
   listeners[type] = callback
-  withNative((m) => m.setListening(listeners.done !== null, listeners.error !== null, listeners.retry !== null))
+  withNative((m) => m.setListening(listeners.done !== null, listeners.error !== null,
+    listeners.retry !== null, listeners.progress !== null))
 }
 
 /**
@@ -423,4 +444,4 @@ function close (timeout) {
   return promise
 }
 
-module.exports = { master, withNative, configure, listeners, setListener, setBroker, addInMemory, request, close }
+module.exports = { master, withNative, configure, listeners, setListener, setBroker, setCluster, cluster, addInMemory, request, close }

@@ -4,14 +4,15 @@
 // to the master over the worker's channel (workers hold no MongoDB client).
 
 const identity = require('./identity')
-const { checkTask, fail } = require('./validate')
+const { checkTask, limitsJson, fail } = require('./validate')
 const { decode } = require('./codec')
 const { OPS, collectionArgs, taskArgs, taskFromObject } = require('./wire')
 const { invalidArg, codes } = require('./errors')
+const { traceAdd } = require('./tracing')
 const { callPromise, failedCall, popCallback } = require('./call-promise')
 const Cursor = require('./cursor')
 
-const EVENT_TYPES = ['done', 'error', 'retry']
+const EVENT_TYPES = ['done', 'error', 'retry', 'progress']
 
 let masterModule = null
 
@@ -166,7 +167,7 @@ const TaskQueue = {
     // hand-over; a plain promise (a failed hand-over is logged by the master).
     // One with an _id of its own (it can be a duplicate) or a policy goes at
     // once, as a call.
-    if (task.inMemory && !identity.isWorker && task._id === null && task.policy === undefined) {
+    if (task.inMemory && !identity.isWorker && task._id === null && task.policy === undefined && task.group === undefined) {
       let added
       try {
         added = masterSide().addInMemory(task)
@@ -175,6 +176,7 @@ const TaskQueue = {
       }
       return done === null ? added : callPromise(added, what, done, log)
     }
+    task.trace = traceAdd(task.taskType, task.inMemory ? 'memory' : 'persistent', task._id)
     return add(OPS.ADD_TASK, taskArgs(task), what, done, task.blobs)
   },
 
@@ -194,6 +196,7 @@ const TaskQueue = {
       json = `[${tasks.map((args, i) => {
         const task = checkTask(args, what, (field) => `tasks[${i}].${field}`, !identity.isWorker)
         for (const blob of task.blobs) blobs.push(blob)
+        task.trace = traceAdd(task.taskType, task.inMemory ? 'memory' : 'persistent', task._id)
         return taskArgs(task)
       }).join(',')}]`
     } catch (error) {
@@ -209,7 +212,7 @@ const TaskQueue = {
    */
   addEventListener (type, callback) {
     if (!EVENT_TYPES.includes(type)) {
-      throw fail('TaskQueue.addEventListener', 'eventType', type, '"done", "error" or "retry"')
+      throw fail('TaskQueue.addEventListener', 'eventType', type, '"done", "error", "retry" or "progress"')
     }
     if (typeof callback !== 'function') {
       throw fail('TaskQueue.addEventListener', 'callback', callback, 'a function')
@@ -219,7 +222,7 @@ const TaskQueue = {
 
   removeEventListener (type) {
     if (!EVENT_TYPES.includes(type)) {
-      throw fail('TaskQueue.removeEventListener', 'eventType', type, '"done", "error" or "retry"')
+      throw fail('TaskQueue.removeEventListener', 'eventType', type, '"done", "error", "retry" or "progress"')
     }
     if (!identity.isWorker) masterSide().setListener(type, null)
   },
@@ -265,6 +268,61 @@ const TaskQueue = {
       return failedCall(invalidArg(`${what} takes (selector, [callback]); got ${args.length + (callback ? 1 : 0)} arguments`), what, callback, log)
     }
     return run(OPS.REMOVE, { selector: meteorSelector(args[0]) }, what, callback)
+  },
+
+  /**
+   * `cancel(idOrSelector, [reason], [callback])`: cancels a task by `_id`
+   * (in memory or persistent) or the persistent tasks a selector matches
+   * (as `remove` takes it). A queued task ends at once; a running one has
+   * its `job.signal` aborted, and its worker is stopped if it does not end
+   * within `cancelGrace`. Each ends with an `error` event (code
+   * `ERR_TASK_CANCELLED`, message `reason` when given), is never retried,
+   * and a persistent one stays as a failed document. Resolves with how
+   * many tasks it cancelled. Works in the master and in workers.
+   */
+  cancel (...args) {
+    const what = 'TaskQueue.cancel'
+    const callback = popCallback(args)
+    const [target, reason] = args
+    let call
+    try {
+      if (args.length > 2) throw invalidArg(`${what} takes (idOrSelector, [reason], [callback]); got ${args.length} arguments before the callback`)
+      if (typeof target === 'string') {
+        if (target.length === 0) throw fail(what, 'idOrSelector', target, 'a task\'s _id or a selector')
+        call = { id: target, reason }
+      } else if (target !== null && typeof target === 'object' && !Array.isArray(target)) {
+        call = { selector: meteorSelector(target), reason }
+      } else {
+        throw fail(what, 'idOrSelector', target, 'a task\'s _id or a selector')
+      }
+      if (reason !== undefined && typeof reason !== 'string') throw fail(what, 'reason', reason, 'a string, or nothing')
+    } catch (error) {
+      if (callback === null) throw error
+      return failedCall(error, what, callback, log)
+    }
+    return run(OPS.CANCEL, call, what, callback)
+  },
+
+  /**
+   * `setLimits(taskType, limits, [callback])`: replaces the limits of
+   * `taskType` (`{ concurrency?, rate?: { max, per }, perGroup?: {
+   * concurrency?, rate? } }`; `null` clears them). Persistent tasks obey
+   * them in every master sharing the collection, in-memory ones in each
+   * master. Resolves once they are stored. Works in masters and workers.
+   */
+  setLimits (taskType, limits, callback) {
+    const what = 'TaskQueue.setLimits'
+    const done = trailingCallback(what, callback, '(error)')
+    let args
+    try {
+      if (typeof taskType !== 'string' || taskType.length === 0) throw fail(what, 'taskType', taskType, 'a non-empty string')
+      if (limits === undefined) throw fail(what, 'limits', limits, 'an object { concurrency, rate, perGroup }, or null to clear them')
+      args = `{"taskType":${JSON.stringify(taskType)},"limits":${limitsJson(limits, what, 'limits')}}`
+    } catch (error) {
+      if (done === null) throw error
+      return failedCall(error, what, done, log)
+    }
+    return callPromise(request(OPS.SET_LIMITS, args).then(() => undefined), what, done, log)
   },
 
   /**

@@ -26,6 +26,68 @@ function fail (where, field, value, expected) {
 /** A field's name as given (the default naming of `checkTask`'s fields). */
 const sameName = (name) => name
 
+/** Each distinct warning is given once per process. */
+const warned = new Set()
+
+/** `warn(message)` unless this message was given before. */
+function warnOnce (warn, message) {
+  if (warned.has(message)) return
+  warned.add(message)
+  warn(message)
+}
+
+/** The fields `addTask` reads; any other is warned about (a typo would be silently ignored). */
+const TASK_FIELDS = new Set(['taskType', 'data', 'priority', '_id', 'dueDate', 'inMemory', 'retry', 'timeout', 'repeat', 'group'])
+
+/** `new Cluster`'s options (upstream's and ours). */
+const CLUSTER_OPTIONS = new Set(['port', 'maxAvailableWorkers', 'refreshRate', 'inMemoryOnly', 'messageBroker', 'logs',
+  'keepAlive', 'autoInitialize', 'prefetch', 'workerStartTimeout', 'mongoUrl', 'collectionName', 'lease', 'retry',
+  'taskTimeout', 'cancelGrace', 'workerMaxTasks', 'workerMaxMemory', 'workerExecArgv', 'workerEnv', 'limits'])
+
+/** Warns once about each key of `object` not in `known`, naming the closest known one. */
+function warnUnknown (object, known, what, warn) {
+  for (const key in object) {
+    if (!known.has(key)) {
+      const near = closest(key, known)
+      warnOnce(warn, `${what} ${JSON.stringify(key)} is not one meteor-cluster knows; it is ignored` +
+        (near === null ? '' : ` (did you mean ${near}?)`))
+    }
+  }
+}
+
+/** The known name nearest to `name` by edit distance (case aside), when near enough to be a typo. */
+function closest (name, known) {
+  const lower = name.toLowerCase()
+  let best = null
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const d = editDistance(lower, candidate.toLowerCase())
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance (a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    row = next
+  }
+  return row[b.length]
+}
+
+/** Where `addTask` warnings go: stderr through the native logger (in workers too). */
+function warnTask (message) {
+  require('./binding').logLine('warn', message)
+}
+
 /**
  * Checks `addTask`'s argument and returns the task to queue, with `data`
  * already as JSON text and `createdAt` set (the one clock a task's dates
@@ -37,6 +99,7 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName, withBlo
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
     throw fail(where, field('its argument'), args, 'an object like { taskType, data }')
   }
+  warnUnknown(args, TASK_FIELDS, `${where}: the task field`, warnTask)
   const {
     taskType,
     data = defaults.TASK.data,
@@ -46,7 +109,8 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName, withBlo
     inMemory = defaults.TASK.inMemory,
     retry,
     timeout,
-    repeat
+    repeat,
+    group
   } = args
   if (typeof taskType !== 'string' || taskType.length === 0) {
     throw fail(where, field('taskType'), taskType, 'a non-empty string')
@@ -69,6 +133,9 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName, withBlo
   if (typeof inMemory !== 'boolean') {
     throw fail(where, field('inMemory'), inMemory, 'a boolean')
   }
+  if (group !== undefined && typeof group !== 'string') {
+    throw fail(where, field('group'), group, 'a string (a tenant, a customer...), or nothing')
+  }
   const policy = retry == null && timeout == null && repeat == null
     ? undefined
     : policyJson({ retry, timeout, repeat }, where, field)
@@ -85,7 +152,67 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName, withBlo
     // back as the tag it looks like (as Meteor's collections refuse it too).
     throw invalidArg(`${where}: ${encoded.escapedAt} has keys EJSON reserves for its types ($date, $binary, $type...), which a persistent task cannot store; rename them, or use inMemory: true`)
   }
-  return { _id, taskType, priority, dueDate: due, createdAt: now, data: encoded.json, blobs: encoded.blobs || NO_BLOBS, inMemory, policy }
+  return { _id, taskType, priority, dueDate: due, createdAt: now, data: encoded.json, blobs: encoded.blobs || NO_BLOBS, inMemory, policy, group }
+}
+
+const LIMITS_FIELDS = new Set(['concurrency', 'rate', 'perGroup'])
+const BOUNDS_FIELDS = new Set(['concurrency', 'rate'])
+const RATE_FIELDS = new Set(['max', 'per'])
+const MAX_U32 = 0xffffffff
+
+/** Throws a TypeError for a key of `object` not in `known` (limits are strict: a typo would lift a limit). */
+function refuseUnknown (object, known, where, path) {
+  for (const key in object) {
+    if (!known.has(key)) {
+      const near = closest(key, known)
+      throw invalidArg(`${where}: ${path} has no field ${JSON.stringify(key)}` +
+        (near === null ? `; its fields are ${[...known].join(', ')}` : ` (did you mean ${near}?)`))
+    }
+  }
+}
+
+/** `{ concurrency?, rate?: { max, per } }` checked; the same object. */
+function checkBounds (bounds, where, path, fields) {
+  if (bounds === null || typeof bounds !== 'object' || Array.isArray(bounds)) {
+    throw fail(where, path, bounds, 'an object like { concurrency: 2, rate: { max: 10, per: 1000 } }')
+  }
+  refuseUnknown(bounds, fields, where, path)
+  const { concurrency, rate } = bounds
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_U32)) {
+    throw fail(where, `${path}.concurrency`, concurrency, 'a positive whole number of runs at once')
+  }
+  if (rate !== undefined) {
+    if (rate === null || typeof rate !== 'object' || Array.isArray(rate)) {
+      throw fail(where, `${path}.rate`, rate, 'an object { max, per }: at most max starts per per ms')
+    }
+    refuseUnknown(rate, RATE_FIELDS, where, `${path}.rate`)
+    if (!Number.isInteger(rate.max) || rate.max < 1 || rate.max > MAX_U32) {
+      throw fail(where, `${path}.rate.max`, rate.max, 'a positive whole number of starts')
+    }
+    if (!Number.isInteger(rate.per) || rate.per < 1 || rate.per > MAX_U32) {
+      throw fail(where, `${path}.rate.per`, rate.per, 'a positive whole number of ms')
+    }
+  }
+  return bounds
+}
+
+/**
+ * A type's limits, `{ concurrency?, rate?: { max, per }, perGroup?: {
+ * concurrency?, rate? } }`, checked; as JSON text (`null` for null).
+ */
+function limitsJson (limits, where, path) {
+  if (limits === null) return 'null'
+  checkBounds(limits, where, path, LIMITS_FIELDS)
+  const out = {}
+  if (limits.concurrency !== undefined) out.concurrency = limits.concurrency
+  if (limits.rate !== undefined) out.rate = { max: limits.rate.max, per: limits.rate.per }
+  if (limits.perGroup !== undefined) {
+    const g = checkBounds(limits.perGroup, where, `${path}.perGroup`, BOUNDS_FIELDS)
+    out.perGroup = {}
+    if (g.concurrency !== undefined) out.perGroup.concurrency = g.concurrency
+    if (g.rate !== undefined) out.perGroup.rate = { max: g.rate.max, per: g.rate.per }
+  }
+  return JSON.stringify(out)
 }
 
 /**
@@ -148,17 +275,10 @@ function numeric (value) {
 
 const WORKERS_TEXT = 'you should not use all the cpus, read more https://github.com/nathanschwarz/meteor-cluster/blob/main/README.md#cpus-allocation'
 
-/** Each distinct warning is given once per process. */
-const warned = new Set()
-
 /** Checks `new Cluster`'s arguments; returns the options with defaults filled in. */
 function clusterArgs (taskMap, options, warn) {
   const where = 'new Cluster'
-  const warnOnce = (message) => {
-    if (warned.has(message)) return
-    warned.add(message)
-    warn(message)
-  }
+  const once = (message) => warnOnce(warn, message)
   if (taskMap === null || typeof taskMap !== 'object' || Array.isArray(taskMap)) {
     throw fail(where, 'taskMap', taskMap, 'an object of { [taskType]: function }')
   }
@@ -168,6 +288,7 @@ function clusterArgs (taskMap, options, warn) {
   if (options === null || typeof options !== 'object') {
     throw fail(where, 'options', options, 'an object')
   }
+  warnUnknown(options, CLUSTER_OPTIONS, `${where}: the option`, warn)
   const max = defaults.cpus()
   const d = defaults.CLUSTER
   const {
@@ -185,7 +306,13 @@ function clusterArgs (taskMap, options, warn) {
     collectionName = d.collectionName,
     lease = d.lease,
     retry,
-    taskTimeout
+    taskTimeout,
+    cancelGrace = d.cancelGrace,
+    workerMaxTasks,
+    workerMaxMemory,
+    workerExecArgv = d.workerExecArgv,
+    workerEnv = d.workerEnv,
+    limits
   } = options
 
   // Options beyond upstream's: strict, nobody relies on leniency there.
@@ -201,34 +328,60 @@ function clusterArgs (taskMap, options, warn) {
     throw fail(where, 'workerStartTimeout', workerStartTimeout, 'a positive integer (ms)')
   }
   const retryText = retryJson(retry, where, sameName)
+  if (!Number.isInteger(cancelGrace) || cancelGrace < 0 || cancelGrace > 0xffffffff) {
+    throw fail(where, 'cancelGrace', cancelGrace, 'a whole number of ms (0 or more)')
+  }
+  if (workerMaxTasks !== undefined && workerMaxTasks !== null && (!Number.isInteger(workerMaxTasks) || workerMaxTasks < 1 || workerMaxTasks > 0xffffffff)) {
+    throw fail(where, 'workerMaxTasks', workerMaxTasks, 'a positive whole number of runs, or nothing')
+  }
+  if (workerMaxMemory !== undefined && workerMaxMemory !== null && (!Number.isInteger(workerMaxMemory) || workerMaxMemory < 1 || workerMaxMemory > 0xffffffff)) {
+    throw fail(where, 'workerMaxMemory', workerMaxMemory, 'a positive whole number of MiB, or nothing')
+  }
+  if (!Array.isArray(workerExecArgv) || !workerExecArgv.every((a) => typeof a === 'string')) {
+    throw fail(where, 'workerExecArgv', workerExecArgv, 'an array of strings (Node options, like "--max-old-space-size=512")')
+  }
+  if (workerEnv === null || typeof workerEnv !== 'object' || Array.isArray(workerEnv) ||
+    !Object.values(workerEnv).every((v) => typeof v === 'string')) {
+    throw fail(where, 'workerEnv', workerEnv, 'an object of strings ({ NAME: "value" })')
+  }
   if (taskTimeout !== undefined && taskTimeout !== null && (!Number.isSafeInteger(taskTimeout) || taskTimeout < 1 || taskTimeout > 0xffffffff)) {
     throw fail(where, 'taskTimeout', taskTimeout, 'a positive whole number of ms')
+  }
+  let limitsText
+  if (limits !== undefined && limits !== null) {
+    if (typeof limits !== 'object' || Array.isArray(limits)) {
+      throw fail(where, 'limits', limits, 'an object { [taskType]: { concurrency, rate, perGroup } }')
+    }
+    limitsText = `{${Object.entries(limits).map(([taskType, l]) => {
+      if (l === null) throw fail(where, `limits[${JSON.stringify(taskType)}]`, l, 'an object (TaskQueue.setLimits(taskType, null) clears limits)')
+      return `${JSON.stringify(taskType)}:${limitsJson(l, where, `limits[${JSON.stringify(taskType)}]`)}`
+    }).join(',')}}`
   }
 
   // Upstream's options: never a throw for what upstream accepted.
   let portNumber = numeric(port)
   if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535) {
-    warnOnce(`port should be an integer from 0 to 65535 (got ${got(port)}); using ${d.port}`)
+    once(`port should be an integer from 0 to 65535 (got ${got(port)}); using ${d.port}`)
     portNumber = d.port
   }
-  const rate = refreshRateArg(refreshRate, d.refreshRate, warnOnce)
+  const rate = refreshRateArg(refreshRate, d.refreshRate, once)
   let workers = numeric(maxAvailableWorkers)
   if (!Number.isFinite(workers)) {
-    warnOnce(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${max}, the CPU count`)
+    once(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${max}, the CPU count`)
     workers = max
   } else if (!Number.isInteger(workers)) {
-    warnOnce(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${Math.floor(workers)}`)
+    once(`maxAvailableWorkers should be an integer (got ${got(maxAvailableWorkers)}); using ${Math.floor(workers)}`)
     workers = Math.floor(workers)
   }
   // Upstream's warnings, in its words.
   if (workers > max) {
-    warnOnce(`cannot have ${maxAvailableWorkers} workers, setting max system available: ${max}`)
+    once(`cannot have ${maxAvailableWorkers} workers, setting max system available: ${max}`)
     workers = max
   } else if (workers <= 0) {
-    warnOnce(`cannot have ${maxAvailableWorkers} workers, setting initial value to 1`)
+    once(`cannot have ${maxAvailableWorkers} workers, setting initial value to 1`)
     workers = 1
   }
-  if (workers === max) warnOnce(WORKERS_TEXT)
+  if (workers === max) once(WORKERS_TEXT)
 
   let memoryOnly = inMemoryOnly
   if (typeof memoryOnly !== 'boolean') {
@@ -236,28 +389,28 @@ function clusterArgs (taskMap, options, warn) {
     memoryOnly = typeof memoryOnly === 'string'
       ? !/^\s*(false|no|off|0|)\s*$/i.test(memoryOnly)
       : Boolean(memoryOnly)
-    warnOnce(`inMemoryOnly should be a boolean (got ${got(inMemoryOnly)}); using ${memoryOnly}`)
+    once(`inMemoryOnly should be a boolean (got ${got(inMemoryOnly)}); using ${memoryOnly}`)
   }
   let broker = messageBroker
   if (broker !== null && typeof broker !== 'function') {
-    warnOnce(`messageBroker should be a function (respond, msg) => ... (got ${got(broker)}); ignoring it, ` +
+    once(`messageBroker should be a function (respond, msg) => ... (got ${got(broker)}); ignoring it, ` +
       'so IPC messages from tasks are dropped with a warning')
     broker = null
   }
   let level = logs
-  if (level !== 'all' && level !== 'error') {
-    warnOnce(`logs should be "all" or "error" (got ${got(logs)}); logging only warnings and errors, as upstream did`)
+  if (level !== 'all' && level !== 'error' && level !== 'json') {
+    once(`logs should be "all", "error" or "json" (got ${got(logs)}); logging only warnings and errors, as upstream did`)
     level = 'error'
   }
   let keep = keepAlive
   if (typeof keep === 'string' && keep !== 'always') keep = numeric(keep)
   if (keep !== null && keep !== 'always' && !(Number.isInteger(keep) && keep > 0)) {
-    warnOnce(`keepAlive should be "always" or an integer number of ms greater than 0 (got ${got(keepAlive)}); ignoring it`)
+    once(`keepAlive should be "always" or an integer number of ms greater than 0 (got ${got(keepAlive)}); ignoring it`)
     keep = null
   }
   let auto = autoInitialize
   if (typeof auto !== 'boolean') {
-    warnOnce(`autoInitialize should be a boolean (got ${got(auto)}); using ${d.autoInitialize}`)
+    once(`autoInitialize should be a boolean (got ${got(auto)}); using ${d.autoInitialize}`)
     auto = d.autoInitialize
   }
   return {
@@ -276,7 +429,13 @@ function clusterArgs (taskMap, options, warn) {
     collectionName,
     lease,
     retry: retryText,
-    taskTimeout: taskTimeout === null ? undefined : taskTimeout
+    taskTimeout: taskTimeout === null ? undefined : taskTimeout,
+    cancelGrace,
+    workerMaxTasks: workerMaxTasks ?? undefined,
+    workerMaxMemory: workerMaxMemory ?? undefined,
+    workerExecArgv: [...workerExecArgv],
+    workerEnv: { ...workerEnv },
+    limits: limitsText
   }
 }
 
@@ -293,4 +452,4 @@ function refreshRateArg (value, fallback, warn) {
   return fallback
 }
 
-module.exports = { checkTask, clusterArgs, refreshRateArg, fail }
+module.exports = { checkTask, clusterArgs, refreshRateArg, limitsJson, fail }

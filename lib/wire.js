@@ -13,23 +13,31 @@ const { isAscii } = require('buffer')
 /**
  * A task row's fields, in order (`ROW_FIELDS` in src/wire/task.rs): runs
  * and outcome events carry a task as `[_id, taskType, priority, createdAt,
- * dueOffset, data, onGoing]`, dates as ms and `dueOffset = dueDate -
- * createdAt`; an add row (the facade's batch of in-memory adds) is its
- * first six fields.
+ * dueOffset, data, onGoing, extra?]`, dates as ms and `dueOffset =
+ * dueDate - createdAt`; `extra`, `{ group?, attempt?, queue?, carrier? }`,
+ * only for a task with a group or added in a traced span (the last three
+ * for lib/tracing.js). An add row (the facade's batch of in-memory adds)
+ * is the first six fields, then a traced add's carrier.
  */
-const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6 })
+const ROW = Object.freeze({ ID: 0, TYPE: 1, PRIORITY: 2, CREATED_AT: 3, DUE_OFFSET: 4, DATA: 5, ON_GOING: 6, EXTRA: 7 })
 
-/** An add row; `typeJson` is the task type as JSON text, `data` EJSON text. */
-function addRow (id, typeJson, priority, createdAt, dueDate, data) {
-  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}]`
+/**
+ * An add row; `typeJson` is the task type as JSON text, `data` EJSON
+ * text, `carrier` a traced add's carrier as JSON text, or null.
+ */
+function addRow (id, typeJson, priority, createdAt, dueDate, data, carrier) {
+  const traced = carrier === null || carrier === undefined ? '' : `,${carrier}`
+  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}${traced}]`
 }
 
 /**
- * An add row whose data refers to `blobCount` blobs (`encodeParts`), in a
- * seventh field: the batch's blobs are handed over with it, in order.
+ * An add row whose data refers to `blobCount` blobs (`encodeParts`), in an
+ * eighth field (after the carrier, `null` when untraced): the batch's blobs
+ * are handed over with it, in order.
  */
-function addRowWithBlobs (id, typeJson, priority, createdAt, dueDate, data, blobCount) {
-  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data},${blobCount}]`
+function addRowWithBlobs (id, typeJson, priority, createdAt, dueDate, data, carrier, blobCount) {
+  const traced = carrier === null || carrier === undefined ? 'null' : carrier
+  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data},${traced},${blobCount}]`
 }
 
 /** A batch of add rows, as `Master.addTasks` takes it. */
@@ -37,9 +45,14 @@ function addBatch (rows) {
   return `[${rows.join(',')}]`
 }
 
-/** A task as task functions and listeners get it (one shape for every task object). */
-function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing) {
-  return { _id, taskType, priority, createdAt: new Date(createdAt), dueDate: new Date(dueDate), data, onGoing }
+/**
+ * A task as task functions and listeners get it (one shape for every task
+ * object); `group` only when it has one.
+ */
+function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing, group) {
+  const task = { _id, taskType, priority, createdAt: new Date(createdAt), dueDate: new Date(dueDate), data, onGoing }
+  if (group !== undefined) task.group = group
+  return task
 }
 
 /**
@@ -68,8 +81,9 @@ function setPartData (task, part, open, release) {
 function taskFromRow (row) {
   if (!Array.isArray(row)) return row
   const createdAt = row[ROW.CREATED_AT]
+  const extra = row[ROW.EXTRA]
   return taskObject(row[ROW.ID], row[ROW.TYPE], row[ROW.PRIORITY], createdAt,
-    createdAt + row[ROW.DUE_OFFSET], row[ROW.DATA], row[ROW.ON_GOING])
+    createdAt + row[ROW.DUE_OFFSET], row[ROW.DATA], row[ROW.ON_GOING], extra === undefined ? undefined : extra.group)
 }
 
 /** A task in the object form calls answer with, decoded: its dates as Dates. */
@@ -186,6 +200,7 @@ const frames = {
   failed: (run, errorJson) => `{"type":"failed","run":${run},"error":${errorJson}}`,
   recalled: (runs) => `{"type":"recalled","runs":${JSON.stringify(runs)}}`,
   ipc: (run, msgJson) => `{"type":"ipc","run":${run},"msg":${msgJson}}`,
+  progress: (run, valueJson) => `{"type":"progress","run":${run},"value":${valueJson}}`,
   request: (req, op, argsJson) => `{"type":"request","req":${req},"op":${JSON.stringify(op)},"args":${argsJson}}`
 }
 
@@ -193,7 +208,7 @@ const frames = {
  * What a master writes to a worker (`ToWorker`): frames, each a JSON array
  * of runs, `[run, taskRow]`, and messages of these types.
  */
-const TO_WORKER = Object.freeze({ IPC_REPLY: 'ipcReply', REPLY: 'reply', RECALL: 'recall', STOP: 'stop' })
+const TO_WORKER = Object.freeze({ IPC_REPLY: 'ipcReply', REPLY: 'reply', RECALL: 'recall', ABORT: 'abort', STOP: 'stop' })
 
 /** Where a run keeps its number and its task row. */
 const RUN = Object.freeze({ NUMBER: 0, ROW: 1 })
@@ -212,7 +227,8 @@ const EVENT = Object.freeze({
   RETIRED: 'retired',
   CLOSED: 'closed',
   FATAL: 'fatal',
-  TIMER: 'timer'
+  TIMER: 'timer',
+  PROGRESS: 'progress'
 })
 
 /**
@@ -250,7 +266,10 @@ const OPS = Object.freeze({
   FIND_ONE: 'findOne',
   COUNT: 'count',
   REMOVE: 'remove',
-  UPDATE: 'update'
+  UPDATE: 'update',
+  CANCEL: 'cancel',
+  METRICS: 'metrics',
+  SET_LIMITS: 'setLimits'
 })
 
 /**
@@ -275,9 +294,65 @@ function collectionArgs (args) {
 function taskArgs (task) {
   const policy = task.policy === undefined ? '' : `,${task.policy.slice(1, -1)}`
   const blobs = task.blobs !== undefined && task.blobs.length > 0 ? `,"blobs":${task.blobs.length}` : ''
+  const trace = task.trace === null || task.trace === undefined ? '' : `,"trace":${task.trace}`
+  const group = task.group === undefined ? '' : `,"group":${JSON.stringify(task.group)}`
   return `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
     `"priority":${task.priority},"createdAt":${task.createdAt},"dueDate":${task.dueDate},` +
-    `"inMemory":${task.inMemory},"data":${task.data}${policy}${blobs}}`
+    `"inMemory":${task.inMemory},"data":${task.data}${policy}${trace}${group}${blobs}}`
+}
+
+// ---------------------------------------------------------------- dashboard
+
+/** The dashboard's calls into the addon (`BoardOp` in src/wire/board.rs), `Board.call(op, args)`. */
+const BOARD_OPS = Object.freeze({
+  OVERVIEW: 'overview',
+  LIST: 'list',
+  TASK: 'task',
+  MASTERS: 'masters',
+  RETRY: 'retry',
+  RETRY_FAILED: 'retryFailed',
+  RUN_NOW: 'runNow',
+  CANCEL: 'cancel',
+  REMOVE: 'remove',
+  REMOVE_FAILED: 'removeFailed',
+  PAUSE: 'pause',
+  RESUME: 'resume'
+})
+
+/** A task's states as the dashboard counts and filters them (`TaskState`). */
+const TASK_STATES = Object.freeze(['due', 'scheduled', 'running', 'failed', 'recurring'])
+
+/** The orders of a task list (`Sort`): priority and createdAt descending, dueDate ascending. */
+const SORTS = Object.freeze(['priority', 'dueDate', 'createdAt'])
+
+/**
+ * The arguments of a `list` call (`ListArgs`), from checked values:
+ * `after` is the `next` cursor of the page before, carried as it came.
+ */
+function boardListArgs ({ taskType, state, idPrefix, sort, after, limit }) {
+  const args = { sort, limit }
+  if (taskType !== undefined) args.taskType = taskType
+  if (state !== undefined) args.state = state
+  if (idPrefix !== undefined) args.idPrefix = idPrefix
+  if (after !== undefined) args.after = after
+  return JSON.stringify(args)
+}
+
+/** The arguments of a call on one task (`IdArgs`), a type's failed tasks (`TypeArgs`) or a master (`MasterArgs`). */
+const boardArgs = {
+  id: (id) => JSON.stringify({ id }),
+  taskType: (taskType) => JSON.stringify({ taskType }),
+  master: (master) => JSON.stringify({ master })
+}
+
+/**
+ * What `Board.call` resolves with (`wire::board::answer`): the answer, or
+ * throws the error `errorFrom` makes of it.
+ */
+function readBoardAnswer (json, errorFrom) {
+  const { ok, value } = JSON.parse(json)
+  if (!ok) throw errorFrom(value)
+  return value
 }
 
 module.exports = {
@@ -302,5 +377,11 @@ module.exports = {
   readDoneBatch,
   OPS,
   collectionArgs,
-  taskArgs
+  taskArgs,
+  BOARD_OPS,
+  TASK_STATES,
+  SORTS,
+  boardListArgs,
+  boardArgs,
+  readBoardAnswer
 }

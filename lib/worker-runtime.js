@@ -9,9 +9,12 @@
 const net = require('net')
 const binding = require('./binding')
 const { decode, encode, encodeParts } = require('./codec')
-const { encodeError } = require('./errors')
-const { FRAME, RUN, TO_WORKER, addonBlobs, frames, taskFromRow, textOf } = require('./wire')
+const { encodeError, errorFrom } = require('./errors')
+const { FRAME, ROW, RUN, TO_WORKER, addonBlobs, frames, textOf } = require('./wire')
 const { FrameReader } = require('./frame-reader')
+const Abort = require('./abort')
+const identity = require('./identity')
+const { runTraced } = require('./tracing')
 const PendingRequests = require('./pending-requests')
 const { runInMeteor, whenAppStarted } = require('./meteor')
 
@@ -24,11 +27,119 @@ let taskMap = null
 const queued = []
 let head = 0
 let running = false
+/** The run whose task function runs now (0 between runs). */
+let current = 0
 const ipcHandlers = new Map()
 const requests = new PendingRequests()
 const reader = new FrameReader(onFrame)
 /** Blobs of the master's next JSON frame (strings and Uint8Arrays). */
 let blobs = []
+
+/** A task's progress is sent at most this often (the latest value wins). */
+const PROGRESS_EVERY = 100
+/** The latest progress not sent yet: its run and value (or JSON). */
+let progressRun = 0
+let progressValue
+let progressJson = null
+let progressTimer = null
+let progressSentAt = 0
+/** Each run's AbortController, made when its signal is first asked for. */
+const controllers = new Map()
+
+/**
+ * What a task function gets: the task's fields, as upstream's job, and
+ * `progress(value)` and `signal` (an AbortSignal, aborted when the task is
+ * cancelled or runs past its time limit).
+ */
+class Job {
+  #run
+
+  constructor (run, row) {
+    const createdAt = row[ROW.CREATED_AT]
+    this._id = row[ROW.ID]
+    this.taskType = row[ROW.TYPE]
+    this.priority = row[ROW.PRIORITY]
+    this.createdAt = new Date(createdAt)
+    this.dueDate = new Date(createdAt + row[ROW.DUE_OFFSET])
+    this.data = row[ROW.DATA]
+    this.onGoing = row[ROW.ON_GOING]
+    const extra = row[ROW.EXTRA]
+    if (extra !== undefined && extra.group !== undefined) this.group = extra.group
+    this.#run = run
+  }
+
+  /**
+   * Reports how far along the task is: a number from 0 to 100, or any
+   * EJSON value. Cheap to call often: only the latest value is sent, at
+   * most every 100 ms, and always before the task's outcome.
+   */
+  progress (value) {
+    const run = this.#run
+    if (run !== current) return
+    // Objects are encoded now, so what cannot be carried throws here.
+    progressJson = value !== null && typeof value === 'object' ? encode(value, 'the progress value') ?? 'null' : null
+    progressValue = value
+    progressRun = run
+    if (progressTimer === null) {
+      progressTimer = setTimeout(sendProgress, Math.max(0, progressSentAt + PROGRESS_EVERY - Date.now()))
+    }
+  }
+
+  /** Aborted (with a TaskCancelledError or TaskTimeoutError) when the task is to stop. */
+  get signal () {
+    return controllerOf(this.#run).signal
+  }
+
+  /** The task's fields, as upstream's plain job (a task may return it, or put it in a value). */
+  toJSON () {
+    const { _id, taskType, priority, createdAt, dueDate, data, onGoing } = this
+    return { _id, taskType, priority, createdAt, dueDate, data, onGoing }
+  }
+}
+
+function controllerOf (run) {
+  let controller = controllers.get(run)
+  if (controller === undefined) {
+    controller = new Abort()
+    controllers.set(run, controller)
+  }
+  return controller
+}
+
+/** Sends the latest progress not sent yet. */
+function sendProgress () {
+  if (progressTimer !== null) {
+    clearTimeout(progressTimer)
+    progressTimer = null
+  }
+  if (progressRun === 0) return
+  const json = progressJson ?? encode(progressValue, 'the progress value') ?? 'null'
+  send(frames.progress(progressRun, json))
+  progressRun = 0
+  progressValue = undefined
+  progressJson = null
+  progressSentAt = Date.now()
+}
+
+/**
+ * The master stops run `run` (cancelled, or past its time limit): its
+ * signal is aborted if it runs; if it waits here, it ends now, failed with
+ * `reason`.
+ */
+function abort (run, reason) {
+  const error = errorFrom(reason)
+  if (run === current) {
+    controllerOf(run).abort(error)
+    return
+  }
+  for (let i = head; i < queued.length; i++) {
+    if (queued[i][RUN.NUMBER] === run) {
+      queued.splice(i, 1)
+      send(frames.failed(run, encodeError(error)))
+      return
+    }
+  }
+}
 
 function connect () {
   if (connected) return
@@ -103,6 +214,9 @@ function onLine (line, blobs) {
       case TO_WORKER.RECALL:
         recall(new Set(msg.runs))
         break
+      case TO_WORKER.ABORT:
+        abort(msg.run, msg.reason)
+        break
       case TO_WORKER.STOP:
         process.exit(0)
     }
@@ -125,15 +239,16 @@ function recall (runs) {
 }
 
 function invoke (run, row) {
-  const task = taskFromRow(row)
-  const fn = taskMap === null ? undefined : taskMap[task.taskType]
+  const job = new Job(run, row)
+  const fn = taskMap === null ? undefined : taskMap[job.taskType]
   if (typeof fn !== 'function') {
-    const error = new Error(`no task function for taskType "${task.taskType}" in this worker's taskMap`)
+    const error = new Error(`no task function for taskType "${job.taskType}" in this worker's taskMap`)
     error.code = 'ERR_UNKNOWN_TASK_TYPE'
     throw error
   }
   const ipc = toggleIPC(run)
-  return runInMeteor((job) => fn(job, ipc), task)
+  current = run
+  return runTraced(row[ROW.EXTRA], job, identity.workerId, () => runInMeteor((job) => fn(job, ipc), job))
 }
 
 /**
@@ -141,6 +256,10 @@ function invoke (run, row) {
  * a run is recorded before it starts, so a death is blamed on it alone.
  */
 function reply (run, ok, value, next) {
+  // Its progress reaches the master before its outcome.
+  if (progressRun === run) sendProgress()
+  if (current === run) current = 0
+  controllers.delete(run)
   ipcHandlers.delete(run)
   if (ok) {
     try {
@@ -223,7 +342,10 @@ function toggleIPC (run) {
     ipcHandlers.set(run, handler)
     try {
       initialize((msg) => {
-        send(frames.ipc(run, encode(msg, 'the IPC message') ?? 'null'))
+        const json = encode(msg, 'the IPC message') ?? 'null'
+        // The task's frames keep the order of its calls.
+        if (progressRun === run) sendProgress()
+        send(frames.ipc(run, json))
       })
     } catch (error) {
       reject(error)

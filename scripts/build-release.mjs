@@ -11,19 +11,33 @@
 // RHEL 7-era systems, and musl ones build from any Linux host. macOS targets
 // use plain cargo on a Mac. Nothing is built when the binary is newer than
 // every input (src/, build.rs, Cargo.toml, Cargo.lock): re-running is cheap.
+//
+// Cargo's target folder is CARGO_TARGET_DIR when set, else
+// ~/.cache/meteor-cluster/release-target (METEOR_CLUSTER_CACHE or
+// XDG_CACHE_HOME move it): it outlives the clone, so a fresh clone on the
+// same machine (every CI run) compiles only this crate again, not its
+// dependencies.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
+import { cacheDir } from './node-versions.mjs'
+import { HOW_TO_INSTALL_ZIGBUILD, hasZigbuild, withPipScripts } from './lib/zig.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const platforms = createRequire(import.meta.url)('../lib/platforms.js')
 
 /** The oldest glibc the linux-gnu binaries may need (the `.2.17` suffix cargo-zigbuild reads). */
 export const GLIBC_FLOOR = '2.17'
-const ZIGBUILD_HELP = 'cargo-zigbuild is needed for Linux targets: `pip install cargo-zigbuild` ' +
-  '(it brings zig from PyPI), or `cargo install cargo-zigbuild` with zig on PATH'
+const ZIGBUILD_HELP = 'cargo-zigbuild is needed for Linux targets; install it (with zig) from PyPI: ' +
+  `\`${HOW_TO_INSTALL_ZIGBUILD}\` (\`node scripts/ensure-test-deps.mjs zigbuild\` does it), ` +
+  'or `cargo install cargo-zigbuild` with zig on PATH'
+
+/** Cargo's target folder for release builds (see the top of this file). */
+export function releaseTargetDir () {
+  return process.env.CARGO_TARGET_DIR || join(cacheDir(), 'release-target')
+}
 
 /** The supported target this machine builds natively, e.g. x86_64-unknown-linux-gnu. */
 export function hostTarget () {
@@ -74,11 +88,9 @@ export function buildRelease (triple = hostTarget(), { force = false } = {}) {
     return addon
   }
   let args
-  const env = { ...process.env }
+  const env = { ...withPipScripts(), CARGO_TARGET_DIR: releaseTargetDir() }
   if (target.os === 'linux') {
-    if (spawnSync('cargo', ['zigbuild', '--help'], { stdio: 'ignore' }).status !== 0) {
-      throw new Error(ZIGBUILD_HELP)
-    }
+    if (!hasZigbuild(env)) throw new Error(ZIGBUILD_HELP)
     // The glibc suffix tells cargo-zigbuild which glibc's symbol versions to link against.
     args = ['zigbuild', '--release', '--target', target.libc === 'glibc' ? `${triple}.${GLIBC_FLOOR}` : triple]
     // Rust's musl targets link the C runtime statically by default, and then
@@ -92,8 +104,7 @@ export function buildRelease (triple = hostTarget(), { force = false } = {}) {
     throw new Error(`the release build for ${triple} failed (is the Rust target installed? ` +
       `rustup target add ${triple})`)
   }
-  const targetDir = process.env.CARGO_TARGET_DIR || join(root, 'target')
-  const built = join(targetDir, triple, 'release', target.os === 'darwin' ? 'libmeteor_cluster.dylib' : 'libmeteor_cluster.so')
+  const built = join(env.CARGO_TARGET_DIR, triple, 'release', target.os === 'darwin' ? 'libmeteor_cluster.dylib' : 'libmeteor_cluster.so')
   mkdirSync(dirname(addon), { recursive: true })
   // A copy, not a link: its fresh mtime is what makes the next run skip the build.
   copyFileSync(built, addon)

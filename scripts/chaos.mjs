@@ -11,7 +11,12 @@
 //   npm run chaos -- --quick             ~500 tasks, under a minute of faults
 //   npm run chaos -- --seed 1234         the same tasks and fault schedule
 //   npm run chaos -- --keep              keep the journals (kept anyway on failure)
-import { mkdtempSync } from 'node:fs'
+//   npm run chaos -- --report FILE       write the report there
+//
+// A full run writes its report to docs/chaos-report.json (a --quick one
+// only with --report); `node scripts/docs-tables.mjs` then puts its table
+// into docs/RELIABILITY.md.
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -27,24 +32,28 @@ import { drain } from './chaos/drain.mjs'
 import { judge, BAD } from './chaos/verdict.mjs'
 import * as report from './chaos/report.mjs'
 import { tagChildren, onAnyEnd } from './chaos/cleanup.mjs'
-import { machineLine } from './chaos/machine.mjs'
+import { machineInfo, machineLine } from './chaos/machine.mjs'
 
 /** Longest wait for the queues to empty after the last fault. */
 const DRAIN_MS = 2 * LEASE_MS + 90000
 const COLLECTION = 'taskQueue'
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const DEFAULT_REPORT = join(root, 'docs', 'chaos-report.json')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 /** The journals are removed at the end unless asked for, or the run failed. */
 let keepJournals = false
 
 function parseArgs (argv) {
-  const args = { quick: false, seed: null, keep: false }
+  const args = { quick: false, seed: null, keep: false, report: null }
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--quick') args.quick = true
     else if (argv[i] === '--keep') args.keep = true
     else if (argv[i] === '--seed' && /^\d+$/.test(argv[i + 1] ?? '')) args.seed = Number(argv[++i])
-    else throw new Error(`unknown argument ${argv[i]}; usage: node scripts/chaos.mjs [--quick] [--seed N] [--keep]`)
+    else if (argv[i] === '--report' && argv[i + 1]) args.report = argv[++i]
+    else throw new Error(`unknown argument ${argv[i]}; usage: node scripts/chaos.mjs [--quick] [--seed N] [--keep] [--report FILE]`)
   }
+  if (args.report === null && !args.quick) args.report = DEFAULT_REPORT
   return args
 }
 
@@ -142,9 +151,11 @@ async function main () {
   const verdict = judge({ harness, masterRecords: masterJournals.records, runRecords: runJournals.records, docs, t0 })
   const bad = verdict.tasks.filter((t) => BAD.has(t.outcome))
 
+  const machine = machineInfo(root)
+  const tableRows = report.rows(verdict.tasks)
   console.log(`\n## Chaos run: \`${command}\`, ${durationS} s\n`)
-  console.log(`${machineLine(join(dirname(fileURLToPath(import.meta.url)), '..'))}.\n`)
-  console.log(report.table(verdict.tasks))
+  console.log(`${machineLine(machine)}.\n`)
+  console.log(report.renderTable(tableRows))
   console.log(`\n${report.faultsLine(verdict.faults)}`)
   const lostWithMaster = report.lostWithMaster(verdict.tasks)
   if (lostWithMaster) {
@@ -161,11 +172,38 @@ async function main () {
 
   const passed = bad.length === 0 && drained && killedAtClose.length === 0 && torn === 0
   if (!passed) keepJournals = true
+  if (args.report) {
+    const { timeline, ...faults } = verdict.faults
+    writeReport(args.report, {
+      command,
+      seed,
+      quick: args.quick,
+      date: new Date().toISOString(),
+      durationS,
+      machine,
+      passed,
+      drained,
+      killedAtClose,
+      tornJournalLines: torn,
+      rows: tableRows,
+      faults: { ...faults, line: report.faultsLine(verdict.faults) },
+      lostWithMaster,
+      twice: report.twice(verdict.tasks, verdict.at),
+      crashFailures: report.crashFailures(verdict.tasks),
+      problems: report.problems(verdict.tasks, verdict.at)
+    })
+    console.log(`\nchaos: report written to ${args.report}`)
+  }
   console.log(passed
     ? '\nchaos: the bar is met: no persistent task lost, none wrongly failed, none run twice unless a crash cut its run.'
     : `\nchaos: the bar is MISSED (${bad.length} tasks above). Journals kept in ${dir}`)
   cleanup()
   return passed
+}
+
+function writeReport (path, data) {
+  writeFileSync(`${path}.tmp`, JSON.stringify(data, null, 2) + '\n')
+  renameSync(`${path}.tmp`, path)
 }
 
 function printList (title, lines) {

@@ -27,6 +27,8 @@ pub(crate) enum Code {
     WorkerExit,
     /// The task ran longer than its `timeout`.
     TaskTimeout,
+    /// The task was cancelled (`TaskQueue.cancel`).
+    TaskCancelled,
     /// No function for the task's type in the worker's taskMap.
     UnknownTaskType,
     /// A persistent task's document cannot be read (see its message).
@@ -35,13 +37,16 @@ pub(crate) enum Code {
     MasterOnly,
     /// A persistent task larger than MongoDB stores in one document.
     DocumentTooLarge,
+    /// A dashboard action found no task (or master) in the state it needs:
+    /// removed, finished or changed meanwhile.
+    NotFound,
 }
 
 /// Every code: the wire test checks the facade's list against it. Some
 /// are made in JS only (`UnknownTaskType` in a worker, `MasterOnly`), but
 /// every code is defined here.
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) const ALL: [Code; 14] = [
+pub(crate) const ALL: [Code; 16] = [
     Code::InvalidArg,
     Code::DuplicateId,
     Code::MongoUnavailable,
@@ -52,10 +57,12 @@ pub(crate) const ALL: [Code; 14] = [
     Code::DispatcherFailed,
     Code::WorkerExit,
     Code::TaskTimeout,
+    Code::TaskCancelled,
     Code::UnknownTaskType,
     Code::UndecodableDocument,
     Code::MasterOnly,
     Code::DocumentTooLarge,
+    Code::NotFound,
 ];
 
 impl Code {
@@ -71,10 +78,12 @@ impl Code {
             Code::DispatcherFailed => "ERR_DISPATCHER_FAILED",
             Code::WorkerExit => "ERR_WORKER_EXIT",
             Code::TaskTimeout => "ERR_TASK_TIMEOUT",
+            Code::TaskCancelled => "ERR_TASK_CANCELLED",
             Code::UnknownTaskType => "ERR_UNKNOWN_TASK_TYPE",
             Code::UndecodableDocument => "ERR_UNDECODABLE_DOCUMENT",
             Code::MasterOnly => "ERR_MASTER_ONLY",
             Code::DocumentTooLarge => "ERR_DOCUMENT_TOO_LARGE",
+            Code::NotFound => "ERR_NOT_FOUND",
         }
     }
 
@@ -84,8 +93,10 @@ impl Code {
             Code::InvalidArg => "TypeError",
             Code::WorkerExit => "WorkerExitError",
             Code::TaskTimeout => "TaskTimeoutError",
+            Code::TaskCancelled => "TaskCancelledError",
             Code::DispatcherFailed | Code::Closed => "ClusterError",
             Code::UndecodableDocument => "UndecodableDocumentError",
+            Code::NotFound => "NotFoundError",
             Code::DuplicateId
             | Code::MongoUnavailable
             | Code::MongoConfig

@@ -11,13 +11,16 @@
 //! - `sys`: every call to the operating system.
 //! - `error`: the errors users see, with stable codes.
 //! - `log`: upstream-shaped log lines.
+//! - `board`: the dashboard's reads and actions on a queue's collection.
 //! - `bindings`: what JS calls: the `Master` class and the worker's functions.
 //!
 //! This file holds the small bindings and the one place errors become JS errors.
 
 pub mod bindings;
+mod board;
 mod channel;
 mod error;
+mod limits;
 mod log;
 mod master;
 mod policy;

@@ -3,9 +3,14 @@
 //! `debug` package. Task lines go to stdout, gathered and written once per
 //! dispatcher round (`flush`), so a busy pool does not pay a write per line;
 //! warnings and errors go to stderr at once. Lines are whole in every
-//! write, so they never interleave with other output mid-line.
+//! write, so they never interleave with other output mid-line. With
+//! `logs: 'json'` each line is a JSON object instead: `time`, `level`,
+//! `msg`, `event` and the fields it is about (`Fields`).
 
+use serde::Serialize;
+use std::fmt::Write as _;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const NS: &str = "nschwarz:cluster";
 
@@ -17,13 +22,94 @@ pub enum Level {
     Error,
 }
 
+/// Lines as JSON objects (`logs: 'json'` or `METEOR_CLUSTER_LOGS=json`),
+/// for every logger of the process (the bindings' `logLine` included).
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Sets the process's log format (`true`: one JSON object per line).
+pub fn set_json(json: bool) {
+    JSON.store(json, Ordering::Relaxed);
+}
+
+/// Whether lines are JSON: set so, or asked for by the environment (a
+/// worker inherits its master's choice that way).
+pub fn json() -> bool {
+    JSON.load(Ordering::Relaxed) || std::env::var("METEOR_CLUSTER_LOGS").is_ok_and(|v| v == "json")
+}
+
+/// What a line is about, beyond its message: the fields of its JSON form.
+#[derive(Default, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fields<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u128>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<u32>,
+    /// The worker's pid where the line is about one, else this process's.
+    pub pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    /// About the task `task_type:task_id`.
+    pub fn task(task_type: &'a str, task_id: &'a str) -> Self {
+        Fields {
+            task_type: Some(task_type),
+            task_id: Some(task_id),
+            ..Fields::default()
+        }
+    }
+
+    /// About worker `id`, process `pid`.
+    pub fn worker(id: u32, pid: u32) -> Self {
+        Fields {
+            worker_id: Some(id),
+            pid,
+            ..Fields::default()
+        }
+    }
+
+    pub fn in_worker(mut self, id: u32, pid: u32) -> Self {
+        self.worker_id = Some(id);
+        self.pid = pid;
+        self
+    }
+
+    pub fn took(mut self, ms: u128) -> Self {
+        self.duration_ms = Some(ms);
+        self
+    }
+
+    pub fn code(mut self, code: &'a str) -> Self {
+        self.code = Some(code);
+        self
+    }
+}
+
+/// A line's JSON form.
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    level: &'a str,
+    msg: &'a str,
+    event: &'a str,
+    #[serde(flatten)]
+    fields: &'a Fields<'a>,
+}
+
 #[derive(Debug)]
 pub struct Logger {
     level: Level,
     debug: Option<String>,
     /// `enabled("TASK")`, decided once: it is asked twice per task.
     tasks: bool,
-    /// Task lines not written yet.
+    json: bool,
+    /// Task and info lines not written yet.
     pending: std::cell::RefCell<String>,
 }
 
@@ -37,6 +123,7 @@ impl Logger {
             level,
             debug,
             tasks: false,
+            json: json(),
             pending: Default::default(),
         };
         logger.tasks = logger.enabled("TASK");
@@ -51,7 +138,7 @@ impl Logger {
     fn enabled(&self, kind: &str) -> bool {
         let namespace = format!("{NS}:{kind}");
         let is_task = kind == "TASK";
-        if is_task && self.level != Level::All {
+        if (is_task || kind == "INFO") && self.level != Level::All {
             return false;
         }
         match &self.debug {
@@ -63,16 +150,23 @@ impl Logger {
         }
     }
 
-    /// `what` is formatted only when task lines are on.
-    pub fn task(&self, task_type: &str, task_id: &str, what: std::fmt::Arguments) {
-        if self.tasks {
-            use std::fmt::Write as _;
-            let mut pending = self.pending.borrow_mut();
-            let _ = writeln!(pending, "{}:{NS}:{task_type}:{task_id} {what}", timestamp());
+    /// A task's line (`event`: started, done); `what` is formatted only
+    /// when task lines are on.
+    pub fn task(&self, event: &str, fields: &Fields, what: std::fmt::Arguments) {
+        if !self.tasks {
+            return;
+        }
+        let mut pending = self.pending.borrow_mut();
+        if self.json {
+            let msg = what.to_string();
+            json_line(&mut pending, "info", &msg, event, fields);
+        } else {
+            let (task_type, id) = (fields.task_type.unwrap_or(""), fields.task_id.unwrap_or(""));
+            let _ = writeln!(pending, "{}:{NS}:{task_type}:{id} {what}", timestamp());
         }
     }
 
-    /// Writes the task lines gathered since the last flush, in one write.
+    /// Writes the lines gathered since the last flush, in one write.
     pub fn flush(&self) {
         let mut pending = self.pending.borrow_mut();
         if !pending.is_empty() {
@@ -81,19 +175,72 @@ impl Logger {
         }
     }
 
+    /// What the pool did on its own (a worker retired): with task lines,
+    /// on stdout, when `logs` is `'all'`.
+    pub fn info(&self, event: &str, msg: &str, fields: &Fields) {
+        if self.enabled("INFO") {
+            let mut pending = self.pending.borrow_mut();
+            if self.json {
+                json_line(&mut pending, "info", msg, event, fields);
+            } else {
+                let _ = writeln!(pending, "{}:{NS}:INFO {msg}", timestamp());
+            }
+        }
+    }
+
     pub fn warn(&self, msg: &str) {
-        self.to_stderr("WARNING", msg);
+        self.warn_event("warning", msg, &Fields::default());
     }
 
     pub fn error(&self, msg: &str) {
-        self.to_stderr("ERROR", msg);
+        self.error_event("error", msg, &Fields::default());
     }
 
-    fn to_stderr(&self, kind: &str, msg: &str) {
-        if self.enabled(kind) {
-            let line = format!("{}:{NS}:{kind} {msg}\n", timestamp());
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    pub fn warn_event(&self, event: &str, msg: &str, fields: &Fields) {
+        self.to_stderr("WARNING", "warn", event, msg, fields);
+    }
+
+    pub fn error_event(&self, event: &str, msg: &str, fields: &Fields) {
+        self.to_stderr("ERROR", "error", event, msg, fields);
+    }
+
+    fn to_stderr(&self, kind: &str, level: &str, event: &str, msg: &str, fields: &Fields) {
+        if !self.enabled(kind) {
+            return;
         }
+        let mut line = String::new();
+        if self.json {
+            json_line(&mut line, level, msg, event, fields);
+        } else {
+            let _ = writeln!(line, "{}:{NS}:{kind} {msg}", timestamp());
+        }
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+/// Appends one JSON line; a line's `pid` is this process's unless it
+/// names a worker's.
+fn json_line(out: &mut String, level: &str, msg: &str, event: &str, fields: &Fields) {
+    let own;
+    let fields = if fields.pid == 0 {
+        own = Fields {
+            pid: std::process::id(),
+            ..*fields
+        };
+        &own
+    } else {
+        fields
+    };
+    let line = Line {
+        time: timestamp(),
+        level,
+        msg,
+        event,
+        fields,
+    };
+    if let Ok(json) = serde_json::to_string(&line) {
+        out.push_str(&json);
+        out.push('\n');
     }
 }
 

@@ -66,6 +66,16 @@ pub(crate) struct Task {
     /// For a retried run of a series: when its occurrence was due (the
     /// retry moved `due_date`), so the next one keeps to the series' grid.
     pub(crate) slot: Option<i64>,
+    /// The latest `job.progress(value)` of the run in progress, as JSON
+    /// (in memory; a persistent task keeps it in its document).
+    pub(crate) progress: Option<Box<str>>,
+    /// The trace context of the add, when it was made in a traced span:
+    /// the carrier OpenTelemetry's propagator filled (JSON of an object,
+    /// `{ traceparent, tracestate? }`).
+    pub(crate) trace: Option<Box<str>>,
+    /// `addTask({ group })`: within a type, groups take turns (and may
+    /// have limits of their own).
+    pub(crate) group: Option<Arc<str>>,
 }
 
 impl Task {

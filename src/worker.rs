@@ -164,8 +164,8 @@ pub(crate) fn begin(run: u64) -> io::Result<()> {
 /// socket for up to `LINGER`, yielding the CPU between looks, and returns
 /// once the master's next message is there (the event loop reads it at
 /// once) or the time is up. Waking a sleeping process
-/// on another CPU costs more than the whole task on a VM (see Performance
-/// in the README); a worker that answers a steady stream of single tasks
+/// on another CPU costs more than the whole task on a VM (docs/PERFORMANCE.md);
+/// a worker that answers a steady stream of single tasks
 /// never sleeps. Not with a single CPU, where the master needs it.
 pub(crate) fn linger() {
     static CPUS: OnceCell<usize> = OnceCell::new();

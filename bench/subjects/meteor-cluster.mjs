@@ -14,6 +14,12 @@ const PERSISTENT = ['persistent', 'depthRounds', 'depthBacklog', 'persistentPayl
 const cluster = new Cluster({
   ECHO: (job) => job.data.x,
   PAYLOAD: (job) => work.payloadTask(job.data),
+  // The ms that `calls` progress reports take inside the task.
+  PROGRESS: (job) => {
+    const start = performance.now()
+    for (let i = 0; i < job.data.calls; i++) job.progress(i)
+    return performance.now() - start
+  },
   HASH: (job) => work.hashTask(job.data)
 }, {
   maxAvailableWorkers: ONE_WORKER.includes(workload) ? 1 : 2,
@@ -24,6 +30,12 @@ const cluster = new Cluster({
 
 if (Cluster.isMaster()) {
   watchdog(params.watchdogMs ?? 60000)
+  // What a Prometheus scrape costs the pool: read the metrics every scrapeMs.
+  if (params.scrapeMs) {
+    setInterval(() => cluster.metrics().then((text) => {
+      if (!text.includes('meteor_cluster_tasks_finished_total')) throw new Error('a scrape without the finished counter')
+    }), params.scrapeMs).unref()
+  }
   // One listener per type: the current measurement installs its callback here.
   let onDone = null
   let onError = null
@@ -199,8 +211,14 @@ if (Cluster.isMaster()) {
         return measureColdLatency(params, { ready: () => workersReady(2), one })
       case 'cpu':
         return measureCpu(params, { many: hashes })
-      // Issue #25 (job.progress) will add a "100,000 progress calls in one
-      // task" workload here; see the placeholder in bench/run.mjs.
+      case 'progressCost': {
+        await within(one(0), params.timeoutMs, 'the first (tiny) task')
+        const times = []
+        for (let r = 0; r < params.reps; r++) {
+          times.push(await within(oneOf('PROGRESS', { calls: params.calls }), params.timeoutMs, `rep ${r + 1}`))
+        }
+        return { metric: 'ms', value: median(times), reps: times }
+      }
       default:
         throw new Error(`unknown workload ${workload}`)
     }

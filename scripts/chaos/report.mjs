@@ -1,27 +1,47 @@
-// The printed result of a chaos run: the table (markdown, as it goes in the
-// README), the faults, each task that ran twice with the crash that cut its
-// first run, and every task that misses the bar with its whole story.
+// The result of a chaos run: the table (markdown, as docs/RELIABILITY.md
+// shows it), the faults, each task that ran twice with the crash that cut
+// its first run, and every task that misses the bar with its whole story.
+// The run prints them and writes them to docs/chaos-report.json, from which
+// scripts/docs-tables.mjs writes the table into the docs.
 import { OUTCOMES, NOT_ADDED, BAD } from './verdict.mjs'
-
-const KINDS = [['persistent', 'persistent'], ['inMemory', 'in memory']]
 
 function count (tasks, kind, test) {
   return tasks.filter((t) => (kind === 'all' || t.kind === kind) && test(t)).length
 }
 
-/** The table: one row per outcome, a column per kind of task. */
-export function table (tasks) {
-  const rows = [
-    ['sent to a master', () => true],
-    ...NOT_ADDED.map(([id, label]) => [label + (id === 'refused' ? refusals(tasks) : ''), (t) => t.notAdded === id]),
-    ['**added**', (t) => t.outcome !== undefined],
-    ...OUTCOMES.map(([id, label]) => [BAD.has(id) ? `**${label}**` : label, (t) => t.outcome === id])
+/**
+ * The table's rows: one per outcome, `{ id, label, bold, persistent,
+ * inMemory, all }` (the counts of tasks of each kind).
+ */
+export function rows (tasks) {
+  const defs = [
+    ['sent', 'sent to a master', false, () => true],
+    ...NOT_ADDED.map(([id, label]) => [id, label + (id === 'refused' ? refusals(tasks) : ''), false, (t) => t.notAdded === id]),
+    ['added', 'added', true, (t) => t.outcome !== undefined],
+    ...OUTCOMES.map(([id, label]) => [id, label, BAD.has(id), (t) => t.outcome === id])
   ]
+  return defs.map(([id, label, bold, test]) => ({
+    id,
+    label,
+    bold,
+    persistent: count(tasks, 'persistent', test),
+    inMemory: count(tasks, 'inMemory', test),
+    all: count(tasks, 'all', test)
+  }))
+}
+
+/** The rows as a markdown table. */
+export function renderTable (tableRows) {
   const lines = ['| tasks | persistent | in memory | all |', '| --- | ---: | ---: | ---: |']
-  for (const [label, test] of rows) {
-    lines.push(`| ${label} | ${count(tasks, 'persistent', test)} | ${count(tasks, 'inMemory', test)} | ${count(tasks, 'all', test)} |`)
+  for (const row of tableRows) {
+    lines.push(`| ${row.bold ? `**${row.label}**` : row.label} | ${row.persistent} | ${row.inMemory} | ${row.all} |`)
   }
   return lines.join('\n')
+}
+
+/** The table: one row per outcome, a column per kind of task. */
+export function table (tasks) {
+  return renderTable(rows(tasks))
 }
 
 function refusals (tasks) {

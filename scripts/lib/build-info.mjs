@@ -16,10 +16,10 @@ function sameFile (a, b) {
 export function buildProfile (root) {
   const addon = readdirSync(root).find((f) => f.endsWith('.node'))
   if (!addon) return 'missing'
+  // Cargo's target folder: CARGO_TARGET_DIR when the build ran with it set.
+  const targets = [...new Set([process.env.CARGO_TARGET_DIR, join(root, 'target')].filter(Boolean))]
   for (const profile of ['release', 'debug']) {
-    // CARGO_TARGET_DIR, when set, is where cargo put them.
-    const targets = [process.env.CARGO_TARGET_DIR, join(root, 'target')].filter(Boolean)
-    for (const dir of targets.flatMap((target) => [join(target, 'x86_64-unknown-linux-gnu', profile), join(target, profile)])) {
+    for (const dir of targets.flatMap((t) => [join(t, 'x86_64-unknown-linux-gnu', profile), join(t, profile)])) {
       if (sameFile(join(root, addon), join(dir, 'libmeteor_cluster.so'))) return profile
     }
   }

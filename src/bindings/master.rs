@@ -2,7 +2,8 @@
 
 use super::parts::{blobs_from_js, handover, Handover};
 use crate::error::{Code, CodedError};
-use crate::master::api::{Cmd, Config, KeepAlive, Query};
+use crate::limits::Limits;
+use crate::master::api::{Cmd, Config, KeepAlive, Query, Recycling};
 use crate::master::dispatcher::Dispatcher;
 use crate::master::inbox::{Inbox, Input};
 use crate::master::persistent::{Settings, StoreLink};
@@ -20,14 +21,15 @@ use std::time::Duration;
 
 /// The runtime of the MongoDB jobs and the cluster handshakes: one thread
 /// (on a 2-core machine a second one only added cross-thread wake-ups).
-static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> = Lazy::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("meteor-cluster")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-});
+pub(crate) static RUNTIME: Lazy<std::result::Result<tokio::runtime::Runtime, String>> =
+    Lazy::new(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("meteor-cluster")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    });
 
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
@@ -44,7 +46,7 @@ pub struct MasterConfig {
     pub exec_path: String,
     pub exec_args: Vec<String>,
     pub port: u32,
-    /// "all" or "error".
+    /// "all", "error" or "json" (every line, as JSON).
     pub logs: String,
     pub in_memory_only: bool,
     /// The MongoDB URL (with its database); `None` means no persistent queue.
@@ -58,6 +60,17 @@ pub struct MasterConfig {
     pub retry: Option<String>,
     /// The Cluster's `taskTimeout` in ms.
     pub task_timeout: Option<u32>,
+    /// ms a cancelled or timed-out run has to settle once its signal is
+    /// aborted, before its worker is stopped.
+    pub cancel_grace: u32,
+    /// Runs after which a worker is retired.
+    pub worker_max_tasks: Option<u32>,
+    /// MiB of resident memory past which a worker is retired.
+    pub worker_max_memory: Option<u32>,
+    /// What the workers' environment adds to the master's.
+    pub worker_env: std::collections::HashMap<String, String>,
+    /// The Cluster's `limits`, as JSON (`{ [taskType]: limits }`).
+    pub limits: Option<String>,
 }
 
 impl TryFrom<MasterConfig> for Config {
@@ -75,6 +88,13 @@ impl TryFrom<MasterConfig> for Config {
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| CodedError::invalid(format!("new Cluster: retry: {e}")))?;
+        let limits: Vec<(String, Limits)> = match config.limits.as_deref() {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str::<std::collections::BTreeMap<String, Limits>>(json)
+                .map_err(|e| CodedError::invalid(format!("new Cluster: limits: {e}")))?
+                .into_iter()
+                .collect(),
+        };
         Ok(Config {
             max_workers: config.max_workers.max(1) as usize,
             refresh_rate: Duration::from_millis(config.refresh_rate.into()),
@@ -85,23 +105,39 @@ impl TryFrom<MasterConfig> for Config {
                 exec_path: config.exec_path,
                 args: config.exec_args,
                 port: config.port,
+                env: {
+                    let mut env: Vec<(String, String)> = config.worker_env.into_iter().collect();
+                    // Workers log as their master does.
+                    if config.logs == "json" {
+                        env.push(("METEOR_CLUSTER_LOGS".into(), "json".into()));
+                    }
+                    env.sort();
+                    env
+                },
             },
             logs: if config.logs == "error" {
                 log::Level::Error
             } else {
                 log::Level::All
             },
+            json_logs: config.logs == "json",
             persistent: Settings {
                 in_memory_only: config.in_memory_only,
                 url: config.mongo_url,
                 collection: config.collection_name,
                 lease: Duration::from_millis(config.lease.into()),
                 task_types: config.task_types,
+                limits,
             },
             retry,
             task_timeout: config
                 .task_timeout
                 .map(|ms| Duration::from_millis(ms.into())),
+            cancel_grace: Duration::from_millis(config.cancel_grace.into()),
+            recycling: Recycling {
+                max_runs: config.worker_max_tasks.map(u64::from),
+                max_memory: config.worker_max_memory.map(|mib| u64::from(mib) << 20),
+            },
         })
     }
 }
@@ -307,8 +343,23 @@ impl Master {
 
     /// Which listeners JS has, so events nobody hears are not built.
     #[napi]
-    pub fn set_listening(&mut self, env: Env, done: bool, error: bool, retry: bool) -> Result<()> {
-        self.command(&env, Cmd::Listening { done, error, retry })
+    pub fn set_listening(
+        &mut self,
+        env: Env,
+        done: bool,
+        error: bool,
+        retry: bool,
+        progress: bool,
+    ) -> Result<()> {
+        self.command(
+            &env,
+            Cmd::Listening {
+                done,
+                error,
+                retry,
+                progress,
+            },
+        )
     }
 
     /// The master's `respond(msg)` to a worker's IPC message.
@@ -347,6 +398,13 @@ impl Master {
     pub fn available_tasks(&mut self, env: Env) -> Result<String> {
         Ok(self
             .query(&env, Query::AvailableTasks)?
+            .unwrap_or_else(|| "[]".into()))
+    }
+
+    #[napi]
+    pub fn workers(&mut self, env: Env) -> Result<String> {
+        Ok(self
+            .query(&env, Query::Workers)?
             .unwrap_or_else(|| "[]".into()))
     }
 

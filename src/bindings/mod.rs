@@ -1,6 +1,7 @@
-//! What JS calls: the master's `Master` class and the worker's functions
-//! (public: they are the addon's exports).
+//! What JS calls: the master's `Master` class, the worker's functions and
+//! the dashboard's `Board` (public: they are the addon's exports).
 
+pub mod board;
 pub mod master;
 pub mod parts;
 #[cfg(debug_assertions)]

@@ -6,6 +6,7 @@ use super::parts::{handover, Handover};
 use crate::error::{self, CodedError};
 use crate::master::requests::NewTask;
 use crate::task::Task;
+use crate::wire::board::{BoardOp, IdArgs, ListArgs, MasterArgs, Sort, TaskState, TypeArgs};
 use crate::wire::events::{self, Events, JsEvent};
 use crate::wire::frames::{self, Line, ToMaster, ToWorker};
 use crate::wire::payload::{Blob, Payload, LARGE};
@@ -31,6 +32,11 @@ struct Sample {
     data: Box<RawValue>,
     #[serde(default)]
     blobs: Vec<SampleBlob>,
+    trace: Option<Box<RawValue>>,
+    #[serde(default)]
+    failures: u32,
+    #[serde(default)]
+    group: Option<String>,
 }
 
 /// A blob as samples give it: `{ "text": "..." }` or `{ "bytes": [1, 2] }`.
@@ -66,6 +72,9 @@ impl Sample {
             created_at: self.created_at,
             due_date: self.due_date,
             data: payload(&self.data, self.blobs),
+            trace: self.trace.map(|t| t.get().into()),
+            failures: self.failures,
+            group: self.group.map(Into::into),
             ..Task::default()
         }
     }
@@ -73,14 +82,18 @@ impl Sample {
 
 /// A task as the samples give it back.
 fn sample(task: &Task) -> Value {
-    json!({
+    let mut sample = json!({
         "_id": &*task.id,
         "taskType": &*task.task_type,
         "priority": task.priority,
         "createdAt": task.created_at,
         "dueDate": task.due_date,
         "data": serde_json::from_str::<Value>(&task.data.inline()).unwrap_or(Value::Null),
-    })
+    });
+    if let Some(trace) = &task.trace {
+        sample["trace"] = serde_json::from_str(trace).unwrap_or(Value::Null);
+    }
+    sample
 }
 
 fn read<T: for<'a> Deserialize<'a>>(input: &str) -> std::result::Result<T, String> {
@@ -101,10 +114,14 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             "ops": Op::ALL.map(Op::name),
             "codes": error::ALL.map(|c| (c.as_str(), c.name())),
             "maxFrame": wire::framing::MAX_FRAME,
+            "boardOps": BoardOp::ALL.map(BoardOp::name),
+            "taskStates": TaskState::ALL.map(TaskState::name),
+            "sorts": Sort::ALL.map(Sort::name),
         })
         .to_string(),
         // Rust writes: a task's run row and object form.
         "row" => wire::task::row(&read::<Sample>(input)?.task(), true),
+        "runRow" => wire::task::run_row(&read::<Sample>(input)?.task(), "persistent"),
         "object" => wire::task::object(&read::<Sample>(input)?.task(), false),
         // Rust reads what JS wrote: a batch of add rows, a request's tasks.
         "addRows" => {
@@ -131,6 +148,65 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
                 })
                 .collect();
             Value::Array(tasks).to_string()
+        }
+        // The dashboard's arguments, as Rust reads what JS wrote.
+        "board" => {
+            #[derive(Deserialize)]
+            struct Call {
+                op: String,
+                args: Box<RawValue>,
+            }
+            let call: Call = read(input)?;
+            let op = BoardOp::parse(&call.op).ok_or("unknown board op")?;
+            let args = call.args.get();
+            match op {
+                BoardOp::List => {
+                    let a: ListArgs = read(args)?;
+                    json!({
+                        "taskType": a.task_type,
+                        "state": a.state.map(TaskState::name),
+                        "idPrefix": a.id_prefix,
+                        "sort": a.sort.name(),
+                        "after": a.after,
+                        "limit": a.limit,
+                    })
+                }
+                BoardOp::Task
+                | BoardOp::Retry
+                | BoardOp::RunNow
+                | BoardOp::Cancel
+                | BoardOp::Remove => {
+                    json!({ "id": read::<IdArgs>(args)?.id })
+                }
+                BoardOp::RetryFailed | BoardOp::RemoveFailed => {
+                    json!({ "taskType": read::<TypeArgs>(args)?.task_type })
+                }
+                BoardOp::Pause | BoardOp::Resume => {
+                    json!({ "master": read::<MasterArgs>(args)?.master })
+                }
+                BoardOp::Overview | BoardOp::Masters => json!({}),
+            }
+            .to_string()
+        }
+        // A dashboard answer as `Board.call` resolves: `{ ok, value }` in,
+        // the answer (or the error, its code by name) written by Rust.
+        "boardAnswer" => {
+            #[derive(Deserialize)]
+            struct Given {
+                ok: bool,
+                value: Box<RawValue>,
+            }
+            let given: Given = read(input)?;
+            let result = if given.ok {
+                Ok(given.value.get().to_owned())
+            } else {
+                let code = error::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == given.value.get().trim_matches('"'))
+                    .ok_or("unknown code")?;
+                Err(CodedError::new(code, "m \"q\""))
+            };
+            wire::board::answer(result)
         }
         // A worker's frame, read as the master reads it.
         "frame" => frame(&ToMaster::decode(input.as_bytes())?)?,
@@ -263,6 +339,10 @@ fn to_worker(message: Value) -> std::result::Result<ToWorker, String> {
         Some("recall") => ToWorker::Recall {
             runs: read(&message.get("runs").cloned().unwrap_or_default().to_string())?,
         },
+        Some("abort") => ToWorker::Abort {
+            run: number("run"),
+            reason: raw("reason"),
+        },
         Some("stop") => ToWorker::Stop,
         other => return Err(format!("unknown message type {other:?}")),
     })
@@ -281,6 +361,9 @@ fn frame(msg: &ToMaster) -> std::result::Result<String, String> {
         }
         ToMaster::Recalled { runs } => json!({ "type": "recalled", "runs": runs }),
         ToMaster::Ipc { run, msg } => json!({ "type": "ipc", "run": run, "msg": parse(msg) }),
+        ToMaster::Progress { run, value } => {
+            json!({ "type": "progress", "run": run, "value": parse(value) })
+        }
         ToMaster::Request { req, op, args } => {
             json!({ "type": "request", "req": req, "op": op.name(), "args": parse(args) })
         }

@@ -29,12 +29,27 @@ pub(crate) struct Config {
     pub(crate) worker_start_timeout: Duration,
     pub(crate) spawn: SpawnSpec,
     pub(crate) logs: Level,
+    /// Lines as JSON objects (`logs: 'json'`).
+    pub(crate) json_logs: bool,
     /// Where persistent tasks live.
     pub(crate) persistent: Settings,
     /// Retries of tasks that ask for none (the Cluster's `retry`).
     pub(crate) retry: Option<Retry>,
     /// Time limit of runs of tasks that set none (`taskTimeout`).
     pub(crate) task_timeout: Option<Duration>,
+    /// How long a cancelled or timed-out run has to settle once its
+    /// signal is aborted, before its worker is stopped (`cancelGrace`).
+    pub(crate) cancel_grace: Duration,
+    pub(crate) recycling: Recycling,
+}
+
+/// When a worker is retired and replaced (`workerMaxTasks`, `workerMaxMemory`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Recycling {
+    /// After this many runs.
+    pub(crate) max_runs: Option<u64>,
+    /// Once its resident memory passes this many bytes (checked between runs).
+    pub(crate) max_memory: Option<u64>,
 }
 
 /// Every value comes from the facade (`lib/defaults.js` holds the
@@ -50,15 +65,19 @@ impl Default for Config {
             worker_start_timeout: Duration::from_secs(60),
             spawn: SpawnSpec::default(),
             logs: Level::All,
+            json_logs: false,
             persistent: Settings {
                 in_memory_only: false,
                 url: None,
                 collection: "taskQueue".to_owned(),
                 lease: Duration::from_secs(30),
                 task_types: Vec::new(),
+                limits: Vec::new(),
             },
             retry: None,
             task_timeout: None,
+            cancel_grace: Duration::from_secs(5),
+            recycling: Recycling::default(),
         }
     }
 }
@@ -90,6 +109,7 @@ pub(crate) enum Cmd {
         done: bool,
         error: bool,
         retry: bool,
+        progress: bool,
     },
     /// Stop starting tasks (running ones finish), until `Resume`.
     Pause,
@@ -109,4 +129,6 @@ pub(crate) enum Query {
     Tasks,
     AvailableTasks,
     Stats,
+    /// `cluster.workers()`: each live worker, what it runs, its memory.
+    Workers,
 }

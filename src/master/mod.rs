@@ -5,7 +5,10 @@
 
 pub(crate) mod api;
 pub(crate) mod dispatcher;
+pub(crate) mod fleet;
 pub(crate) mod inbox;
+pub(crate) mod limiter;
+pub(crate) mod metrics;
 mod node_ipc;
 mod outgoing;
 pub(crate) mod persistent;

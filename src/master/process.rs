@@ -15,9 +15,17 @@ use crate::channel::ring::{Corrupt, Ring, RING_BYTES};
 use crate::sys::{self, Mapping, Signal, SpawnSpec, WorkerFds};
 use crate::wire::framing::Source;
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::{mpsc, Arc, Mutex};
+
+/// How much of the end of a worker's stderr is kept, to quote when it
+/// fails to start.
+const STDERR_TAIL: usize = 4096;
+/// How long a worker's exit waits for the rest of its stderr.
+const STDERR_DRAIN: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The send buffer asked for on each worker's socket.
 const SEND_BUFFER: usize = 4 << 20;
@@ -46,6 +54,10 @@ pub(crate) trait Link: Source {
     fn signal(&self, signal: Signal);
     /// Reaps the ended process; no signal may follow.
     fn reap(&mut self);
+    /// The end of what the worker wrote to its stderr (a few KiB).
+    fn stderr_tail(&self) -> String;
+    /// Its resident memory, when the platform says (`sys::rss_bytes`).
+    fn rss_bytes(&self) -> Option<u64>;
 }
 
 /// Starts real Node worker processes.
@@ -58,22 +70,29 @@ impl Spawner for ProcessSpawner {
     fn spawn(&mut self, id: u32, spec: &SpawnSpec) -> io::Result<Box<dyn Link>> {
         let (ipc, worker_ipc) = UnixStream::pair()?;
         let (socket, worker_socket) = UnixStream::pair()?;
+        let (stderr, worker_stderr) = sys::pipe()?;
         let shm = sys::create_shared_memory(RING_BYTES)?;
         let ring = Ring::new(Mapping::new(shm.as_raw_fd(), RING_BYTES)?);
         let pid = sys::spawn(
             spec,
             id,
             &WorkerFds {
+                stderr: &worker_stderr,
                 ipc: &OwnedFd::from(worker_ipc),
                 link: &OwnedFd::from(worker_socket),
                 ring: &shm,
             },
         )?;
+        drop(worker_stderr);
+        let (tail, forwarded) = forward_stderr(id, stderr)?;
         let inbox = self.inbox.clone();
         std::thread::Builder::new()
             .name(format!("meteor-cluster-wait-{id}"))
             .spawn(move || {
                 let exit = sys::wait_exit(pid).unwrap_or_default();
+                // Its last words first (a process it started may hold the
+                // pipe open, so not for long).
+                let _ = forwarded.recv_timeout(STDERR_DRAIN);
                 inbox.push(Input::WorkerExited { worker: id, exit });
             })?;
         let ipc = self.runtime.spawn(node_ipc::serve(ipc, id));
@@ -84,6 +103,7 @@ impl Spawner for ProcessSpawner {
         let js_fd = sys::dup_above(socket.as_raw_fd(), 0)?;
         Ok(Box::new(Process {
             pid,
+            tail,
             socket: socket.into(),
             js_fd: Some(js_fd),
             ring,
@@ -94,8 +114,34 @@ impl Spawner for ProcessSpawner {
     }
 }
 
+/// What a worker wrote to stderr last, and the signal that all of it was read.
+type Tail = (Arc<Mutex<VecDeque<u8>>>, mpsc::Receiver<()>);
+
+/// Copies a worker's stderr to the master's, as it comes, keeping the last
+/// `STDERR_TAIL` bytes; on a thread of its own, until the pipe closes.
+fn forward_stderr(id: u32, pipe: OwnedFd) -> io::Result<Tail> {
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+    let kept = tail.clone();
+    let (closed, forwarded) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("meteor-cluster-stderr-{id}"))
+        .spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n @ 1..) = sys::read_blocking(pipe.as_raw_fd(), &mut buf) {
+                sys::write_all(libc::STDERR_FILENO, &buf[..n]);
+                let mut tail = kept.lock().unwrap_or_else(|e| e.into_inner());
+                tail.extend(&buf[..n]);
+                let extra = tail.len().saturating_sub(STDERR_TAIL);
+                tail.drain(..extra);
+            }
+            let _ = closed.send(());
+        })?;
+    Ok((tail, forwarded))
+}
+
 struct Process {
     pid: u32,
+    tail: Arc<Mutex<VecDeque<u8>>>,
     socket: OwnedFd,
     js_fd: Option<OwnedFd>,
     ring: Ring,
@@ -139,6 +185,19 @@ impl Link for Process {
         if !self.reaped {
             self.reaped = true;
             sys::reap(self.pid);
+        }
+    }
+
+    fn stderr_tail(&self) -> String {
+        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&tail.iter().copied().collect::<Vec<u8>>()).into_owned()
+    }
+
+    fn rss_bytes(&self) -> Option<u64> {
+        if self.reaped {
+            None
+        } else {
+            sys::rss_bytes(self.pid)
         }
     }
 }

@@ -12,11 +12,12 @@ use crate::queue::ejson;
 use crate::queue::mongo::Store;
 use crate::task::{new_id, now_ms, Task};
 use crate::wire::payload::{check_size, Blob, Payload};
-use crate::wire::request::{CollectionArgs, Op, TaskArgs};
+use crate::wire::request::{CollectionArgs, Op, SetLimitsArgs, TaskArgs};
 use crate::wire::{json_array, json_string};
 use mongodb::bson::{Bson, Document};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Who asked, so the answer goes back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +88,9 @@ impl NewTask {
                 due_date: args.due_date,
                 data,
                 policy,
-                failures: 0,
-                slot: None,
+                trace: args.trace.map(|t| t.get().into()),
+                group: args.group.map(Arc::from),
+                ..Task::default()
             },
         })
     }
@@ -106,8 +108,22 @@ pub(crate) fn check(op: &str, args: &str) -> Result<(), CodedError> {
         Op::AddTask | Op::AddTasks => NewTask::parse_request(&args, op == Op::AddTasks, Vec::new())
             .map(drop)
             .map_err(|e| e.in_call(op.name())),
+        Op::SetLimits => SetLimitsArgs::parse(&args).map(drop),
         _ => Ok(()),
     }
+}
+
+impl SetLimitsArgs {
+    pub(crate) fn parse(args: &RawValue) -> Result<SetLimitsArgs, CodedError> {
+        serde_json::from_str(args.get())
+            .map_err(|e| CodedError::invalid(format!("bad arguments: {e}")).in_call("setLimits"))
+    }
+}
+
+/// A selector as `remove` reads it (Meteor's falsy selectors match
+/// nothing), as a filter.
+pub(crate) fn selector_filter(selector: &Value) -> Result<Document, CodedError> {
+    Ok(meteor::selector(selector)?.filter())
 }
 
 /// Why a collection call failed: the one coded error of the crate.
@@ -154,7 +170,7 @@ pub(crate) async fn collection_call(
                 updated.number_affected
             )
         }
-        Op::AddTask | Op::AddTasks => {
+        Op::AddTask | Op::AddTasks | Op::Cancel | Op::Metrics | Op::SetLimits => {
             return Err(CallError::invalid(format!(
                 "{} is not a collection call",
                 op.name()

@@ -1,14 +1,16 @@
-//! The in-memory priority queue: O(log n) add and pull (O(1) for tasks that
-//! arrive in run order), due dates held in a second heap so the dispatcher
-//! can sleep until the next one (no polling).
+//! The in-memory priority queue: tasks in slots, the ready ones ordered by
+//! `ReadySet` (O(log n) add and pull, O(1) for tasks that arrive in run
+//! order; groups take turns; blocked types wait), due dates held in a heap
+//! so the dispatcher can sleep until the next one (no polling).
 //!
 //! Running tasks stay in the queue with `onGoing` set until they finish, as
 //! upstream's `TaskQueue.inMemory.tasks()` shows them.
 
+use super::ready::ReadySet;
 use crate::task::{RunOrder, Task};
 use ahash::AHashMap as HashMap;
 use std::cmp::Reverse;
-use std::collections::{hash_map, BinaryHeap, VecDeque};
+use std::collections::{hash_map, BinaryHeap};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,11 +41,7 @@ pub(crate) struct MemoryQueue {
     /// run (ids the facade made, runs that name their `Place`) pays no
     /// hashing per task, and keeps no table of a burst's ids.
     by_id: Option<HashMap<Arc<str>, u32>>,
-    /// Ready tasks: `in_order` holds those that arrived in run order (each
-    /// after the one before it: the usual burst of equal priority), best
-    /// first, so most are taken without a heap's pop; `ready` the others.
-    in_order: VecDeque<(RunOrder, u32)>,
-    ready: BinaryHeap<(RunOrder, u32)>,
+    ready: ReadySet<Place>,
     scheduled: BinaryHeap<Reverse<(i64, u64, u32)>>,
     next_seq: u64,
     /// Live entries in `ready` and `scheduled` (the heaps also hold removed ones).
@@ -65,7 +63,7 @@ pub(crate) struct DuplicateAt {
 
 /// Where a task taken to run stays: its slot, and its insertion number (a
 /// slot another task took since holds another number).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Place {
     slot: u32,
     seq: u64,
@@ -94,7 +92,7 @@ impl MemoryQueue {
         let seq = self.next_seq;
         self.next_seq += 1;
         let state = if task.due_date <= now {
-            self.push_ready(RunOrder::of(&task, seq), slot);
+            push_ready(&mut self.ready, &task, Place { slot, seq });
             self.ready_count += 1;
             State::Ready
         } else {
@@ -111,7 +109,12 @@ impl MemoryQueue {
     /// them): these are requests, whose ids callers may choose. A series
     /// (`repeat`) already queued under its id stays as it is, and the
     /// series added again is not queued twice.
-    pub(crate) fn push_all(&mut self, tasks: Vec<Task>, now: i64) -> Result<(), DuplicateAt> {
+    /// Returns the types of the tasks it queued.
+    pub(crate) fn push_all(
+        &mut self,
+        tasks: Vec<Task>,
+        now: i64,
+    ) -> Result<Vec<Arc<str>>, DuplicateAt> {
         let mut seen = std::collections::HashSet::new();
         let mut fresh = Vec::with_capacity(tasks.len());
         for (index, task) in tasks.into_iter().enumerate() {
@@ -123,43 +126,12 @@ impl MemoryQueue {
                 fresh.push(task);
             }
         }
+        let types = fresh.iter().map(|t| t.task_type.clone()).collect();
         for task in fresh {
             // Checked above: no id of these is queued.
             let _ = self.push(task, now);
         }
-        Ok(())
-    }
-
-    fn push_ready(&mut self, order: RunOrder, slot: u32) {
-        match self.in_order.back() {
-            Some(&(last, _)) if order > last => self.ready.push((order, slot)),
-            _ => self.in_order.push_back((order, slot)),
-        }
-    }
-
-    /// The best ready entry (removed tasks' included).
-    fn peek_ready(&self) -> Option<(RunOrder, u32)> {
-        match (self.in_order.front(), self.ready.peek()) {
-            (Some(&a), Some(&b)) => Some(a.max(b)),
-            (a, b) => a.or(b).copied(),
-        }
-    }
-
-    fn pop_ready(&mut self) -> Option<(RunOrder, u32)> {
-        let best = self.peek_ready()?;
-        if self.in_order.front() == Some(&best) {
-            self.in_order.pop_front()
-        } else {
-            self.ready.pop()
-        }
-    }
-
-    /// The entry a heap names, if it is still that task and in `state`.
-    fn live(&mut self, slot: u32, seq: u64, state: State) -> Option<&mut Entry> {
-        self.slots
-            .get_mut(slot as usize)?
-            .as_mut()
-            .filter(|e| e.seq == seq && e.state == state)
+        Ok(types)
     }
 
     /// Moves every task due at `now` from the schedule to the ready heap.
@@ -169,46 +141,40 @@ impl MemoryQueue {
                 break;
             }
             self.scheduled.pop();
-            if let Some(entry) = self.live(slot, seq, State::Scheduled) {
+            if let Some(entry) = live(&mut self.slots, slot, seq, State::Scheduled) {
                 entry.state = State::Ready;
-                let order = RunOrder::of(&entry.task, seq);
-                self.push_ready(order, slot);
+                push_ready(&mut self.ready, &entry.task, Place { slot, seq });
                 self.scheduled_count -= 1;
                 self.ready_count += 1;
             }
         }
     }
 
-    /// The next task to run at `now`, now marked as running, with its
-    /// rank and its place (which its run names to complete or requeue it).
-    pub(crate) fn take_next(&mut self, now: i64) -> Option<(&Task, RunOrder, Place)> {
+    /// The next task to run at `now` (for a worker that holds `held`
+    /// runs), now marked as running, with its rank and its place (which
+    /// its run names to complete or requeue it).
+    pub(crate) fn take_next(&mut self, now: i64, held: usize) -> Option<(&Task, RunOrder, Place)> {
         self.promote(now);
-        while let Some((order, slot)) = self.pop_ready() {
-            if self.live(slot, order.seq, State::Ready).is_none() {
-                continue;
-            }
-            self.ready_count -= 1;
-            let entry = self.slots[slot as usize].as_mut()?;
-            entry.state = State::Running;
-            let place = Place {
-                slot,
-                seq: order.seq,
-            };
-            return Some((&entry.task, order, place));
-        }
-        None
+        let slots = &self.slots;
+        let (order, place) = self.ready.pop(held, |p| is_ready(slots, p))?;
+        self.ready_count -= 1;
+        let entry = self.slots[place.slot as usize].as_mut()?;
+        entry.state = State::Running;
+        Some((&entry.task, order, place))
     }
 
-    /// The rank of the task `take_next` would return at `now`.
+    /// The rank of the task `take_next` would return at `now`, for an idle worker.
     pub(crate) fn peek_next(&mut self, now: i64) -> Option<RunOrder> {
         self.promote(now);
-        while let Some((order, slot)) = self.peek_ready() {
-            if self.live(slot, order.seq, State::Ready).is_some() {
-                return Some(order);
-            }
-            self.pop_ready();
-        }
-        None
+        let slots = &self.slots;
+        self.ready
+            .peek(0, |p| is_ready(slots, p))
+            .map(|(order, _)| order)
+    }
+
+    /// The ready tasks, by type and group: to block and unblock them.
+    pub(crate) fn ready_set(&mut self) -> &mut ReadySet<Place> {
+        &mut self.ready
     }
 
     /// The slots by id, built now if they were not.
@@ -225,21 +191,26 @@ impl MemoryQueue {
     /// The running task at `place`; `None` if it is gone (removed, and
     /// perhaps added again: another number) or not running.
     fn running(&mut self, place: Place) -> Option<&mut Entry> {
-        self.live(place.slot, place.seq, State::Running)
+        live(&mut self.slots, place.slot, place.seq, State::Running)
     }
 
     /// Puts a running task back as it was before `take_next` (same rank), as
     /// when a worker hands back a task it had not started; `false` if it is gone.
     pub(crate) fn requeue(&mut self, place: Place) -> bool {
-        let Some(entry) = self.running(place) else {
+        let Some(entry) = live(&mut self.slots, place.slot, place.seq, State::Running) else {
             return false;
         };
-        let slot = place.slot;
         entry.state = State::Ready;
-        let order = RunOrder::of(&entry.task, entry.seq);
-        self.push_ready(order, slot);
+        push_ready(&mut self.ready, &entry.task, place);
         self.ready_count += 1;
         true
+    }
+
+    /// The running task at `place` reported progress (JSON).
+    pub(crate) fn set_progress(&mut self, place: Place, json: &str) {
+        if let Some(entry) = self.running(place) {
+            entry.task.progress = Some(json.into());
+        }
     }
 
     /// Puts a running task back, to run at `due` after `failures` failed
@@ -259,6 +230,7 @@ impl MemoryQueue {
         entry.task.due_date = due;
         entry.task.failures = failures;
         entry.task.slot = slot;
+        entry.task.progress = None;
         entry.state = State::Scheduled;
         let seq = entry.seq;
         self.scheduled.push(Reverse((due, seq, at)));
@@ -338,7 +310,7 @@ impl MemoryQueue {
     /// When the earliest scheduled task becomes due.
     pub(crate) fn next_due(&mut self) -> Option<i64> {
         while let Some(Reverse((due, seq, slot))) = self.scheduled.peek().copied() {
-            if self.live(slot, seq, State::Scheduled).is_some() {
+            if live(&mut self.slots, slot, seq, State::Scheduled).is_some() {
                 return Some(due);
             }
             self.scheduled.pop();
@@ -354,6 +326,31 @@ impl MemoryQueue {
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+fn push_ready(ready: &mut ReadySet<Place>, task: &Task, place: Place) {
+    ready.push(
+        &task.task_type,
+        task.group.as_ref(),
+        RunOrder::of(task, place.seq),
+        place,
+    );
+}
+
+/// The entry a heap names, if it is still that task and in `state`.
+fn live(slots: &mut [Option<Entry>], slot: u32, seq: u64, state: State) -> Option<&mut Entry> {
+    slots
+        .get_mut(slot as usize)?
+        .as_mut()
+        .filter(|e| e.seq == seq && e.state == state)
+}
+
+/// Whether `place` is still the ready task it was.
+fn is_ready(slots: &[Option<Entry>], place: Place) -> bool {
+    slots
+        .get(place.slot as usize)
+        .and_then(Option::as_ref)
+        .is_some_and(|e| e.seq == place.seq && e.state == State::Ready)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub(crate) mod ejson;
 pub(crate) mod memory;
 pub(crate) mod mongo;
+pub(crate) mod ready;
 #[cfg(test)]
 mod store_tests;
 #[cfg(test)]

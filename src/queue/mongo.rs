@@ -2,34 +2,40 @@
 //! insert, leased claim, complete, fail, lease renewal, recovery of expired
 //! leases, indexes, and the collection calls of the upstream README.
 //!
-//! Claims are one `findOneAndUpdate` each: only due, unclaimed tasks of this
-//! master's task types, best first, marked `onGoing` with a lease (owner,
-//! token, expiry in the server's time). A lease that is not renewed expires,
-//! and `recover` hands such tasks back, which is how a dead master's tasks
-//! run again and why two masters never hold the same task at once.
+//! A claim (`claim`) takes due, unclaimed tasks of this master's task types,
+//! best first, and marks them `onGoing` with a lease (owner, token, expiry
+//! in the server's time). A lease that is not renewed expires, and `recover`
+//! hands such tasks back, which is how a dead master's tasks run again and
+//! why two masters never hold the same task at once.
 //! A claim's later writes are in `outcomes`, errors in `error`, the
-//! upstream collection calls in `calls`.
+//! upstream collection calls in `collection`.
 
+mod board;
+mod claim;
 mod collection;
 mod error;
+mod limits;
 mod outcomes;
+mod registry;
+mod steering;
 mod task_doc;
 
 use super::ejson;
 use crate::policy::Policy;
-use crate::task::{RunOrder, Task, ORDER_FIELDS};
+use crate::task::{Task, ORDER_FIELDS};
+pub use board::{ListQuery, TypeCounts};
+pub use claim::Turns;
 pub use collection::{FindOptions, Modifier, UpdateOptions};
 pub use error::{Result, StoreError};
-use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::error::ErrorKind;
-use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
+use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{change_stream::ChangeStream, Collection, IndexModel};
 pub use outcomes::Again;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+pub use steering::{cancel_in_change, progress_bson, CancelOutcome};
 pub use task_doc::Undecodable;
-use task_doc::{raw_id, raw_millis, task_from_raw};
 
 /// How long an operation waits for an unreachable server before failing.
 const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,6 +63,8 @@ pub struct Claimed {
     pub task: Task,
     pub id: Bson,
     pub token: String,
+    /// A cancel was asked for it (its message): it is failed, not run.
+    pub cancel: Option<String>,
 }
 
 /// What one claim got: tasks to run, and documents that could not be read
@@ -69,6 +77,9 @@ pub struct Claim {
     pub undecodable: Vec<Undecodable>,
     /// Whether more may be due right now (the claim came back full).
     pub more: bool,
+    /// When it came back short: when the earliest claimable task that is
+    /// not due yet becomes due (local clock, ms), if there is one.
+    pub next_due: Option<i64>,
 }
 
 pub struct Store {
@@ -76,6 +87,8 @@ pub struct Store {
     /// The same collection read as raw BSON, so every read converts one
     /// document at a time (see `queue::ejson`).
     raw: Collection<RawDocumentBuf>,
+    /// `<collection>.limits`: the limits documents (`limits`).
+    limits: Collection<Document>,
     owner: String,
     lease: Duration,
     /// Server clock minus local clock, in ms, so leases are in server time.
@@ -113,6 +126,7 @@ impl Store {
         let coll: Collection<Document> = db.collection(collection);
         let store = Store {
             raw: coll.clone_with_type(),
+            limits: db.collection(&format!("{collection}.limits")),
             coll,
             owner,
             lease,
@@ -127,7 +141,11 @@ impl Store {
         &self.coll
     }
 
-    /// Creates the indexes the claim and the recovery use (idempotent).
+    /// Creates the indexes (idempotent): `meteorCluster_claim` (`onGoing`,
+    /// then the claim's order) serves claims, and by its `onGoing: true`
+    /// part the claimed documents (renewal, recovery); `taskType_1`, as
+    /// upstream made it, serves `remove({ taskType })`. Writes by `_id` use
+    /// the `_id` index. Every index costs each insert, claim and delete.
     pub async fn ensure_indexes(&self) -> Result<()> {
         let index = |keys: Document, name: &str| {
             IndexModel::builder()
@@ -145,11 +163,18 @@ impl Store {
                     },
                     "meteorCluster_claim",
                 ),
-                index(
-                    doc! { "onGoing": 1, "lease.expires": 1 },
-                    "meteorCluster_lease",
-                ),
                 index(doc! { "taskType": 1 }, "taskType_1"),
+                // Grouped tasks only (it costs nothing to others): the
+                // claims that take groups in turn read each group by it.
+                IndexModel::builder()
+                    .keys(doc! { "taskType": 1, "group": 1, "onGoing": 1, "priority": -1, "createdAt": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("meteorCluster_group".to_owned())
+                            .partial_filter_expression(doc! { "group": { "$exists": true } })
+                            .build(),
+                    )
+                    .build(),
             ])
             .await?;
         Ok(())
@@ -226,139 +251,23 @@ impl Store {
         outcomes
     }
 
-    fn claimable(&self, types: &[String]) -> Document {
-        doc! {
-            "onGoing": false,
-            "failed": { "$ne": true },
-            "taskType": { "$in": types },
-        }
-    }
-
-    fn lease_doc(&self, token: &str) -> Document {
-        doc! {
-            "$set": {
-                "onGoing": true,
-                "lease": { "owner": &self.owner, "token": token, "expires": self.lease_expiry() },
-            },
-            "$inc": { "attempts": 1 },
-        }
-    }
-
-    /// Claims up to `n` due tasks, best first. A claimed document that is
-    /// not a readable task fails alone: it is marked failed under this
-    /// claim and returned in `undecodable`, and every other one is a task.
-    /// `more` is false when the collection had fewer than `n` due tasks for
-    /// us (nothing left now).
-    pub async fn claim(&self, types: &[String], n: usize) -> Result<Claim> {
-        if types.is_empty() || n == 0 {
-            return Ok(Claim::default());
-        }
-        let mut filter = self.claimable(types);
-        filter.insert("dueDate", doc! { "$lte": ejson::date(self.server_now()) });
-        let sort = order_doc();
-        let token = crate::task::new_id();
-        if n == 1 {
-            let found = self
-                .raw
-                .find_one_and_update(filter, self.lease_doc(&token))
-                .sort(sort)
-                .return_document(ReturnDocument::After)
-                .await?;
-            let more = found.is_some();
-            return self
-                .claimed(found.into_iter().collect(), &token, more)
-                .await;
-        }
-        // One sorted read finds the candidates; the update is still atomic
-        // per document (it requires `onGoing: false`), so a candidate
-        // another master took meanwhile is simply not ours.
-        let candidates: Vec<RawDocumentBuf> = self
-            .raw
-            .find(filter.clone())
-            .sort(sort)
-            .limit(n as i64)
-            .projection(doc! { "_id": 1 })
-            .await?
-            .try_collect()
-            .await?;
-        if candidates.is_empty() {
-            return Ok(Claim::default());
-        }
-        let ids: Vec<Bson> = candidates.iter().map(|d| raw_id(d)).collect();
-        let more = ids.len() == n;
-        filter.insert("_id", doc! { "$in": &ids });
-        self.coll
-            .update_many(filter, self.lease_doc(&token))
-            .await?;
-        let mine: Vec<RawDocumentBuf> = self
-            .raw
-            .find(doc! { "_id": { "$in": ids }, "lease.token": &token })
-            .await?
-            .try_collect()
-            .await?;
-        self.claimed(mine, &token, more).await
-    }
-
-    /// Tasks out of claimed documents, best first; a document that is not a
-    /// readable task is marked failed rather than claimed again forever.
-    async fn claimed(
-        &self,
-        documents: Vec<RawDocumentBuf>,
-        token: &str,
-        more: bool,
-    ) -> Result<Claim> {
-        let mut claim = Claim {
-            more,
-            ..Claim::default()
-        };
-        for document in documents {
-            match task_from_raw(&document) {
-                Ok(task) => claim.tasks.push(Claimed {
-                    task,
-                    id: raw_id(&document),
-                    token: token.to_owned(),
-                }),
-                Err(undecodable) => {
-                    let error = undecodable.last_error(self.server_now());
-                    self.fail(undecodable.id.clone(), token, error).await?;
-                    claim.undecodable.push(*undecodable);
-                }
-            }
-        }
-        // Best first, as the dispatcher hands them out.
-        claim
-            .tasks
-            .sort_by_key(|c: &Claimed| std::cmp::Reverse(RunOrder::of(&c.task, 0)));
-        Ok(claim)
-    }
-
-    /// When the earliest claimable task that is not yet due becomes due.
-    pub async fn next_due(&self, types: &[String]) -> Result<Option<i64>> {
-        let mut filter = self.claimable(types);
-        filter.insert("dueDate", doc! { "$gt": ejson::date(self.server_now()) });
-        let next = self
-            .raw
-            .find_one(filter)
-            .sort(doc! { "dueDate": 1 })
-            .projection(doc! { "dueDate": 1 })
-            .await?;
-        Ok(next
-            .and_then(|d| raw_millis(d.get("dueDate").ok().flatten()))
-            .map(|due| due - self.clock_offset.load(Ordering::Relaxed)))
-    }
-
     /// Inserts and hand-backs made by any process, where the server has
-    /// change streams. Events stay raw: only their arrival matters, and a
-    /// document that cannot be read must not end the stream.
+    /// change streams, and cancels (`TaskQueue.cancel` from anywhere). Only
+    /// their arrival matters: an event carries its resume token, and a
+    /// cancel's task and message. Claims (which set `onGoing: true`) make nothing
+    /// claimable, and one event per claimed task would keep the stream and
+    /// the master busy while a backlog drains.
     pub async fn watch(&self) -> Result<ChangeStream<RawDocumentBuf>> {
         Ok(self
             .coll
             .watch()
             .pipeline([
-                doc! { "$match": { "operationType": { "$in": ["insert", "update", "replace"] } } },
-                // Only an event's arrival matters: a large task's document
-                // is not sent again to say it was inserted.
-                doc! { "$project": { "fullDocument": 0 } },
+                doc! { "$match": { "$or": [
+                    { "operationType": { "$in": ["insert", "replace"] } },
+                    { "operationType": "update", "updateDescription.updatedFields.onGoing": { "$ne": true } },
+                ] } },
+                // The resume token, and a cancel's task and message.
+                doc! { "$project": { "_id": 1, "documentKey": 1, "updateDescription.updatedFields.cancel": 1 } },
             ])
             .await?
             .with_type::<RawDocumentBuf>())
@@ -381,6 +290,10 @@ fn task_document(task: &Task) -> Result<RawDocumentBuf> {
     };
     if let Some(policy) = &task.policy {
         document.extend(policy_fields(policy));
+    }
+    document.extend(trace_fields(task.trace.as_deref()));
+    if let Some(group) = &task.group {
+        document.insert("group", &**group);
     }
     let too_large = |bytes| StoreError::TooLarge {
         id: task.id.to_string(),
@@ -414,6 +327,20 @@ fn policy_fields(policy: &Policy) -> Document {
     if let Some(repeat) = &policy.repeat {
         if let Ok(repeat) = mongodb::bson::to_bson(repeat.spec()) {
             fields.insert("repeat", repeat);
+        }
+    }
+    fields
+}
+
+/// A traced add's context, as stored: `traceparent` (and `tracestate`).
+fn trace_fields(carrier: Option<&str>) -> Document {
+    let mut fields = Document::new();
+    let carrier: serde_json::Value = carrier
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default();
+    for key in ["traceparent", "tracestate"] {
+        if let Some(value) = carrier.get(key).and_then(|v| v.as_str()) {
+            fields.insert(key, value);
         }
     }
     fields

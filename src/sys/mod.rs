@@ -8,7 +8,7 @@ mod process;
 mod shm;
 mod spawn;
 
-pub(crate) use process::{reap, signal, wait_exit, Exit, Signal};
+pub(crate) use process::{reap, rss_bytes, signal, wait_exit, Exit, Signal};
 pub(crate) use shm::{create_shared_memory, Mapping};
 pub(crate) use spawn::{spawn, SpawnSpec, WorkerFds};
 
@@ -114,6 +114,48 @@ pub(crate) fn wait_hangup(fd: RawFd) {
         // returns only on hang-up or error, which are always reported.
         let n = unsafe { libc::poll(&mut poll, 1, -1) };
         if n > 0 || (n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted) {
+            return;
+        }
+    }
+}
+
+/// A pipe: its read end and its write end, both close-on-exec.
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe(2) fills two descriptors on success.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both were just created and nothing else owns them.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    set_cloexec(fds[0])?;
+    set_cloexec(fds[1])?;
+    Ok((read, write))
+}
+
+/// Reads what `fd` has into `buf`, blocking; 0 at its end.
+pub(crate) fn read_blocking(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: read(2) into a valid slice from a descriptor we hold.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// Writes all of `bytes` to the blocking `fd` (giving up on an error).
+pub(crate) fn write_all(fd: RawFd, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: write(2) from a valid slice to a descriptor we hold.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n > 0 {
+            bytes = &bytes[n as usize..];
+        } else if n == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
             return;
         }
     }

@@ -31,6 +31,25 @@ pub(crate) enum Signal {
     Kill,
 }
 
+/// The resident memory of process `pid`, read from `/proc` without asking
+/// the process (a busy worker is measured too); `None` where there is no
+/// `/proc` (macOS) or the process is gone.
+pub(crate) fn rss_bytes(pid: u32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        Some(pages * u64::try_from(page).ok()?)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
 /// Sends `signal` to `pid`, a child that has not been reaped.
 pub(crate) fn signal(pid: u32, signal: Signal) {
     let sig = match signal {

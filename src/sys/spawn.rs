@@ -14,16 +14,21 @@ use std::ptr;
 /// ones and the three the worker gets.
 const LOWEST_SPARE_FD: RawFd = 10;
 
-/// How to start a worker: the master's own Node binary, flags and script.
+/// How to start a worker: the master's own Node binary, flags and script,
+/// and what its environment adds to the master's (`workerEnv`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SpawnSpec {
     pub(crate) exec_path: String,
     pub(crate) args: Vec<String>,
     pub(crate) port: u32,
+    pub(crate) env: Vec<(String, String)>,
 }
 
-/// The worker's ends of its three descriptors, placed on fds 3, 4 and 5.
+/// The worker's ends of its descriptors: its stderr, and the three placed
+/// on fds 3, 4 and 5.
 pub(crate) struct WorkerFds<'a> {
+    /// Where its stderr goes (a pipe the master reads and forwards).
+    pub(crate) stderr: &'a OwnedFd,
     /// Node's IPC channel (`NODE_CHANNEL_FD`), for the cluster handshake.
     pub(crate) ipc: &'a OwnedFd,
     /// The master <-> worker socket: runs in, wake-ups out.
@@ -74,8 +79,12 @@ fn environment(spec: &SpawnSpec, id: u32) -> io::Result<Vec<CString>> {
         ("PORT", spec.port.to_string()),
     ];
     let mut env = Vec::new();
+    let set_here = |key: &OsStr| {
+        ours.iter().any(|(name, _)| OsStr::new(name) == key)
+            || spec.env.iter().any(|(name, _)| OsStr::new(name) == key)
+    };
     for (key, value) in std::env::vars_os() {
-        if ours.iter().any(|(name, _)| OsStr::new(name) == key) {
+        if set_here(&key) {
             continue;
         }
         let mut pair = key.into_vec();
@@ -83,7 +92,8 @@ fn environment(spec: &SpawnSpec, id: u32) -> io::Result<Vec<CString>> {
         pair.extend(value.into_vec());
         env.push(c_string(pair)?);
     }
-    for (key, value) in ours {
+    let given = spec.env.iter().map(|(k, v)| (k.as_str(), v.clone()));
+    for (key, value) in given.chain(ours) {
         env.push(c_string(format!("{key}={value}").into_bytes())?);
     }
     Ok(env)
@@ -98,9 +108,9 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Starts `spec` with `fds` on 3, 4 and 5, stdin on /dev/null, stdout and
-/// stderr shared with the master, an empty signal mask and SIGPIPE back to
-/// its default. Returns the pid.
+/// Starts `spec` with `fds` on 3, 4 and 5, stdin on /dev/null, stdout
+/// shared with the master, stderr on `fds.stderr`, an empty signal mask
+/// and SIGPIPE back to its default. Returns the pid.
 pub(crate) fn spawn(spec: &SpawnSpec, id: u32, fds: &WorkerFds) -> io::Result<u32> {
     let path = c_string(spec.exec_path.as_bytes().to_vec())?;
     let mut argv = vec![path.clone()];
@@ -109,15 +119,19 @@ pub(crate) fn spawn(spec: &SpawnSpec, id: u32, fds: &WorkerFds) -> io::Result<u3
     }
     let argv = CArgs::new(argv);
     let envp = CArgs::new(environment(spec, id)?);
-    // Copies above the numbers being set up, so no dup2 onto 3, 4 or 5
+    // Copies above the numbers being set up, so no dup2 onto 2 to 5
     // overwrites a descriptor a later one copies from; and a spare one, the
-    // stepping stone that clears close-on-exec on stdout and stderr (Node
-    // marks them so): dup2 onto another number and back.
-    let sources: Vec<(OwnedFd, RawFd)> =
-        [(fds.ipc, IPC_FD), (fds.link, LINK_FD), (fds.ring, RING_FD)]
-            .into_iter()
-            .map(|(fd, target)| Ok((super::dup_above(fd.as_raw_fd(), LOWEST_SPARE_FD)?, target)))
-            .collect::<io::Result<_>>()?;
+    // stepping stone that clears close-on-exec on stdout (Node marks it
+    // so): dup2 onto another number and back.
+    let sources: Vec<(OwnedFd, RawFd)> = [
+        (fds.stderr, libc::STDERR_FILENO),
+        (fds.ipc, IPC_FD),
+        (fds.link, LINK_FD),
+        (fds.ring, RING_FD),
+    ]
+    .into_iter()
+    .map(|(fd, target)| Ok((super::dup_above(fd.as_raw_fd(), LOWEST_SPARE_FD)?, target)))
+    .collect::<io::Result<_>>()?;
     let spare = super::dup_above(fds.ipc.as_raw_fd(), LOWEST_SPARE_FD)?;
     let stepping = spare.as_raw_fd();
     let dev_null = c"/dev/null";
@@ -141,18 +155,16 @@ pub(crate) fn spawn(spec: &SpawnSpec, id: u32, fds: &WorkerFds) -> io::Result<u3
                     *target,
                 ))?;
             }
-            for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
-                check(libc::posix_spawn_file_actions_adddup2(
-                    &mut actions,
-                    fd,
-                    stepping,
-                ))?;
-                check(libc::posix_spawn_file_actions_adddup2(
-                    &mut actions,
-                    stepping,
-                    fd,
-                ))?;
-            }
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut actions,
+                libc::STDOUT_FILENO,
+                stepping,
+            ))?;
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut actions,
+                stepping,
+                libc::STDOUT_FILENO,
+            ))?;
             check(libc::posix_spawn_file_actions_addclose(
                 &mut actions,
                 stepping,

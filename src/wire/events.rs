@@ -54,6 +54,14 @@ pub(crate) enum JsEvent<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         data_part: Option<usize>,
     },
+    /// A running task's latest `job.progress(value)`.
+    #[serde(rename_all = "camelCase")]
+    Progress {
+        task: &'a RawValue,
+        value: &'a RawValue,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data_part: Option<usize>,
+    },
     /// A task's IPC message, for the `messageBroker`.
     Ipc {
         worker: u32,
@@ -92,7 +100,8 @@ impl Serialize for Date {
     }
 }
 
-/// The event a run's outcome brings, before it has its task.
+/// The event a run's outcome (or its progress) brings, before it has its
+/// task.
 #[derive(Clone, Copy)]
 pub(crate) enum Outcome<'a> {
     Done(Option<Value<'a>>),
@@ -102,6 +111,7 @@ pub(crate) enum Outcome<'a> {
         attempt: u32,
         at: i64,
     },
+    Progress(&'a RawValue),
 }
 
 impl<'a> Outcome<'a> {
@@ -141,6 +151,11 @@ impl<'a> Outcome<'a> {
                 value,
                 attempt,
                 next_run_at: Date(at),
+                data_part,
+            },
+            Outcome::Progress(value) => JsEvent::Progress {
+                task: row,
+                value,
                 data_part,
             },
         }

@@ -42,6 +42,10 @@ pub(crate) enum ToWorker {
     /// Hand back these runs if they have not started (they go to the
     /// queue again: a better task arrived, or another worker is free).
     Recall { runs: Vec<u64> },
+    /// Run `run` is cancelled or past its time limit: abort its
+    /// `job.signal` with `reason` (a serialized error) if it runs, fail it
+    /// with `reason` if it waits.
+    Abort { run: u64, reason: Box<RawValue> },
     /// Finish and exit: the pool no longer needs this worker.
     Stop,
 }
@@ -69,6 +73,12 @@ pub(crate) enum ToMaster<'a> {
     Ipc {
         run: u64,
         msg: Box<RawValue>,
+    },
+    /// The latest `job.progress(value)` of run `run` (the worker sends
+    /// only the latest of a burst).
+    Progress {
+        run: u64,
+        value: &'a RawValue,
     },
     /// A `TaskQueue` call made in the worker, run by the master.
     Request {
@@ -119,6 +129,10 @@ impl ToMaster<'_> {
             "ipc" => ToMaster::Ipc {
                 run: f.run.ok_or_else(|| missing("run"))?,
                 msg: raw(f.msg),
+            },
+            "progress" => ToMaster::Progress {
+                run: f.run.ok_or_else(|| missing("run"))?,
+                value: f.value.ok_or_else(|| missing("value"))?,
             },
             "request" => ToMaster::Request {
                 req: f.req.ok_or_else(|| missing("req"))?,

@@ -8,9 +8,11 @@
 //! - `events`: what the dispatcher hands JS after each call.
 //! - `request`: `TaskQueue` calls (an `Op` and its arguments).
 //! - `payload`: a value's JSON text and the blobs it refers to.
+//! - `board`: the dashboard's calls (`BoardOp`, arguments, answers).
 //!
 //! Payloads only JS reads (task data, results, IPC messages) stay raw JSON.
 
+pub(crate) mod board;
 pub(crate) mod events;
 pub(crate) mod frames;
 pub(crate) mod framing;

@@ -3,6 +3,7 @@
 //! later by a reply with the same number. `OPS` in `lib/wire.js` names the
 //! same operations.
 
+use crate::limits::Limits;
 use crate::policy::{RepeatSpec, Retry};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -21,10 +22,16 @@ pub(crate) enum Op {
     Count,
     Remove,
     Update,
+    /// Arguments: `CancelArgs`.
+    Cancel,
+    /// `cluster.metrics()`; no arguments. Answered with `metrics::Family`s.
+    Metrics,
+    /// Arguments: `SetLimitsArgs`.
+    SetLimits,
 }
 
 impl Op {
-    pub(crate) const ALL: [Op; 7] = [
+    pub(crate) const ALL: [Op; 10] = [
         Op::AddTask,
         Op::AddTasks,
         Op::Find,
@@ -32,6 +39,9 @@ impl Op {
         Op::Count,
         Op::Remove,
         Op::Update,
+        Op::Cancel,
+        Op::Metrics,
+        Op::SetLimits,
     ];
 
     /// Its name on the wire, and in `TaskQueue.<name>` of error messages.
@@ -44,6 +54,9 @@ impl Op {
             Op::Count => "count",
             Op::Remove => "remove",
             Op::Update => "update",
+            Op::Cancel => "cancel",
+            Op::Metrics => "metrics",
+            Op::SetLimits => "setLimits",
         }
     }
 
@@ -75,6 +88,19 @@ pub(crate) struct TaskArgs {
     /// list (see `wire::payload`).
     #[serde(default)]
     pub(crate) blobs: usize,
+    /// A traced add's carrier (`{ traceparent, tracestate? }`).
+    #[serde(default)]
+    pub(crate) trace: Option<Box<RawValue>>,
+    #[serde(default)]
+    pub(crate) group: Option<String>,
+}
+
+/// `TaskQueue.setLimits(taskType, limits)`: `null` clears them.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SetLimitsArgs {
+    pub(crate) task_type: String,
+    pub(crate) limits: Option<Limits>,
 }
 
 /// A collection call's arguments, as the facade sends them.
@@ -87,6 +113,18 @@ pub(crate) struct CollectionArgs {
     pub(crate) modifier: Value,
     #[serde(default)]
     pub(crate) options: Value,
+}
+
+/// `TaskQueue.cancel`'s arguments: an `_id` (in memory or persistent) or
+/// a selector (persistent tasks), and what the error will say.
+#[derive(Deserialize)]
+pub(crate) struct CancelArgs {
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) selector: Value,
+    #[serde(default)]
+    pub(crate) reason: Option<String>,
 }
 
 #[cfg(test)]

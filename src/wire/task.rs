@@ -2,9 +2,9 @@
 //!
 //! | form | where | shape |
 //! | --- | --- | --- |
-//! | run row | runs to workers, outcome events | `[_id, taskType, priority, createdAt, dueOffset, data, onGoing]` |
-//! | add row | the facade's batch of in-memory adds | `[_id, taskType, priority, createdAt, dueOffset, data]` |
-//! | object | answers of calls (`findById`, `tasks()`...) | `{ _id, taskType, priority, createdAt, dueDate, data, onGoing }` |
+//! | run row | runs to workers, outcome events | `[_id, taskType, priority, createdAt, dueOffset, data, onGoing, extra?]` |
+//! | add row | the facade's batch of in-memory adds | `[_id, taskType, priority, createdAt, dueOffset, data, carrier?, blobCount?]` |
+//! | object | answers of calls (`findById`, `tasks()`...) | `{ _id, taskType, priority, createdAt, dueDate, data, progress?, group?, onGoing }` |
 //!
 //! Dates are ms numbers in rows (`dueOffset` = `dueDate - createdAt`, mostly
 //! 0: a small integer parses without the floating-point path a 13-digit one
@@ -20,9 +20,13 @@ use std::io::Write;
 use std::sync::Arc;
 
 /// The fields of a row, in order (`ROW` in `lib/wire.js`); an add row is
-/// the first six.
+/// the first six, its seventh a traced add's carrier (or `null`) and its
+/// eighth how many blobs its data refers to, when any. The last,
+/// `extra`, is there only for a task with a group or added in a traced
+/// span: `{ group?, attempt?, queue?, carrier? }` (the last three what
+/// the worker's run span needs).
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) const ROW_FIELDS: [&str; 7] = [
+pub(crate) const ROW_FIELDS: [&str; 8] = [
     "_id",
     "taskType",
     "priority",
@@ -30,6 +34,7 @@ pub(crate) const ROW_FIELDS: [&str; 7] = [
     "dueOffset",
     "data",
     "onGoing",
+    "extra",
 ];
 
 /// The run row of `task`, as runs and outcome events carry it, as one
@@ -77,6 +82,37 @@ impl Row {
             text: String::from_utf8(out).unwrap_or_else(|_| "null".to_owned()),
             large: large.then(|| Box::new((task.data.clone(), gap))),
         }
+    }
+
+    /// The run row of `task` for a worker, from `queue` (`"memory"` or
+    /// `"persistent"`): with its group, and what its run span needs when
+    /// it was traced, in `extra` (after the data's gap).
+    pub(crate) fn run(task: &Task, queue: &str) -> Row {
+        let mut row = Row::of(task, true);
+        if task.trace.is_none() && task.group.is_none() {
+            return row;
+        }
+        row.text.pop();
+        let mut extra = Vec::with_capacity(64);
+        extra.extend_from_slice(b",{");
+        if let Some(group) = &task.group {
+            extra.extend_from_slice(br#""group":"#);
+            json_str(&mut extra, group);
+        }
+        if let Some(carrier) = &task.trace {
+            if task.group.is_some() {
+                extra.push(b',');
+            }
+            let _ = write!(
+                extra,
+                r#""attempt":{},"queue":"{queue}","carrier":{carrier}"#,
+                task.failures + 1
+            );
+        }
+        extra.extend_from_slice(b"}]");
+        row.text
+            .push_str(std::str::from_utf8(&extra).unwrap_or("}]"));
+        row
     }
 
     /// Bytes of the row, its data's blobs included.
@@ -134,10 +170,18 @@ impl Row {
     }
 }
 
+/// The run row of `task` for a worker, from `queue` (`"memory"` or
+/// `"persistent"`), as one text (large data written in).
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
+pub(crate) fn run_row(task: &Task, queue: &str) -> String {
+    Row::run(task, queue).into_inline()
+}
+
 /// The facade's batch of in-memory adds, `[addRow, ...]` (plain tasks
 /// only: one with a policy or its own `_id` is a request), and the blobs
 /// of their data, in order: a row whose data refers to blobs says how
-/// many in a seventh field.
+/// many in an eighth field (its seventh, the carrier, then `null` when
+/// untraced).
 pub(crate) fn parse_add_rows(json: &str, blobs: Vec<Blob>) -> Result<Vec<Task>, String> {
     /// Strings borrowed from the batch where they hold no escape.
     #[derive(serde::Deserialize)]
@@ -148,11 +192,12 @@ pub(crate) fn parse_add_rows(json: &str, blobs: Vec<Blob>) -> Result<Vec<Task>, 
         f64,
         f64,
         &'a RawValue,
+        #[serde(default, borrow)] Option<&'a RawValue>,
         #[serde(default)] usize,
     );
     let rows: Vec<AddRow> =
         serde_json::from_str(json).map_err(|e| format!("unreadable batch of adds: {e}"))?;
-    let named: usize = rows.iter().map(|row| row.6).sum();
+    let named: usize = rows.iter().map(|row| row.7).sum();
     if named != blobs.len() {
         return Err(format!(
             "a batch of adds whose data refers to {named} blobs came with {}",
@@ -164,7 +209,7 @@ pub(crate) fn parse_add_rows(json: &str, blobs: Vec<Blob>) -> Result<Vec<Task>, 
     let mut last_type: Option<Arc<str>> = None;
     rows.into_iter()
         .map(
-            |AddRow(id, task_type, priority, created_at, due_offset, data, count)| {
+            |AddRow(id, task_type, priority, created_at, due_offset, data, carrier, count)| {
                 let task_type = match &last_type {
                     Some(t) if **t == *task_type => t.clone(),
                     _ => last_type.insert(Arc::from(task_type)).clone(),
@@ -182,6 +227,7 @@ pub(crate) fn parse_add_rows(json: &str, blobs: Vec<Blob>) -> Result<Vec<Task>, 
                     created_at,
                     due_date: created_at + due_offset as i64,
                     data,
+                    trace: carrier.map(|c| c.get().into()),
                     ..Task::default()
                 })
             },
@@ -204,6 +250,14 @@ pub(crate) fn object(task: &Task, on_going: bool) -> String {
         task.priority, task.created_at, task.due_date
     );
     out.extend_from_slice(data.as_bytes());
+    if let Some(progress) = &task.progress {
+        out.extend_from_slice(br#","progress":"#);
+        out.extend_from_slice(progress.as_bytes());
+    }
+    if let Some(group) = &task.group {
+        out.extend_from_slice(br#","group":"#);
+        json_str(&mut out, group);
+    }
     out.extend_from_slice(if on_going {
         br#","onGoing":true}"#
     } else {

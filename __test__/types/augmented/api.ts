@@ -5,7 +5,7 @@
 import {
   Cluster, TaskQueue, ObjectId,
   type AnyTask, type AnyTaskDocument, type NewTask, type ObjectIdLike, type Task,
-  type TaskDataOf, type TaskDocument, type TaskMap, type TaskOf, type TaskType, type Cursor
+  type TaskDataOf, type TaskDocument, type TaskMap, type TaskOf, type TaskType, type Cursor, type Job
 } from 'meteor-cluster'
 import { check, given, type Equal } from '../assert.js'
 
@@ -73,7 +73,8 @@ async function adds (url: string, someType: string) {
 function taskMap () {
   const cluster = new Cluster({
     resize: (job) => {
-      check<Equal<typeof job, Task<Resize, 'resize'>>>()
+      check<Equal<typeof job, Job<Task<Resize, 'resize'>>>>()
+      job.progress(10)
       const width: number = job.data.width ?? 100
       return { url: job.data.url, width }
     },

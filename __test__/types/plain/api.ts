@@ -5,7 +5,8 @@ import {
   Cluster, TaskQueue, ObjectId, Decimal128,
   type AnyTask, type AnyTaskDocument, type CallError, type ClusterStats, type Cursor,
   type EJSONValue, type ErrorCode, type Task, type TaskData, type TaskError, type TaskType,
-  type ToggleIPC, type UpsertResult, type WorkerExitError, type ThrownError, type BrokerMessage
+  type ToggleIPC, type UpsertResult, type WorkerExitError, type ThrownError, type BrokerMessage,
+  type Job, type WorkerInfo, type ProgressEvent, type TaskCancelledError, type Limits
 } from 'meteor-cluster'
 import { check, given, type Equal } from '../assert.js'
 
@@ -290,9 +291,16 @@ function inMemory () {
 function cluster () {
   const taskMap = {
     // A function's job may be annotated with the data it expects...
-    RESIZE: (job: Task<{ url: string }>) => job.data.url.length,
-    // ...or left to the contextual type.
-    ANY: async (job: Task) => job.data,
+    RESIZE: (job: Job<Task<{ url: string }>>) => job.data.url.length,
+    // ...or left to the contextual type; it reports progress and has a signal.
+    ANY: async (job: Job) => {
+      job.progress(50)
+      job.progress({ step: 'b', at: new Date() })
+      // @ts-expect-error progress is an EJSON value
+      job.progress(() => 1)
+      check<Equal<typeof job.signal, AbortSignal>>()
+      return job.data
+    },
     PING: (_job: Task, toggleIPC: ToggleIPC) =>
       toggleIPC((reply: string, closeIPC) => closeIPC(reply.toUpperCase()), (send) => send({ status: 4, data: 'ping' }))
   }
@@ -311,6 +319,12 @@ function cluster () {
     lease: 10_000,
     retry: { limit: 2 },
     taskTimeout: 60_000,
+    cancelGrace: 1000,
+    workerMaxTasks: 1000,
+    workerMaxMemory: 512,
+    workerExecArgv: ['--max-old-space-size=512'],
+    workerEnv: { NODE_ENV: 'production' },
+    limits: { REPORT: { concurrency: 2 }, IMPORT: { rate: { max: 10, per: 1000 }, perGroup: { concurrency: 1 } } },
     messageBroker: (respond, message) => {
       check<Equal<typeof message, BrokerMessage>>()
       const worker: number = message.id[0]
@@ -321,7 +335,7 @@ function cluster () {
       respond(() => 'pong')
     }
   })
-  new Cluster({ inline: (job) => { check<Equal<typeof job, Task>>(); return job._id } })
+  new Cluster({ inline: (job) => { check<Equal<typeof job, Job<Task>>>(); return job._id } })
   new Cluster({}, { keepAlive: 5000, messageBroker: null, mongoUrl: null, retry: null, taskTimeout: null })
   new Cluster({}, { keepAlive: '5000', maxAvailableWorkers: '2' })
 
@@ -415,3 +429,44 @@ function errors (error: CallError) {
 
 void adds; void listeners; void collection; void cursors; void inMemory; void cluster; void ipc; void values; void errors
 void given
+
+async function steering (c: Cluster) {
+  const workers: WorkerInfo[] = c.workers()
+  for (const w of workers) {
+    check<Equal<typeof w.state, 'starting' | 'ready' | 'running' | 'retiring'>>()
+    check<Equal<typeof w.rssBytes, number | null>>()
+    if (w.task !== null) check<Equal<typeof w.task.startedAt, Date>>()
+  }
+  const n: number = await TaskQueue.cancel('id', 'no longer needed')
+  const m: number = await TaskQueue.cancel({ taskType: 'REPORT' })
+  void n; void m
+  TaskQueue.cancel('id', (error, count) => { if (!error) check<Equal<typeof count, number>>() })
+  // @ts-expect-error the reason is a string
+  TaskQueue.cancel('id', 42)
+  const limits: Limits = { concurrency: 2, rate: { max: 10, per: 1000 }, perGroup: { concurrency: 1 } }
+  await TaskQueue.setLimits('REPORT', limits)
+  await TaskQueue.setLimits('REPORT', null)
+  // @ts-expect-error a rate needs its window
+  TaskQueue.setLimits('REPORT', { rate: { max: 10 } })
+  await TaskQueue.addTask({ taskType: 'IMPORT', data: {}, group: 'tenant-42' })
+  TaskQueue.addEventListener('done', ({ task }) => {
+    check<Equal<typeof task.group, string | undefined>>()
+  })
+  TaskQueue.addEventListener('progress', (event) => {
+    check<Equal<typeof event, ProgressEvent>>()
+    const value: EJSONValue = event.value
+    void value
+  })
+  TaskQueue.addEventListener('error', ({ value }) => {
+    if (value.code === 'ERR_TASK_CANCELLED') {
+      const cancelled: TaskCancelledError | ThrownError = value
+      void cancelled
+    }
+  })
+  const stats = c.stats()
+  if (stats !== null) {
+    const retired: number = stats.counters.workersRetired + stats.counters.workerStartFailures
+    void retired
+  }
+}
+void steering

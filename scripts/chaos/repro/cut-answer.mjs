@@ -1,5 +1,6 @@
 // Reproductions of what a write in flight does when its answer is lost:
-// one master, one worker, a few persistent tasks, and a proxy between the
+// one master, one worker (two for a claim of several: a master claims one
+// task per worker that would start it), a few persistent tasks, and a proxy between the
 // master and the database that lets one chosen command through, waits for
 // the database to apply it, and cuts the connection instead of passing the
 // answer on (what a database crash or a network failure does, at an exact
@@ -57,7 +58,7 @@ async function app () {
   const journal = openJournal(join(process.env.REPRO_DIR, `app-${process.pid}.jsonl`))
   const cluster = new Cluster({
     T: (job) => { journal.write({ ran: job.data.n }); return job.data.n }
-  }, { maxAvailableWorkers: 1, lease: LEASE_MS, refreshRate: 100, logs: 'error', autoInitialize: false })
+  }, { maxAvailableWorkers: Number(process.env.REPRO_WORKERS), lease: LEASE_MS, refreshRate: 100, logs: 'error', autoInitialize: false })
   if (!Cluster.isMaster()) return
   TaskQueue.addEventListener('done', ({ task }) => journal.write({ done: task.data.n }))
   TaskQueue.addEventListener('error', ({ task, value }) => journal.write({ error: task.data.n, code: value.code }))
@@ -85,7 +86,7 @@ async function main (which, crash, hold) {
   // directConnection: the server advertises its own address as a replica
   // set member, which would take the driver around the proxy.
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
-    env: { ...process.env, MONGO_URL: `mongodb://127.0.0.1:${proxy.port}/repro?directConnection=true`, REPRO_DIR: dir },
+    env: { ...process.env, MONGO_URL: `mongodb://127.0.0.1:${proxy.port}/repro?directConnection=true`, REPRO_DIR: dir, REPRO_WORKERS: which === 'claim' ? '2' : '1' },
     stdio: ['pipe', 'inherit', 'inherit']
   })
   const client = new MongoClient(server.url)

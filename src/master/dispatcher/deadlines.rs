@@ -1,15 +1,17 @@
-//! Runs stopped from outside: a run past its time limit (`timeout`), and
-//! runs still going when `close({ timeout })` runs out of time. JS cannot
-//! interrupt a running function, so the worker is stopped (SIGTERM, then
-//! SIGKILL after a grace); when it exits, the run it was running fails
-//! with `TaskTimeoutError` (a timeout) or goes back unharmed (a close),
-//! and the runs behind it go back as after any worker's end.
+//! Runs stopped from outside, when their time is up: a run past its time
+//! limit (`timeout`) has its signal aborted (`steering`); a stopped run
+//! (timed out or cancelled) still going `cancelGrace` later, and runs
+//! still going when `close({ timeout })` runs out of time, have their
+//! worker stopped (SIGTERM, then SIGKILL after a grace): JS cannot
+//! interrupt a running function. When the worker exits, a stopped run
+//! ends with its stop's error, a closing one goes back unharmed, and the
+//! runs behind it go back as after any worker's end.
 
 use super::lifecycle::Lifecycle;
 use super::pool::{Kill, WorkerState};
+use super::run::StopKind;
 use super::scaling::STOP_GRACE;
 use super::{Dispatcher, Wake};
-use crate::error::{Code, CodedError};
 use crate::sys::Signal;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -62,7 +64,9 @@ impl Dispatcher {
                 wake.at(deadline);
             }
         }
+        let grace = self.config.cancel_grace;
         let mut kills = Vec::new();
+        let mut timeouts = Vec::new();
         for (id, w) in self.pool.workers() {
             if w.kill.is_some() {
                 continue;
@@ -73,15 +77,39 @@ impl Dispatcher {
             let Some(r) = self.pool.run(front) else {
                 continue;
             };
-            if closing_late && r.started.is_some() {
+            let Some(started) = r.started else {
+                continue;
+            };
+            if closing_late {
                 kills.push((id, Kill::Close));
+            } else if let Some(stop) = &r.stop {
+                // Its signal was aborted: it has `cancelGrace` to end.
+                let kill_at = stop.at.max(started) + grace;
+                if kill_at <= now {
+                    kills.push((id, Kill::Stop(front)));
+                } else {
+                    wake.at(kill_at);
+                }
             } else if let Some(deadline) = r.deadline {
                 if deadline <= now {
-                    kills.push((id, Kill::Timeout(front)));
+                    timeouts.push(front);
                 } else {
                     wake.at(deadline);
                 }
             }
+        }
+        for run in timeouts {
+            let message = self.pool.run(run).and_then(|r| {
+                let limit = r.deadline?.duration_since(r.started?).as_millis();
+                Some(format!(
+                    "task {}:{} ran longer than its timeout of {limit} ms",
+                    r.task.task_type, r.task.id
+                ))
+            });
+            let message =
+                message.unwrap_or_else(|| "the task ran longer than its timeout".to_owned());
+            self.stop_run(run, StopKind::Timeout, message, now);
+            wake.at(now + grace);
         }
         for (id, kill) in kills {
             self.kill_worker(id, kill, now);
@@ -91,13 +119,14 @@ impl Dispatcher {
 
     fn kill_worker(&mut self, id: u32, kill: Kill, now: Instant) {
         match kill {
-            Kill::Timeout(run) => {
+            Kill::Stop(run) => {
                 if let Some(r) = self.pool.run(run) {
                     self.logger.warn(&format!(
-                        "task {}:{} ran past its timeout; stopping worker {id}",
+                        "task {}:{} did not end within cancelGrace of its signal's abort; stopping worker {id}",
                         r.task.task_type, r.task.id
                     ));
                 }
+                self.pool.mark_killed(run);
             }
             Kill::Close => self.logger.warn(&format!(
                 "close(): worker {id} still runs a task after the timeout; stopping it (the task goes back to its queue)"
@@ -117,23 +146,12 @@ impl Dispatcher {
     /// dispatcher stopped it: `true` when this handled it.
     pub(super) fn lost_to_kill(&mut self, kill: Option<Kill>, lost: u64) -> bool {
         match kill {
-            Some(Kill::Timeout(run)) if run == lost => {
-                let timeout = self.pool.run(run).and_then(|r| {
-                    let started = r.started?;
-                    Some(r.deadline?.duration_since(started).as_millis())
-                });
-                let message = match (timeout, self.pool.run(run)) {
-                    (Some(ms), Some(r)) => format!(
-                        "task {}:{} ran longer than its timeout of {ms} ms; its worker was stopped",
-                        r.task.task_type, r.task.id
-                    ),
-                    _ => "the task ran longer than its timeout; its worker was stopped".to_owned(),
-                };
-                let error = CodedError::new(Code::TaskTimeout, message).to_json();
-                self.finish(run, Err(&crate::wire::raw_or_null(error)));
+            // It ends with its stop's error (`finish` gives it).
+            Some(Kill::Stop(run)) if run == lost => {
+                self.finish(run, Ok(None));
                 true
             }
-            // Stopped for another run (it ended as the timeout came), or by
+            // Stopped for another run (it ended as the kill came), or by
             // close(): the run it had started is not to blame.
             Some(_) => {
                 self.take_back(lost);

@@ -5,7 +5,10 @@
 use super::pool::WorkerState;
 use super::Dispatcher;
 use crate::error::{Code, CodedError};
+use crate::log::Fields;
+use crate::master::metrics::ExitReason;
 use crate::sys::{Exit, Signal};
+use crate::task::now_ms;
 use crate::wire::events::JsEvent;
 use crate::wire::frames::{ToMaster, ToWorker, Value};
 use crate::wire::framing::Message;
@@ -92,6 +95,7 @@ impl Dispatcher {
                 self.finish(run, Ok(value.map(|raw| Value { raw, large: None })))
             }
             ToMaster::Failed { run, error } => self.finish(run, Err(&error)),
+            ToMaster::Progress { run, value } => self.on_progress(run, value),
             ToMaster::Ipc { run, msg } => self.events.push(&JsEvent::Ipc {
                 worker: id,
                 run,
@@ -157,28 +161,48 @@ impl Dispatcher {
         let Some(w) = self.pool.worker(id) else {
             return;
         };
-        let (pid, kill, starting, stopping) = (
-            w.link.pid(),
-            w.kill,
-            w.state == WorkerState::Starting,
-            w.is_stopping(),
-        );
+        let (pid, kill, stopping, retired) = (w.link.pid(), w.kill, w.is_stopping(), w.retired);
+        // It died before it was ready, or was killed for not getting ready.
+        let start_failure = match (&w.start_failure, w.state) {
+            (Some(why), _) => Some(why.clone()),
+            (None, WorkerState::Starting) => {
+                Some(format!("{} before it was ready", exit.describe()))
+            }
+            _ => None,
+        };
+        let stderr = w.link.stderr_tail();
         let Some(exited) = self.pool.exited(id, w.link.running()) else {
             return;
         };
         self.counters.workers_exited += 1;
-        // A worker we killed (timeout, close) was already logged as a warning.
-        if kill.is_none() && (!stopping || exited.lost.is_some()) {
-            self.logger
-                .error(&format!("worker {id} (pid {pid}) {}", exit.describe()));
-        }
-        if starting {
-            self.spawning.failed(Instant::now());
+        let crashed = kill.is_none() && (!stopping || exited.lost.is_some());
+        self.metrics.worker_exited(match () {
+            _ if start_failure.is_some() || crashed => ExitReason::Crashed,
+            _ if kill.is_some() => ExitReason::Timeout,
+            _ if retired => ExitReason::Retired,
+            _ => ExitReason::Idle,
+        });
+        if let Some(why) = start_failure {
+            self.start_failed(id, pid, &why, &stderr);
+        } else if crashed {
+            // A worker we killed (timeout, close) was already logged as a warning.
+            self.logger.error_event(
+                "worker_exit",
+                &format!("worker {id} (pid {pid}) {}", exit.describe()),
+                &Fields::worker(id, pid),
+            );
         }
         // Unstarted runs first, so none is taken for started when the lost
         // one leaves its worker.
         for run in exited.unstarted {
             self.take_back(run);
+        }
+        // A worker that was asked to stop (idle, retired, closing) and
+        // did so cleanly is no trouble to show.
+        if !(stopping && exited.lost.is_none() && exit.code == Some(0)) {
+            let blamed = exited.lost.and_then(|run| self.pool.run(run));
+            let task = blamed.map(|r| (&*r.task.id, &*r.task.task_type));
+            self.exits.record(now_ms(), id, pid, &exit, task);
         }
         if let Some(run) = exited.lost.filter(|&run| !self.lost_to_kill(kill, run)) {
             if let Some(r) = self.pool.run(run) {
@@ -194,6 +218,56 @@ impl Dispatcher {
         self.pool.remove(id);
         self.events.push(&JsEvent::Retired { worker: id });
     }
+}
+
+impl Dispatcher {
+    /// A worker failed to start (`why`): spawning backs off, and the
+    /// failure is logged, quoting the end of its stderr, unless it is the
+    /// one logged last (a broken script fails the same way every time).
+    /// Queued tasks wait.
+    fn start_failed(&mut self, id: u32, pid: u32, why: &str, stderr: &str) {
+        self.counters.worker_start_failures += 1;
+        let (_, wait) = self.spawning.failed(Instant::now());
+        let last_words = last_lines(stderr);
+        if self.spawning.tell(format!("{why}\n{last_words}")) {
+            let quoted = if last_words.is_empty() {
+                "it wrote nothing to stderr; ".to_owned()
+            } else {
+                format!("its stderr ends with:\n{last_words}\n")
+            };
+            self.logger.error_event(
+                "worker_start_failed",
+                &format!(
+                    "workers fail to start: worker {id} (pid {pid}) {why}; {quoted}trying again in {}, then less often (up to every 30 s); queued tasks wait, and this is logged again only if the failure changes",
+                    super::scaling::seconds(wait)
+                ),
+                &Fields::worker(id, pid),
+            );
+        }
+    }
+}
+
+/// The last lines of what a worker wrote (up to about 1,500 characters).
+fn last_lines(text: &str) -> String {
+    let text = text.trim_end();
+    let mut start = text.len().saturating_sub(1500);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let tail = &text[start..];
+    // From a line's start, unless the text is shorter than the limit.
+    let tail = match (start, tail.find('\n')) {
+        (0, _) | (_, None) => tail,
+        (_, Some(newline)) => &tail[newline + 1..],
+    };
+    tail.lines()
+        .rev()
+        .take(20)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The error of a run whose worker died: `WorkerExitError`, with how.

@@ -4,8 +4,10 @@
 
 use super::{Dispatcher, Listening};
 use crate::error::{Code, CodedError};
+use crate::log::Fields;
 use crate::master::api::{Cmd, Query};
 use crate::master::inbox::Input;
+use crate::master::metrics::{Outcome, Queue};
 use crate::master::persistent::StoreEvent;
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
@@ -21,9 +23,11 @@ impl Dispatcher {
         let result = match cmd {
             Cmd::AddTasks(batch, blobs) => self.add_rows(&batch, blobs),
             Cmd::Configure(config) => {
+                crate::log::set_json(config.json_logs);
                 self.logger.set_level(config.logs);
                 self.persistent.configure(config.persistent.clone());
                 self.config = *config;
+                self.set_configured_limits();
                 Ok(())
             }
             Cmd::Initialize => {
@@ -44,15 +48,22 @@ impl Dispatcher {
                 self.ipc_reply(worker, run, msg);
                 Ok(())
             }
-            Cmd::Listening { done, error, retry } => {
-                self.listening = Listening { done, error, retry };
+            Cmd::Listening {
+                done,
+                error,
+                retry,
+                progress,
+            } => {
+                self.listening = Listening {
+                    done,
+                    error,
+                    retry,
+                    progress,
+                };
                 Ok(())
             }
             Cmd::Pause => {
-                let was = self.lifecycle;
-                self.lifecycle = self.lifecycle.pause();
-                // What waits in the workers has not started: it comes back.
-                self.rebalance |= was != self.lifecycle;
+                self.pause();
                 Ok(())
             }
             Cmd::Resume => {
@@ -69,6 +80,14 @@ impl Dispatcher {
         };
         self.advance();
         result
+    }
+
+    /// Stops starting tasks (`pause()`, or a dashboard through the registry).
+    pub(super) fn pause(&mut self) {
+        let was = self.lifecycle;
+        self.lifecycle = self.lifecycle.pause();
+        // What waits in the workers has not started: it comes back.
+        self.rebalance |= was != self.lifecycle;
     }
 
     /// Answers a JS call that only reads the in-memory queue or the pool.
@@ -100,6 +119,7 @@ impl Dispatcher {
             .map_err(|e| CodedError::new(Code::InvalidArg, e))?;
         let now = now_ms();
         for task in tasks {
+            self.metrics.added(&task.task_type, Queue::Memory, 1);
             if let Err(refused) = self.queue.push(task, now) {
                 self.logger.error(&format!(
                     "an in-memory task with _id {:?} already exists",
@@ -129,14 +149,48 @@ impl Dispatcher {
             self.config.refresh_rate,
             self.pool.any_idle(),
         );
+        for task_type in &handled.added {
+            self.metrics.added(task_type, Queue::Persistent, 1);
+        }
+        for (task_type, limits) in handled.limits {
+            self.set_local_limits(&task_type, limits);
+        }
         for (origin, req, answer) in handled.answers {
             self.reply(origin, req, answer);
+        }
+        self.cancelled(handled.cancelled);
+        if !handled.metrics.is_empty() {
+            self.answer_metrics(&handled.metrics);
+        }
+        for (claimed, message) in handled.refused {
+            self.fail_cancelled(claimed, &message);
+        }
+        if let Some(request) = handled.master_request {
+            self.master_request(request);
         }
         // Already failed in MongoDB: each ends with its error event now.
         for document in handled.undecodable {
             self.counters.failed += 1;
             let error = document.error();
-            self.logger.error(&error.message);
+            let task_type = serde_json::from_str::<serde_json::Value>(&document.task_json)
+                .ok()
+                .and_then(|t| t["taskType"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            self.metrics.finished(
+                &task_type.as_str().into(),
+                Queue::Persistent,
+                Outcome::Failed,
+                None,
+            );
+            self.logger.error_event(
+                "failed",
+                &error.message,
+                &Fields {
+                    task_type: Some(&task_type),
+                    code: Some(error.code.as_str()),
+                    ..Fields::default()
+                },
+            );
             if self.listening.error {
                 let value = raw_or_null(error.to_json());
                 let task = raw_or_null(document.task_json);

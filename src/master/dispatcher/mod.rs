@@ -19,24 +19,40 @@
 //! - `frames`: a worker's frames read, its lines written, its exit.
 //! - `prefetch`: choosing the next task and worker, recalling runs sent ahead.
 //! - `outcomes`: a run's end: done, retried, rescheduled, failed, taken back.
-//! - `deadlines`: runs stopped from outside (`timeout`, `close({ timeout })`).
+//! - `steering`: progress reports; runs stopped from outside (cancel,
+//!   timeout) through their signal; `TaskQueue.cancel`.
+//! - `deadlines`: stopped runs given `cancelGrace`, then their workers
+//!   stopped; `close({ timeout })`.
 //! - `scaling`: growing and shrinking the pool.
+//! - `recycling`: retiring workers after `workerMaxTasks` runs or past
+//!   `workerMaxMemory`.
+//! - `limiting`: runs counted against their type's limits (`Limiter`).
 //! - `answers`: queries, requests and their replies.
+//! - `exits`: the last worker exits, with the task each was blamed for.
+//! - `registry`: this master's heartbeat in the masters' registry, and
+//!   the pause or resume a dashboard asked for through it.
 
 mod answers;
 mod deadlines;
+mod exits;
 mod frames;
 mod inputs;
 mod lifecycle;
+mod limiting;
 mod outcomes;
 mod pool;
 mod prefetch;
+mod recycling;
+mod registry;
 mod run;
 mod scaling;
+mod steering;
 #[cfg(test)]
 mod tests;
 
 use super::api::{Config, KeepAlive};
+use super::limiter::Limiter;
+use super::metrics::Metrics;
 use super::persistent::{Persistent, StoreLink};
 use super::process::Spawner;
 use crate::error::{Code, CodedError};
@@ -66,6 +82,10 @@ struct Counters {
     retried: u64,
     workers_started: u64,
     workers_exited: u64,
+    /// Workers retired by `workerMaxTasks` or `workerMaxMemory`.
+    workers_retired: u64,
+    /// Workers that died or timed out before they were ready.
+    worker_start_failures: u64,
     /// ms from spawn to ready of the most recent worker.
     last_worker_start_ms: Option<f64>,
 }
@@ -76,6 +96,7 @@ struct Listening {
     done: bool,
     error: bool,
     retry: bool,
+    progress: bool,
 }
 
 /// The earliest of the times a round needs to look again.
@@ -121,15 +142,20 @@ pub(crate) struct Dispatcher {
     /// JS requests not answered yet: their promises hold the process.
     js_requests: usize,
     counters: Counters,
+    /// Per task type, since the master started (`cluster.metrics()`).
+    metrics: Metrics,
+    limiter: Limiter,
     /// A worker became ready, or the pool stops dispatching: spread the
     /// runs sent ahead again (or hand them back).
     rebalance: bool,
     listening: Listening,
+    exits: exits::RecentExits,
 }
 
 impl Dispatcher {
     pub(crate) fn new(spawner: Box<dyn Spawner>, store: StoreLink, config: Config) -> Self {
-        Dispatcher {
+        crate::log::set_json(config.json_logs);
+        let mut dispatcher = Dispatcher {
             logger: Logger::new(config.logs),
             persistent: Persistent::new(store, config.persistent.clone()),
             config,
@@ -143,13 +169,19 @@ impl Dispatcher {
             last_work_at: Instant::now(),
             js_requests: 0,
             counters: Counters::default(),
+            metrics: Metrics::default(),
+            limiter: Limiter::default(),
             rebalance: false,
             listening: Listening {
                 done: true,
                 error: true,
                 retry: true,
+                progress: true,
             },
-        }
+            exits: exits::RecentExits::default(),
+        };
+        dispatcher.set_configured_limits();
+        dispatcher
     }
 
     /// Every event since the last take, with a `timer` event when `advance`
@@ -244,6 +276,8 @@ impl Dispatcher {
         let now = Instant::now();
         let now_ms = now_ms();
         let mut wake = Wake::default();
+        // Windows that moved on free their types before dispatch.
+        self.limit_tick(now, now_ms, &mut wake);
         self.place_runs(now_ms);
         let demand = self.demand(now_ms);
         self.drive_store(demand.claims, &mut wake);
@@ -251,6 +285,8 @@ impl Dispatcher {
             self.last_work_at = now;
         }
         self.wake_when_due(now, now_ms, &mut wake);
+        // And the windows this round's starts filled, when they free.
+        self.limit_tick(now, now_ms, &mut wake);
         self.scale(demand.waiting, now, &mut wake);
         self.enforce_deadlines(now, &mut wake);
         wake.0
@@ -267,11 +303,12 @@ impl Dispatcher {
     }
 
     /// What waits for a worker now, and how many persistent tasks to claim:
-    /// one for every worker and one more round, after the in-memory tasks,
-    /// which always go first. Not `prefetch` per worker: claims taken
-    /// ahead are hidden from other masters sharing the collection; the
-    /// claim batch grows by itself while workers drain a backlog faster
-    /// than claims come back.
+    /// one for each worker that would start it now, after the in-memory
+    /// tasks, which always go first. Nothing ahead of the workers: claims
+    /// held by a master are hidden from the others sharing the collection,
+    /// so a long task claimed ahead would wait here while another master
+    /// sits idle. Only where workers drain a backlog faster than claims
+    /// come back does the batch grow (`persistent::ahead`).
     fn demand(&mut self, now_ms: i64) -> Demand {
         if !self.lifecycle.dispatching() {
             return Demand {
@@ -283,7 +320,10 @@ impl Dispatcher {
         Demand {
             // Runs sent ahead behind a running one wait too.
             waiting: in_memory + self.persistent.buffered() + self.pool.waiting_behind(),
-            claims: (2 * self.config.max_workers).saturating_sub(self.pool.runs() + in_memory),
+            claims: self
+                .config
+                .max_workers
+                .saturating_sub(self.pool.busy_workers() + in_memory),
         }
     }
 
@@ -302,6 +342,7 @@ impl Dispatcher {
         if self.lifecycle.handing_back() {
             self.persistent.release();
         }
+        self.drive_registry(wake);
     }
 
     /// Wakes when the next scheduled in-memory task is due.

@@ -2,14 +2,17 @@
 //! (for a series) rescheduled; its event, its log line, its write to
 //! MongoDB. Or taken back unstarted to its old place in its queue.
 
-use super::run::{RunTask, Source, Start};
+use super::run::{Run, RunTask, Source, Start, StopKind};
 use super::Dispatcher;
+use crate::log::Fields;
+use crate::master::metrics::Outcome as Measured;
 use crate::master::persistent::{Completion, Write};
 use crate::master::requests;
 use crate::policy::Retry;
 use crate::task::now_ms;
 use crate::wire::events::{self, Outcome as Event};
 use crate::wire::frames::Value;
+use crate::wire::raw_or_null;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
@@ -34,15 +37,54 @@ impl Dispatcher {
         let Some((r, next)) = self.pool.unassign(run) else {
             return;
         };
+        self.limit_ended(&r.task);
         let now = Instant::now();
+        self.after_run(r.worker, now);
+        self.conclude(r, outcome, now);
+        // Sent ahead, the next run on that worker starts now (logged after
+        // this one's end).
+        if let Some(next) = next {
+            let start = Start {
+                now,
+                default_timeout: self.config.task_timeout,
+                logger: &self.logger,
+            };
+            self.pool.start(next, &start);
+            self.observe_start(next);
+        }
+    }
+
+    /// A run that started now: how long after its due date (`metrics`).
+    pub(super) fn observe_start(&mut self, run: u64) {
+        if let Some(r) = self.pool.run(run).filter(|r| r.started.is_some()) {
+            let waited = (now_ms() - r.task.due) as f64 / 1000.0;
+            self.metrics.started(&r.task.task_type, waited);
+        }
+    }
+
+    /// A run's end, its outcome given: what becomes of its task, its
+    /// event, its log line. A stopped run ends with its stop's error.
+    fn conclude(&mut self, r: Run, outcome: Outcome, now: Instant) {
         self.last_work_at = now;
-        let took = r.started.map_or(0, |at| now.duration_since(at).as_millis());
+        let ran_for = r.started.map(|at| now.duration_since(at));
+        let took = ran_for.map_or(0, |d| d.as_millis());
+        let stopped = r
+            .stop
+            .as_ref()
+            .map(|s| (s.kind, raw_or_null(s.error().to_json())));
+        let (outcome, cancelled) = match &stopped {
+            Some((kind, error)) => (Err(&**error), *kind == StopKind::Cancel),
+            None => (outcome, false),
+        };
+        let (worker, queue) = (r.worker, r.queue());
         let (task, source) = (r.task, r.source);
         let attempt = task.failures + 1;
         let policy = task.policy.as_deref();
         let repeat = policy.and_then(|p| p.repeat.as_ref());
         let retry = policy.and_then(|p| p.retry).or(self.config.retry);
         let then = match (outcome, retry) {
+            // A cancelled task ends, whatever its retries and series say.
+            _ if cancelled => Next::End,
             (Err(_), Some(retry)) if retry.allows_after(attempt) => {
                 Next::Retry(now_ms() + retry.delay_after(attempt) as i64, retry)
             }
@@ -56,16 +98,20 @@ impl Dispatcher {
         // A retry of a series' run remembers its slot: the series goes on
         // from there, not from when the retry happened to run.
         let slot = repeat.map(|_| task.occurrence);
-        self.log_outcome(&task, outcome, took, &then);
-        // Sent ahead, the next run on that worker starts now.
-        if let Some(next) = next {
-            let start = Start {
-                now,
-                default_timeout: self.config.task_timeout,
-                logger: &self.logger,
-            };
-            self.pool.start(next, &start);
-        }
+        let measured = match (&then, outcome, stopped.as_ref().map(|(kind, _)| *kind)) {
+            (Next::Retry(..), _, _) => Measured::Retried,
+            (_, Ok(_), _) => Measured::Done,
+            (_, Err(_), Some(StopKind::Cancel)) => Measured::Cancelled,
+            (_, Err(_), Some(StopKind::Timeout)) => Measured::TimedOut,
+            (_, Err(_), None) => Measured::Failed,
+        };
+        self.metrics.finished(
+            &task.task_type,
+            queue,
+            measured,
+            ran_for.map(|d| d.as_secs_f64()),
+        );
+        self.log_outcome(&task, worker, outcome, took, &then);
         let event = match (&then, outcome) {
             (Next::Retry(at, _), Err(value)) if self.listening.retry => Some(Event::Retry {
                 value,
@@ -93,6 +139,7 @@ impl Dispatcher {
                     (_, Some(error)) => Write::Fail(error),
                     (_, None) => Write::Delete,
                 },
+                progress: None,
             }),
             Source::Memory(place) => {
                 // A task removed while it ran (`removeById`) stays removed.
@@ -119,14 +166,29 @@ impl Dispatcher {
         }
     }
 
-    fn log_outcome(&mut self, task: &RunTask, outcome: Outcome, took: u128, then: &Next) {
+    fn log_outcome(
+        &mut self,
+        task: &RunTask,
+        worker: u32,
+        outcome: Outcome,
+        took: u128,
+        then: &Next,
+    ) {
+        let fields = Fields::task(&task.task_type, &task.id)
+            .in_worker(worker, self.pool.pid(worker))
+            .took(took);
         match outcome {
             Ok(_) => {
                 self.counters.done += 1;
                 self.logger
-                    .task(&task.task_type, &task.id, format_args!("done in {took} ms"));
+                    .task("done", &fields, format_args!("done in {took} ms"));
             }
             Err(error) => {
+                let (message, code) = error_message(error);
+                let event = match then {
+                    Next::Retry(..) => "retry",
+                    _ => "failed",
+                };
                 let what = match then {
                     Next::Retry(at, retry) => {
                         self.counters.retried += 1;
@@ -142,12 +204,18 @@ impl Dispatcher {
                         "failed".to_owned()
                     }
                 };
-                self.logger.error(&format!(
-                    "task {}:{} {what} after {took} ms: {}",
-                    task.task_type,
-                    task.id,
-                    error_message(error)
-                ));
+                let fields = match &code {
+                    Some(code) => fields.code(code),
+                    None => fields,
+                };
+                self.logger.error_event(
+                    event,
+                    &format!(
+                        "task {}:{} {what} after {took} ms: {message}",
+                        task.task_type, task.id
+                    ),
+                    &fields,
+                );
             }
         }
     }
@@ -155,9 +223,14 @@ impl Dispatcher {
     /// Puts a run its worker never started back in its queue, at its old place.
     pub(super) fn take_back(&mut self, run: u64) {
         // Only runs that never started come back, so none starts after them.
-        let Some((r, _)) = self.pool.unassign(run) else {
+        let Some(r) = self.pool.take_back(run) else {
             return;
         };
+        self.limit_ended(&r.task);
+        // Stopped (cancelled) before it started: it ends, it does not go back.
+        if r.stop.is_some() {
+            return self.conclude(r, Ok(None), Instant::now());
+        }
         match r.source {
             Source::Claimed(claimed) => self.persistent.put_back(*claimed),
             // `false` means it was removed meanwhile: nothing to put back.
@@ -166,14 +239,20 @@ impl Dispatcher {
     }
 }
 
-/// The `message` of a serialized error, for log lines.
-fn error_message(error: &RawValue) -> String {
+/// The `message` and `code` of a serialized error, for log lines.
+fn error_message(error: &RawValue) -> (String, Option<String>) {
     #[derive(Deserialize)]
     struct Message {
         message: Option<String>,
+        code: Option<serde_json::Value>,
     }
-    serde_json::from_str::<Message>(error.get())
-        .ok()
+    let read = serde_json::from_str::<Message>(error.get()).ok();
+    let code = read
+        .as_ref()
+        .and_then(|m| m.code.as_ref())
+        .and_then(|c| c.as_str().map(str::to_owned));
+    let message = read
         .and_then(|m| m.message)
-        .unwrap_or_else(|| error.get().to_owned())
+        .unwrap_or_else(|| error.get().to_owned());
+    (message, code)
 }

@@ -9,7 +9,7 @@
 //! `check` asserts it after every call into the dispatcher in debug builds
 //! (the test suites'), and a seeded walk in its tests drives it at random.
 
-use super::run::{Rank, Run, RunTask, Source, Start};
+use super::run::{Rank, Run, RunTask, Source, Start, Stop};
 use crate::master::process::Link;
 use crate::wire::frames::{Line, ToWorker};
 use crate::wire::framing::FrameReader;
@@ -24,6 +24,10 @@ pub(super) enum WorkerState {
     /// Spawned, not ready yet (it has not built its Cluster).
     Starting,
     Ready,
+    /// Retired (`workerMaxTasks`, `workerMaxMemory`): it finishes the run
+    /// it runs, hands back what was sent ahead, gets nothing more, and is
+    /// stopped once it holds nothing.
+    Retiring,
     /// Asked to stop (or killed); it gets nothing more. Killed at `kill_at`
     /// if it has not exited by then.
     Stopping {
@@ -34,8 +38,9 @@ pub(super) enum WorkerState {
 /// Why the dispatcher stopped a worker that was running a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kill {
-    /// This run went past its time limit.
-    Timeout(u64),
+    /// This run was stopped (cancelled, or past its time limit) and did
+    /// not end within `cancelGrace`.
+    Stop(u64),
     /// `close({ timeout })` ran out of time.
     Close,
 }
@@ -65,6 +70,16 @@ pub(super) struct Worker {
     line: Line,
     /// Why the dispatcher stopped it mid-task, if it did.
     pub(super) kill: Option<Kill>,
+    /// Runs it finished (done or failed).
+    pub(super) runs: u64,
+    /// Runs it may still be sent (`workerMaxTasks`), if limited.
+    budget: Option<u64>,
+    /// When its memory was last read (`workerMaxMemory`).
+    pub(super) memory_read_at: Option<Instant>,
+    /// Why it failed to start, when the dispatcher stopped it for that.
+    pub(super) start_failure: Option<String>,
+    /// It was retired (`workerMaxTasks`, `workerMaxMemory`).
+    pub(super) retired: bool,
 }
 
 impl Worker {
@@ -80,6 +95,11 @@ impl Worker {
     /// Live with nothing to run.
     pub(super) fn is_idle(&self) -> bool {
         self.is_live() && self.sent.is_empty()
+    }
+
+    /// Counts toward the pool's size: not retiring or stopping.
+    pub(super) fn in_service(&self) -> bool {
+        matches!(self.state, WorkerState::Starting | WorkerState::Ready)
     }
 
     /// Holds no run.
@@ -130,7 +150,14 @@ impl Pool {
         self.next_worker
     }
 
-    pub(super) fn add_worker(&mut self, id: u32, link: Box<dyn Link>, now: Instant) {
+    /// A new worker, which may be sent `budget` runs in all, if limited.
+    pub(super) fn add_worker(
+        &mut self,
+        id: u32,
+        link: Box<dyn Link>,
+        now: Instant,
+        budget: Option<u64>,
+    ) {
         self.workers.insert(
             id,
             Worker {
@@ -143,6 +170,11 @@ impl Pool {
                 reader: FrameReader::default(),
                 line: Line::default(),
                 kill: None,
+                runs: 0,
+                budget,
+                memory_read_at: None,
+                start_failure: None,
+                retired: false,
             },
         );
     }
@@ -180,6 +212,14 @@ impl Pool {
         self.runs.len()
     }
 
+    /// The tasks of the runs in flight of `task_type`.
+    pub(super) fn runs_of<'a>(&'a self, task_type: &'a str) -> impl Iterator<Item = &'a RunTask> {
+        self.runs
+            .values()
+            .map(|r| &r.task)
+            .filter(move |t| &*t.task_type == task_type)
+    }
+
     /// The claim tokens of the persistent runs in flight.
     pub(super) fn claim_tokens(&self) -> Vec<String> {
         self.runs
@@ -199,6 +239,9 @@ impl Pool {
         start: &Start,
     ) -> Option<u64> {
         let w = self.workers.get_mut(&id)?;
+        if let Some(budget) = &mut w.budget {
+            *budget = budget.checked_sub(1)?;
+        }
         self.next_run += 1;
         let run = self.next_run;
         w.line.push_run(run, &task.row);
@@ -216,19 +259,59 @@ impl Pool {
             source,
             started: None,
             deadline: None,
+            stop: None,
         };
         if starts_now {
-            r.start(start);
+            r.start(start, w.link.pid());
         }
         self.runs.insert(run, r);
         Some(run)
     }
 
+    /// Stops `run` from outside (see `Stop`); its worker, to tell.
+    pub(super) fn stop(&mut self, run: u64, stop: Stop) -> Option<u32> {
+        let r = self.runs.get_mut(&run)?;
+        r.stop = Some(stop);
+        Some(r.worker)
+    }
+
+    /// Its worker is being stopped for `run`, a stopped run.
+    pub(super) fn mark_killed(&mut self, run: u64) {
+        if let Some(stop) = self.runs.get_mut(&run).and_then(|r| r.stop.as_mut()) {
+            stop.killed = true;
+        }
+    }
+
+    /// The first run in flight whose task `pick` chooses.
+    pub(super) fn find_run(&self, pick: impl Fn(&Run) -> bool) -> Option<u64> {
+        self.runs.iter().find(|(_, r)| pick(r)).map(|(&run, _)| run)
+    }
+
     /// Starts `run`, now the first of its worker's queue.
     pub(super) fn start(&mut self, run: u64, start: &Start) {
         if let Some(r) = self.runs.get_mut(&run) {
-            r.start(start);
+            let pid = self.workers.get(&r.worker).map_or(0, |w| w.link.pid());
+            r.start(start, pid);
         }
+    }
+
+    /// The pid of worker `id` (0 once it is gone).
+    pub(super) fn pid(&self, id: u32) -> u32 {
+        self.workers.get(&id).map_or(0, |w| w.link.pid())
+    }
+
+    /// Takes back `run`, which its worker never started: the worker may be
+    /// sent another in its place.
+    pub(super) fn take_back(&mut self, run: u64) -> Option<Run> {
+        let (r, _) = self.unassign(run)?;
+        if let Some(budget) = self
+            .workers
+            .get_mut(&r.worker)
+            .and_then(|w| w.budget.as_mut())
+        {
+            *budget += 1;
+        }
+        Some(r)
     }
 
     /// Forgets `run` and takes it off its worker. When it was the one
@@ -261,19 +344,32 @@ impl Pool {
     /// `recall` picks by rank; each hands back those it has not started.
     pub(super) fn recall(&mut self, recall: impl Fn(Rank) -> bool) {
         for w in self.workers.values_mut() {
-            if w.is_stopping() || w.sent.len() < 2 {
-                continue;
+            if !w.is_stopping() {
+                Self::recall_behind(w, &recall);
             }
-            let mut runs = Vec::new();
-            for s in w.sent.iter_mut().skip(1) {
-                if !s.recalling && recall(s.rank) {
-                    s.recalling = true;
-                    runs.push(s.run);
-                }
+        }
+    }
+
+    /// Retires worker `id`: what it was sent ahead is recalled, it gets
+    /// nothing more.
+    pub(super) fn retire(&mut self, id: u32) {
+        if let Some(w) = self.workers.get_mut(&id) {
+            w.state = WorkerState::Retiring;
+            w.retired = true;
+            Self::recall_behind(w, &|_| true);
+        }
+    }
+
+    fn recall_behind(w: &mut Worker, recall: &impl Fn(Rank) -> bool) {
+        let mut runs = Vec::new();
+        for s in w.sent.iter_mut().skip(1) {
+            if !s.recalling && recall(s.rank) {
+                s.recalling = true;
+                runs.push(s.run);
             }
-            if !runs.is_empty() {
-                w.line.push(&ToWorker::Recall { runs });
-            }
+        }
+        if !runs.is_empty() {
+            w.line.push(&ToWorker::Recall { runs });
         }
     }
 
@@ -295,17 +391,29 @@ impl Pool {
     }
 
     /// The live worker with the fewest runs, among those holding fewer
-    /// than `room` and, unless empty, under `ahead_bytes` of rows.
+    /// than `room`, under `ahead_bytes` of rows unless empty, and with
+    /// runs left to be sent.
     pub(super) fn least_loaded(&self, room: usize, ahead_bytes: usize) -> Option<u32> {
         self.workers
             .iter()
             .filter(|(_, w)| {
                 w.is_live()
+                    && w.budget != Some(0)
                     && w.sent.len() < room
                     && (w.sent.is_empty() || w.sent_bytes < ahead_bytes)
             })
             .min_by_key(|(_, w)| w.sent.len())
             .map(|(id, _)| *id)
+    }
+
+    /// Workers that hold a run (running it, or about to).
+    pub(super) fn busy_workers(&self) -> usize {
+        self.workers.values().filter(|w| !w.sent.is_empty()).count()
+    }
+
+    /// The runs worker `id` holds (0: what it is sent next starts at once).
+    pub(super) fn held(&self, id: u32) -> usize {
+        self.workers.get(&id).map_or(0, |w| w.sent.len())
     }
 
     /// What worker `id`'s exit means for its runs: `running` is the run it

@@ -7,6 +7,7 @@
 
 use super::run::{Rank, RunTask, Source, Start};
 use super::Dispatcher;
+use crate::master::metrics::Queue;
 use tokio::time::Instant;
 
 /// Runs a worker may hold when the next task is a persistent one: claims
@@ -75,7 +76,8 @@ impl Dispatcher {
             let Some(id) = self.pool.least_loaded(room, AHEAD_BYTES) else {
                 return;
             };
-            let Some(Next { task, rank, source }) = self.next_task(now_ms) else {
+            let held = self.pool.held(id);
+            let Some(Next { task, rank, source }) = self.next_task(now_ms, held) else {
                 return;
             };
             let start = Start {
@@ -83,15 +85,24 @@ impl Dispatcher {
                 default_timeout: self.config.task_timeout,
                 logger: &self.logger,
             };
-            self.pool.assign(id, task, rank, source, &start);
+            // Counted only where some type is limited (no clones on the hot path).
+            let limited =
+                (!self.limiter.is_empty()).then(|| (task.task_type.clone(), task.group.clone()));
+            if let Some(run) = self.pool.assign(id, task, rank, source, &start) {
+                self.observe_start(run);
+                if let Some((task_type, group)) = limited {
+                    self.limit_sent(&task_type, group.as_ref());
+                }
+            }
         }
     }
 
-    /// The next task to run: in-memory ones always before persistent ones.
-    fn next_task(&mut self, now_ms: i64) -> Option<Next> {
-        if let Some((task, order, place)) = self.queue.take_next(now_ms) {
+    /// The next task to run (for a worker that holds `held` runs):
+    /// in-memory ones always before persistent ones.
+    fn next_task(&mut self, now_ms: i64, held: usize) -> Option<Next> {
+        if let Some((task, order, place)) = self.queue.take_next(now_ms, held) {
             return Some(Next {
-                task: RunTask::of(task),
+                task: RunTask::of(task, Queue::Memory),
                 rank: Rank {
                     in_memory: true,
                     order,
@@ -99,9 +110,12 @@ impl Dispatcher {
                 source: Source::Memory(place),
             });
         }
-        let claimed = Box::new(self.persistent.take()?);
+        let limiter = &mut self.limiter;
+        let claimed = Box::new(self.persistent.take(|task| {
+            limiter.admits(&task.task_type, task.group.as_ref(), held == 0, now_ms)
+        })?);
         Some(Next {
-            task: RunTask::of(&claimed.task),
+            task: RunTask::of(&claimed.task, Queue::Persistent),
             rank: Rank::persistent(&claimed.task),
             source: Source::Claimed(claimed),
         })

@@ -18,12 +18,16 @@ pub(super) const STOP_GRACE: Duration = Duration::from_secs(5);
 pub(super) const SPAWN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_SPAWN_BACKOFF: Duration = Duration::from_secs(30);
 
-/// When spawning may happen again after failures.
+/// When spawning may happen again after failures, and which failure was
+/// last told.
 pub(super) struct Spawning {
     /// No spawn before this.
     after: Option<Instant>,
     /// The wait after the next failure.
     backoff: Duration,
+    /// What the last failure logged looked like (how it ended, its last
+    /// words): a streak of the same failure is logged once.
+    logged: Option<String>,
 }
 
 impl Default for Spawning {
@@ -31,22 +35,36 @@ impl Default for Spawning {
         Spawning {
             after: None,
             backoff: SPAWN_BACKOFF,
+            logged: None,
         }
     }
 }
 
 impl Spawning {
-    /// A spawn failed, or a worker died before it was ready.
-    pub(super) fn failed(&mut self, now: Instant) -> Instant {
-        let after = now + self.backoff;
+    /// A spawn failed, or a worker died before it was ready: no spawn for
+    /// a while, longer each time. Returns when spawning may resume, and
+    /// the wait.
+    pub(super) fn failed(&mut self, now: Instant) -> (Instant, Duration) {
+        let wait = self.backoff;
+        let after = now + wait;
         self.after = Some(after);
         self.backoff = (self.backoff * 2).min(MAX_SPAWN_BACKOFF);
-        after
+        (after, wait)
     }
 
-    /// A worker became ready: the next failure waits the shortest time.
+    /// Whether a failure that looks like `signature` is to be logged: the
+    /// first of a streak, or one unlike the one logged last.
+    pub(super) fn tell(&mut self, signature: String) -> bool {
+        let new = self.logged.as_deref() != Some(signature.as_str());
+        self.logged = Some(signature);
+        new
+    }
+
+    /// A worker became ready: the next failure waits the shortest time and
+    /// is logged.
     pub(super) fn started(&mut self) {
         self.backoff = SPAWN_BACKOFF;
+        self.logged = None;
     }
 
     /// Whether spawning may happen at `now`; if not, when it may.
@@ -71,11 +89,7 @@ impl Dispatcher {
     }
 
     fn scale_up(&mut self, waiting: usize, now: Instant, wake: &mut Wake) {
-        let live = self
-            .pool
-            .workers()
-            .filter(|(_, w)| !w.is_stopping())
-            .count();
+        let live = self.pool.workers().filter(|(_, w)| w.in_service()).count();
         let starting = self
             .pool
             .workers()
@@ -100,13 +114,19 @@ impl Dispatcher {
                     if let Some(fd) = link.take_js_fd() {
                         self.events.push(&JsEvent::Spawned { worker: id, fd });
                     }
-                    self.pool.add_worker(id, link, now);
+                    let budget = self.config.recycling.max_runs;
+                    self.pool.add_worker(id, link, now, budget);
                     wake.at(now + self.config.worker_start_timeout);
                 }
                 Err(e) => {
-                    self.logger
-                        .error(&format!("could not start a worker process: {e}"));
-                    wake.at(self.spawning.failed(now));
+                    let (after, wait) = self.spawning.failed(now);
+                    if self.spawning.tell(e.to_string()) {
+                        self.logger.error(&format!(
+                            "could not start a worker process: {e}; trying again in {}, then less often",
+                            seconds(wait)
+                        ));
+                    }
+                    wake.at(after);
                     return;
                 }
             }
@@ -120,6 +140,13 @@ impl Dispatcher {
         for (id, w) in self.pool.workers() {
             match w.state {
                 WorkerState::Stopping { .. } => continue,
+                // Retired: stopped once it has finished what it holds.
+                WorkerState::Retiring => {
+                    if w.is_empty() {
+                        to_stop.push(id);
+                    }
+                    continue;
+                }
                 WorkerState::Starting => {
                     let deadline = w.spawned_at + self.config.worker_start_timeout;
                     if stopping_all || deadline <= now {
@@ -157,10 +184,12 @@ impl Dispatcher {
             return;
         };
         if w.state == WorkerState::Starting {
-            // A worker still starting has nothing to finish.
+            // A worker still starting has nothing to finish. Stopped for
+            // taking too long, it failed to start (told when it exits).
             if !stopping_all {
-                self.logger.error(&format!(
-                    "worker {id} did not start within {timeout:?}; killing it"
+                w.start_failure = Some(format!(
+                    "did not get ready within workerStartTimeout ({} ms) and was killed",
+                    timeout.as_millis()
                 ));
             }
             w.state = WorkerState::Stopping { kill_at: None };
@@ -172,4 +201,9 @@ impl Dispatcher {
         };
         w.send(&ToWorker::Stop);
     }
+}
+
+/// A wait as a person reads it: "0.5 s", "30 s".
+pub(super) fn seconds(wait: Duration) -> String {
+    format!("{} s", wait.as_millis() as f64 / 1000.0)
 }

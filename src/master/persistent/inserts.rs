@@ -6,6 +6,7 @@
 use crate::error::{Code, CodedError};
 use crate::master::requests::{self, NewTask, Origin};
 use crate::task::Task;
+use std::sync::Arc;
 
 /// One call's persistent tasks.
 pub(crate) struct Insert {
@@ -53,6 +54,22 @@ pub(crate) fn tasks_of(inserts: &[Insert]) -> Vec<Task> {
     inserts
         .iter()
         .flat_map(|i| i.tasks.iter().map(|(_, new)| new.task.clone()))
+        .collect()
+}
+
+/// The types of the tasks the insert stored (one of a series that was
+/// there already is not new).
+pub(crate) fn stored(inserts: &[Insert], outcomes: &[Result<(), CodedError>]) -> Vec<Arc<str>> {
+    inserts
+        .iter()
+        .flat_map(|i| i.tasks.iter())
+        .zip(outcomes)
+        .filter(|((_, new), outcome)| match outcome {
+            Ok(()) => true,
+            // Stored by a first try whose answer was lost.
+            Err(e) => e.code == Code::DuplicateId && new.made_id && !new.task.is_series(),
+        })
+        .map(|((_, new), _)| new.task.task_type.clone())
         .collect()
 }
 

@@ -2,25 +2,26 @@
 //! the persistent side makes of each: connection state, claimed tasks and
 //! how big the next claim may be, outcomes written or to write again.
 
-use super::{
-    inserts, Answer, ClaimState, Completion, Connection, Persistent, CLAIM_GROWTH, MAX_CLAIM,
-};
+use super::jobs::TypeClaim;
+use super::registry::MasterRequest;
+use super::{inserts, Answer, Cancelled, ClaimState, Completion, Connection, Persistent};
 use crate::error::CodedError;
+use crate::limits::Limits;
 use crate::log::Logger;
 use crate::master::requests::Origin;
-use crate::queue::mongo::{Claim, Undecodable};
+use crate::queue::mongo::{Claim, Claimed, Undecodable};
 use crate::wire::events::Events;
+use mongodb::bson::Bson;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
 pub(crate) enum StoreEvent {
     Started(Result<(), CodedError>),
     /// Claimed tasks (and documents that could not be read, already
-    /// failed in MongoDB), and whether more may be due right now.
-    Claimed {
-        result: Result<Claim, CodedError>,
-        next_due: Option<i64>,
-    },
+    /// failed in MongoDB), whether more may be due right now, and if not,
+    /// when the next one is.
+    Claimed(Result<Claim, CodedError>),
     Written {
         batch: Vec<Completion>,
         result: Result<(), CodedError>,
@@ -36,7 +37,46 @@ pub(crate) enum StoreEvent {
     },
     /// Something changed in the collection (change stream or a local write).
     Changed,
-    Maintained(Result<u64, CodedError>),
+    /// Leases renewed and recovered (how many), and the cancels asked for
+    /// tasks this master holds.
+    Maintained(Result<(u64, Vec<(Bson, String)>), CodedError>),
+    /// Progress written.
+    ProgressWritten(Result<(), CodedError>),
+    /// A cancel's work in MongoDB; `local` tasks were cancelled in memory.
+    Cancelled {
+        origin: Origin,
+        req: u64,
+        local: usize,
+        result: Result<Cancelled, CodedError>,
+    },
+    /// Cancels asked for tasks (seen in the change stream): `_id` and message.
+    CancelRequested(Vec<(Bson, String)>),
+    /// This master's registry heartbeat written, with the request a
+    /// dashboard left in its document.
+    Heartbeat(Result<Option<String>, CodedError>),
+    /// This master's registry document removed (closing).
+    Unregistered,
+    /// Tasks queued and not running, per type.
+    Depth(Result<Vec<(String, u64)>, CodedError>),
+    /// A claim of one type (limited, or with groups).
+    TypeClaimed {
+        task_type: Arc<str>,
+        result: Result<TypeClaim, CodedError>,
+    },
+    /// This master's holdings of these limited types written.
+    HoldingsWritten {
+        types: Vec<Arc<str>>,
+        result: Result<(), CodedError>,
+    },
+    /// Every type's limits, read.
+    LimitsRead(Result<Vec<(String, Option<Limits>)>, CodedError>),
+    /// The types with grouped tasks waiting.
+    GroupsFound(Result<Vec<String>, CodedError>),
+    /// Limits stored (for a `setLimits` call to answer, or the Cluster's).
+    LimitsSet {
+        answer: Option<(Origin, u64)>,
+        result: Result<(), CodedError>,
+    },
     /// A database job panicked (a bug): the dispatcher stops.
     Panicked(String),
 }
@@ -48,11 +88,25 @@ pub(crate) struct Handled {
     pub(crate) answers: Vec<Answer>,
     /// Claimed documents that could not be read, already failed in MongoDB.
     pub(crate) undecodable: Vec<Undecodable>,
+    /// What cancels changed: tasks ended, and cancels asked for tasks
+    /// that may be held here.
+    pub(crate) cancelled: Cancelled,
+    /// Claimed tasks a cancel was asked for: failed, not run (with the
+    /// cancel's message).
+    pub(crate) refused: Vec<(Claimed, String)>,
+    /// A dashboard asked this master to pause or resume.
+    pub(crate) master_request: Option<MasterRequest>,
+    /// The types of the tasks an insert stored.
+    pub(crate) added: Vec<std::sync::Arc<str>>,
+    /// `metrics` requests to answer now (the depth was counted).
+    pub(crate) metrics: Vec<(Origin, u64)>,
+    /// Types whose limits changed (to obey in this master too).
+    pub(crate) limits: Vec<(Arc<str>, Option<Limits>)>,
 }
 
 impl Persistent {
     /// Takes a job's result. `workers_idle`: a ready worker has nothing to
-    /// run, the one case in which claims grow. Returns what the dispatcher
+    /// run, the one case in which claims grow (`ahead`). Returns what the dispatcher
     /// must do next: answers to give, and claimed documents that could not
     /// be read (each fails alone, with an error event).
     pub(crate) fn handle(
@@ -82,7 +136,7 @@ impl Persistent {
                     self.unreachable(logger, &e);
                 }
             },
-            StoreEvent::Claimed { result, next_due } => {
+            StoreEvent::Claimed(result) => {
                 let stale = self.claim == ClaimState::InFlight { stale: true };
                 self.claim = ClaimState::Idle;
                 match result {
@@ -90,23 +144,21 @@ impl Persistent {
                         tasks: claimed,
                         undecodable,
                         more,
+                        next_due,
                     }) => {
                         // Tasks added while it ran may not have been seen.
                         self.exhausted = !more && !stale;
-                        self.claim_size = if more && self.buffer.is_empty() && workers_idle {
-                            (claimed.len() * CLAIM_GROWTH).min(MAX_CLAIM)
-                        } else if more {
-                            self.claim_size
-                        } else {
-                            0
-                        };
+                        let bytes = claimed.iter().map(|c| c.task.data.size()).sum();
+                        let starved = self.buffer.is_empty() && workers_idle;
+                        self.ahead.claimed(claimed.len(), bytes, more, starved);
+                        self.set_draining(more);
                         self.next_due_at = next_due.map(|due| {
                             now + Duration::from_millis((due - crate::task::now_ms()).max(0) as u64)
                         });
                         self.poll_at = now + refresh;
-                        self.buffer.extend(claimed);
                         return Handled {
                             undecodable,
+                            refused: self.buffer_claimed(claimed),
                             ..Handled::default()
                         };
                     }
@@ -125,8 +177,7 @@ impl Persistent {
                         }
                     }
                     Err(e) => {
-                        batch.append(&mut self.pending);
-                        self.pending = batch;
+                        self.pending.put_back(batch);
                         self.write_retry_at = Some(now + refresh);
                         self.unreachable(logger, &e);
                     }
@@ -146,21 +197,191 @@ impl Persistent {
                 let inserted = self.inserting.take().unwrap_or_default();
                 return Handled {
                     answers: inserts::answers(&inserted, &outcomes),
+                    added: inserts::stored(&inserted, &outcomes),
                     ..Handled::default()
                 };
             }
             StoreEvent::Maintained(result) => {
                 self.maintaining = false;
                 match result {
-                    Ok(recovered) if recovered > 0 => self.may_have_more(),
-                    Ok(_) => {}
+                    Ok((recovered, requested)) => {
+                        if recovered > 0 {
+                            self.may_have_more();
+                        }
+                        return Handled {
+                            cancelled: Cancelled {
+                                requested,
+                                ..Cancelled::default()
+                            },
+                            ..Handled::default()
+                        };
+                    }
                     Err(e) => self.unreachable(logger, &e),
                 }
             }
+            StoreEvent::ProgressWritten(result) => {
+                self.progress_writing = false;
+                if let Err(e) = result {
+                    self.unreachable(logger, &e);
+                }
+            }
+            StoreEvent::Cancelled {
+                origin,
+                req,
+                local,
+                result,
+            } => {
+                self.cancelling -= 1;
+                self.may_have_more();
+                return match result {
+                    Ok(cancelled) => {
+                        let count = local + cancelled.ended.len() + cancelled.requested.len();
+                        Handled {
+                            answers: vec![(origin, req, Ok(count.to_string()))],
+                            cancelled,
+                            ..Handled::default()
+                        }
+                    }
+                    Err(e) => Handled {
+                        answers: vec![(origin, req, Err(e))],
+                        ..Handled::default()
+                    },
+                };
+            }
+            StoreEvent::Depth(result) => {
+                match result {
+                    Ok(depth) => self.depth = Some((now, depth)),
+                    Err(e) => self.unreachable(logger, &e),
+                }
+                return Handled {
+                    metrics: self.depth_waiting.take().unwrap_or_default(),
+                    ..Handled::default()
+                };
+            }
+            StoreEvent::TypeClaimed { task_type, result } => {
+                self.special.busy.remove(&task_type);
+                match result {
+                    Ok(TypeClaim {
+                        claim,
+                        turns,
+                        start_by,
+                        wait,
+                    }) => {
+                        if let (Some(turns), Some(kept)) =
+                            (turns, self.special.grouped.get_mut(&task_type))
+                        {
+                            *kept = turns;
+                        }
+                        if let Some(wait) = wait {
+                            self.special.wait_until.insert(task_type, now + wait);
+                        }
+                        if let (Some(at), Some(first)) = (start_by, claim.tasks.first()) {
+                            self.special.start_by.insert(first.token.clone(), at);
+                        }
+                        return Handled {
+                            undecodable: claim.undecodable,
+                            refused: self.buffer_claimed(claim.tasks),
+                            ..Handled::default()
+                        };
+                    }
+                    Err(e) => {
+                        self.connection = retry;
+                        self.unreachable(logger, &e);
+                    }
+                }
+            }
+            StoreEvent::HoldingsWritten { types, result } => {
+                for t in &types {
+                    self.special.busy.remove(t);
+                }
+                if let Err(e) = result {
+                    self.special.dirty.extend(types);
+                    self.unreachable(logger, &e);
+                }
+            }
+            StoreEvent::LimitsRead(result) => {
+                self.special.reading_limits = false;
+                match result {
+                    Ok(all) => {
+                        return Handled {
+                            limits: self.special.read(all),
+                            ..Handled::default()
+                        }
+                    }
+                    Err(e) => self.unreachable(logger, &e),
+                }
+            }
+            StoreEvent::GroupsFound(result) => {
+                self.special.finding_groups = false;
+                match result {
+                    Ok(types) => {
+                        for t in types {
+                            self.special.grouped.entry(Arc::from(t)).or_default();
+                        }
+                    }
+                    Err(e) => self.unreachable(logger, &e),
+                }
+            }
+            StoreEvent::LimitsSet { answer, result } => {
+                let Some((origin, req)) = answer else {
+                    self.special.writing_config = false;
+                    if let Err(e) = result {
+                        logger.warn(&format!(
+                            "could not store the Cluster's limits (retrying): {e}"
+                        ));
+                    }
+                    return Handled::default();
+                };
+                return Handled {
+                    answers: vec![(origin, req, result.map(|()| "null".to_owned()))],
+                    ..Handled::default()
+                };
+            }
+            StoreEvent::CancelRequested(requested) => {
+                return Handled {
+                    cancelled: Cancelled {
+                        requested,
+                        ..Cancelled::default()
+                    },
+                    ..Handled::default()
+                };
+            }
+            StoreEvent::Heartbeat(result) => match self.heartbeat_written(result) {
+                Ok(master_request) => {
+                    return Handled {
+                        master_request,
+                        ..Handled::default()
+                    }
+                }
+                Err(e) => self.unreachable(logger, &e),
+            },
+            StoreEvent::Unregistered => self.unregistered(),
             // The dispatcher handles it before it gets here.
             StoreEvent::Panicked(_) => {}
         }
         Handled::default()
+    }
+
+    /// Puts claimed tasks in the buffer, but those a cancel was asked for,
+    /// which are returned to fail (with the cancel's message). A type seen
+    /// with groups is claimed on its own from now on.
+    fn buffer_claimed(&mut self, claimed: Vec<Claimed>) -> Vec<(Claimed, String)> {
+        for c in claimed.iter().filter(|c| c.task.group.is_some()) {
+            self.special
+                .grouped
+                .entry(c.task.task_type.clone())
+                .or_default();
+        }
+        let (refused, claimed): (Vec<_>, Vec<_>) =
+            claimed.into_iter().partition(|c| c.cancel.is_some());
+        self.buffer.extend(claimed);
+        refused
+            .into_iter()
+            .map(|mut c| {
+                let message = c.cancel.take().unwrap_or_default();
+                (c, message)
+            })
+            .collect()
     }
 
     /// The collection may hold claimable tasks again (an add, a change,
@@ -170,6 +391,15 @@ impl Persistent {
         self.exhausted = false;
         if let ClaimState::InFlight { stale } = &mut self.claim {
             *stale = true;
+        }
+    }
+
+    /// While claims come back full, every claim finds tasks anyway: the
+    /// change stream closes, and opens again with the first short claim.
+    pub(super) fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+        if let Some(listen) = &self.listen {
+            listen.send_if_modified(|on| std::mem::replace(on, !draining) == draining);
         }
     }
 
@@ -198,14 +428,7 @@ mod tests {
     }
 
     fn nothing_claimed() -> StoreEvent {
-        StoreEvent::Claimed {
-            result: Ok(Claim {
-                tasks: Vec::new(),
-                undecodable: Vec::new(),
-                more: false,
-            }),
-            next_due: None,
-        }
+        StoreEvent::Claimed(Ok(Claim::default()))
     }
 
     #[tokio::test(start_paused = true)]
@@ -222,6 +445,7 @@ mod tests {
                 collection: "taskQueue".to_owned(),
                 lease: Duration::from_secs(30),
                 task_types: vec!["T".to_owned()],
+                limits: Vec::new(),
             },
         );
         p.start_due_work(4, true, true, Vec::new);

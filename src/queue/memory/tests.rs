@@ -19,7 +19,7 @@ fn drain(q: &mut MemoryQueue, now: i64) -> Vec<String> {
 /// The tasks taken, with the places their runs name.
 fn drain_places(q: &mut MemoryQueue, now: i64) -> Vec<(String, Place)> {
     let mut out = vec![];
-    while let Some((t, _, place)) = q.take_next(now) {
+    while let Some((t, _, place)) = q.take_next(now, 0) {
         out.push((t.id.to_string(), place));
     }
     out
@@ -64,7 +64,7 @@ fn due_tasks_are_ordered_together_with_ready_ones() {
 fn running_tasks_stay_visible_until_completed() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 1, 0, 0), 0).unwrap();
-    let place = q.take_next(0).unwrap().2;
+    let place = q.take_next(0, 0).unwrap().2;
     assert_eq!(q.get("a").map(|(_, on_going)| on_going), Some(true));
     assert!(q.available(0).is_empty());
     assert_eq!(q.waiting(), 0);
@@ -78,7 +78,7 @@ fn ids_are_indexed_from_the_first_lookup_until_the_queue_empties() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 1, 0, 0), 0).unwrap();
     q.push(task("b", 1, 0, 0), 0).unwrap();
-    let (a, b) = (q.take_next(0).unwrap().2, q.take_next(0).unwrap().2);
+    let (a, b) = (q.take_next(0, 0).unwrap().2, q.take_next(0, 0).unwrap().2);
     assert!(q.complete(a).is_some());
     // Built now, from the tasks queued: "b" is found, "a" is gone.
     assert_eq!(
@@ -154,7 +154,7 @@ fn takes_follow_run_order_through_any_mix_of_adds_removals_and_requeues() {
                 model.sort();
                 let expected = model.pop();
                 let taken = q
-                    .take_next(0)
+                    .take_next(0, 0)
                     .map(|(t, order, place)| (order, t.id.to_string(), place));
                 assert_eq!(taken.as_ref().map(|(o, id, _)| (*o, id.clone())), expected);
                 running.extend(taken);
@@ -182,7 +182,7 @@ fn takes_follow_run_order_through_any_mix_of_adds_removals_and_requeues() {
 fn completing_a_run_whose_task_was_removed_and_added_again_keeps_the_new_one() {
     let mut q = MemoryQueue::default();
     q.push(task("a", 1, 0, 0), 0).unwrap();
-    let old = q.take_next(0).unwrap().2;
+    let old = q.take_next(0, 0).unwrap().2;
     assert!(q.remove("a").is_some());
     q.push(task("a", 1, 0, 0), 0).unwrap();
     assert!(q.complete(old).is_none(), "the new a has not run");
@@ -225,7 +225,7 @@ fn a_requeued_task_keeps_its_place() {
     q.push(task("a", 5, 0, 0), 0).unwrap();
     q.push(task("b", 1, 0, 0), 0).unwrap();
     let (first, rank, place) = q
-        .take_next(0)
+        .take_next(0, 0)
         .map(|(t, o, p)| (t.id.clone(), o, p))
         .unwrap();
     assert_eq!(&*first, "a");

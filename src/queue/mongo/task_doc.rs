@@ -85,7 +85,18 @@ pub(crate) fn raw_millis(value: Option<RawBsonRef<'_>>) -> Option<i64> {
 /// `dueDate` a date (default `createdAt`), `data` an embedded document or
 /// array (missing or null: `{}`).
 pub fn task_from_raw(doc: &RawDocument) -> Result<Task, Box<Undecodable>> {
-    read_task(doc).map_err(|error| {
+    task_counted(doc, true)
+}
+
+/// As `task_from_raw`, of a document read just before this claim took it:
+/// its `attempts` do not count the claim yet.
+pub fn task_before_claim(doc: &RawDocument) -> Result<Task, Box<Undecodable>> {
+    task_counted(doc, false)
+}
+
+/// `claimed`: whether the document's `attempts` count the attempt to run.
+fn task_counted(doc: &RawDocument, claimed: bool) -> Result<Task, Box<Undecodable>> {
+    read_task(doc, claimed).map_err(|error| {
         Box::new(Undecodable {
             id: raw_id(doc),
             task_json: best_effort_json(doc),
@@ -94,7 +105,8 @@ pub fn task_from_raw(doc: &RawDocument) -> Result<Task, Box<Undecodable>> {
     })
 }
 
-fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
+fn read_task(doc: &RawDocument, claimed: bool) -> Result<Task, DecodeError> {
+    let attempts = attempts(doc)?;
     let created_at = created_at(doc)?;
     Ok(Task {
         id: task_id(doc)?.into(),
@@ -104,9 +116,16 @@ fn read_task(doc: &RawDocument) -> Result<Task, DecodeError> {
         due_date: due_date(doc, created_at)?,
         data: data(doc)?,
         policy: policy(doc)?,
-        // The claim counted the attempt about to run.
-        failures: attempts(doc)?.saturating_sub(1),
+        // A claim counts the attempt about to run.
+        failures: if claimed {
+            attempts.saturating_sub(1)
+        } else {
+            attempts
+        },
         slot: slot(doc)?,
+        progress: None,
+        trace: trace(doc),
+        group: doc.get_str("group").ok().map(Arc::from),
     })
 }
 
@@ -230,6 +249,19 @@ fn due_date(doc: &RawDocument, created_at: i64) -> Result<i64, DecodeError> {
         None | Some(RawBsonRef::Null) => Ok(created_at),
         some => raw_millis(some).ok_or_else(|| wrong("dueDate", "a date", some)),
     }
+}
+
+/// The trace context its add recorded (`traceparent`, `tracestate`), as
+/// the carrier JSON a worker extracts it from. A field that is not a
+/// string is ignored: tracing never fails a task.
+fn trace(doc: &RawDocument) -> Option<Box<str>> {
+    let text = |key| doc.get_str(key).ok();
+    let traceparent = text("traceparent")?;
+    let mut carrier = serde_json::json!({ "traceparent": traceparent });
+    if let Some(tracestate) = text("tracestate") {
+        carrier["tracestate"] = tracestate.into();
+    }
+    Some(carrier.to_string().into())
 }
 
 /// When a retried run of a series was due (written with its retry).

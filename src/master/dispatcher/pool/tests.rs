@@ -1,6 +1,7 @@
 use super::*;
 use crate::channel::ring::Corrupt;
 use crate::log::{Level, Logger};
+use crate::master::metrics::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::sys::Signal;
 use crate::task::Task;
@@ -33,6 +34,12 @@ impl Link for Quiet {
     }
     fn signal(&self, _signal: Signal) {}
     fn reap(&mut self) {}
+    fn stderr_tail(&self) -> String {
+        String::new()
+    }
+    fn rss_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A run of a task whose row is `bytes` long, from a memory queue (the
@@ -47,12 +54,16 @@ fn run_task(queue: &mut MemoryQueue, n: u64, bytes: usize) -> (RunTask, Rank, So
     queue
         .push(task, 0)
         .unwrap_or_else(|_| unreachable!("ids are distinct"));
-    let (task, order, place) = queue.take_next(0).expect("a task was just queued");
+    let (task, order, place) = queue.take_next(0, 0).expect("a task was just queued");
     let rank = Rank {
         in_memory: true,
         order,
     };
-    (RunTask::of(task), rank, Source::Memory(place))
+    (
+        RunTask::of(task, Queue::Memory),
+        rank,
+        Source::Memory(place),
+    )
 }
 
 #[test]
@@ -86,7 +97,7 @@ fn every_run_is_held_by_exactly_one_worker_through_any_mix_of_sends_ends_recalls
             // A worker starts (a few at most), and is soon ready.
             0 if model.len() < 4 => {
                 let id = pool.next_worker_id();
-                pool.add_worker(id, Box::new(Quiet), now);
+                pool.add_worker(id, Box::new(Quiet), now, None);
                 pool.worker_mut(id).unwrap().state = WorkerState::Ready;
                 model.insert(id, VecDeque::new());
             }
@@ -164,7 +175,7 @@ fn check_finds_a_run_its_worker_does_not_hold() {
     let mut pool = Pool::default();
     let now = Instant::now();
     let id = pool.next_worker_id();
-    pool.add_worker(id, Box::new(Quiet), now);
+    pool.add_worker(id, Box::new(Quiet), now, None);
     let (task, rank, source) = run_task(&mut queue, 1, 10);
     let start = Start {
         now,

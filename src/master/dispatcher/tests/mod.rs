@@ -29,6 +29,10 @@ struct FakeWorker {
     reaped: bool,
     /// Reports of its socket's writer that reached it.
     written: usize,
+    /// What it wrote to stderr.
+    stderr: String,
+    /// Its resident memory.
+    rss: Option<u64>,
 }
 
 type Shared = Rc<RefCell<FakeWorker>>;
@@ -73,6 +77,12 @@ impl Link for FakeLink {
     }
     fn reap(&mut self) {
         self.0.borrow_mut().reaped = true;
+    }
+    fn stderr_tail(&self) -> String {
+        self.0.borrow().stderr.clone()
+    }
+    fn rss_bytes(&self) -> Option<u64> {
+        self.0.borrow().rss
     }
 }
 
@@ -202,6 +212,12 @@ impl Harness {
             worker: n as u32 + 1,
             exit,
         }]);
+    }
+
+    /// A counter of `stats()`.
+    fn counter(&mut self, name: &str) -> u64 {
+        let stats: Value = serde_json::from_str(&self.d.answer(Query::Stats).unwrap()).unwrap();
+        stats["counters"][name].as_u64().unwrap()
     }
 
     async fn advance(&mut self, by: Duration) {
@@ -448,7 +464,8 @@ async fn keep_alive_keeps_idle_workers_that_long_or_always() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_worker_that_never_gets_ready_is_killed_and_another_tried() {
+async fn a_worker_that_never_gets_ready_is_killed_as_a_start_failure_and_another_tried_after_the_backoff(
+) {
     let mut h = harness(Config {
         worker_start_timeout: Duration::from_secs(2),
         ..config(1)
@@ -459,7 +476,12 @@ async fn a_worker_that_never_gets_ready_is_killed_and_another_tried() {
     h.advance(Duration::from_millis(1)).await;
     assert_eq!(h.worker(0).borrow().signals, [Signal::Kill]);
     h.exit(0, Exit::default());
-    assert_eq!(h.workers(), 2, "the timeout was its wait: another at once");
+    assert_eq!(h.counter("workerStartFailures"), 1);
+    assert_eq!(h.workers(), 1, "not at once: spawning backs off");
+    h.advance(scaling::SPAWN_BACKOFF).await;
+    assert_eq!(h.workers(), 2);
+    h.ready(1);
+    assert_eq!(h.runs(1)[0].1, "a", "the queued task waited, unfailed");
 }
 
 #[tokio::test(start_paused = true)]
@@ -519,3 +541,4 @@ async fn close_stops_every_worker_once_their_runs_are_done_then_says_closed() {
 }
 
 mod policy;
+mod steering;

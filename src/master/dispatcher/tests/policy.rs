@@ -101,7 +101,8 @@ async fn the_clusters_retry_applies_to_tasks_that_set_none() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_run_past_its_timeout_stops_its_worker_and_fails_with_task_timeout_error() {
+async fn a_run_past_its_timeout_has_its_signal_aborted_then_its_worker_stopped_after_cancel_grace()
+{
     let mut h = harness(config(1));
     h.add_task(with_policy(
         "slow",
@@ -115,6 +116,17 @@ async fn a_run_past_its_timeout_stops_its_worker_and_fails_with_task_timeout_err
     let runs = h.runs(0);
     h.worker(0).borrow_mut().running = runs[0].0;
     h.advance(Duration::from_millis(299)).await;
+    assert!(h.messages(0, "abort").is_empty());
+    h.advance(Duration::from_millis(1)).await;
+    let aborts = h.messages(0, "abort");
+    assert_eq!(aborts.len(), 1);
+    assert_eq!(aborts[0]["run"], runs[0].0);
+    assert_eq!(aborts[0]["reason"]["code"], "ERR_TASK_TIMEOUT");
+    assert!(
+        h.worker(0).borrow().signals.is_empty(),
+        "the worker is not stopped yet"
+    );
+    h.advance(Duration::from_millis(4999)).await;
     assert!(h.worker(0).borrow().signals.is_empty());
     h.advance(Duration::from_millis(1)).await;
     assert_eq!(h.worker(0).borrow().signals, [Signal::Term]);
@@ -131,9 +143,46 @@ async fn a_run_past_its_timeout_stops_its_worker_and_fails_with_task_timeout_err
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["value"]["name"], "TaskTimeoutError");
     assert_eq!(errors[0]["value"]["code"], "ERR_TASK_TIMEOUT");
+    let message = errors[0]["value"]["message"].as_str().unwrap();
+    assert!(message.contains("timeout of 300 ms") && message.contains("worker was stopped"));
     // The run behind it never started: it goes to the next worker.
     h.ready(1);
     assert_eq!(h.runs(1)[0].1, "behind");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_ends_within_cancel_grace_of_its_timeout_fails_with_it_and_its_worker_keeps_serving(
+) {
+    let mut h = harness(config(1));
+    h.add_task(with_policy(
+        "coop",
+        Policy {
+            timeout: Some(Duration::from_millis(300)),
+            ..Policy::default()
+        },
+    ));
+    h.add("behind", 0);
+    h.ready(0);
+    let runs = h.runs(0);
+    h.worker(0).borrow_mut().running = runs[0].0;
+    h.advance(Duration::from_millis(300)).await;
+    assert_eq!(h.messages(0, "abort").len(), 1);
+    // The task saw its signal and returned: it still timed out.
+    h.done(0, runs[0].0);
+    let errors = h.of_type("error");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["value"]["code"], "ERR_TASK_TIMEOUT");
+    assert!(!errors[0]["value"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("worker was stopped"));
+    h.advance(Duration::from_secs(10)).await;
+    assert!(
+        h.worker(0).borrow().signals.is_empty(),
+        "its worker serves on"
+    );
+    h.done(0, runs[1].0);
+    assert_eq!(h.of_type("done").len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
