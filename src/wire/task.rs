@@ -297,6 +297,46 @@ mod tests {
     }
 
     #[test]
+    fn add_rows_take_a_carrier_then_their_blobs_in_order() {
+        let tasks = parse_add_rows(
+            r#"[["a","T",1,0,0,{"s":{"$binary":0}},{"traceparent":"00-x"},1],["b","T",1,0,0,{"t":[{"$binary":0},{"$binary":1}]},null,2],["c","T",1,0,0,{},{"traceparent":"00-y"}]]"#,
+            vec![Blob::text("one".to_owned()), Blob::bytes(vec![2]), Blob::text("three".to_owned())],
+        )
+        .unwrap();
+        assert_eq!(tasks[0].trace.as_deref(), Some(r#"{"traceparent":"00-x"}"#));
+        assert_eq!(tasks[0].data.blobs(), [Blob::text("one".to_owned())]);
+        assert_eq!(tasks[1].trace, None);
+        assert_eq!(
+            tasks[1].data.blobs(),
+            [Blob::bytes(vec![2]), Blob::text("three".to_owned())]
+        );
+        assert_eq!(tasks[2].trace.as_deref(), Some(r#"{"traceparent":"00-y"}"#));
+        assert!(tasks[2].data.blobs().is_empty());
+        let short = parse_add_rows(r#"[["a","T",1,0,0,{},null,2]]"#, vec![Blob::bytes(vec![1])]);
+        assert!(short.unwrap_err().contains("refers to 2 blobs came with 1"));
+    }
+
+    #[test]
+    fn a_run_row_keeps_its_large_data_apart_and_its_extra_after_it() {
+        let task = Task {
+            id: "a".into(),
+            task_type: "T".into(),
+            data: Payload::new(r#"{"s":{"$binary":0}}"#.to_owned(), vec![Blob::text("x".repeat(10))]),
+            group: Some("g".into()),
+            ..Task::default()
+        };
+        let row = Row::run(&task, "memory");
+        let (head, data, tail) = row.large().unwrap();
+        assert_eq!(head, r#"["a","T",0,0,0,"#);
+        assert_eq!(data.blobs().len(), 1);
+        assert_eq!(tail, r#",true,{"group":"g"}]"#);
+        assert_eq!(
+            run_row(&task, "memory"),
+            format!(r#"["a","T",0,0,0,{{"s":"{}"}},true,{{"group":"g"}}]"#, "x".repeat(10))
+        );
+    }
+
+    #[test]
     fn the_object_and_the_row_keep_upstream_names_and_raw_data() {
         let task = Task {
             id: "abc".into(),
