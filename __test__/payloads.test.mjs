@@ -22,6 +22,7 @@ function assertWhole (result, expectedCases) {
     assert.equal(c.got, c.expected, `${what}: the worker got the data as added`)
     assert.equal(c.echoed, c.expected, `${what}: the value it returned arrived whole`)
     assert.equal(c.taskData, c.expected, `${what}: the done event's task has the data as added`)
+    assert.equal(c.progressData, c.expected, `${what}: the progress event's task has the data as added`)
   }
 }
 
@@ -40,7 +41,7 @@ test('in memory, large strings, binaries and nested data arrive whole both ways,
   const result = await run('payloads.mjs', ['memory'], { timeout: 120000 })
   const cases = []
   for (const kase of ['ascii', 'unicode', 'binary', 'nested', 'small']) {
-    for (const how of ['addTask', 'addTask with an _id', 'addTasks']) cases.push(`${kase} ${how}`)
+    for (const how of ['addTask', 'addTask with an _id', 'addTask in a group', 'addTasks']) cases.push(`${kase} ${how}`)
   }
   cases.push('unicode from a worker')
   assertWhole(result, cases)
