@@ -321,7 +321,10 @@ mod tests {
         let task = Task {
             id: "a".into(),
             task_type: "T".into(),
-            data: Payload::new(r#"{"s":{"$binary":0}}"#.to_owned(), vec![Blob::text("x".repeat(10))]),
+            data: Payload::new(
+                r#"{"s":{"$binary":0}}"#.to_owned(),
+                vec![Blob::text("x".repeat(10))],
+            ),
             group: Some("g".into()),
             ..Task::default()
         };
@@ -332,7 +335,10 @@ mod tests {
         assert_eq!(tail, r#",true,{"group":"g"}]"#);
         assert_eq!(
             run_row(&task, "memory"),
-            format!(r#"["a","T",0,0,0,{{"s":"{}"}},true,{{"group":"g"}}]"#, "x".repeat(10))
+            format!(
+                r#"["a","T",0,0,0,{{"s":"{}"}},true,{{"group":"g"}}]"#,
+                "x".repeat(10)
+            )
         );
     }
 
