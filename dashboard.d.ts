@@ -22,6 +22,12 @@ export interface DashboardOptions {
   collectionName?: string
   /** Where action lines go (default: stdout). */
   log?: (line: string) => void
+  /**
+   * Who may read `<mount>/metrics` (this master's Prometheus text):
+   * 'authorized' (default) asks `authorize`; 'public' lets a scraper in
+   * without credentials.
+   */
+  metrics?: 'authorized' | 'public'
 }
 
 /** A Connect/Express-style handler; in a worker it only calls `next()`. */

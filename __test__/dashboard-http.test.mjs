@@ -62,6 +62,7 @@ test('dashboard() without authorize, or with a bad option, throws a TypeError na
   assert.throws(() => dashboard({ authorize: () => true, readOnly: 'yes' }), { name: 'TypeError', message: /readOnly/ })
   assert.throws(() => dashboard({ authorize: () => true, basePath: 'jobs' }), { name: 'TypeError', message: /basePath/ })
   assert.throws(() => dashboard({ authorize: () => true, mongoUrl: 'http://x' }), { name: 'TypeError', message: /mongoUrl/ })
+  assert.throws(() => dashboard({ authorize: () => true, metrics: true }), { name: 'TypeError', message: /metrics must be 'authorized'.*'public'/ })
   assert.throws(() => dashboard.basicAuth('', 'p'), { name: 'TypeError', message: /user/ })
   assert.throws(() => dashboard.basicAuth('u', ''), { name: 'TypeError', message: /password/ })
   assert.equal(typeof dashboard({ authorize: () => true }), 'function')
@@ -196,6 +197,36 @@ test('overview: counts per type and state come from a background count with thei
   assert.ok(typeof o.persistent.counts.at === 'number' && typeof o.persistent.counts.ms === 'number')
   assert.equal(o.history.minutes.length, 60)
   assert.deepEqual(o.inMemory, { queued: 0, available: 0, running: 0 })
+})
+
+test('overview: each limited type\'s limits as stored (the Cluster\'s limits option) and what the fleet holds of them', async () => {
+  const o = await eventually(async () => {
+    const r = (await get('/jobs/api/overview')).json
+    return r.persistent.limits.length > 0 ? r : null
+  }, 'the limits in the overview')
+  assert.deepEqual(o.persistent.limits.map((l) => l.taskType), ['OK'])
+  const [ok] = o.persistent.limits
+  assert.deepEqual(ok.limits, { concurrency: 5, rate: { max: 1000, per: 60000 } })
+  assert.equal(typeof ok.inUse.running, 'number')
+  assert.ok(ok.inUse.running <= 5)
+  assert.equal(typeof ok.inUse.startsInWindow, 'number')
+})
+
+test('/metrics: this master\'s Prometheus text behind authorize (401 and 403 without it), or public with metrics: \'public\' while the rest stays closed', async () => {
+  const m = await get('/jobs/metrics')
+  assert.equal(m.status, 200)
+  assert.equal(m.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')
+  assert.match(m.body, /^# HELP meteor_cluster_/m)
+  assert.match(m.body, /^# TYPE meteor_cluster_tasks_added_total counter$/m)
+  assert.equal((await get('/basic/metrics')).status, 401)
+  assert.equal((await get('/basic/metrics', { headers: basic('admin', 's3cret') })).status, 200)
+  assert.equal((await get('/deny/metrics')).status, 403)
+  const open = await get('/scrape/metrics')
+  assert.equal(open.status, 200)
+  assert.match(open.body, /^# TYPE meteor_cluster_tasks_added_total counter$/m)
+  assert.equal((await get('/scrape/api/overview')).status, 403, 'only the metrics are public')
+  assert.equal((await get('/scrape/')).status, 403)
+  assert.equal((await post('/scrape/metrics', sameOrigin())).status, 405)
 })
 
 test('the task list pages by cursor (50 a page, every task once), filters by type, state and _id prefix, and sorts by each field', async () => {

@@ -64,6 +64,9 @@ test('it prints the URL it serves (--port 0 picks one), on loopback, and shows t
     assert.equal(tasks.json.tasks.length, 35)
     const overview = await eventually(async () => (await fetchJson(`${s.url}/api/overview`)).json.persistent.counts, 'counts')
     assert.ok(overview.byType.some((t) => t.taskType === 'OTHER' && t.total === 35))
+    const metrics = await fetchJson(`${s.url}/metrics`)
+    assert.equal(metrics.status, 404, 'metrics are per master: none here')
+    assert.match(metrics.json.error, /served by the dashboard mounted in each master/)
   } finally {
     s.child.kill('SIGTERM')
   }

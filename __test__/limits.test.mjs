@@ -32,6 +32,14 @@ test('rate (in memory): no window of `per` ms sees more than `max` starts', asyn
   assert.ok(maxInWindow(runs, 300) <= 3, `starts: ${runs.map((r) => r.s).sort()}`)
 })
 
+test('rate (in memory): a run that reaches a busy worker too late to start in its window is handed back and runs later, so actual starts keep the rate', async () => {
+  const { runs, blocker } = only(await inMemory('lateStart'), 'runs')
+  assert.equal(runs.length, 4, 'nothing lost')
+  const starts = runs.map((r) => r.s).sort()
+  assert.ok(maxInWindow(runs, 1000) <= 2, `starts: ${starts}`)
+  assert.ok(runs.some((r) => r.pid === blocker.pid), 'the held worker ran one once free')
+})
+
 test('groups (in memory): 10 tasks of a group added behind 300 of another start within the next two dozen, taking turns', async () => {
   const { runs } = only(await inMemory('fairness'), 'runs')
   assert.equal(runs.length, 310)

@@ -72,7 +72,7 @@ test('a traced task\'s run row carries what its run span needs: its attempt, its
   assert.equal(JSON.parse(probe('runRow', SAMPLES[1])).length, wire.ROW.EXTRA, 'an untraced row has no such field')
 })
 
-test('a task\'s group travels in its run row and its object form, traced or not', () => {
+test('a task\'s group and a rate\'s start deadline travel in its run row (the group in its object form too), traced or not', () => {
   const group = 'tenant "42" ✓'
   const row = JSON.parse(probe('runRow', { ...SAMPLES[1], group }))
   assert.deepEqual(row[wire.ROW.EXTRA], { group })
@@ -80,6 +80,10 @@ test('a task\'s group travels in its run row and its object form, traced or not'
   const carrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }
   const traced = JSON.parse(probe('runRow', { ...SAMPLES[1], group, trace: carrier }))
   assert.deepEqual(traced[wire.ROW.EXTRA], { group, attempt: 1, queue: 'persistent', carrier })
+  const due = JSON.parse(probe('runRow', { ...SAMPLES[1], startBy: 1700000000123 }))
+  assert.deepEqual(due[wire.ROW.EXTRA], { startBy: 1700000000123 })
+  const all = JSON.parse(probe('runRow', { ...SAMPLES[1], group, startBy: 5, trace: carrier }))
+  assert.deepEqual(all[wire.ROW.EXTRA], { group, startBy: 5, attempt: 1, queue: 'persistent', carrier })
   const object = JSON.parse(probe('object', { ...SAMPLES[1], group }))
   assert.equal(object.group, group)
 })

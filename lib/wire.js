@@ -14,8 +14,8 @@ const { isAscii } = require('buffer')
  * A task row's fields, in order (`ROW_FIELDS` in src/wire/task.rs): runs
  * and outcome events carry a task as `[_id, taskType, priority, createdAt,
  * dueOffset, data, onGoing, extra?]`, dates as ms and `dueOffset =
- * dueDate - createdAt`; `extra`, `{ group?, attempt?, queue?, carrier? }`,
- * only for a task with a group or added in a traced span (the last three
+ * dueDate - createdAt`; `extra`, `{ group?, startBy?, attempt?, queue?, carrier? }`,
+ * only for a task with a group, a rate's start deadline or added in a traced span (the last three
  * for lib/tracing.js). An add row (the facade's batch of in-memory adds)
  * is the first six fields, then a traced add's carrier.
  */

@@ -282,6 +282,7 @@ function reply (run, ok, value, next) {
 /** Runs queued tasks in order, one at a time; async ones are awaited. */
 function runQueued () {
   if (running) return
+  handBackLate()
   // The first run is recorded here; each next one with its predecessor's reply.
   if (head < queued.length) binding.workerBegin(queued[head][RUN.NUMBER])
   while (head < queued.length) {
@@ -315,8 +316,27 @@ function runQueued () {
   binding.workerLinger()
 }
 
+/**
+ * Hands back, unstarted, the runs at the front whose start deadline (a
+ * rate's `startBy`, in the row's extra) has passed: the rate counted
+ * their start when they were sent, and a later start could crowd a
+ * window. A rate-limited run goes only to an idle worker, so it is first.
+ */
+function handBackLate () {
+  let late = null
+  while (head < queued.length) {
+    const extra = queued[head][RUN.ROW][ROW.EXTRA]
+    if (extra === undefined || extra.startBy === undefined || Date.now() <= extra.startBy) break
+    if (late === null) late = []
+    late.push(queued[head][RUN.NUMBER])
+    queued[head++] = undefined
+  }
+  if (late !== null) send(frames.recalled(late))
+}
+
 /** The run after the one running now, when it is here already. */
 function nextRun () {
+  handBackLate()
   return head < queued.length ? queued[head][RUN.NUMBER] : undefined
 }
 

@@ -12,6 +12,8 @@
 //   POST /api/tasks/:id/{retry,run,cancel,remove}
 //   POST /api/types/:type/{retry-failed,remove-failed}
 //   POST /api/masters/:id/{pause,resume}
+//   GET  /metrics               this master's Prometheus text (behind
+//                               `authorize`, or public with metrics: 'public')
 
 const identity = require('../identity')
 const { basicAuth, check, newToken, csrfOk } = require('./auth')
@@ -37,7 +39,7 @@ function checkOptions (options) {
   if (options === null || typeof options !== 'object') {
     throw typeError('pass options: dashboard({ authorize }) (authorize: () => true opens it to everyone)')
   }
-  const { authorize, readOnly = false, basePath, mongoUrl, collectionName, log } = options
+  const { authorize, readOnly = false, basePath, mongoUrl, collectionName, log, metrics = 'authorized' } = options
   if (typeof authorize !== 'function') {
     throw typeError('authorize must be a function (req) => boolean | user name | Promise of either; ' +
       'dashboard.basicAuth(user, password) makes one, and () => true opens the dashboard to everyone')
@@ -53,7 +55,10 @@ function checkOptions (options) {
     throw typeError('collectionName must be a non-empty string')
   }
   if (log !== undefined && typeof log !== 'function') throw typeError('log must be a function (line) => void')
-  return { authorize, readOnly, basePath, mongoUrl, collectionName, log: log || defaultLog }
+  if (metrics !== 'authorized' && metrics !== 'public') {
+    throw typeError(`metrics must be 'authorized' (behind authorize, the default) or 'public' (no credentials), got ${JSON.stringify(metrics)}`)
+  }
+  return { authorize, readOnly, basePath, mongoUrl, collectionName, log: log || defaultLog, metrics }
 }
 
 function defaultLog (line) {
@@ -74,7 +79,7 @@ function localCluster () {
 }
 
 /**
- * `dashboard({ authorize, readOnly = false, basePath, mongoUrl, collectionName, log })`:
+ * `dashboard({ authorize, readOnly = false, basePath, mongoUrl, collectionName, log, metrics = 'authorized' })`:
  * the handler. `mongoUrl` and `collectionName` default to the Cluster's
  * of this process (then `MONGO_URL` and `taskQueue`).
  */
@@ -166,6 +171,9 @@ function routes (source, opts, token, mode) {
       json(res, 200, answer)
     })
     .add('GET', '/api/masters', 'read', async ({ res }) => json(res, 200, await source.masters()))
+    .add('GET', '/metrics', opts.metrics === 'public' ? 'public' : 'read', async ({ res }) => {
+      send(res, 200, await source.metrics(), { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' })
+    })
     .add('POST', '/api/tasks/:id/:action', 'act', (ctx) => {
       const action = TASK_ACTIONS[ctx.params.action]
       if (!action) throw new HttpError(404, `no task action ${JSON.stringify(ctx.params.action)}; known: ${Object.keys(TASK_ACTIONS).join(', ')}`, 'ERR_NOT_FOUND')

@@ -130,6 +130,18 @@ class Source {
     return answer
   }
 
+  /**
+   * This process's master's Prometheus text. Metrics are per master (each
+   * scraped on its own): a standalone dashboard has none to give.
+   */
+  metrics () {
+    const local = this.local()
+    if (local === null) {
+      return Promise.reject(new HttpError(404, 'no master in this process: metrics are served by the dashboard mounted in each master (or cluster.metrics())', 'ERR_NOT_FOUND'))
+    }
+    return local.cluster.metrics()
+  }
+
   /** Runs an action; resolves with `{ changed }`. */
   async act (action, target) {
     const local = this.local()

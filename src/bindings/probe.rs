@@ -37,6 +37,8 @@ struct Sample {
     failures: u32,
     #[serde(default)]
     group: Option<String>,
+    #[serde(default)]
+    start_by: Option<i64>,
 }
 
 /// A blob as samples give it: `{ "text": "..." }` or `{ "bytes": [1, 2] }`.
@@ -121,7 +123,11 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
         .to_string(),
         // Rust writes: a task's run row and object form.
         "row" => wire::task::row(&read::<Sample>(input)?.task(), true),
-        "runRow" => wire::task::run_row(&read::<Sample>(input)?.task(), "persistent"),
+        "runRow" => {
+            let sample = read::<Sample>(input)?;
+            let start_by = sample.start_by;
+            wire::task::run_row(&sample.task(), "persistent", start_by)
+        }
         "object" => wire::task::object(&read::<Sample>(input)?.task(), false),
         // Rust reads what JS wrote: a batch of add rows, a request's tasks.
         "addRows" => {

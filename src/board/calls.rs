@@ -30,12 +30,25 @@ pub(super) async fn run(
             let (counts, counting) = board.counts.cached(store);
             let total = store.estimated_total().await?;
             let oldest = store.oldest_due(now).await?;
+            let limits: Vec<_> = store
+                .limits_docs()
+                .await?
+                .into_iter()
+                .map(|(task_type, doc)| {
+                    json!({
+                        "taskType": task_type,
+                        "limits": doc.limits,
+                        "inUse": crate::master::fleet::usage(&doc, now),
+                    })
+                })
+                .collect();
             json!({
                 "now": now,
                 "counts": counts,
                 "counting": counting,
                 "estimatedTotal": total,
                 "oldestDueAt": oldest,
+                "limits": limits,
             })
             .to_string()
         }

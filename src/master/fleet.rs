@@ -86,7 +86,10 @@ impl Count {
 
 /// Which of `candidates` (their groups, best first) this master may start
 /// now, holding `mine` (its claimed and running tasks of the type, which
-/// its own entry in `doc` may not show yet), at server time `now`.
+/// its own entry in `doc` may not show yet), at server time `now`. Their
+/// starts are recorded `lag` ms later: when they may start at the latest,
+/// less the slack (a start may come later than it is recorded by the
+/// slack, never more; earlier is safe).
 pub(crate) fn take(
     doc: &LimitsDoc,
     me: &str,
@@ -94,6 +97,7 @@ pub(crate) fn take(
     candidates: &[GroupName],
     now: i64,
     lease_ms: i64,
+    lag: i64,
 ) -> Take {
     let limits = doc.limits.unwrap_or_default();
     let group_bounds = limits.group();
@@ -136,7 +140,7 @@ pub(crate) fn take(
         if limits.has_rate() {
             whole.starts += 1;
             count.starts += 1;
-            new_starts.push((now, group.clone()));
+            new_starts.push((now + lag, group.clone()));
         }
     }
     // Starts older than every window are dropped.
@@ -192,6 +196,24 @@ pub(crate) fn rate_frees_at(doc: &LimitsDoc, now: i64) -> Option<i64> {
             .min()
     });
     whole.into_iter().chain(group).max()
+}
+
+/// What a type's limits document says is in use at server time `now`,
+/// fleet-wide: tasks held by live masters, those masters, and the starts
+/// in the type's rate window (for the dashboard).
+pub(crate) fn usage(doc: &LimitsDoc, now: i64) -> serde_json::Value {
+    let live: Vec<&Holding> = doc
+        .held
+        .iter()
+        .map(|(_, h)| h)
+        .filter(|h| h.exp > now)
+        .collect();
+    let window = doc.limits.and_then(|l| l.whole.rate).map(|r| r.per as i64);
+    serde_json::json!({
+        "running": live.iter().map(|h| h.n).sum::<u32>(),
+        "masters": live.iter().filter(|h| h.n > 0).count(),
+        "startsInWindow": window.map(|w| doc.starts.iter().filter(|(t, _)| *t > now - w).count()),
+    })
 }
 
 #[cfg(test)]

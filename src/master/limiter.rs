@@ -8,7 +8,9 @@
 //! running, so the limit holds when the task function starts. A start is
 //! counted at its send, and a rate-limited type goes only to idle workers,
 //! where the function starts as the run arrives; the window is held
-//! `RATE_SLACK_MS` longer to cover that short way.
+//! `RATE_SLACK_MS` longer to cover that short way, and the run carries
+//! that deadline: a worker hands back a run it could not start by then
+//! (a busy machine), so no window of actual starts holds more.
 
 use crate::limits::{Bounds, Limits};
 use crate::queue::ready::{GroupName, ReadySet};
@@ -125,6 +127,13 @@ impl Limiter {
         for group in groups {
             self.sync(task_type, group.as_ref(), now, ready);
         }
+    }
+
+    /// By when a run of `task_type` sent at `now` must start, when a rate
+    /// counts its start at the send.
+    pub(crate) fn start_deadline(&self, task_type: &str, now: i64) -> Option<i64> {
+        let lane = self.lanes.get(task_type)?;
+        lane.limits.has_rate().then_some(now + RATE_SLACK_MS)
     }
 
     /// Whether no type is limited (nothing to count).

@@ -93,7 +93,13 @@ pub struct Store {
     lease: Duration,
     /// Server clock minus local clock, in ms, so leases are in server time.
     clock_offset: AtomicI64,
+    /// The last clock samples, `(round trip, offset)` in ms.
+    clock_samples: std::sync::Mutex<std::collections::VecDeque<(i64, i64)>>,
 }
+
+/// How many clock samples the offset is chosen from (one per maintenance
+/// round: a few minutes of them).
+const CLOCK_SAMPLES: usize = 16;
 
 impl Store {
     pub async fn connect(
@@ -131,6 +137,7 @@ impl Store {
             owner,
             lease,
             clock_offset: AtomicI64::new(0),
+            clock_samples: Default::default(),
         };
         Ok(store)
     }
@@ -180,7 +187,10 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the server's clock (the `hello` command's `localTime`).
+    /// Reads the server's clock (the `hello` command's `localTime`). The
+    /// offset is that of the quickest of the last `CLOCK_SAMPLES` round
+    /// trips: a slow one (a busy machine) may be off by half its time,
+    /// and masters compare their rate starts on this clock.
     pub async fn sync_clock(&self) -> Result<()> {
         let sent = crate::task::now_ms();
         let reply = self
@@ -192,7 +202,14 @@ impl Store {
         let received = crate::task::now_ms();
         if let Ok(server) = reply.get_datetime("localTime") {
             let offset = server.timestamp_millis() - (sent + received) / 2;
-            self.clock_offset.store(offset, Ordering::Relaxed);
+            let mut samples = self.clock_samples.lock().unwrap_or_else(|e| e.into_inner());
+            if samples.len() == CLOCK_SAMPLES {
+                samples.pop_front();
+            }
+            samples.push_back((received - sent, offset));
+            if let Some(&(_, best)) = samples.iter().min_by_key(|(rtt, _)| *rtt) {
+                self.clock_offset.store(best, Ordering::Relaxed);
+            }
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //!
 //! | op | answer |
 //! | --- | --- |
-//! | `overview` | `{ now, counts: { at, ms, exact: false, estimatedTotal, byType: [{ taskType, due, scheduled, running, failed, recurring, total }] } \| null, oldestDueAt }` |
+//! | `overview` | `{ now, counts: { at, ms, exact: false, estimatedTotal, byType: [{ taskType, due, scheduled, running, failed, recurring, total }] } \| null, oldestDueAt, limits: [{ taskType, limits, inUse: { running, masters, startsInWindow } }] }` |
 //! | `list` | `{ tasks: [summary], next: cursor \| null }` |
 //! | `task` | `{ task: document \| null, now }` |
 //! | `masters` | `{ masters: [registry document], now }` |

@@ -22,9 +22,11 @@ use std::sync::Arc;
 /// The fields of a row, in order (`ROW` in `lib/wire.js`); an add row is
 /// the first six, its seventh a traced add's carrier (or `null`) and its
 /// eighth how many blobs its data refers to, when any. The last,
-/// `extra`, is there only for a task with a group or added in a traced
-/// span: `{ group?, attempt?, queue?, carrier? }` (the last three what
-/// the worker's run span needs).
+/// `extra`, is there only for a task with a group, a start deadline or
+/// added in a traced span: `{ group?, startBy?, attempt?, queue?,
+/// carrier? }` (`startBy`: this machine's epoch ms after which the worker
+/// hands the run back unstarted, for a rate; the last three what the
+/// worker's run span needs).
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub(crate) const ROW_FIELDS: [&str; 8] = [
     "_id",
@@ -85,27 +87,36 @@ impl Row {
     }
 
     /// The run row of `task` for a worker, from `queue` (`"memory"` or
-    /// `"persistent"`): with its group, and what its run span needs when
-    /// it was traced, in `extra` (after the data's gap).
-    pub(crate) fn run(task: &Task, queue: &str) -> Row {
+    /// `"persistent"`): with its group, the deadline of its start, and
+    /// what its run span needs when it was traced, in `extra` (after the
+    /// data's gap).
+    pub(crate) fn run(task: &Task, queue: &str, start_by: Option<i64>) -> Row {
         let mut row = Row::of(task, true);
-        if task.trace.is_none() && task.group.is_none() {
+        if task.trace.is_none() && task.group.is_none() && start_by.is_none() {
             return row;
         }
         row.text.pop();
         let mut extra = Vec::with_capacity(64);
         extra.extend_from_slice(b",{");
-        if let Some(group) = &task.group {
-            extra.extend_from_slice(br#""group":"#);
-            json_str(&mut extra, group);
-        }
-        if let Some(carrier) = &task.trace {
-            if task.group.is_some() {
+        let field = |extra: &mut Vec<u8>, name: &str| {
+            if extra.len() > 2 {
                 extra.push(b',');
             }
+            let _ = write!(extra, r#""{name}":"#);
+        };
+        if let Some(group) = &task.group {
+            field(&mut extra, "group");
+            json_str(&mut extra, group);
+        }
+        if let Some(at) = start_by {
+            field(&mut extra, "startBy");
+            push_int(&mut extra, at);
+        }
+        if let Some(carrier) = &task.trace {
+            field(&mut extra, "attempt");
             let _ = write!(
                 extra,
-                r#""attempt":{},"queue":"{queue}","carrier":{carrier}"#,
+                r#"{},"queue":"{queue}","carrier":{carrier}"#,
                 task.failures + 1
             );
         }
@@ -173,8 +184,8 @@ impl Row {
 /// The run row of `task` for a worker, from `queue` (`"memory"` or
 /// `"persistent"`), as one text (large data written in).
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) fn run_row(task: &Task, queue: &str) -> String {
-    Row::run(task, queue).into_inline()
+pub(crate) fn run_row(task: &Task, queue: &str, start_by: Option<i64>) -> String {
+    Row::run(task, queue, start_by).into_inline()
 }
 
 /// The facade's batch of in-memory adds, `[addRow, ...]` (plain tasks
@@ -328,13 +339,13 @@ mod tests {
             group: Some("g".into()),
             ..Task::default()
         };
-        let row = Row::run(&task, "memory");
+        let row = Row::run(&task, "memory", None);
         let (head, data, tail) = row.large().unwrap();
         assert_eq!(head, r#"["a","T",0,0,0,"#);
         assert_eq!(data.blobs().len(), 1);
         assert_eq!(tail, r#",true,{"group":"g"}]"#);
         assert_eq!(
-            run_row(&task, "memory"),
+            run_row(&task, "memory", None),
             format!(
                 r#"["a","T",0,0,0,{{"s":"{}"}},true,{{"group":"g"}}]"#,
                 "x".repeat(10)

@@ -11,6 +11,7 @@ const named = dashboard({ authorize: (req) => req.headers['x-user'] === 'ops' ? 
 const later = dashboard({ authorize: async () => 'alice', log: (line) => console.log(line) })
 const basic: Authorize = basicAuth('admin', 'secret')
 dashboard({ authorize: dashboard.basicAuth('admin', 'secret'), mongoUrl: 'mongodb://127.0.0.1/app', collectionName: 'jobs' })
+dashboard({ authorize: () => false, metrics: 'public' })
 check<Equal<typeof defaultDashboard, typeof dashboard>>()
 
 // Mounts in a plain http server, with or without next.
@@ -25,3 +26,5 @@ dashboard({})
 dashboard({ authorize: () => true, readOnly: 'yes' })
 // @ts-expect-error authorize gives a boolean or a user name
 dashboard({ authorize: () => 42 })
+// @ts-expect-error metrics is 'authorized' or 'public'
+dashboard({ authorize: () => true, metrics: true })

@@ -175,7 +175,8 @@
       h('h2', { id: 'chart-title' }, 'Done and failed per minute, last hour'),
       h('p', { class: 'muted small', id: 'chart-note' }),
       h('div', { class: 'chart', id: 'chart', role: 'img', 'aria-label': 'Tasks done and failed per minute over the last hour' }))
-    fill(main, counts, chartCard, memory)
+    const limitsCard = h('section', { class: 'card', 'aria-labelledby': 'limits-title', hidden: true })
+    fill(main, counts, limitsCard, chartCard, memory)
     let plot = null
     let lastChart = null
     const onResize = () => { if (plot) plot.setSize({ width: chartWidth(), height: 240 }) }
@@ -185,6 +186,7 @@
     async function update () {
       const o = await api('/overview')
       renderCounts(counts, o)
+      renderLimits(limitsCard, o.persistent)
       if (o.inMemory) {
         memory.hidden = false
         fill(memory, h('h2', {}, 'In memory (this process)'),
@@ -258,6 +260,33 @@
       note = `Counted ${span(now - c.at)} ago (the count took ${span(c.ms)}; counts are refreshed in the background every few seconds, so they lag a little).`
     }
     fill(card, h('h2', { id: 'counts-title' }, 'Persistent queue'), head, body, note ? h('p', { class: 'muted small', id: 'counts-note' }, note) : null)
+  }
+
+  const windowText = (ms) => ms % 3600000 === 0 ? `${ms / 3600000} h` : ms % 60000 === 0 ? `${ms / 60000} min` : ms % 1000 === 0 ? `${ms / 1000} s` : `${num(ms)} ms`
+  const rateText = (rate) => rate ? `${num(rate.max)} per ${windowText(rate.per)}` : '–'
+
+  /** The limits documents: each limited type's bounds and what the fleet uses of them now. */
+  function renderLimits (card, p) {
+    const limits = p && Array.isArray(p.limits) ? p.limits : []
+    card.hidden = limits.length === 0
+    if (card.hidden) return
+    const rows = limits.map((l) => {
+      const bounds = l.limits || {}
+      const group = bounds.perGroup
+      return h('tr', {},
+        h('td', { class: 'id' }, h('a', { href: `#/tasks?${new URLSearchParams({ type: l.taskType })}` }, l.taskType)),
+        h('td', { class: 'num' }, bounds.concurrency === undefined ? '–' : num(bounds.concurrency)),
+        h('td', { class: 'num' }, num(l.inUse.running)),
+        h('td', {}, rateText(bounds.rate)),
+        h('td', { class: 'num' }, l.inUse.startsInWindow === null ? '–' : num(l.inUse.startsInWindow)),
+        h('td', {}, group ? [group.concurrency === undefined ? null : `concurrency ${num(group.concurrency)}`, group.concurrency !== undefined && group.rate ? ', ' : null, group.rate ? `rate ${rateText(group.rate)}` : null] : '–'),
+        h('td', { class: 'num' }, num(l.inUse.masters)))
+    })
+    fill(card, h('h2', { id: 'limits-title' }, 'Limits'),
+      h('div', { class: 'scroll' }, h('table', {},
+        h('thead', {}, h('tr', {}, ['Type', 'Concurrency', 'Running', 'Rate', 'Starts in window', 'Per group', 'Masters holding'].map((c, i) => h('th', { scope: 'col', class: [1, 2, 4, 6].includes(i) ? 'num' : null }, c)))),
+        h('tbody', {}, rows))),
+      h('p', { class: 'muted small' }, 'Fleet-wide, from the limits documents every master obeys (set by the Cluster\'s limits option or TaskQueue.setLimits; the latest written wins).'))
   }
 
   /** Tasks: filters, a page, keyset paging (previous pages kept as a stack of cursors). */

@@ -44,14 +44,19 @@ impl Dispatcher {
         // Sent ahead, the next run on that worker starts now (logged after
         // this one's end).
         if let Some(next) = next {
-            let start = Start {
-                now,
-                default_timeout: self.config.task_timeout,
-                logger: &self.logger,
-            };
-            self.pool.start(next, &start);
-            self.observe_start(next);
+            self.start_next(next, now);
         }
+    }
+
+    /// Run `next`, sent ahead, starts now on its worker.
+    fn start_next(&mut self, next: u64, now: Instant) {
+        let start = Start {
+            now,
+            default_timeout: self.config.task_timeout,
+            logger: &self.logger,
+        };
+        self.pool.start(next, &start);
+        self.observe_start(next);
     }
 
     /// A run that started now: how long after its due date (`metrics`).
@@ -222,10 +227,15 @@ impl Dispatcher {
 
     /// Puts a run its worker never started back in its queue, at its old place.
     pub(super) fn take_back(&mut self, run: u64) {
-        // Only runs that never started come back, so none starts after them.
-        let Some(r) = self.pool.take_back(run) else {
+        // Only runs that never started come back. One handed back for
+        // missing its start deadline was first in its worker's queue: the
+        // next one starts now.
+        let Some((r, next)) = self.pool.take_back(run) else {
             return;
         };
+        if let Some(next) = next {
+            self.start_next(next, Instant::now());
+        }
         self.limit_ended(&r.task);
         // Stopped (cancelled) before it started: it ends, it does not go back.
         if r.stop.is_some() {

@@ -302,8 +302,8 @@ impl Pool {
 
     /// Takes back `run`, which its worker never started: the worker may be
     /// sent another in its place.
-    pub(super) fn take_back(&mut self, run: u64) -> Option<Run> {
-        let (r, _) = self.unassign(run)?;
+    pub(super) fn take_back(&mut self, run: u64) -> Option<(Run, Option<u64>)> {
+        let (r, next) = self.unassign(run)?;
         if let Some(budget) = self
             .workers
             .get_mut(&r.worker)
@@ -311,7 +311,7 @@ impl Pool {
         {
             *budget += 1;
         }
-        Some(r)
+        Some((r, next))
     }
 
     /// Forgets `run` and takes it off its worker. When it was the one

@@ -101,8 +101,9 @@ impl Dispatcher {
     /// in-memory ones always before persistent ones.
     fn next_task(&mut self, now_ms: i64, held: usize) -> Option<Next> {
         if let Some((task, order, place)) = self.queue.take_next(now_ms, held) {
+            let start_by = self.limiter.start_deadline(&task.task_type, now_ms);
             return Some(Next {
-                task: RunTask::of(task, Queue::Memory),
+                task: RunTask::of(task, Queue::Memory, start_by),
                 rank: Rank {
                     in_memory: true,
                     order,
@@ -114,8 +115,16 @@ impl Dispatcher {
         let claimed = Box::new(self.persistent.take(|task| {
             limiter.admits(&task.task_type, task.group.as_ref(), held == 0, now_ms)
         })?);
+        // The earlier of this master's rate deadline and the fleet's.
+        let start_by = [
+            self.limiter.start_deadline(&claimed.task.task_type, now_ms),
+            self.persistent.start_deadline(&claimed, now_ms),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         Some(Next {
-            task: RunTask::of(&claimed.task, Queue::Persistent),
+            task: RunTask::of(&claimed.task, Queue::Persistent, start_by),
             rank: Rank::persistent(&claimed.task),
             source: Source::Claimed(claimed),
         })

@@ -34,12 +34,13 @@ pub(crate) struct RunTask {
 }
 
 impl RunTask {
-    pub(crate) fn of(task: &Task, queue: Queue) -> RunTask {
+    /// `start_by`: the deadline of its start (this machine's epoch ms), for a rate.
+    pub(crate) fn of(task: &Task, queue: Queue, start_by: Option<i64>) -> RunTask {
         RunTask {
             id: task.id.clone(),
             task_type: task.task_type.clone(),
             group: task.group.clone(),
-            row: Row::run(task, queue.label()),
+            row: Row::run(task, queue.label(), start_by),
             occurrence: task.slot.unwrap_or(task.due_date),
             due: task.due_date,
             failures: task.failures,

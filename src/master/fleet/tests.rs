@@ -33,6 +33,7 @@ fn concurrency_counts_every_live_master_and_mine() {
         &[None, None, None, None],
         500,
         LEASE,
+        0,
     );
     assert_eq!(take.admitted, vec![0, 1], "5 - 2 others - 1 mine");
     assert_eq!(take.mine.n, 3);
@@ -45,7 +46,7 @@ fn concurrency_counts_every_live_master_and_mine() {
 fn my_own_entry_in_the_document_is_replaced_by_what_i_hold() {
     let mut d = doc(r#"{"concurrency":2}"#);
     d.held = vec![("me".into(), holding(2, 1000))];
-    let take = take(&d, "me", &holding(0, 0), &[None, None, None], 500, LEASE);
+    let take = take(&d, "me", &holding(0, 0), &[None, None, None], 500, LEASE, 0);
     assert_eq!(take.admitted, vec![0, 1]);
 }
 
@@ -56,12 +57,24 @@ fn a_rate_counts_starts_in_its_window_and_slack_and_later_ones() {
         ..doc(r#"{"rate":{"max":3,"per":1000}}"#)
     };
     // At 1050: 0 is within 1000 + slack, so all three count.
-    let full = take(&d, "me", &Holding::default(), &[None], 1050, LEASE);
+    let full = take(&d, "me", &Holding::default(), &[None], 1050, LEASE, 0);
     assert!(full.admitted.is_empty());
     // At 1200: 0 left the window; one start is free, and recorded.
-    let one = take(&d, "me", &Holding::default(), &[None, None], 1200, LEASE);
+    let one = take(&d, "me", &Holding::default(), &[None, None], 1200, LEASE, 0);
     assert_eq!(one.admitted, vec![0]);
     assert_eq!(one.starts, vec![(900, None), (5000, None), (1200, None)]);
+    // Recorded `lag` later: the window checked is still now's.
+    let lagged = take(
+        &d,
+        "me",
+        &Holding::default(),
+        &[None, None],
+        1200,
+        LEASE,
+        300,
+    );
+    assert_eq!(lagged.admitted, vec![0]);
+    assert_eq!(lagged.starts.last(), Some(&(1500, None)));
 }
 
 #[test]
@@ -84,6 +97,7 @@ fn each_group_is_bounded_on_its_own_and_others_are_skipped_not_stopped() {
         &[a.clone(), b.clone(), b.clone(), None],
         0,
         LEASE,
+        0,
     );
     assert_eq!(
         take.admitted,
@@ -97,7 +111,7 @@ fn each_group_is_bounded_on_its_own_and_others_are_skipped_not_stopped() {
 #[test]
 fn no_limits_admit_everything() {
     let d = LimitsDoc::default();
-    let take = take(&d, "me", &Holding::default(), &[None, None], 0, LEASE);
+    let take = take(&d, "me", &Holding::default(), &[None, None], 0, LEASE, 0);
     assert_eq!(take.admitted, vec![0, 1]);
 }
 

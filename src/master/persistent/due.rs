@@ -158,8 +158,15 @@ impl Persistent {
             // The turns travel with the claim (one at a time per type) and come back.
             let turns = self.special.grouped.get_mut(&task_type).map(std::mem::take);
             self.special.busy.insert(task_type.clone());
-            self.link
-                .spawn(jobs::claim_type(cell.clone(), task_type, n, turns, limited));
+            let lag = self.special.lag.ms();
+            self.link.spawn(jobs::claim_type(
+                cell.clone(),
+                task_type,
+                n,
+                turns,
+                limited,
+                lag,
+            ));
         }
     }
 

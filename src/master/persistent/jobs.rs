@@ -72,7 +72,10 @@ pub(super) async fn start(
     let started = async {
         let store = cell.get().await?;
         store.ensure_indexes().await?;
-        store.sync_clock().await?;
+        // A few samples: the quickest round trip gives the closest clock.
+        for _ in 0..3 {
+            store.sync_clock().await?;
+        }
         store.recover().await?;
         Ok::<_, CodedError>(store)
     }
@@ -284,13 +287,15 @@ const CONTENDED_TRIES: usize = 8;
 /// Claims up to `n` tasks of `task_type`: fair across its groups when it
 /// has some, and with `limited` (this master's holdings now) only what its
 /// limits document admits across masters (taken there by compare-and-set
-/// first, then claimed; slots that found no task are given back).
+/// first, then claimed; slots that found no task are given back). A rate's
+/// starts are recorded `lag` ms after the admission (`special::Lag`).
 pub(super) async fn claim_type(
     cell: Arc<StoreCell>,
     task_type: Arc<str>,
     n: usize,
     mut turns: Option<Turns>,
     limited: Option<Holding>,
+    lag: i64,
 ) -> StoreEvent {
     let result = async {
         let store = cell.get().await?;
@@ -320,8 +325,8 @@ pub(super) async fn claim_type(
         let lease = cell.lease().as_millis() as i64;
         for _ in 0..CONTENDED_TRIES {
             let doc = store.limits_doc(&task_type).await?;
-            let now = store.server_now();
-            let take = fleet::take(&doc, store.holder(), &mine, &groups, now, lease);
+            let (now, admitted_at) = (store.server_now(), tokio::time::Instant::now());
+            let take = fleet::take(&doc, store.holder(), &mine, &groups, now, lease, lag);
             if take.admitted.is_empty() {
                 let frees = fleet::rate_frees_at(&doc, now)
                     .map(|at| Duration::from_millis((at - now).max(1) as u64));
@@ -333,9 +338,10 @@ pub(super) async fn claim_type(
             if !store.take_limits(&task_type, doc.version, &take).await? {
                 continue;
             }
+            // Sent by half the slack after the recorded start: the rest is
+            // for the way to the worker (`Persistent::start_deadline`).
             let start_by = doc.limits.is_some_and(|l| l.has_rate()).then(|| {
-                tokio::time::Instant::now()
-                    + Duration::from_millis(fleet::FLEET_RATE_SLACK_MS as u64 / 2)
+                admitted_at + Duration::from_millis((lag + fleet::FLEET_RATE_SLACK_MS / 2) as u64)
             });
             let chosen: Vec<_> = take.admitted.iter().map(|&i| found[i].clone()).collect();
             let asked = chosen.len();

@@ -16,6 +16,7 @@ mod unwritten;
 use super::requests::Origin;
 use crate::error::{Code, CodedError};
 use crate::limits::Limits;
+use crate::master::fleet;
 use crate::queue::mongo::Claimed;
 use crate::task::{RunOrder, Task};
 use crate::wire::request::Op;
@@ -312,12 +313,26 @@ impl Persistent {
         }
         let at = self.buffer.iter().position(|c| admits(&c.task))?;
         let claimed = self.buffer.remove(at)?;
+        if self.special.start_by.contains_key(&claimed.token) {
+            self.special.lag.met();
+        }
         self.running += 1;
         self.special.running.insert(
             special::key(&claimed),
             (claimed.task.task_type.clone(), claimed.task.group.clone()),
         );
         Some(claimed)
+    }
+
+    /// By when `claimed` must start (this machine's epoch ms, `now_ms` now),
+    /// when a fleet-wide rate counted its start at its claim: the rate's
+    /// slack after its recorded start, of which sending it took at most half.
+    pub(crate) fn start_deadline(&self, claimed: &Claimed, now_ms: i64) -> Option<i64> {
+        let sent_by = *self.special.start_by.get(&claimed.token)?;
+        let left = sent_by
+            .saturating_duration_since(Instant::now())
+            .as_millis() as i64;
+        Some(now_ms + left + fleet::FLEET_RATE_SLACK_MS / 2)
     }
 
     /// Moves the claims that missed their start to `late`, to hand back.
@@ -336,6 +351,9 @@ impl Persistent {
                 .into_iter()
                 .partition(|c| c.token == token);
             self.buffer = kept.into();
+            if !gone.is_empty() {
+                self.special.lag.missed();
+            }
             for c in gone {
                 self.special.released(&c.task.task_type);
                 self.late.push((c.id, c.token));
@@ -453,10 +471,21 @@ impl Persistent {
         self.buffer.len()
     }
 
-    /// Returns a claimed task a worker handed back to its place in the buffer.
+    /// Returns a claimed task a worker handed back to its place in the
+    /// buffer; one of a rate-limited type, to the collection.
     pub(crate) fn put_back(&mut self, claimed: Claimed) {
         self.running = self.running.saturating_sub(1);
         self.special.running.remove(&special::key(&claimed));
+        // A rate counted its start when it was claimed: it goes back to
+        // the collection, to be admitted again (handed back unstarted by
+        // its worker, it missed its start).
+        let rated = self.special.limits.get(&claimed.task.task_type);
+        if rated.is_some_and(|limits| limits.has_rate()) {
+            self.special.lag.missed();
+            self.special.released(&claimed.task.task_type);
+            self.late.push((claimed.id, claimed.token));
+            return;
+        }
         let rank = RunOrder::of(&claimed.task, 0);
         let at = self
             .buffer

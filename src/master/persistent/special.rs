@@ -26,6 +26,36 @@ pub(super) fn key(claimed: &Claimed) -> (String, String) {
     (claimed.token.clone(), claimed.id.to_string())
 }
 
+/// How long after its admission a fleet-wide rate's start is recorded: the
+/// claim's write, its read and the send to a worker take that long here, so
+/// the start may follow the record by the slack and no more (the worker
+/// hands back a run that cannot). Doubled by a claim that missed its send
+/// (a busy machine), back down by an eighth with each one sent in time.
+pub(super) struct Lag(i64);
+
+impl Lag {
+    const MIN_MS: i64 = 10;
+    const MAX_MS: i64 = 2000;
+
+    pub(super) fn ms(&self) -> i64 {
+        self.0
+    }
+
+    pub(super) fn missed(&mut self) {
+        self.0 = (self.0 * 2).min(Self::MAX_MS);
+    }
+
+    pub(super) fn met(&mut self) {
+        self.0 = (self.0 - self.0 / 8).max(Self::MIN_MS);
+    }
+}
+
+impl Default for Lag {
+    fn default() -> Lag {
+        Lag(50)
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Special {
     /// Types with limits, as last read (or set here).
@@ -41,9 +71,11 @@ pub(super) struct Special {
     pub(super) busy: HashSet<Arc<str>>,
     /// Types that may not claim before then (nothing was admitted).
     pub(super) wait_until: HashMap<Arc<str>, Instant>,
-    /// Claims of rate-limited types must start by then (their starts were
-    /// counted when they were admitted), by claim token.
+    /// Claims of rate-limited types must be sent by then (their starts
+    /// were counted when they were admitted), by claim token.
     pub(super) start_by: HashMap<String, Instant>,
+    /// How long after its admission a rate's start is recorded (`Lag`).
+    pub(super) lag: Lag,
     pub(super) read_limits_at: Option<Instant>,
     pub(super) reading_limits: bool,
     pub(super) find_groups_at: Option<Instant>,

@@ -64,36 +64,23 @@ impl Store {
 
     /// `task_type`'s limits document as it is now.
     pub async fn limits_doc(&self, task_type: &str) -> Result<LimitsDoc> {
-        let Some(d) = self.limits.find_one(doc! { "_id": task_type }).await? else {
-            return Ok(LimitsDoc::default());
-        };
-        Ok(LimitsDoc {
-            version: int(d.get("v")),
-            limits: d.get_document("limits").ok().and_then(read_limits),
-            held: d
-                .get_document("held")
-                .map(|held| {
-                    held.iter()
-                        .filter_map(|(m, h)| Some((m.clone(), read_holding(h.as_document()?))))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            starts: d
-                .get_array("starts")
-                .map(|starts| {
-                    starts
-                        .iter()
-                        .filter_map(|s| {
-                            let s = s.as_document()?;
-                            Some((
-                                s.get_datetime("t").ok()?.timestamp_millis(),
-                                group_of(s.get("g")),
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
+        let found = self.limits.find_one(doc! { "_id": task_type }).await?;
+        Ok(found.as_ref().map(read_limits_doc).unwrap_or_default())
+    }
+
+    /// Every type's limits document that holds limits, by type.
+    pub async fn limits_docs(&self) -> Result<Vec<(String, LimitsDoc)>> {
+        let docs: Vec<Document> = self
+            .limits
+            .find(doc! { "limits": { "$exists": true } })
+            .sort(doc! { "_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| Some((d.get_str("_id").ok()?.to_owned(), read_limits_doc(d))))
+            .collect())
     }
 
     /// Writes what `take` took if the document is still at `version`;
@@ -144,6 +131,37 @@ impl Store {
             .update_one(doc! { "_id": task_type }, update)
             .await?;
         Ok(())
+    }
+}
+
+/// A limits document as read.
+fn read_limits_doc(d: &Document) -> LimitsDoc {
+    LimitsDoc {
+        version: int(d.get("v")),
+        limits: d.get_document("limits").ok().and_then(read_limits),
+        held: d
+            .get_document("held")
+            .map(|held| {
+                held.iter()
+                    .filter_map(|(m, h)| Some((m.clone(), read_holding(h.as_document()?))))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        starts: d
+            .get_array("starts")
+            .map(|starts| {
+                starts
+                    .iter()
+                    .filter_map(|s| {
+                        let s = s.as_document()?;
+                        Some((
+                            s.get_datetime("t").ok()?.timestamp_millis(),
+                            group_of(s.get("g")),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

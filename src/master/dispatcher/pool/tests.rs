@@ -60,7 +60,7 @@ fn run_task(queue: &mut MemoryQueue, n: u64, bytes: usize) -> (RunTask, Rank, So
         order,
     };
     (
-        RunTask::of(task, Queue::Memory),
+        RunTask::of(task, Queue::Memory, None),
         rank,
         Source::Memory(place),
     )
