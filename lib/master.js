@@ -5,7 +5,6 @@
 // After every call into the native Master, `deliverEvents()` hands its
 // events to the user's callbacks (one of them sets the timer).
 
-const net = require('net')
 const { join } = require('path')
 const binding = require('./binding')
 const { decode, encode } = require('./codec')
@@ -242,7 +241,9 @@ function deliverDone (value, task) {
 /** Watches a new worker's socket: each byte it sends means "read my frames". */
 function watch (worker, fd) {
   // `onread`: the bytes land in one reused buffer and go straight to the
-  // callback, without a Buffer per read and the stream machinery.
+  // callback, without a Buffer per read and the stream machinery. `net` is
+  // loaded here, once the first worker is spawned, not before the spawn.
+  const net = require('net')
   const socket = new net.Socket({ fd, readable: true, writable: true, onread: { buffer: wakeBytes, callback: onWake } })
   socket.unref()
   socket.on('error', () => {})

@@ -16,10 +16,20 @@
 
 const SYSTEM = 'meteor-cluster'
 
-/** The API, looked up once (`null` when the app does not have it). */
+/**
+ * Where the API (1.x) keeps what an app registers with it: a context
+ * manager, a tracer provider, a propagator. Until something is there, no
+ * span can be active and no carrier read, so the API is not loaded (a
+ * `require` of it took 10-30 ms of the first add, and of the first task of
+ * a cold pool).
+ */
+const REGISTERED = Symbol.for('opentelemetry.js.api.1')
+
+/** The API, looked up once the app has registered with it (`null` when it is not there). */
 let api
 function otel () {
   if (api === undefined) {
+    if (globalThis[REGISTERED] === undefined) return null
     try {
       api = require('@opentelemetry/api')
     } catch {

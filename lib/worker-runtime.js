@@ -12,7 +12,6 @@ const { decode, encode, encodeParts } = require('./codec')
 const { encodeError, errorFrom } = require('./errors')
 const { FRAME, ROW, RUN, TO_WORKER, addonBlobs, frames, textOf } = require('./wire')
 const { FrameReader } = require('./frame-reader')
-const Abort = require('./abort')
 const identity = require('./identity')
 const { runTraced } = require('./tracing')
 const PendingRequests = require('./pending-requests')
@@ -97,9 +96,13 @@ class Job {
   }
 }
 
+/** lib/abort.js, loaded when a task first asks for its signal (not at start). */
+let Abort = null
+
 function controllerOf (run) {
   let controller = controllers.get(run)
   if (controller === undefined) {
+    if (Abort === null) Abort = require('./abort')
     controller = new Abort()
     controllers.set(run, controller)
   }
