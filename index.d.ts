@@ -333,6 +333,8 @@ export interface ErrorNames {
   ERR_UNDECODABLE_DOCUMENT: 'UndecodableDocumentError'
   /** A master-only call made in a worker. */
   ERR_MASTER_ONLY: 'Error'
+  /** A persistent task larger than MongoDB stores in one document (16 MB); it was not sent. */
+  ERR_DOCUMENT_TOO_LARGE: 'TaskQueueError'
   /** A dashboard action found no task (or master) in the state it needs: it changed meanwhile. */
   ERR_NOT_FOUND: 'NotFoundError'
 }

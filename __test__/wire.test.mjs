@@ -11,6 +11,7 @@ const require = createRequire(import.meta.url)
 const binding = require('../lib/binding.js')
 const wire = require('../lib/wire.js')
 const { codes } = require('../lib/errors.js')
+const { FrameReader, CHUNK_BYTES } = require('../lib/frame-reader.js')
 
 const probe = (kind, input) => binding.wireProbe(kind, typeof input === 'string' ? input : JSON.stringify(input))
 
@@ -25,8 +26,30 @@ const SAMPLES = [
 
 const taskOf = (s) => ({ ...s, createdAt: new Date(s.createdAt), dueDate: new Date(s.dueDate) })
 
-test('both sides name the same row fields, request operations and error codes', () => {
+/**
+ * The frames in `bytes` as the worker's reader gets them, when the socket
+ * hands them over in reads of the `sizes` given (the last one repeated).
+ */
+function readFrames (bytes, sizes) {
+  const frames = []
+  const reader = new FrameReader((kind, buffer, start, end) => {
+    if (kind === wire.FRAME.BYTES) frames.push(new Uint8Array(buffer.subarray(start, end)))
+    else frames.push(`${kind === wire.FRAME.TEXT ? 'text:' : ''}${buffer.toString('utf8', start, end)}`)
+  })
+  let at = 0
+  for (let i = 0; at < bytes.length; i++) {
+    const into = reader.next()
+    const n = Math.min(into.length, sizes[Math.min(i, sizes.length - 1)], bytes.length - at)
+    bytes.copy(into, 0, at, at + n)
+    reader.onRead(n, into)
+    at += n
+  }
+  return frames
+}
+
+test('both sides name the same row fields, request operations, error codes and frame limit', () => {
   const names = JSON.parse(probe('names', ''))
+  assert.equal(names.maxFrame, wire.FRAME.MAX_BYTES)
   assert.deepEqual(names.rowFields.map((_, i) => i), Object.values(wire.ROW).sort((a, b) => a - b))
   assert.deepEqual(Object.keys(wire.ROW).map((key) => names.rowFields[wire.ROW[key]]),
     ['_id', 'taskType', 'priority', 'createdAt', 'dueOffset', 'data', 'onGoing', 'extra'])
@@ -126,9 +149,10 @@ test('a line the master writes is read by a worker as runs and messages, in orde
     { type: wire.TO_WORKER.ABORT, run: 6, reason: { name: 'TaskCancelledError', message: 'm', code: 'ERR_TASK_CANCELLED' } },
     { type: wire.TO_WORKER.STOP }
   ]
-  const line = probe('line', items)
-  assert.ok(line.endsWith('\n') && !line.slice(0, -1).includes('\n'), 'one line')
-  const read = JSON.parse(line)
+  const bytes = binding.wireProbeBytes('line', JSON.stringify(items))
+  const frames = readFrames(bytes, [bytes.length])
+  assert.equal(frames.length, 1, 'one frame')
+  const read = JSON.parse(frames[0])
   assert.equal(read.length, items.length)
   for (const [i, item] of items.entries()) {
     if (Array.isArray(item)) {
@@ -139,6 +163,139 @@ test('a line the master writes is read by a worker as runs and messages, in orde
       assert.deepEqual(read[i], item)
     }
   }
+})
+
+test('frames of any size are read whole, however the socket splits them', () => {
+  const texts = ['[]', '[1]', 'x'.repeat(CHUNK_BYTES - 9), 'é'.repeat(CHUNK_BYTES + 3), '[' + '7,'.repeat(3 * CHUNK_BYTES) + '0]', '[0]']
+  const blob = Uint8Array.from({ length: CHUNK_BYTES * 2 + 5 }, (_, i) => i & 255)
+  const frame = (kind, body) => {
+    const head = Buffer.alloc(wire.FRAME.HEADER_BYTES)
+    wire.writeFrameHeader(head, 0, kind, body.length)
+    return Buffer.concat([head, body])
+  }
+  const bytes = Buffer.concat([
+    ...texts.map((text) => frame(wire.FRAME.JSON, Buffer.from(text))),
+    frame(wire.FRAME.BYTES, blob),
+    frame(wire.FRAME.BYTES, Buffer.from([7])),
+    frame(wire.FRAME.TEXT, Buffer.from('é'.repeat(CHUNK_BYTES)))
+  ])
+  const expected = [...texts, blob, Uint8Array.from([7]), `text:${'é'.repeat(CHUNK_BYTES)}`]
+  for (const sizes of [[bytes.length], [1], [3, 5, 7], [CHUNK_BYTES], [CHUNK_BYTES - 1, 2], [100, CHUNK_BYTES * 2]]) {
+    assert.deepEqual(readFrames(bytes, sizes), expected, `reads of ${sizes}`)
+  }
+  const huge = Buffer.alloc(wire.FRAME.HEADER_BYTES)
+  huge.writeUInt32LE(wire.FRAME.MAX_BYTES + 1)
+  assert.throws(() => readFrames(huge, [4]), /corrupt/)
+  huge.writeUInt32LE((3 << wire.FRAME.KIND_SHIFT) >>> 0)
+  assert.throws(() => readFrames(huge, [4]), /corrupt/)
+})
+
+test('large text frames are read into one kept buffer, let go of when a larger one comes; bytes get their own', () => {
+  const frame = (kind, body) => {
+    const head = Buffer.alloc(wire.FRAME.HEADER_BYTES)
+    wire.writeFrameHeader(head, 0, kind, body.length)
+    return Buffer.concat([head, body])
+  }
+  const released = []
+  const seen = []
+  const reader = new FrameReader((kind, buffer, start, end) => seen.push({ kind, buffer, length: end - start, first: buffer[start] }), (b) => released.push(b))
+  const feed = (bytes) => {
+    for (let at = 0; at < bytes.length;) {
+      const into = reader.next()
+      const n = Math.min(into.length, bytes.length - at)
+      bytes.copy(into, 0, at, at + n)
+      reader.onRead(n, into)
+      at += n
+    }
+  }
+  feed(frame(wire.FRAME.TEXT, Buffer.from('a'.repeat(3 * CHUNK_BYTES))))
+  feed(frame(wire.FRAME.JSON, Buffer.from('"' + 'b'.repeat(2 * CHUNK_BYTES) + '"')))
+  feed(frame(wire.FRAME.BYTES, Buffer.alloc(2 * CHUNK_BYTES, 1)))
+  feed(frame(wire.FRAME.TEXT, Buffer.from('c'.repeat(4 * CHUNK_BYTES))))
+  assert.deepEqual(seen.map((s) => [s.length, String.fromCharCode(s.first)]),
+    [[3 * CHUNK_BYTES, 'a'], [2 * CHUNK_BYTES + 2, '"'], [2 * CHUNK_BYTES, '\x01'], [4 * CHUNK_BYTES, 'c']])
+  assert.equal(seen[0].buffer.buffer, seen[1].buffer.buffer, 'the second is read into the first one\'s buffer')
+  assert.notEqual(seen[2].buffer.buffer, seen[0].buffer.buffer, 'bytes are not read into the kept buffer')
+  assert.equal(seen[2].buffer.buffer.byteLength, 2 * CHUNK_BYTES, 'bytes have a buffer of their own size')
+  assert.equal(released.length, 1, 'the kept buffer, too small for the last frame, was let go of')
+  assert.equal(released[0].buffer, seen[0].buffer.buffer)
+  clearTimeout(reader.spareTimer)
+})
+
+test('a run whose data has blobs comes in a frame of its own after them, and a worker reads the data it was', () => {
+  const { encodeParts, decode, BLOB_MIN } = require('../lib/codec.js')
+  const data = { s: 'é'.repeat(BLOB_MIN), b: Uint8Array.from({ length: BLOB_MIN }, (_, i) => i & 255), when: new Date(5), own: { $binary: 1 } }
+  const { json, blobs } = encodeParts(data, 'data')
+  const sample = { ...SAMPLES[1], data: JSON.parse(json), blobs: blobs.map((b) => typeof b === 'string' ? { text: b } : { bytes: [...b] }) }
+  const items = [{ type: wire.TO_WORKER.STOP }, [5, sample], [6, SAMPLES[0]]]
+  const bytes = binding.wireProbeBytes('line', JSON.stringify(items))
+  // As the worker reads them: blobs gathered for the next JSON frame.
+  const messages = []
+  let pending = []
+  const reader = new FrameReader((kind, buffer, start, end) => {
+    if (kind === wire.FRAME.JSON) {
+      messages.push(...decode(buffer.toString('utf8', start, end), pending))
+      pending = []
+    } else if (kind === wire.FRAME.TEXT) {
+      pending.push(buffer.toString('utf8', start, end))
+    } else {
+      pending.push(reader.isShared(buffer) ? new Uint8Array(buffer.subarray(start, end)) : buffer)
+    }
+  })
+  for (let at = 0; at < bytes.length;) {
+    const into = reader.next()
+    const n = Math.min(into.length, bytes.length - at)
+    bytes.copy(into, 0, at, at + n)
+    reader.onRead(n, into)
+    at += n
+  }
+  assert.equal(messages.length, 3)
+  assert.deepEqual(messages[0], { type: wire.TO_WORKER.STOP })
+  const task = wire.taskFromRow(messages[1][wire.RUN.ROW])
+  assert.deepEqual(task, { ...taskOf(SAMPLES[1]), data, onGoing: true })
+  assert.equal(Object.getPrototypeOf(task.data.b), Uint8Array.prototype)
+  assert.deepEqual(wire.taskFromRow(messages[2][wire.RUN.ROW]), { ...taskOf(SAMPLES[0]), onGoing: true })
+})
+
+test('large data and values go beside the events as parts, and JS reads them as they were', () => {
+  const { encodeParts, BLOB_MIN } = require('../lib/codec.js')
+  const data = { rows: ['x'.repeat(BLOB_MIN), 'short'], bin: Uint8Array.from({ length: BLOB_MIN + 1 }, (_, i) => (i * 7) & 255) }
+  const value = { pdf: Uint8Array.from({ length: BLOB_MIN }, (_, i) => i & 255), text: 'ü'.repeat(BLOB_MIN) }
+  const parts = (v) => {
+    const { json, blobs } = encodeParts(v, 'data')
+    return { json: JSON.parse(json), blobs: blobs.map((b) => typeof b === 'string' ? { text: b } : { bytes: [...b] }) }
+  }
+  const large = parts(data)
+  const big = { ...SAMPLES[2], data: large.json, blobs: large.blobs }
+  const returned = parts(value)
+  const handover = binding.wireProbeHandover(JSON.stringify([
+    { task: SAMPLES[0], value: 1 },
+    { task: big, value: 2 },
+    { task: SAMPLES[1], value: returned.json, valueBlobs: returned.blobs },
+    { task: big, error: true }
+  ]))
+  assert.equal(typeof handover, 'object', 'events that name parts come with them')
+  const events = JSON.parse(handover.json)
+  const types = events.map((e) => e.type)
+  assert.deepEqual(types, [wire.EVENT.DONE, wire.EVENT.DONE, wire.EVENT.DONE, wire.EVENT.ERROR])
+  // As master.js builds a listener's { value, task }.
+  const taskOfEvent = (event) => {
+    const task = wire.taskFromRow(event.task)
+    if (event.dataPart !== undefined) wire.setPartData(task, handover.parts[event.dataPart], binding.openPart, binding.releaseBuffer)
+    return task
+  }
+  assert.deepEqual(taskOfEvent(events[0]), { ...taskOf(SAMPLES[0]), onGoing: true })
+  assert.equal(events[1].task[wire.ROW.DATA], null, 'large data is not in the row')
+  assert.deepEqual(taskOfEvent(events[1]), { ...taskOf(SAMPLES[2]), data, onGoing: true })
+  assert.equal(events[1].value, 2)
+  assert.equal(events[2].value, undefined)
+  const back = wire.partValue(binding.openPart(handover.parts[events[2].valuePart]), binding.releaseBuffer)
+  assert.deepEqual(back, value)
+  assert.equal(Object.getPrototypeOf(back.pdf), Uint8Array.prototype)
+  assert.deepEqual(taskOfEvent(events[3]).data, data)
+  assert.equal(binding.openPart(handover.parts[events[2].valuePart]), null, 'a part opens once')
+  // With nothing large, the events are the JSON alone.
+  assert.equal(typeof binding.wireProbeHandover(JSON.stringify([{ task: SAMPLES[0], value: 1 }])), 'string')
 })
 
 test('events Rust hands over are read by JS: done in a batch (columns) or alone, error, retry', () => {

@@ -849,8 +849,21 @@ async function main () {
     writeFileSync(dashboardOut, JSON.stringify({ machine: info, command, date, quick: QUICK, durationS: Math.round((Date.now() - started) / 100) / 10, sizes: { dashboardSizes: SIZES.dashboardSizes, dashboardReps: SIZES.dashboardReps }, results: dashboardRows }, null, 2) + '\n')
     console.log(table(dashboardRows))
     progress(`wrote ${dashboardOut}`)
-    if (sectionsRun.length === 1) return
   }
+  // The payload rows (issue #32) too, bench/results-payload.json: they are
+  // measured apart (`--only payload`) and have a table of their own.
+  if (runs('payload')) {
+    const payloadWorkloads = new Set(SECTIONS.payload)
+    const payloadRows = results.filter((r) => payloadWorkloads.has(r.workload))
+    results.splice(0, results.length, ...results.filter((r) => !payloadWorkloads.has(r.workload)))
+    addRatios(payloadRows)
+    const payloadOut = OUT ? resolve(`${OUT.replace(/\.json$/, '')}-payload.json`) : join(here, 'results-payload.json')
+    const payloadSizes = { payloadReps: SIZES.payloadReps, persPayloadReps: SIZES.persPayloadReps }
+    writeFileSync(payloadOut, JSON.stringify({ machine: info, command, date, quick: QUICK, durationS: Math.round((Date.now() - started) / 100) / 10, sizes: payloadSizes, results: payloadRows }, null, 2) + '\n')
+    console.log(table(payloadRows))
+    progress(`wrote ${payloadOut}`)
+  }
+  if (sectionsRun.every((s) => s === 'dashboard' || s === 'payload')) return
   const out = OUT ? resolve(OUT) : join(here, 'results.json')
   // With --only, the rows of the sections not run are kept from the previous file.
   const previous = previousResults(out)

@@ -14,9 +14,28 @@
 // through Meteor's own EJSON, so `EJSON.addType` types and Mongo.ObjectID
 // come back as themselves. What EJSON has no form for is refused with a
 // TypeError naming where it is and why.
+//
+// Large values can travel beside the JSON text instead of inside it
+// (`encodeParts`): a string or a binary of `BLOB_MIN` or more becomes a
+// blob, written `{"$binary": i}` for the i-th blob (a number where EJSON
+// has base64 text, so no value of the user's reads as one: an object of
+// theirs with a `$binary` key is escaped). A blob is the string itself, or
+// the bytes: neither is copied into the text, base64 or escaped.
 
 const ObjectId = require('./object-id')
 const Decimal128 = require('./decimal128')
+
+/** Strings and binaries at least this long (characters, bytes) travel as blobs. */
+const BLOB_MIN = 64 * 1024
+
+/**
+ * Whether a string can travel as UTF-8 bytes and come back the same: one
+ * without lone surrogates (which UTF-8 cannot hold; JSON escapes them).
+ * Where Node cannot tell at once (before 20), strings stay in the text.
+ */
+const wellFormed = typeof String.prototype.isWellFormed === 'function'
+  ? (s) => s.isWellFormed()
+  : () => false
 
 function describe (value) {
   if (value === null) return 'null'
@@ -87,10 +106,17 @@ const REFUSED_CLASSES = [
   [typeof Promise === 'function' && Promise, 'a Promise is not a value yet (await it first)']
 ]
 
+/** A blob's place in the text; `state.blobs` collects them. */
+function blobRef (state, blob) {
+  return { $binary: state.blobs.push(blob) - 1 }
+}
+
 /** The EJSON JSON value of `value`; `undefined` for `undefined`. */
 function toJSONValue (value, path, state) {
   switch (typeof value) {
     case 'string':
+      if (value.length >= BLOB_MIN && state.blobs && wellFormed(value)) return blobRef(state, value)
+      return value
     case 'boolean':
       return value
     case 'number':
@@ -112,7 +138,7 @@ function toJSONValue (value, path, state) {
     return { $date: ms }
   }
   if (value instanceof RegExp) return { $regexp: value.source, $flags: value.flags }
-  if (value instanceof Uint8Array) return { $binary: base64(value) }
+  if (value instanceof Uint8Array) return binaryValue(value, state)
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
     throw refuse(path, aDescribed(value), 'EJSON binary is a Uint8Array (or a Buffer); wrap its bytes in one')
   }
@@ -144,7 +170,7 @@ function objectValue (object, path, state) {
 
 /** An object with a class: a type EJSON knows, something with toJSON(), or refused. */
 function instanceValue (object, path, state) {
-  if (typeof object._bsontype === 'string') return bsonValue(object, path)
+  if (typeof object._bsontype === 'string') return bsonValue(object, path, state)
   if (typeof object.typeName === 'function' && typeof object.toJSONValue === 'function') {
     return customValue(object, path)
   }
@@ -179,8 +205,17 @@ function fieldsValue (object, path, state) {
   return out
 }
 
+/**
+ * A binary: a blob when large and blobs are collected (its bytes are
+ * copied when the blobs are handed over, which is at once), else base64.
+ */
+function binaryValue (bytes, state) {
+  if (bytes.byteLength >= BLOB_MIN && state.blobs) return blobRef(state, bytes)
+  return { $binary: base64(bytes) }
+}
+
 /** The `mongodb`/`bson` driver's own classes, known by their `_bsontype`. */
-function bsonValue (object, path) {
+function bsonValue (object, path, state) {
   switch (object._bsontype) {
     case 'ObjectId':
     case 'ObjectID':
@@ -189,7 +224,7 @@ function bsonValue (object, path) {
       return { $type: 'Decimal', $value: object.toString() }
     case 'Binary':
       if (object.buffer instanceof Uint8Array && Number.isInteger(object.position)) {
-        return { $binary: base64(object.buffer.subarray(0, object.position)) }
+        return binaryValue(object.buffer.subarray(0, object.position), state)
       }
       break
     case 'Int32':
@@ -238,12 +273,14 @@ function base64 (bytes) {
 
 /**
  * Whether JSON.stringify carries `value` exactly as EJSON would: only
- * strings, finite numbers, booleans, null, arrays and plain objects with no
- * "$" keys. Anything else (and very deep values) takes the careful path.
+ * strings shorter than `longest`, finite numbers, booleans, null, arrays
+ * and plain objects with no "$" keys. Anything else (and very deep values)
+ * takes the careful path.
  */
-function isPlain (value, depth) {
+function isPlain (value, depth, longest) {
   switch (typeof value) {
     case 'string':
+      return value.length < longest
     case 'boolean':
       return true
     case 'number':
@@ -257,14 +294,14 @@ function isPlain (value, depth) {
   if (depth > 32) return false
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      if (!isPlain(value[i], depth + 1)) return false
+      if (!isPlain(value[i], depth + 1, longest)) return false
     }
     return true
   }
   const proto = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) return false
   for (const key in value) {
-    if (key.charCodeAt(0) === 36 || !isPlain(value[key], depth + 1)) return false
+    if (key.charCodeAt(0) === 36 || !isPlain(value[key], depth + 1, longest)) return false
   }
   return true
 }
@@ -277,10 +314,29 @@ function isPlain (value, depth) {
  * `path` names the value in errors ("data").
  */
 function encodeChecked (value, path) {
-  if (isPlain(value, 0)) return { json: JSON.stringify(value), escaped: false, escapedAt: undefined }
-  const state = { seen: new Set(), escaped: false, escapedAt: undefined }
+  if (isPlain(value, 0, Infinity)) return { json: JSON.stringify(value), escaped: false, escapedAt: undefined }
+  const state = { seen: new Set(), escaped: false, escapedAt: undefined, blobs: null }
   const json = toJSONValue(value, path, state)
   return { json: json === undefined ? undefined : JSON.stringify(json), escaped: state.escaped, escapedAt: state.escapedAt }
+}
+
+const NO_BLOBS = Object.freeze([])
+
+/**
+ * As `encodeChecked`, with large strings and binaries taken out of the
+ * text as blobs (`blobs`: strings and Uint8Arrays, in the order the text
+ * refers to them; the shared empty array when there are none).
+ */
+function encodeParts (value, path) {
+  if (isPlain(value, 0, BLOB_MIN)) return { json: JSON.stringify(value), blobs: NO_BLOBS, escaped: false, escapedAt: undefined }
+  const state = { seen: new Set(), escaped: false, escapedAt: undefined, blobs: [] }
+  const json = toJSONValue(value, path, state)
+  return {
+    json: json === undefined ? undefined : JSON.stringify(json),
+    blobs: state.blobs.length === 0 ? NO_BLOBS : state.blobs,
+    escaped: state.escaped,
+    escapedAt: state.escapedAt
+  }
 }
 
 /** EJSON JSON text for `value`; `path` names it in errors ("data", "the task result"). */
@@ -291,7 +347,7 @@ function encode (value, path) {
 const NOT_A_TAG = {}
 
 /** The value an EJSON tag stands for, or NOT_A_TAG (then it stays a plain object). */
-function fromTag (object, keys) {
+function fromTag (object, keys, blobs) {
   if (!isTagShaped(object, keys)) return NOT_A_TAG
   switch (keys.length === 1 ? keys[0] : hasOwn(object, '$type') ? '$type' : '$regexp') {
     case '$date':
@@ -299,11 +355,11 @@ function fromTag (object, keys) {
     case '$InfNaN':
       return object.$InfNaN / 0
     case '$binary':
-      return typeof object.$binary === 'string' ? new Uint8Array(Buffer.from(object.$binary, 'base64')) : NOT_A_TAG
+      return binaryFrom(object.$binary, blobs)
     case '$escape': {
       const inner = object.$escape
       if (inner === null || typeof inner !== 'object') return NOT_A_TAG
-      for (const key of Object.keys(inner)) setKey(inner, key, revive(inner[key]))
+      for (const key of Object.keys(inner)) setKey(inner, key, revive(inner[key], blobs))
       return inner
     }
     case '$regexp':
@@ -311,6 +367,13 @@ function fromTag (object, keys) {
     default:
       return customFrom(object)
   }
+}
+
+/** Base64 text, or the number of a blob (see `encodeParts`). */
+function binaryFrom (content, blobs) {
+  if (typeof content === 'string') return new Uint8Array(Buffer.from(content, 'base64'))
+  if (typeof content === 'number' && blobs !== undefined && Number.isInteger(content) && content >= 0 && content < blobs.length) return blobs[content]
+  return NOT_A_TAG
 }
 
 function regExpFrom ({ $regexp: source, $flags: flags }) {
@@ -346,32 +409,34 @@ function setKey (object, key, value) {
   else object[key] = value
 }
 
-/** Turns EJSON JSON values into their types, in place. */
-function revive (value) {
+/** Turns EJSON JSON values into their types, in place; `blobs` are those the text refers to. */
+function revive (value, blobs) {
   if (value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = revive(value[i])
+    for (let i = 0; i < value.length; i++) value[i] = revive(value[i], blobs)
     return value
   }
   const keys = Object.keys(value)
   if (keys.length <= 2 && keys.length > 0 && keys.every((k) => k.charCodeAt(0) === 36)) {
-    const typed = fromTag(value, keys)
+    const typed = fromTag(value, keys, blobs)
     if (typed !== NOT_A_TAG) return typed
     // An unknown custom type stays { $type, $value }, its value as sent.
     if (keys.length === 2 && hasOwn(value, '$type') && hasOwn(value, '$value')) return value
   }
-  for (const key of keys) setKey(value, key, revive(value[key]))
+  for (const key of keys) setKey(value, key, revive(value[key], blobs))
   return value
 }
 
 /**
- * Parses EJSON JSON text (or a batch of frames holding such text). A tag is an
- * object whose keys all start with `$`, so compact JSON holds `{"$`; inside a
- * string the quote is escaped, so task text carried in a frame does not count.
+ * Parses EJSON JSON text (or a batch of frames holding such text), with the
+ * `blobs` it refers to, if any (strings and Uint8Arrays, see `encodeParts`).
+ * A tag is an object whose keys all start with `$`, so compact JSON holds
+ * `{"$`; inside a string the quote is escaped, so task text carried in a
+ * frame does not count.
  */
-function decode (json) {
+function decode (json, blobs) {
   const value = JSON.parse(json)
-  return json.indexOf('{"$') === -1 ? value : revive(value)
+  return json.indexOf('{"$') === -1 ? value : revive(value, blobs)
 }
 
-module.exports = { encode, encodeChecked, toJSONValue, decode, describe, hasOwn }
+module.exports = { encode, encodeChecked, encodeParts, toJSONValue, decode, describe, hasOwn, BLOB_MIN }

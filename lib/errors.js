@@ -9,7 +9,7 @@ const { describe, hasOwn, toJSONValue } = require('./codec')
 const CODES = [
   'INVALID_ARG', 'DUPLICATE_ID', 'MONGO_UNAVAILABLE', 'MONGO_CONFIG', 'MONGO', 'NO_PERSISTENT_QUEUE',
   'CLOSED', 'DISPATCHER_FAILED', 'WORKER_EXIT', 'TASK_TIMEOUT', 'TASK_CANCELLED', 'UNKNOWN_TASK_TYPE',
-  'UNDECODABLE_DOCUMENT', 'MASTER_ONLY', 'NOT_FOUND'
+  'UNDECODABLE_DOCUMENT', 'MASTER_ONLY', 'NOT_FOUND', 'DOCUMENT_TOO_LARGE'
 ]
 
 /** `{ INVALID_ARG: 'ERR_INVALID_ARG', ... }` (checked against the addon's list by __test__/wire.test.mjs). */

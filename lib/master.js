@@ -9,7 +9,7 @@ const { join } = require('path')
 const binding = require('./binding')
 const { decode, encode } = require('./codec')
 const { errorFrom } = require('./errors')
-const { EVENT, addRow, addBatch, readDoneBatch, taskFromRow } = require('./wire')
+const { EVENT, addonBlobs, addRow, addRowWithBlobs, addBatch, partValue, readDoneBatch, setPartData, taskFromRow } = require('./wire')
 const PendingRequests = require('./pending-requests')
 const defaults = require('./defaults')
 const { newId } = require('./ids')
@@ -26,7 +26,10 @@ let closing = null
 let failed = null
 const requests = new PendingRequests()
 let delivering = false
-/** Batches of events (JSON arrays) taken and not yet delivered, in order. */
+/**
+ * Batches of events taken and not yet delivered, in order: JSON arrays, or
+ * `{ json, parts }` when events name large payloads (`Handover`).
+ */
 const backlog = []
 /** Each worker's socket (our own copy of it), by worker id. */
 const sockets = new Map()
@@ -152,7 +155,12 @@ function deliverEvents (taken) {
   delivering = true
   try {
     while (backlog.length > 0) {
-      for (const event of decode(backlog.shift())) onEvent(event)
+      const events = backlog.shift()
+      if (typeof events === 'string') {
+        for (const event of decode(events)) onEvent(event, null)
+      } else {
+        for (const event of decode(events.json)) onEvent(event, events.parts)
+      }
     }
   } catch (error) {
     log('error', `could not read events from the dispatcher: ${(error && error.stack) || error}`)
@@ -161,14 +169,15 @@ function deliverEvents (taken) {
   }
 }
 
-function onEvent (event) {
+/** One event; `parts` are the large payloads its batch came with, if any. */
+function onEvent (event, parts) {
   switch (event.type) {
     case EVENT.DONE:
     case EVENT.ERROR:
     case EVENT.RETRY:
     case EVENT.PROGRESS: {
       const listener = listeners[event.type]
-      if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event))
+      if (listener !== null) call(`the "${event.type}" listener`, listener, taskEvent(event, parts))
       break
     }
     case EVENT.DONE_BATCH:
@@ -185,9 +194,6 @@ function onEvent (event) {
       break
     case EVENT.RETIRED:
       unwatch(event.worker)
-      break
-    case EVENT.BLOCKED:
-      writeBlocked(event.worker)
       break
     case EVENT.CLOSED:
       if (closing !== null) {
@@ -208,10 +214,12 @@ function onEvent (event) {
  * What a `done`, `error`, `retry` or `progress` listener gets:
  * `{ value, task }`, as upstream's (`progress`: the value reported). The task is built at once: a lazy getter made per event gave
  * each event a hidden class of its own, which kept every event alive until
- * a full collection and made the master's scavenges 5 times slower.
+ * a full collection and made the master's scavenges 5 times slower. Only
+ * large data, which comes as a part, is decoded when first read.
  */
-function taskEvent ({ type, value, task, attempt, nextRunAt }) {
-  const event = { value, task: taskFromRow(task) }
+function taskEvent ({ type, value, task, attempt, nextRunAt, dataPart, valuePart }, parts) {
+  const event = { value: valuePart === undefined ? value : partValue(binding.openPart(parts[valuePart]), binding.releaseBuffer), task: taskFromRow(task) }
+  if (dataPart !== undefined) setPartData(event.task, parts[dataPart], binding.openPart, binding.releaseBuffer)
   if (type === EVENT.RETRY) {
     event.attempt = attempt
     event.nextRunAt = nextRunAt
@@ -248,14 +256,6 @@ function unwatch (worker) {
     sockets.delete(worker)
     socket.destroy()
   }
-}
-
-/** Writes what a worker's socket would not take at once, through Node. */
-function writeBlocked (worker) {
-  const socket = sockets.get(worker)
-  const bytes = native.takeBlocked(worker)
-  if (!socket || bytes.length === 0) return
-  socket.write(bytes, () => withNative((m) => m.unblocked(worker)))
 }
 
 /** The one timer: when the dispatcher must look again (earlier than before). */
@@ -299,15 +299,22 @@ function onIpc ({ worker, run, msg }) {
 
 /**
  * A request (`op`, one of `OPS`) the dispatcher answers later; resolves
- * with its answer. Bad arguments throw at once.
+ * with its answer. Bad arguments throw at once. An add's tasks' data may
+ * refer to `blobs` (strings and Uint8Arrays, handed over now).
  */
-function request (op, argsJson) {
+function request (op, argsJson, blobs) {
   if (failed !== null) return Promise.reject(failed)
-  return requests.start((req) => withNative((m) => m.request(req, op, argsJson)))
+  if (blobs === undefined || blobs.length === 0) {
+    return requests.start((req) => withNative((m) => m.request(req, op, argsJson)))
+  }
+  const { bytes, kinds } = addonBlobs(blobs, binding.allocBlob)
+  return requests.start((req) => withNative((m) => m.request(req, op, argsJson, bytes, kinds)))
 }
 
 /** In-memory adds not handed to the dispatcher yet, as JSON texts. */
 let adds = []
+/** The blobs their data refers to, in order (strings and Uint8Arrays). */
+let addBlobs = []
 let flushQueued = false
 /**
  * The adds of the next hand-over, four entries each: id, resolve, reject,
@@ -348,11 +355,13 @@ function rejectAdds (settlers, error) {
 function flushAdds () {
   const rows = adds
   const settlers = pending
+  const blobs = addBlobs.length > 0 ? addonBlobs(addBlobs, binding.allocBlob) : undefined
   adds = []
   pending = []
+  if (blobs !== undefined) addBlobs = []
   if (rows.length === 0) return
   try {
-    withEvents((m) => m.addTasks(addBatch(rows)))
+    withEvents((m) => blobs === undefined ? m.addTasks(addBatch(rows)) : m.addTasks(addBatch(rows), blobs.bytes, blobs.kinds))
   } catch (error) {
     log('error', `${rows.length} in-memory tasks could not be queued: ${error.message}`)
     rejectAdds(settlers, error)
@@ -381,7 +390,16 @@ function addInMemory (task) {
   const id = newId()
   const promise = new Promise(capture)
   pending.push(id, resolveNext, rejectNext, promise)
-  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, traceAdd(task.taskType, 'memory', id)))
+  const carrier = traceAdd(task.taskType, 'memory', id)
+  const blobs = task.blobs
+  if (blobs.length > 0) {
+    adds.push(addRowWithBlobs(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, carrier, blobs.length))
+    for (const blob of blobs) addBlobs.push(blob)
+    // At once: the addon copies the bytes before the caller can change them.
+    flushAdds()
+    return promise
+  }
+  adds.push(addRow(id, lastTypeJson, task.priority, task.createdAt, task.dueDate, task.data, carrier))
   if (adds.length >= ADD_BATCH) {
     flushAdds()
   } else if (!flushQueued) {

@@ -48,8 +48,8 @@ function log (level, message) {
  * failures carry a code. Bad arguments throw at once: a worker checks them
  * as the master would (the master is in another process).
  */
-function send (op, argsJson) {
-  if (!identity.isWorker) return masterSide().request(op, argsJson)
+function send (op, argsJson, blobs) {
+  if (!identity.isWorker) return masterSide().request(op, argsJson, blobs)
   require('./binding').checkRequest(op, argsJson)
   return require('./worker-runtime').request(op, argsJson)
 }
@@ -67,10 +67,10 @@ function request (op, argsJson) {
  * Sends an add request. Its bad arguments are thrown (or given to
  * `done`), as every other check of `addTask`'s; other failures reject.
  */
-function add (op, argsJson, what, done) {
+function add (op, argsJson, what, done, blobs) {
   let work
   try {
-    work = send(op, argsJson)
+    work = send(op, argsJson, blobs)
   } catch (error) {
     if (error.code !== codes.INVALID_ARG) work = Promise.reject(error)
     else if (done === null) throw error
@@ -157,7 +157,8 @@ const TaskQueue = {
     const done = trailingCallback(what, callback, '(error, _id)')
     let task
     try {
-      task = checkTask(args)
+      // A worker's adds go through its master as JSON alone.
+      task = checkTask(args, what, undefined, !identity.isWorker)
     } catch (error) {
       if (done === null) throw error
       return failedCall(error, what, done, log)
@@ -176,7 +177,7 @@ const TaskQueue = {
       return done === null ? added : callPromise(added, what, done, log)
     }
     task.trace = traceAdd(task.taskType, task.inMemory ? 'memory' : 'persistent', task._id)
-    return add(OPS.ADD_TASK, taskArgs(task), what, done)
+    return add(OPS.ADD_TASK, taskArgs(task), what, done, task.blobs)
   },
 
   /**
@@ -189,10 +190,12 @@ const TaskQueue = {
     const what = 'TaskQueue.addTasks'
     const done = trailingCallback(what, callback, '(error, ids)')
     let json
+    const blobs = []
     try {
       if (!Array.isArray(tasks)) throw fail(what, 'tasks', tasks, 'an array of tasks')
       json = `[${tasks.map((args, i) => {
-        const task = checkTask(args, what, (field) => `tasks[${i}].${field}`)
+        const task = checkTask(args, what, (field) => `tasks[${i}].${field}`, !identity.isWorker)
+        for (const blob of task.blobs) blobs.push(blob)
         task.trace = traceAdd(task.taskType, task.inMemory ? 'memory' : 'persistent', task._id)
         return taskArgs(task)
       }).join(',')}]`
@@ -200,7 +203,7 @@ const TaskQueue = {
       if (done === null) throw error
       return failedCall(error, what, done, log)
     }
-    return add(OPS.ADD_TASKS, json, what, done)
+    return add(OPS.ADD_TASKS, json, what, done, blobs)
   },
 
   /**

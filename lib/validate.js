@@ -5,9 +5,12 @@
 // upstream read them (numeric strings are numbers), and what upstream
 // silently got wrong gets a warning and a sensible value instead.
 
-const { describe, encodeChecked } = require('./codec')
+const { describe, encodeChecked, encodeParts } = require('./codec')
 const { codes, invalidArg } = require('./errors')
 const defaults = require('./defaults')
+
+/** A task's blobs when it has none. */
+const NO_BLOBS = Object.freeze([])
 
 function got (value) {
   const type = describe(value)
@@ -88,9 +91,11 @@ function warnTask (message) {
 /**
  * Checks `addTask`'s argument and returns the task to queue, with `data`
  * already as JSON text and `createdAt` set (the one clock a task's dates
- * come from).
+ * come from). With `withBlobs`, large strings and binaries of `data` are
+ * left out of its text as `blobs` (see `encodeParts`), else `blobs` is
+ * empty.
  */
-function checkTask (args, where = 'TaskQueue.addTask', field = sameName) {
+function checkTask (args, where = 'TaskQueue.addTask', field = sameName, withBlobs = false) {
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
     throw fail(where, field('its argument'), args, 'an object like { taskType, data }')
   }
@@ -136,7 +141,7 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName) {
     : policyJson({ retry, timeout, repeat }, where, field)
   let encoded
   try {
-    encoded = encodeChecked(data, field('data'))
+    encoded = withBlobs ? encodeParts(data, field('data')) : encodeChecked(data, field('data'))
   } catch (error) {
     // What cannot be carried to a worker: a bad argument too.
     error.code = codes.INVALID_ARG
@@ -147,7 +152,7 @@ function checkTask (args, where = 'TaskQueue.addTask', field = sameName) {
     // back as the tag it looks like (as Meteor's collections refuse it too).
     throw invalidArg(`${where}: ${encoded.escapedAt} has keys EJSON reserves for its types ($date, $binary, $type...), which a persistent task cannot store; rename them, or use inMemory: true`)
   }
-  return { _id, taskType, priority, dueDate: due, createdAt: now, data: encoded.json, inMemory, policy, group }
+  return { _id, taskType, priority, dueDate: due, createdAt: now, data: encoded.json, blobs: encoded.blobs || NO_BLOBS, inMemory, policy, group }
 }
 
 const LIMITS_FIELDS = new Set(['concurrency', 'rate', 'perGroup'])

@@ -5,7 +5,8 @@
 // with their indices named here. Values inside (task data, results, IPC
 // messages) are EJSON JSON text (lib/codec.js).
 
-const { encode } = require('./codec')
+const { decode, encode } = require('./codec')
+const { isAscii } = require('buffer')
 
 // ---------------------------------------------------------------- tasks
 
@@ -29,6 +30,16 @@ function addRow (id, typeJson, priority, createdAt, dueDate, data, carrier) {
   return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data}${traced}]`
 }
 
+/**
+ * An add row whose data refers to `blobCount` blobs (`encodeParts`), in an
+ * eighth field (after the carrier, `null` when untraced): the batch's blobs
+ * are handed over with it, in order.
+ */
+function addRowWithBlobs (id, typeJson, priority, createdAt, dueDate, data, carrier, blobCount) {
+  const traced = carrier === null || carrier === undefined ? 'null' : carrier
+  return `["${id}",${typeJson},${priority},${createdAt},${dueDate - createdAt},${data},${traced},${blobCount}]`
+}
+
 /** A batch of add rows, as `Master.addTasks` takes it. */
 function addBatch (rows) {
   return `[${rows.join(',')}]`
@@ -42,6 +53,25 @@ function taskObject (_id, taskType, priority, createdAt, dueDate, data, onGoing,
   const task = { _id, taskType, priority, createdAt: new Date(createdAt), dueDate: new Date(dueDate), data, onGoing }
   if (group !== undefined) task.group = group
   return task
+}
+
+/**
+ * Gives `task` the data of `part` (a large payload handed over beside the
+ * events), opened (`open(part)`) and decoded (`partValue`, with `release`)
+ * when first read: a listener that does not look at it costs nothing.
+ */
+function setPartData (task, part, open, release) {
+  const own = (value) => Object.defineProperty(task, 'data', { value, writable: true, enumerable: true, configurable: true })
+  Object.defineProperty(task, 'data', {
+    get () {
+      const data = partValue(open(part), release)
+      own(data)
+      return data
+    },
+    set: own,
+    enumerable: true,
+    configurable: true
+  })
 }
 
 /**
@@ -66,6 +96,101 @@ function taskFromObject (task) {
 // ------------------------------------------------- master <-> worker
 
 /**
+ * Framing, in both directions (src/wire/framing.rs): a little-endian u32
+ * header, then that many bytes. Its low 30 bits are the length (at most
+ * `MAX_BYTES`: more means a corrupt stream), its top two the kind: a JSON
+ * message, or a blob (bytes or UTF-8 text) of the next JSON message, which
+ * refers to the blobs sent before it as `{"$binary": i}` (lib/codec.js).
+ */
+const FRAME = Object.freeze({
+  HEADER_BYTES: 4,
+  MAX_BYTES: 512 * 1024 * 1024,
+  LENGTH_BITS: 0x3fffffff,
+  KIND_SHIFT: 30,
+  JSON: 0,
+  BYTES: 1,
+  TEXT: 2
+})
+
+/** The header of a frame of `kind` and `length` bytes, written at `at`. */
+function writeFrameHeader (buffer, at, kind, length) {
+  buffer.writeUInt32LE(((kind << FRAME.KIND_SHIFT) | length) >>> 0, at)
+}
+
+/**
+ * The kinds of blobs handed between JS and the addon (`Part` in
+ * src/bindings/parts.rs, and the blobs of adds and replies), a letter each
+ * in a `kinds` string.
+ */
+const BLOB_KINDS = Object.freeze({ TEXT: 't', BYTES: 'b' })
+
+/**
+ * Blobs as the addon takes them (`encodeParts` gives strings and
+ * Uint8Arrays), and their kinds: a string as its UTF-8 bytes, written into
+ * a Buffer `alloc(length)` gives (in the master, the addon's own memory,
+ * which the blob then keeps: `allocBlob`). Writing UTF-8 in JS is several
+ * times faster than the addon's string conversion.
+ */
+function addonBlobs (blobs, alloc) {
+  const bytes = new Array(blobs.length)
+  let kinds = ''
+  for (let i = 0; i < blobs.length; i++) {
+    const blob = blobs[i]
+    if (typeof blob === 'string') {
+      const buffer = alloc(Buffer.byteLength(blob, 'utf8'))
+      buffer.write(blob, 0, 'utf8')
+      bytes[i] = buffer
+      kinds += BLOB_KINDS.TEXT
+    } else {
+      bytes[i] = blob
+      kinds += BLOB_KINDS.BYTES
+    }
+  }
+  return { bytes, kinds }
+}
+
+/**
+ * UTF-8 bytes as a string: Latin-1 decoding when they are ASCII (the
+ * same string, made faster; before Node 18.15 there is no quick test).
+ */
+const textOf = typeof isAscii === 'function'
+  ? (bytes, start, end) => {
+      const ascii = start === 0 && end === bytes.length ? isAscii(bytes) : isAscii(bytes.subarray(start, end))
+      return bytes.toString(ascii ? 'latin1' : 'utf8', start, end)
+    }
+  : (bytes, start, end) => bytes.toString('utf8', start, end)
+
+/** A Buffer's bytes as a plain Uint8Array; a copy unless it has its memory to itself. */
+function ownBytes (buffer) {
+  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) {
+    return new Uint8Array(buffer.buffer, 0, buffer.byteLength)
+  }
+  return new Uint8Array(buffer)
+}
+
+/**
+ * The value of an opened part (a large payload handed over beside the
+ * events, `openPart`): its text as a Buffer, and its blobs, decoded with
+ * `decode`. Buffers read into strings are then let go of (`release`), so
+ * their memory does not wait for a collection.
+ */
+function partValue ({ json, kinds, blobs }, release) {
+  const values = new Array(blobs.length)
+  for (let i = 0; i < blobs.length; i++) {
+    const blob = blobs[i]
+    if (kinds[i] === BLOB_KINDS.TEXT) {
+      values[i] = textOf(blob, 0, blob.length)
+      release(blob)
+    } else {
+      values[i] = ownBytes(blob)
+    }
+  }
+  const text = textOf(json, 0, json.length)
+  release(json)
+  return decode(text, values)
+}
+
+/**
  * What a worker writes to its master's ring (`ToMaster` in
  * src/wire/frames.rs), each a JSON text; the addon writes `done` frames
  * itself, from the value (`workerDone`). JSON arguments are EJSON text.
@@ -80,7 +205,7 @@ const frames = {
 }
 
 /**
- * What a master writes to a worker (`ToWorker`): lines, each a JSON array
+ * What a master writes to a worker (`ToWorker`): frames, each a JSON array
  * of runs, `[run, taskRow]`, and messages of these types.
  */
 const TO_WORKER = Object.freeze({ IPC_REPLY: 'ipcReply', REPLY: 'reply', RECALL: 'recall', ABORT: 'abort', STOP: 'stop' })
@@ -100,7 +225,6 @@ const EVENT = Object.freeze({
   REPLY: 'reply',
   SPAWNED: 'spawned',
   RETIRED: 'retired',
-  BLOCKED: 'blocked',
   CLOSED: 'closed',
   FATAL: 'fatal',
   TIMER: 'timer',
@@ -164,15 +288,17 @@ function collectionArgs (args) {
 
 /**
  * A checked task as the arguments of an `addTask` request (`TaskArgs`):
- * `data` and `policy` are JSON text already.
+ * `data` and `policy` are JSON text already; data that refers to blobs
+ * says how many (the request's blobs are handed over with it, in order).
  */
 function taskArgs (task) {
   const policy = task.policy === undefined ? '' : `,${task.policy.slice(1, -1)}`
+  const blobs = task.blobs !== undefined && task.blobs.length > 0 ? `,"blobs":${task.blobs.length}` : ''
   const trace = task.trace === null || task.trace === undefined ? '' : `,"trace":${task.trace}`
   const group = task.group === undefined ? '' : `,"group":${JSON.stringify(task.group)}`
   return `{"_id":${JSON.stringify(task._id)},"taskType":${JSON.stringify(task.taskType)},` +
     `"priority":${task.priority},"createdAt":${task.createdAt},"dueDate":${task.dueDate},` +
-    `"inMemory":${task.inMemory},"data":${task.data}${policy}${trace}${group}}`
+    `"inMemory":${task.inMemory},"data":${task.data}${policy}${trace}${group}${blobs}}`
 }
 
 // ---------------------------------------------------------------- dashboard
@@ -232,10 +358,18 @@ function readBoardAnswer (json, errorFrom) {
 module.exports = {
   ROW,
   addRow,
+  addRowWithBlobs,
   addBatch,
   taskObject,
   taskFromRow,
   taskFromObject,
+  setPartData,
+  FRAME,
+  writeFrameHeader,
+  BLOB_KINDS,
+  addonBlobs,
+  textOf,
+  partValue,
   frames,
   TO_WORKER,
   RUN,

@@ -1,6 +1,6 @@
 'use strict'
 // The worker's side. The master's messages arrive on this worker's own
-// event loop (a socket on fd 4, one JSON array per line); tasks run one at a
+// event loop (a socket on fd 4, one JSON array per frame); tasks run one at a
 // time through the taskMap; each reply is written to shared memory (the
 // native `workerSend`) before the next task starts, so whatever ends this
 // process, the master knows what finished. A task that throws or rejects
@@ -8,9 +8,10 @@
 
 const net = require('net')
 const binding = require('./binding')
-const { decode, encode } = require('./codec')
+const { decode, encode, encodeParts } = require('./codec')
 const { encodeError, errorFrom } = require('./errors')
-const { ROW, RUN, TO_WORKER, frames } = require('./wire')
+const { FRAME, ROW, RUN, TO_WORKER, addonBlobs, frames, textOf } = require('./wire')
+const { FrameReader } = require('./frame-reader')
 const identity = require('./identity')
 const { runTraced } = require('./tracing')
 const PendingRequests = require('./pending-requests')
@@ -18,7 +19,6 @@ const { runInMeteor, whenAppStarted } = require('./meteor')
 
 /** The socket the master writes to (see src/channel). */
 const LINK_FD = 4
-const NEWLINE = 10
 
 let connected = false
 let taskMap = null
@@ -30,6 +30,9 @@ let running = false
 let current = 0
 const ipcHandlers = new Map()
 const requests = new PendingRequests()
+const reader = new FrameReader(onFrame)
+/** Blobs of the master's next JSON frame (strings and Uint8Arrays). */
+let blobs = []
 
 /** A task's progress is sent at most this often (the latest value wins). */
 const PROGRESS_EVERY = 100
@@ -140,16 +143,15 @@ function abort (run, reason) {
     }
   }
 }
-/** Bytes of a line not complete yet. */
-let partial = null
 
 function connect () {
   if (connected) return
   connected = true
   binding.workerConnect()
-  // `onread`: the bytes land in one reused buffer and go straight to
-  // `onData`, without a Buffer per read and the stream machinery.
-  const socket = new net.Socket({ fd: LINK_FD, readable: true, writable: true, onread: { buffer: Buffer.alloc(65536), callback: onRead } })
+  // `onread`: the bytes land where the reader says (one reused buffer, or
+  // a large frame's own) and go straight to it, without a Buffer per read
+  // and the stream machinery.
+  const socket = new net.Socket({ fd: LINK_FD, readable: true, writable: true, onread: { buffer: () => reader.next(), callback: onRead } })
   // The master is gone: a worker has nothing left to do. (A busy worker is
   // ended by the native watchdog instead.)
   socket.on('close', () => process.exit(0))
@@ -167,37 +169,32 @@ function send (frame) {
   binding.workerSend(frame)
 }
 
-function onRead (length, buffer) {
-  onData(buffer.subarray(0, length))
+/**
+ * The master's frames: runs and messages, a JSON array each, after the
+ * blobs its runs' data refers to.
+ */
+function onFrame (kind, bytes, start, end) {
+  if (kind === FRAME.JSON) {
+    const these = blobs
+    if (these.length > 0) blobs = []
+    onLine(textOf(bytes, start, end), these)
+  } else if (kind === FRAME.TEXT) {
+    blobs.push(textOf(bytes, start, end))
+  } else {
+    // A frame read on its own is its bytes; one in the reused buffer is copied.
+    blobs.push(reader.isShared(bytes) ? new Uint8Array(bytes.subarray(start, end)) : bytes)
+  }
 }
 
-/** `chunk` is only valid during this call (its buffer is reused). */
-function onData (chunk) {
-  let start = 0
-  let end = chunk.indexOf(NEWLINE)
-  if (end === -1) {
-    partial = partial === null ? Buffer.from(chunk) : Buffer.concat([partial, chunk])
-    return
-  }
-  if (partial !== null) {
-    onLine(Buffer.concat([partial, chunk.subarray(0, end)]).toString('utf8'))
-    partial = null
-    start = end + 1
-    end = chunk.indexOf(NEWLINE, start)
-  }
-  while (end !== -1) {
-    onLine(chunk.toString('utf8', start, end))
-    start = end + 1
-    end = chunk.indexOf(NEWLINE, start)
-  }
-  if (start < chunk.length) partial = Buffer.from(chunk.subarray(start))
+function onRead (length, buffer) {
+  reader.onRead(length, buffer)
   runQueued()
 }
 
-function onLine (line) {
+function onLine (line, blobs) {
   let messages
   try {
-    messages = decode(line)
+    messages = decode(line, blobs)
   } catch (error) {
     binding.logLine('error', `worker could not read a message from the master: ${error.stack}`)
     return
@@ -269,7 +266,13 @@ function reply (run, ok, value, next) {
   ipcHandlers.delete(run)
   if (ok) {
     try {
-      binding.workerDone(run, encode(value, 'the task result'), next)
+      const { json, blobs } = encodeParts(value, 'the task result')
+      if (blobs.length === 0) {
+        binding.workerDone(run, json, next)
+      } else {
+        const { bytes, kinds } = addonBlobs(blobs, Buffer.allocUnsafeSlow)
+        binding.workerDone(run, json, next, bytes, kinds)
+      }
       return
     } catch (error) {
       value = error

@@ -85,6 +85,26 @@ function perfSummary (bench) {
     'Tasks/s: higher is better; µs and ms: lower is better.'].join('\n')
 }
 
+/** The payload rows (issue #32, bench/results-payload.json), one row per case: meteor-cluster beside the plain dispatcher and piscina, or the plain driver. */
+function payloadTable (bench) {
+  const rows = bench.results.filter((r) => /^(payload|persistentPayload)/.test(r.workload))
+  if (rows.length === 0) throw new Error('bench/results-payload.json has no payload rows: run node bench/run.mjs --only payload')
+  const cell = (row) => (row && hasValue(row) ? formatValue(row.value, row.unit) : row && row.notApplicable ? 'n/a' : '–')
+  const ratio = (a, b) => (a && b && hasValue(a) && hasValue(b) ? `${(a.value / b.value).toFixed(2)}` : '–')
+  const lines = ['| case | meteor-cluster | plain `cluster` (or the plain driver) | piscina (1 thread) | meteor-cluster ÷ plain | meteor-cluster ÷ piscina |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |']
+  for (const workload of [...new Set(rows.map((r) => r.workload))]) {
+    const of = (ids) => rows.find((r) => r.workload === workload && ids.includes(r.subjectId))
+    const ours = of(['meteor-cluster'])
+    const plain = of(['plain-cluster', 'mongodb-driver'])
+    const piscina = of(['piscina'])
+    const title = ours.title.replace(/^payload in memory: /, 'in memory: ').replace(/ \(add → done(, 1 worker)?\)$/, '')
+    lines.push(`| ${title} | ${cell(ours)} | ${cell(plain)} | ${cell(piscina)} | ${ratio(ours, plain)} | ${ratio(ours, piscina)} |`)
+  }
+  return [lines.join('\n'), '', `Run: ${benchRunLine(bench)} Medians of ${bench.sizes.payloadReps} tasks ` +
+    `(persistent: ${bench.sizes.persPayloadReps}), each after one tiny task; ms and MiB: lower is better.`].join('\n')
+}
+
 /** The dashboard's requests at each size: the handler against the driver's floor (bench/results-dashboard.json). */
 function dashboardTable (bench) {
   const lines = ['| request | handler | the same queries with the driver | handler ÷ floor |', '| --- | ---: | ---: | ---: |']
@@ -130,13 +150,14 @@ const GENERATORS = {
   'perf-summary': () => perfSummary(readJson('bench/results.json')),
   'perf-table': () => perfTable(readJson('bench/results.json')),
   'dashboard-table': () => dashboardTable(readJson('bench/results-dashboard.json')),
+  'payload-table': () => payloadTable(readJson('bench/results-payload.json')),
   'chaos-table': () => chaosTable(readJson('docs/chaos-report.json'))
 }
 
 /** Which generated sections each file holds. */
 export const SECTIONS = {
   'README.md': ['perf-summary'],
-  'docs/PERFORMANCE.md': ['perf-table', 'dashboard-table'],
+  'docs/PERFORMANCE.md': ['perf-table', 'payload-table', 'dashboard-table'],
   'docs/RELIABILITY.md': ['chaos-table']
 }
 

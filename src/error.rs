@@ -35,6 +35,8 @@ pub(crate) enum Code {
     UndecodableDocument,
     /// A master-only call made in a worker.
     MasterOnly,
+    /// A persistent task larger than MongoDB stores in one document.
+    DocumentTooLarge,
     /// A dashboard action found no task (or master) in the state it needs:
     /// removed, finished or changed meanwhile.
     NotFound,
@@ -44,7 +46,7 @@ pub(crate) enum Code {
 /// are made in JS only (`UnknownTaskType` in a worker, `MasterOnly`), but
 /// every code is defined here.
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) const ALL: [Code; 15] = [
+pub(crate) const ALL: [Code; 16] = [
     Code::InvalidArg,
     Code::DuplicateId,
     Code::MongoUnavailable,
@@ -59,6 +61,7 @@ pub(crate) const ALL: [Code; 15] = [
     Code::UnknownTaskType,
     Code::UndecodableDocument,
     Code::MasterOnly,
+    Code::DocumentTooLarge,
     Code::NotFound,
 ];
 
@@ -79,6 +82,7 @@ impl Code {
             Code::UnknownTaskType => "ERR_UNKNOWN_TASK_TYPE",
             Code::UndecodableDocument => "ERR_UNDECODABLE_DOCUMENT",
             Code::MasterOnly => "ERR_MASTER_ONLY",
+            Code::DocumentTooLarge => "ERR_DOCUMENT_TOO_LARGE",
             Code::NotFound => "ERR_NOT_FOUND",
         }
     }
@@ -97,7 +101,8 @@ impl Code {
             | Code::MongoUnavailable
             | Code::MongoConfig
             | Code::Mongo
-            | Code::NoPersistentQueue => "TaskQueueError",
+            | Code::NoPersistentQueue
+            | Code::DocumentTooLarge => "TaskQueueError",
             Code::UnknownTaskType | Code::MasterOnly => "Error",
         }
     }

@@ -7,6 +7,7 @@
 //! being parsed or re-encoded on the hot path.
 
 use crate::policy::Policy;
+use crate::wire::payload::Payload;
 use rand::Rng;
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -55,8 +56,9 @@ pub(crate) struct Task {
     /// Milliseconds since the Unix epoch.
     pub(crate) due_date: i64,
     /// EJSON text of an object, as the facade's encoder wrote it (or as
-    /// MongoDB's document converts to); carried as is, never re-parsed.
-    pub(crate) data: String,
+    /// MongoDB's document converts to), and its blobs; carried as is,
+    /// never re-parsed.
+    pub(crate) data: Payload,
     /// Retries, timeout, repetition; `None` for a plain task.
     pub(crate) policy: Option<Arc<Policy>>,
     /// Attempts that failed before the one to run next (retries so far).

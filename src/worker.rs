@@ -8,6 +8,8 @@ use crate::channel::ring::{Ring, RING_BYTES};
 use crate::channel::{IPC_FD, LINK_FD, RING_FD};
 use crate::sys::{self, Mapping};
 use crate::wire::frames;
+use crate::wire::framing::{self, FrameKind};
+use crate::wire::payload::{BlobKind, LARGE};
 use once_cell::sync::OnceCell;
 use std::io;
 use std::os::fd::RawFd;
@@ -71,29 +73,80 @@ fn wake_master() {
     let _ = sys::write_some(LINK_FD, b"!");
 }
 
-/// Writes one frame (a JSON text) to the master. Returns once the frame is
-/// in shared memory, where the worker's death cannot take it back.
-pub(crate) fn send(frame: &str) -> io::Result<()> {
-    let mut bytes = Vec::with_capacity(frame.len() + 4);
-    frames::encode_frame(&mut bytes, frame.as_bytes());
-    write(&bytes)
+/// Writes one message (a JSON text) to the master. Returns once it is in
+/// shared memory, where the worker's death cannot take it back.
+pub(crate) fn send(message: &str) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(message.len() + framing::HEADER);
+    framing::push_frame(&mut bytes, FrameKind::Json, message.as_bytes());
+    write(&[&bytes])
 }
 
-/// Sends the `done` frame of run `run` (its value's JSON, none for
-/// `undefined`), built here: JS hands over only the value, the common reply.
-pub(crate) fn send_done(run: u64, value: Option<&str>) -> io::Result<()> {
-    let mut bytes = Vec::with_capacity(52 + value.map_or(0, str::len));
-    frames::frame_with(&mut bytes, |json| frames::done_frame(json, run, value));
-    write(&bytes)
+/// Sends the `done` message of run `run` (its value's JSON, none for
+/// `undefined`), built here: JS hands over only the value, the common
+/// reply. The value's blobs go first; nothing large is copied on the way.
+pub(crate) fn send_done(
+    run: u64,
+    value: Option<&str>,
+    blobs: &[(BlobKind, &[u8])],
+) -> io::Result<()> {
+    let value = value.map(str::as_bytes);
+    if blobs.is_empty() && value.map_or(0, <[u8]>::len) < LARGE {
+        let mut bytes = Vec::with_capacity(52 + value.map_or(0, <[u8]>::len));
+        frames::json_frame_with(&mut bytes, |json| {
+            frames::done_frame(
+                json,
+                run,
+                value.map(|v| std::str::from_utf8(v).unwrap_or("null")),
+            )
+        });
+        return write(&[&bytes]);
+    }
+    let too_large = |len: usize| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the task result holds {len} bytes in one piece, more than the {} a worker can send",
+                framing::MAX_FRAME
+            ),
+        )
+    };
+    let mut heads = Vec::with_capacity(blobs.len());
+    for (kind, bytes) in blobs {
+        if bytes.len() > framing::MAX_FRAME {
+            return Err(too_large(bytes.len()));
+        }
+        heads.push(framing::header(FrameKind::Blob(*kind), bytes.len()));
+    }
+    let mut start = vec![0; framing::HEADER];
+    start.extend_from_slice(frames::DONE_HEAD);
+    crate::task::push_int(&mut start, run);
+    if value.is_some() {
+        start.extend_from_slice(frames::DONE_VALUE);
+    }
+    let value = value.unwrap_or_default();
+    let len = start.len() - framing::HEADER + value.len() + frames::DONE_TAIL.len();
+    if len > framing::MAX_FRAME {
+        return Err(too_large(len));
+    }
+    start[..framing::HEADER].copy_from_slice(&framing::header(FrameKind::Json, len));
+    let mut pieces: Vec<&[u8]> = Vec::with_capacity(2 * blobs.len() + 3);
+    for (head, (_, bytes)) in heads.iter().zip(blobs) {
+        pieces.push(head);
+        pieces.push(bytes);
+    }
+    pieces.extend([&start[..], value, frames::DONE_TAIL]);
+    write(&pieces)
 }
 
-/// Puts encoded frames in the ring, waking the master if it sleeps.
-fn write(bytes: &[u8]) -> io::Result<()> {
+/// Puts frame bytes in the ring, in order, waking the master if it sleeps.
+fn write(pieces: &[&[u8]]) -> io::Result<()> {
     let ring = ring()?;
-    ring.write(bytes, || {
-        wake_master();
-        std::thread::sleep(FULL_PAUSE);
-    });
+    for bytes in pieces {
+        ring.write(bytes, || {
+            wake_master();
+            std::thread::sleep(FULL_PAUSE);
+        });
+    }
     if ring.take_wake() {
         wake_master();
     }

@@ -1,5 +1,6 @@
 //! The `Master` class: the master's queue and pool, driven by JS calls.
 
+use super::parts::{blobs_from_js, handover, Handover};
 use crate::error::{Code, CodedError};
 use crate::limits::Limits;
 use crate::master::api::{Cmd, Config, KeepAlive, Query, Recycling};
@@ -248,20 +249,21 @@ impl Master {
         Ok(())
     }
 
-    /// Every event since the last call, as a JSON array; holds or releases
-    /// the event loop as the dispatcher now has work or not.
-    #[napi]
-    pub fn take_events(&mut self, env: Env) -> Result<String> {
+    /// Every event since the last call, as a JSON array (with the parts
+    /// they name, if any); holds or releases the event loop as the
+    /// dispatcher now has work or not.
+    #[napi(ts_return_type = "string | Handover")]
+    pub fn take_events(&mut self, env: Env) -> Result<Either<String, Handover>> {
         let (events, busy) = self.guarded(&env, |d| (d.take_events(), d.busy()))?;
         self.set_referred(&env, busy)?;
-        Ok(events)
+        Ok(handover(events))
     }
 
     /// The master was woken (by another thread's input, a worker's socket
     /// or the timer): takes the inputs, reads the workers, dispatches;
     /// returns the events, as `takeEvents` (one call per wake-up, not two).
-    #[napi]
-    pub fn wake(&mut self, env: Env) -> Result<String> {
+    #[napi(ts_return_type = "string | Handover")]
+    pub fn wake(&mut self, env: Env) -> Result<Either<String, Handover>> {
         let inputs = self.inbox.take();
         self.guarded(&env, |d| d.inputs(inputs))?;
         self.take_events(env)
@@ -269,17 +271,26 @@ impl Master {
 
     /// The timer of the last `timer` event went off: `wake`, and announce
     /// the time to come back again.
-    #[napi]
-    pub fn timer_fired(&mut self, env: Env) -> Result<String> {
+    #[napi(ts_return_type = "string | Handover")]
+    pub fn timer_fired(&mut self, env: Env) -> Result<Either<String, Handover>> {
         self.guarded(&env, |d| d.timer_fired())?;
         self.wake(env)
     }
 
     /// In-memory tasks the facade buffered (a burst of `addTask` calls), as
-    /// add rows (`lib/wire.js`); returns the events, as `wake`.
-    #[napi]
-    pub fn add_tasks(&mut self, env: Env, batch: String) -> Result<String> {
-        self.command(&env, Cmd::AddTasks(batch))?;
+    /// add rows (`lib/wire.js`), and the blobs their data refers to;
+    /// returns the events, as `wake`.
+    #[napi(ts_return_type = "string | Handover")]
+    pub fn add_tasks(
+        &mut self,
+        env: Env,
+        batch: String,
+        blobs: Option<Vec<TypedArray>>,
+        kinds: Option<String>,
+    ) -> Result<Either<String, Handover>> {
+        let blobs = blobs_from_js(blobs, kinds)
+            .map_err(|e| throw(&env, CodedError::invalid(format!("addTasks: {e}"))))?;
+        self.command(&env, Cmd::AddTasks(batch, blobs))?;
         self.take_events(env)
     }
 
@@ -290,19 +301,32 @@ impl Master {
     }
 
     /// Starts a request (`op`, one of `OPS` in `lib/wire.js`), answered by
-    /// a `reply` event with this `req`. Bad arguments throw at once.
+    /// a `reply` event with this `req`; an add's tasks' data may refer to
+    /// `blobs`. Bad arguments throw at once.
     #[napi]
-    pub fn request(&mut self, env: Env, req: u32, op: String, args: String) -> Result<()> {
+    pub fn request(
+        &mut self,
+        env: Env,
+        req: u32,
+        op: String,
+        args: String,
+        blobs: Option<Vec<TypedArray>>,
+        kinds: Option<String>,
+    ) -> Result<()> {
         let op = Op::parse(&op)
             .ok_or_else(|| CodedError::invalid(format!("unknown TaskQueue call {op:?}")));
-        let request = op.and_then(|op| Ok((op, raw_json(args, "the call's arguments")?)));
-        let (op, args) = request.map_err(|e| throw(&env, e))?;
+        let request = op.and_then(|op| {
+            let blobs = blobs_from_js(blobs, kinds).map_err(CodedError::invalid)?;
+            Ok((op, raw_json(args, "the call's arguments")?, blobs))
+        });
+        let (op, args, blobs) = request.map_err(|e| throw(&env, e))?;
         self.command(
             &env,
             Cmd::Request {
                 req: req.into(),
                 op,
                 args,
+                blobs,
             },
         )
     }
@@ -350,18 +374,6 @@ impl Master {
                 msg,
             },
         )
-    }
-
-    /// What the socket of `worker` would not take, for JS to write.
-    #[napi]
-    pub fn take_blocked(&mut self, env: Env, worker: u32) -> Result<Buffer> {
-        Ok(self.guarded(&env, |d| d.take_blocked(worker))?.into())
-    }
-
-    /// JS wrote what `take_blocked` gave it.
-    #[napi]
-    pub fn unblocked(&mut self, env: Env, worker: u32) -> Result<()> {
-        self.command(&env, Cmd::Unblocked { worker })
     }
 
     #[napi]

@@ -3,6 +3,7 @@
 
 pub mod board;
 pub mod master;
+pub mod parts;
 #[cfg(debug_assertions)]
 pub mod probe;
 pub mod worker;

@@ -2,12 +2,14 @@
 //! side of every wire shape, for `__test__/wire.test.mjs` to run samples
 //! through both sides. Left out of the typings.
 
+use super::parts::{handover, Handover};
 use crate::error::{self, CodedError};
 use crate::master::requests::NewTask;
 use crate::task::Task;
 use crate::wire::board::{BoardOp, IdArgs, ListArgs, MasterArgs, Sort, TaskState, TypeArgs};
-use crate::wire::events::{Events, JsEvent};
-use crate::wire::frames::{Line, ToMaster, ToWorker};
+use crate::wire::events::{self, Events, JsEvent};
+use crate::wire::frames::{self, Line, ToMaster, ToWorker};
+use crate::wire::payload::{Blob, Payload, LARGE};
 use crate::wire::request::Op;
 use crate::wire::{self, raw_or_null};
 use napi::bindgen_prelude::*;
@@ -16,7 +18,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-/// A task as the samples give it: dates in ms, `data` as JSON.
+/// A task as the samples give it: dates in ms, `data` as JSON, and the
+/// blobs it refers to, if any.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Sample {
@@ -28,6 +31,7 @@ struct Sample {
     due_date: i64,
     data: Box<RawValue>,
     #[serde(default)]
+    blobs: Vec<SampleBlob>,
     trace: Option<Box<RawValue>>,
     #[serde(default)]
     failures: u32,
@@ -35,6 +39,30 @@ struct Sample {
     group: Option<String>,
     #[serde(default)]
     start_by: Option<i64>,
+}
+
+/// A blob as samples give it: `{ "text": "..." }` or `{ "bytes": [1, 2] }`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum SampleBlob {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl SampleBlob {
+    fn blob(self) -> Blob {
+        match self {
+            SampleBlob::Text(text) => Blob::text(text),
+            SampleBlob::Bytes(bytes) => Blob::bytes(bytes),
+        }
+    }
+}
+
+fn payload(json: &RawValue, blobs: Vec<SampleBlob>) -> Payload {
+    Payload::new(
+        json.get().to_owned(),
+        blobs.into_iter().map(SampleBlob::blob).collect(),
+    )
 }
 
 impl Sample {
@@ -45,7 +73,7 @@ impl Sample {
             priority: self.priority,
             created_at: self.created_at,
             due_date: self.due_date,
-            data: self.data.get().to_owned(),
+            data: payload(&self.data, self.blobs),
             trace: self.trace.map(|t| t.get().into()),
             failures: self.failures,
             group: self.group.map(Into::into),
@@ -62,7 +90,7 @@ fn sample(task: &Task) -> Value {
         "priority": task.priority,
         "createdAt": task.created_at,
         "dueDate": task.due_date,
-        "data": serde_json::from_str::<Value>(&task.data).unwrap_or(Value::Null),
+        "data": serde_json::from_str::<Value>(&task.data.inline()).unwrap_or(Value::Null),
     });
     if let Some(trace) = &task.trace {
         sample["trace"] = serde_json::from_str(trace).unwrap_or(Value::Null);
@@ -87,6 +115,7 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             "rowFields": wire::task::ROW_FIELDS,
             "ops": Op::ALL.map(Op::name),
             "codes": error::ALL.map(|c| (c.as_str(), c.name())),
+            "maxFrame": wire::framing::MAX_FRAME,
             "boardOps": BoardOp::ALL.map(BoardOp::name),
             "taskStates": TaskState::ALL.map(TaskState::name),
             "sorts": Sort::ALL.map(Sort::name),
@@ -102,7 +131,7 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
         "object" => wire::task::object(&read::<Sample>(input)?.task(), false),
         // Rust reads what JS wrote: a batch of add rows, a request's tasks.
         "addRows" => {
-            let tasks = wire::task::parse_add_rows(input)?;
+            let tasks = wire::task::parse_add_rows(input, Vec::new())?;
             Value::Array(tasks.iter().map(sample).collect()).to_string()
         }
         "request" => {
@@ -113,7 +142,7 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             }
             let r: Request = read(input)?;
             let op = Op::parse(&r.op).ok_or("unknown op")?;
-            let tasks = NewTask::parse_request(&r.args, op == Op::AddTasks)
+            let tasks = NewTask::parse_request(&r.args, op == Op::AddTasks, Vec::new())
                 .map_err(|e: CodedError| e.message)?;
             let tasks: Vec<Value> = tasks
                 .iter()
@@ -187,22 +216,6 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
         }
         // A worker's frame, read as the master reads it.
         "frame" => frame(&ToMaster::decode(input.as_bytes())?)?,
-        // A master's line, as Rust writes it: runs (`[run, sample]`) and messages.
-        "line" => {
-            let mut line = Line::default();
-            for item in read::<Vec<Value>>(input)? {
-                match item {
-                    Value::Array(run) => {
-                        let number = run.first().and_then(Value::as_u64).unwrap_or(0);
-                        let task =
-                            read::<Sample>(&run.get(1).cloned().unwrap_or_default().to_string())?;
-                        line.push_run(number, &wire::task::row(&task.task(), true));
-                    }
-                    message => line.push(&to_worker(message)?),
-                }
-            }
-            String::from_utf8(line.take()).map_err(|e| e.to_string())?
-        }
         // Events, as the dispatcher hands them: `done` with a value (in a
         // row, they become a `doneBatch`), then an `error` and a `retry`.
         "events" => {
@@ -216,7 +229,11 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
             let mut last = None;
             for o in outcomes {
                 let task = o.task.task();
-                events.push_done(&task, wire::task::row(&task, true), o.value.as_deref());
+                let value = o
+                    .value
+                    .as_deref()
+                    .map(|raw| frames::Value { raw, large: None });
+                events.push_done(&task, wire::task::Row::of(&task, true), value);
                 last = Some(task);
             }
             if let Some(task) = last {
@@ -225,18 +242,90 @@ fn probe(kind: &str, input: &str) -> std::result::Result<String, String> {
                 events.push(&JsEvent::Error {
                     task: &row,
                     value: &error,
+                    data_part: None,
                 });
                 events.push(&JsEvent::Retry {
                     task: &row,
                     value: &error,
                     attempt: 2,
                     next_run_at: wire::events::Date(task.due_date),
+                    data_part: None,
                 });
             }
-            events.take()
+            events.take().0
         }
         other => return Err(format!("unknown probe {other:?}")),
     })
+}
+
+/// Runs one side of a shape that is bytes rather than text: `kind` names
+/// it, `input` is JSON.
+#[napi(skip_typescript)]
+pub fn wire_probe_bytes(kind: String, input: String) -> Result<Buffer> {
+    probe_bytes(&kind, &input)
+        .map(Buffer::from)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("{kind}: {e}")))
+}
+
+fn probe_bytes(kind: &str, input: &str) -> std::result::Result<Vec<u8>, String> {
+    Ok(match kind {
+        // A master's line (one frame), as Rust writes it: runs (`[run,
+        // sample]`) and messages.
+        "line" => {
+            let mut line = Line::default();
+            for item in read::<Vec<Value>>(input)? {
+                match item {
+                    Value::Array(run) => {
+                        let number = run.first().and_then(Value::as_u64).unwrap_or(0);
+                        let task =
+                            read::<Sample>(&run.get(1).cloned().unwrap_or_default().to_string())?;
+                        line.push_run(number, &wire::task::Row::of(&task.task(), true));
+                    }
+                    message => line.push(&to_worker(message)?),
+                }
+            }
+            line.take().concat()
+        }
+        other => return Err(format!("unknown probe {other:?}")),
+    })
+}
+
+/// Outcome events of tasks whose data or value may be large, as the
+/// dispatcher hands them to JS: the JSON alone, or with its parts.
+#[napi(skip_typescript)]
+pub fn wire_probe_handover(input: String) -> Result<Either<String, Handover>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Ended {
+        task: Sample,
+        value: Option<Box<RawValue>>,
+        #[serde(default)]
+        value_blobs: Vec<SampleBlob>,
+        #[serde(default)]
+        error: bool,
+    }
+    let outcomes: Vec<Ended> =
+        read(&input).map_err(|e| Error::new(Status::InvalidArg, format!("handover: {e}")))?;
+    let mut events = Events::default();
+    for o in outcomes {
+        let task = o.task.task();
+        let row = wire::task::Row::of(&task, true);
+        let value = o.value.as_deref();
+        let large = value
+            .filter(|raw| !o.value_blobs.is_empty() || raw.get().len() >= LARGE)
+            .map(|raw| payload(raw, o.value_blobs));
+        let value = value.map(|raw| frames::Value {
+            raw,
+            large: large.as_ref(),
+        });
+        if o.error {
+            let error = raw_or_null(r#"{"name":"Error","message":"m"}"#.to_owned());
+            events.push_outcome(events::Outcome::Error(&error), &row);
+        } else {
+            events.push_done(&task, row, value);
+        }
+    }
+    Ok(handover(events.take()))
 }
 
 /// A `ToWorker` message from its JSON (as JS reads it).

@@ -106,8 +106,9 @@ impl Ring {
 
     // ---- the master's side ----
 
-    /// Moves every byte written so far to the end of `out`; how many.
-    pub(crate) fn read_into(&self, out: &mut Vec<u8>) -> Result<usize, Corrupt> {
+    /// Moves the bytes written so far, up to `max`, to the end of `out`;
+    /// how many.
+    pub(crate) fn read_into(&self, out: &mut Vec<u8>, max: usize) -> Result<usize, Corrupt> {
         let read_pos = self.u64_at(READ_POS);
         let r = read_pos.load(Ordering::Relaxed);
         // Acquire: the bytes up to `w` are written.
@@ -116,7 +117,7 @@ impl Ring {
         if n > RING_CAPACITY as u64 {
             return Err(Corrupt);
         }
-        let n = n as usize;
+        let n = (n as usize).min(max);
         if n == 0 {
             return Ok(0);
         }
@@ -132,7 +133,7 @@ impl Ring {
             std::ptr::copy_nonoverlapping(self.data(), end.add(first), n - first);
             out.set_len(out.len() + n);
         }
-        read_pos.store(w, Ordering::Release);
+        read_pos.store(r + n as u64, Ordering::Release);
         Ok(n)
     }
 
@@ -173,9 +174,9 @@ mod tests {
         writer.write(b"hello ", || panic!("not full"));
         writer.write(b"world", || panic!("not full"));
         let mut out = Vec::new();
-        assert_eq!(reader.read_into(&mut out), Ok(11));
+        assert_eq!(reader.read_into(&mut out, usize::MAX), Ok(11));
         assert_eq!(out, b"hello world");
-        assert_eq!(reader.read_into(&mut out), Ok(0));
+        assert_eq!(reader.read_into(&mut out, usize::MAX), Ok(0));
     }
 
     #[test]
@@ -188,11 +189,21 @@ mod tests {
         let mut waits = 0;
         writer.write(&big, || {
             waits += 1;
-            reader.read_into(&mut out).unwrap();
+            reader.read_into(&mut out, usize::MAX).unwrap();
         });
-        reader.read_into(&mut out).unwrap();
+        reader.read_into(&mut out, usize::MAX).unwrap();
         assert_eq!(waits, 2);
         assert_eq!(out, big);
+    }
+
+    #[test]
+    fn a_read_takes_no_more_than_asked_and_leaves_the_rest() {
+        let (writer, reader) = pair();
+        writer.write(b"abcdef", || panic!("not full"));
+        let mut out = Vec::new();
+        assert_eq!(reader.read_into(&mut out, 4), Ok(4));
+        assert_eq!(reader.read_into(&mut out, usize::MAX), Ok(2));
+        assert_eq!(out, b"abcdef");
     }
 
     #[test]
@@ -205,7 +216,7 @@ mod tests {
         assert!(!reader.arm(), "unread bytes: read before sleeping");
         assert!(!writer.take_wake());
         let mut out = Vec::new();
-        reader.read_into(&mut out).unwrap();
+        reader.read_into(&mut out, usize::MAX).unwrap();
         assert!(reader.arm());
     }
 
@@ -223,6 +234,6 @@ mod tests {
         writer
             .u64_at(WRITE_POS)
             .store(u64::MAX / 2, Ordering::SeqCst);
-        assert_eq!(reader.read_into(&mut Vec::new()), Err(Corrupt));
+        assert_eq!(reader.read_into(&mut Vec::new(), usize::MAX), Err(Corrupt));
     }
 }

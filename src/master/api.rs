@@ -5,6 +5,7 @@ use super::persistent::Settings;
 use crate::log::Level;
 use crate::policy::Retry;
 use crate::sys::SpawnSpec;
+use crate::wire::payload::Blob;
 use crate::wire::request::Op;
 use serde_json::value::RawValue;
 use std::time::Duration;
@@ -84,7 +85,8 @@ impl Default for Config {
 /// A call from JS that changes the dispatcher's state.
 pub(crate) enum Cmd {
     /// In-memory tasks the facade buffered, as add rows (`wire::task`).
-    AddTasks(String),
+    /// A batch of in-memory add rows, and the blobs of their data in order.
+    AddTasks(String, Vec<Blob>),
     Configure(Box<Config>),
     Initialize,
     SetRefreshRate(Duration),
@@ -93,6 +95,8 @@ pub(crate) enum Cmd {
         req: u64,
         op: Op,
         args: Box<RawValue>,
+        /// The blobs of the tasks' data, in order (adds only).
+        blobs: Vec<Blob>,
     },
     /// The master's `respond(msg)` to a worker's IPC message.
     IpcReply {
@@ -106,10 +110,6 @@ pub(crate) enum Cmd {
         error: bool,
         retry: bool,
         progress: bool,
-    },
-    /// JS finished writing what a worker's socket could not take at once.
-    Unblocked {
-        worker: u32,
     },
     /// Stop starting tasks (running ones finish), until `Resume`.
     Pause,

@@ -15,6 +15,10 @@ pub(crate) enum Input {
         exit: Exit,
     },
     Store(StoreEvent),
+    /// The writer of a worker's full socket wrote all it had.
+    Written {
+        worker: u32,
+    },
 }
 
 struct Pending {

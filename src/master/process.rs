@@ -3,14 +3,18 @@
 //! reads its frames, and signals and reaps it. The real ones start Node
 //! processes; the dispatcher's unit tests use fakes.
 //!
-//! Each worker has a socket (runs in, wake-ups out), a shared ring (its
-//! frames out), Node's IPC channel (served by `node_ipc`) and a thread that
-//! waits for it to end and says so through the inbox.
+//! Each worker has a socket (runs in, wake-ups out; what it cannot take at
+//! once is written by `outgoing`), a shared ring (its frames out), Node's
+//! IPC channel (served by `node_ipc`) and a thread that waits for it to end
+//! and says so through the inbox.
 
 use super::inbox::{Inbox, Input};
 use super::node_ipc;
+use super::outgoing::Outgoing;
 use crate::channel::ring::{Corrupt, Ring, RING_BYTES};
 use crate::sys::{self, Mapping, Signal, SpawnSpec, WorkerFds};
+use crate::wire::framing::Source;
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
@@ -23,25 +27,25 @@ const STDERR_TAIL: usize = 4096;
 /// How long a worker's exit waits for the rest of its stderr.
 const STDERR_DRAIN: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// The send buffer asked for on each worker's socket.
+const SEND_BUFFER: usize = 4 << 20;
+
 pub(crate) trait Spawner {
     fn spawn(&mut self, id: u32, spec: &SpawnSpec) -> io::Result<Box<dyn Link>>;
 }
 
-/// The dispatcher's handle on one worker.
-pub(crate) trait Link {
+/// The dispatcher's handle on one worker; as a `Source`, it moves the
+/// worker's unread frame bytes (from its ring) to the end of a buffer.
+pub(crate) trait Link: Source {
     fn pid(&self) -> u32;
     /// JS's own copy of the worker's socket, to watch for wake-ups; given once.
     fn take_js_fd(&mut self) -> Option<i32>;
-    /// Writes a line of messages; `true` when the socket would not take it
-    /// all and JS must write the rest (`take_blocked`, then `unblocked`).
-    fn send(&mut self, line: Vec<u8>) -> bool;
-    /// What the socket would not take, for JS to write; empty if nothing.
-    fn take_blocked(&mut self) -> Vec<u8>;
-    /// JS wrote what it took: writes what queued meanwhile; `true` when
-    /// blocked again.
-    fn unblocked(&mut self) -> bool;
-    /// Moves the worker's unread frame bytes to the end of `out`.
-    fn read(&mut self, out: &mut Vec<u8>) -> Result<usize, Corrupt>;
+    /// Writes a round's frames (`Line::take`) to the worker, in order; when
+    /// its socket is full, a writer writes the rest and reports
+    /// `Input::Written` (see `outgoing`).
+    fn send(&mut self, chunks: Vec<Bytes>);
+    /// The writer of this worker's socket wrote all it had.
+    fn written(&mut self);
     /// Asks to be woken by the worker's next frame; `false` when frame
     /// bytes are already waiting (read them first).
     fn arm(&self) -> bool;
@@ -93,6 +97,9 @@ impl Spawner for ProcessSpawner {
             })?;
         let ipc = self.runtime.spawn(node_ipc::serve(ipc, id));
         socket.set_nonblocking(true)?;
+        // A large payload crosses in fewer turns of writer and reader (each
+        // a wait for a CPU on a busy machine); the system may give less.
+        let _ = sys::set_send_buffer(socket.as_raw_fd(), SEND_BUFFER);
         let js_fd = sys::dup_above(socket.as_raw_fd(), 0)?;
         Ok(Box::new(Process {
             pid,
@@ -100,8 +107,7 @@ impl Spawner for ProcessSpawner {
             socket: socket.into(),
             js_fd: Some(js_fd),
             ring,
-            queued: Vec::new(),
-            blocked: false,
+            outgoing: Outgoing::new(id, self.runtime.clone(), self.inbox.clone()),
             reaped: false,
             ipc,
         }))
@@ -139,26 +145,9 @@ struct Process {
     socket: OwnedFd,
     js_fd: Option<OwnedFd>,
     ring: Ring,
-    /// Bytes waiting for the socket while JS writes what it could not take.
-    queued: Vec<u8>,
-    blocked: bool,
+    outgoing: Outgoing,
     reaped: bool,
     ipc: tokio::task::JoinHandle<()>,
-}
-
-impl Process {
-    /// Writes `queued` as far as the socket takes it; `true` when blocked.
-    fn write_queued(&mut self) -> bool {
-        match sys::write_some(self.socket.as_raw_fd(), &self.queued) {
-            Ok(n) => {
-                self.queued.drain(..n);
-                self.blocked = !self.queued.is_empty();
-            }
-            // A dead worker's socket: its exit is on its way; drop the bytes.
-            Err(_) => self.queued.clear(),
-        }
-        self.blocked
-    }
 }
 
 impl Link for Process {
@@ -170,30 +159,12 @@ impl Link for Process {
         self.js_fd.take().map(IntoRawFd::into_raw_fd)
     }
 
-    fn send(&mut self, line: Vec<u8>) -> bool {
-        let was_blocked = self.blocked;
-        if self.queued.is_empty() {
-            self.queued = line;
-        } else {
-            self.queued.extend_from_slice(&line);
-        }
-        if was_blocked {
-            return false;
-        }
-        self.write_queued()
+    fn send(&mut self, chunks: Vec<Bytes>) {
+        self.outgoing.send(&self.socket, chunks);
     }
 
-    fn take_blocked(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.queued)
-    }
-
-    fn unblocked(&mut self) -> bool {
-        self.blocked = false;
-        !self.queued.is_empty() && self.write_queued()
-    }
-
-    fn read(&mut self, out: &mut Vec<u8>) -> Result<usize, Corrupt> {
-        self.ring.read_into(out)
+    fn written(&mut self) {
+        self.outgoing.written(&self.socket);
     }
 
     fn arm(&self) -> bool {
@@ -228,6 +199,12 @@ impl Link for Process {
         } else {
             sys::rss_bytes(self.pid)
         }
+    }
+}
+
+impl Source for Process {
+    fn read(&mut self, out: &mut Vec<u8>, max: usize) -> Result<usize, Corrupt> {
+        self.ring.read_into(out, max)
     }
 }
 

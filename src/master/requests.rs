@@ -11,6 +11,7 @@ use crate::policy::PolicySpec;
 use crate::queue::ejson;
 use crate::queue::mongo::Store;
 use crate::task::{new_id, now_ms, Task};
+use crate::wire::payload::{check_size, Blob, Payload};
 use crate::wire::request::{CollectionArgs, Op, SetLimitsArgs, TaskArgs};
 use crate::wire::{json_array, json_string};
 use mongodb::bson::{Bson, Document};
@@ -36,22 +37,39 @@ pub(crate) struct NewTask {
 
 impl NewTask {
     /// The tasks of an `addTask` request (one) or an `addTasks` request (an
-    /// array).
-    pub(crate) fn parse_request(args: &RawValue, many: bool) -> Result<Vec<NewTask>, CodedError> {
+    /// array), with the blobs of their data, in order.
+    pub(crate) fn parse_request(
+        args: &RawValue,
+        many: bool,
+        blobs: Vec<Blob>,
+    ) -> Result<Vec<NewTask>, CodedError> {
         let bad = |e: serde_json::Error| CodedError::invalid(format!("bad arguments: {e}"));
         let tasks: Vec<TaskArgs> = if many {
             serde_json::from_str(args.get()).map_err(bad)?
         } else {
             vec![serde_json::from_str(args.get()).map_err(bad)?]
         };
+        let named: usize = tasks.iter().map(|t| t.blobs).sum();
+        if named != blobs.len() {
+            return Err(CodedError::invalid(format!(
+                "bad arguments: the tasks' data refers to {named} blobs, and {} came",
+                blobs.len()
+            )));
+        }
+        let mut blobs = blobs.into_iter();
         tasks
             .into_iter()
             .enumerate()
-            .map(|(index, t)| NewTask::of(t).map_err(|e| at_index(e, index, many)))
+            .map(|(index, t)| {
+                let own = blobs.by_ref().take(t.blobs).collect();
+                NewTask::of(t, own).map_err(|e| at_index(e, index, many))
+            })
             .collect()
     }
 
-    fn of(args: TaskArgs) -> Result<NewTask, CodedError> {
+    fn of(args: TaskArgs, blobs: Vec<Blob>) -> Result<NewTask, CodedError> {
+        let data = Payload::new(args.data.get().to_owned(), blobs);
+        check_size(&data).map_err(CodedError::invalid)?;
         let policy = PolicySpec {
             retry: args.retry,
             timeout: args.timeout,
@@ -68,7 +86,7 @@ impl NewTask {
                 priority: args.priority,
                 created_at: args.created_at,
                 due_date: args.due_date,
-                data: args.data.get().to_owned(),
+                data,
                 policy,
                 trace: args.trace.map(|t| t.get().into()),
                 group: args.group.map(Arc::from),
@@ -87,7 +105,7 @@ pub(crate) fn check(op: &str, args: &str) -> Result<(), CodedError> {
     let args = RawValue::from_string(args.to_owned())
         .map_err(|e| CodedError::invalid(format!("bad arguments: {e}")))?;
     match op {
-        Op::AddTask | Op::AddTasks => NewTask::parse_request(&args, op == Op::AddTasks)
+        Op::AddTask | Op::AddTasks => NewTask::parse_request(&args, op == Op::AddTasks, Vec::new())
             .map(drop)
             .map_err(|e| e.in_call(op.name())),
         Op::SetLimits => SetLimitsArgs::parse(&args).map(drop),

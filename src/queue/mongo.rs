@@ -40,6 +40,10 @@ pub use task_doc::Undecodable;
 /// How long an operation waits for an unreachable server before failing.
 const SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The largest document MongoDB stores (its `maxBsonObjectSize`): a task
+/// over it is refused before anything is sent.
+pub const MAX_DOCUMENT: usize = 16 * 1024 * 1024;
+
 /// Why `url` cannot work as the queue's MongoDB URL, checked without any
 /// network access: syntax, and that it names a database.
 pub(crate) fn url_problem(url: &str) -> Option<String> {
@@ -219,43 +223,26 @@ impl Store {
     }
 
     /// Inserts tasks in upstream's shape, in one write; one outcome per
-    /// task, each `Ok` once acknowledged.
+    /// task, each `Ok` once acknowledged. A task MongoDB could not store
+    /// (too large, or data it has no form for) fails alone, unsent.
     pub async fn insert(&self, tasks: &[Task]) -> Vec<Result<()>> {
         let mut documents = Vec::with_capacity(tasks.len());
         let mut outcomes: Vec<Result<()>> = Vec::with_capacity(tasks.len());
         let mut positions = Vec::with_capacity(tasks.len());
         for (i, task) in tasks.iter().enumerate() {
-            match ejson::doc_from_json(&task.data, "data") {
-                Ok(data) => {
+            match task_document(task) {
+                Ok(document) => {
                     positions.push(i);
-                    let mut document = doc! {
-                        "_id": &*task.id,
-                        "taskType": &*task.task_type,
-                        "priority": task.priority,
-                        "data": data,
-                        "createdAt": ejson::date(task.created_at),
-                        "onGoing": false,
-                        "dueDate": ejson::date(task.due_date),
-                    };
-                    if let Some(policy) = &task.policy {
-                        document.extend(policy_fields(policy));
-                    }
-                    document.extend(trace_fields(task.trace.as_deref()));
-                    if let Some(group) = &task.group {
-                        document.insert("group", &**group);
-                    }
                     documents.push(document);
                     outcomes.push(Ok(()));
                 }
-                Err(e) => outcomes.push(Err(StoreError::Invalid(format!(
-                    "data cannot be stored in MongoDB: {e}"
-                )))),
+                Err(e) => outcomes.push(Err(e)),
             }
         }
         if documents.is_empty() {
             return outcomes;
         }
-        let Err(e) = self.coll.insert_many(documents).ordered(false).await else {
+        let Err(e) = self.raw.insert_many(documents).ordered(false).await else {
             return outcomes;
         };
         match &*e.kind {
@@ -301,6 +288,43 @@ impl Store {
             ])
             .await?
             .with_type::<RawDocumentBuf>())
+    }
+}
+
+/// A task's document, in upstream's shape, as MongoDB will store it
+/// (serialized here, so its size is known before it is sent).
+fn task_document(task: &Task) -> Result<RawDocumentBuf> {
+    let data = ejson::doc_from_payload(&task.data, "data")
+        .map_err(|e| StoreError::Invalid(format!("data cannot be stored in MongoDB: {e}")))?;
+    let mut document = doc! {
+        "_id": &*task.id,
+        "taskType": &*task.task_type,
+        "priority": task.priority,
+        "data": data,
+        "createdAt": ejson::date(task.created_at),
+        "onGoing": false,
+        "dueDate": ejson::date(task.due_date),
+    };
+    if let Some(policy) = &task.policy {
+        document.extend(policy_fields(policy));
+    }
+    document.extend(trace_fields(task.trace.as_deref()));
+    if let Some(group) = &task.group {
+        document.insert("group", &**group);
+    }
+    let too_large = |bytes| StoreError::TooLarge {
+        id: task.id.to_string(),
+        task_type: task.task_type.to_string(),
+        bytes,
+    };
+    let raw = RawDocumentBuf::from_document(&document).map_err(|e| match e {
+        // Not even writable: surely not storable.
+        _ if task.data.size() > MAX_DOCUMENT => too_large(task.data.size()),
+        e => StoreError::Invalid(format!("the task cannot be stored in MongoDB: {e}")),
+    })?;
+    match raw.as_bytes().len() {
+        bytes if bytes > MAX_DOCUMENT => Err(too_large(bytes)),
+        _ => Ok(raw),
     }
 }
 

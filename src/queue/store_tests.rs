@@ -14,7 +14,7 @@ fn task(id: &str) -> Task {
         priority: 1,
         created_at: 0,
         due_date: 0,
-        data: "{}".to_owned(),
+        data: "{}".into(),
         ..Task::default()
     }
 }

@@ -58,6 +58,48 @@ pub(crate) fn write_some(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// Asks for a send buffer of `bytes` on the socket `fd`; the system gives
+/// what its limit allows (`net.core.wmem_max` on Linux).
+pub(crate) fn set_send_buffer(fd: RawFd, bytes: usize) -> io::Result<()> {
+    let size = bytes.min(libc::c_int::MAX as usize) as libc::c_int;
+    // SAFETY: setsockopt on a descriptor we hold, with a c_int option value.
+    let done = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Writes as much of `chunks`, in order, to the non-blocking `fd` as it
+/// takes now, in one call; how many bytes went (0 when it would block).
+pub(crate) fn writev_some(fd: RawFd, chunks: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+    // More than the system takes in one call is left for the next.
+    const MAX_CHUNKS: usize = 64;
+    let count = chunks.len().min(MAX_CHUNKS) as libc::c_int;
+    loop {
+        // SAFETY: writev(2) from valid slices (an IoSlice is an iovec on
+        // Unix) to a descriptor we hold.
+        let n = unsafe { libc::writev(fd, chunks.as_ptr().cast(), count) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let error = io::Error::last_os_error();
+        match error.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(0),
+            _ => return Err(error),
+        }
+    }
+}
+
 /// Blocks until the peer of the socket `fd` has closed its end (or `fd`
 /// fails). Used by a worker's watchdog thread: it reads nothing, so it
 /// never competes with the event loop that reads the same socket.

@@ -3,20 +3,27 @@
 //! messages) travel as raw JSON, never parsed on the way. The worker's side
 //! of every shape is `lib/wire.js`; `channel` is how they travel.
 //!
-//! - Master to worker: a line per round, a JSON array of runs
-//!   (`[run, taskRow]`, see `wire::task`) and `ToWorker` messages.
-//! - Worker to master: `ToMaster` frames, each a little-endian u32 length
-//!   then the JSON, in the worker's ring.
+//! Both directions are frames (`framing`), so a reader knows a message's
+//! size before its bytes arrive, and large strings and binaries travel as
+//! blobs beside the JSON (`payload`).
+//!
+//! - Master to worker: a JSON frame per round on the worker's socket (a
+//!   `Line`), an array of runs (`[run, taskRow]`, see `wire::task`) and
+//!   `ToWorker` messages. A run whose data is large gets a frame of its
+//!   own, after its blobs.
+//! - Worker to master: `ToMaster` messages, each a JSON object (after the
+//!   blobs of its value), in the worker's ring.
 
+use super::framing::{self, FrameKind};
 use super::null;
+use super::payload::Payload;
 use super::request::Op;
+use super::task::Row;
 use crate::task::push_int;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-
-/// Largest frame either side accepts; a bigger one means a corrupt stream.
-pub(crate) const MAX_FRAME: usize = 512 * 1024 * 1024;
 
 /// What a master sends a worker, besides runs. A run (the hot path) is
 /// written by `Line::push_run` as a bare array, `[run, taskRow]`: the worker
@@ -158,67 +165,113 @@ impl ToMaster<'_> {
     }
 }
 
-/// Appends the JSON of a `done` frame to `out` (as `ToMaster::decode` reads it).
+/// The JSON of a `done` frame (as `ToMaster::decode` reads it) is
+/// `DONE_HEAD`, the run, then `DONE_VALUE` and the value, then `DONE_TAIL`.
+pub(crate) const DONE_HEAD: &[u8] = br#"{"type":"done","run":"#;
+pub(crate) const DONE_VALUE: &[u8] = br#","value":"#;
+pub(crate) const DONE_TAIL: &[u8] = b"}";
+
+/// Appends the JSON of a `done` frame to `out`.
 pub(crate) fn done_frame(out: &mut Vec<u8>, run: u64, value: Option<&str>) {
-    out.extend_from_slice(br#"{"type":"done","run":"#);
+    out.extend_from_slice(DONE_HEAD);
     push_int(out, run);
     if let Some(value) = value {
-        out.extend_from_slice(br#","value":"#);
+        out.extend_from_slice(DONE_VALUE);
         out.extend_from_slice(value.as_bytes());
     }
-    out.push(b'}');
+    out.extend_from_slice(DONE_TAIL);
 }
 
-/// Appends one ring frame (little-endian u32 length, then the JSON) to `out`.
-pub(crate) fn encode_frame(out: &mut Vec<u8>, json: &[u8]) {
-    frame_with(out, |out| out.extend_from_slice(json));
-}
-
-/// Appends one ring frame whose JSON `body` writes (no copy of it first).
-pub(crate) fn frame_with(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+/// Appends one JSON frame whose text `body` writes (no copy of it first).
+pub(crate) fn json_frame_with(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
     let start = out.len();
-    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&[0; framing::HEADER]);
     body(out);
-    let len = (out.len() - start - 4) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    let len = out.len() - start - framing::HEADER;
+    out[start..start + framing::HEADER].copy_from_slice(&framing::header(FrameKind::Json, len));
 }
 
-/// The next whole frame in `buf` from `*pos` (which it advances); `None`
-/// when only part of one has arrived, `Err` when the length is impossible.
-pub(crate) fn next_frame<'a>(buf: &'a [u8], pos: &mut usize) -> Option<Result<&'a [u8], String>> {
-    let head = buf.get(*pos..*pos + 4)?;
-    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-    if len > MAX_FRAME {
-        return Some(Err(format!(
-            "frame of {len} bytes is larger than {MAX_FRAME}"
-        )));
-    }
-    let body = buf.get(*pos + 4..*pos + 4 + len)?;
-    *pos += 4 + len;
-    Some(Ok(body))
-}
-
-/// One line of messages to a worker, built in place: `[m1,m2,...]\n`.
+/// One round of messages to a worker, built in place: a JSON frame,
+/// `[m1,m2,...]`, or several when a run's data is large. Large data is
+/// not copied into it: the round is a list of chunks, some of them the
+/// data's own bytes.
 #[derive(Default)]
 pub(crate) struct Line {
+    /// Chunks done.
+    chunks: Vec<Bytes>,
+    /// Bytes after them.
     bytes: Vec<u8>,
+    /// Where the header of the JSON frame being built is in `bytes`, if
+    /// one is.
+    open: Option<usize>,
 }
 
 impl Line {
     fn open(&mut self) {
-        self.bytes
-            .push(if self.bytes.is_empty() { b'[' } else { b',' });
+        match self.open {
+            Some(_) => self.bytes.push(b','),
+            None => {
+                self.open = Some(self.bytes.len());
+                // The header, written when the frame is closed.
+                self.bytes.extend_from_slice(&[0; framing::HEADER]);
+                self.bytes.push(b'[');
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(start) = self.open.take() {
+            self.bytes.push(b']');
+            let len = self.bytes.len() - start - framing::HEADER;
+            self.bytes[start..start + framing::HEADER]
+                .copy_from_slice(&framing::header(FrameKind::Json, len));
+        }
     }
 
     /// Adds a run, `[run, taskRow]`, written around the task's row without
-    /// copying it twice (the hot path of dispatch).
-    pub(crate) fn push_run(&mut self, run: u64, task_row: &str) {
-        self.open();
-        self.bytes.push(b'[');
-        push_int(&mut self.bytes, run);
-        self.bytes.push(b',');
-        self.bytes.extend_from_slice(task_row.as_bytes());
-        self.bytes.push(b']');
+    /// copying it twice (the hot path of dispatch). A run whose data is
+    /// large goes in a frame of its own, after its blobs (the blob numbers
+    /// in its data count from its own first blob), and neither its text nor
+    /// its blobs are copied.
+    pub(crate) fn push_run(&mut self, run: u64, row: &Row) {
+        let Some((head, data, tail)) = row.large() else {
+            self.open();
+            self.bytes.push(b'[');
+            push_int(&mut self.bytes, run);
+            self.bytes.push(b',');
+            self.bytes
+                .extend_from_slice(row.text().unwrap_or("null").as_bytes());
+            self.bytes.push(b']');
+            return;
+        };
+        self.close();
+        for blob in data.blobs() {
+            let kind = FrameKind::Blob(blob.kind());
+            self.bytes
+                .extend_from_slice(&framing::header(kind, blob.data().len()));
+            self.push_shared(blob.data().clone());
+        }
+        let mut before = Vec::with_capacity(16 + head.len());
+        before.extend_from_slice(b"[[");
+        push_int(&mut before, run);
+        before.push(b',');
+        before.extend_from_slice(head.as_bytes());
+        let after = [tail.as_bytes(), b"]]"].concat();
+        let len = before.len() + data.json().len() + after.len();
+        self.bytes
+            .extend_from_slice(&framing::header(FrameKind::Json, len));
+        self.bytes.extend_from_slice(&before);
+        self.push_shared(data.json_bytes());
+        self.bytes.extend_from_slice(&after);
+    }
+
+    /// Appends bytes held elsewhere, after those written so far.
+    fn push_shared(&mut self, bytes: Bytes) {
+        if !self.bytes.is_empty() {
+            self.chunks
+                .push(Bytes::from(std::mem::take(&mut self.bytes)));
+        }
+        self.chunks.push(bytes);
     }
 
     pub(crate) fn push(&mut self, msg: &ToWorker) {
@@ -228,20 +281,32 @@ impl Line {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.bytes.is_empty() && self.chunks.is_empty()
     }
 
-    /// The finished line, and the builder emptied for the next one.
-    pub(crate) fn take(&mut self) -> Vec<u8> {
+    /// The finished frames, as chunks to write in order, and the builder
+    /// emptied for the next round.
+    pub(crate) fn take(&mut self) -> Vec<Bytes> {
+        self.close();
         if !self.bytes.is_empty() {
-            self.bytes.extend_from_slice(b"]\n");
+            self.chunks
+                .push(Bytes::from(std::mem::take(&mut self.bytes)));
         }
-        std::mem::take(&mut self.bytes)
+        std::mem::take(&mut self.chunks)
     }
+}
+
+/// A `done` value as its frame brought it: the JSON, and as a payload of
+/// its own when it is large (it then reaches JS beside the events).
+#[derive(Clone, Copy)]
+pub(crate) struct Value<'a> {
+    pub(crate) raw: &'a RawValue,
+    pub(crate) large: Option<&'a Payload>,
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::payload::Blob;
     use super::*;
 
     #[test]
@@ -266,39 +331,66 @@ mod tests {
         ));
     }
 
+    fn task(data: Payload) -> crate::task::Task {
+        crate::task::Task {
+            id: "a".into(),
+            task_type: "T".into(),
+            data,
+            ..Default::default()
+        }
+    }
+
+    fn text(json: &[u8]) -> &str {
+        std::str::from_utf8(json).unwrap()
+    }
+
     #[test]
-    fn a_line_holds_its_messages_as_one_json_array() {
+    fn a_line_holds_its_messages_as_one_json_array_in_one_frame() {
         let mut line = Line::default();
         assert!(line.is_empty());
-        line.push_run(7, r#"["a"]"#);
+        line.push_run(7, &Row::of(&task("{}".into()), true));
         line.push(&ToWorker::Recall { runs: vec![3, 4] });
         line.push(&ToWorker::Stop);
-        let bytes = line.take();
+        let messages = framing::messages(&line.take().concat()).unwrap();
+        assert_eq!(messages.len(), 1, "one frame");
         assert_eq!(
-            std::str::from_utf8(&bytes).unwrap(),
-            "[[7,[\"a\"]],{\"type\":\"recall\",\"runs\":[3,4]},{\"type\":\"stop\"}]\n"
+            text(&messages[0].0),
+            r#"[[7,["a","T",0,0,0,{},true]],{"type":"recall","runs":[3,4]},{"type":"stop"}]"#
         );
+        assert!(messages[0].1.is_empty());
         assert!(line.take().is_empty());
     }
 
     #[test]
-    fn frames_are_split_only_when_whole() {
-        let mut buf = Vec::new();
-        encode_frame(&mut buf, br#"{"type":"ready"}"#);
-        encode_frame(&mut buf, br#"{"type":"done","run":1}"#);
-        let mut pos = 0;
-        assert_eq!(next_frame(&buf[..10], &mut pos), None);
-        assert_eq!(
-            next_frame(&buf, &mut pos).unwrap().unwrap(),
-            br#"{"type":"ready"}"#
+    fn a_run_with_large_data_goes_in_a_frame_of_its_own_after_its_blobs() {
+        let blobs = vec![Blob::text("é".repeat(10)), Blob::bytes(vec![1u8, 2])];
+        let large = Payload::new(
+            r#"{"s":{"$binary":0},"b":{"$binary":1}}"#.to_owned(),
+            blobs.clone(),
         );
-        assert_eq!(
-            next_frame(&buf, &mut pos).unwrap().unwrap(),
-            br#"{"type":"done","run":1}"#
+        let mut line = Line::default();
+        line.push(&ToWorker::Stop);
+        line.push_run(8, &Row::of(&task(large), true));
+        line.push_run(9, &Row::of(&task("{}".into()), true));
+        let chunks = line.take();
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c.as_ptr() == blobs[0].data().as_ptr()),
+            "a blob is written from its own bytes"
         );
-        assert_eq!(next_frame(&buf, &mut pos), None);
-        let huge = (u32::MAX).to_le_bytes();
-        assert!(next_frame(&huge, &mut 0).unwrap().is_err());
+        let messages = framing::messages(&chunks.concat()).unwrap();
+        let texts: Vec<&str> = messages.iter().map(|(json, _)| text(json)).collect();
+        assert_eq!(
+            texts,
+            [
+                r#"[{"type":"stop"}]"#,
+                r#"[[8,["a","T",0,0,0,{"s":{"$binary":0},"b":{"$binary":1}},true]]]"#,
+                r#"[[9,["a","T",0,0,0,{},true]]]"#,
+            ]
+        );
+        assert_eq!(messages[1].1, blobs);
+        assert!(messages[2].1.is_empty(), "blobs belong to one message");
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! `__test__/wire.test.mjs`, runs samples through both):
 //!
 //! - `task`: a task's rows (runs, events, the facade's adds) and object form.
-//! - `frames`: master -> worker lines and worker -> master frames.
+//! - `frames`: master -> worker lines and worker -> master messages.
+//! - `framing`: how both are cut into frames, and read back.
 //! - `events`: what the dispatcher hands JS after each call.
 //! - `request`: `TaskQueue` calls (an `Op` and its arguments).
+//! - `payload`: a value's JSON text and the blobs it refers to.
 //! - `board`: the dashboard's calls (`BoardOp`, arguments, answers).
 //!
 //! Payloads only JS reads (task data, results, IPC messages) stay raw JSON.
@@ -13,6 +15,8 @@
 pub(crate) mod board;
 pub(crate) mod events;
 pub(crate) mod frames;
+pub(crate) mod framing;
+pub(crate) mod payload;
 pub(crate) mod request;
 pub(crate) mod task;
 

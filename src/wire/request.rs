@@ -84,6 +84,10 @@ pub(crate) struct TaskArgs {
     pub(crate) timeout: Option<u64>,
     #[serde(default)]
     pub(crate) repeat: Option<RepeatSpec>,
+    /// How many blobs `data` refers to, taken in order from the request's
+    /// list (see `wire::payload`).
+    #[serde(default)]
+    pub(crate) blobs: usize,
     /// A traced add's carrier (`{ traceparent, tracestate? }`).
     #[serde(default)]
     pub(crate) trace: Option<Box<RawValue>>,

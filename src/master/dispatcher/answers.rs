@@ -12,6 +12,7 @@ use crate::master::requests::{self, NewTask};
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
 use crate::wire::frames::ToWorker;
+use crate::wire::payload::Blob;
 use crate::wire::request::{CancelArgs, Op, SetLimitsArgs};
 use crate::wire::{self, json_array, raw_or_null};
 use serde_json::value::RawValue;
@@ -113,10 +114,11 @@ impl Dispatcher {
         req: u64,
         op: Op,
         args: Box<RawValue>,
+        blobs: Vec<Blob>,
     ) -> Result<(), CodedError> {
         // Counted first: an answer can come within the call.
         self.js_requests += 1;
-        let started = self.request(Origin::Js, req, op, args);
+        let started = self.request(Origin::Js, req, op, args, blobs);
         if started.is_err() {
             self.js_requests -= 1;
         }
@@ -126,7 +128,7 @@ impl Dispatcher {
     /// A request from a worker; a bad one is answered with its error.
     pub(super) fn worker_request(&mut self, worker: u32, req: u64, op: Op, args: Box<RawValue>) {
         let origin = Origin::Worker(worker);
-        if let Err(e) = self.request(origin, req, op, args) {
+        if let Err(e) = self.request(origin, req, op, args, Vec::new()) {
             self.reply(origin, req, Err(e));
         }
     }
@@ -137,12 +139,13 @@ impl Dispatcher {
         req: u64,
         op: Op,
         args: Box<RawValue>,
+        blobs: Vec<Blob>,
     ) -> Result<(), CodedError> {
         match op {
             Op::AddTask | Op::AddTasks => {
                 let many = op == Op::AddTasks;
                 let tasks =
-                    NewTask::parse_request(&args, many).map_err(|e| e.in_call(op.name()))?;
+                    NewTask::parse_request(&args, many, blobs).map_err(|e| e.in_call(op.name()))?;
                 self.add_new(origin, req, tasks, many);
             }
             Op::Cancel => {

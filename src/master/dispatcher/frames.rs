@@ -10,7 +10,9 @@ use crate::master::metrics::ExitReason;
 use crate::sys::{Exit, Signal};
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
-use crate::wire::frames::{self, ToMaster, ToWorker};
+use crate::wire::frames::{ToMaster, ToWorker, Value};
+use crate::wire::framing::Message;
+use crate::wire::payload::{Payload, LARGE};
 use crate::wire::raw_or_null;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
@@ -27,33 +29,58 @@ impl Dispatcher {
         let Some(w) = self.pool.worker_mut(id) else {
             return;
         };
-        let mut bytes = std::mem::take(&mut w.frames);
-        if w.link.read(&mut bytes).is_err() {
-            self.logger.error(&format!(
-                "worker {id} corrupted its shared memory; stopping it"
-            ));
-            w.link.signal(Signal::Kill);
+        // Read and handed on in turns: handling a message needs the whole
+        // dispatcher, reading needs the worker's link.
+        let mut reader = std::mem::take(&mut w.reader);
+        let result = loop {
+            let Some(w) = self.pool.worker_mut(id) else {
+                break Ok(());
+            };
+            let read = match reader.fill(&mut *w.link) {
+                Ok(n) => n,
+                Err(error) => break Err(error),
+            };
+            if let Err(error) = reader.drain(|message| self.on_message(id, message)) {
+                break Err(error);
+            }
+            if read == 0 {
+                break Ok(());
+            }
+        };
+        let Some(w) = self.pool.worker_mut(id) else {
             return;
-        }
-        let mut pos = 0;
-        while let Some(frame) = frames::next_frame(&bytes, &mut pos) {
-            match frame.and_then(ToMaster::decode) {
-                Ok(msg) => self.on_frame(id, msg),
-                Err(error) => {
-                    self.logger.error(&format!(
-                        "worker {id} sent an unreadable frame ({error}); stopping it"
-                    ));
-                    if let Some(w) = self.pool.worker(id) {
-                        w.link.signal(Signal::Kill);
-                    }
-                    return;
-                }
+        };
+        match result {
+            Ok(()) => w.reader = reader,
+            Err(error) => {
+                self.logger.error(&format!(
+                    "worker {id} sent what cannot be read ({error}); stopping it"
+                ));
+                w.link.signal(Signal::Kill);
             }
         }
-        bytes.drain(..pos);
-        if let Some(w) = self.pool.worker_mut(id) {
-            w.frames = bytes;
+    }
+
+    /// A message read whole from a worker's ring, with its blobs.
+    fn on_message(&mut self, id: u32, message: Message) -> Result<(), String> {
+        match ToMaster::decode(message.json)? {
+            // A large value goes on as it came (its text not copied, its
+            // blobs with it), to reach JS beside the events.
+            ToMaster::Done {
+                run,
+                value: Some(raw),
+            } if !message.blobs.is_empty() || raw.get().len() >= LARGE => {
+                let json = message.keep(raw.get().as_bytes());
+                let large = Payload::from_json(json, message.blobs);
+                let value = Value {
+                    raw,
+                    large: large.as_ref(),
+                };
+                self.finish(run, Ok(Some(value)));
+            }
+            msg => self.on_frame(id, msg),
         }
+        Ok(())
     }
 
     fn on_frame(&mut self, id: u32, msg: ToMaster) {
@@ -64,7 +91,9 @@ impl Dispatcher {
                     self.take_back(run);
                 }
             }
-            ToMaster::Done { run, value } => self.finish(run, Ok(value)),
+            ToMaster::Done { run, value } => {
+                self.finish(run, Ok(value.map(|raw| Value { raw, large: None })))
+            }
             ToMaster::Failed { run, error } => self.finish(run, Err(&error)),
             ToMaster::Progress { run, value } => self.on_progress(run, value),
             ToMaster::Ipc { run, msg } => self.events.push(&JsEvent::Ipc {
@@ -91,14 +120,12 @@ impl Dispatcher {
         self.rebalance = true;
     }
 
-    /// Writes each worker's line of this round; a socket that is full hands
-    /// the rest to JS.
+    /// Writes each worker's line of this round (a full socket leaves the
+    /// rest to a writer).
     pub(super) fn flush_workers(&mut self) {
-        for (id, w) in self.pool.workers_mut() {
+        for (_, w) in self.pool.workers_mut() {
             if let Some(line) = w.take_line() {
-                if w.link.send(line) {
-                    self.events.push(&JsEvent::Blocked { worker: id });
-                }
+                w.link.send(line);
             }
         }
     }
@@ -109,11 +136,10 @@ impl Dispatcher {
         self.pool.workers().all(|(_, w)| w.link.arm())
     }
 
-    pub(super) fn unblocked(&mut self, id: u32) {
+    /// The writer of worker `id`'s socket wrote all it had.
+    pub(super) fn written(&mut self, id: u32) {
         if let Some(w) = self.pool.worker_mut(id) {
-            if w.link.unblocked() {
-                self.events.push(&JsEvent::Blocked { worker: id });
-            }
+            w.link.written();
         }
     }
 

@@ -11,6 +11,7 @@ use crate::master::metrics::{Outcome, Queue};
 use crate::master::persistent::StoreEvent;
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
+use crate::wire::payload::Blob;
 use crate::wire::{self, raw_or_null};
 use tokio::time::Instant;
 
@@ -20,7 +21,7 @@ impl Dispatcher {
     pub(crate) fn command(&mut self, cmd: Cmd) -> Result<(), CodedError> {
         self.check_alive()?;
         let result = match cmd {
-            Cmd::AddTasks(batch) => self.add_rows(&batch),
+            Cmd::AddTasks(batch, blobs) => self.add_rows(&batch, blobs),
             Cmd::Configure(config) => {
                 crate::log::set_json(config.json_logs);
                 self.logger.set_level(config.logs);
@@ -37,7 +38,12 @@ impl Dispatcher {
                 self.config.refresh_rate = rate;
                 Ok(())
             }
-            Cmd::Request { req, op, args } => self.js_request(req, op, args),
+            Cmd::Request {
+                req,
+                op,
+                args,
+                blobs,
+            } => self.js_request(req, op, args, blobs),
             Cmd::IpcReply { worker, run, msg } => {
                 self.ipc_reply(worker, run, msg);
                 Ok(())
@@ -54,10 +60,6 @@ impl Dispatcher {
                     retry,
                     progress,
                 };
-                Ok(())
-            }
-            Cmd::Unblocked { worker } => {
-                self.unblocked(worker);
                 Ok(())
             }
             Cmd::Pause => {
@@ -104,6 +106,7 @@ impl Dispatcher {
             match input {
                 Input::WorkerExited { worker, exit } => self.worker_exited(worker, exit),
                 Input::Store(event) => self.store_event(event),
+                Input::Written { worker } => self.written(worker),
             }
         }
         self.advance();
@@ -111,9 +114,9 @@ impl Dispatcher {
 
     /// The facade's batch of in-memory adds (add rows, `wire::task`). Their
     /// ids were made by the facade, unique by construction.
-    fn add_rows(&mut self, batch: &str) -> Result<(), CodedError> {
-        let tasks =
-            wire::task::parse_add_rows(batch).map_err(|e| CodedError::new(Code::InvalidArg, e))?;
+    fn add_rows(&mut self, batch: &str, blobs: Vec<Blob>) -> Result<(), CodedError> {
+        let tasks = wire::task::parse_add_rows(batch, blobs)
+            .map_err(|e| CodedError::new(Code::InvalidArg, e))?;
         let now = now_ms();
         for task in tasks {
             self.metrics.added(&task.task_type, Queue::Memory, 1);
@@ -194,6 +197,7 @@ impl Dispatcher {
                 self.events.push(&JsEvent::Error {
                     task: &task,
                     value: &value,
+                    data_part: None,
                 });
             }
         }

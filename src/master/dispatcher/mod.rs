@@ -60,6 +60,7 @@ use crate::log::Logger;
 use crate::queue::memory::MemoryQueue;
 use crate::task::now_ms;
 use crate::wire::events::{Events, JsEvent};
+use crate::wire::payload::Payload;
 use lifecycle::Lifecycle;
 use pool::Pool;
 use scaling::Spawning;
@@ -183,19 +184,12 @@ impl Dispatcher {
         dispatcher
     }
 
-    /// What the socket of `worker` would not take, for JS to write.
-    pub(crate) fn take_blocked(&mut self, worker: u32) -> Vec<u8> {
-        self.pool
-            .worker_mut(worker)
-            .map(|w| w.link.take_blocked())
-            .unwrap_or_default()
-    }
-
     /// Every event since the last take, with a `timer` event when `advance`
-    /// must run before the timer JS holds. A timer that goes off early is
-    /// harmless (`timer_fired` asks again), so a time that moved later, as
-    /// the idle deadline does after every task, costs JS nothing.
-    pub(crate) fn take_events(&mut self) -> String {
+    /// must run before the timer JS holds, and the large payloads they name.
+    /// A timer that goes off early is harmless (`timer_fired` asks again),
+    /// so a time that moved later, as the idle deadline does after every
+    /// task, costs JS nothing.
+    pub(crate) fn take_events(&mut self) -> (String, Vec<Payload>) {
         self.logger.flush();
         if let Some(at) = self.timer.wake_at {
             if self.timer.js_timer.is_none_or(|held| at < held) {

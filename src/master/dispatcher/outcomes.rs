@@ -10,14 +10,15 @@ use crate::master::persistent::{Completion, Write};
 use crate::master::requests;
 use crate::policy::Retry;
 use crate::task::now_ms;
-use crate::wire::events::{self, JsEvent};
+use crate::wire::events::{self, Outcome as Event};
+use crate::wire::frames::Value;
 use crate::wire::raw_or_null;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 /// A run's outcome: its value (absent for `undefined`), or its error.
-pub(super) type Outcome<'a> = Result<Option<&'a RawValue>, &'a RawValue>;
+pub(super) type Outcome<'a> = Result<Option<Value<'a>>, &'a RawValue>;
 
 /// What becomes of a task after a run.
 enum Next {
@@ -132,7 +133,7 @@ impl Dispatcher {
             Source::Claimed(claimed) => self.persistent.complete(Completion {
                 id: claimed.id,
                 token: claimed.token,
-                event: event.map(|e| events::serialize(&e.of(&raw_or_null(task.row)))),
+                event: event.map(|e| events::serialize_outcome(e, task.row)),
                 write: match (then, outcome.err().map(|e| requests::last_error(Some(e)))) {
                     (Next::Retry(at, _), Some(error)) => Write::Retry {
                         due: at,
@@ -163,7 +164,7 @@ impl Dispatcher {
                     (Some(Event::Done(value)), Some(ended)) => {
                         self.events.push_done(&ended, task.row, value)
                     }
-                    (Some(event), _) => self.events.push(&event.of(&raw_or_null(task.row))),
+                    (Some(event), _) => self.events.push_outcome(event, &task.row),
                     (None, _) => {}
                 }
             }
@@ -244,32 +245,6 @@ impl Dispatcher {
             Source::Claimed(claimed) => self.persistent.put_back(*claimed),
             // `false` means it was removed meanwhile: nothing to put back.
             Source::Memory(place) => drop(self.queue.requeue(place)),
-        }
-    }
-}
-
-/// The event a run's outcome brings, before it has its task.
-enum Event<'a> {
-    Done(Option<&'a RawValue>),
-    Error(&'a RawValue),
-    Retry {
-        value: &'a RawValue,
-        attempt: u32,
-        at: i64,
-    },
-}
-
-impl<'a> Event<'a> {
-    fn of(self, task: &'a RawValue) -> JsEvent<'a> {
-        match self {
-            Event::Done(value) => JsEvent::Done { task, value },
-            Event::Error(value) => JsEvent::Error { task, value },
-            Event::Retry { value, attempt, at } => JsEvent::Retry {
-                task,
-                value,
-                attempt,
-                next_run_at: events::Date(at),
-            },
         }
     }
 }

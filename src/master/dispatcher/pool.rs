@@ -12,7 +12,9 @@
 use super::run::{Rank, Run, RunTask, Source, Start, Stop};
 use crate::master::process::Link;
 use crate::wire::frames::{Line, ToWorker};
+use crate::wire::framing::FrameReader;
 use ahash::AHashMap as HashMap;
+use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
 use tokio::time::Instant;
 
@@ -62,8 +64,8 @@ pub(super) struct Worker {
     sent_bytes: usize,
     pub(super) spawned_at: Instant,
     pub(super) idle_since: Instant,
-    /// Ring bytes read but not yet a whole frame.
-    pub(super) frames: Vec<u8>,
+    /// Its ring's frames, read as they arrive.
+    pub(super) reader: FrameReader,
     /// Messages for this worker, written at the end of the round.
     line: Line,
     /// Why the dispatcher stopped it mid-task, if it did.
@@ -119,8 +121,8 @@ impl Worker {
         self.line.push(msg);
     }
 
-    /// This round's line, to write (empty when there is none).
-    pub(super) fn take_line(&mut self) -> Option<Vec<u8>> {
+    /// This round's line, to write (`None` when there is none).
+    pub(super) fn take_line(&mut self) -> Option<Vec<Bytes>> {
         (!self.line.is_empty()).then(|| self.line.take())
     }
 }
@@ -165,7 +167,7 @@ impl Pool {
                 sent_bytes: 0,
                 spawned_at: now,
                 idle_since: now,
-                frames: Vec::new(),
+                reader: FrameReader::default(),
                 line: Line::default(),
                 kill: None,
                 runs: 0,

@@ -8,7 +8,7 @@ use crate::policy::Policy;
 use crate::queue::memory::Place;
 use crate::queue::mongo::Claimed;
 use crate::task::{RunOrder, Task};
-use crate::wire;
+use crate::wire::task::Row;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -18,11 +18,11 @@ pub(crate) struct RunTask {
     pub(crate) id: Arc<str>,
     pub(crate) task_type: Arc<str>,
     pub(crate) group: Option<Arc<str>>,
-    /// The task as sent to the worker (`wire::task::row`); its events carry
-    /// it. Plain text: it becomes a `RawValue` (a validating parse) only
-    /// for an event that carries it, not for the `done` columns of the hot
-    /// path.
-    pub(crate) row: String,
+    /// The task as sent to the worker (`wire::task::Row::run`, which
+    /// shares large data rather than copying it); its events carry it.
+    /// Plain text: it becomes a `RawValue` (a validating parse) only for an
+    /// event that carries it, not for the `done` columns of the hot path.
+    pub(crate) row: Row,
     /// When the occurrence this run belongs to was due: its `dueDate`, or
     /// for a retry of a series' run, the slot it was retried from.
     pub(crate) occurrence: i64,
@@ -40,7 +40,7 @@ impl RunTask {
             id: task.id.clone(),
             task_type: task.task_type.clone(),
             group: task.group.clone(),
-            row: wire::task::run_row(task, queue.label(), start_by),
+            row: Row::run(task, queue.label(), start_by),
             occurrence: task.slot.unwrap_or(task.due_date),
             due: task.due_date,
             failures: task.failures,

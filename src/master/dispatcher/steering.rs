@@ -13,7 +13,7 @@ use crate::log::Fields;
 use crate::master::metrics::{Outcome, Queue};
 use crate::master::persistent::Cancelled;
 use crate::queue::mongo::Claimed;
-use crate::wire::events::JsEvent;
+use crate::wire::events::{JsEvent, Outcome as Event};
 use crate::wire::frames::ToWorker;
 use crate::wire::raw_or_null;
 use crate::wire::request::CancelArgs;
@@ -32,8 +32,8 @@ impl Dispatcher {
             Source::Claimed(claimed) => self.persistent.progress(claimed, value.get()),
         }
         if self.listening.progress {
-            let task = raw_or_null(r.task.row.clone());
-            self.events.push(&JsEvent::Progress { task: &task, value });
+            self.events
+                .push_outcome(Event::Progress(value), &r.task.row);
         }
     }
 
@@ -124,6 +124,7 @@ impl Dispatcher {
             self.events.push(&JsEvent::Error {
                 task: &row,
                 value: &value,
+                data_part: None,
             });
         }
         1
@@ -160,6 +161,7 @@ impl Dispatcher {
                 self.events.push(&JsEvent::Error {
                     task: &task,
                     value: &value,
+                    data_part: None,
                 });
             }
         }
@@ -204,6 +206,7 @@ impl Dispatcher {
             crate::wire::events::serialize(&JsEvent::Error {
                 task: &task,
                 value: &value,
+                data_part: None,
             })
         });
         self.persistent.fail_claimed(claimed, &error, event);

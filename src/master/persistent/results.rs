@@ -148,7 +148,7 @@ impl Persistent {
                     }) => {
                         // Tasks added while it ran may not have been seen.
                         self.exhausted = !more && !stale;
-                        let bytes = claimed.iter().map(|c| c.task.data.len()).sum();
+                        let bytes = claimed.iter().map(|c| c.task.data.size()).sum();
                         let starved = self.buffer.is_empty() && workers_idle;
                         self.ahead.claimed(claimed.len(), bytes, more, starved);
                         self.set_draining(more);

@@ -22,5 +22,8 @@ mod tests;
 pub(crate) use error::{raw_reason, Path};
 pub use error::{DecodeError, Reason};
 pub use read::document_json;
-pub(crate) use read::value_json;
-pub use write::{date, doc_from_json, to_bson};
+pub(crate) use read::{value_json, value_payload};
+#[cfg(test)]
+pub use write::doc_from_json;
+pub(crate) use write::doc_from_payload;
+pub use write::{date, to_bson};

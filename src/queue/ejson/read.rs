@@ -20,6 +20,7 @@ use super::error::{raw_reason, DecodeError, Path, Reason};
 use super::json_text::{push_custom, push_display, push_double, push_regexp, push_str};
 use super::tag::{is_stored_custom, tag_of, Tag, STORED_PREFIX, STORED_TYPE, STORED_VALUE};
 use super::write::{decode_base64, MAX_JS_DATE_MS};
+use crate::wire::payload::{Blob, Payload, BLOB_MIN};
 use base64::Engine;
 use mongodb::bson::raw::{RawArray, RawBsonRef, RawDocument};
 use mongodb::bson::{DateTime, Decimal128};
@@ -27,16 +28,63 @@ use mongodb::bson::{DateTime, Decimal128};
 /// A stored document as EJSON JSON text; `root` names it in errors (""
 /// for a whole document, so paths read `data.nested.$date`).
 pub fn document_json(doc: &RawDocument, root: &str) -> Result<String, DecodeError> {
-    let mut out = String::with_capacity(doc.as_bytes().len() + 16);
+    let mut out = Json::text(doc.as_bytes().len() + 16);
     document(&mut out, doc, &Path::Root(root), Mode::Ejson)?;
-    Ok(out)
+    Ok(out.text)
 }
 
 /// One stored value as EJSON JSON text, at `path`.
 pub(crate) fn value_json(value: RawBsonRef<'_>, path: &Path<'_>) -> Result<String, DecodeError> {
-    let mut out = String::new();
+    let mut out = Json::text(0);
     write_value(&mut out, value, path, Mode::Ejson)?;
-    Ok(out)
+    Ok(out.text)
+}
+
+/// One stored value as a payload, at `path`: its large strings and
+/// binaries as blobs (their bytes, neither escaped nor base64 encoded).
+pub(crate) fn value_payload(
+    value: RawBsonRef<'_>,
+    path: &Path<'_>,
+) -> Result<Payload, DecodeError> {
+    let mut out = Json {
+        text: String::new(),
+        blobs: Some(Vec::new()),
+    };
+    write_value(&mut out, value, path, Mode::Ejson)?;
+    Ok(Payload::new(out.text, out.blobs.unwrap_or_default()))
+}
+
+/// What is written: JSON text, and when blobs are taken, the blobs.
+struct Json {
+    text: String,
+    blobs: Option<Vec<Blob>>,
+}
+
+impl Json {
+    fn text(capacity: usize) -> Json {
+        Json {
+            text: String::with_capacity(capacity),
+            blobs: None,
+        }
+    }
+
+    /// Takes `blob` (made only when taken) as the next blob, when blobs
+    /// are taken and `len` is large enough; `false` otherwise.
+    fn blob(&mut self, len: usize, mode: Mode, blob: impl FnOnce() -> Blob) -> bool {
+        // A custom type's value goes to its factory as JSON.
+        let Some(blobs) = self
+            .blobs
+            .as_mut()
+            .filter(|_| mode == Mode::Ejson && len >= BLOB_MIN)
+        else {
+            return false;
+        };
+        self.text.push_str(r#"{"$binary":"#);
+        push_display(&mut self.text, blobs.len());
+        self.text.push('}');
+        blobs.push(blob());
+        true
+    }
 }
 
 /// How documents are read. Inside a custom type's value nothing is a tag
@@ -50,32 +98,41 @@ enum Mode {
 }
 
 fn write_value(
-    out: &mut String,
+    out: &mut Json,
     value: RawBsonRef<'_>,
     path: &Path<'_>,
     mode: Mode,
 ) -> Result<(), DecodeError> {
     match value {
-        RawBsonRef::Null | RawBsonRef::Undefined => out.push_str("null"),
-        RawBsonRef::Boolean(b) => out.push_str(if b { "true" } else { "false" }),
-        RawBsonRef::Int32(i) => push_display(out, i),
-        RawBsonRef::Int64(i) => push_display(out, i),
-        RawBsonRef::Double(f) => push_double(out, f),
-        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => push_str(out, s),
+        RawBsonRef::Null | RawBsonRef::Undefined => out.text.push_str("null"),
+        RawBsonRef::Boolean(b) => out.text.push_str(if b { "true" } else { "false" }),
+        RawBsonRef::Int32(i) => push_display(&mut out.text, i),
+        RawBsonRef::Int64(i) => push_display(&mut out.text, i),
+        RawBsonRef::Double(f) => push_double(&mut out.text, f),
+        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => {
+            if !out.blob(s.len(), mode, || Blob::text(s.to_owned())) {
+                push_str(&mut out.text, s);
+            }
+        }
         RawBsonRef::Document(doc) => document(out, doc, path, mode)?,
         RawBsonRef::Array(items) => array(out, items, path, mode)?,
         RawBsonRef::DateTime(dt) => push_date(out, dt.timestamp_millis(), path)?,
+        RawBsonRef::Binary(binary)
+            if out.blob(binary.bytes.len(), mode, || {
+                Blob::bytes(binary.bytes.to_vec())
+            }) => {}
         RawBsonRef::Binary(binary) => {
-            out.push_str(r#"{"$binary":""#);
-            out.push_str(&base64::engine::general_purpose::STANDARD.encode(binary.bytes));
-            out.push_str(r#""}"#);
+            out.text.push_str(r#"{"$binary":""#);
+            out.text
+                .push_str(&base64::engine::general_purpose::STANDARD.encode(binary.bytes));
+            out.text.push_str(r#""}"#);
         }
-        RawBsonRef::ObjectId(oid) => push_custom(out, "oid", &oid.to_hex()),
-        RawBsonRef::Decimal128(d) => push_custom(out, "Decimal", &d.to_string()),
+        RawBsonRef::ObjectId(oid) => push_custom(&mut out.text, "oid", &oid.to_hex()),
+        RawBsonRef::Decimal128(d) => push_custom(&mut out.text, "Decimal", &d.to_string()),
         RawBsonRef::RegularExpression(regex) => {
             let flags = js_flags(regex.options)
                 .map_err(|flag| DecodeError::at(path, Reason::RegexFlag(flag)))?;
-            push_regexp(out, regex.pattern, &flags);
+            push_regexp(&mut out.text, regex.pattern, &flags);
         }
         RawBsonRef::Timestamp(_) => return Err(no_form(path, "Timestamp")),
         RawBsonRef::MinKey => return Err(no_form(path, "MinKey")),
@@ -93,27 +150,22 @@ fn no_form(path: &Path<'_>, kind: &'static str) -> DecodeError {
     DecodeError::at(path, Reason::NoEjsonForm(kind))
 }
 
-fn array(
-    out: &mut String,
-    items: &RawArray,
-    path: &Path<'_>,
-    mode: Mode,
-) -> Result<(), DecodeError> {
-    out.push('[');
+fn array(out: &mut Json, items: &RawArray, path: &Path<'_>, mode: Mode) -> Result<(), DecodeError> {
+    out.text.push('[');
     for (i, item) in items.into_iter().enumerate() {
         let at = Path::Index(path, i);
         let item = item.map_err(|e| DecodeError::at(&at, raw_reason(&e)))?;
         if i > 0 {
-            out.push(',');
+            out.text.push(',');
         }
         write_value(out, item, &at, mode)?;
     }
-    out.push(']');
+    out.text.push(']');
     Ok(())
 }
 
 fn document(
-    out: &mut String,
+    out: &mut Json,
     doc: &RawDocument,
     path: &Path<'_>,
     mode: Mode,
@@ -149,12 +201,12 @@ fn document(
 
 /// A document's fields as a JSON object, never read as a tag itself.
 fn fields(
-    out: &mut String,
+    out: &mut Json,
     doc: &RawDocument,
     path: &Path<'_>,
     mode: Mode,
 ) -> Result<(), DecodeError> {
-    out.push('{');
+    out.text.push('{');
     for (i, element) in doc.iter_elements().enumerate() {
         let element = element.map_err(|e| DecodeError::at(path, raw_reason(&e)))?;
         let key = element.key();
@@ -163,17 +215,17 @@ fn fields(
             .value()
             .map_err(|e| DecodeError::at(&at, raw_reason(&e)))?;
         if i > 0 {
-            out.push(',');
+            out.text.push(',');
         }
         let shown = match mode {
             Mode::Unprefixed => key.strip_prefix(STORED_PREFIX).unwrap_or(key),
             Mode::Ejson | Mode::Literal => key,
         };
-        push_str(out, shown);
-        out.push(':');
+        push_str(&mut out.text, shown);
+        out.text.push(':');
         write_value(out, value, &at, mode)?;
     }
-    out.push('}');
+    out.text.push('}');
     Ok(())
 }
 
@@ -187,12 +239,7 @@ fn get<'a>(
 }
 
 /// A document whose keys spell `tag`: its type when well formed.
-fn tagged(
-    out: &mut String,
-    tag: Tag,
-    doc: &RawDocument,
-    path: &Path<'_>,
-) -> Result<(), DecodeError> {
+fn tagged(out: &mut Json, tag: Tag, doc: &RawDocument, path: &Path<'_>) -> Result<(), DecodeError> {
     let key = tag.key();
     let at = Path::Key(path, key);
     let value = get(doc, key, path)?.unwrap_or(RawBsonRef::Null);
@@ -234,16 +281,16 @@ fn tagged(
             };
             let sign = sign
                 .ok_or_else(|| malformed("a number (0 for NaN, 1 or -1 for ±Infinity)", value))?;
-            out.push_str(r#"{"$InfNaN":"#);
-            push_display(out, sign);
-            out.push('}');
+            out.text.push_str(r#"{"$InfNaN":"#);
+            push_display(&mut out.text, sign);
+            out.text.push('}');
             Ok(())
         }
         Tag::Binary => match value {
             RawBsonRef::String(text) if decode_base64(text).is_some() => {
-                out.push_str(r#"{"$binary":"#);
-                push_str(out, text);
-                out.push('}');
+                out.text.push_str(r#"{"$binary":"#);
+                push_str(&mut out.text, text);
+                out.text.push('}');
                 Ok(())
             }
             other => Err(malformed("a base64 string", other)),
@@ -252,7 +299,7 @@ fn tagged(
             let flags = get(doc, "$flags", path)?.unwrap_or(RawBsonRef::Null);
             match (value, flags) {
                 (RawBsonRef::String(pattern), RawBsonRef::String(flags)) => {
-                    push_regexp(out, pattern, flags);
+                    push_regexp(&mut out.text, pattern, flags);
                     Ok(())
                 }
                 (RawBsonRef::String(_), other) => {
@@ -263,9 +310,9 @@ fn tagged(
         }
         Tag::Escape => match value {
             RawBsonRef::Document(inner) => {
-                out.push_str(r#"{"$escape":"#);
+                out.text.push_str(r#"{"$escape":"#);
                 fields(out, inner, &at, Mode::Ejson)?;
-                out.push('}');
+                out.text.push('}');
                 Ok(())
             }
             other => Err(malformed("an embedded document", other)),
@@ -289,7 +336,7 @@ fn tagged(
 /// A custom type: `oid` and `Decimal` must hold what they say; any other
 /// type's value is handed on as JSON, untouched.
 fn custom(
-    out: &mut String,
+    out: &mut Json,
     name: &str,
     value: RawBsonRef<'_>,
     path: &Path<'_>,
@@ -306,38 +353,40 @@ fn custom(
         )
     };
     match (name, value) {
-        ("oid", RawBsonRef::ObjectId(oid)) => push_custom(out, "oid", &oid.to_hex()),
+        ("oid", RawBsonRef::ObjectId(oid)) => push_custom(&mut out.text, "oid", &oid.to_hex()),
         ("oid", RawBsonRef::String(hex)) => {
             let oid = mongodb::bson::oid::ObjectId::parse_str(hex)
                 .map_err(|_| malformed("an oid of 24 hex digits"))?;
-            push_custom(out, "oid", &oid.to_hex());
+            push_custom(&mut out.text, "oid", &oid.to_hex());
         }
         ("oid", _) => return Err(malformed("an oid of 24 hex digits")),
-        ("Decimal", RawBsonRef::Decimal128(d)) => push_custom(out, "Decimal", &d.to_string()),
+        ("Decimal", RawBsonRef::Decimal128(d)) => {
+            push_custom(&mut out.text, "Decimal", &d.to_string())
+        }
         ("Decimal", RawBsonRef::String(text)) => {
             text.parse::<Decimal128>()
                 .map_err(|_| malformed("a Decimal as a decimal string"))?;
-            push_custom(out, "Decimal", text);
+            push_custom(&mut out.text, "Decimal", text);
         }
         ("Decimal", _) => return Err(malformed("a Decimal as a decimal string")),
         _ => {
-            out.push_str(r#"{"$type":"#);
-            push_str(out, name);
-            out.push_str(r#","$value":"#);
+            out.text.push_str(r#"{"$type":"#);
+            push_str(&mut out.text, name);
+            out.text.push_str(r#","$value":"#);
             write_value(out, value, path, mode)?;
-            out.push('}');
+            out.text.push('}');
         }
     }
     Ok(())
 }
 
-fn push_date(out: &mut String, ms: i64, path: &Path<'_>) -> Result<(), DecodeError> {
+fn push_date(out: &mut Json, ms: i64, path: &Path<'_>) -> Result<(), DecodeError> {
     if ms.abs() > MAX_JS_DATE_MS {
         return Err(DecodeError::at(path, Reason::DateOutOfRange(ms)));
     }
-    out.push_str(r#"{"$date":"#);
-    push_display(out, ms);
-    out.push('}');
+    out.text.push_str(r#"{"$date":"#);
+    push_display(&mut out.text, ms);
+    out.text.push('}');
     Ok(())
 }
 

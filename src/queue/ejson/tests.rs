@@ -342,3 +342,79 @@ fn lenient_conversion_keeps_a_malformed_tag_as_the_object_it_looks_like() {
         })
     );
 }
+
+#[test]
+fn blobs_are_stored_from_their_bytes_as_strings_and_binaries_and_numbers_without_them_are_refused()
+{
+    use crate::wire::payload::{Blob, Payload};
+    let payload = Payload::new(
+        json!({ "s": { "$binary": 0 }, "b": [{ "$binary": 1 }], "small": { "$binary": "AAE=" } })
+            .to_string(),
+        vec![
+            Blob::text("é\"x".to_owned()),
+            Blob::bytes(vec![0u8, 1, 255]),
+        ],
+    );
+    let doc = doc_from_payload(&payload, "data").unwrap();
+    assert_eq!(doc.get_str("s").unwrap(), "é\"x");
+    assert_eq!(
+        doc.get_array("b").unwrap()[0],
+        Bson::Binary(Binary {
+            subtype: BinarySubtype::Generic,
+            bytes: vec![0, 1, 255],
+        })
+    );
+    assert_eq!(
+        doc.get_binary_generic("small").unwrap(),
+        &vec![0u8, 1],
+        "base64 text stays what it was"
+    );
+    // A number with no such blob is a malformed tag.
+    let missing = Payload::from(json!({ "s": { "$binary": 2 } }).to_string());
+    assert_eq!(
+        doc_from_payload(&missing, "data").unwrap_err().path,
+        "data.s.$binary"
+    );
+}
+
+#[test]
+fn large_strings_and_binaries_are_read_as_blobs_except_inside_a_custom_type() {
+    use crate::wire::payload::{Blob, BLOB_MIN};
+    let long = "é".repeat(BLOB_MIN);
+    let bytes: Vec<u8> = (0..BLOB_MIN).map(|i| i as u8).collect();
+    let binary = |bytes: &[u8]| Binary {
+        subtype: BinarySubtype::Generic,
+        bytes: bytes.to_vec(),
+    };
+    let doc = doc! {
+        "s": &long,
+        "b": [binary(&bytes), binary(&[1, 2])],
+        "short": "x",
+        "custom": { "EJSON$type": "T", "EJSON$value": { "EJSONv": &long } },
+    };
+    let raw = RawDocumentBuf::from_document(&doc).unwrap();
+    let payload = value_payload(
+        mongodb::bson::RawBsonRef::Document(&raw),
+        &Path::Root("data"),
+    )
+    .unwrap();
+    assert!(
+        payload.blobs() == [Blob::text(long.clone()), Blob::bytes(bytes)],
+        "the long string and the large binary are the blobs"
+    );
+    let json: Value = serde_json::from_str(payload.json()).unwrap();
+    assert_eq!(json["s"], json!({ "$binary": 0 }));
+    assert_eq!(json["b"], json!([{ "$binary": 1 }, { "$binary": "AQI=" }]));
+    assert_eq!(json["short"], "x");
+    assert_eq!(json["custom"]["$type"], "T");
+    assert!(
+        json["custom"]["$value"]["v"] == long,
+        "a custom type's value stays JSON"
+    );
+    // As text alone, every one is written in.
+    assert!(
+        serde_json::from_str::<Value>(&document_json(&raw, "").unwrap()).unwrap()
+            == serde_json::from_str::<Value>(&payload.inline()).unwrap(),
+        "the payload is the document's text with its blobs taken out"
+    );
+}

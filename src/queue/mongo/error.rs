@@ -23,6 +23,12 @@ pub enum StoreError {
     /// A found document that cannot be read (`find`, `findOne`): the call
     /// fails with its `_id` and path, and the database is not to blame.
     Undecodable { id: String, error: Box<DecodeError> },
+    /// A task whose document is larger than MongoDB stores; it was not sent.
+    TooLarge {
+        id: String,
+        task_type: String,
+        bytes: usize,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -39,8 +45,44 @@ impl std::fmt::Display for StoreError {
             StoreError::Undecodable { id, error } => {
                 write!(f, "the document with _id {id} cannot be read: {error}")
             }
+            StoreError::TooLarge {
+                id,
+                task_type,
+                bytes,
+            } => write!(
+                f,
+                "task {id:?} ({task_type}) is {} as a MongoDB document, more than the {} bytes \
+                 (16 MB) MongoDB stores in one: keep large data elsewhere (a file, GridFS, an \
+                 object store) and put a reference to it in data, or add the task with \
+                 inMemory: true",
+                size(*bytes),
+                grouped(super::MAX_DOCUMENT)
+            ),
         }
     }
+}
+
+/// `bytes` as "18,134,456 bytes (17.3 MB)", in MB of 2^20 bytes as
+/// MongoDB counts its 16 MB.
+fn size(bytes: usize) -> String {
+    format!(
+        "{} bytes ({:.1} MB)",
+        grouped(bytes),
+        bytes as f64 / (1 << 20) as f64
+    )
+}
+
+/// `n` with its thousands grouped: "16,777,216".
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// The server's own error code and message, when the server refused.
@@ -89,9 +131,32 @@ impl From<StoreError> for CodedError {
             StoreError::Unavailable(_) => Code::MongoUnavailable,
             StoreError::Db(_) => Code::Mongo,
             StoreError::Undecodable { .. } => Code::UndecodableDocument,
+            StoreError::TooLarge { .. } => Code::DocumentTooLarge,
         };
         CodedError::new(code, e.to_string())
     }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_too_large_is_refused_with_its_id_type_size_and_the_limit() {
+        let error = StoreError::TooLarge {
+            id: "big-one".to_owned(),
+            task_type: "IMPORT".to_owned(),
+            bytes: 18_134_456,
+        };
+        assert_eq!(
+            error.to_string(),
+            "task \"big-one\" (IMPORT) is 18,134,456 bytes (17.3 MB) as a MongoDB document, \
+             more than the 16,777,216 bytes (16 MB) MongoDB stores in one: keep large data \
+             elsewhere (a file, GridFS, an object store) and put a reference to it in data, \
+             or add the task with inMemory: true"
+        );
+        assert_eq!(CodedError::from(error).code, Code::DocumentTooLarge);
+    }
+}

@@ -6,6 +6,7 @@ use crate::error::{Code, CodedError};
 use crate::policy::{Policy, PolicySpec};
 use crate::queue::ejson::{self, raw_reason, DecodeError, Path, Reason};
 use crate::task::Task;
+use crate::wire::payload::Payload;
 use mongodb::bson::raw::{RawBsonRef, RawDocument};
 use mongodb::bson::{doc, Bson, Document};
 use serde::de::DeserializeOwned;
@@ -188,7 +189,7 @@ fn best_effort_json(doc: &RawDocument) -> String {
     }
     if let Some(value) = data(doc)
         .ok()
-        .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+        .and_then(|data| serde_json::from_str::<serde_json::Value>(&data.inline()).ok())
     {
         task.insert("data".into(), value);
     }
@@ -273,11 +274,11 @@ fn slot(doc: &RawDocument) -> Result<Option<i64>, DecodeError> {
     }
 }
 
-fn data(doc: &RawDocument) -> Result<String, DecodeError> {
+fn data(doc: &RawDocument) -> Result<Payload, DecodeError> {
     match field(doc, "data")? {
-        None | Some(RawBsonRef::Null) => Ok("{}".to_owned()),
+        None | Some(RawBsonRef::Null) => Ok(Payload::from("{}")),
         Some(value @ (RawBsonRef::Document(_) | RawBsonRef::Array(_))) => {
-            ejson::value_json(value, &Path::Root("data"))
+            ejson::value_payload(value, &Path::Root("data"))
         }
         other => Err(wrong("data", "an embedded document", other)),
     }

@@ -5,10 +5,17 @@ use crate::master::metrics::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::sys::Signal;
 use crate::task::Task;
+use crate::wire::framing;
 use std::collections::VecDeque;
 
 /// A link that takes every line and has nothing to say.
 struct Quiet;
+
+impl framing::Source for Quiet {
+    fn read(&mut self, _out: &mut Vec<u8>, _max: usize) -> Result<usize, Corrupt> {
+        Ok(0)
+    }
+}
 
 impl Link for Quiet {
     fn pid(&self) -> u32 {
@@ -17,18 +24,8 @@ impl Link for Quiet {
     fn take_js_fd(&mut self) -> Option<i32> {
         None
     }
-    fn send(&mut self, _line: Vec<u8>) -> bool {
-        false
-    }
-    fn take_blocked(&mut self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn unblocked(&mut self) -> bool {
-        false
-    }
-    fn read(&mut self, _out: &mut Vec<u8>) -> Result<usize, Corrupt> {
-        Ok(0)
-    }
+    fn send(&mut self, _chunks: Vec<bytes::Bytes>) {}
+    fn written(&mut self) {}
     fn arm(&self) -> bool {
         true
     }
@@ -51,7 +48,7 @@ fn run_task(queue: &mut MemoryQueue, n: u64, bytes: usize) -> (RunTask, Rank, So
     let task = Task {
         id: format!("t{n}").into(),
         task_type: "T".into(),
-        data: format!("{{\"p\":\"{}\"}}", "x".repeat(bytes)),
+        data: format!("{{\"p\":\"{}\"}}", "x".repeat(bytes)).into(),
         ..Task::default()
     };
     queue

@@ -1,5 +1,5 @@
 //! The dispatcher against fake workers, on tokio's paused clock: no
-//! processes, no sleeps. A fake worker records the lines written to it and
+//! processes, no sleeps. A fake worker records the messages written to it and
 //! replies by putting frames in its "ring".
 
 use super::{deadlines, scaling, Dispatcher};
@@ -11,6 +11,7 @@ use crate::master::persistent::StoreLink;
 use crate::master::process::{Link, Spawner};
 use crate::sys::{Exit, Signal, SpawnSpec};
 use crate::task::Task;
+use crate::wire::framing::{self, FrameKind, Source};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,8 +27,8 @@ struct FakeWorker {
     running: u64,
     signals: Vec<Signal>,
     reaped: bool,
-    /// The socket takes nothing: every line is left to JS.
-    full: bool,
+    /// Reports of its socket's writer that reached it.
+    written: usize,
     /// What it wrote to stderr.
     stderr: String,
     /// Its resident memory.
@@ -38,6 +39,15 @@ type Shared = Rc<RefCell<FakeWorker>>;
 
 struct FakeLink(Shared);
 
+impl Source for FakeLink {
+    fn read(&mut self, out: &mut Vec<u8>, max: usize) -> Result<usize, Corrupt> {
+        let mut w = self.0.borrow_mut();
+        let n = w.ring.len().min(max);
+        out.extend(w.ring.drain(..n));
+        Ok(n)
+    }
+}
+
 impl Link for FakeLink {
     fn pid(&self) -> u32 {
         4242
@@ -45,29 +55,15 @@ impl Link for FakeLink {
     fn take_js_fd(&mut self) -> Option<i32> {
         None
     }
-    fn send(&mut self, line: Vec<u8>) -> bool {
+    fn send(&mut self, chunks: Vec<bytes::Bytes>) {
         let mut w = self.0.borrow_mut();
-        if w.full {
-            return true;
-        }
-        let text = String::from_utf8(line).unwrap();
-        for line in text.lines() {
-            let messages: Vec<Value> = serde_json::from_str(line).unwrap();
+        for (json, _) in framing::messages(&chunks.concat()).unwrap() {
+            let messages: Vec<Value> = serde_json::from_slice(&json).unwrap();
             w.received.extend(messages);
         }
-        false
     }
-    fn take_blocked(&mut self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn unblocked(&mut self) -> bool {
-        false
-    }
-    fn read(&mut self, out: &mut Vec<u8>) -> Result<usize, Corrupt> {
-        let mut w = self.0.borrow_mut();
-        let n = w.ring.len();
-        out.append(&mut w.ring);
-        Ok(n)
+    fn written(&mut self) {
+        self.0.borrow_mut().written += 1;
     }
     fn arm(&self) -> bool {
         self.0.borrow().ring.is_empty()
@@ -151,7 +147,7 @@ fn task(id: &str, priority: i64, data: &str) -> Task {
         priority,
         created_at: 0,
         due_date: 0,
-        data: data.to_owned(),
+        data: data.into(),
         ..Task::default()
     }
 }
@@ -171,7 +167,11 @@ impl Harness {
 
     /// Worker `n` writes a frame (the master reads it at its next look).
     fn frame(&mut self, n: usize, json: &str) {
-        crate::wire::frames::encode_frame(&mut self.worker(n).borrow_mut().ring, json.as_bytes());
+        framing::push_frame(
+            &mut self.worker(n).borrow_mut().ring,
+            FrameKind::Json,
+            json.as_bytes(),
+        );
         self.d.inputs(Vec::new());
     }
 
@@ -203,7 +203,7 @@ impl Harness {
     /// The events, with each `doneBatch` read back into `done` events, as
     /// the facade reads them.
     fn events(&mut self) -> Vec<Value> {
-        let events: Vec<Value> = serde_json::from_str(&self.d.take_events()).unwrap();
+        let events: Vec<Value> = serde_json::from_str(&self.d.take_events().0).unwrap();
         events.into_iter().flat_map(done_events).collect()
     }
 
@@ -338,8 +338,9 @@ async fn a_dead_worker_fails_only_the_run_it_had_started_and_its_finished_runs_c
     {
         let w = h.worker(0);
         let mut w = w.borrow_mut();
-        crate::wire::frames::encode_frame(
+        framing::push_frame(
             &mut w.ring,
+            FrameKind::Json,
             format!(r#"{{"type":"done","run":{},"value":7}}"#, runs[0].0).as_bytes(),
         );
         w.running = runs[1].0;
@@ -515,18 +516,13 @@ async fn a_failed_spawn_is_retried_after_the_backoff() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_full_socket_hands_the_rest_to_js() {
+async fn a_socket_writer_s_report_reaches_its_worker_and_no_other() {
     let mut h = harness(config(1));
     h.add("a", 1);
-    h.worker(0).borrow_mut().full = true;
     h.ready(0);
-    let blocked: Vec<Value> = h
-        .events()
-        .into_iter()
-        .filter(|e| e["type"] == "blocked")
-        .collect();
-    assert_eq!(blocked.len(), 1);
-    assert_eq!(blocked[0]["worker"], 1);
+    h.d.inputs(vec![Input::Written { worker: 1 }]);
+    h.d.inputs(vec![Input::Written { worker: 99 }]);
+    assert_eq!(h.worker(0).borrow().written, 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -16,6 +16,7 @@ impl Harness {
                 req: 9,
                 op: Op::Cancel,
                 args,
+                blobs: Vec::new(),
             })
             .unwrap();
         let replies = self.only("reply");
@@ -49,6 +50,7 @@ async fn a_queued_in_memory_task_cancelled_by_id_ends_at_once_with_its_reason_an
         req: 9,
         op: Op::Cancel,
         args,
+        blobs: Vec::new(),
     })
     .unwrap();
     events.extend(h.events());

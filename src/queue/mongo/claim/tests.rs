@@ -27,7 +27,7 @@ fn task(id: &str, priority: i64, age: i64, due_in: i64) -> Task {
         priority,
         created_at: now - age,
         due_date: now + due_in,
-        data: "{}".to_owned(),
+        data: "{}".into(),
         ..Task::default()
     }
 }

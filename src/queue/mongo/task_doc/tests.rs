@@ -67,7 +67,7 @@ fn an_objectid_id_is_the_task_id_in_hex_and_missing_fields_take_their_defaults()
     let task = task_from_raw(&doc).unwrap();
     assert_eq!(&*task.id, "5f1d7a2b9c8e4d3a2b1c0d9e");
     assert_eq!(
-        (task.priority, task.due_date, task.data.as_str()),
+        (task.priority, task.due_date, task.data.json()),
         (1, 7, "{}")
     );
     assert_eq!(raw_id(&doc), Bson::ObjectId(oid));
