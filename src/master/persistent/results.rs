@@ -279,7 +279,7 @@ impl Persistent {
                             } else {
                                 let starved = workers_idle
                                     && !self.buffer.iter().any(|c| c.task.task_type == task_type);
-                                let bytes = claim.tasks.iter().map(|c| c.task.data.len()).sum();
+                                let bytes = claim.tasks.iter().map(|c| c.task.data.size()).sum();
                                 ahead.claimed(claim.tasks.len(), bytes, claim.more, starved);
                             }
                         }
