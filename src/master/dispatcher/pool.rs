@@ -438,7 +438,8 @@ impl Pool {
         }
     }
 
-    /// Asserts the invariant (see the module's comment).
+    /// Asserts the invariant (see the module's comment); debug builds only.
+    #[cfg(any(debug_assertions, test))]
     pub(super) fn check(&self) {
         let mut held = 0;
         for (id, w) in &self.workers {
