@@ -43,9 +43,15 @@ pub(crate) fn dup_above(fd: RawFd, lowest: RawFd) -> io::Result<OwnedFd> {
 /// Writes as much of `bytes` to the non-blocking `fd` as it takes now;
 /// how many bytes went (0 when it would block).
 pub(crate) fn write_some(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: write(2) from a valid slice to a descriptor we hold.
+    written(|| unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) })
+}
+
+/// What a non-blocking write call took: retried when interrupted, 0 when
+/// it would block.
+fn written(mut call: impl FnMut() -> isize) -> io::Result<usize> {
     loop {
-        // SAFETY: write(2) from a valid slice to a descriptor we hold.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        let n = call();
         if n >= 0 {
             return Ok(n as usize);
         }
@@ -84,20 +90,9 @@ pub(crate) fn writev_some(fd: RawFd, chunks: &[std::io::IoSlice<'_>]) -> io::Res
     // More than the system takes in one call is left for the next.
     const MAX_CHUNKS: usize = 64;
     let count = chunks.len().min(MAX_CHUNKS) as libc::c_int;
-    loop {
-        // SAFETY: writev(2) from valid slices (an IoSlice is an iovec on
-        // Unix) to a descriptor we hold.
-        let n = unsafe { libc::writev(fd, chunks.as_ptr().cast(), count) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let error = io::Error::last_os_error();
-        match error.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => return Ok(0),
-            _ => return Err(error),
-        }
-    }
+    // SAFETY: writev(2) from valid slices (an IoSlice is an iovec on Unix)
+    // to a descriptor we hold.
+    written(|| unsafe { libc::writev(fd, chunks.as_ptr().cast(), count) })
 }
 
 /// Blocks until the peer of the socket `fd` has closed its end (or `fd`

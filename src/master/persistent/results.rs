@@ -442,27 +442,32 @@ mod tests {
         p.handle(event, &logger, &mut events, Duration::from_secs(1), false);
     }
 
-    fn nothing_claimed() -> StoreEvent {
-        StoreEvent::Claimed(Ok(Claim::default()))
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_claim_that_ran_while_tasks_were_added_does_not_count_the_queue_as_exhausted() {
+    /// A persistent side of `task_types` that never connects.
+    fn persistent(task_types: &[&str]) -> Persistent {
         let link = StoreLink {
             report: Arc::new(|_| {}),
             runtime: None,
         };
-        let mut p = Persistent::new(
+        Persistent::new(
             link,
             Settings {
                 in_memory_only: false,
                 url: Some("mongodb://127.0.0.1:9/test".to_owned()),
                 collection: "taskQueue".to_owned(),
                 lease: Duration::from_secs(30),
-                task_types: vec!["T".to_owned()],
+                task_types: task_types.iter().map(|t| t.to_string()).collect(),
                 limits: Vec::new(),
             },
-        );
+        )
+    }
+
+    fn nothing_claimed() -> StoreEvent {
+        StoreEvent::Claimed(Ok(Claim::default()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_that_ran_while_tasks_were_added_does_not_count_the_queue_as_exhausted() {
+        let mut p = persistent(&["T"]);
         p.start_due_work(4, true, true, Vec::new);
         handle(&mut p, StoreEvent::Started(Ok(())));
         p.start_due_work(4, true, true, Vec::new);
@@ -494,21 +499,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn claims_waiting_for_a_worker_go_back_when_their_types_limits_change() {
-        let link = StoreLink {
-            report: Arc::new(|_| {}),
-            runtime: None,
-        };
-        let mut p = Persistent::new(
-            link,
-            Settings {
-                in_memory_only: false,
-                url: Some("mongodb://127.0.0.1:9/test".to_owned()),
-                collection: "taskQueue".to_owned(),
-                lease: Duration::from_secs(30),
-                task_types: vec!["T".to_owned(), "U".to_owned()],
-                limits: Vec::new(),
-            },
-        );
+        let mut p = persistent(&["T", "U"]);
         p.buffer
             .extend([claimed("a", "T"), claimed("b", "U"), claimed("c", "T")]);
         let limits = serde_json::from_str(r#"{"concurrency":2}"#).unwrap();
