@@ -41,14 +41,16 @@ test('rate (in memory): a run that reaches a busy worker too late to start in it
 })
 
 test('groups (in memory): 10 tasks of a group added behind 300 of another start within the next two dozen, taking turns', async () => {
-  const { runs } = only(await inMemory('fairness'), 'runs')
+  const { runs, endedBefore } = only(await inMemory('fairness'), 'runs')
   assert.equal(runs.length, 310)
   // One worker: the order of done values is the order of starts.
   const firstB = runs.findIndex((r) => r.tag.startsWith('b'))
   const lastB = runs.findLastIndex((r) => r.tag.startsWith('b'))
   assert.ok(firstB > 0, 'the backlog had started')
   assert.ok(lastB - firstB < 24, `b's runs span ${lastB - firstB + 1} starts from the ${firstB + 1}th`)
-  assert.ok(firstB < 6, `b started ${firstB + 1}th`)
+  // Behind at most the run going on and the two of A sent ahead (a
+  // grouped type goes 2 deep), and one more that may end meanwhile.
+  assert.ok(firstB <= endedBefore + 4, `b started ${firstB + 1}th, ${endedBefore} had ended when it was added`)
   assert.deepEqual(runs.filter((r) => r.tag.startsWith('a')).map((r) => r.tag), Array.from({ length: 300 }, (_, i) => `a${i}`), 'a group keeps its own order')
   assert.ok(runs.every((r) => r.group === (r.tag.startsWith('a') ? 'tenant-a' : 'tenant-b')), 'job.group is the task\'s group')
 })
