@@ -14,12 +14,12 @@ import { setup, teardown, freshUrl, withDb } from './mongo.mjs'
 before(setup)
 after(teardown)
 
-async function runKillers (where, how) {
+async function runKillers (where, how, size = 'small') {
   const dir = mkdtempSync(join(tmpdir(), 'meteor-cluster-killers-'))
   const runLog = join(dir, 'runs.log')
   const url = freshUrl()
   try {
-    const result = await run('killers.mjs', [where, how, runLog], { timeout: 90000, env: { MONGO_URL: url } })
+    const result = await run('killers.mjs', [where, how, runLog, size], { timeout: 90000, env: { MONGO_URL: url } })
     assert.equal(result.code, 0, result.stderr)
     const [{ ids }] = reportsOf(result, 'added')
     const [{ events }] = reportsOf(result, 'outcomes')
@@ -39,54 +39,59 @@ function countBy (items) {
   return counts
 }
 
-for (const where of ['memory', 'persistent']) {
-  for (const how of ['sigkill', 'exit']) {
-    test(`${where} tasks: a task that ends its worker (${how}) is the only one to fail, and it runs once`, async () => {
-      const { ids, events, runs, stored } = await runKillers(where, how)
-      assert.equal(ids.length, 240)
-      const byId = new Map()
-      for (const event of events) {
-        assert.ok(!byId.has(event.id), `task ${event.id} had two events`)
-        byId.set(event.id, event)
+const CASES = [
+  ...['memory', 'persistent'].flatMap((where) => ['sigkill', 'exit'].map((how) => [where, how, 'small'])),
+  // Large replies (blobs beside the JSON) just before the death.
+  ['memory', 'sigkill', 'large'],
+  ['persistent', 'sigkill', 'large']
+]
+
+for (const [where, how, size] of CASES) {
+  test(`${where} tasks${size === 'large' ? ' with 256 KiB results' : ''}: a task that ends its worker (${how}) is the only one to fail, and it runs once`, async () => {
+    const { ids, events, runs, stored } = await runKillers(where, how, size)
+    assert.equal(ids.length, 240)
+    const byId = new Map()
+    for (const event of events) {
+      assert.ok(!byId.has(event.id), `task ${event.id} had two events`)
+      byId.set(event.id, event)
+    }
+    assert.equal(byId.size, 240, 'every task settled exactly once')
+    const ran = countBy(runs)
+    const killers = events.filter((e) => e.taskType === 'KILLER')
+    const harmless = events.filter((e) => e.taskType === 'OK')
+    const throwers = events.filter((e) => e.taskType === 'THROWS')
+    assert.equal(killers.length, 12)
+    assert.equal(throwers.length, 12)
+    for (const e of throwers) {
+      assert.equal(e.type, 'error')
+      assert.equal(e.message, 'thrown by the task', `thrower ${e.id} was blamed for a crash: ${e.message}`)
+      assert.equal(ran.get(e.id), 1, `thrower ${e.id} ran ${ran.get(e.id)} times`)
+    }
+    for (const e of harmless) {
+      assert.equal(e.type, 'done', `harmless task ${e.id} was blamed: ${e.message}`)
+      assert.equal(typeof e.value, 'number', `harmless task ${e.id}'s result: ${e.value}`)
+      assert.equal(ran.get(e.id), 1, `harmless task ${e.id} ran ${ran.get(e.id)} times`)
+    }
+    for (const e of killers) {
+      assert.equal(e.type, 'error')
+      assert.equal(e.name, 'WorkerExitError')
+      assert.equal(e.code, 'ERR_WORKER_EXIT')
+      assert.match(e.message, how === 'sigkill' ? /killed by SIGKILL/ : /exited with code 3/)
+      assert.equal(ran.get(e.id), 1, `killer ${e.id} ran ${ran.get(e.id)} times`)
+    }
+    if (where === 'persistent') {
+      // Done tasks are gone; each killer and thrower stays, failed, after one attempt.
+      const killerIds = new Set(killers.map((e) => e.id))
+      assert.deepEqual(stored.map((d) => d._id).sort(), [...killerIds, ...throwers.map((e) => e.id)].sort())
+      for (const doc of stored) {
+        assert.equal(doc.failed, true)
+        assert.equal(doc.onGoing, false)
+        assert.equal(doc.attempts, 1)
+        if (killerIds.has(doc._id)) assert.equal(doc.lastError.code, 'ERR_WORKER_EXIT')
+        else assert.equal(doc.lastError.message, 'thrown by the task')
       }
-      assert.equal(byId.size, 240, 'every task settled exactly once')
-      const ran = countBy(runs)
-      const killers = events.filter((e) => e.taskType === 'KILLER')
-      const harmless = events.filter((e) => e.taskType === 'OK')
-      const throwers = events.filter((e) => e.taskType === 'THROWS')
-      assert.equal(killers.length, 12)
-      assert.equal(throwers.length, 12)
-      for (const e of throwers) {
-        assert.equal(e.type, 'error')
-        assert.equal(e.message, 'thrown by the task', `thrower ${e.id} was blamed for a crash: ${e.message}`)
-        assert.equal(ran.get(e.id), 1, `thrower ${e.id} ran ${ran.get(e.id)} times`)
-      }
-      for (const e of harmless) {
-        assert.equal(e.type, 'done', `harmless task ${e.id} was blamed: ${e.message}`)
-        assert.equal(typeof e.value, 'number')
-        assert.equal(ran.get(e.id), 1, `harmless task ${e.id} ran ${ran.get(e.id)} times`)
-      }
-      for (const e of killers) {
-        assert.equal(e.type, 'error')
-        assert.equal(e.name, 'WorkerExitError')
-        assert.equal(e.code, 'ERR_WORKER_EXIT')
-        assert.match(e.message, how === 'sigkill' ? /killed by SIGKILL/ : /exited with code 3/)
-        assert.equal(ran.get(e.id), 1, `killer ${e.id} ran ${ran.get(e.id)} times`)
-      }
-      if (where === 'persistent') {
-        // Done tasks are gone; each killer and thrower stays, failed, after one attempt.
-        const killerIds = new Set(killers.map((e) => e.id))
-        assert.deepEqual(stored.map((d) => d._id).sort(), [...killerIds, ...throwers.map((e) => e.id)].sort())
-        for (const doc of stored) {
-          assert.equal(doc.failed, true)
-          assert.equal(doc.onGoing, false)
-          assert.equal(doc.attempts, 1)
-          if (killerIds.has(doc._id)) assert.equal(doc.lastError.code, 'ERR_WORKER_EXIT')
-          else assert.equal(doc.lastError.message, 'thrown by the task')
-        }
-      }
-    })
-  }
+    }
+  })
 }
 
 test('a worker that dies of an uncaught exception between tasks fails the task it was running, and no other', async () => {
