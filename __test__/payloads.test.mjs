@@ -52,6 +52,19 @@ test('persistent tasks carry large strings, binaries and nested data through Mon
   assertWhole(result, ['unicode persistent', 'binary persistent', 'nested persistent'])
 })
 
+test('after tasks of 50 MB in and out, the master and the worker give the memory back once collected', async () => {
+  const result = await run('payloads.mjs', ['memoryBack'], { timeout: 120000 })
+  assert.equal(result.code, 0, result.stderr)
+  assert.deepEqual(reportsOf(result, 'error'), [], 'no task failed')
+  const [{ before, after, lengths }] = reportsOf(result, 'memory')
+  const MB = 1024 * 1024
+  assert.deepEqual(lengths, [0, 0, 1, 1, 2, 2].map((i) => 50 * MB + i), 'every byte arrived')
+  // Each task moved 50 MB: keeping even one payload's memory shows.
+  for (const side of ['master', 'worker']) {
+    assert.ok(after[side] - before[side] < 25, `the ${side}'s RSS came back: ${before[side]} MB before, ${after[side]} MB after`)
+  }
+})
+
 test('a persistent task over MongoDB\'s 16 MB is refused before anything is sent, with its _id, type, size and the limit', async () => {
   const result = await run('payloads.mjs', ['tooLarge'], { timeout: 120000, env: { MONGO_URL: freshUrl() } })
   assert.equal(result.code, 0, result.stderr)

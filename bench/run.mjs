@@ -34,7 +34,7 @@ const SECTIONS = {
   persistent: ['persistent'],
   depth: ['depthRounds', 'depthRoundsRoundTrips', 'depthRoundsServerCpu', 'depthBacklog', 'depthBacklogRoundTrips', 'depthBacklogServerCpu'],
   payload: ['payloadString100K', 'payloadString1M', 'payloadString16M', 'payloadString50M', 'payloadBytes1M', 'payloadBytes16M', 'payloadReturn16M',
-    'payload50MMasterPeak', 'payload50MWorkerPeak', 'payload50MMasterAfter', 'persistentPayload1M', 'persistentPayload10M'],
+    'payload50MMasterPeak', 'payload50MWorkerPeak', 'payload50MMasterAfter', 'payload50MMasterCollected', 'persistentPayload1M', 'persistentPayload10M'],
   cold: ['coldBurst', 'coldLatencyP50', 'coldLatencyP99', 'cpu', 'cpuOfIdeal'],
   progress: ['progressCost'],
   limits: ['limitsOne', 'limitsOneRoundTrips', 'limitsOneUpdates', 'limitsFleet', 'limitsFleetRoundTrips', 'limitsFleetUpdates', 'limitsFleetConflicts'],
@@ -185,6 +185,7 @@ const WORKLOADS = {
   payload50MMasterPeak: { title: 'payload in memory: 50 MB string — peak RSS of the master', better: 'lower', unit: 'MiB' },
   payload50MWorkerPeak: { title: 'payload in memory: 50 MB string — peak RSS of the worker', better: 'lower', unit: 'MiB' },
   payload50MMasterAfter: { title: 'payload in memory: 50 MB string — RSS of the master 1 s after the task', better: 'lower', unit: 'MiB' },
+  payload50MMasterCollected: { title: 'payload in memory: 50 MB string — RSS of the master after that, once its garbage is collected', better: 'lower', unit: 'MiB' },
   // Issue #25: what reporting progress costs a task.
   progressCost: { title: '100,000 job.progress() calls in one task: time they add to it (measured in the task)', better: 'lower', unit: 'ms' },
   // Issue #32 item 4: persistent payloads.
@@ -706,13 +707,14 @@ async function payloadWorkloads () {
     for (const subject of PAYLOAD_SUBJECTS) {
       const params = { kase: { kind: kase.kind, bytes: kase.bytes, label: kase.label }, reps: SIZES.payloadReps, timeoutMs: PAYLOAD_STEP_MS, watchdogMs: childTimeout - 5000 }
       const result = await runSubject(subject.script, 'payload', params, { timeoutMs: childTimeout })
-      const memory = result.error ? {} : { memory: { masterPeakMiB: result.masterPeakMiB, workerPeakMiB: result.workerPeakMiB, masterAfterMiB: result.masterAfterMiB } }
+      const memory = result.error ? {} : { memory: { masterPeakMiB: result.masterPeakMiB, workerPeakMiB: result.workerPeakMiB, masterAfterMiB: result.masterAfterMiB, masterCollectedMiB: result.masterCollectedMiB } }
       record(kase.workload, subject, result, (r) => r.value, memory)
       if (kase.rss) {
         const threads = subject.id === 'piscina'
         record('payload50MMasterPeak', subject, result, (r) => r.masterPeakMiB, threads ? { note: 'its worker is a thread: counted here' } : {})
         record('payload50MWorkerPeak', subject, threads && !result.error ? { notApplicable: 'a thread: in the master\'s RSS' } : result, (r) => r.workerPeakMiB)
         record('payload50MMasterAfter', subject, result, (r) => r.masterAfterMiB)
+        record('payload50MMasterCollected', subject, result, (r) => r.masterCollectedMiB)
       }
     }
   }

@@ -5,6 +5,8 @@
 import { now, nowUs, within, median, percentile, expectedSum } from './common.mjs'
 import { vmMiB, descendants } from './proc.mjs'
 import work from './work.cjs'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -14,7 +16,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
  * `runPayload(input)` resolves with the task's value. The value is checked
  * (a row whose bytes do not arrive fails). Also reports the master's and the
  * workers' peak RSS (VmHWM: this process is fresh for the case) and the
- * master's RSS 1 s after the last task ended, the input dropped.
+ * master's RSS 1 s after the last task ended, the input dropped, and again
+ * once a full collection has run (and the finalizers it queued): memory a
+ * subject keeps for good, not garbage waiting for the collector.
  */
 export async function measurePayload (params, { warmUp, runPayload }) {
   const kase = params.kase
@@ -31,13 +35,18 @@ export async function measurePayload (params, { warmUp, runPayload }) {
   const workers = descendants(process.pid).map((pid) => vmMiB(pid, 'VmHWM')).filter((v) => v !== null)
   const masterPeakMiB = vmMiB(process.pid, 'VmHWM')
   await sleep(1000)
+  const masterAfterMiB = vmMiB(process.pid, 'VmRSS')
+  v8.setFlagsFromString('--expose-gc')
+  runInNewContext('gc')()
+  await new Promise(setImmediate)
   return {
     metric: 'ms',
     value: median(times),
     reps: times,
     masterPeakMiB,
     workerPeakMiB: workers.length ? Math.max(...workers) : null,
-    masterAfterMiB: vmMiB(process.pid, 'VmRSS')
+    masterAfterMiB,
+    masterCollectedMiB: vmMiB(process.pid, 'VmRSS')
   }
 }
 

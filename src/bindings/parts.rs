@@ -8,45 +8,55 @@
 //! addon's (`allocBlob`), which the blob then keeps: touching fresh memory
 //! is most of what a copy of megabytes costs, so there is one copy, not two.
 
+use crate::sys;
 use crate::wire::payload::{Blob, BlobKind, Payload};
 use bytes::Bytes;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 thread_local! {
-    /// Memory lent to JS by `allocBlob`, by address, until JS hands it
-    /// back as a blob or lets go of it (its Buffer is collected).
-    static LENT: RefCell<HashMap<usize, Bytes>> = RefCell::new(HashMap::new());
+    /// Memory lent to JS as Buffers (`lend`), by address, until JS hands
+    /// it back (`reclaim`) or lets go of it. The Buffer's finalizer holds
+    /// only the loan's id: memory taken back must not live on until the
+    /// detached Buffer is collected, and an address may be lent again.
+    static LENT: RefCell<HashMap<usize, Loan>> = RefCell::new(HashMap::new());
+    static NEXT_LOAN: Cell<u64> = const { Cell::new(0) };
+}
+
+struct Loan {
+    id: u64,
+    bytes: Bytes,
+}
+
+/// A Buffer over `bytes`, which no one else may hold (JS may write it).
+fn lend(env: &Env, bytes: Bytes) -> Result<BufferSlice<'_>> {
+    if bytes.is_empty() {
+        return BufferSlice::from_data(env, Vec::new());
+    }
+    let (address, len) = (bytes.as_ptr() as usize, bytes.len());
+    let id = NEXT_LOAN.with(|next| next.replace(next.get() + 1));
+    LENT.with(|lent| lent.borrow_mut().insert(address, Loan { id, bytes }));
+    // SAFETY: LENT keeps the memory until the Buffer is collected, or
+    // until `reclaim` has detached the Buffer, so JS never sees it freed.
+    unsafe {
+        BufferSlice::from_external(env, address as *mut u8, len, id, move |_env, id| {
+            LENT.with(|lent| {
+                let mut lent = lent.borrow_mut();
+                if lent.get(&address).is_some_and(|loan| loan.id == id) {
+                    lent.remove(&address);
+                }
+            })
+        })
+    }
 }
 
 /// A Buffer of `len` bytes for JS to write a blob into (a string's UTF-8);
 /// handed back as a blob, its memory becomes the blob's, without a copy.
 #[napi(ts_return_type = "Buffer")]
 pub fn alloc_blob(env: &Env, len: u32) -> Result<BufferSlice<'_>> {
-    let len = len as usize;
-    if len == 0 {
-        return BufferSlice::from_data(env, Vec::new());
-    }
-    let bytes = Bytes::from(vec![0u8; len]);
-    let address = bytes.as_ptr() as usize;
-    LENT.with(|lent| lent.borrow_mut().insert(address, bytes.clone()));
-    // SAFETY: `bytes` is kept alive by the finalize hint until the Buffer
-    // is collected, and nothing in Rust reads it before JS hands it back
-    // (JS writes it first, in the same turn).
-    unsafe {
-        BufferSlice::from_external(
-            env,
-            bytes.as_ptr().cast_mut(),
-            len,
-            bytes,
-            move |_env, bytes: Bytes| {
-                LENT.with(|lent| lent.borrow_mut().remove(&address));
-                drop(bytes);
-            },
-        )
-    }
+    lend(env, sys::memory::bytes(vec![0u8; len as usize]))
 }
 
 /// Lets go of a Buffer's memory now, not when the Buffer is collected
@@ -54,26 +64,32 @@ pub fn alloc_blob(env: &Env, len: u32) -> Result<BufferSlice<'_>> {
 /// fresh memory costs more than reusing memory let go of.
 #[napi]
 pub fn release_buffer(buffer: TypedArray) {
-    // One that cannot be detached is let go of when collected.
-    let _ = buffer.arraybuffer.detach();
+    drop(reclaim(buffer));
 }
 
-/// The memory of a Buffer `allocBlob` lent, taken back; `None` for any
-/// other bytes. JS's Buffer is detached, so it lets go of the memory now,
-/// not when it is collected, and cannot change what the blob now holds.
+/// The memory of a Buffer this addon lent, taken back; `None` for any
+/// other bytes, or a Buffer that cannot be detached (it keeps its memory
+/// until collected). JS's Buffer is detached first, so it cannot change
+/// or read what Rust now holds.
 fn reclaim(array: TypedArray) -> Option<Bytes> {
     let bytes: &[u8] = &array.arraybuffer;
-    let address = bytes.as_ptr() as usize;
-    let own = LENT.with(|lent| {
-        let mut lent = lent.borrow_mut();
-        match lent.get(&address) {
-            Some(own) if own.len() == bytes.len() => lent.remove(&address),
-            _ => None,
-        }
-    })?;
-    // A Buffer that cannot be detached is collected in time instead.
-    let _ = array.arraybuffer.detach();
-    Some(own)
+    let (address, len) = (bytes.as_ptr() as usize, bytes.len());
+    let lent = LENT.with(|lent| {
+        lent.borrow()
+            .get(&address)
+            .is_some_and(|loan| loan.bytes.len() == len)
+    });
+    if !lent {
+        return None;
+    }
+    // The view's own `arraybuffer` cannot be detached (napi-rs gives the
+    // view there); its `buffer` property is the ArrayBuffer itself.
+    let whole: ArrayBuffer = array.get_named_property_unchecked("buffer").ok()?;
+    if whole.as_ptr() as usize != address || whole.len() != len || whole.detach().is_err() {
+        return None;
+    }
+    LENT.with(|lent| lent.borrow_mut().remove(&address))
+        .map(|loan| loan.bytes)
 }
 
 /// Events that name parts: `json` is the events' JSON array, and the
@@ -88,13 +104,13 @@ pub struct Handover {
 pub struct HeldPart(Option<Payload>);
 
 /// A value's EJSON text and its blobs (`decode` in `lib/codec.js`).
-#[napi(object)]
-pub struct Part {
-    pub json: Buffer,
+#[napi(object, object_from_js = false)]
+pub struct Part<'env> {
+    pub json: BufferSlice<'env>,
     /// A letter per blob: "t" for text (UTF-8), "b" for bytes
     /// (`BLOB_KINDS` in `lib/wire.js`).
     pub kinds: String,
-    pub blobs: Vec<Buffer>,
+    pub blobs: Vec<BufferSlice<'env>>,
 }
 
 /// Blobs as JS hands them over (`addonBlobs` in `lib/wire.js`): each as
@@ -167,23 +183,30 @@ pub(crate) fn handover((json, parts): (String, Vec<Payload>)) -> Either<String, 
 /// The text and blobs of a part, once: a part is read once (JS keeps what
 /// it decoded), and taking it out leaves its bytes to the Buffers alone.
 #[napi]
-pub fn open_part(part: &mut External<HeldPart>) -> Option<Part> {
-    part.0.take().map(open)
+pub fn open_part<'env>(
+    env: &'env Env,
+    part: &mut External<HeldPart>,
+) -> Result<Option<Part<'env>>> {
+    part.0.take().map(|payload| open(env, payload)).transpose()
 }
 
-fn open(payload: Payload) -> Part {
+fn open(env: &Env, payload: Payload) -> Result<Part<'_>> {
     let (json, blobs) = payload.into_parts();
-    Part {
-        json: buffer(json),
+    Ok(Part {
+        json: buffer(env, json)?,
         kinds: blobs.iter().map(|blob| letter_of(blob.kind())).collect(),
         blobs: blobs
             .into_iter()
-            .map(|blob| buffer(blob.into_data()))
-            .collect(),
-    }
+            .map(|blob| buffer(env, blob.into_data()))
+            .collect::<Result<_>>()?,
+    })
 }
 
-/// A Buffer of `bytes`: theirs when nothing else holds them, else a copy.
-fn buffer(bytes: Bytes) -> Buffer {
-    Buffer::from(Vec::<u8>::from(bytes))
+/// A Buffer of `bytes`, lent so that `releaseBuffer` frees them at once:
+/// theirs when nothing else holds them, else a copy.
+fn buffer(env: &Env, bytes: Bytes) -> Result<BufferSlice<'_>> {
+    if bytes.is_unique() {
+        return lend(env, bytes);
+    }
+    lend(env, sys::memory::bytes(bytes.to_vec()))
 }

@@ -4,6 +4,7 @@
 //! (Linux and macOS); the few Linux-only calls sit behind
 //! `cfg(target_os = "linux")` with a portable path beside them.
 
+pub(crate) mod memory;
 mod process;
 mod shm;
 mod spawn;

@@ -12,6 +12,7 @@
 
 use super::payload::{Blob, BlobKind};
 use crate::channel::ring::Corrupt;
+use crate::sys;
 use bytes::Bytes;
 
 /// Largest frame either side accepts; a bigger one means a corrupt stream.
@@ -133,7 +134,7 @@ impl FrameReader {
             .is_some_and(|large| large.bytes.len() == large.len)
         {
             if let Some(Large { kind, bytes, .. }) = self.large.take() {
-                let bytes = Bytes::from(bytes);
+                let bytes = sys::memory::bytes(bytes);
                 frame(&mut self.blobs, kind, &bytes, Some(&bytes), &mut on_message)?;
             }
         }
