@@ -137,8 +137,11 @@ function addonBlobs (blobs, alloc) {
   for (let i = 0; i < blobs.length; i++) {
     const blob = blobs[i]
     if (typeof blob === 'string') {
-      const buffer = alloc(Buffer.byteLength(blob, 'utf8'))
-      buffer.write(blob, 0, 'utf8')
+      const length = Buffer.byteLength(blob, 'utf8')
+      const buffer = alloc(length)
+      // As long in UTF-8 as in code units: ASCII, whose bytes Latin-1
+      // writes the same, at several times the speed.
+      buffer.write(blob, 0, length === blob.length ? 'latin1' : 'utf8')
       bytes[i] = buffer
       kinds += BLOB_KINDS.TEXT
     } else {

@@ -15,7 +15,13 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-/// How long a writer pauses while the ring is full and the master reads.
+/// How long a writer whose ring is full watches for room while the master
+/// reads, then how long it pauses before it looks again. A master reading
+/// a large frame frees room within microseconds (it watches for bytes too,
+/// `dispatcher::frames`): pausing at once cost a wake-up and a pause per
+/// MiB. A master that read nothing through a watch and a pause is busy
+/// elsewhere: the writer pauses at once until it reads again.
+const FULL_WATCH: Duration = Duration::from_micros(200);
 const FULL_PAUSE: Duration = Duration::from_micros(200);
 /// How long a worker that ran out of runs watches for the next one before
 /// it sleeps (the platform's own idle polling, KVM's and the guest
@@ -141,10 +147,21 @@ pub(crate) fn send_done(
 /// Puts frame bytes in the ring, in order, waking the master if it sleeps.
 fn write(pieces: &[&[u8]]) -> io::Result<()> {
     let ring = ring()?;
+    // The master did not read during the last watch, nor the pause after.
+    let mut busy = false;
     for bytes in pieces {
         ring.write(bytes, || {
             wake_master();
-            std::thread::sleep(FULL_PAUSE);
+            if !busy {
+                let until = Instant::now() + FULL_WATCH;
+                while ring.is_full() && Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            }
+            if ring.is_full() {
+                std::thread::sleep(FULL_PAUSE);
+                busy = ring.is_full();
+            }
         });
     }
     if ring.take_wake() {

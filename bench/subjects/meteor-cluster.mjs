@@ -69,7 +69,12 @@ if (Cluster.isMaster()) {
   /** Adds one task of `taskType`; resolves with its value when done. */
   const oneOf = (taskType, data, persistent = false) => new Promise((resolve, reject) => {
     onError = failed(reject)
-    onDone = (value) => resolve(value)
+    // Let go of once called: it shares its scope with `data`, which the
+    // payload bench's memory figures must not count.
+    onDone = (value) => {
+      onDone = null
+      resolve(value)
+    }
     TaskQueue.addTask({ taskType, data, inMemory: !persistent }).catch(reject)
   })
 

@@ -36,18 +36,26 @@ fn lend(env: &Env, bytes: Bytes) -> Result<BufferSlice<'_>> {
         return BufferSlice::from_data(env, Vec::new());
     }
     let (address, len) = (bytes.as_ptr() as usize, bytes.len());
+    // Memory must never back two Buffers at once (nodejs/node#32463).
+    if LENT.with(|lent| lent.borrow().contains_key(&address)) {
+        return BufferSlice::from_data(env, bytes.to_vec());
+    }
     let id = NEXT_LOAN.with(|next| next.replace(next.get() + 1));
     LENT.with(|lent| lent.borrow_mut().insert(address, Loan { id, bytes }));
     // SAFETY: LENT keeps the memory until the Buffer is collected, or
     // until `reclaim` has detached the Buffer, so JS never sees it freed.
     unsafe {
         BufferSlice::from_external(env, address as *mut u8, len, id, move |_env, id| {
-            LENT.with(|lent| {
+            let mine = LENT.with(|lent| {
                 let mut lent = lent.borrow_mut();
-                if lent.get(&address).is_some_and(|loan| loan.id == id) {
-                    lent.remove(&address);
+                match lent.get(&address) {
+                    Some(loan) if loan.id == id => lent.remove(&address),
+                    _ => None,
                 }
-            })
+            });
+            if let Some(loan) = mine {
+                sys::memory::release(loan.bytes);
+            }
         })
     }
 }
@@ -64,7 +72,9 @@ pub fn alloc_blob(env: &Env, len: u32) -> Result<BufferSlice<'_>> {
 /// fresh memory costs more than reusing memory let go of.
 #[napi]
 pub fn release_buffer(buffer: TypedArray) {
-    drop(reclaim(buffer));
+    if let Some(bytes) = reclaim(buffer) {
+        sys::memory::release(bytes);
+    }
 }
 
 /// The memory of a Buffer this addon lent, taken back; `None` for any
@@ -193,20 +203,25 @@ pub fn open_part<'env>(
 fn open(env: &Env, payload: Payload) -> Result<Part<'_>> {
     let (json, blobs) = payload.into_parts();
     Ok(Part {
-        json: buffer(env, json)?,
+        json: lend(env, json)?,
         kinds: blobs.iter().map(|blob| letter_of(blob.kind())).collect(),
         blobs: blobs
             .into_iter()
-            .map(|blob| buffer(env, blob.into_data()))
+            .map(|blob| match blob.kind() {
+                BlobKind::Text => lend(env, blob.into_data()),
+                BlobKind::Bytes => writable(env, blob.into_data()),
+            })
             .collect::<Result<_>>()?,
     })
 }
 
-/// A Buffer of `bytes`, lent so that `releaseBuffer` frees them at once:
-/// theirs when nothing else holds them, else a copy.
-fn buffer(env: &Env, bytes: Bytes) -> Result<BufferSlice<'_>> {
+/// A Buffer of `bytes` that JS may keep and write (a `Uint8Array` the
+/// user gets): theirs when nothing else holds them, else a copy. Text and
+/// JSON are lent as they are: JS reads them into strings, then lets go
+/// (`partValue` in `lib/wire.js`).
+fn writable(env: &Env, bytes: Bytes) -> Result<BufferSlice<'_>> {
     if bytes.is_unique() {
         return lend(env, bytes);
     }
-    lend(env, sys::memory::bytes(bytes.to_vec()))
+    lend(env, Bytes::from(bytes.to_vec()))
 }

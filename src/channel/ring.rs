@@ -94,6 +94,13 @@ impl Ring {
         }
     }
 
+    /// Whether the ring has no room left (the master has not read yet).
+    pub(crate) fn is_full(&self) -> bool {
+        let w = self.u64_at(WRITE_POS).load(Ordering::Relaxed);
+        let r = self.u64_at(READ_POS).load(Ordering::Acquire);
+        w.wrapping_sub(r) >= RING_CAPACITY as u64
+    }
+
     /// Whether the master asked to be woken (and it is now not armed).
     pub(crate) fn take_wake(&self) -> bool {
         self.armed().swap(0, Ordering::SeqCst) == 1

@@ -9,12 +9,30 @@ use bytes::Bytes;
 const GIVE_BACK: usize = 4 << 20;
 
 /// Shared bytes over `vec`; when the last holder of large ones lets go,
-/// the allocator returns what is free to the system.
+/// the allocator returns what is free to the system. (Such bytes never
+/// say they are unique (`Bytes::is_unique`): for bytes Buffers may write,
+/// `Bytes::from`.)
 pub(crate) fn bytes(vec: Vec<u8>) -> Bytes {
     if vec.len() < GIVE_BACK {
         return Bytes::from(vec);
     }
     Bytes::from_owner(Large(vec))
+}
+
+/// Lets go of `bytes`; when large, the allocator returns what is free to
+/// the system (theirs, when they were the last holder).
+pub(crate) fn release(bytes: Bytes) {
+    let large = bytes.len() >= GIVE_BACK;
+    drop(bytes);
+    if large {
+        give_back();
+    }
+}
+
+fn give_back() {
+    // SAFETY: a plain call into the allocator; `force` purges pages freed
+    // by any thread now, not after mimalloc's delay.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
 struct Large(Vec<u8>);
@@ -28,8 +46,35 @@ impl AsRef<[u8]> for Large {
 impl Drop for Large {
     fn drop(&mut self) {
         drop(std::mem::take(&mut self.0));
-        // SAFETY: a plain call into the allocator; `force` purges pages
-        // freed by any thread now, not after mimalloc's delay.
-        unsafe { libmimalloc_sys::mi_collect(true) };
+        give_back();
     }
+}
+
+/// Faults in the pages of `len` bytes at `start` in one call, before
+/// they are written: a page fault each costs more than the copy into the
+/// page (a 16 MB reply came 3 ms sooner). `start..start + len` must be
+/// memory the caller owns.
+pub(crate) fn populate(start: *mut u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let (first, end) = (
+            (start as usize).next_multiple_of(PAGE),
+            (start as usize + len) / PAGE * PAGE,
+        );
+        if end > first {
+            // SAFETY: the range lies inside memory the caller owns; the
+            // advice only faults pages in (kernels before 5.14 refuse it:
+            // no harm).
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    end - first,
+                    libc::MADV_POPULATE_WRITE,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (start, len);
 }

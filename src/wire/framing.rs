@@ -121,6 +121,11 @@ impl FrameReader {
         read.map_err(|_| "the shared memory's counters are corrupt".to_owned())
     }
 
+    /// Whether a large frame is partly read (its worker is writing the rest).
+    pub(crate) fn in_large_frame(&self) -> bool {
+        self.large.is_some()
+    }
+
     /// Hands each whole message read so far to `on_message`, in order, and
     /// keeps the rest; a large frame begun moves to a buffer of its own. A
     /// stream that cannot be frames is `Err`.
@@ -134,7 +139,7 @@ impl FrameReader {
             .is_some_and(|large| large.bytes.len() == large.len)
         {
             if let Some(Large { kind, bytes, .. }) = self.large.take() {
-                let bytes = sys::memory::bytes(bytes);
+                let bytes = Bytes::from(bytes);
                 frame(&mut self.blobs, kind, &bytes, Some(&bytes), &mut on_message)?;
             }
         }
@@ -150,6 +155,8 @@ impl FrameReader {
             if len > SPLIT {
                 let mut bytes = Vec::with_capacity(len);
                 bytes.extend_from_slice(&self.buf[start..]);
+                let spare = bytes.spare_capacity_mut();
+                sys::memory::populate(spare.as_mut_ptr().cast(), spare.len());
                 self.large = Some(Large { kind, len, bytes });
                 pos = self.buf.len();
             }

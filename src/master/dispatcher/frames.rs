@@ -7,15 +7,39 @@ use super::Dispatcher;
 use crate::error::{Code, CodedError};
 use crate::log::Fields;
 use crate::master::metrics::ExitReason;
+use crate::master::process::Link;
 use crate::sys::{Exit, Signal};
 use crate::task::now_ms;
 use crate::wire::events::JsEvent;
 use crate::wire::frames::{ToMaster, ToWorker, Value};
-use crate::wire::framing::Message;
+use crate::wire::framing::{FrameReader, Message};
 use crate::wire::payload::{Payload, LARGE};
 use crate::wire::raw_or_null;
 use serde_json::value::RawValue;
+use std::time::Duration;
 use tokio::time::Instant;
+
+/// How long the master watches a worker's ring for the rest of a large
+/// frame before it waits for a wake-up: the worker is writing it now, and
+/// a wake-up per ring's worth cost a turn of the event loop per MiB.
+const LARGE_FRAME_WATCH: Duration = Duration::from_micros(200);
+
+/// Reads once from `link`; in the middle of a large frame, watches a while
+/// for more.
+fn fill(reader: &mut FrameReader, link: &mut dyn Link) -> Result<usize, String> {
+    let read = reader.fill(link)?;
+    if read > 0 || !reader.in_large_frame() {
+        return Ok(read);
+    }
+    let until = std::time::Instant::now() + LARGE_FRAME_WATCH;
+    loop {
+        std::hint::spin_loop();
+        let read = reader.fill(link)?;
+        if read > 0 || std::time::Instant::now() >= until {
+            return Ok(read);
+        }
+    }
+}
 
 impl Dispatcher {
     /// Reads every worker's ring and handles its whole frames.
@@ -36,7 +60,7 @@ impl Dispatcher {
             let Some(w) = self.pool.worker_mut(id) else {
                 break Ok(());
             };
-            let read = match reader.fill(&mut *w.link) {
+            let read = match fill(&mut reader, &mut *w.link) {
                 Ok(n) => n,
                 Err(error) => break Err(error),
             };
