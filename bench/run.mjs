@@ -754,25 +754,35 @@ async function coldWorkloads () {
   }
 
   // CPU-bound: the same work in every run (SIZES.cpuRounds passes per
-  // task), so that runs compare; the baseline runs before and after the
-  // subjects.
-  const cpuParams = { rounds: SIZES.cpuRounds, n: SIZES.cpuTasks, reps: SIZES.cpuReps, timeoutMs: STEP_MS, watchdogMs: 15000 + (SIZES.cpuReps + 1) * STEP_MS }
-  const cpuTimeout = 20000 + (SIZES.cpuReps + 1) * STEP_MS
-  const baselineParams = { ...cpuParams, n: Math.round(SIZES.cpuTasks / 4) }
-  const baselines = [await runSubject(CPU_BASELINE.script, 'cpuBaseline', baselineParams, { timeoutMs: cpuTimeout })]
-  const rates = {}
-  for (const subject of COLD_SUBJECTS) rates[subject.id] = await runSubject(subject.script, 'cpu', cpuParams, { timeoutMs: cpuTimeout })
-  baselines.push(await runSubject(CPU_BASELINE.script, 'cpuBaseline', baselineParams, { timeoutMs: cpuTimeout }))
-  const failed = baselines.find((b) => b.error)
-  const baseline = failed || { value: median(baselines.flatMap((b) => b.reps)), reps: baselines.flatMap((b) => b.reps) }
+  // task), so that runs compare. Each round runs the baseline and every
+  // subject, a fresh process each, so a change of load meets them all,
+  // and a subject's share of the ideal is taken against its round's
+  // baseline.
+  const cpuParams = { rounds: SIZES.cpuRounds, n: SIZES.cpuTasks, reps: 1, timeoutMs: STEP_MS, watchdogMs: 15000 + 2 * STEP_MS }
+  const cpuTimeout = 20000 + 2 * STEP_MS
+  const cpuRuns = [
+    { ...CPU_BASELINE, workload: 'cpuBaseline', params: { ...cpuParams, n: Math.round(SIZES.cpuTasks / 4) } },
+    ...COLD_SUBJECTS.map((subject) => ({ ...subject, workload: 'cpu', params: cpuParams }))
+  ]
+  const rounds = []
+  for (let r = 0; r < SIZES.cpuReps; r++) {
+    const round = {}
+    for (const run of cpuRuns) round[run.id] = await runSubject(run.script, run.workload, run.params, { timeoutMs: cpuTimeout })
+    rounds.push(round)
+  }
+  /** `{ value: median, reps }` of `pick` over the rounds, or the first failure among `ids`. */
+  const overRounds = (ids, pick) => {
+    for (const round of rounds) for (const id of ids) if (round[id].error) return round[id]
+    const reps = rounds.map(pick)
+    return { value: median(reps), reps }
+  }
+  const baseline = overRounds([CPU_BASELINE.id], (round) => round[CPU_BASELINE.id].value)
   const cpuDetail = { passesPerTask: SIZES.cpuRounds, tasks: SIZES.cpuTasks, baselineTaskMs: baseline.error ? null : 1000 / baseline.value }
   record('cpu', CPU_BASELINE, baseline, (r) => r.value, cpuDetail)
   record('cpu', CPU_IDEAL, baseline.error ? baseline : { value: 2 * baseline.value, reps: baseline.reps.map((v) => 2 * v) }, (r) => r.value, cpuDetail)
-  for (const subject of COLD_SUBJECTS) record('cpu', subject, rates[subject.id], (r) => r.value, cpuDetail)
   for (const subject of COLD_SUBJECTS) {
-    const result = rates[subject.id]
-    const share = result.error ? result : baseline.error ? baseline : { value: 100 * result.value / (2 * baseline.value), reps: result.reps.map((v) => 100 * v / (2 * baseline.value)) }
-    record('cpuOfIdeal', subject, share)
+    record('cpu', subject, overRounds([subject.id], (round) => round[subject.id].value), (r) => r.value, cpuDetail)
+    record('cpuOfIdeal', subject, overRounds([CPU_BASELINE.id, subject.id], (round) => 100 * round[subject.id].value / (2 * round[CPU_BASELINE.id].value)))
   }
 }
 
