@@ -1,8 +1,9 @@
 //! Large payloads between JS and Rust: blobs JS hands over with tasks, and
 //! parts handed to JS beside the events that name them (see
 //! `wire::events`). A part is opened (`openPart`) only when JS reads it (a
-//! listener may never look at a task's data); its bytes then become
-//! Buffers without a copy when nothing else holds them.
+//! listener may never look at a task's data); its bytes are then lent to
+//! JS as Buffers, without a copy (bytes JS may keep and write, only when
+//! nothing else holds them).
 //!
 //! A string JS hands over is written as UTF-8 straight into memory of the
 //! addon's (`allocBlob`), which the blob then keeps: touching fresh memory
@@ -30,7 +31,8 @@ struct Loan {
     bytes: Bytes,
 }
 
-/// A Buffer over `bytes`, which no one else may hold (JS may write it).
+/// A Buffer over `bytes`, lent until JS hands it back or lets go of it.
+/// JS may write it only when nothing else holds `bytes` (`writable`).
 fn lend(env: &Env, bytes: Bytes) -> Result<BufferSlice<'_>> {
     if bytes.is_empty() {
         return BufferSlice::from_data(env, Vec::new());
