@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { run, reportsOf } from './helpers.mjs'
 import { setup, teardown, freshUrl } from './mongo.mjs'
 import { digest, text, bytes } from './fixtures/digest.mjs'
+import { NODE_VERSIONS, HOW_TO_INSTALL, nodeBinary } from '../scripts/node-versions.mjs'
 
 before(setup)
 after(teardown)
@@ -37,32 +38,44 @@ test('the digest tells types, lengths and contents apart', () => {
   assert.equal(digest({ s: text(100) }), digests[0])
 })
 
-test('in memory, large strings, binaries and nested data arrive whole both ways, however the task is added', async () => {
-  const result = await run('payloads.mjs', ['memory'], { timeout: 120000 })
-  const cases = []
-  for (const kase of ['ascii', 'unicode', 'binary', 'nested', 'small']) {
-    for (const how of ['addTask', 'addTask with an _id', 'addTask in a group', 'addTasks']) cases.push(`${kase} ${how}`)
+// On this Node, and on Node 14 (Meteor 2, which has no isWellFormed and
+// so finds well-formed strings its own way) and Node 22.
+for (const major of [null, 14, 22]) {
+  const on = major === null ? '' : ` (Node ${NODE_VERSIONS[major]})`
+  const execPath = () => {
+    if (major === null) return process.execPath
+    const path = nodeBinary(major)
+    assert.ok(path, `Node ${NODE_VERSIONS[major]} is not installed; run \`${HOW_TO_INSTALL}\``)
+    return path
   }
-  cases.push('unicode from a worker')
-  assertWhole(result, cases)
-})
+
+  test(`in memory, large strings, binaries and nested data arrive whole both ways, however the task is added${on}`, async () => {
+    const result = await run('payloads.mjs', ['memory'], { execPath: execPath(), timeout: 120000 })
+    const cases = []
+    for (const kase of ['ascii', 'unicode', 'binary', 'nested', 'small']) {
+      for (const how of ['addTask', 'addTask with an _id', 'addTask in a group', 'addTasks']) cases.push(`${kase} ${how}`)
+    }
+    cases.push('unicode from a worker')
+    assertWhole(result, cases)
+  })
+
+  test(`after tasks of 50 MB in and out, the master and the worker give the memory back once collected${on}`, async () => {
+    const result = await run('payloads.mjs', ['memoryBack'], { execPath: execPath(), timeout: 120000 })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(reportsOf(result, 'error'), [], 'no task failed')
+    const [{ before, after, lengths }] = reportsOf(result, 'memory')
+    const MB = 1024 * 1024
+    assert.deepEqual(lengths, [0, 0, 1, 1, 2, 2].map((i) => 50 * MB + i), 'every byte arrived')
+    // Each task moved 50 MB: keeping even one payload's memory shows.
+    for (const side of ['master', 'worker']) {
+      assert.ok(after[side] - before[side] < 25, `the ${side}'s RSS came back: ${before[side]} MB before, ${after[side]} MB after`)
+    }
+  })
+}
 
 test('persistent tasks carry large strings, binaries and nested data through MongoDB whole', async () => {
   const result = await run('payloads.mjs', ['persistent'], { timeout: 120000, env: { MONGO_URL: freshUrl() } })
   assertWhole(result, ['unicode persistent', 'binary persistent', 'nested persistent'])
-})
-
-test('after tasks of 50 MB in and out, the master and the worker give the memory back once collected', async () => {
-  const result = await run('payloads.mjs', ['memoryBack'], { timeout: 120000 })
-  assert.equal(result.code, 0, result.stderr)
-  assert.deepEqual(reportsOf(result, 'error'), [], 'no task failed')
-  const [{ before, after, lengths }] = reportsOf(result, 'memory')
-  const MB = 1024 * 1024
-  assert.deepEqual(lengths, [0, 0, 1, 1, 2, 2].map((i) => 50 * MB + i), 'every byte arrived')
-  // Each task moved 50 MB: keeping even one payload's memory shows.
-  for (const side of ['master', 'worker']) {
-    assert.ok(after[side] - before[side] < 25, `the ${side}'s RSS came back: ${before[side]} MB before, ${after[side]} MB after`)
-  }
 })
 
 test('a persistent task over MongoDB\'s 16 MB is refused before anything is sent, with its _id, type, size and the limit', async () => {

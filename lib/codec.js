@@ -31,11 +31,13 @@ const BLOB_MIN = 64 * 1024
 /**
  * Whether a string can travel as UTF-8 bytes and come back the same: one
  * without lone surrogates (which UTF-8 cannot hold; JSON escapes them).
- * Where Node cannot tell at once (before 20), strings stay in the text.
+ * Before Node 20 there is no `isWellFormed`: a string as long in UTF-8 as
+ * in code units is ASCII, and any other is scanned for a lone surrogate.
  */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 const wellFormed = typeof String.prototype.isWellFormed === 'function'
   ? (s) => s.isWellFormed()
-  : () => false
+  : (s) => Buffer.byteLength(s, 'utf8') === s.length || !LONE_SURROGATE.test(s)
 
 function describe (value) {
   if (value === null) return 'null'
