@@ -116,3 +116,35 @@ async fn leases_are_renewed_only_for_the_claims_the_master_knows() {
     );
     assert_eq!(&*orphan[0].task.id, "orphan");
 }
+
+#[tokio::test]
+async fn a_running_task_that_ends_before_its_cancel_reads_back_is_not_ended_by_the_cancel() {
+    let server = TestServer::start();
+    let store = store(&server).await;
+    for outcome in store.insert(&[task("queued"), task("ran")]).await {
+        outcome.expect("insert");
+    }
+    // "ran" was marked while it ran, and its master has already written
+    // its end (it saw the mark in its change stream) when this cancel,
+    // under the same token, reads the documents back.
+    let coll = store.collection();
+    coll.update_one(
+        doc! { "_id": "ran" },
+        doc! { "$set": { "failed": true, "cancel": { "token": "c1", "reason": "r", "at": 0 } } },
+    )
+    .await
+    .expect("mark");
+    let outcome = store
+        .cancel(doc! { "_id": { "$in": ["queued", "ran"] } }, "r", "c1")
+        .await
+        .expect("cancel");
+    let ended: Vec<&str> = outcome
+        .ended
+        .iter()
+        .map(|(_, task, _)| task.as_str())
+        .collect();
+    assert_eq!(ended.len(), 1, "only the queued task ended here: {ended:?}");
+    assert!(ended[0].contains("queued"), "{ended:?}");
+    let requested: Vec<Bson> = outcome.requested.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(requested, vec![Bson::String("ran".into())]);
+}

@@ -47,6 +47,11 @@ impl Store {
     ) -> Result<CancelOutcome> {
         let now = ejson::date(self.server_now());
         let mark = doc! { "token": token, "reason": message, "at": now.clone() };
+        // What ended here says so: a running task's own end can be written
+        // before the documents are read back (its master saw the mark in
+        // its change stream), and must not count as ended by the cancel.
+        let mut ended_mark = mark.clone();
+        ended_mark.insert("ended", true);
         let error = CodedError::new(Code::TaskCancelled, message);
         let queued =
             doc! { "$and": [selector.clone(), { "onGoing": false, "failed": { "$ne": true } }] };
@@ -57,7 +62,7 @@ impl Store {
                     "failed": true,
                     "failedAt": now.clone(),
                     "lastError": { "name": error.code.name(), "message": message, "code": error.code.as_str(), "at": now },
-                    "cancel": mark.clone(),
+                    "cancel": ended_mark,
                 } },
             )
             .await?;
@@ -74,8 +79,10 @@ impl Store {
             .await?;
         let mut outcome = CancelOutcome::default();
         for document in touched {
-            let on_going = matches!(document.get_bool("onGoing"), Ok(true));
-            if on_going {
+            let ended = document
+                .get_document("cancel")
+                .is_ok_and(|cancel| matches!(cancel.get_bool("ended"), Ok(true)));
+            if !ended {
                 outcome
                     .requested
                     .push((raw_id(&document), message.to_owned()));
