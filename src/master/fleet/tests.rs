@@ -71,33 +71,19 @@ fn a_rate_counts_starts_in_its_window_and_slack_and_later_ones() {
         starts: vec![(0, None), (900, None), (5000, None)],
         ..doc(r#"{"rate":{"max":3,"per":1000}}"#)
     };
+    // This master, holding nothing, asks for `pending` at `now`.
+    let ask = |pending: &[GroupName], now: i64, lag: i64| {
+        take(&d, "me", &Holding::default(), pending, now, LEASE, lag, 0)
+    };
     // At 1050: 0 is within 1000 + slack, so all three count.
-    let full = take(&d, "me", &Holding::default(), &[None], 1050, LEASE, 0, 0);
+    let full = ask(&[None], 1050, 0);
     assert!(full.admitted.is_empty());
     // At 1200: 0 left the window; one start is free, and recorded.
-    let one = take(
-        &d,
-        "me",
-        &Holding::default(),
-        &[None, None],
-        1200,
-        LEASE,
-        0,
-        0,
-    );
+    let one = ask(&[None, None], 1200, 0);
     assert_eq!(one.admitted, vec![0]);
     assert_eq!(one.starts, vec![(900, None), (5000, None), (1200, None)]);
     // Recorded `lag` later: the window checked is still now's.
-    let lagged = take(
-        &d,
-        "me",
-        &Holding::default(),
-        &[None, None],
-        1200,
-        LEASE,
-        300,
-        0,
-    );
+    let lagged = ask(&[None, None], 1200, 300);
     assert_eq!(lagged.admitted, vec![0]);
     assert_eq!(lagged.starts.last(), Some(&(1500, None)));
 }
