@@ -2,11 +2,15 @@
 // in every worker the master forks (with the same argv), so the options are
 // computed from argv the same way on both sides, and everything else is
 // guarded by Cluster.isMaster().
+//
+// A worker imports what plain cluster's worker imports (its pool, the
+// tasks, the arguments); the measuring code is the master's alone, loaded
+// there before the clock starts, as plain cluster's master loads it.
 import { Cluster, TaskQueue } from 'meteor-cluster'
 import { args, now, runSubject, watchdog, within, measureThroughput, measureLatency, expectedSum, median } from '../lib/common.mjs'
-import { measurePayload, measureColdBurst, measureColdLatency, measureCpu } from '../lib/measure.mjs'
 import work from '../lib/work.cjs'
 
+const { measurePayload, measureColdBurst, measureColdLatency, measureCpu } = Cluster.isMaster() ? await import('../lib/measure.mjs') : {}
 const { workload, params } = args()
 const t0 = now() // the "first task on a cold pool" clock starts at new Cluster
 const ONE_WORKER = ['start', 'payload', 'persistentPayload']
