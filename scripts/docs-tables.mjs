@@ -79,8 +79,13 @@ function perfSummary (bench) {
     lines.push(`| ${rows[0].title} | ${cells.join(' | ')} | ${other} |`)
   }
   const m = bench.machine
+  // The rows can come from several runs (a run keeps the sections it did not measure): name each.
+  const runs = [...new Map(Object.values(bench.sections ?? {}).map((s) => [s.command, s])).values()]
+  const commands = runs.length > 0
+    ? runs.map((s) => `\`${s.command}\` at ${s.commit} (${s.build} build)`).join(' and ')
+    : `\`${bench.command}\` at ${m.meteorCluster.commit} (${m.meteorCluster.build} build)`
   return [lines.join('\n'), '',
-    `\`${bench.command}\` at ${m.meteorCluster.commit} (${m.meteorCluster.build} build), ${bench.date.slice(0, 10)}, ` +
+    `${commands}, ${bench.date.slice(0, 10)}, ` +
     `on ${m.cpus} × ${m.cpuModel} with Node ${m.node}; medians of each workload's repetitions. ` +
     'Tasks/s: higher is better; µs and ms: lower is better.'].join('\n')
 }
