@@ -19,12 +19,14 @@ pub(crate) fn bytes(vec: Vec<u8>) -> Bytes {
     Bytes::from_owner(Large(vec))
 }
 
-/// Lets go of `bytes`; when large, the allocator returns what is free to
-/// the system (theirs, when they were the last holder).
+/// Lets go of `bytes`; when large ones are freed here, the allocator
+/// returns what is free to the system. Bytes made by `bytes` give theirs
+/// back as they drop (they never say they are unique), and shared ones
+/// are not freed here: neither needs a second purge.
 pub(crate) fn release(bytes: Bytes) {
-    let large = bytes.len() >= GIVE_BACK;
+    let freed_here = bytes.len() >= GIVE_BACK && bytes.is_unique();
     drop(bytes);
-    if large {
+    if freed_here {
         give_back();
     }
 }
