@@ -61,9 +61,15 @@ const COLUMNS = [['meteor-cluster', 'meteor-cluster'], ['plain-cluster', 'plain 
 /** Short names of the other subjects, for the summary's last column. */
 const OTHERS = { 'node-boot': 'Node\'s own boot', agenda: 'Agenda', 'mongodb-floor': 'the driver alone (insert, claim, delete)' }
 
+/**
+ * The README's sections and their workloads: what a user compares first
+ * (the first minute, the CPU-bound share and the rest stay in docs/PERFORMANCE.md).
+ */
+const SUMMARY = { throughput: ['throughput'], latency: ['latencyP50', 'latencyP99'], start: ['start'], persistent: ['persistent'] }
+
 /** One row per workload, one column per peer: the short table of the README. */
 function perfSummary (bench) {
-  const workloads = [...new Set(bench.results.map((r) => r.workload))]
+  const workloads = Object.values(SUMMARY).flat().filter((w) => bench.results.some((r) => r.workload === w))
   const lines = [`| workload | ${COLUMNS.map(([, name]) => name).join(' | ')} | other |`,
     `| --- | ${COLUMNS.map(() => '---:').join(' | ')} | --- |`]
   for (const workload of workloads) {
@@ -80,7 +86,7 @@ function perfSummary (bench) {
   }
   const m = bench.machine
   // The rows can come from several runs (a run keeps the sections it did not measure): name each.
-  const runs = [...new Map(Object.values(bench.sections ?? {}).map((s) => [s.command, s])).values()]
+  const runs = [...new Map(Object.entries(bench.sections ?? {}).filter(([section]) => section in SUMMARY).map(([, s]) => [s.command, s])).values()]
   const commands = runs.length > 0
     ? runs.map((s) => `\`${s.command}\` at ${s.commit} (${s.build} build)`).join(' and ')
     : `\`${bench.command}\` at ${m.meteorCluster.commit} (${m.meteorCluster.build} build)`
