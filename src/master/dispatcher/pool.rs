@@ -60,6 +60,11 @@ pub(super) struct Worker {
     /// Runs sent to this worker and not answered, in the order it runs them
     /// (one at a time): the first is the one running, the rest wait.
     sent: VecDeque<Sent>,
+    /// No run waiting in `sent` and not being recalled ranks below this (a
+    /// bound, lowered as runs are sent, made exact by each scan): a round
+    /// whose best waiting task cannot outrank it skips the scan of up to
+    /// `prefetch` runs.
+    floor: Option<Rank>,
     /// Size of the rows in `sent`.
     sent_bytes: usize,
     pub(super) spawned_at: Instant,
@@ -164,6 +169,7 @@ impl Pool {
                 link,
                 state: WorkerState::Starting,
                 sent: VecDeque::new(),
+                floor: None,
                 sent_bytes: 0,
                 spawned_at: now,
                 idle_since: now,
@@ -253,6 +259,7 @@ impl Pool {
             rank,
             recalling: false,
         });
+        w.floor = Some(w.floor.map_or(rank, |floor| floor.min(rank)));
         let mut r = Run {
             worker: id,
             task,
@@ -341,11 +348,21 @@ impl Pool {
     }
 
     /// Asks live workers for the runs sent ahead (not the one running) that
-    /// `recall` picks by rank; each hands back those it has not started.
-    pub(super) fn recall(&mut self, recall: impl Fn(Rank) -> bool) {
+    /// `best` outranks; each hands back those it has not started. A worker
+    /// whose floor `best` does not outrank is not looked through.
+    pub(super) fn recall_outranked(&mut self, best: Rank) {
+        for w in self.workers.values_mut() {
+            if !w.is_stopping() && w.floor.is_some_and(|floor| best > floor) {
+                Self::recall_behind(w, Some(best));
+            }
+        }
+    }
+
+    /// Asks live workers for every run sent ahead (not the one running).
+    pub(super) fn recall_all(&mut self) {
         for w in self.workers.values_mut() {
             if !w.is_stopping() {
-                Self::recall_behind(w, &recall);
+                Self::recall_behind(w, None);
             }
         }
     }
@@ -356,18 +373,26 @@ impl Pool {
         if let Some(w) = self.workers.get_mut(&id) {
             w.state = WorkerState::Retiring;
             w.retired = true;
-            Self::recall_behind(w, &|_| true);
+            Self::recall_behind(w, None);
         }
     }
 
-    fn recall_behind(w: &mut Worker, recall: &impl Fn(Rank) -> bool) {
+    /// Recalls `w`'s waiting runs that `best` outranks (all with `None`).
+    fn recall_behind(w: &mut Worker, best: Option<Rank>) {
         let mut runs = Vec::new();
+        let mut floor = None;
         for s in w.sent.iter_mut().skip(1) {
-            if !s.recalling && recall(s.rank) {
+            if s.recalling {
+                continue;
+            }
+            if best.is_none_or(|best| best > s.rank) {
                 s.recalling = true;
                 runs.push(s.run);
+            } else {
+                floor = Some(floor.map_or(s.rank, |f: Rank| f.min(s.rank)));
             }
         }
+        w.floor = floor;
         if !runs.is_empty() {
             w.line.push(&ToWorker::Recall { runs });
         }
@@ -456,6 +481,13 @@ impl Pool {
                 );
                 bytes += r.task.row.len();
                 held += 1;
+                if i > 0 && !s.recalling {
+                    assert!(
+                        w.floor.is_some_and(|floor| floor <= s.rank),
+                        "run {} waits below worker {id}'s floor",
+                        s.run
+                    );
+                }
             }
             assert_eq!(bytes, w.sent_bytes, "worker {id}'s sent_bytes");
         }

@@ -45,6 +45,9 @@ impl Dispatcher {
         if self.config.prefetch <= 1 {
             return;
         }
+        if all {
+            return self.pool.recall_all();
+        }
         let best = self
             .queue
             .peek_next(now_ms)
@@ -53,11 +56,9 @@ impl Dispatcher {
                 order,
             })
             .or_else(|| self.persistent.peek().map(Rank::persistent));
-        if best.is_none() && !all {
-            return;
+        if let Some(best) = best {
+            self.pool.recall_outranked(best);
         }
-        self.pool
-            .recall(|rank| all || best.is_some_and(|best| best > rank));
     }
 
     /// Hands due tasks to ready workers with room, each to the one with the

@@ -44,10 +44,16 @@ impl Link for Quiet {
 
 /// A run of a task whose row is `bytes` long, from a memory queue (the
 /// pool does not look at where its tasks come from).
-fn run_task(queue: &mut MemoryQueue, n: u64, bytes: usize) -> (RunTask, Rank, Source) {
+fn run_task(
+    queue: &mut MemoryQueue,
+    n: u64,
+    bytes: usize,
+    priority: i64,
+) -> (RunTask, Rank, Source) {
     let task = Task {
         id: format!("t{n}").into(),
         task_type: "T".into(),
+        priority,
         data: format!("{{\"p\":\"{}\"}}", "x".repeat(bytes)).into(),
         ..Task::default()
     };
@@ -93,7 +99,7 @@ fn every_run_is_held_by_exactly_one_worker_through_any_mix_of_sends_ends_recalls
     for step in 0..20_000 {
         let ids: Vec<u32> = model.keys().copied().collect();
         let pick = |r: u64| ids[r as usize % ids.len()];
-        match next(10) {
+        match next(11) {
             // A worker starts (a few at most), and is soon ready.
             0 if model.len() < 4 => {
                 let id = pool.next_worker_id();
@@ -104,7 +110,8 @@ fn every_run_is_held_by_exactly_one_worker_through_any_mix_of_sends_ends_recalls
             1..=4 if !ids.is_empty() => {
                 let id = pick(next(64));
                 tasks += 1;
-                let (task, rank, source) = run_task(&mut queue, tasks, next(300) as usize);
+                let (task, rank, source) =
+                    run_task(&mut queue, tasks, next(300) as usize, next(4) as i64);
                 let run = pool.assign(id, task, rank, source, &start).unwrap();
                 model.get_mut(&id).unwrap().push_back(run);
             }
@@ -131,7 +138,18 @@ fn every_run_is_held_by_exactly_one_worker_through_any_mix_of_sends_ends_recalls
                     assert_eq!(following, None, "a run behind the first starts nothing");
                 }
             }
-            8 if !ids.is_empty() => pool.recall(|_| true),
+            8 if !ids.is_empty() => pool.recall_all(),
+            // A better task waits: every run it outranks is recalled.
+            10 if !ids.is_empty() => {
+                tasks += 1;
+                let (_, best, _) = run_task(&mut queue, tasks, 1, next(4) as i64);
+                pool.recall_outranked(best);
+                for w in pool.workers.values() {
+                    for s in w.sent.iter().skip(1).filter(|s| !s.recalling) {
+                        assert!(s.rank >= best, "run {} is outranked and kept", s.run);
+                    }
+                }
+            }
             // A worker exits: its first run is lost, the others go back.
             9 if !ids.is_empty() => {
                 let id = pick(next(64));
@@ -176,7 +194,7 @@ fn check_finds_a_run_its_worker_does_not_hold() {
     let now = Instant::now();
     let id = pool.next_worker_id();
     pool.add_worker(id, Box::new(Quiet), now, None);
-    let (task, rank, source) = run_task(&mut queue, 1, 10);
+    let (task, rank, source) = run_task(&mut queue, 1, 10, 0);
     let start = Start {
         now,
         default_timeout: None,
