@@ -212,9 +212,10 @@ export declare function workerConnect(): void
  * for `undefined`, and the blobs the JSON refers to, with a letter of
  * `kinds` each (`addonBlobs` in `lib/wire.js`). Then records run `next`
  * as started, when given: the next run of a batch starts without a call
- * of its own.
+ * of its own. `queued`: more runs wait here (a lazily armed master is not
+ * woken for this reply).
  */
-export declare function workerDone(run: number, value?: string | undefined | null, next?: number | undefined | null, blobs?: Array<Uint8Array> | undefined | null, kinds?: string | undefined | null): void
+export declare function workerDone(run: number, value: string | undefined | null, next: number | undefined | null, queued: boolean, blobs?: Array<Uint8Array> | undefined | null, kinds?: string | undefined | null): void
 
 /**
  * Called when this worker has run all it was sent: waits briefly for the

@@ -267,11 +267,13 @@ function reply (run, ok, value, next) {
   if (ok) {
     try {
       const { json, blobs } = encodeParts(value, 'the task result')
+      // Runs still queued here: the master need not wake for this reply.
+      const more = head < queued.length
       if (blobs.length === 0) {
-        binding.workerDone(run, json, next)
+        binding.workerDone(run, json, next, more)
       } else {
         const { bytes, kinds } = addonBlobs(blobs, Buffer.allocUnsafeSlow)
-        binding.workerDone(run, json, next, bytes, kinds)
+        binding.workerDone(run, json, next, more, bytes, kinds)
       }
       return
     } catch (error) {

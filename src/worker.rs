@@ -84,16 +84,19 @@ fn wake_master() {
 pub(crate) fn send(message: &str) -> io::Result<()> {
     let mut bytes = Vec::with_capacity(message.len() + framing::HEADER);
     framing::push_frame(&mut bytes, FrameKind::Json, message.as_bytes());
-    write(&[&bytes])
+    write(&[&bytes], false)
 }
 
 /// Sends the `done` message of run `run` (its value's JSON, none for
 /// `undefined`), built here: JS hands over only the value, the common
 /// reply. The value's blobs go first; nothing large is copied on the way.
+/// `queued`: more runs wait behind it here, so a lazily armed master is
+/// not woken for it (`Ring::take_wake`).
 pub(crate) fn send_done(
     run: u64,
     value: Option<&str>,
     blobs: &[(BlobKind, &[u8])],
+    queued: bool,
 ) -> io::Result<()> {
     let value = value.map(str::as_bytes);
     if blobs.is_empty() && value.map_or(0, <[u8]>::len) < LARGE {
@@ -105,7 +108,7 @@ pub(crate) fn send_done(
                 value.map(|v| std::str::from_utf8(v).unwrap_or("null")),
             )
         });
-        return write(&[&bytes]);
+        return write(&[&bytes], queued);
     }
     let too_large = |len: usize| {
         io::Error::new(
@@ -141,11 +144,12 @@ pub(crate) fn send_done(
         pieces.push(bytes);
     }
     pieces.extend([&start[..], value, frames::DONE_TAIL]);
-    write(&pieces)
+    write(&pieces, queued)
 }
 
-/// Puts frame bytes in the ring, in order, waking the master if it sleeps.
-fn write(pieces: &[&[u8]]) -> io::Result<()> {
+/// Puts frame bytes in the ring, in order, waking the master if it sleeps
+/// (and asked to be woken by such a frame: `queued_reply`, `send_done`).
+fn write(pieces: &[&[u8]], queued_reply: bool) -> io::Result<()> {
     let ring = ring()?;
     // The master did not read during the last watch, nor the pause after.
     let mut busy = false;
@@ -164,7 +168,7 @@ fn write(pieces: &[&[u8]]) -> io::Result<()> {
             }
         });
     }
-    if ring.take_wake() {
+    if ring.take_wake(queued_reply) {
         wake_master();
     }
     Ok(())

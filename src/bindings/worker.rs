@@ -23,12 +23,14 @@ pub fn worker_send(message: String) -> Result<()> {
 /// for `undefined`, and the blobs the JSON refers to, with a letter of
 /// `kinds` each (`addonBlobs` in `lib/wire.js`). Then records run `next`
 /// as started, when given: the next run of a batch starts without a call
-/// of its own.
+/// of its own. `queued`: more runs wait here (a lazily armed master is not
+/// woken for this reply).
 #[napi]
 pub fn worker_done(
     run: i64,
     value: Option<String>,
     next: Option<i64>,
+    queued: bool,
     blobs: Option<Vec<Uint8Array>>,
     kinds: Option<String>,
 ) -> Result<()> {
@@ -48,7 +50,7 @@ pub fn worker_done(
         .map(|(bytes, letter)| Ok((kind_of(letter)?, &bytes[..])))
         .collect::<std::result::Result<Vec<(BlobKind, &[u8])>, String>>()
         .map_err(invalid)?;
-    worker::send_done(run as u64, value.as_deref(), &pieces)
+    worker::send_done(run as u64, value.as_deref(), &pieces, queued)
         .and_then(|()| next.map_or(Ok(()), |next| worker::begin(next as u64)))
         .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }

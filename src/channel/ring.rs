@@ -10,6 +10,9 @@
 //! Wake-ups: the master arms the ring before it sleeps; a writer that finds
 //! it armed disarms it and writes one byte on the worker's socket. A busy
 //! master is never armed, so a busy pool makes no system calls per frame.
+//! Armed lazily, a ring lets replies with more runs queued behind them
+//! wait for the master's next look (it comes back on its own, soon); any
+//! other frame wakes it.
 
 use crate::sys::Mapping;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -25,6 +28,12 @@ const WRITE_POS: usize = 0;
 const READ_POS: usize = 64;
 const RUNNING: usize = 128;
 const ARMED: usize = 192;
+
+/// What the word at `ARMED` holds: the master reads on its own; wake it at
+/// the next frame; wake it at the next frame that is not a queued reply.
+const UNARMED: u32 = 0;
+const WAKE_ANY: u32 = 1;
+const WAKE_LAZY: u32 = 2;
 
 /// A ring over a shared mapping of `RING_BYTES`. Both sides use the same
 /// type; the worker only calls the writer half, the master the reader half.
@@ -101,9 +110,17 @@ impl Ring {
         w.wrapping_sub(r) >= RING_CAPACITY as u64
     }
 
-    /// Whether the master asked to be woken (and it is now not armed).
-    pub(crate) fn take_wake(&self) -> bool {
-        self.armed().swap(0, Ordering::SeqCst) == 1
+    /// Whether the master asked to be woken by this frame (it is then not
+    /// armed any more): a `queued_reply` (a run's reply with more runs
+    /// queued behind it) wakes only a master armed for any frame.
+    pub(crate) fn take_wake(&self, queued_reply: bool) -> bool {
+        if queued_reply {
+            self.armed()
+                .compare_exchange(WAKE_ANY, UNARMED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        } else {
+            self.armed().swap(UNARMED, Ordering::SeqCst) != UNARMED
+        }
     }
 
     /// Records that run `run` is starting in this worker.
@@ -144,13 +161,15 @@ impl Ring {
         Ok(n)
     }
 
-    /// Asks the writer to wake the master at its next frame. `false` when
+    /// Asks the writer to wake the master at its next frame, or with
+    /// `lazy` at its next frame that is not a queued reply. `false` when
     /// bytes arrived meanwhile: read them first (the ring stays unarmed).
-    pub(crate) fn arm(&self) -> bool {
-        self.armed().store(1, Ordering::SeqCst);
+    pub(crate) fn arm(&self, lazy: bool) -> bool {
+        let mode = if lazy { WAKE_LAZY } else { WAKE_ANY };
+        self.armed().store(mode, Ordering::SeqCst);
         let written = self.u64_at(WRITE_POS).load(Ordering::SeqCst);
         if written != self.u64_at(READ_POS).load(Ordering::Relaxed) {
-            self.armed().store(0, Ordering::SeqCst);
+            self.armed().store(UNARMED, Ordering::SeqCst);
             return false;
         }
         true
@@ -216,15 +235,28 @@ mod tests {
     #[test]
     fn arming_fails_when_bytes_are_waiting_and_the_writer_sees_it_armed_once() {
         let (writer, reader) = pair();
-        assert!(reader.arm());
-        assert!(writer.take_wake());
-        assert!(!writer.take_wake(), "one wake-up per arming");
+        assert!(reader.arm(false));
+        assert!(writer.take_wake(true));
+        assert!(!writer.take_wake(false), "one wake-up per arming");
         writer.write(b"x", || {});
-        assert!(!reader.arm(), "unread bytes: read before sleeping");
-        assert!(!writer.take_wake());
+        assert!(!reader.arm(false), "unread bytes: read before sleeping");
+        assert!(!writer.take_wake(false));
         let mut out = Vec::new();
         reader.read_into(&mut out, usize::MAX).unwrap();
-        assert!(reader.arm());
+        assert!(reader.arm(true));
+    }
+
+    #[test]
+    fn a_lazily_armed_ring_lets_queued_replies_wait_and_wakes_for_anything_else() {
+        let (writer, reader) = pair();
+        assert!(reader.arm(true));
+        assert!(
+            !writer.take_wake(true),
+            "a queued reply waits for the master's look"
+        );
+        assert!(!writer.take_wake(true));
+        assert!(writer.take_wake(false), "any other frame wakes the master");
+        assert!(!writer.take_wake(false), "one wake-up per arming");
     }
 
     #[test]

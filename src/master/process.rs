@@ -46,9 +46,10 @@ pub(crate) trait Link: Source {
     fn send(&mut self, chunks: Vec<Bytes>);
     /// The writer of this worker's socket wrote all it had.
     fn written(&mut self);
-    /// Asks to be woken by the worker's next frame; `false` when frame
-    /// bytes are already waiting (read them first).
-    fn arm(&self) -> bool;
+    /// Asks to be woken by the worker's next frame (with `lazy`, its next
+    /// frame that is not a reply with runs queued behind it); `false` when
+    /// frame bytes are already waiting (read them first).
+    fn arm(&self, lazy: bool) -> bool;
     /// The run the worker started last (0 for none).
     fn running(&self) -> u64;
     fn signal(&self, signal: Signal);
@@ -167,8 +168,8 @@ impl Link for Process {
         self.outgoing.written(&self.socket);
     }
 
-    fn arm(&self) -> bool {
-        self.ring.arm()
+    fn arm(&self, lazy: bool) -> bool {
+        self.ring.arm(lazy)
     }
 
     fn running(&self) -> u64 {

@@ -44,8 +44,12 @@ fn fill(reader: &mut FrameReader, link: &mut dyn Link) -> Result<usize, String> 
 impl Dispatcher {
     /// Reads every worker's ring and handles its whole frames.
     pub(super) fn read_workers(&mut self) {
+        let now = Instant::now();
         for id in self.pool.worker_ids() {
             self.read_worker(id);
+            if let Some(w) = self.pool.worker_mut(id) {
+                w.note_pace(now);
+            }
         }
     }
 
@@ -154,10 +158,20 @@ impl Dispatcher {
         }
     }
 
-    /// Arms every worker's ring for a wake-up; `false` when one has frames
-    /// waiting (read them before sleeping).
-    pub(super) fn arm_workers(&mut self) -> bool {
-        self.pool.workers().all(|(_, w)| w.link.arm())
+    /// Arms every worker's ring for a wake-up, lazily for one busy with
+    /// short runs (`Worker::lazy`); `None` when one has frames waiting
+    /// (read them before sleeping), else whether one was armed lazily (the
+    /// master must then look again within `LAZY_LOOK` on its own).
+    pub(super) fn arm_workers(&mut self) -> Option<bool> {
+        let mut lazy = false;
+        for (_, w) in self.pool.workers() {
+            let this = w.lazy();
+            if !w.link.arm(this) {
+                return None;
+            }
+            lazy |= this;
+        }
+        Some(lazy)
     }
 
     /// The writer of worker `id`'s socket wrote all it had.

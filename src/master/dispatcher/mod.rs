@@ -262,8 +262,12 @@ impl Dispatcher {
             self.finish_closing();
             #[cfg(debug_assertions)]
             self.pool.check();
-            if self.arm_workers() {
-                self.timer.wake_at = wake_at;
+            if let Some(lazy) = self.arm_workers() {
+                let look = lazy.then(|| Instant::now() + pool::LAZY_LOOK);
+                self.timer.wake_at = match (wake_at, look) {
+                    (Some(at), Some(look)) => Some(at.min(look)),
+                    (at, look) => at.or(look),
+                };
                 return;
             }
         }

@@ -16,7 +16,15 @@ use crate::wire::framing::FrameReader;
 use ahash::AHashMap as HashMap;
 use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 use tokio::time::Instant;
+
+/// How long a reply may wait in the ring of a worker busy with short runs
+/// before the master looks: such a worker is armed lazily (its replies do
+/// not wake the master, which comes back on its own within this), so a
+/// backlog of runs of a millisecond costs the master a wake-up per few
+/// replies, not one each.
+pub(super) const LAZY_LOOK: Duration = Duration::from_millis(4);
 
 /// Where a worker is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +85,11 @@ pub(super) struct Worker {
     pub(super) kill: Option<Kill>,
     /// Runs it finished (done or failed).
     pub(super) runs: u64,
+    /// About how long each of its runs takes while it is kept busy (an
+    /// average over its recent reads), once seen.
+    pace: Option<Duration>,
+    /// When its pace was last sampled, and its `runs` then.
+    paced: (Instant, u64),
     /// Runs it may still be sent (`workerMaxTasks`), if limited.
     budget: Option<u64>,
     /// When its memory was last read (`workerMaxMemory`).
@@ -120,6 +133,36 @@ impl Worker {
     /// Runs waiting behind the one it runs.
     pub(super) fn waiting_behind(&self) -> usize {
         self.sent.len().saturating_sub(1)
+    }
+
+    /// After a read: the time since the last sample over the runs it
+    /// finished since (when it finished any) moves its pace. A faster
+    /// sample is taken at once, a slower one only an eighth: a master slow
+    /// to read (busy adding, collecting garbage) or slow to send more
+    /// makes runs look longer than they are, and a worker wrongly armed
+    /// lazily may run out of work before the master looks.
+    pub(super) fn note_pace(&mut self, now: Instant) {
+        let (at, runs) = self.paced;
+        let finished = u32::try_from(self.runs - runs).unwrap_or(u32::MAX);
+        if finished == 0 {
+            return;
+        }
+        let sample = now.saturating_duration_since(at) / finished;
+        self.pace = Some(match self.pace {
+            Some(pace) if pace < sample => (pace * 7 + sample) / 8,
+            _ => sample,
+        });
+        self.paced = (now, self.runs);
+    }
+
+    /// Whether its replies may wait for the master's next look: its runs
+    /// are short (two fit in `LAZY_LOOK`) and enough wait behind the one it
+    /// runs to keep it busy past two looks. Its last reply always wakes.
+    pub(super) fn lazy(&self) -> bool {
+        let behind = u32::try_from(self.waiting_behind()).unwrap_or(u32::MAX);
+        self.pace.is_some_and(|pace| {
+            pace * 2 <= LAZY_LOOK && pace.saturating_mul(behind) >= LAZY_LOOK * 2
+        })
     }
 
     pub(super) fn send(&mut self, msg: &ToWorker) {
@@ -177,6 +220,8 @@ impl Pool {
                 line: Line::default(),
                 kill: None,
                 runs: 0,
+                pace: None,
+                paced: (now, 0),
                 budget,
                 memory_read_at: None,
                 start_failure: None,
@@ -253,6 +298,10 @@ impl Pool {
         w.line.push_run(run, &task.row);
         // Sent ahead, it starts (and says so) when the one before it ends.
         let starts_now = w.sent.is_empty();
+        if starts_now {
+            // Its pace counts from now, not from when it went idle.
+            w.paced = (start.now, w.runs);
+        }
         w.sent_bytes += task.row.len();
         w.sent.push_back(Sent {
             run,

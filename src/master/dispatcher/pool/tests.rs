@@ -26,7 +26,7 @@ impl Link for Quiet {
     }
     fn send(&mut self, _chunks: Vec<bytes::Bytes>) {}
     fn written(&mut self) {}
-    fn arm(&self) -> bool {
+    fn arm(&self, _lazy: bool) -> bool {
         true
     }
     fn running(&self) -> u64 {

@@ -33,6 +33,8 @@ struct FakeWorker {
     stderr: String,
     /// Its resident memory.
     rss: Option<u64>,
+    /// How the master last armed it: lazily (`Link::arm`).
+    armed_lazily: bool,
 }
 
 type Shared = Rc<RefCell<FakeWorker>>;
@@ -65,8 +67,10 @@ impl Link for FakeLink {
     fn written(&mut self) {
         self.0.borrow_mut().written += 1;
     }
-    fn arm(&self) -> bool {
-        self.0.borrow().ring.is_empty()
+    fn arm(&self, lazy: bool) -> bool {
+        let mut w = self.0.borrow_mut();
+        w.armed_lazily = lazy;
+        w.ring.is_empty()
     }
     fn running(&self) -> u64 {
         self.0.borrow().running
@@ -542,3 +546,58 @@ async fn close_stops_every_worker_once_their_runs_are_done_then_says_closed() {
 
 mod policy;
 mod steering;
+
+/// The master's next look on its own (the last `timer` event), in ms.
+fn timer_ms(h: &mut Harness) -> Option<f64> {
+    let events: Vec<Value> = serde_json::from_str(&h.d.take_events().0).unwrap();
+    events
+        .iter()
+        .filter(|e| e["type"] == "timer")
+        .filter_map(|e| e["ms"].as_f64())
+        .next_back()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_busy_with_short_runs_is_armed_lazily_and_the_master_looks_again_on_its_own() {
+    let mut h = harness(Config {
+        prefetch: 64,
+        ..config(1)
+    });
+    for i in 0..40 {
+        h.add(&format!("t{i}"), 1);
+    }
+    h.ready(0);
+    let runs: Vec<u64> = h.runs(0).into_iter().map(|(run, _)| run).collect();
+    assert_eq!(runs.len(), 40, "all sent ahead");
+    let done = |run: u64| format!(r#"{{"type":"done","run":{run}}}"#);
+    assert!(!h.worker(0).borrow().armed_lazily, "no pace seen yet");
+    // Runs of a millisecond with many behind: its replies may wait, and
+    // the master comes back within LAZY_LOOK.
+    h.advance(Duration::from_millis(1)).await;
+    h.frame(0, &done(runs[0]));
+    assert!(h.worker(0).borrow().armed_lazily);
+    let look = timer_ms(&mut h).expect("the master set a timer to look again");
+    assert!(
+        look <= super::pool::LAZY_LOOK.as_secs_f64() * 1000.0,
+        "{look} ms"
+    );
+    // The look reads what waited, as a wake-up would have.
+    h.frame(0, &done(runs[1]));
+    h.frame(0, &done(runs[2]));
+    h.advance(Duration::from_millis(4)).await;
+    assert_eq!(h.counter("done"), 3);
+    // A long run: replies wake the master again.
+    h.advance(Duration::from_millis(30)).await;
+    h.frame(0, &done(runs[3]));
+    assert!(!h.worker(0).borrow().armed_lazily, "runs are long now");
+    // Short again, but only a few behind: every reply wakes it.
+    for &run in &runs[4..37] {
+        h.advance(Duration::from_micros(500)).await;
+        h.frame(0, &done(run));
+    }
+    assert!(
+        !h.worker(0).borrow().armed_lazily,
+        "2 behind: it would run dry"
+    );
+    assert_eq!(h.counter("done"), 37);
+}
