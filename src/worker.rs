@@ -13,6 +13,7 @@ use crate::wire::payload::{BlobKind, LARGE};
 use once_cell::sync::OnceCell;
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long a writer whose ring is full watches for room while the master
@@ -29,6 +30,9 @@ const FULL_PAUSE: Duration = Duration::from_micros(200);
 const LINGER: Duration = Duration::from_micros(100);
 
 static RING: OnceCell<Ring> = OnceCell::new();
+/// The run this worker started last, and when: its reply says how long it
+/// took by this clock (the master may read the reply late, `LAZY_LOOK`).
+static BEGUN: Mutex<Option<(u64, Instant)>> = Mutex::new(None);
 
 /// Maps the ring the master created, keeps the worker's descriptors from
 /// leaking into processes its tasks start, and starts the watchdog.
@@ -99,12 +103,14 @@ pub(crate) fn send_done(
     queued: bool,
 ) -> io::Result<()> {
     let value = value.map(str::as_bytes);
+    let us = ran_us(run);
     if blobs.is_empty() && value.map_or(0, <[u8]>::len) < LARGE {
-        let mut bytes = Vec::with_capacity(52 + value.map_or(0, <[u8]>::len));
+        let mut bytes = Vec::with_capacity(72 + value.map_or(0, <[u8]>::len));
         frames::json_frame_with(&mut bytes, |json| {
             frames::done_frame(
                 json,
                 run,
+                us,
                 value.map(|v| std::str::from_utf8(v).unwrap_or("null")),
             )
         });
@@ -127,8 +133,7 @@ pub(crate) fn send_done(
         heads.push(framing::header(FrameKind::Blob(*kind), bytes.len()));
     }
     let mut start = vec![0; framing::HEADER];
-    start.extend_from_slice(frames::DONE_HEAD);
-    crate::task::push_int(&mut start, run);
+    frames::done_head(&mut start, run, us);
     if value.is_some() {
         start.extend_from_slice(frames::DONE_VALUE);
     }
@@ -178,7 +183,16 @@ fn write(pieces: &[&[u8]], queued_reply: bool) -> io::Result<()> {
 /// the master blames it for a death only while its reply is missing.
 pub(crate) fn begin(run: u64) -> io::Result<()> {
     ring()?.set_running(run);
+    *BEGUN.lock().unwrap_or_else(|e| e.into_inner()) = Some((run, Instant::now()));
     Ok(())
+}
+
+/// The µs run `run` has taken, when it is the one started last.
+fn ran_us(run: u64) -> Option<u64> {
+    match *BEGUN.lock().unwrap_or_else(|e| e.into_inner()) {
+        Some((begun, at)) if begun == run => u64::try_from(at.elapsed().as_micros()).ok(),
+        _ => None,
+    }
 }
 
 /// Called when the worker has run everything it was sent: watches its

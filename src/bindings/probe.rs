@@ -359,8 +359,8 @@ fn frame(msg: &ToMaster) -> std::result::Result<String, String> {
     let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null);
     Ok(match msg {
         ToMaster::Ready => json!({ "type": "ready" }),
-        ToMaster::Done { run, value } => {
-            json!({ "type": "done", "run": run, "value": value.map(parse) })
+        ToMaster::Done { run, us, value } => {
+            json!({ "type": "done", "run": run, "us": us, "value": value.map(parse) })
         }
         ToMaster::Failed { run, error } => {
             json!({ "type": "failed", "run": run, "error": parse(error) })

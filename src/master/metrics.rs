@@ -214,6 +214,14 @@ impl Metrics {
     }
 
     /// Every family, counters first, then the gauges of `now`.
+    /// Family `name`, as JSON (for tests).
+    #[cfg(test)]
+    pub(crate) fn family_json(&self, now: &Gauges, name: &str) -> serde_json::Value {
+        let json = serde_json::to_value(self.families(now)).unwrap();
+        let found = json.as_array().unwrap().iter().find(|f| f["name"] == name);
+        found.cloned().unwrap()
+    }
+
     pub(crate) fn families(&self, now: &Gauges) -> Vec<Family> {
         let label = |t: &TypeMetrics| ("task_type", t.task_type.to_string());
         let mut added = Vec::new();
@@ -430,15 +438,9 @@ mod tests {
             workers: vec![("ready", 2)],
             reachable: None,
         };
-        let json = serde_json::to_value(m.families(&gauges)).unwrap();
         // A counter's sample with these labels.
         let find = |family: &str, labels: &[(&str, &str)]| -> f64 {
-            let family = json
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|f| f["name"] == family)
-                .unwrap();
+            let family = m.family_json(&gauges, family);
             let has = |s: &serde_json::Value, (k, v): &(&str, &str)| {
                 s["labels"]
                     .as_array()
@@ -487,12 +489,7 @@ mod tests {
             find("meteor_cluster_worker_exits_total", &[("reason", "idle")]),
             0.0
         );
-        let run = json
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == "meteor_cluster_task_run_seconds")
-            .unwrap();
+        let run = m.family_json(&gauges, "meteor_cluster_task_run_seconds");
         let buckets: Vec<f64> = run["samples"]
             .as_array()
             .unwrap()

@@ -56,9 +56,11 @@ pub(crate) enum ToWorker {
 pub(crate) enum ToMaster<'a> {
     /// Handshake: the worker built its `Cluster` and can take tasks.
     Ready,
-    /// `value` is absent when the task returned `undefined`.
+    /// `value` is absent when the task returned `undefined`; `us`, the
+    /// µs the run took by the worker's clock, when the worker says.
     Done {
         run: u64,
+        us: Option<u64>,
         value: Option<&'a RawValue>,
     },
     Failed {
@@ -95,6 +97,7 @@ struct WorkerFrame<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     run: Option<u64>,
+    us: Option<u64>,
     runs: Option<Vec<u64>>,
     req: Option<u64>,
     op: Option<String>,
@@ -117,6 +120,7 @@ impl ToMaster<'_> {
             "ready" => ToMaster::Ready,
             "done" => ToMaster::Done {
                 run: f.run.ok_or_else(|| missing("run"))?,
+                us: f.us,
                 value: f.value,
             },
             "failed" => ToMaster::Failed {
@@ -151,35 +155,57 @@ impl ToMaster<'_> {
     /// matching field names (the value is still validated); anything else
     /// is left to the general reader.
     fn decode_done(json: &[u8]) -> Option<ToMaster<'_>> {
-        let rest = json.strip_prefix(br#"{"type":"done","run":"#)?;
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let run = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
-        let value = match &rest[digits..] {
+        let rest = json.strip_prefix(DONE_HEAD)?;
+        let (run, rest) = leading_int(rest)?;
+        let (us, rest) = match rest.strip_prefix(DONE_US) {
+            Some(rest) => leading_int(rest).map(|(us, rest)| (Some(us), rest))?,
+            None => (None, rest),
+        };
+        let value = match rest {
             b"}" => None,
             tail => {
                 let raw = tail.strip_prefix(br#","value":"#)?.strip_suffix(b"}")?;
                 Some(serde_json::from_slice(raw).ok()?)
             }
         };
-        Some(ToMaster::Done { run, value })
+        Some(ToMaster::Done { run, us, value })
     }
 }
 
+/// The whole number `bytes` start with, and what follows it.
+fn leading_int(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    let n = std::str::from_utf8(&bytes[..digits]).ok()?.parse().ok()?;
+    Some((n, &bytes[digits..]))
+}
+
 /// The JSON of a `done` frame (as `ToMaster::decode` reads it) is
-/// `DONE_HEAD`, the run, then `DONE_VALUE` and the value, then `DONE_TAIL`.
+/// `DONE_HEAD`, the run, then `DONE_US` and the run's µs, then
+/// `DONE_VALUE` and the value, then `DONE_TAIL`.
 pub(crate) const DONE_HEAD: &[u8] = br#"{"type":"done","run":"#;
+pub(crate) const DONE_US: &[u8] = br#","us":"#;
 pub(crate) const DONE_VALUE: &[u8] = br#","value":"#;
 pub(crate) const DONE_TAIL: &[u8] = b"}";
 
 /// Appends the JSON of a `done` frame to `out`.
-pub(crate) fn done_frame(out: &mut Vec<u8>, run: u64, value: Option<&str>) {
-    out.extend_from_slice(DONE_HEAD);
-    push_int(out, run);
+pub(crate) fn done_frame(out: &mut Vec<u8>, run: u64, us: Option<u64>, value: Option<&str>) {
+    done_head(out, run, us);
     if let Some(value) = value {
         out.extend_from_slice(DONE_VALUE);
         out.extend_from_slice(value.as_bytes());
     }
     out.extend_from_slice(DONE_TAIL);
+}
+
+/// A `done` frame's text up to its value: `DONE_HEAD`, the run, and the
+/// µs it took when known.
+pub(crate) fn done_head(out: &mut Vec<u8>, run: u64, us: Option<u64>) {
+    out.extend_from_slice(DONE_HEAD);
+    push_int(out, run);
+    if let Some(us) = us {
+        out.extend_from_slice(DONE_US);
+        push_int(out, us);
+    }
 }
 
 /// Appends one JSON frame whose text `body` writes (no copy of it first).
@@ -312,22 +338,30 @@ mod tests {
     #[test]
     fn a_done_frame_reads_back_with_and_without_its_value() {
         let mut json = Vec::new();
-        done_frame(&mut json, 42, Some(r#"{"x":[1,"a"]}"#));
+        done_frame(&mut json, 42, Some(1500), Some(r#"{"x":[1,"a"]}"#));
         match ToMaster::decode(&json).unwrap() {
-            ToMaster::Done { run, value } => {
-                assert_eq!(run, 42);
+            ToMaster::Done { run, us, value } => {
+                assert_eq!((run, us), (42, Some(1500)));
                 assert_eq!(value.unwrap().get(), r#"{"x":[1,"a"]}"#);
             }
             other => panic!("read as {other:?}"),
         }
         json.clear();
-        done_frame(&mut json, 7, None);
+        done_frame(&mut json, 7, Some(0), None);
         assert!(matches!(
             ToMaster::decode(&json).unwrap(),
             ToMaster::Done {
                 run: 7,
+                us: Some(0),
                 value: None
             }
+        ));
+        // Without its time (the worker did not record the run's start).
+        json.clear();
+        done_frame(&mut json, 8, None, Some("3"));
+        assert!(matches!(
+            ToMaster::decode(&json).unwrap(),
+            ToMaster::Done { run: 8, us: None, value: Some(v) } if v.get() == "3"
         ));
     }
 
@@ -397,16 +431,19 @@ mod tests {
     fn worker_frames_decode_with_raw_payloads() {
         let done = ToMaster::decode(br#"{"type":"done","run":3,"value":{"x":[1,2]}}"#).unwrap();
         match done {
-            ToMaster::Done { run, value } => {
-                assert_eq!(run, 3);
+            ToMaster::Done { run, us, value } => {
+                assert_eq!((run, us), (3, None));
                 assert_eq!(value.unwrap().get(), r#"{"x":[1,2]}"#);
             }
             other => panic!("unexpected {other:?}"),
         }
         assert!(ToMaster::decode(br#"{"type":"done"}"#).is_err());
         // Not in `done_frame`'s exact shape: read by the general reader.
-        let spaced = ToMaster::decode(br#"{ "run": 4, "type": "done", "value": 5 }"#).unwrap();
-        assert!(matches!(spaced, ToMaster::Done { run: 4, value: Some(v) } if v.get() == "5"));
+        let spaced =
+            ToMaster::decode(br#"{ "run": 4, "type": "done", "value": 5, "us": 9 }"#).unwrap();
+        assert!(
+            matches!(spaced, ToMaster::Done { run: 4, us: Some(9), value: Some(v) } if v.get() == "5")
+        );
         assert!(ToMaster::decode(br#"{"type":"done","run":4,"value":{"x":}"#).is_err());
         assert!(ToMaster::decode(br#"{"type":"done","run":4,"value":1}x"#).is_err());
         assert!(ToMaster::decode(br#"{"type":"nope"}"#).is_err());

@@ -148,7 +148,7 @@ impl Dispatcher {
         match kill {
             // It ends with its stop's error (`finish` gives it).
             Some(Kill::Stop(run)) if run == lost => {
-                self.finish(run, Ok(None));
+                self.finish(run, Ok(None), None);
                 true
             }
             // Stopped for another run (it ended as the kill came), or by

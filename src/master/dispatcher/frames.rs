@@ -41,6 +41,11 @@ fn fill(reader: &mut FrameReader, link: &mut dyn Link) -> Result<usize, String> 
     }
 }
 
+/// A run's time by its worker's clock, from a `done` frame's µs.
+fn ran(us: Option<u64>) -> Option<Duration> {
+    us.map(Duration::from_micros)
+}
+
 impl Dispatcher {
     /// Reads every worker's ring and handles its whole frames.
     pub(super) fn read_workers(&mut self) {
@@ -96,6 +101,7 @@ impl Dispatcher {
             // blobs with it), to reach JS beside the events.
             ToMaster::Done {
                 run,
+                us,
                 value: Some(raw),
             } if !message.blobs.is_empty() || raw.get().len() >= LARGE => {
                 let json = message.keep(raw.get().as_bytes());
@@ -104,7 +110,7 @@ impl Dispatcher {
                     raw,
                     large: large.as_ref(),
                 };
-                self.finish(run, Ok(Some(value)));
+                self.finish(run, Ok(Some(value)), ran(us));
             }
             msg => self.on_frame(id, msg),
         }
@@ -119,10 +125,12 @@ impl Dispatcher {
                     self.take_back(run);
                 }
             }
-            ToMaster::Done { run, value } => {
-                self.finish(run, Ok(value.map(|raw| Value { raw, large: None })))
-            }
-            ToMaster::Failed { run, error } => self.finish(run, Err(&error)),
+            ToMaster::Done { run, us, value } => self.finish(
+                run,
+                Ok(value.map(|raw| Value { raw, large: None })),
+                ran(us),
+            ),
+            ToMaster::Failed { run, error } => self.finish(run, Err(&error), None),
             ToMaster::Progress { run, value } => self.on_progress(run, value),
             ToMaster::Ipc { run, msg } => self.events.push(&JsEvent::Ipc {
                 worker: id,
@@ -250,7 +258,7 @@ impl Dispatcher {
                     r.task.task_type,
                     r.task.id
                 );
-                self.finish(run, Err(&exit_error(&message, &exit)));
+                self.finish(run, Err(&exit_error(&message, &exit)), None);
             }
         }
         self.pool.remove(id);

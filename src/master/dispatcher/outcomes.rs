@@ -15,6 +15,7 @@ use crate::wire::frames::Value;
 use crate::wire::raw_or_null;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// A run's outcome: its value (absent for `undefined`), or its error.
@@ -33,14 +34,14 @@ enum Next {
 impl Dispatcher {
     /// Records the outcome of a run and emits its event (a persistent one
     /// once MongoDB reflects it).
-    pub(super) fn finish(&mut self, run: u64, outcome: Outcome) {
+    pub(super) fn finish(&mut self, run: u64, outcome: Outcome, ran: Option<Duration>) {
         let Some((r, next)) = self.pool.unassign(run) else {
             return;
         };
         self.limit_ended(&r.task);
         let now = Instant::now();
         self.after_run(r.worker, now);
-        self.conclude(r, outcome, now);
+        self.conclude(r, outcome, now, ran);
         // Sent ahead, the next run on that worker starts now (logged after
         // this one's end).
         if let Some(next) = next {
@@ -69,9 +70,11 @@ impl Dispatcher {
 
     /// A run's end, its outcome given: what becomes of its task, its
     /// event, its log line. A stopped run ends with its stop's error.
-    fn conclude(&mut self, r: Run, outcome: Outcome, now: Instant) {
+    /// `ran`: how long the run took by its worker's clock, when it said
+    /// (else from when the master saw it start to now).
+    fn conclude(&mut self, r: Run, outcome: Outcome, now: Instant, ran: Option<Duration>) {
         self.last_work_at = now;
-        let ran_for = r.started.map(|at| now.duration_since(at));
+        let ran_for = ran.or_else(|| r.started.map(|at| now.duration_since(at)));
         let took = ran_for.map_or(0, |d| d.as_millis());
         let stopped = r
             .stop
@@ -239,7 +242,7 @@ impl Dispatcher {
         self.limit_ended(&r.task);
         // Stopped (cancelled) before it started: it ends, it does not go back.
         if r.stop.is_some() {
-            return self.conclude(r, Ok(None), Instant::now());
+            return self.conclude(r, Ok(None), Instant::now(), None);
         }
         match r.source {
             Source::Claimed(claimed) => self.persistent.put_back(*claimed),

@@ -557,18 +557,24 @@ fn timer_ms(h: &mut Harness) -> Option<f64> {
         .next_back()
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_worker_busy_with_short_runs_is_armed_lazily_and_the_master_looks_again_on_its_own() {
+/// One ready worker that was sent `n` tasks ahead; their runs.
+fn sent_ahead(n: usize) -> (Harness, Vec<u64>) {
     let mut h = harness(Config {
         prefetch: 64,
         ..config(1)
     });
-    for i in 0..40 {
+    for i in 0..n {
         h.add(&format!("t{i}"), 1);
     }
     h.ready(0);
     let runs: Vec<u64> = h.runs(0).into_iter().map(|(run, _)| run).collect();
-    assert_eq!(runs.len(), 40, "all sent ahead");
+    assert_eq!(runs.len(), n, "all sent ahead");
+    (h, runs)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_busy_with_short_runs_is_armed_lazily_and_the_master_looks_again_on_its_own() {
+    let (mut h, runs) = sent_ahead(40);
     let done = |run: u64| format!(r#"{{"type":"done","run":{run}}}"#);
     assert!(!h.worker(0).borrow().armed_lazily, "no pace seen yet");
     // Runs of a millisecond with many behind: its replies may wait, and
@@ -600,4 +606,49 @@ async fn a_worker_busy_with_short_runs_is_armed_lazily_and_the_master_looks_agai
         "2 behind: it would run dry"
     );
     assert_eq!(h.counter("done"), 37);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_runs_time_is_its_workers_when_its_done_frame_says() {
+    let (mut h, runs) = sent_ahead(3);
+    // The three replies are read in one look 10 ms on (as after a lazy
+    // wait): by the master's clock the runs took 10, 0 and 0 ms.
+    tokio::time::advance(Duration::from_millis(10)).await;
+    for &run in &runs {
+        let frame = format!(r#"{{"type":"done","run":{run},"us":1500}}"#);
+        framing::push_frame(
+            &mut h.worker(0).borrow_mut().ring,
+            FrameKind::Json,
+            frame.as_bytes(),
+        );
+    }
+    h.d.inputs(Vec::new());
+    assert_eq!(h.counter("done"), 3);
+    let gauges = crate::master::metrics::Gauges {
+        depth: Vec::new(),
+        running: 0,
+        workers: Vec::new(),
+        reachable: None,
+    };
+    let run =
+        h.d.metrics
+            .family_json(&gauges, "meteor_cluster_task_run_seconds");
+    let sample = |name: &str, le: Option<&str>| {
+        run["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name && le.is_none_or(|le| s["labels"][1][1] == le))
+            .map(|s| s["value"].as_f64().unwrap())
+            .unwrap()
+    };
+    let sum = sample("meteor_cluster_task_run_seconds_sum", None);
+    assert!(
+        (sum - 0.0045).abs() < 1e-9,
+        "the workers' 3 × 1.5 ms, not {sum}"
+    );
+    assert_eq!(
+        sample("meteor_cluster_task_run_seconds_bucket", Some("0.0025")),
+        3.0
+    );
 }
