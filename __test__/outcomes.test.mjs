@@ -43,11 +43,16 @@ const CASES = [
   ...['memory', 'persistent'].flatMap((where) => ['sigkill', 'exit'].map((how) => [where, how, 'small'])),
   // Large replies (blobs beside the JSON) just before the death.
   ['memory', 'sigkill', 'large'],
-  ['persistent', 'sigkill', 'large']
+  ['persistent', 'sigkill', 'large'],
+  // Runs of 1 ms: the master is not woken for each reply, so a worker dies
+  // right after replies it wrote and the master had not read yet.
+  ['memory', 'sigkill', 'ms'],
+  ['memory', 'exit', 'ms']
 ]
+const SIZES = { small: '', large: ' with 256 KiB results', ms: ' of 1 ms (replies waiting for the master\'s look)' }
 
 for (const [where, how, size] of CASES) {
-  test(`${where} tasks${size === 'large' ? ' with 256 KiB results' : ''}: a task that ends its worker (${how}) is the only one to fail, and it runs once`, async () => {
+  test(`${where} tasks${SIZES[size]}: a task that ends its worker (${how}) is the only one to fail, and it runs once`, async () => {
     const { ids, events, runs, stored } = await runKillers(where, how, size)
     assert.equal(ids.length, 240)
     const byId = new Map()
