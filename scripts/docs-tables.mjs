@@ -62,12 +62,12 @@ const COLUMNS = [['meteor-cluster', 'meteor-cluster'], ['plain-cluster', 'plain 
 const OTHERS = { 'node-boot': 'Node\'s own boot', agenda: 'Agenda', 'mongodb-floor': 'the driver alone (insert, claim, delete)' }
 
 /**
- * The README's sections and their workloads: what a user compares first
- * (the first minute, the CPU-bound share and the rest stay in docs/PERFORMANCE.md).
+ * The summary's sections and their workloads: what a user compares first
+ * (the first minute, the CPU-bound share and the rest are in the full table).
  */
 const SUMMARY = { throughput: ['throughput'], latency: ['latencyP50', 'latencyP99'], start: ['start'], persistent: ['persistent'] }
 
-/** One row per workload, one column per peer: the short table of the README. */
+/** One row per workload, one column per peer: the short table, above the full one. */
 function perfSummary (bench) {
   const workloads = Object.values(SUMMARY).flat().filter((w) => bench.results.some((r) => r.workload === w))
   const lines = [`| workload | ${COLUMNS.map(([, name]) => name).join(' | ')} | other |`,
@@ -167,8 +167,7 @@ const GENERATORS = {
 
 /** Which generated sections each file holds. */
 export const SECTIONS = {
-  'README.md': ['perf-summary'],
-  'docs/PERFORMANCE.md': ['perf-table', 'payload-table', 'dashboard-table'],
+  'docs/PERFORMANCE.md': ['perf-summary', 'perf-table', 'payload-table', 'dashboard-table'],
   'docs/RELIABILITY.md': ['chaos-table']
 }
 
