@@ -218,6 +218,12 @@ export declare function workerConnect(): void
 export declare function workerDone(run: number, value: string | undefined | null, next: number | undefined | null, queued: boolean, blobs?: Array<Uint8Array> | undefined | null, kinds?: string | undefined | null): void
 
 /**
+ * Writes the `failed` message of run `run`: `error` is the encoded
+ * error's JSON (`encodeError` in `lib/errors.js`).
+ */
+export declare function workerFailed(run: number, error: string): void
+
+/**
  * Called when this worker has run all it was sent: waits briefly for the
  * master's next message.
  */

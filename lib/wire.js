@@ -195,12 +195,12 @@ function partValue ({ json, kinds, blobs }, release) {
 
 /**
  * What a worker writes to its master's ring (`ToMaster` in
- * src/wire/frames.rs), each a JSON text; the addon writes `done` frames
- * itself, from the value (`workerDone`). JSON arguments are EJSON text.
+ * src/wire/frames.rs), each a JSON text; the addon writes `done` and
+ * `failed` frames itself (`workerDone`, `workerFailed`), with the run's
+ * time by its own clock. JSON arguments are EJSON text.
  */
 const frames = {
   ready: () => '{"type":"ready"}',
-  failed: (run, errorJson) => `{"type":"failed","run":${run},"error":${errorJson}}`,
   recalled: (runs) => `{"type":"recalled","runs":${JSON.stringify(runs)}}`,
   ipc: (run, msgJson) => `{"type":"ipc","run":${run},"msg":${msgJson}}`,
   progress: (run, valueJson) => `{"type":"progress","run":${run},"value":${valueJson}}`,

@@ -138,7 +138,7 @@ function abort (run, reason) {
   for (let i = head; i < queued.length; i++) {
     if (queued[i][RUN.NUMBER] === run) {
       queued.splice(i, 1)
-      send(frames.failed(run, encodeError(error)))
+      binding.workerFailed(run, encodeError(error))
       return
     }
   }
@@ -280,7 +280,7 @@ function reply (run, ok, value, next) {
       value = error
     }
   }
-  send(frames.failed(run, encodeError(value)))
+  binding.workerFailed(run, encodeError(value))
   if (next !== undefined) binding.workerBegin(next)
 }
 

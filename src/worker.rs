@@ -91,6 +91,17 @@ pub(crate) fn send(message: &str) -> io::Result<()> {
     write(&[&bytes], false)
 }
 
+/// Sends the `failed` message of run `run`: `error` is the encoded error's
+/// JSON; the run's time goes with it when it is the one that began last
+/// (a run failed before it started has none).
+pub(crate) fn send_failed(run: u64, error: &str) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(64 + error.len());
+    frames::json_frame_with(&mut bytes, |json| {
+        frames::failed_frame(json, run, ran_us(run), error)
+    });
+    write(&[&bytes], false)
+}
+
 /// Sends the `done` message of run `run` (its value's JSON, none for
 /// `undefined`), built here: JS hands over only the value, the common
 /// reply. The value's blobs go first; nothing large is copied on the way.

@@ -362,8 +362,8 @@ fn frame(msg: &ToMaster) -> std::result::Result<String, String> {
         ToMaster::Done { run, us, value } => {
             json!({ "type": "done", "run": run, "us": us, "value": value.map(parse) })
         }
-        ToMaster::Failed { run, error } => {
-            json!({ "type": "failed", "run": run, "error": parse(error) })
+        ToMaster::Failed { run, us, error } => {
+            json!({ "type": "failed", "run": run, "us": us, "error": parse(error) })
         }
         ToMaster::Recalled { runs } => json!({ "type": "recalled", "runs": runs }),
         ToMaster::Ipc { run, msg } => json!({ "type": "ipc", "run": run, "msg": parse(msg) }),

@@ -19,6 +19,14 @@ pub fn worker_send(message: String) -> Result<()> {
     worker::send(&message).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
 }
 
+/// Writes the `failed` message of run `run`: `error` is the encoded
+/// error's JSON (`encodeError` in `lib/errors.js`).
+#[napi]
+pub fn worker_failed(run: i64, error: String) -> Result<()> {
+    worker::send_failed(run as u64, &error)
+        .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+}
+
 /// Writes the `done` message of run `run`: its value's JSON, or nothing
 /// for `undefined`, and the blobs the JSON refers to, with a letter of
 /// `kinds` each (`addonBlobs` in `lib/wire.js`). Then records run `next`

@@ -63,25 +63,19 @@ pub(crate) enum ToMaster<'a> {
         us: Option<u64>,
         value: Option<&'a RawValue>,
     },
+    /// `us` as in `Done`.
     Failed {
         run: u64,
+        us: Option<u64>,
         error: Box<RawValue>,
     },
     /// The recalled runs this worker had not started, now dropped.
-    Recalled {
-        runs: Vec<u64>,
-    },
+    Recalled { runs: Vec<u64> },
     /// A task's IPC message (the `send` of `toggleIPC`).
-    Ipc {
-        run: u64,
-        msg: Box<RawValue>,
-    },
+    Ipc { run: u64, msg: Box<RawValue> },
     /// The latest `job.progress(value)` of run `run` (the worker sends
     /// only the latest of a burst).
-    Progress {
-        run: u64,
-        value: &'a RawValue,
-    },
+    Progress { run: u64, value: &'a RawValue },
     /// A `TaskQueue` call made in the worker, run by the master.
     Request {
         req: u64,
@@ -125,6 +119,7 @@ impl ToMaster<'_> {
             },
             "failed" => ToMaster::Failed {
                 run: f.run.ok_or_else(|| missing("run"))?,
+                us: f.us,
                 error: raw(f.error),
             },
             "recalled" => ToMaster::Recalled {
@@ -206,6 +201,20 @@ pub(crate) fn done_head(out: &mut Vec<u8>, run: u64, us: Option<u64>) {
         out.extend_from_slice(DONE_US);
         push_int(out, us);
     }
+}
+
+/// Appends the JSON of a `failed` frame to `out`: run `run` failed with
+/// `error` (an encoded error's JSON) after `us` µs, when known.
+pub(crate) fn failed_frame(out: &mut Vec<u8>, run: u64, us: Option<u64>, error: &str) {
+    out.extend_from_slice(br#"{"type":"failed","run":"#);
+    push_int(out, run);
+    if let Some(us) = us {
+        out.extend_from_slice(DONE_US);
+        push_int(out, us);
+    }
+    out.extend_from_slice(br#","error":"#);
+    out.extend_from_slice(error.as_bytes());
+    out.push(b'}');
 }
 
 /// Appends one JSON frame whose text `body` writes (no copy of it first).
@@ -363,6 +372,26 @@ mod tests {
             ToMaster::decode(&json).unwrap(),
             ToMaster::Done { run: 8, us: None, value: Some(v) } if v.get() == "3"
         ));
+    }
+
+    #[test]
+    fn a_failed_frame_reads_back_with_and_without_its_time() {
+        let error = r#"{"name":"Error","message":"x\"y"}"#;
+        for us in [Some(2500), None] {
+            let mut json = Vec::new();
+            failed_frame(&mut json, 9, us, error);
+            match ToMaster::decode(&json).unwrap() {
+                ToMaster::Failed {
+                    run,
+                    us: read,
+                    error: e,
+                } => {
+                    assert_eq!((run, read), (9, us));
+                    assert_eq!(e.get(), error);
+                }
+                other => panic!("read as {other:?}"),
+            }
+        }
     }
 
     fn task(data: Payload) -> crate::task::Task {

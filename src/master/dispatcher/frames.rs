@@ -130,7 +130,7 @@ impl Dispatcher {
                 Ok(value.map(|raw| Value { raw, large: None })),
                 ran(us),
             ),
-            ToMaster::Failed { run, error } => self.finish(run, Err(&error), None),
+            ToMaster::Failed { run, us, error } => self.finish(run, Err(&error), ran(us)),
             ToMaster::Progress { run, value } => self.on_progress(run, value),
             ToMaster::Ipc { run, msg } => self.events.push(&JsEvent::Ipc {
                 worker: id,

@@ -609,13 +609,17 @@ async fn a_worker_busy_with_short_runs_is_armed_lazily_and_the_master_looks_agai
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_runs_time_is_its_workers_when_its_done_frame_says() {
+async fn a_runs_time_is_its_workers_when_its_done_or_failed_frame_says() {
     let (mut h, runs) = sent_ahead(3);
     // The three replies are read in one look 10 ms on (as after a lazy
     // wait): by the master's clock the runs took 10, 0 and 0 ms.
     tokio::time::advance(Duration::from_millis(10)).await;
-    for &run in &runs {
-        let frame = format!(r#"{{"type":"done","run":{run},"us":1500}}"#);
+    for (i, &run) in runs.iter().enumerate() {
+        let frame = if i == 1 {
+            format!(r#"{{"type":"failed","run":{run},"us":1500,"error":{{"message":"x"}}}}"#)
+        } else {
+            format!(r#"{{"type":"done","run":{run},"us":1500}}"#)
+        };
         framing::push_frame(
             &mut h.worker(0).borrow_mut().ring,
             FrameKind::Json,
@@ -623,7 +627,7 @@ async fn a_runs_time_is_its_workers_when_its_done_frame_says() {
         );
     }
     h.d.inputs(Vec::new());
-    assert_eq!(h.counter("done"), 3);
+    assert_eq!((h.counter("done"), h.counter("failed")), (2, 1));
     let gauges = crate::master::metrics::Gauges {
         depth: Vec::new(),
         running: 0,
