@@ -45,7 +45,8 @@ const CASES = [
   ['memory', 'sigkill', 'large'],
   ['persistent', 'sigkill', 'large'],
   // Runs of 1 ms: the master is not woken for each reply, so a worker dies
-  // right after replies it wrote and the master had not read yet.
+  // right after replies it wrote and the master had not read yet (half of
+  // the deaths right after a failure too).
   ['memory', 'sigkill', 'ms'],
   ['memory', 'exit', 'ms']
 ]
