@@ -213,7 +213,6 @@ impl Metrics {
         self.worker_exits[reason as usize] += 1;
     }
 
-    /// Every family, counters first, then the gauges of `now`.
     /// Family `name`, as JSON (for tests).
     #[cfg(test)]
     pub(crate) fn family_json(&self, now: &Gauges, name: &str) -> serde_json::Value {
@@ -222,6 +221,7 @@ impl Metrics {
         found.cloned().unwrap()
     }
 
+    /// Every family, counters first, then the gauges of `now`.
     pub(crate) fn families(&self, now: &Gauges) -> Vec<Family> {
         let label = |t: &TypeMetrics| ("task_type", t.task_type.to_string());
         let mut added = Vec::new();

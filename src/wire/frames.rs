@@ -152,7 +152,7 @@ impl ToMaster<'_> {
     fn decode_done(json: &[u8]) -> Option<ToMaster<'_>> {
         let rest = json.strip_prefix(DONE_HEAD)?;
         let (run, rest) = leading_int(rest)?;
-        let (us, rest) = match rest.strip_prefix(DONE_US) {
+        let (us, rest) = match rest.strip_prefix(RUN_US) {
             Some(rest) => leading_int(rest).map(|(us, rest)| (Some(us), rest))?,
             None => (None, rest),
         };
@@ -175,10 +175,10 @@ fn leading_int(bytes: &[u8]) -> Option<(u64, &[u8])> {
 }
 
 /// The JSON of a `done` frame (as `ToMaster::decode` reads it) is
-/// `DONE_HEAD`, the run, then `DONE_US` and the run's µs, then
+/// `DONE_HEAD`, the run, then `RUN_US` and the run's µs, then
 /// `DONE_VALUE` and the value, then `DONE_TAIL`.
 pub(crate) const DONE_HEAD: &[u8] = br#"{"type":"done","run":"#;
-pub(crate) const DONE_US: &[u8] = br#","us":"#;
+const RUN_US: &[u8] = br#","us":"#;
 pub(crate) const DONE_VALUE: &[u8] = br#","value":"#;
 pub(crate) const DONE_TAIL: &[u8] = b"}";
 
@@ -195,10 +195,16 @@ pub(crate) fn done_frame(out: &mut Vec<u8>, run: u64, us: Option<u64>, value: Op
 /// A `done` frame's text up to its value: `DONE_HEAD`, the run, and the
 /// µs it took when known.
 pub(crate) fn done_head(out: &mut Vec<u8>, run: u64, us: Option<u64>) {
-    out.extend_from_slice(DONE_HEAD);
+    run_head(out, DONE_HEAD, run, us);
+}
+
+/// `head` (a frame's text up to its run), the run, and the µs it took
+/// when known: how `done` and `failed` frames begin.
+fn run_head(out: &mut Vec<u8>, head: &[u8], run: u64, us: Option<u64>) {
+    out.extend_from_slice(head);
     push_int(out, run);
     if let Some(us) = us {
-        out.extend_from_slice(DONE_US);
+        out.extend_from_slice(RUN_US);
         push_int(out, us);
     }
 }
@@ -206,12 +212,7 @@ pub(crate) fn done_head(out: &mut Vec<u8>, run: u64, us: Option<u64>) {
 /// Appends the JSON of a `failed` frame to `out`: run `run` failed with
 /// `error` (an encoded error's JSON) after `us` µs, when known.
 pub(crate) fn failed_frame(out: &mut Vec<u8>, run: u64, us: Option<u64>, error: &str) {
-    out.extend_from_slice(br#"{"type":"failed","run":"#);
-    push_int(out, run);
-    if let Some(us) = us {
-        out.extend_from_slice(DONE_US);
-        push_int(out, us);
-    }
+    run_head(out, br#"{"type":"failed","run":"#, run, us);
     out.extend_from_slice(br#","error":"#);
     out.extend_from_slice(error.as_bytes());
     out.push(b'}');

@@ -41,7 +41,7 @@ fn fill(reader: &mut FrameReader, link: &mut dyn Link) -> Result<usize, String> 
     }
 }
 
-/// A run's time by its worker's clock, from a `done` frame's µs.
+/// A run's time by its worker's clock, from a `done` or `failed` frame's µs.
 fn ran(us: Option<u64>) -> Option<Duration> {
     us.map(Duration::from_micros)
 }

@@ -264,10 +264,7 @@ impl Dispatcher {
             self.pool.check();
             if let Some(lazy) = self.arm_workers() {
                 let look = lazy.then(|| Instant::now() + pool::LAZY_LOOK);
-                self.timer.wake_at = match (wake_at, look) {
-                    (Some(at), Some(look)) => Some(at.min(look)),
-                    (at, look) => at.or(look),
-                };
+                self.timer.wake_at = wake_at.into_iter().chain(look).min();
                 return;
             }
         }
